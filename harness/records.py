@@ -1,0 +1,194 @@
+"""The records every stage exchanges: planned requests, client attempts, upstream ledger lines.
+
+Frozen, slotted dataclasses written as JSON lines with a ``schema`` version. Times are seconds
+on one monotonic run clock (``*_s``); derived values (TTFT, ITL, lag) are computed from these
+fields by ``harness.metrics`` and never stored twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import orjson
+
+PLAN_SCHEMA = "tokenstorm.plan/1"
+RECORD_SCHEMA = "tokenstorm.record/1"
+LEDGER_SCHEMA = "tokenstorm.ledger/1"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message a turn adds to its session's conversation.
+
+    ``content`` is literal text; when it is empty and ``tokens`` > 0 the text is synthesised at
+    send time by ``harness.prompt_text.synthetic_text(tokens, seed)`` (exactly ``tokens`` tokens
+    under the mock's tokenizer). Equal ``(tokens, seed)`` give equal text, which is how shared
+    prefixes (system prompts, documents) are expressed without writing them into every line.
+    """
+
+    role: str
+    tokens: int = 0
+    seed: int = 0
+    content: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One logical request of the plan (one line of ``plan.jsonl``).
+
+    Turn 1 of a session is sent at ``offset_s`` after run start. A later turn is sent
+    ``think_s`` after the previous turn of its session finished; its ``offset_s`` is the
+    earliest time that could happen (session start plus all think times), kept for previews.
+    A later turn re-sends the whole history: earlier messages, the answers actually received,
+    then its own ``messages``.
+    """
+
+    request_id: str
+    session_id: str
+    turn: int
+    offset_s: float
+    think_s: float
+    prompt_tokens: int
+    max_tokens: int
+    model: str
+    api: str
+    stream: bool
+    messages: tuple[PlannedMessage, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    schema: str = PLAN_SCHEMA
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One client attempt (one line of ``records.jsonl``); ``None`` where it never happened."""
+
+    request_id: str
+    session_id: str
+    turn: int
+    attempt: int
+    scheduled_s: float
+    sent_s: float | None
+    first_byte_s: float | None
+    first_token_s: float | None
+    done_s: float | None
+    status_code: int | None
+    outcome: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached_tokens: int | None
+    usage_source: str | None
+    model: str | None
+    deployment: str | None
+    error_detail: str | None
+    # Run-clock times of every content event after the first (the first is first_token_s):
+    # enough to compute ITL exactly.
+    token_times_s: tuple[float, ...] = ()
+    api: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    retry_after_s: float | None = None
+    fault: str | None = None
+    schema: str = RECORD_SCHEMA
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One attempt an upstream (the mock or the fault proxy) received (one line of ledger)."""
+
+    run_id: str | None
+    request_id: str | None
+    attempt: int | None
+    received_s: float
+    deployment: str
+    model: str
+    api: str
+    stream: bool
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    fault: str | None
+    outcome: str
+    status_code: int
+    service_ms: float
+    schema: str = LEDGER_SCHEMA
+
+
+_T = TypeVar("_T", PlannedRequest, AttemptRecord, LedgerEntry)
+
+
+def to_json_line(record: PlannedRequest | AttemptRecord | LedgerEntry) -> bytes:
+    """Serialise one record as a JSON line (bytes, newline-terminated)."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _planned_from_dict(raw: dict[str, Any]) -> PlannedRequest:
+    messages = tuple(PlannedMessage(**m) for m in raw.pop("messages"))
+    return PlannedRequest(messages=messages, **raw)
+
+
+def _record_from_dict(raw: dict[str, Any]) -> AttemptRecord:
+    raw["token_times_s"] = tuple(raw.get("token_times_s", ()))
+    return AttemptRecord(**raw)
+
+
+def from_dict(kind: type[_T], raw: dict[str, Any]) -> _T:
+    """Build a record of ``kind`` from a decoded JSON object, ignoring unknown keys."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    known = {k: v for k, v in raw.items() if k in names}
+    if kind is PlannedRequest:
+        return _planned_from_dict(known)  # type: ignore[return-value]
+    if kind is AttemptRecord:
+        return _record_from_dict(known)  # type: ignore[return-value]
+    return kind(**known)
+
+
+class RecordFileError(ValueError):
+    """A JSON-lines file could not be read; the message names the file and the line."""
+
+
+def read_jsonl(path: Path, kind: type[_T]) -> Iterator[_T]:
+    """Yield the records of a JSON-lines file.
+
+    A truncated last line (a run killed mid-write) is skipped; any other bad line raises
+    ``RecordFileError`` naming the file and line number.
+    """
+    with path.open("rb") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = orjson.loads(line)
+            yield from_dict(kind, raw)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            if number == len(lines) and not line.endswith(b"\n"):
+                return
+            raise RecordFileError(f"{path}:{number}: not a valid {kind.__name__} line ({exc})")
+
+
+def write_jsonl(path: Path, records: Iterable[PlannedRequest | AttemptRecord | LedgerEntry]) -> int:
+    """Write records to ``path`` (replacing it); returns how many were written."""
+    count = 0
+    with path.open("wb") as handle:
+        for record in records:
+            handle.write(to_json_line(record))
+            count += 1
+    return count
+
+
+class JsonlAppender:
+    """Appends records to a file as they come, flushed line by line, so a killed run
+    leaves a readable file."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: IO[bytes] = path.open("ab")
+
+    def append(self, record: PlannedRequest | AttemptRecord | LedgerEntry) -> None:
+        self._handle.write(to_json_line(record))
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()

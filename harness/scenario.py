@@ -1,0 +1,291 @@
+"""The scenario file (TOML): what to send, where, how fast, and what it costs.
+
+Validated at the edge with pydantic; ``load_scenario`` turns every mistake into one
+``ScenarioError`` line naming the file, the field and what is allowed. Durations and rates
+are written with units (``"30s"``, ``"12/s"``) and held here in seconds and per-second.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from harness.quantities import parse_duration_s, parse_rate_per_s
+from mock_models.settings import MockSettings
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
+PerSecond = Annotated[float, BeforeValidator(parse_rate_per_s)]
+Api = Literal["openai-chat", "anthropic-messages"]
+
+DEFAULT_KEY_ENV: dict[str, str] = {
+    "openai-chat": "OPENAI_API_KEY",
+    "anthropic-messages": "ANTHROPIC_API_KEY",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _number_or_duration(value: Any) -> Any:
+    return parse_duration_s(value) if isinstance(value, str) else value
+
+
+Quantity = Annotated[float, BeforeValidator(_number_or_duration)]
+
+
+class Dist(_Strict):
+    """A distribution of token counts or durations.
+
+    ``constant`` (value), ``uniform`` (min, max), ``lognormal`` (median, sigma),
+    ``normal`` (mean, std), ``exponential`` (mean), ``geometric`` (mean; counts >= 1).
+    Any of them may carry ``min``/``max`` bounds. Durations may be written with units.
+    """
+
+    dist: Literal["constant", "uniform", "lognormal", "normal", "exponential", "geometric"]
+    value: Quantity | None = None
+    min: Quantity | None = None
+    max: Quantity | None = None
+    median: Quantity | None = Field(default=None, gt=0)
+    sigma: float | None = Field(default=None, ge=0)
+    mean: Quantity | None = None
+    std: Quantity | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _has_parameters(self) -> Dist:
+        needs: dict[str, tuple[str, ...]] = {
+            "constant": ("value",),
+            "uniform": ("min", "max"),
+            "lognormal": ("median", "sigma"),
+            "normal": ("mean", "std"),
+            "exponential": ("mean",),
+            "geometric": ("mean",),
+        }
+        missing = [name for name in needs[self.dist] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        if self.dist == "geometric" and self.mean is not None and self.mean < 1:
+            raise ValueError("a geometric mean must be >= 1")
+        return self
+
+
+def _dist(value: Any) -> Any:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+DistSpec = Annotated[Dist, BeforeValidator(_dist)]
+
+
+class Backoff(_Strict):
+    base: Seconds = 0.5
+    max: Seconds = 8.0
+    jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+class RetryPolicy(_Strict):
+    """What the application's client does on failure (openai-python-like when enabled)."""
+
+    attempts: int = Field(default=1, ge=1, le=10)
+    backoff: Backoff = Field(default_factory=Backoff)
+    honor_retry_after: bool = True
+    max_retry_after: Seconds = 60.0
+    retry_on_status: tuple[int, ...] = (408, 409, 429, 500, 502, 503, 504, 529)
+    retry_on_outcome: tuple[str, ...] = (
+        "connect_error", "timeout_connect", "reset", "timeout_first_token",
+    )
+
+
+class ClientSettings(_Strict):
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class Target(_Strict):
+    """Where requests go. Without ``url`` the embedded mock serves them."""
+
+    url: str | None = None
+    api: Api = "openai-chat"
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout: Seconds = 60.0
+    connect_timeout: Seconds = 5.0
+    first_token_timeout: Seconds | None = None
+    stream: bool = True
+    ledger: str | None = None
+    max_connections: int = Field(default=1024, ge=1)
+    tag_prompt: bool = False
+
+    @model_validator(mode="after")
+    def _url_scheme(self) -> Target:
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        return self
+
+    @property
+    def key_env(self) -> str:
+        return self.api_key_env or DEFAULT_KEY_ENV[self.api]
+
+
+class Arrival(_Strict):
+    """When sessions start: ``constant`` (a fixed grid) or ``poisson`` at ``rate``."""
+
+    process: Literal["constant", "poisson"] = "poisson"
+    rate: PerSecond = 2.0
+
+
+class _Workload(_Strict):
+    share: float = Field(default=1.0, gt=0)
+    tags: dict[str, str] = Field(default_factory=dict)
+    model: str | None = None
+    max_tokens: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=128))
+
+
+class StreamWorkload(_Workload):
+    """Independent single requests."""
+
+    kind: Literal["stream"]
+    prompt_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=512, sigma=0.6))
+
+
+class ChatWorkload(_Workload):
+    """Multi-turn chat: each turn re-sends the history plus a new user message."""
+
+    kind: Literal["chat"]
+    system_prompt_tokens: int = Field(default=200, ge=0)
+    prompt_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=120, sigma=0.7))
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=20))
+    think_time: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
+
+
+class AgentLoopWorkload(_Workload):
+    """An agent: system prompt + task, then tool-call turns whose outputs grow the context."""
+
+    kind: Literal["agent_loop"]
+    system_prompt_tokens: int = Field(default=1500, ge=0)
+    task_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.8))
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=6, max=30))
+    tool_output_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0))
+    tool_latency: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7))
+
+
+Workload = Annotated[
+    StreamWorkload | ChatWorkload | AgentLoopWorkload, Field(discriminator="kind")
+]
+
+
+class Slo(_Strict):
+    ttft: Seconds | None = None
+    e2e: Seconds | None = None
+    tpot: Seconds | None = None
+
+
+class Price(_Strict):
+    """Bill a model as a real one (``price_as``), or give prices in USD per million tokens."""
+
+    price_as: str | None = None
+    input_per_mtok: float | None = Field(default=None, ge=0)
+    output_per_mtok: float | None = Field(default=None, ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Price:
+        explicit = self.input_per_mtok is not None or self.output_per_mtok is not None
+        if self.price_as is None and not explicit:
+            raise ValueError("give price_as = 'real-model' or input_per_mtok/output_per_mtok")
+        if self.price_as is not None and explicit:
+            raise ValueError("give either price_as or explicit prices, not both")
+        return self
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    seed: int = 0
+    duration: Seconds = 30.0
+    #: After ``duration``, how long in-flight requests and pending turns may still finish.
+    drain: Seconds = 15.0
+    target: Target = Field(default_factory=Target)
+    client: ClientSettings = Field(default_factory=ClientSettings)
+    arrival: Arrival = Field(default_factory=Arrival)
+    workload: tuple[Workload, ...] = Field(min_length=1)
+    slo: Slo = Field(default_factory=Slo)
+    prices: dict[str, Price] = Field(default_factory=dict)
+    mock: MockSettings = Field(default_factory=MockSettings)
+
+    @model_validator(mode="after")
+    def _positive_duration(self) -> Scenario:
+        if self.duration <= 0:
+            raise ValueError("duration must be greater than zero")
+        return self
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be loaded; ``str()`` is one line naming file, field and fix."""
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"stream", "chat", "agent_loop", "constant", "function-after"}:
+            continue  # discriminator / validator names pydantic puts in the path
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def describe_validation_error(source: str, exc: ValidationError) -> str:
+    """One line for the first error (and a count of the others)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = _location(tuple(first["loc"]))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (check its spelling against the documented scenario keys)"
+    elif first["type"] == "missing":
+        message = "missing required field"
+    elif first["type"] == "union_tag_invalid":
+        message = "kind must be one of 'stream', 'chat', 'agent_loop'"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {where}: {message}{more}"
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(describe_validation_error(source, exc)) from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; raise ``ScenarioError`` with a one-line message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    return parse_scenario(data, str(path))
