@@ -166,7 +166,8 @@ def read_jsonl(path: Path, kind: type[_T]) -> Iterator[_T]:
         except (orjson.JSONDecodeError, TypeError) as exc:
             if number == len(lines) and not line.endswith(b"\n"):
                 return
-            raise RecordFileError(f"{path}:{number}: not a valid {kind.__name__} line ({exc})")
+            raise RecordFileError(
+                f"{path}:{number}: not a valid {kind.__name__} line ({exc})") from None
 
 
 def write_jsonl(path: Path, records: Iterable[PlannedRequest | AttemptRecord | LedgerEntry]) -> int:

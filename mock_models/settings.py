@@ -90,7 +90,9 @@ class MockSettings(_Strict):
         return None
 
 
-def constant_settings(ttft_ms: float, itl_ms: float, output_tokens: int, seed: int = 0) -> MockSettings:
+def constant_settings(
+    ttft_ms: float, itl_ms: float, output_tokens: int, seed: int = 0
+) -> MockSettings:
     """The quick-flag deployment: exact timing, fixed output length, any model name, no faults."""
     deployment = DeploymentSettings(
         name="constant", model=ANY_MODEL, ttft_ms=ttft_ms, prefill_ms_per_token=0.0,

@@ -1,0 +1,33 @@
+"""Workload planning: a validated scenario in, a deterministic plan of requests out, plus
+its preview; the engine consumes the plan and never imports this package."""
+
+from workloads.arrivals import arrival_processes, session_offsets_s
+from workloads.distributions import int_floor, sample_duration_s, sample_float, sample_int
+from workloads.planner import DEFAULT_MODEL, build_plan, choose_workloads, workload_tags
+from workloads.preview import PlanPreview, preview, render_svg, render_text, sparkline
+from workloads.registry import SessionBuilder, builder_for, register, registered_kinds
+from workloads.session import SessionContext, Turn
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "PlanPreview",
+    "SessionBuilder",
+    "SessionContext",
+    "Turn",
+    "arrival_processes",
+    "build_plan",
+    "builder_for",
+    "choose_workloads",
+    "int_floor",
+    "preview",
+    "register",
+    "registered_kinds",
+    "render_svg",
+    "render_text",
+    "sample_duration_s",
+    "sample_float",
+    "sample_int",
+    "session_offsets_s",
+    "sparkline",
+    "workload_tags",
+]

@@ -1,0 +1,237 @@
+"""API flavours: how to build a request and read a streamed or whole answer, per wire format.
+
+Two flavours, registered by the name scenario files use: ``openai-chat`` (POST
+``{url}/chat/completions``) and ``anthropic-messages`` (POST ``{url}/messages``). A flavour's
+``StreamReader`` sees one decoded SSE event at a time and keeps what metrics need: time of
+every content event, usage, model, the terminator, in-band errors. Role-only, usage-only and
+``ping`` events are not content, so they never count as a first token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+
+@dataclass(slots=True)
+class Answer:
+    """What one attempt's body said (filled while reading; ``None`` = not seen)."""
+
+    first_token_s: float | None = None
+    token_times_s: list[float] = field(default_factory=list)
+    #: Content events of a stream; for a whole body, the words of its text (client count).
+    content_events: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    model: str | None = None
+    terminated: bool = False
+    error: str | None = None
+    text_parts: list[str] | None = None
+
+    def add_content(self, now_s: float, text: str) -> None:
+        if self.first_token_s is None:
+            self.first_token_s = now_s
+        else:
+            self.token_times_s.append(now_s)
+        self.content_events += 1
+        if self.text_parts is not None and text:
+            self.text_parts.append(text)
+
+
+class StreamReader(Protocol):
+    answer: Answer
+
+    def on_event(self, event: str, data: str, now_s: float) -> None: ...
+
+
+class Flavour(Protocol):
+    name: str
+    path: str
+
+    def headers(self, api_key: str | None) -> dict[str, str]: ...
+
+    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
+             stream: bool) -> dict[str, Any]: ...
+
+    def reader(self, answer: Answer) -> StreamReader: ...
+
+    def read_body(self, obj: Any, answer: Answer, now_s: float) -> None: ...
+
+    def error_message(self, obj: Any) -> str | None: ...
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _OpenAIStream:
+    __slots__ = ("answer",)
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def on_event(self, event: str, data: str, now_s: float) -> None:
+        answer = self.answer
+        if data == "[DONE]":
+            answer.terminated = True
+            return
+        if event == "error":
+            answer.error = _short(data)
+            return
+        obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("chunk is not a JSON object")
+        if obj.get("error"):
+            answer.error = _short(obj["error"])
+            return
+        if answer.model is None:
+            answer.model = obj.get("model")
+        for choice in obj.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content or delta.get("tool_calls") or delta.get("refusal"):
+                answer.add_content(now_s, content or "")
+        usage = obj.get("usage")
+        if usage:
+            _openai_usage(usage, answer)
+
+
+def _openai_usage(usage: Mapping[str, Any], answer: Answer) -> None:
+    answer.prompt_tokens = usage.get("prompt_tokens")
+    answer.completion_tokens = usage.get("completion_tokens")
+    details = usage.get("prompt_tokens_details") or {}
+    answer.cached_tokens = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+
+
+class OpenAIChat:
+    name = "openai-chat"
+    path = "/chat/completions"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
+             stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "messages": list(messages),
+                                "max_tokens": max_tokens, "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def reader(self, answer: Answer) -> StreamReader:
+        return _OpenAIStream(answer)
+
+    def read_body(self, obj: Any, answer: Answer, now_s: float) -> None:
+        answer.model = obj.get("model")
+        for choice in obj.get("choices") or ():
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            if text or message.get("tool_calls"):
+                answer.add_content(now_s, text)
+                answer.content_events = max(1, len(text.split()))
+        if obj.get("usage"):
+            _openai_usage(obj["usage"], answer)
+        answer.terminated = True
+
+    def error_message(self, obj: Any) -> str | None:
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            return _short(obj["error"].get("message") or obj["error"])
+        return None
+
+
+class _AnthropicStream:
+    __slots__ = ("answer",)
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def on_event(self, event: str, data: str, now_s: float) -> None:
+        answer = self.answer
+        if event == "ping":
+            return
+        obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("event data is not a JSON object")
+        kind = obj.get("type", event)
+        if kind == "content_block_delta":
+            delta = obj.get("delta") or {}
+            text = delta.get("text") or delta.get("partial_json") or delta.get("thinking") or ""
+            if text:
+                answer.add_content(now_s, delta.get("text") or "")
+        elif kind == "message_start":
+            message = obj.get("message") or {}
+            answer.model = message.get("model")
+            _anthropic_usage(message.get("usage") or {}, answer)
+        elif kind == "message_delta":
+            _anthropic_usage(obj.get("usage") or {}, answer)
+        elif kind == "message_stop":
+            answer.terminated = True
+        elif kind == "error":
+            answer.error = _short(obj.get("error") or obj)
+
+
+def _anthropic_usage(usage: Mapping[str, Any], answer: Answer) -> None:
+    if "input_tokens" in usage:
+        cached = usage.get("cache_read_input_tokens") or 0
+        created = usage.get("cache_creation_input_tokens") or 0
+        # Anthropic's input_tokens excludes cache reads and writes; ours is the whole prompt.
+        answer.prompt_tokens = usage["input_tokens"] + cached + created
+        answer.cached_tokens = cached
+    if "output_tokens" in usage:
+        answer.completion_tokens = usage["output_tokens"]
+
+
+class AnthropicMessages:
+    name = "anthropic-messages"
+    path = "/messages"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": "2023-06-01"}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
+             stream: bool) -> dict[str, Any]:
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        turns = [dict(m) for m in messages if m["role"] != "system"]
+        body: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_tokens,
+                                "stream": stream}
+        if system:
+            body["system"] = system
+        return body
+
+    def reader(self, answer: Answer) -> StreamReader:
+        return _AnthropicStream(answer)
+
+    def read_body(self, obj: Any, answer: Answer, now_s: float) -> None:
+        answer.model = obj.get("model")
+        texts = [b.get("text", "") for b in obj.get("content") or () if isinstance(b, dict)]
+        if any(texts) or any(b.get("type") == "tool_use" for b in obj.get("content") or ()):
+            answer.add_content(now_s, "".join(texts))
+            answer.content_events = max(1, len("".join(texts).split()))
+        _anthropic_usage(obj.get("usage") or {}, answer)
+        answer.terminated = obj.get("type") == "message"
+
+    def error_message(self, obj: Any) -> str | None:
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            return _short(obj["error"].get("message") or obj["error"])
+        return None
+
+
+FLAVOURS: dict[str, Callable[[], Flavour]] = {
+    OpenAIChat.name: OpenAIChat,
+    AnthropicMessages.name: AnthropicMessages,
+}
+
+
+def flavour(name: str) -> Flavour:
+    try:
+        return FLAVOURS[name]()
+    except KeyError:
+        raise ValueError(f"unknown api {name!r}: use one of {', '.join(FLAVOURS)}") from None

@@ -1,0 +1,305 @@
+"""The HTTP/SSE client: sends one attempt, times it, and classifies how it ended.
+
+Built on aiohttp (about a tenth of native httpx's CPU per streamed request, see
+``bench/client_cpu.py``). One ``HttpClient`` per run holds the connection pool. Every wait is
+bounded: connect by ``connect_timeout_s``, the first token by ``first_token_timeout_s``, the
+whole attempt by ``timeout_s``; bodies and event lines by size. Whatever the target answers
+(HTML, broken JSON, a never-ending stream, a reset), ``send`` returns an ``AttemptResult``
+with one outcome from ``harness.outcomes`` and never raises, except ``CancelledError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from harness.client.flavours import Answer, Flavour, flavour
+from harness.client.sse import SseDecoder
+from harness.outcomes import Outcome, outcome_for_status
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    sent_s: float
+    first_byte_s: float | None
+    first_token_s: float | None
+    done_s: float
+    status_code: int | None
+    outcome: Outcome
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached_tokens: int | None
+    usage_source: str | None
+    model: str | None
+    deployment: str | None
+    error_detail: str | None
+    token_times_s: tuple[float, ...]
+    retry_after_s: float | None
+    fault: str | None
+    text: str
+
+
+class _Phase:
+    """Where an attempt is, so a timeout can be named for the phase it hit."""
+
+    __slots__ = ("connected", "first_byte_s")
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.first_byte_s: float | None = None
+
+
+def retry_after_s(headers: Mapping[str, str], now_wall_s: float | None = None) -> float | None:
+    """Server-requested delay: ``retry-after-ms`` first, then ``retry-after`` (s or date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now_wall_s is None else now_wall_s))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and the exceptions it carries in its args (aiohttp wraps
+    the connection reset of a broken body inside a payload error's arguments)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 10:
+        current = todo.pop()
+        seen.append(current)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return seen
+
+
+def _transport_outcome(exc: BaseException, phase: _Phase) -> tuple[Outcome, str]:
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return Outcome.TIMEOUT_CONNECT, detail
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Outcome.CONNECT_ERROR, detail
+    if any(isinstance(c, ConnectionResetError | BrokenPipeError) or (
+            isinstance(c, OSError) and c.errno in (errno.ECONNRESET, errno.EPIPE))
+           for c in _causes(exc)) or "Connection reset by peer" in str(exc):
+        # aiohttp reports a reset inside a broken body only in the payload error's message.
+        return Outcome.RESET, detail
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return Outcome.STREAM_CUT, detail
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return (Outcome.STREAM_CUT if phase.first_byte_s is not None else Outcome.RESET), detail
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return Outcome.PROTOCOL_ERROR, detail
+    if isinstance(exc, aiohttp.ClientOSError):
+        return (Outcome.RESET if phase.connected else Outcome.CONNECT_ERROR), detail
+    return Outcome.PROTOCOL_ERROR, detail
+
+
+class HttpClient:
+    """Sends attempts to one target URL with one API flavour."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api: str,
+        *,
+        api_key: str | None = None,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 1024,
+        now: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._flavour: Flavour = flavour(api)
+        self._url = base_url.rstrip("/") + self._flavour.path
+        self._headers = {"Content-Type": "application/json", **self._flavour.headers(api_key)}
+        self._connect_timeout_s = connect_timeout_s
+        self._max_connections = max_connections
+        self._now = now
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, keepalive_timeout=30.0, ttl_dns_cache=300,
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout_s, connect=self._connect_timeout_s,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, auto_decompress=True,
+                skip_auto_headers=("User-Agent",), headers={"User-Agent": "tokenstorm/0.1"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, str]],
+        max_tokens: int,
+        stream: bool,
+        timeout_s: float,
+        first_token_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_text: bool = False,
+        client_prompt_tokens: int | None = None,
+    ) -> AttemptResult:
+        """Send one attempt; classify its end. Raises only ``asyncio.CancelledError``."""
+        body = orjson.dumps(self._flavour.body(model, messages, max_tokens, stream))
+        all_headers = {**self._headers, **headers} if headers else self._headers
+        answer = Answer(text_parts=[] if keep_text else None)
+        phase = _Phase()
+        status: int | None = None
+        deployment = fault = error = None
+        wait_s: float | None = None
+        outcome = Outcome.OK
+        sent_s = self._now()
+        deadline_s = sent_s + timeout_s
+        first_deadline_s = min(deadline_s, sent_s + (first_token_timeout_s or timeout_s))
+        loop = asyncio.get_running_loop()
+        loop_offset = loop.time() - sent_s
+        try:
+            async with asyncio.timeout_at(first_deadline_s + loop_offset) as guard:
+                async with self._client().post(self._url, data=body, headers=all_headers) as resp:
+                    phase.connected = True
+                    phase.first_byte_s = self._now()
+                    status = resp.status
+                    deployment = resp.headers.get("x-tokenstorm-deployment")
+                    fault = resp.headers.get("x-tokenstorm-fault")
+                    if status >= 300:
+                        outcome = outcome_for_status(status)
+                        wait_s = retry_after_s(resp.headers)
+                        error = await self._error_detail(resp)
+                    else:
+                        outcome, error = await self._read_answer(
+                            resp, answer, stream, guard, deadline_s + loop_offset)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                outcome, error = Outcome.TIMEOUT_CONNECT, "connect timed out"
+            elif answer.first_token_s is None:
+                outcome = Outcome.TIMEOUT_FIRST_TOKEN
+                error = f"no first token within {first_deadline_s - sent_s:.3f} s"
+            else:
+                outcome = Outcome.TIMEOUT_STREAM
+                error = f"stream not finished within {timeout_s:.3f} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            outcome, error = _transport_outcome(exc, phase)
+        done_s = self._now()
+        return self._result(answer, sent_s, phase.first_byte_s, done_s, status, outcome,
+                            deployment, error, wait_s, fault, client_prompt_tokens)
+
+    async def _error_detail(self, resp: aiohttp.ClientResponse) -> str:
+        raw = await resp.content.read(MAX_ERROR_BODY_BYTES)
+        try:
+            message = self._flavour.error_message(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            message = None
+        if message is None:
+            message = raw[:200].decode("utf-8", "replace").strip() or resp.reason or ""
+        return f"HTTP {resp.status}: {message}"
+
+    async def _read_answer(
+        self, resp: aiohttp.ClientResponse, answer: Answer, stream: bool,
+        guard: asyncio.Timeout, deadline_loop_s: float,
+    ) -> tuple[Outcome, str | None]:
+        content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type == "text/event-stream":
+            return await self._read_stream(resp, answer, guard, deadline_loop_s)
+        if content_type.endswith("json"):
+            guard.reschedule(deadline_loop_s)
+            raw = await resp.content.read(MAX_BODY_BYTES + 1)
+            if len(raw) > MAX_BODY_BYTES:
+                return Outcome.PROTOCOL_ERROR, f"body larger than {MAX_BODY_BYTES} bytes"
+            try:
+                self._flavour.read_body(orjson.loads(raw), answer, self._now())
+            except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
+                return Outcome.PROTOCOL_ERROR, f"invalid JSON body: {exc}"[:300]
+            return Outcome.OK, None
+        kind = "stream" if stream else "JSON"
+        return (Outcome.PROTOCOL_ERROR,
+                f"expected a {kind} answer, got Content-Type {content_type!r}")
+
+    async def _read_stream(
+        self, resp: aiohttp.ClientResponse, answer: Answer, guard: asyncio.Timeout,
+        deadline_loop_s: float,
+    ) -> tuple[Outcome, str | None]:
+        decoder = SseDecoder()
+        reader = self._flavour.reader(answer)
+        content = resp.content
+        now = self._now
+        waiting_first = True
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    break
+                now_s = now()
+                for event, data in decoder.feed(chunk):
+                    reader.on_event(event, data, now_s)
+                if waiting_first and answer.first_token_s is not None:
+                    guard.reschedule(deadline_loop_s)
+                    waiting_first = False
+                if answer.terminated or answer.error is not None:
+                    break
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            return Outcome.PROTOCOL_ERROR, f"malformed event stream: {exc}"[:300]
+        if answer.error is not None:
+            return Outcome.STREAM_ERROR, answer.error
+        if not answer.terminated:
+            return Outcome.STREAM_CUT, "stream ended without its terminator"
+        return Outcome.OK, None
+
+    def _result(
+        self, answer: Answer, sent_s: float, first_byte_s: float | None, done_s: float,
+        status: int | None, outcome: Outcome, deployment: str | None, error: str | None,
+        wait_s: float | None, fault: str | None, client_prompt_tokens: int | None,
+    ) -> AttemptResult:
+        server_usage = outcome is Outcome.OK and answer.completion_tokens is not None
+        if server_usage:
+            prompt, completion, cached = (answer.prompt_tokens, answer.completion_tokens,
+                                          answer.cached_tokens)
+            source: str | None = "server"
+        elif status is not None and status < 300:
+            prompt, completion, cached = client_prompt_tokens, answer.content_events, None
+            source = "client"
+        else:
+            prompt = completion = cached = None
+            source = None
+        text = "".join(answer.text_parts) if answer.text_parts else ""
+        return AttemptResult(
+            sent_s=sent_s, first_byte_s=first_byte_s, first_token_s=answer.first_token_s,
+            done_s=done_s, status_code=status, outcome=outcome, prompt_tokens=prompt,
+            completion_tokens=completion, cached_tokens=cached, usage_source=source,
+            model=answer.model, deployment=deployment, error_detail=error,
+            token_times_s=tuple(answer.token_times_s), retry_after_s=wait_s, fault=fault,
+            text=text,
+        )

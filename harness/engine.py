@@ -1,0 +1,305 @@
+"""The asyncio engine: sends a plan open-loop and writes one record per client attempt.
+
+Sessions start at their planned ``offset_s`` whatever is in flight (open loop); turns inside a
+session wait for the previous answer plus ``think_s`` (closed loop within the session), and
+re-send the history with the answers actually received. Every attempt records its intended
+(``scheduled_s``) and actual (``sent_s``) send time, so the engine's own lateness is visible.
+Bounded in time (new sessions only before ``duration_s``, everything cancelled at
+``duration_s + drain_s``) and in memory (at most ``max_sessions_in_flight`` sessions).
+The clock (``now``) and the random generator are passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from harness.client.http import AttemptResult
+from harness.outcomes import Outcome
+from harness.prompt_text import count_tokens, synthetic_text
+from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.retry import retry_delay_s
+from harness.scenario import RetryPolicy
+
+_MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen quickly
+
+
+class Sender(Protocol):
+    async def send(
+        self, *, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
+        stream: bool, timeout_s: float, first_token_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None, keep_text: bool = False,
+        client_prompt_tokens: int | None = None,
+    ) -> AttemptResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    run_id: str
+    duration_s: float
+    drain_s: float
+    timeout_s: float
+    first_token_timeout_s: float | None
+    retry: RetryPolicy
+    max_sessions_in_flight: int = 20_000
+    tag_prompt: bool = False
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """Counters the progress display reads while the run goes (written only by the engine)."""
+
+    sent: int = 0
+    ok: int = 0
+    failed_attempts: int = 0
+    in_flight: int = 0
+    last_ttft_s: float | None = None
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Which turn a session is on, so a cancelled session records the turns it never sent."""
+
+    index: int = 0
+    attempted: bool = False
+
+
+class Engine:
+    def __init__(
+        self, config: EngineConfig, sender: Sender, sink: Callable[[AttemptRecord], None],
+        *, now: Callable[[], float], rng: np.random.Generator,
+        stats: LiveStats | None = None,
+    ) -> None:
+        self._config = config
+        self._sender = sender
+        self._sink = sink
+        self._now = now
+        self._rng = rng
+        self.stats = stats or LiveStats()
+        self.stop_requested = asyncio.Event()
+        self._start_s = 0.0
+        self._grace_until_s: float | None = None
+
+    def request_stop(self, grace_s: float) -> None:
+        """Stop scheduling; let in-flight attempts finish for at most ``grace_s``."""
+        if not self.stop_requested.is_set():
+            self._grace_until_s = self._clock() + grace_s
+            self.stop_requested.set()
+
+    def _clock(self) -> float:
+        return self._now() - self._start_s
+
+    async def _sleep_until(self, when_s: float) -> bool:
+        """Sleep until run-clock ``when_s``; False if a stop came first."""
+        while True:
+            if self.stop_requested.is_set():
+                return False
+            delay = when_s - self._clock()
+            if delay <= 1e-6:  # below clock resolution after float rounding: due now
+                return True
+            await asyncio.sleep(min(delay, _MAX_SLEEP_S))
+
+    async def run(self, plan: Iterable[PlannedRequest]) -> float:
+        """Send the plan; return the run-clock time the engine finished."""
+        sessions: dict[str, list[PlannedRequest]] = {}
+        for request in plan:
+            sessions.setdefault(request.session_id, []).append(request)
+        ordered = sorted(sessions.values(),
+                         key=lambda turns: (turns[0].offset_s, turns[0].session_id))
+        for turns in ordered:
+            turns.sort(key=lambda r: r.turn)
+        self._start_s = self._now()
+        hard_end_s = self._config.duration_s + self._config.drain_s
+        tasks: set[asyncio.Task[None]] = set()
+        scheduler = asyncio.create_task(self._schedule(ordered, tasks))
+        try:
+            while not scheduler.done() or tasks:
+                limit_s = hard_end_s if self._grace_until_s is None else min(
+                    hard_end_s, self._grace_until_s)
+                remaining = limit_s - self._clock()
+                if remaining <= 0:
+                    break
+                # Polling keeps the hot path free of per-task wait bookkeeping.
+                await asyncio.sleep(min(remaining, 0.05))
+        finally:
+            scheduler.cancel()
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(scheduler, *tasks, return_exceptions=True)
+        return self._clock()
+
+    async def _schedule(self, ordered: list[list[PlannedRequest]],
+                        tasks: set[asyncio.Task[None]]) -> None:
+        config = self._config
+        for index, turns in enumerate(ordered):
+            first = turns[0]
+            if first.offset_s >= config.duration_s or not await self._sleep_until(first.offset_s):
+                for rest in ordered[index:]:
+                    self._skip(rest, "run ended before this session started")
+                return
+            if len(tasks) >= config.max_sessions_in_flight:
+                self._skip(turns, "too many sessions in flight", Outcome.DROPPED)
+                continue
+            task = asyncio.create_task(self._session(turns))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def _skip(self, turns: Sequence[PlannedRequest], why: str,
+              outcome: Outcome = Outcome.CANCELLED, scheduled_s: float | None = None) -> None:
+        for request in turns:
+            self._sink(_unsent(request, outcome, why,
+                               request.offset_s if scheduled_s is None else scheduled_s))
+
+    async def _session(self, turns: list[PlannedRequest]) -> None:
+        progress = _Progress()
+        try:
+            await self._turns(turns, progress)
+        except asyncio.CancelledError:
+            first_unrecorded = progress.index + (1 if progress.attempted else 0)
+            self._skip(turns[first_unrecorded:], "run deadline reached before this turn",
+                       scheduled_s=self._clock())
+            raise
+
+    async def _turns(self, turns: list[PlannedRequest], progress: _Progress) -> None:
+        history: list[dict[str, str]] = []
+        history_tokens = 0
+        scheduled_s = turns[0].offset_s
+        for index, request in enumerate(turns):
+            progress.index, progress.attempted = index, False
+            if index > 0:
+                scheduled_s = self._clock() + request.think_s
+                if scheduled_s >= self._config.duration_s:
+                    self._skip(turns[index:], "run ended before this turn",
+                               scheduled_s=scheduled_s)
+                    return
+                if not await self._sleep_until(scheduled_s):
+                    self._skip(turns[index:], "run stopped before this turn",
+                               scheduled_s=scheduled_s)
+                    return
+            added = [_render(m) for m in request.messages]
+            if index == 0 and self._config.tag_prompt:
+                added = _tag(added, self._config.run_id, request.request_id)
+            messages = history + added
+            prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
+            progress.attempted = True
+            result = await self._attempts(request, messages, prompt_tokens, scheduled_s,
+                                          keep_text=index + 1 < len(turns))
+            if result is None or result.outcome is not Outcome.OK:
+                progress.index = len(turns)
+                self._skip(turns[index + 1:], f"session ended: turn {request.turn} failed",
+                           scheduled_s=self._clock())
+                return
+            history = [*messages, {"role": "assistant", "content": result.text}]
+            history_tokens = prompt_tokens + count_tokens(result.text)
+        progress.index, progress.attempted = len(turns), False
+
+    async def _attempts(self, request: PlannedRequest, messages: list[dict[str, str]],
+                        prompt_tokens: int, scheduled_s: float,
+                        keep_text: bool) -> AttemptResult | None:
+        config = self._config
+        attempt = 1
+        while True:
+            headers = {"x-tokenstorm-run-id": config.run_id,
+                       "x-tokenstorm-request-id": request.request_id,
+                       "x-tokenstorm-attempt": str(attempt)}
+            stats = self.stats
+            stats.in_flight += 1
+            sent_s = self._clock()
+            try:
+                result = await self._sender.send(
+                    model=request.model, messages=messages, max_tokens=request.max_tokens,
+                    stream=request.stream, timeout_s=config.timeout_s,
+                    first_token_timeout_s=config.first_token_timeout_s, headers=headers,
+                    keep_text=keep_text, client_prompt_tokens=prompt_tokens,
+                )
+            except asyncio.CancelledError:
+                self._sink(_cancelled(request, attempt, scheduled_s, sent_s, self._clock()))
+                raise
+            finally:
+                stats.in_flight -= 1
+            stats.sent += 1
+            record = self._record(request, attempt, scheduled_s, result)
+            self._sink(record)
+            if result.outcome is Outcome.OK:
+                stats.ok += 1
+                if record.first_token_s is not None:
+                    stats.last_ttft_s = record.first_token_s - (record.sent_s or 0.0)
+                return result
+            stats.failed_attempts += 1
+            delay = retry_delay_s(config.retry, attempt, result.outcome, result.status_code,
+                                  result.retry_after_s, float(self._rng.random()))
+            if delay is None:
+                return result
+            scheduled_s = record.done_s + delay if record.done_s is not None else self._clock()
+            if scheduled_s >= config.duration_s + config.drain_s or not await self._sleep_until(
+                    scheduled_s):
+                return result
+            attempt += 1
+
+    def _record(self, request: PlannedRequest, attempt: int, scheduled_s: float,
+                result: AttemptResult) -> AttemptRecord:
+        start = self._start_s
+        return AttemptRecord(
+            request_id=request.request_id, session_id=request.session_id, turn=request.turn,
+            attempt=attempt, scheduled_s=_r(scheduled_s), sent_s=_r(result.sent_s - start),
+            first_byte_s=_opt(result.first_byte_s, start),
+            first_token_s=_opt(result.first_token_s, start), done_s=_r(result.done_s - start),
+            status_code=result.status_code, outcome=result.outcome.value,
+            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens, usage_source=result.usage_source,
+            model=result.model, deployment=result.deployment, error_detail=result.error_detail,
+            token_times_s=tuple(_r(t - start) for t in result.token_times_s),
+            api=request.api, tags=request.tags, retry_after_s=result.retry_after_s,
+            fault=result.fault,
+        )
+
+
+def _r(value: float) -> float:
+    return round(value, 6)
+
+
+def _opt(value: float | None, start: float) -> float | None:
+    return None if value is None else round(value - start, 6)
+
+
+def _render(message: PlannedMessage) -> dict[str, str]:
+    content = message.content or synthetic_text(message.tokens, message.seed)
+    return {"role": message.role, "content": content}
+
+
+def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
+    tag = f"[tokenstorm run={run_id} request={request_id}] "
+    for index, message in enumerate(messages):
+        if message["role"] == "user":
+            tagged = {**message, "content": tag + message["content"]}
+            return [*messages[:index], tagged, *messages[index + 1:]]
+    return messages
+
+
+def _unsent(request: PlannedRequest, outcome: Outcome, why: str,
+            scheduled_s: float) -> AttemptRecord:
+    return AttemptRecord(
+        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
+        attempt=1, scheduled_s=_r(scheduled_s), sent_s=None, first_byte_s=None,
+        first_token_s=None, done_s=None, status_code=None, outcome=outcome.value,
+        prompt_tokens=None, completion_tokens=None, cached_tokens=None, usage_source=None,
+        model=request.model, deployment=None, error_detail=why, api=request.api,
+        tags=request.tags,
+    )
+
+
+def _cancelled(request: PlannedRequest, attempt: int, scheduled_s: float, sent_s: float,
+               now_s: float) -> AttemptRecord:
+    return AttemptRecord(
+        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
+        attempt=attempt, scheduled_s=_r(scheduled_s), sent_s=_r(sent_s), first_byte_s=None,
+        first_token_s=None, done_s=_r(now_s), status_code=None,
+        outcome=Outcome.CANCELLED.value, prompt_tokens=None, completion_tokens=None,
+        cached_tokens=None, usage_source=None, model=request.model, deployment=None,
+        error_detail="cancelled in flight: run deadline or stop", api=request.api,
+        tags=request.tags,
+    )

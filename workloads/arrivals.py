@@ -1,0 +1,74 @@
+"""Session arrival processes: a scenario ``Arrival``, a duration and an RNG in, the start
+offsets (seconds from run start) of every session out.
+
+Each process is a pure function of its parameters and the RNG. Draws are consumed in order,
+so a longer duration with the same RNG seed yields the shorter run's offsets as a prefix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from harness.scenario import Arrival
+
+_Process = Callable[[float, float, np.random.Generator], list[float]]
+_PROCESSES: dict[str, _Process] = {}
+
+
+def _process(name: str) -> Callable[[_Process], _Process]:
+    def register(function: _Process) -> _Process:
+        _PROCESSES[name] = function
+        return function
+
+    return register
+
+
+@_process("constant")
+def _constant(rate_per_s: float, duration_s: float, rng: np.random.Generator) -> list[float]:
+    # i / rate (not a running sum) keeps every point exactly on the grid, however long the run.
+    offsets: list[float] = []
+    index = 0
+    while (offset_s := index / rate_per_s) < duration_s:
+        offsets.append(offset_s)
+        index += 1
+    return offsets
+
+
+@_process("poisson")
+def _poisson(rate_per_s: float, duration_s: float, rng: np.random.Generator) -> list[float]:
+    mean_gap_s = 1.0 / rate_per_s
+    expected = rate_per_s * duration_s
+    # Draw gaps in vectorised chunks sized to cover the run with high probability; the
+    # generator yields the same sequence whatever the chunk sizes, so this stays exact.
+    chunk = int(expected + 5.0 * math.sqrt(expected)) + 16
+    offsets: list[float] = []
+    last_s = 0.0
+    while True:
+        # Accumulate from last_s inside cumsum (a strictly sequential sum) so the floats are
+        # identical to one long cumsum, whatever the chunk boundaries.
+        gaps_s = rng.exponential(mean_gap_s, size=chunk)
+        times_s = np.cumsum(np.concatenate(([last_s], gaps_s)))[1:]
+        inside = int(np.searchsorted(times_s, duration_s, side="left"))
+        offsets.extend(float(t) for t in times_s[:inside])
+        if inside < chunk:
+            return offsets
+        last_s = float(times_s[-1])
+
+
+def arrival_processes() -> tuple[str, ...]:
+    """The names of the arrival processes this module knows."""
+    return tuple(sorted(_PROCESSES))
+
+
+def session_offsets_s(arrival: Arrival, duration_s: float, rng: np.random.Generator) -> list[float]:
+    """Start offsets in ``[0, duration_s)``, non-decreasing.
+
+    ``constant``: exactly ``0, 1/rate, 2/rate, ...``; ``poisson``: exponential gaps of mean
+    ``1/rate`` (the first session arrives one gap after 0, not at 0).
+    """
+    if duration_s <= 0 or arrival.rate <= 0:
+        return []
+    return _PROCESSES[arrival.process](arrival.rate, duration_s, rng)

@@ -1,0 +1,78 @@
+"""One session's frame: the context a session builder receives and the turn-to-request step
+that turns its list of turns into planned requests (offsets, prompt sizes, ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.records import PlannedMessage, PlannedRequest
+from workloads.seeds import shared_message_seed, unique_message_seed
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What a builder decides for one turn: the messages it adds, the wait before it is sent
+    (think or tool time after the previous turn's answer; ignored for turn 1), its max_tokens."""
+
+    messages: tuple[PlannedMessage, ...]
+    think_s: float
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """Everything about a session that the planner, not the workload, decides."""
+
+    session_id: str
+    session_index: int
+    start_s: float
+    api: str
+    model: str
+    stream: bool
+    seed: int
+    workload_index: int
+    workload_name: str
+    tags: Mapping[str, str]
+
+    def shared_seed(self, slot: int) -> int:
+        """Text seed shared by every session of this workload (a cacheable prefix)."""
+        return shared_message_seed(self.seed, self.workload_index, slot)
+
+    def unique_seed(self, turn: int, slot: int) -> int:
+        """Text seed of a message only this session sends."""
+        return unique_message_seed(self.seed, self.session_index, turn, slot)
+
+    def requests(self, turns: Sequence[Turn]) -> list[PlannedRequest]:
+        """Planned requests for ``turns`` (turn 1 first).
+
+        ``offset_s`` of a later turn is the session start plus all think times so far: the
+        earliest it can be sent, since the real send waits for the previous answer.
+        ``prompt_tokens`` counts the planned messages of this and all earlier turns; the
+        answers the model gives are unknown at plan time, so the real prompt will be larger
+        by the completion tokens of earlier turns.
+        """
+        requests: list[PlannedRequest] = []
+        offset_s = self.start_s
+        history_tokens = 0
+        for turn_number, turn in enumerate(turns, start=1):
+            think_s = 0.0 if turn_number == 1 else max(turn.think_s, 0.0)
+            offset_s += think_s
+            history_tokens += sum(message.tokens for message in turn.messages)
+            requests.append(
+                PlannedRequest(
+                    request_id=f"{self.session_id}-t{turn_number}",
+                    session_id=self.session_id,
+                    turn=turn_number,
+                    offset_s=offset_s,
+                    think_s=think_s,
+                    prompt_tokens=history_tokens,
+                    max_tokens=turn.max_tokens,
+                    model=self.model,
+                    api=self.api,
+                    stream=self.stream,
+                    messages=turn.messages,
+                    tags=dict(self.tags),
+                )
+            )
+        return requests
