@@ -220,7 +220,8 @@ class Scenario(_Strict):
     name: str = "scenario"
     seed: int = 0
     duration: Seconds = 30.0
-    #: After ``duration``, how long in-flight requests and pending turns may still finish.
+    #: After ``duration``, how long attempts in flight (and their retries) may still finish.
+    #: No session starts and no later turn is sent after ``duration``.
     drain: Seconds = 15.0
     target: Target = Field(default_factory=Target)
     client: ClientSettings = Field(default_factory=ClientSettings)

@@ -1,0 +1,91 @@
+"""``tokenstorm mock``: serve the mock model server in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.cli.errors import UserError
+from mock_models import __main__ as mock_main
+from mock_models.settings import DemoFaults, MockSettings, constant_settings
+
+
+def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser(
+        "mock", help="serve the mock model server (OpenAI- and Anthropic-compatible)",
+        description="Serve the mock model server. By default: two deployments, mock-small and "
+                    "mock-large, no faults. --ttft-ms/--itl-ms/--output-tokens give one "
+                    "constant-latency deployment that answers any model name.")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML: mock settings, or a scenario whose [mock] section is used")
+    parser.add_argument("--faults", metavar="FILE",
+                        help="TOML of demo fault shares (http_429, http_500, http_503, cut, ...)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--ttft-ms", type=float, help="constant time to first token")
+    parser.add_argument("--itl-ms", type=float, help="constant time between tokens")
+    parser.add_argument("--output-tokens", type=int, help="constant output length")
+    parser.add_argument("--ledger-file", metavar="PATH", help="also append the ledger here")
+    parser.set_defaults(handler=handle)
+
+
+def _read_toml(path: str, flag: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{flag} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{flag} {path}: cannot read TOML ({exc})") from None
+
+
+def _validation(source: str, exc: ValidationError) -> UserError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    return UserError(f"{source}: {where}: {message}")
+
+
+def settings_from_args(args: argparse.Namespace) -> MockSettings:
+    quick = (args.ttft_ms, args.itl_ms, args.output_tokens)
+    if any(value is not None for value in quick):
+        if args.config or args.faults:
+            raise UserError("--ttft-ms/--itl-ms/--output-tokens make a constant deployment "
+                            "with no faults: do not combine them with --config or --faults")
+        ttft_ms, itl_ms, tokens = (args.ttft_ms or 0.0, args.itl_ms or 0.0,
+                                   args.output_tokens or 16)
+        if ttft_ms < 0 or itl_ms < 0 or tokens < 1:
+            raise UserError("--ttft-ms and --itl-ms must be >= 0, --output-tokens >= 1")
+        return constant_settings(ttft_ms, itl_ms, tokens, seed=args.seed or 0)
+    data: dict[str, Any] = {}
+    if args.config:
+        raw = _read_toml(args.config, "--config")
+        data = raw.get("mock", raw) if "workload" in raw or "mock" in raw else raw
+    if args.faults:
+        faults = _read_toml(args.faults, "--faults")
+        try:
+            DemoFaults.model_validate(faults)
+        except ValidationError as exc:
+            raise _validation(f"--faults {args.faults}", exc) from None
+        data = {**data, "faults": faults}
+    if args.seed is not None:
+        data = {**data, "seed": args.seed}
+    try:
+        return MockSettings.model_validate(data)
+    except ValidationError as exc:
+        raise _validation(f"--config {args.config}", exc) from None
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    argv = ["--host", args.host, "--port", str(args.port),
+            "--config-json", settings.model_dump_json()]
+    if args.ledger_file:
+        argv += ["--ledger-file", args.ledger_file]
+    return mock_main.main(argv)

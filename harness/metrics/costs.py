@@ -1,0 +1,113 @@
+"""Billable attempts: ledger lines (or client attempts) and a ``PriceBook`` in, USD figures out.
+
+With a ledger, cost is what the upstream billed: every attempt it received, with the tokens
+it processed and generated (also for streams the client abandoned). Without one, cost falls
+back to the client's own attempts and usage, which misses upstream retries and usually the
+tokens of failed attempts, so the summary says which source it used.
+
+A figure is None, never a silent 0, when some billable attempt has tokens but no known price;
+``unpriced`` then names the model/deployment pairs concerned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.cost import PriceBook
+from harness.metrics.latency import is_ok
+from harness.metrics.upstream import Correlation
+from harness.records import AttemptRecord, PlannedRequest
+
+UNKNOWN = "(unknown)"
+
+
+@dataclass(frozen=True, slots=True)
+class CostItem:
+    """One billable attempt: who served it, its tokens, its price, and whether it was waste."""
+
+    request_id: str | None
+    model: str
+    deployment: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    wasted: bool
+
+    @property
+    def unpriced(self) -> bool:
+        return self.cost_usd is None
+
+
+def _item(book: PriceBook, request_id: str | None, model: str, deployment: str, prompt: int,
+          cached: int, completion: int, wasted: bool) -> CostItem:
+    cost = book.cost_usd(model, None if deployment == UNKNOWN else deployment,
+                         prompt, cached, completion)
+    if cost is None and prompt == 0 and completion == 0:
+        cost = 0.0  # nothing was processed, so the missing price cannot matter
+    return CostItem(request_id, model, deployment, prompt, cached, completion, cost, wasted)
+
+
+def items_from_ledger(correlation: Correlation, book: PriceBook) -> list[CostItem]:
+    return [
+        _item(book, entry.request_id, entry.model or UNKNOWN, entry.deployment or UNKNOWN,
+              entry.prompt_tokens, entry.cached_tokens, entry.completion_tokens,
+              wasted=not delivered)
+        for entry, delivered in zip(correlation.entries, correlation.delivered, strict=True)
+    ]
+
+
+def items_from_records(records: Sequence[AttemptRecord], plan_models: Mapping[str, str],
+                       book: PriceBook) -> list[CostItem]:
+    """Client-side fallback: every sent attempt, with the usage it recorded (None as 0)."""
+    items: list[CostItem] = []
+    for record in records:
+        if record.sent_s is None:
+            continue
+        model = record.model or plan_models.get(record.request_id, UNKNOWN)
+        items.append(_item(book, record.request_id, model, record.deployment or UNKNOWN,
+                           record.prompt_tokens or 0, record.cached_tokens or 0,
+                           record.completion_tokens or 0, wasted=not is_ok(record)))
+    return items
+
+
+def plan_models(plan: Sequence[PlannedRequest]) -> dict[str, str]:
+    return {planned.request_id: planned.model for planned in plan}
+
+
+def total_usd(items: Iterable[CostItem]) -> float | None:
+    """Sum of the items' cost, or None when any of them is unpriced."""
+    total = 0.0
+    for item in items:
+        if item.cost_usd is None:
+            return None
+        total += item.cost_usd
+    return total
+
+
+def token_totals(items: Iterable[CostItem]) -> dict[str, int]:
+    prompt = cached = completion = 0
+    for item in items:
+        prompt += item.prompt_tokens
+        cached += item.cached_tokens
+        completion += item.completion_tokens
+    return {"prompt_tokens": prompt, "cached_tokens": cached, "completion_tokens": completion}
+
+
+def unpriced_labels(items: Iterable[CostItem]) -> list[str]:
+    return sorted({f"{i.model} (deployment {i.deployment})" for i in items if i.unpriced})
+
+
+def prices_used(items: Iterable[CostItem], book: PriceBook) -> dict[str, Any]:
+    """Which price applied to each model/deployment seen, and the snapshot it came from."""
+    used: dict[str, Any] = {}
+    for model, deployment in sorted({(i.model, i.deployment) for i in items}):
+        price = book.price_for(model, None if deployment == UNKNOWN else deployment)
+        used[f"{model} / {deployment}"] = {
+            "model": model,
+            "deployment": deployment,
+            **(price.as_dict() if price is not None else {"source": None}),
+        }
+    return {"snapshot": dict(book.snapshot_info), "used": used}

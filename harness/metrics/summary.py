@@ -1,0 +1,223 @@
+"""Summarize a run: plan, attempt records, ledger and prices in, the ``summary.json`` object out.
+
+Edge semantics (metrics.md gives the definitions):
+
+- Logical-request counts: ``requests_planned`` counts every planned request (plus any request
+  id seen only in records); ``requests_sent`` those with at least one sent attempt;
+  ``requests_ok`` those whose final sent attempt succeeded; ``requests_failed`` is
+  ``sent - ok`` (a request still in flight when the run ended counts as failed: it produced no
+  answer); ``requests_dropped`` / ``requests_cancelled`` count requests never sent.
+  So ``planned = sent + dropped + cancelled`` and ``sent = ok + failed``.
+- TTFT, TTFT corrected, ITL, TPOT, E2E and E2E corrected come from *successful* attempts only,
+  so all latency distributions describe the same population; failures show in the error rate
+  and the outcome counts. ITL pools every gap of every successful stream; TPOT needs >= 2
+  output tokens. ``latency_with_retries_ms`` covers every sent request whose final attempt
+  finished, whatever its outcome: from the first attempt's intended time to the final end.
+- ``target_rps`` counts the planned requests whose (earliest) offset falls inside the steady
+  phase; ``achieved_rps`` the requests actually sent; both per second of ``duration_s``.
+- Schedule lag covers every sent attempt, retries included.
+- Token totals are what the client observed over all sent attempts (usage when the server
+  sent one, else the client's count); ``output_tokens_per_s`` is the completion tokens of
+  successful attempts per second of the planned steady phase, like ``achieved_rps``.
+- Cost, waste, upstream attempts and amplification come from the ledger when there is one
+  (``cost_source = "ledger"``); see ``harness.metrics.costs`` and ``harness.metrics.upstream``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.cost import PriceBook
+from harness.metrics import latency as lat
+from harness.metrics.breakdown import breakdowns
+from harness.metrics.costs import (
+    CostItem,
+    items_from_ledger,
+    items_from_records,
+    plan_models,
+    prices_used,
+    total_usd,
+    unpriced_labels,
+)
+from harness.metrics.percentiles import stats_ms
+from harness.metrics.requests import LogicalRequest, group_requests
+from harness.metrics.slo import slo_figures
+from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
+from harness.metrics.validity import ValidityLimits, assess_validity
+from harness.outcomes import Outcome
+from harness.records import AttemptRecord, LedgerEntry, PlannedRequest
+from harness.scenario import Slo
+
+SUMMARY_SCHEMA = "tokenstorm.summary/1"
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryInputs:
+    run_id: str
+    duration_s: float
+    plan: Sequence[PlannedRequest]
+    records: Sequence[AttemptRecord]
+    ledger: Sequence[LedgerEntry] | None
+    prices: PriceBook
+    slo: Slo
+    client_cpu_s: float | None
+    wall_s: float | None
+    limits: ValidityLimits = field(default_factory=ValidityLimits)
+
+
+def _ratio(numerator: float | None, denominator: float) -> float | None:
+    if numerator is None or denominator <= 0:
+        return None
+    return numerator / denominator
+
+
+def _planned_in_steady_phase(request: LogicalRequest, duration_s: float) -> bool:
+    # A later turn's offset is the earliest it could go; turns planned past the end are
+    # never sent and are not part of the rate the plan asks for.
+    return request.planned is None or request.planned.offset_s < duration_s
+
+
+def _request_counts(requests: Sequence[LogicalRequest], duration_s: float) -> dict[str, Any]:
+    sent = sum(1 for r in requests if r.was_sent)
+    ok = sum(1 for r in requests if r.is_ok)
+    unsent = Counter(r.outcome for r in requests if not r.was_sent)
+    return {
+        "requests_planned": len(requests),
+        "requests_sent": sent,
+        "requests_ok": ok,
+        "requests_failed": sent - ok,
+        "requests_dropped": unsent.get(Outcome.DROPPED.value, 0),
+        "requests_cancelled": sum(n for o, n in unsent.items() if o != Outcome.DROPPED),
+        "requests_unrecorded": sum(1 for r in requests if not r.attempts),
+        "error_rate": _ratio(sent - ok, sent),
+        "outcomes": dict(sorted(Counter(r.outcome for r in requests).items())),
+        "achieved_rps": _ratio(sent, duration_s),
+        "target_rps": _ratio(sum(1 for r in requests if _planned_in_steady_phase(r, duration_s)),
+                             duration_s),
+    }
+
+
+def _latencies(records: Sequence[AttemptRecord],
+               requests: Sequence[LogicalRequest]) -> dict[str, Any]:
+    sent = [r for r in records if lat.is_sent(r)]
+    ok = [r for r in sent if lat.is_ok(r)]
+
+    def over(attempts: Sequence[AttemptRecord], metric: Any) -> dict[str, Any]:
+        return stats_ms(v for a in attempts if (v := metric(a)) is not None)
+
+    return {
+        "ttft_ms": over(ok, lat.ttft_s),
+        "ttft_corrected_ms": over(ok, lat.ttft_corrected_s),
+        "itl_ms": stats_ms(gap for a in ok for gap in lat.itl_gaps_s(a)),
+        "tpot_ms": over(ok, lat.tpot_s),
+        "e2e_ms": over(ok, lat.e2e_s),
+        "e2e_corrected_ms": over(ok, lat.e2e_corrected_s),
+        "latency_with_retries_ms": stats_ms(
+            v for r in requests if (v := r.latency_with_retries_s()) is not None),
+        "schedule_lag_ms": over(sent, lat.schedule_lag_s),
+    }
+
+
+def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, Any]:
+    sent = [r for r in records if lat.is_sent(r)]
+    prompt = sum(r.prompt_tokens or 0 for r in sent)
+    cached = sum(r.cached_tokens or 0 for r in sent)
+    delivered = sum(lat.output_tokens(r) for r in sent if lat.is_ok(r))
+    return {
+        "output_tokens_per_s": _ratio(delivered, duration_s),
+        "prompt_tokens_total": prompt,
+        "completion_tokens_total": sum(r.completion_tokens or 0 for r in sent),
+        "cached_tokens_total": cached,
+        "cache_hit_rate": _ratio(cached, prompt),
+        "usage_source_counts": dict(sorted(Counter(r.usage_source or "none" for r in sent)
+                                           .items())),
+        "client_attempts": len(sent),
+        "attempt_outcomes": dict(sorted(Counter(r.outcome for r in records).items())),
+    }
+
+
+def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
+                       notes: list[str]) -> tuple[dict[str, Any], list[CostItem]]:
+    ok_records = [r for r in inputs.records if lat.is_ok(r)]
+    delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)
+    figures: dict[str, Any] = {
+        "upstream_attempts": None, "retry_amplification": None,
+        "token_amplification": None, "gateway_overhead_ms": None,
+    }
+    if inputs.ledger is None:
+        items = items_from_records(inputs.records, plan_models(inputs.plan), inputs.prices)
+        figures["cost_source"] = "client"
+        notes.append("no upstream ledger: retry amplification, token amplification and "
+                     "gateway overhead are unknown; cost and waste are the client's view "
+                     "(a lower bound: failed attempts rarely report usage)")
+    else:
+        entries = entries_of_run(inputs.ledger, inputs.run_id)
+        correlation = correlate(entries, inputs.records)
+        items = items_from_ledger(correlation, inputs.prices)
+        upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
+        overhead = gateway_overhead_s(correlation)
+        figures.update(
+            upstream_attempts=len(entries),
+            retry_amplification=_ratio(len(entries), requests_sent),
+            token_amplification=_ratio(upstream_tokens, delivered_tokens),
+            gateway_overhead_ms=None if overhead is None else stats_ms(overhead),
+            cost_source="ledger",
+        )
+        if entries and not correlation.possible:
+            notes.append("ledger lines carry no request ids (headers dropped on the way?): "
+                         "waste and gateway overhead cannot be attributed")
+    total = total_usd(items)
+    unpriced = unpriced_labels(items)
+    if unpriced:
+        notes.append("no price known for " + ", ".join(unpriced)
+                     + ": cost figures are null (add a [prices] entry to the scenario)")
+    figures.update(
+        cost_usd_total=total,
+        cost_per_1k_requests_usd=None if total is None else _ratio(total * 1000, requests_sent),
+        wasted_cost_usd=total_usd(i for i in items if i.wasted),
+        unpriced_models=unpriced,
+        prices=prices_used(items, inputs.prices),
+    )
+    return figures, items
+
+
+def summarize(inputs: SummaryInputs) -> dict[str, Any]:
+    """The JSON-ready content of ``summary.json`` (see the module docstring for semantics)."""
+    requests = group_requests(inputs.plan, inputs.records)
+    notes: list[str] = []
+    summary: dict[str, Any] = {"schema": SUMMARY_SCHEMA, "run_id": inputs.run_id,
+                               "duration_s": inputs.duration_s}
+    summary.update(_request_counts(requests, inputs.duration_s))
+    summary.update(_latencies(inputs.records, requests))
+    summary.update(_tokens(inputs.records, inputs.duration_s))
+    summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
+    cost_figures, items = _upstream_and_cost(inputs, summary["requests_sent"], notes)
+    summary.update(cost_figures)
+    goodput, attainment = slo_figures(requests, inputs.slo, inputs.duration_s)
+    summary.update(goodput_rps=goodput, slo_attainment=attainment,
+                   slo=inputs.slo.model_dump(mode="json"))
+    if summary["requests_unrecorded"]:
+        notes.append(f"{summary['requests_unrecorded']} planned requests have no record "
+                     "(run interrupted?) and count as cancelled")
+    in_flight = sum(1 for r in requests if r.was_sent and r.outcome == Outcome.CANCELLED)
+    if in_flight:
+        notes.append(f"{in_flight} requests were still in flight when the run ended; "
+                     "they count as failed")
+    valid, validity_notes = assess_validity(
+        schedule_lag_p99_ms=summary["schedule_lag_ms"]["p99"],
+        requests_dropped=summary["requests_dropped"],
+        requests_sent=summary["requests_sent"],
+        client_cpu_s=inputs.client_cpu_s, wall_s=inputs.wall_s, limits=inputs.limits)
+    summary.update(
+        client_cpu_s=inputs.client_cpu_s, wall_s=inputs.wall_s,
+        client_cpu_share=(None if inputs.client_cpu_s is None or inputs.wall_s is None
+                          else _ratio(inputs.client_cpu_s, inputs.wall_s)),
+        valid=valid, validity_notes=validity_notes, notes=notes,
+        validity_limits=dataclasses.asdict(inputs.limits),
+    )
+    summary.update(breakdowns(requests, items))
+    return summary

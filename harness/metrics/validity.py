@@ -1,0 +1,51 @@
+"""Run validity: the generator's own health figures in, a verdict and its reasons out.
+
+A run is invalid when the load generator rather than the target was the bottleneck, because
+then its latencies describe the client: the client sent late (schedule lag p99 above a limit),
+could not keep up at all (dropped requests), or used nearly a whole CPU. Each failed check
+adds a note saying which figure crossed which limit; checks that could not be made add a
+note too but do not make the run invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ValidityLimits:
+    max_schedule_lag_p99_ms: float = 10.0
+    max_dropped_requests: int = 0
+    max_client_cpu_share: float = 0.9
+
+
+def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
+                    requests_sent: int, client_cpu_s: float | None, wall_s: float | None,
+                    limits: ValidityLimits) -> tuple[bool, list[str]]:
+    """``(valid, notes)`` for one run; see the module docstring for the rules."""
+    valid = True
+    notes: list[str] = []
+    if requests_sent == 0:
+        valid = False
+        notes.append("no request was sent, so there is nothing to measure")
+    if schedule_lag_p99_ms is not None and schedule_lag_p99_ms > limits.max_schedule_lag_p99_ms:
+        valid = False
+        notes.append(
+            f"schedule lag p99 {schedule_lag_p99_ms:.1f} ms exceeds "
+            f"{limits.max_schedule_lag_p99_ms:g} ms: the client sent requests late "
+            "(coordinated omission), so latencies are understated")
+    if requests_dropped > limits.max_dropped_requests:
+        valid = False
+        notes.append(
+            f"{requests_dropped} planned requests were dropped because the generator was "
+            f"overloaded (limit {limits.max_dropped_requests})")
+    if client_cpu_s is None or wall_s is None or wall_s <= 0:
+        notes.append("client CPU share was not measured")
+    else:
+        share = client_cpu_s / wall_s
+        if share > limits.max_client_cpu_share:
+            valid = False
+            notes.append(
+                f"client CPU share {share:.0%} exceeds {limits.max_client_cpu_share:.0%}: "
+                "the generator was CPU-bound")
+    return valid, notes

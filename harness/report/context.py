@@ -1,0 +1,69 @@
+"""Report content: summary, records and manifest in, one plain dict for both renderers out.
+
+Charts are drawn here (they are the expensive part) so that the HTML template only places
+ready strings; the Markdown report uses the tables and leaves the charts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.records import AttemptRecord
+from harness.report import charts, tables
+from harness.report import formatting as fmt
+
+
+def run_header(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, str]:
+    scenario = manifest.get("scenario")
+    name = scenario.get("name") if isinstance(scenario, Mapping) else None
+    target = manifest.get("target_url") or "embedded mock server"
+    return {
+        "run_id": fmt.text(manifest.get("run_id") or summary.get("run_id")),
+        "scenario_name": fmt.text(name),
+        "target": fmt.text(target),
+        "started_at": fmt.text(manifest.get("started_at")),
+        "version": fmt.text(manifest.get("tokenstorm_version")),
+    }
+
+
+def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything but the charts."""
+    return {
+        "run": run_header(summary, manifest),
+        "valid": summary.get("valid") is True,
+        "verdict": tables.verdict(summary),
+        "validity_notes": [str(n) for n in summary.get("validity_notes") or ()],
+        "notes": [str(n) for n in summary.get("notes") or ()],
+        "headline": tables.headline_rows(summary),
+        "latency_header": tables.LATENCY_HEADER,
+        "latency": tables.latency_rows(summary),
+        "outcome_tables": [
+            ("requests (final outcome)", tables.count_rows(summary.get("outcomes"))),
+            ("attempts", tables.count_rows(summary.get("attempt_outcomes"))),
+        ],
+        "group_header": tables.GROUP_HEADER,
+        "group_tables": [(title, tables.group_rows(summary, key))
+                         for key, title in tables.GROUPS],
+        "prices": tables.price_rows(summary),
+        "snapshot": tables.snapshot_line(summary),
+    }
+
+
+def chart_context(summary: Mapping[str, Any],
+                  records: Sequence[AttemptRecord]) -> dict[str, Any]:
+    limits = summary.get("validity_limits")
+    lag = limits.get("max_schedule_lag_p99_ms") if isinstance(limits, Mapping) else None
+    limit_ms = float(lag) if isinstance(lag, int | float) else None
+    return {
+        "charts_time": [
+            {"title": "TTFT and E2E over time", "svg": charts.latency_over_time(records)},
+            {"title": "Outcomes over time", "svg": charts.outcomes_over_time(records)},
+            {"title": "Schedule lag over time",
+             "svg": charts.schedule_lag_over_time(records, limit_ms)},
+        ],
+        "charts_dist": [
+            {"title": "TTFT and E2E distribution", "svg": charts.latency_cdf(records)},
+            {"title": "ITL distribution", "svg": charts.itl_histogram(records)},
+        ],
+    }

@@ -1,0 +1,53 @@
+"""The Markdown report: report context in, a short ``report.md`` for CI job summaries out.
+
+Verdict line, headline table, outcome counts and the by-model table; no charts. Table cells
+are escaped so that a model name or note with ``|`` cannot break a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.report import tables
+
+
+def _cell(value: str) -> str:
+    # GitHub renders inline HTML in job summaries; user text must stay text.
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    return lines
+
+
+def render_markdown(context: Mapping[str, Any]) -> str:
+    run = context["run"]
+    mark = "✅" if context["valid"] else "❌"
+    lines = [f"## tokenstorm run `{run['run_id']}` ({_cell(run['scenario_name'])})", "",
+             f"{mark} **{context['verdict']}**", ""]
+    lines.extend(f"- {_cell(note)}" for note in context["validity_notes"])
+    lines.extend(f"- note: {_cell(note)}" for note in context["notes"])
+    if context["validity_notes"] or context["notes"]:
+        lines.append("")
+    lines.extend(markdown_table(("figure", "value"), context["headline"]))
+    lines.append("")
+    outcomes = context["outcome_tables"][0][1]
+    lines.append("### Outcomes (final outcome per request)")
+    lines.append("")
+    lines.extend(markdown_table(("outcome", "requests"), outcomes) if outcomes
+                 else ["no requests"])
+    lines.append("")
+    by_model = next(rows for title, rows in context["group_tables"] if title == "model")
+    lines.append("### By model")
+    lines.append("")
+    header = tuple(h or "model" for h in tables.GROUP_HEADER)
+    lines.extend(markdown_table(header, by_model) if by_model else ["no requests"])
+    lines.append("")
+    lines.append(f"_{context['snapshot']}; target {_cell(run['target'])}; "
+                 f"started {run['started_at']}_")
+    return "\n".join(lines) + "\n"

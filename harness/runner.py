@@ -1,0 +1,210 @@
+"""One run from start to finish: plan → engine → records (+ ledger) → summary → reports.
+
+The only place that wires the stages together; each stage stays usable alone. Starts the
+embedded mock when the scenario has no target URL, sends the plan, fetches the upstream's
+ledger, and rebuilds summary and reports from the files it wrote (the same path
+``tokenstorm report`` takes), so what the console shows is what the files say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import orjson
+
+from harness.client.http import HttpClient
+from harness.engine import Engine, EngineConfig, LiveStats
+from harness.progress import show_progress
+from harness.rebuild import rebuild_run
+from harness.records import JsonlAppender, LedgerEntry, PlannedRequest, from_dict, write_jsonl
+from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
+from harness.scenario import Scenario
+from mock_models.embedded import EmbeddedMock
+from workloads import build_plan
+
+STOP_GRACE_S = 5.0
+
+
+class RunError(RuntimeError):
+    """A run could not start or finish; ``str()`` is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    paths: RunPaths
+    summary: dict[str, Any]
+    interrupted: bool
+
+
+def _check_reachable(url: str, timeout_s: float) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RunError(
+            f"target {redact_url(url)} is unreachable ({reason}); start it, fix --target, "
+            "or pass --no-preflight to record the failures anyway"
+        ) from None
+
+
+def fetch_ledger(ledger_url: str, run_id: str,
+                 timeout_s: float = 15.0) -> tuple[list[LedgerEntry], str | None]:
+    """The upstream's ledger lines for this run, and a note on how they were matched.
+
+    Lines carrying this run's id are kept. When none does (a gateway in between dropped the
+    ``x-tokenstorm-*`` headers), the lines without any run id are kept instead, and the note
+    says so. Raises ``RunError`` with a one-line reason when the ledger cannot be read.
+    """
+    try:
+        response = httpx.get(ledger_url, timeout=timeout_s)
+        response.raise_for_status()
+        entries = [from_dict(LedgerEntry, orjson.loads(line))
+                   for line in response.content.splitlines() if line.strip()]
+    except httpx.HTTPError as exc:
+        raise RunError(f"could not fetch the ledger from {redact_url(ledger_url)}: {exc}") from None
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise RunError(f"the ledger at {redact_url(ledger_url)} is not valid JSON lines "
+                       f"({exc})") from None
+    ours = [e for e in entries if e.run_id == run_id]
+    if ours:
+        return ours, None
+    untagged = [e for e in entries if e.run_id is None]
+    if untagged:
+        return untagged, (f"no ledger line carried run id {run_id}; counted the "
+                          f"{len(untagged)} lines without a run id (headers dropped on the way?)")
+    return [], None
+
+
+@contextlib.contextmanager
+def _target(scenario: Scenario, ledger_url: str | None) -> Iterator[tuple[str, str | None, bool]]:
+    """(api url, ledger url, embedded) — starting the embedded mock when there is no URL."""
+    if scenario.target.url is not None:
+        yield scenario.target.url, ledger_url or scenario.target.ledger, False
+        return
+    settings = scenario.mock
+    if settings.seed is None:
+        settings = settings.model_copy(update={"seed": scenario.seed})
+    with EmbeddedMock(settings) as mock:
+        yield mock.api_url, mock.ledger_url, True
+
+
+def _event_loop_runner() -> Callable[[Any], Any]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run
+    return lambda coro: asyncio.Runner(loop_factory=uvloop.new_event_loop).run(coro)
+
+
+async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
+                 progress: bool) -> float:
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        engine.request_stop(STOP_GRACE_S if interrupts == 1 else 0.0)
+
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    start_s = time.perf_counter()
+    display = (asyncio.create_task(show_progress(
+        engine.stats, lambda: time.perf_counter() - start_s, scenario.duration, len(plan)))
+        if progress else None)
+    try:
+        return await engine.run(plan)
+    finally:
+        if display is not None:
+            display.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await display
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str | None = None,
+            preflight: bool = True, progress: bool = True) -> RunResult:
+    """Plan, send, record, summarise and report one run into ``out_dir/run_id``."""
+    paths = RunPaths(out_dir / run_id)
+    try:
+        paths.root.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise RunError(f"{paths.root} already exists: choose another --run-id") from None
+    except OSError as exc:
+        raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
+    plan = build_plan(scenario)
+    write_jsonl(paths.plan, plan)
+    api_key = os.environ.get(scenario.target.key_env)
+    with _target(scenario, ledger_url) as (url, ledger, embedded):
+        if preflight and not embedded:
+            _check_reachable(url, scenario.target.connect_timeout)
+        manifest: dict[str, Any] = {
+            "run_id": run_id, "name": scenario.name, "seed": scenario.seed,
+            "scenario": scenario.model_dump(mode="json"),
+            "target_url": redact_url(url), "embedded_mock": embedded,
+            "ledger_url": redact_url(ledger), "api": scenario.target.api,
+            "api_key_env": scenario.target.key_env, "api_key_present": api_key is not None,
+            "engine": "asyncio", "versions": versions(),
+            "tokenstorm_version": versions().get("tokenstorm"),
+            "started_at": started_at(),
+        }
+        client = HttpClient(url, scenario.target.api, api_key=api_key,
+                            connect_timeout_s=scenario.target.connect_timeout,
+                            max_connections=scenario.target.max_connections)
+        config = EngineConfig(
+            run_id=run_id, duration_s=scenario.duration, drain_s=scenario.drain,
+            timeout_s=scenario.target.timeout,
+            first_token_timeout_s=scenario.target.first_token_timeout,
+            retry=scenario.client.retry, tag_prompt=scenario.target.tag_prompt)
+        appender = JsonlAppender(paths.records)
+        engine = Engine(config, client, appender.append, now=time.perf_counter,
+                        rng=np.random.default_rng([scenario.seed, 0x7E7]), stats=LiveStats())
+        manifest["wall_clock_anchor_unix_s"] = time.time()
+        write_manifest(paths, manifest)
+        cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
+
+        async def main() -> float:
+            try:
+                return await _drive(engine, plan, scenario, progress)
+            finally:
+                await client.close()
+
+        try:
+            _event_loop_runner()(main())
+        finally:
+            appender.close()
+        manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
+        manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
+        manifest["interrupted"] = engine.stop_requested.is_set()
+        manifest["finished_at"] = started_at(datetime.now(UTC))
+        if ledger is not None:
+            try:
+                entries, note = fetch_ledger(ledger, run_id)
+                write_jsonl(paths.ledger, entries)
+                if note:
+                    manifest["ledger_note"] = note
+            except RunError as exc:
+                manifest["ledger_error"] = str(exc)
+        write_manifest(paths, manifest)
+    summary = rebuild_run(paths)
+    return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]))

@@ -1,0 +1,75 @@
+"""Everything random about one attempt, decided up front: the seed, the attempt's ids and a
+parsed request in; an ``AttemptPlan`` (fault, latency, answer words) out.
+
+Pure apart from ``RepeatCounter``'s bookkeeping. The RNG of an attempt is seeded from a stable
+hash of (mock seed, request id, attempt number, repeat), so runs with the same seed and ids get
+the same faults, lengths and jitter; ``repeat`` counts earlier arrivals of the same
+(request id, attempt) so that a gateway retrying without changing the headers gets fresh draws
+instead of the same fault again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from faults.demo import choose_demo_fault
+from harness.prompt_text import VOCABULARY
+from mock_models.flavour import ParsedRequest
+from mock_models.latency import LatencyDraw, draw_latency
+from mock_models.settings import DemoFaults, DeploymentSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPlan:
+    """What the mock will do with one attempt; ``words`` index ``VOCABULARY``."""
+
+    digest: int
+    fault: str | None
+    latency: LatencyDraw
+    words: tuple[int, ...]
+
+
+def attempt_digest(seed: int, key: str, attempt: int, repeat: int) -> int:
+    """A stable 64-bit digest of an attempt's identity (never Python's salted ``hash``)."""
+    identity = f"{seed}\x1f{key}\x1f{attempt}\x1f{repeat}".encode()
+    return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest(), "big")
+
+
+def plan_attempt(
+    deployment: DeploymentSettings,
+    faults: DemoFaults,
+    request: ParsedRequest,
+    digest: int,
+) -> AttemptPlan:
+    """Draw, in a fixed order, the fault, the latency and the words of one attempt."""
+    rng = np.random.Generator(np.random.PCG64(digest))
+    fault = choose_demo_fault(float(rng.random()), faults)
+    latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng)
+    words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens)
+    return AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()))
+
+
+class RepeatCounter:
+    """How many times each key was seen before, remembering at most ``capacity`` keys.
+
+    Bounded so a soak test of millions of requests cannot grow it without end; a key evicted
+    and seen again starts over at zero, which only matters for retries hours apart.
+    """
+
+    __slots__ = ("_capacity", "_seen")
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._capacity = capacity
+        self._seen: OrderedDict[str, int] = OrderedDict()
+
+    def next(self, key: str) -> int:
+        """Earlier arrivals of ``key`` (0 the first time), counting this one for next time."""
+        count = self._seen.pop(key, 0)
+        self._seen[key] = count + 1
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return count

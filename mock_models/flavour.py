@@ -1,0 +1,179 @@
+"""What each API flavour of the mock provides: request parsing in, wire bytes out.
+
+``openai_api`` and ``anthropic_api`` implement ``Flavour``; the server only talks to this
+interface, so it renders errors, streams and whole bodies without knowing either format.
+Streamed tokens are rendered from templates split once per response, so one token costs a
+byte concatenation, not a JSON encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+import orjson
+
+from harness.prompt_text import VOCABULARY, count_tokens
+
+#: Each vocabulary word followed by a space, as a JSON string literal (quotes included), so
+#: the streamed pieces concatenate into the full text.
+WORD_JSON: Final = tuple(orjson.dumps(word + " ") for word in VOCABULARY)
+
+#: The JSON placeholder a template is split at; the split removes it, quotes included.
+TOKEN_SLOT: Final = "\x1ftokenstorm-token\x1f"
+_SLOT_BYTES: Final = orjson.dumps(TOKEN_SLOT)
+
+
+class ErrorKind(StrEnum):
+    """The errors the mock can answer, each flavour mapping them to its own body."""
+
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    RATE_LIMIT = "rate_limit"
+    SERVER_ERROR = "server_error"
+    OVERLOADED = "overloaded"
+
+
+class RequestError(Exception):
+    """A request the mock refuses (400/404), with the provider-style message."""
+
+    def __init__(self, status: int, kind: ErrorKind, message: str, param: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """The parts of a request the mock acts on; ``max_tokens`` None means no cap."""
+
+    model: str
+    prompt_tokens: int
+    max_tokens: int | None
+    stream: bool
+    include_usage: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What every rendering of one answer needs besides its tokens."""
+
+    response_id: str
+    model: str
+    prompt_tokens: int
+    created: int
+    include_usage: bool
+
+
+class StreamShape(Protocol):
+    """The SSE bytes of one streamed answer."""
+
+    def opening(self) -> bytes:
+        """Sent with the headers, before the first token (role chunk / message_start)."""
+        ...
+
+    def token(self, word: int) -> bytes:
+        """One event carrying one token: vocabulary word ``word`` and a space."""
+        ...
+
+    def closing(self, completion_tokens: int, truncated: bool) -> bytes:
+        """The finish events and terminator of a complete stream."""
+        ...
+
+
+class Flavour(Protocol):
+    """One provider API (``api`` is its name in plans, records and the ledger)."""
+
+    @property
+    def api(self) -> str:
+        """``openai-chat`` or ``anthropic-messages``."""
+        ...
+
+    @property
+    def id_header(self) -> str:
+        """Header naming the request id in answers (``x-request-id`` or ``request-id``)."""
+        ...
+
+    def parse(self, raw: bytes) -> ParsedRequest:
+        """Decode and check a request body; raises ``RequestError``."""
+        ...
+
+    def response_id(self, digest: int) -> str:
+        """The id of the answer object, from the attempt's 64-bit digest."""
+        ...
+
+    def error_body(
+        self, kind: ErrorKind, message: str, param: str | None, request_id: str
+    ) -> bytes:
+        """The provider's JSON error body."""
+        ...
+
+    def stream_shape(self, reply: Reply) -> StreamShape:
+        """The event templates of one streamed answer."""
+        ...
+
+    def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
+        """The JSON body of a non-streamed answer carrying ``words``."""
+        ...
+
+
+def split_template(document: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """Encode ``document`` (holding ``TOKEN_SLOT`` once) and split it around the slot."""
+    prefix, found, suffix = orjson.dumps(document).partition(_SLOT_BYTES)
+    if not found:
+        raise ValueError("template holds no token slot")
+    return prefix, suffix
+
+
+def text_of(words: list[int]) -> str:
+    """The answer text of ``words``: each word followed by a space."""
+    return "".join(VOCABULARY[word] + " " for word in words)
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 ``RequestError``."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           f"We could not parse the JSON body of your request ({exc}).") from None
+    if not isinstance(body, dict):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           "The request body must be a JSON object.")
+    return body
+
+
+def text_tokens(content: Any) -> int:
+    """Tokens of message content: a string, or a list of parts whose text counts.
+
+    Text parts, tool results (nested content) and tool inputs count; images and other parts
+    do not. Anything unrecognised counts as zero rather than failing the request.
+    """
+    if isinstance(content, str):
+        return count_tokens(content)
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text" and isinstance(part.get("text"), str):
+            total += count_tokens(part["text"])
+        elif kind == "tool_result":
+            total += text_tokens(part.get("content"))
+        elif kind == "tool_use" and part.get("input") is not None:
+            total += count_tokens(orjson.dumps(part["input"]).decode())
+    return total
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as a positive integer, or a 400 naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           f"{name}: must be a positive integer, got {value!r}.", name)
+    return value

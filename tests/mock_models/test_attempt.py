@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
+from mock_models.flavour import ParsedRequest
+from mock_models.settings import DemoFaults, MockSettings
+
+_REQUEST = ParsedRequest(model="mock-small", prompt_tokens=120, max_tokens=None, stream=True,
+                         include_usage=True)
+
+
+def test_digest_is_stable_and_depends_on_every_part() -> None:
+    base = attempt_digest(7, "req-1", 1, 0)
+    assert base == attempt_digest(7, "req-1", 1, 0)
+    variants = {attempt_digest(8, "req-1", 1, 0), attempt_digest(7, "req-2", 1, 0),
+                attempt_digest(7, "req-1", 2, 0), attempt_digest(7, "req-1", 1, 1)}
+    assert base not in variants
+    assert len(variants) == 4
+    assert 0 <= base < 2**64
+
+
+def test_plan_is_a_function_of_the_digest() -> None:
+    deployment = MockSettings().deployments[0]
+    faults = DemoFaults(http_429=0.3, cut=0.3)
+    plans = [plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
+             for i in range(50)]
+    again = [plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
+             for i in range(50)]
+    assert plans == again
+    assert len({plan.latency.completion_tokens for plan in plans}) > 5
+    assert {plan.fault for plan in plans} == {"http_429", "cut", None}
+    for plan in plans:
+        assert len(plan.words) == plan.latency.completion_tokens
+
+
+def test_repeat_counter_counts_and_forgets_the_oldest() -> None:
+    counter = RepeatCounter(capacity=2)
+    assert [counter.next("a"), counter.next("a"), counter.next("b")] == [0, 1, 0]
+    assert counter.next("a") == 2  # touching "a" makes "b" the oldest
+    assert counter.next("c") == 0  # evicts "b"
+    assert counter.next("b") == 0
+    assert counter.next("a") == 0  # "a" was evicted by "b"

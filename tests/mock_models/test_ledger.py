@@ -1,0 +1,137 @@
+"""The ledger: one line per attempt, served back as JSON lines, filtered, cleared, on file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from harness.records import LedgerEntry, read_jsonl
+from mock_models.ledger import Ledger
+from mock_models.settings import constant_settings
+
+Serving = Callable[..., AbstractAsyncContextManager[str]]
+LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
+
+_CHAT = {"model": "m", "messages": [{"role": "user", "content": "a b c"}], "stream": True}
+
+
+def _carries_text(line: bytes) -> bool:
+    if not line.startswith(b"data: {"):
+        return False
+    event = orjson.loads(line[6:])
+    if "choices" in event:
+        return bool(event["choices"] and event["choices"][0]["delta"].get("content"))
+    return bool(event.get("delta", {}).get("text"))
+
+
+def _ids(run_id: str, request_id: str, attempt: int = 1) -> dict[str, str]:
+    return {"x-tokenstorm-run-id": run_id, "x-tokenstorm-request-id": request_id,
+            "x-tokenstorm-attempt": str(attempt)}
+
+
+async def _wait_for_entries(ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url: str,
+                            count: int) -> list[LedgerEntry]:
+    # The server learns of a disconnect asynchronously; give it a moment, not a fixed sleep.
+    for _ in range(200):
+        entries = await ledger_of(session, base_url)
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {count} ledger entries, got {len(entries)}")
+
+
+def test_ledger_filter_clear_and_file(serving: Serving, ledger_of: LedgerOf,
+                                      tmp_path: Path) -> None:
+    ledger_file = tmp_path / "ledger.jsonl"
+
+    async def scenario() -> None:
+        settings = constant_settings(ttft_ms=0, itl_ms=0, output_tokens=4)
+        async with serving(settings, ledger_file) as base_url, \
+                aiohttp.ClientSession() as session:
+            for run_id, request_id in (("run-a", "q1"), ("run-b", "q2"), ("run-a", "q3")):
+                async with session.post(base_url + "/v1/chat/completions", json=_CHAT,
+                                        headers=_ids(run_id, request_id)) as response:
+                    await response.read()
+            everything = await ledger_of(session, base_url)
+            assert [e.request_id for e in everything] == ["q1", "q2", "q3"]
+            assert all(e.outcome == "ok" and e.completion_tokens == 4 for e in everything)
+            assert all(e.received_s >= 0 and e.service_ms >= 0 for e in everything)
+            assert everything[0].received_s <= everything[1].received_s
+            run_a = await ledger_of(session, base_url, "run-a")
+            assert [e.request_id for e in run_a] == ["q1", "q3"]
+            assert await ledger_of(session, base_url, "run-none") == []
+            async with session.delete(base_url + "/tokenstorm/ledger") as response:
+                assert response.status == 200
+                assert (await response.json())["deleted"] == 3
+            assert await ledger_of(session, base_url) == []
+            async with session.get(base_url + "/health") as response:
+                assert (await response.json()) == {"status": "ok"}
+            assert await ledger_of(session, base_url) == []  # health is not an attempt
+        assert [e.request_id for e in read_jsonl(ledger_file, LedgerEntry)] == ["q1", "q2", "q3"]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_client_disconnect_mid_stream_is_cancelled_with_partial_tokens(
+    serving: Serving, ledger_of: LedgerOf, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    body = {**_CHAT, "max_tokens": 100}
+
+    async def scenario() -> None:
+        settings = constant_settings(ttft_ms=1, itl_ms=15, output_tokens=60)
+        async with serving(settings) as base_url, aiohttp.ClientSession() as session:
+            response = await session.post(base_url + path, json=body,
+                                          headers=_ids("run-c", "leaver"))
+            content_events = 0
+            async for line in response.content:
+                if _carries_text(line):
+                    content_events += 1
+                    if content_events == 3:
+                        break
+            response.close()
+            [entry] = await _wait_for_entries(ledger_of, session, base_url, 1)
+            assert (entry.outcome, entry.status_code, entry.request_id) == ("cancelled", 200,
+                                                                           "leaver")
+            assert 3 <= entry.completion_tokens < 60
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+def test_client_leaving_before_a_body_answer_is_cancelled(serving: Serving,
+                                                          ledger_of: LedgerOf) -> None:
+    body = {**_CHAT, "stream": False}
+
+    async def scenario() -> None:
+        settings = constant_settings(ttft_ms=30, itl_ms=20, output_tokens=50)
+        async with serving(settings) as base_url, aiohttp.ClientSession() as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await session.post(base_url + "/v1/chat/completions", json=body,
+                                   timeout=aiohttp.ClientTimeout(total=0.1))
+            [entry] = await _wait_for_entries(ledger_of, session, base_url, 1)
+            assert (entry.outcome, entry.status_code) == ("cancelled", 499)
+            assert 1 <= entry.completion_tokens < 50  # generated before the client left
+
+    asyncio.run(scenario())
+
+
+def test_ledger_without_file_keeps_entries_in_memory() -> None:
+    ledger = Ledger()
+    entry = LedgerEntry(run_id="r", request_id="q", attempt=1, received_s=0.5, deployment="d",
+                        model="m", api="openai-chat", stream=True, prompt_tokens=3,
+                        cached_tokens=0, completion_tokens=2, fault=None, outcome="ok",
+                        status_code=200, service_ms=1.0)
+    ledger.append(entry)
+    assert ledger.entries() == [entry] and ledger.entries("other") == []
+    assert ledger.to_jsonl().count(b"\n") == 1
+    assert ledger.clear() == 1 and len(ledger) == 0
+    ledger.close()
