@@ -92,17 +92,34 @@ def fetch_ledger(ledger_url: str, run_id: str,
     return [], None
 
 
+@dataclass(frozen=True, slots=True)
+class _Upstream:
+    api_url: str
+    ledger_url: str | None
+    #: The ledger URL was guessed (the target may be a tokenstorm mock): a miss is no error.
+    ledger_guessed: bool
+    embedded: bool
+
+
+def _guess_ledger(api_url: str) -> str:
+    """Where a tokenstorm mock or proxy at ``api_url`` serves its ledger."""
+    parts = urlsplit(api_url)
+    return f"{parts.scheme}://{parts.netloc}/tokenstorm/ledger"
+
+
 @contextlib.contextmanager
-def _target(scenario: Scenario, ledger_url: str | None) -> Iterator[tuple[str, str | None, bool]]:
-    """(api url, ledger url, embedded) — starting the embedded mock when there is no URL."""
-    if scenario.target.url is not None:
-        yield scenario.target.url, ledger_url or scenario.target.ledger, False
+def _upstream(scenario: Scenario, ledger_url: str | None) -> Iterator[_Upstream]:
+    """Where requests go and where the ledger is; starts the embedded mock when no URL."""
+    url = scenario.target.url
+    if url is not None:
+        explicit = ledger_url or scenario.target.ledger
+        yield _Upstream(url, explicit or _guess_ledger(url), explicit is None, False)
         return
     settings = scenario.mock
     if settings.seed is None:
         settings = settings.model_copy(update={"seed": scenario.seed})
     with EmbeddedMock(settings) as mock:
-        yield mock.api_url, mock.ledger_url, True
+        yield _Upstream(mock.api_url, mock.ledger_url, False, True)
 
 
 def _event_loop_runner() -> Callable[[Any], Any]:
@@ -155,14 +172,16 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
     plan = build_plan(scenario)
     write_jsonl(paths.plan, plan)
     api_key = os.environ.get(scenario.target.key_env)
-    with _target(scenario, ledger_url) as (url, ledger, embedded):
+    with _upstream(scenario, ledger_url) as upstream:
+        url, ledger, embedded = upstream.api_url, upstream.ledger_url, upstream.embedded
         if preflight and not embedded:
             _check_reachable(url, scenario.target.connect_timeout)
         manifest: dict[str, Any] = {
             "run_id": run_id, "name": scenario.name, "seed": scenario.seed,
             "scenario": scenario.model_dump(mode="json"),
             "target_url": redact_url(url), "embedded_mock": embedded,
-            "ledger_url": redact_url(ledger), "api": scenario.target.api,
+            "ledger_url": None if upstream.ledger_guessed else redact_url(ledger),
+            "api": scenario.target.api,
             "api_key_env": scenario.target.key_env, "api_key_present": api_key is not None,
             "engine": "asyncio", "versions": versions(),
             "tokenstorm_version": versions().get("tokenstorm"),
@@ -200,11 +219,14 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
         if ledger is not None:
             try:
                 entries, note = fetch_ledger(ledger, run_id)
-                write_jsonl(paths.ledger, entries)
-                if note:
-                    manifest["ledger_note"] = note
+                if entries or not upstream.ledger_guessed:
+                    write_jsonl(paths.ledger, entries)
+                    manifest["ledger_url"] = redact_url(ledger)
+                    if note:
+                        manifest["ledger_note"] = note
             except RunError as exc:
-                manifest["ledger_error"] = str(exc)
+                if not upstream.ledger_guessed:
+                    manifest["ledger_error"] = str(exc)
         write_manifest(paths, manifest)
     summary = rebuild_run(paths)
     return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]))

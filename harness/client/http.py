@@ -132,6 +132,7 @@ class HttpClient:
         now: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._flavour: Flavour = flavour(api)
+        self._secret = api_key
         self._url = base_url.rstrip("/") + self._flavour.path
         self._headers = {"Content-Type": "application/json", **self._flavour.headers(api_key)}
         self._connect_timeout_s = connect_timeout_s
@@ -295,6 +296,8 @@ class HttpClient:
             prompt = completion = cached = None
             source = None
         text = "".join(answer.text_parts) if answer.text_parts else ""
+        if error and self._secret and self._secret in error:
+            error = error.replace(self._secret, "***")  # servers may echo a bad key back
         return AttemptResult(
             sent_s=sent_s, first_byte_s=first_byte_s, first_token_s=answer.first_token_s,
             done_s=done_s, status_code=status, outcome=outcome, prompt_tokens=prompt,

@@ -86,6 +86,12 @@ async def html(request: web.Request) -> web.StreamResponse:
     return web.Response(text="<html><body>Gateway</body></html>", content_type="text/html")
 
 
+async def unauthorized(request: web.Request) -> web.StreamResponse:
+    key = request.headers["Authorization"].removeprefix("Bearer ")
+    return web.json_response({"error": {"message": f"Incorrect API key provided: {key}"}},
+                             status=401)
+
+
 async def rate_limited(request: web.Request) -> web.StreamResponse:
     return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}},
                              status=429, headers={"retry-after-ms": "250", "retry-after": "1"})
@@ -138,6 +144,7 @@ async def anthropic_overloaded(request: web.Request) -> web.StreamResponse:
 ROUTES: dict[str, Handler] = {
     "ok": ok_stream, "cut": cut_stream, "error": error_event, "badjson": bad_json,
     "forever": forever, "hang": hang, "html": html, "429": rate_limited, "reset": reset,
+    "401": unauthorized,
 }
 
 
@@ -235,6 +242,13 @@ def test_429_carries_status_body_and_retry_after() -> None:
     assert result.outcome is Outcome.HTTP_429
     assert result.retry_after_s == 0.25  # retry-after-ms wins over retry-after
     assert "slow down" in (result.error_detail or "")
+
+
+def test_an_echoed_api_key_never_reaches_the_error_detail() -> None:
+    result = _run("401")
+    assert result.outcome is Outcome.HTTP_4XX and result.status_code == 401
+    assert "Incorrect API key" in (result.error_detail or "")
+    assert "sk-secret" not in (result.error_detail or "")
 
 
 def test_reset_mid_stream_is_reset() -> None:
