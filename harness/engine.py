@@ -231,7 +231,8 @@ class Engine:
                 return result
             stats.failed_attempts += 1
             delay = retry_delay_s(config.retry, attempt, result.outcome, result.status_code,
-                                  result.retry_after_s, float(self._rng.random()))
+                                  result.retry_after_s, float(self._rng.random()),
+                                  result.should_retry)
             if delay is None:
                 return result
             scheduled_s = record.done_s + delay if record.done_s is not None else self._clock()

@@ -18,14 +18,19 @@ def retry_delay_s(
     status_code: int | None,
     server_delay_s: float | None,
     u: float,
+    server_says_retry: bool | None = None,
 ) -> float | None:
     """Seconds to wait before attempt ``attempt + 1``, or ``None`` to stop retrying.
 
     ``u`` is a uniform draw in [0, 1) supplied by the caller (the engine owns the RNG).
+    ``server_says_retry`` is the server's ``x-should-retry`` header, which overrides the
+    status rules as in the official SDKs (a quota-exhausted 429 says ``false``).
     """
-    if attempt >= policy.attempts or outcome is Outcome.OK:
+    if attempt >= policy.attempts or outcome is Outcome.OK or server_says_retry is False:
         return None
-    if status_code is not None and status_code >= 300:
+    if server_says_retry is True:
+        pass
+    elif status_code is not None and status_code >= 300:
         if status_code not in policy.retry_on_status:
             return None
     elif outcome.value not in policy.retry_on_outcome:

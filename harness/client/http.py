@@ -47,6 +47,8 @@ class AttemptResult:
     retry_after_s: float | None
     fault: str | None
     text: str
+    #: The server's ``x-should-retry`` verdict (Stainless SDKs obey it); None when absent.
+    should_retry: bool | None = None
 
 
 class _Phase:
@@ -180,6 +182,7 @@ class HttpClient:
         status: int | None = None
         deployment = fault = error = None
         wait_s: float | None = None
+        should_retry: bool | None = None
         outcome = Outcome.OK
         sent_s = self._now()
         deadline_s = sent_s + timeout_s
@@ -197,6 +200,8 @@ class HttpClient:
                     if status >= 300:
                         outcome = outcome_for_status(status)
                         wait_s = retry_after_s(resp.headers)
+                        verdict = resp.headers.get("x-should-retry", "").strip().lower()
+                        should_retry = {"true": True, "false": False}.get(verdict)
                         error = await self._error_detail(resp)
                     else:
                         outcome, error = await self._read_answer(
@@ -216,7 +221,8 @@ class HttpClient:
             outcome, error = _transport_outcome(exc, phase)
         done_s = self._now()
         return self._result(answer, sent_s, phase.first_byte_s, done_s, status, outcome,
-                            deployment, error, wait_s, fault, client_prompt_tokens)
+                            deployment, error, wait_s, fault, client_prompt_tokens,
+                            should_retry)
 
     async def _error_detail(self, resp: aiohttp.ClientResponse) -> str:
         raw = await resp.content.read(MAX_ERROR_BODY_BYTES)
@@ -283,6 +289,7 @@ class HttpClient:
         self, answer: Answer, sent_s: float, first_byte_s: float | None, done_s: float,
         status: int | None, outcome: Outcome, deployment: str | None, error: str | None,
         wait_s: float | None, fault: str | None, client_prompt_tokens: int | None,
+        should_retry: bool | None,
     ) -> AttemptResult:
         server_usage = outcome is Outcome.OK and answer.completion_tokens is not None
         if server_usage:
@@ -304,5 +311,5 @@ class HttpClient:
             completion_tokens=completion, cached_tokens=cached, usage_source=source,
             model=answer.model, deployment=deployment, error_detail=error,
             token_times_s=tuple(answer.token_times_s), retry_after_s=wait_s, fault=fault,
-            text=text,
+            text=text, should_retry=should_retry,
         )
