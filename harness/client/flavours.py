@@ -127,6 +127,9 @@ class OpenAIChat:
         return _OpenAIStream(answer)
 
     def read_body(self, obj: Any, answer: Answer, now_s: float) -> None:
+        if obj.get("error"):
+            answer.error = _short(obj["error"])  # an error body after HTTP 200
+            return
         answer.model = obj.get("model")
         for choice in obj.get("choices") or ():
             message = choice.get("message") or {}
@@ -210,6 +213,9 @@ class AnthropicMessages:
         return _AnthropicStream(answer)
 
     def read_body(self, obj: Any, answer: Answer, now_s: float) -> None:
+        if obj.get("type") == "error":
+            answer.error = _short(obj.get("error") or obj)  # an error body after HTTP 200
+            return
         answer.model = obj.get("model")
         texts = [b.get("text", "") for b in obj.get("content") or () if isinstance(b, dict)]
         if any(texts) or any(b.get("type") == "tool_use" for b in obj.get("content") or ()):

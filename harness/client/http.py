@@ -243,13 +243,21 @@ class HttpClient:
             return await self._read_stream(resp, answer, guard, deadline_loop_s)
         if content_type.endswith("json"):
             guard.reschedule(deadline_loop_s)
-            raw = await resp.content.read(MAX_BODY_BYTES + 1)
-            if len(raw) > MAX_BODY_BYTES:
-                return Outcome.PROTOCOL_ERROR, f"body larger than {MAX_BODY_BYTES} bytes"
+            parts: list[bytes] = []
+            size = 0
+            # read() of aiohttp's stream returns what has arrived so far: read to the end
+            while chunk := await resp.content.readany():
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    return Outcome.PROTOCOL_ERROR, f"body larger than {MAX_BODY_BYTES} bytes"
+            raw = b"".join(parts)
             try:
                 self._flavour.read_body(orjson.loads(raw), answer, self._now())
             except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
                 return Outcome.PROTOCOL_ERROR, f"invalid JSON body: {exc}"[:300]
+            if answer.error is not None:
+                return Outcome.STREAM_ERROR, answer.error
             return Outcome.OK, None
         kind = "stream" if stream else "JSON"
         return (Outcome.PROTOCOL_ERROR,

@@ -141,10 +141,23 @@ async def anthropic_overloaded(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def slow_big_body(request: web.Request) -> web.StreamResponse:
+    text = "word " * 100_000
+    body = orjson.dumps({"model": "m", "choices": [{"message": {"content": text}}],
+                         "usage": {"prompt_tokens": 2, "completion_tokens": 100_000}})
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    for start in range(0, len(body), 65_536):
+        await response.write(body[start:start + 65_536])
+        await asyncio.sleep(0.005)
+    return response
+
+
 ROUTES: dict[str, Handler] = {
     "ok": ok_stream, "cut": cut_stream, "error": error_event, "badjson": bad_json,
     "forever": forever, "hang": hang, "html": html, "429": rate_limited, "reset": reset,
-    "401": unauthorized,
+    "401": unauthorized, "big": slow_big_body,
 }
 
 
@@ -278,6 +291,21 @@ def test_anthropic_error_event_is_stream_error() -> None:
     result = _run("overloaded", api="anthropic-messages")
     assert result.outcome is Outcome.STREAM_ERROR
     assert "overloaded_error" in (result.error_detail or "")
+
+
+def test_a_whole_body_arriving_in_pieces_is_read_to_its_end() -> None:
+    async def main() -> AttemptResult:
+        runner, base = await _serve()
+        client = HttpClient(f"{base}/big/v1", "openai-chat")
+        try:
+            return await client.send(model="m", messages=[{"role": "user", "content": "x"}],
+                                     max_tokens=8, stream=False, timeout_s=10.0)
+        finally:
+            await client.close()
+            await runner.cleanup()
+    result = asyncio.run(main())
+    assert result.outcome is Outcome.OK, result.error_detail
+    assert result.completion_tokens == 100_000
 
 
 def test_retry_after_parsing() -> None:

@@ -1,0 +1,110 @@
+"""Whole (non-streamed) answers through the proxy: an injected error status, or the upstream's
+body relayed with a body fault applied (cut, reset, stall, in-band error, malformed JSON, usage
+dropped or wrong, slow, fragmented)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from faults.catalogue import FaultKind
+from faults.decide import FaultChoice
+from faults.proxy.relay import Passed, note_usage, reset_connection
+from faults.wire import ANTHROPIC, error_body, error_headers, split_frames
+
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def answer_error(request: web.Request, kind: FaultKind, api: str,
+                 params: Mapping[str, float]) -> web.Response:
+    """The provider-shaped error a status fault answers with, instead of the upstream."""
+    status = {FaultKind.QUOTA_429: 429, FaultKind.OVERLOADED_529: 529}.get(
+        kind, int(kind.value.removeprefix("http_")) if kind.value.startswith("http_") else 500)
+    headers = error_headers(kind, api, params)
+    content_type = headers.pop("content-type")
+    return web.Response(status=status, body=error_body(kind, api), headers=headers,
+                        content_type=content_type)
+
+
+def _count(api: str, obj: dict[str, Any], passed: Passed) -> None:
+    passed.model = obj.get("model")
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        note_usage(api, usage, passed)
+    if api == ANTHROPIC:
+        text = "".join(b.get("text", "") for b in obj.get("content") or ()
+                       if isinstance(b, dict))
+    else:
+        text = "".join((c.get("message") or {}).get("content") or ""
+                       for c in obj.get("choices") or () if isinstance(c, dict))
+    passed.content_tokens = len(text.split())
+    passed.terminated = True
+
+
+def _rewrite(kind: FaultKind | None, api: str, obj: dict[str, Any],
+             params: Mapping[str, float]) -> dict[str, Any]:
+    if kind is FaultKind.DROP_USAGE:
+        obj.pop("usage", None)
+    elif kind is FaultKind.WRONG_USAGE and isinstance(obj.get("usage"), dict):
+        factor = params.get("usage_factor", 2.0)
+        obj["usage"] = {k: round(v * factor) if isinstance(v, int) else v
+                        for k, v in obj["usage"].items()}
+    elif kind is FaultKind.ERROR_EVENT:
+        if api == ANTHROPIC:
+            return {"type": "error", "error": {"type": "overloaded_error",
+                                               "message": "Overloaded (injected by tokenstorm)"}}
+        return {"error": {"message": "The server had an error (injected by tokenstorm)",
+                          "type": "server_error", "param": None, "code": None}}
+    return obj
+
+
+async def answer_body(request: web.Request, upstream: aiohttp.ClientResponse,
+                      headers: dict[str, str], api: str, choice: FaultChoice | None,
+                      passed: Passed) -> web.StreamResponse:
+    """Relay a whole upstream body, applying a body fault when there is one."""
+    body = await upstream.content.read(_MAX_BODY_BYTES)
+    kind = choice.kind if choice else None
+    params = dict(choice.params) if choice else {}
+    obj: Any = None
+    if upstream.status < 300:
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            obj = None
+    if isinstance(obj, dict):
+        _count(api, obj, passed)
+        if kind in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE, FaultKind.ERROR_EVENT):
+            body = orjson.dumps(_rewrite(kind, api, obj, params))
+    if kind is FaultKind.SLOW_DRIP:
+        await asyncio.sleep(params["itl_ms"] / 1000.0 * max(passed.content_tokens, 1))
+    if kind is FaultKind.STALL:
+        await asyncio.sleep(params["stall_s"])
+        reset_connection(request)
+        return web.Response(status=504)
+    if kind is FaultKind.RESET:
+        reset_connection(request)
+        return web.Response(status=502)
+    if kind is FaultKind.MALFORMED_CHUNK:
+        body = body[: max(1, len(body) // 2)] + b"\x00}{"
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    response.content_length = len(body)
+    if kind is FaultKind.CUT:
+        # the full length is announced, half is sent, then the connection closes
+        response.force_close()
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        return response
+    await response.prepare(request)
+    pieces = split_frames(body, int(params["fragment_bytes"])) if kind is FaultKind.FRAGMENT \
+        else [body]
+    for piece in pieces:
+        await response.write(piece)
+        if kind is FaultKind.FRAGMENT:
+            await asyncio.sleep(0.001)
+    await response.write_eof()
+    return response

@@ -1,0 +1,217 @@
+"""Relaying an upstream answer to the client through a fault: an upstream response and a fault
+choice in; the client's response written, with what passed (tokens, usage) counted for the
+ledger. Frames pass through byte for byte unless the fault rewrites them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from faults.catalogue import FaultKind
+from faults.decide import FaultChoice
+from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
+from harness.client.sse import SseDecoder
+
+_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+_MAX_BUFFER_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Passed:
+    """What went through to the client (for the ledger)."""
+
+    content_tokens: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    model: str | None = None
+    terminated: bool = False
+    disconnected: bool = False
+
+
+def next_frame(buffer: bytes) -> tuple[bytes, bytes] | None:
+    """(first complete SSE frame with its separator, rest) or None when none is complete."""
+    best: tuple[int, int] | None = None
+    for separator in _SEPARATORS:
+        at = buffer.find(separator)
+        if at >= 0 and (best is None or at < best[0]):
+            best = (at, len(separator))
+    if best is None:
+        return None
+    end = best[0] + best[1]
+    return buffer[:end], buffer[end:]
+
+
+def _usage_fields(api: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+    if api == ANTHROPIC:
+        if obj.get("type") == "message_start":
+            usage = (obj.get("message") or {}).get("usage")
+            return usage if isinstance(usage, dict) else None
+        usage = obj.get("usage")
+        return usage if isinstance(usage, dict) else None
+    usage = obj.get("usage")
+    return usage if isinstance(usage, dict) else None
+
+
+def note_usage(api: str, usage: dict[str, Any], passed: Passed) -> None:
+    if api == ANTHROPIC:
+        if "input_tokens" in usage:
+            cached = usage.get("cache_read_input_tokens") or 0
+            passed.prompt_tokens = (usage["input_tokens"] + cached
+                                    + (usage.get("cache_creation_input_tokens") or 0))
+            passed.cached_tokens = cached
+        if "output_tokens" in usage:
+            passed.completion_tokens = usage["output_tokens"]
+        return
+    passed.prompt_tokens = usage.get("prompt_tokens", passed.prompt_tokens)
+    passed.completion_tokens = usage.get("completion_tokens", passed.completion_tokens)
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        passed.cached_tokens = details.get("cached_tokens")
+
+
+def _scale_usage(usage: dict[str, Any], factor: float) -> None:
+    for key, value in list(usage.items()):
+        if isinstance(value, int) and key.endswith("tokens"):
+            usage[key] = round(value * factor)
+
+
+def _reserialise(event: str, obj: dict[str, Any], api: str) -> bytes:
+    head = f"event: {event}\n".encode() if api == ANTHROPIC else b""
+    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+class FrameFilter:
+    """Classifies one frame, counts it, and rewrites it for usage faults."""
+
+    def __init__(self, api: str, choice: FaultChoice | None, passed: Passed) -> None:
+        self.api = api
+        self.kind = choice.kind if choice else None
+        self.params = dict(choice.params) if choice else {}
+        self.passed = passed
+
+    def frame(self, raw: bytes) -> tuple[bytes | None, bool]:
+        """(bytes to send or None to drop, whether the frame carries content)."""
+        events = SseDecoder().feed(raw)
+        if not events:
+            return raw, False
+        event, data = events[0]
+        if data == "[DONE]" or event == "message_stop":
+            self.passed.terminated = True
+            return raw, False
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return raw, False
+        if not isinstance(obj, dict):
+            return raw, False
+        content = self._is_content(obj)
+        if content:
+            self.passed.content_tokens += 1
+        if self.passed.model is None:
+            self.passed.model = obj.get("model") or (obj.get("message") or {}).get("model")
+        usage = _usage_fields(self.api, obj)
+        if usage is None:
+            return raw, content
+        note_usage(self.api, usage, self.passed)
+        if self.kind is FaultKind.DROP_USAGE:
+            if self.api != ANTHROPIC and not obj.get("choices"):
+                return None, content  # the usage-only chunk
+            _drop_usage(obj, self.api)
+            return _reserialise(event, obj, self.api), content
+        if self.kind is FaultKind.WRONG_USAGE:
+            _scale_usage(usage, self.params.get("usage_factor", 2.0))
+            return _reserialise(event, obj, self.api), content
+        return raw, content
+
+    def _is_content(self, obj: dict[str, Any]) -> bool:
+        if self.api == ANTHROPIC:
+            return obj.get("type") == "content_block_delta"
+        for choice in obj.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("tool_calls"):
+                return True
+        return False
+
+
+def _drop_usage(obj: dict[str, Any], api: str) -> None:
+    if api == ANTHROPIC:
+        obj.pop("usage", None)
+        if isinstance(obj.get("message"), dict):
+            obj["message"].pop("usage", None)
+    else:
+        obj["usage"] = None
+
+
+def reset_connection(request: web.Request) -> None:
+    """Abort with a TCP RST (SO_LINGER 0), as a crashing pod or load balancer would."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
+
+
+async def relay_stream(request: web.Request, upstream: aiohttp.ClientResponse,
+                       response: web.StreamResponse, api: str, choice: FaultChoice | None,
+                       passed: Passed) -> None:
+    """Forward an SSE answer frame by frame, applying a stream-phase fault."""
+    frames = FrameFilter(api, choice, passed)
+    kind = frames.kind
+    after = int(frames.params.get("after_tokens", 0))
+    drip_s = frames.params.get("itl_ms", 0.0) / 1000.0 if kind is FaultKind.SLOW_DRIP else 0.0
+    piece = int(frames.params.get("fragment_bytes", 0)) if kind is FaultKind.FRAGMENT else 0
+    buffer = b""
+    async for chunk in upstream.content.iter_any():
+        buffer += chunk
+        if len(buffer) > _MAX_BUFFER_BYTES:
+            raise ValueError("upstream event-stream frame larger than 8 MiB")
+        while (split := next_frame(buffer)) is not None:
+            raw, buffer = split
+            out, content = frames.frame(raw)
+            if content and drip_s:
+                await asyncio.sleep(drip_s)
+            if out is not None:
+                for part in (split_frames(out, piece) if piece else (out,)):
+                    await response.write(part)
+                    if piece:
+                        await asyncio.sleep(0.001)  # separate segments, not one coalesced write
+            if content and kind is not None and passed.content_tokens >= after:
+                if await _end_early(request, response, kind, api, frames.params):
+                    return
+    if buffer:
+        await response.write(buffer)
+    await response.write_eof()
+
+
+async def _end_early(request: web.Request, response: web.StreamResponse, kind: FaultKind,
+                     api: str, params: dict[str, float]) -> bool:
+    """Apply a mid-stream fault once its token count is reached; True when the stream ends."""
+    if kind is FaultKind.CUT:
+        await response.write_eof()
+    elif kind is FaultKind.RESET:
+        reset_connection(request)
+    elif kind is FaultKind.STALL:
+        await asyncio.sleep(params.get("stall_s", 3600.0))
+        reset_connection(request)
+    elif kind is FaultKind.ERROR_EVENT:
+        await response.write(in_band_error(api))
+        await response.write_eof()
+    elif kind is FaultKind.MALFORMED_CHUNK:
+        await response.write(malformed_event(api))
+        await response.write_eof()
+    else:
+        return False
+    return True
