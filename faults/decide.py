@@ -3,6 +3,7 @@ uniform draw in; a ``FaultChoice`` or ``None`` out. Pure: the caller owns clock 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -95,6 +96,14 @@ def forced(header: str | None, attempt: int | None) -> FaultChoice | None:
     return choice if _attempt_allowed(first_attempts, attempt) else None
 
 
+def attempt_draw(seed: int, request_id: str, attempt: int | None) -> float:
+    """A uniform draw in [0, 1) fixed by (seed, request id, attempt): the same request and
+    attempt meet the same fault on every rerun, whatever else is in flight."""
+    digest = hashlib.blake2b(f"{seed}\x1f{request_id}\x1f{attempt or 1}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def attempt_number(headers: Mapping[str, str]) -> int | None:
     """1-based attempt from ``x-tokenstorm-attempt``, else the Stainless SDKs' retry count."""
     for name, offset in (("x-tokenstorm-attempt", 0), ("x-stainless-retry-count", 1)):
@@ -107,5 +116,6 @@ def attempt_number(headers: Mapping[str, str]) -> int | None:
     return None
 
 
-__all__ = ["COMMON_PARAMS", "FAULT_HEADER", "AttemptContext", "FaultChoice", "attempt_number",
+__all__ = ["COMMON_PARAMS", "FAULT_HEADER", "AttemptContext", "FaultChoice", "attempt_draw",
+           "attempt_number",
            "choose", "forced", "parse_fault_header"]

@@ -23,7 +23,15 @@ import orjson
 from aiohttp import web
 
 from faults.catalogue import CATALOGUE, FaultKind, Phase
-from faults.decide import FAULT_HEADER, AttemptContext, FaultChoice, attempt_number, choose, forced
+from faults.decide import (
+    FAULT_HEADER,
+    AttemptContext,
+    FaultChoice,
+    attempt_draw,
+    attempt_number,
+    choose,
+    forced,
+)
 from faults.profile import FaultProfile, ProfileError, load_profile, parse_profile
 from faults.proxy.answer import answer_body, answer_error
 from faults.proxy.relay import Passed, relay_stream, reset_connection
@@ -45,6 +53,7 @@ class ProxyState:
     profile: FaultProfile
     ledger: Ledger
     rng: np.random.Generator
+    seed: int
     started_s: float
     run_started_s: OrderedDict[str, float]
 
@@ -114,7 +123,10 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
         context = AttemptContext(_run_clock_s(state, request.headers.get("x-tokenstorm-run-id"),
                                               received_s), upstream_host(state), model, api,
                                  stream, attempt)
-        choice = choose(state.profile, context, float(state.rng.random()))
+        request_id = request.headers.get("x-tokenstorm-request-id")
+        u = (attempt_draw(state.seed, request_id, attempt) if request_id is not None
+             else float(state.rng.random()))  # no id: reproducible only when sent in sequence
+        choice = choose(state.profile, context, u)
     passed = Passed(prompt_tokens=None)
     status, outcome = 200, "ok"
     try:
@@ -239,7 +251,8 @@ def build_app(upstream: str, profile: FaultProfile, *, seed: int = 0,
               read_timeout_s: float = 600.0) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
     app[STATE_KEY] = ProxyState(upstream_base(upstream), profile, Ledger(ledger_path),
-                                np.random.default_rng(seed), time.monotonic(), OrderedDict())
+                                np.random.default_rng(seed), seed, time.monotonic(),
+                                OrderedDict())
 
     async def session_context(app: web.Application) -> Any:
         timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s,
