@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from harness.cost import load_price_book
 from harness.metrics.summary import SummaryInputs, summarize
+from harness.metrics.windows import window_figures, windows_from_profile
 from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, RecordFileError, read_jsonl
 from harness.report import write_reports
 from harness.run_dir import RunPaths, read_manifest
@@ -65,6 +66,11 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
     for key in ("ledger_error", "ledger_note"):
         if manifest.get(key):
             notes.append(str(manifest[key]))
+    profile = manifest.get("fault_profile")
+    if isinstance(profile, dict):
+        windows = windows_from_profile(profile)
+        if windows:
+            summary["fault_windows"] = window_figures(records, windows)
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_reports(paths.root, summary, records, manifest)
     return summary

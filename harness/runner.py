@@ -64,6 +64,20 @@ def _check_reachable(url: str, timeout_s: float) -> None:
         ) from None
 
 
+def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+    """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
+    proxy serves it at /tokenstorm/faults), or None when there is none to be had."""
+    url = ledger_url.removesuffix("/ledger") + "/faults"
+    try:
+        response = httpx.get(url, timeout=timeout_s)
+        if response.status_code != 200:
+            return None
+        document = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return document if isinstance(document, dict) and "rule" in document else None
+
+
 def fetch_ledger(ledger_url: str, run_id: str,
                  timeout_s: float = 15.0) -> tuple[list[LedgerEntry], str | None]:
     """The upstream's ledger lines for this run, and a note on how they were matched.
@@ -227,6 +241,9 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
             except RunError as exc:
                 if not upstream.ledger_guessed:
                     manifest["ledger_error"] = str(exc)
+            profile = fetch_fault_profile(ledger)
+            if profile is not None:
+                manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
     summary = rebuild_run(paths)
     return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]))
