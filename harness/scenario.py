@@ -21,6 +21,9 @@ from pydantic import (
 )
 
 from harness.quantities import parse_duration_s, parse_rate_per_s
+from harness.scenario_traffic import Arrival as Arrival
+from harness.scenario_traffic import Trace as Trace
+from harness.scenario_traffic import TraceColumns as TraceColumns
 from mock_models.settings import MockSettings
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
@@ -139,13 +142,6 @@ class Target(_Strict):
         return self.api_key_env or DEFAULT_KEY_ENV[self.api]
 
 
-class Arrival(_Strict):
-    """When sessions start: ``constant`` (a fixed grid) or ``poisson`` at ``rate``."""
-
-    process: Literal["constant", "poisson"] = "poisson"
-    rate: PerSecond = 2.0
-
-
 class _Workload(_Strict):
     share: float = Field(default=1.0, gt=0)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -226,15 +222,28 @@ class Scenario(_Strict):
     target: Target = Field(default_factory=Target)
     client: ClientSettings = Field(default_factory=ClientSettings)
     arrival: Arrival = Field(default_factory=Arrival)
-    workload: tuple[Workload, ...] = Field(min_length=1)
+    #: May be empty when a ``[trace]`` is replayed; then the trace alone is the plan.
+    workload: tuple[Workload, ...]
+    trace: Trace | None = None
     slo: Slo = Field(default_factory=Slo)
     prices: dict[str, Price] = Field(default_factory=dict)
     mock: MockSettings = Field(default_factory=MockSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trace_alone(cls, data: Any) -> Any:
+        # A trace replay needs no synthetic workload; without a trace, a missing workload
+        # stays a "missing required field" error.
+        if isinstance(data, dict) and data.get("trace") is not None and "workload" not in data:
+            return {**data, "workload": []}
+        return data
 
     @model_validator(mode="after")
     def _positive_duration(self) -> Scenario:
         if self.duration <= 0:
             raise ValueError("duration must be greater than zero")
+        if not self.workload and self.trace is None:
+            raise ValueError("give at least one [[workload]] or a [trace] to replay")
         return self
 
 
@@ -247,7 +256,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"stream", "chat", "agent_loop", "constant", "function-after"}:
+        elif item in {"stream", "chat", "agent_loop", "constant", "function-after",
+                      "diurnal", "burst", "ramp", "stages"}:
             continue  # discriminator / validator names pydantic puts in the path
         else:
             parts.append(("." if parts else "") + str(item))

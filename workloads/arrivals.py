@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.scenario import Arrival
+from workloads.arrival_shapes import cumulative_rate, warp
 
 _Process = Callable[[float, float, np.random.Generator], list[float]]
 _PROCESSES: dict[str, _Process] = {}
@@ -58,17 +59,61 @@ def _poisson(rate_per_s: float, duration_s: float, rng: np.random.Generator) -> 
         last_s = float(times_s[-1])
 
 
+@_process("gamma")
+def _gamma(rate_per_s: float, duration_s: float, rng: np.random.Generator,
+           cv: float = 1.0) -> list[float]:
+    return _renewal(rate_per_s, duration_s, rng, cv)
+
+
+def _renewal(rate_per_s: float, duration_s: float, rng: np.random.Generator,
+             cv: float) -> list[float]:
+    # Gamma gaps of mean 1/rate and coefficient of variation cv (shape 1/cv^2); drawn in
+    # chunks the way _poisson does, so the offsets do not depend on the chunk size.
+    shape = 1.0 / (cv * cv)
+    scale = 1.0 / (rate_per_s * shape)
+    expected = rate_per_s * duration_s
+    chunk = int(expected + 5.0 * cv * math.sqrt(expected)) + 16
+    offsets: list[float] = []
+    last_s = 0.0
+    while True:
+        gaps_s = rng.gamma(shape, scale, size=chunk)
+        times_s = np.cumsum(np.concatenate(([last_s], gaps_s)))[1:]
+        inside = int(np.searchsorted(times_s, duration_s, side="left"))
+        offsets.extend(float(t) for t in times_s[:inside])
+        if inside < chunk:
+            return offsets
+        last_s = float(times_s[-1])
+
+
 def arrival_processes() -> tuple[str, ...]:
     """The names of the arrival processes this module knows."""
     return tuple(sorted(_PROCESSES))
+
+
+def _unshaped(arrival: Arrival, rate_per_s: float, duration_s: float,
+              rng: np.random.Generator) -> list[float]:
+    if arrival.process == "gamma":
+        return _renewal(rate_per_s, duration_s, rng, arrival.cv)
+    return _PROCESSES[arrival.process](rate_per_s, duration_s, rng)
 
 
 def session_offsets_s(arrival: Arrival, duration_s: float, rng: np.random.Generator) -> list[float]:
     """Start offsets in ``[0, duration_s)``, non-decreasing.
 
     ``constant``: exactly ``0, 1/rate, 2/rate, ...``; ``poisson``: exponential gaps of mean
-    ``1/rate`` (the first session arrives one gap after 0, not at 0).
+    ``1/rate`` (the first session arrives one gap after 0, not at 0); ``gamma``: gamma gaps of
+    mean ``1/rate`` and coefficient of variation ``cv``. With ``shape``s, the process runs at
+    unit rate in "expected arrivals" time and is warped onto the shaped rate
+    (``workloads.arrival_shapes``): the local rate is ``rate * multiplier(t)``, the burstiness
+    of the gaps is kept.
     """
     if duration_s <= 0 or arrival.rate <= 0:
         return []
-    return _PROCESSES[arrival.process](arrival.rate, duration_s, rng)
+    if not arrival.shape:
+        return _unshaped(arrival, arrival.rate, duration_s, rng)
+    _, totals = cumulative_rate(arrival.shape, arrival.rate, duration_s)
+    horizon = float(totals[-1])
+    if horizon <= 0:
+        return []
+    unit = np.asarray(_unshaped(arrival, 1.0, horizon, rng), dtype=float)
+    return warp(unit, arrival.shape, arrival.rate, duration_s)

@@ -9,6 +9,7 @@ workload moves no arrival, and a longer duration keeps the shorter run's session
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from workloads import agent_loop, chat, seeds, stream  # noqa: F401
 from workloads.arrivals import session_offsets_s
 from workloads.registry import builder_for
 from workloads.session import SessionContext
+from workloads.traces import load_trace, replay_trace
 
 #: The model a request names when neither the workload nor the target names one.
 DEFAULT_MODEL = "mock-small"
@@ -51,8 +53,24 @@ def build_plan(scenario: Scenario) -> list[PlannedRequest]:
 
     ``prompt_tokens`` of a request is what the plan knows: the tokens of every message its
     session has planned so far, this turn included. The answers of earlier turns, which the
-    engine re-sends too, are unknown until the run.
+    engine re-sends too, are unknown until the run. A ``[trace]`` adds its replayed rows
+    (``workloads.traces``; reading the trace file is the planner's only I/O), beside the
+    synthetic workloads if there are any. ``TraceError`` if the trace cannot be read.
     """
+    plan = _synthetic_plan(scenario) if scenario.workload else []
+    if scenario.trace is not None:
+        trace = scenario.trace
+        rows = load_trace(Path(trace.path), trace.format, trace.columns)
+        plan.extend(replay_trace(
+            rows, trace, seed=scenario.seed, api=scenario.target.api,
+            model=trace.model or scenario.target.model or DEFAULT_MODEL,
+            stream=scenario.target.stream))
+    # Ties on offset (zero think time) keep turn order numeric: "-t10" sorts before "-t2".
+    plan.sort(key=lambda request: (request.offset_s, request.session_id, request.turn))
+    return plan
+
+
+def _synthetic_plan(scenario: Scenario) -> list[PlannedRequest]:
     offsets_s = session_offsets_s(
         scenario.arrival, scenario.duration, seeds.rng_stream(scenario.seed, seeds.ARRIVALS)
     )
@@ -79,6 +97,4 @@ def build_plan(scenario: Scenario) -> list[PlannedRequest]:
         )
         rng = seeds.rng_stream(scenario.seed, seeds.SESSION, index)
         plan.extend(builder_for(workload.kind)(workload, context, rng))
-    # Ties on offset (zero think time) keep turn order numeric: "-t10" sorts before "-t2".
-    plan.sort(key=lambda request: (request.offset_s, request.session_id, request.turn))
     return plan

@@ -16,6 +16,7 @@ import numpy as np
 ARRIVALS = 1
 WORKLOAD_CHOICE = 2
 SESSION = 3
+TRACE = 4
 
 _SEED_BITS = 53
 
@@ -46,3 +47,13 @@ def shared_message_seed(seed: int, workload_index: int, slot: int) -> int:
 def unique_message_seed(seed: int, session_index: int, turn: int, slot: int) -> int:
     """The text seed of a message only one session sends (slot = its place in the turn)."""
     return _hashed_seed("unique", (seed, session_index, turn, slot))
+
+
+def block_message_seed(seed: int, block_id: int) -> int:
+    """The text seed of a trace's prefix block (a Mooncake hash id): equal ids, equal text."""
+    return _hashed_seed("block", (seed, block_id))
+
+
+def trace_message_seed(seed: int, row: int, copy: int) -> int:
+    """The text seed of the new part of trace row ``row`` (``copy`` > 0: a rate-scaled copy)."""
+    return _hashed_seed("trace", (seed, row, copy))

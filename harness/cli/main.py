@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import gate, mock, plan, proxy, report, run
+from harness.cli import compare, gate, mock, plan, proxy, report, run
 from harness.cli.errors import EXIT_INTERRUPTED, UserError, fail
 
 
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tokenstorm",
         description="Load-testing and chaos benchmark harness for AI gateways and LLM servers.")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb in (run, mock, plan, report, proxy, gate):
+    for verb in (run, mock, plan, report, proxy, gate, compare):
         verb.add_parser(verbs)
     return parser
 

@@ -7,16 +7,17 @@ import sys
 from pathlib import Path
 
 from harness.cli.errors import UserError
-from harness.cli.scenario_source import add_quick_flags, resolve_scenario
+from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
 from harness.records import write_jsonl
 from workloads import build_plan, preview, render_svg, render_text
+from workloads.traces import TraceError
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser("plan", help="write and preview a plan without sending anything")
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: the demo)")
     add_quick_flags(parser)
-    parser.add_argument("--trace", metavar="FILE", help="plan from a trace (not implemented yet)")
+    add_trace_flags(parser, "plan")
     parser.add_argument("--out", default="plan.jsonl", metavar="PLAN.jsonl",
                         help="where to write the plan (default: plan.jsonl)")
     parser.add_argument("--svg", metavar="FILE", help="also draw the preview as an SVG picture")
@@ -24,10 +25,11 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.trace:
-        raise UserError("--trace: trace replay is not implemented yet; use a scenario file")
     scenario, source = resolve_scenario(args.scenario, args)
-    plan = build_plan(scenario)
+    try:
+        plan = build_plan(scenario)
+    except TraceError as exc:
+        raise UserError(str(exc)) from None
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

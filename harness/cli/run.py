@@ -9,11 +9,14 @@ from pathlib import Path
 
 from harness.cli.console import render_summary
 from harness.cli.errors import EXIT_INTERRUPTED, UserError
-from harness.cli.scenario_source import add_quick_flags, resolve_scenario
+from harness.cli.gate import add_budget_flags, bad_budget, budget_from_flags, gate_after_run
+from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
+from harness.gates import BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
 from harness.runner import RunError, execute
 from mock_models.embedded import MockStartError
+from workloads.traces import TraceError
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,19 +28,22 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_quick_flags(parser)
     parser.add_argument("--ledger", metavar="URL",
                         help="the upstream mock's ledger URL when a gateway stands between")
-    parser.add_argument("--trace", metavar="FILE", help="replay a trace (not implemented yet)")
+    add_trace_flags(parser, "replay")
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="where run directories go (default: results/)")
     parser.add_argument("--run-id", metavar="ID", help="name of the run directory")
     parser.add_argument("--no-preflight", action="store_true",
                         help="do not check that the target accepts connections first")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_budget_flags(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.trace:
-        raise UserError("--trace: trace replay is not implemented yet; use a scenario file")
+    try:
+        budget = budget_from_flags(args)
+    except BudgetError as exc:
+        return bad_budget(exc)
     scenario, _source = resolve_scenario(args.scenario, args)
     run_id = args.run_id or new_run_id(scenario.name, datetime.now())
     if not valid_run_id(run_id):
@@ -45,9 +51,10 @@ def handle(args: argparse.Namespace) -> int:
     try:
         result = execute(scenario, Path(args.out), run_id, ledger_url=args.ledger,
                          preflight=not args.no_preflight, progress=not args.no_progress)
-    except (RunError, MockStartError, RebuildError) as exc:
+    except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None
     target = ("embedded mock" if scenario.target.url is None
               else str(redact_url(scenario.target.url)))
     sys.stdout.write(render_summary(result.summary, str(result.paths.report_html), target) + "\n")
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    gate_code = gate_after_run(result.paths.root, budget, args)
+    return EXIT_INTERRUPTED if result.interrupted else gate_code

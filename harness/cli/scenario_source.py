@@ -11,8 +11,11 @@ from typing import Any
 
 from harness.cli.errors import UserError
 from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from workloads.traces import TraceError, load_trace, trace_span_s
 
 DEMO_SOURCE = "built-in demo scenario"
+#: A replay without an explicit duration runs until this long after the trace's last row.
+TRACE_TAIL_S = 1.0
 
 
 def demo_scenario_text() -> str:
@@ -35,6 +38,19 @@ def add_quick_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
 
 
+def add_trace_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument("--trace", metavar="FILE",
+                        help=f"{verb} a trace: every row becomes one request (Azure, BurstGPT, "
+                             "Mooncake, TraceLab)")
+    parser.add_argument("--trace-format", metavar="FORMAT",
+                        choices=["auto", "azure", "burstgpt", "mooncake", "tracelab"],
+                        help="the trace's format (default: auto, from its first line)")
+    parser.add_argument("--time-scale", metavar="X", type=float,
+                        help="play the trace X times faster (offsets divided by X)")
+    parser.add_argument("--rate-scale", metavar="X", type=float,
+                        help="keep the trace's time axis, scale its request count by X")
+
+
 def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenario, str]:
     """The scenario a verb runs, and a name for its source (for error messages)."""
     if path is not None:
@@ -51,15 +67,55 @@ def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenar
             load_scenario(Path(path))  # the file alone must be valid, flags aside
         except ScenarioError as exc:
             raise UserError(str(exc)) from None
+    elif getattr(args, "trace", None):
+        source, data = f"trace {args.trace}", {"name": f"trace-{Path(args.trace).stem}"}
     elif getattr(args, "target", None):
         source, data = "quick flags", _quick_base()
     else:
         source, data = DEMO_SOURCE, tomllib.loads(demo_scenario_text())
-    data = _override(data, args)
+    if path is not None:
+        data = _trace_beside(data, Path(path).parent)
+    data = _override_trace(_override(data, args), args)
     try:
-        return parse_scenario(data, source), source
+        scenario = parse_scenario(data, source)
     except ScenarioError as exc:
         raise UserError(f"{exc} (after applying command-line flags)") from None
+    return _fit_duration(scenario, "duration" in data), source
+
+
+def _trace_beside(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A scenario's relative ``trace.path`` is relative to the scenario file."""
+    trace = data.get("trace")
+    if isinstance(trace, dict) and isinstance(trace.get("path"), str):
+        if not Path(trace["path"]).is_absolute():
+            return {**data, "trace": {**trace, "path": str(folder / trace["path"])}}
+    return data
+
+
+def _override_trace(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    flags = {"path": getattr(args, "trace", None),
+             "format": getattr(args, "trace_format", None),
+             "time_scale": getattr(args, "time_scale", None),
+             "rate_scale": getattr(args, "rate_scale", None)}
+    given = {key: value for key, value in flags.items() if value is not None}
+    if not given:
+        return data
+    if "path" not in given and not isinstance(data.get("trace"), dict):
+        raise UserError("--trace-format/--time-scale/--rate-scale need --trace FILE or a "
+                        "scenario with a [trace] section")
+    return {**data, "trace": {**data.get("trace", {}), **given}}
+
+
+def _fit_duration(scenario: Scenario, duration_given: bool) -> Scenario:
+    """A replay with no duration given runs until ``TRACE_TAIL_S`` after its last row."""
+    trace = scenario.trace
+    if trace is None or duration_given:
+        return scenario
+    try:
+        rows = load_trace(Path(trace.path), trace.format, trace.columns)
+    except TraceError as exc:
+        raise UserError(str(exc)) from None
+    return scenario.model_copy(update={"duration": trace_span_s(rows, trace) + TRACE_TAIL_S})
 
 
 def _override(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

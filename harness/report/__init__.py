@@ -1,5 +1,5 @@
 """Reports: a summary, the attempt records and the run manifest in, ``report.html`` and
-``report.md`` in the run directory out."""
+``report.md`` in the run directory out (with the ✓/✗ gate table when ``gates.json`` exists)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.records import AttemptRecord
 from harness.report.context import chart_context, table_context
+from harness.report.gates import gate_context
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 
@@ -18,7 +19,7 @@ __all__ = ["render_html", "render_markdown", "write_reports"]
 def write_reports(run_dir: Path, summary: Mapping[str, Any], records: Sequence[AttemptRecord],
                   manifest: Mapping[str, Any]) -> tuple[Path, Path]:
     """Write ``report.html`` (self-contained, opens offline) and ``report.md``; return both."""
-    context = table_context(summary, manifest)
+    context = {**table_context(summary, manifest), **gate_context(run_dir / "gates.json")}
     html_path = run_dir / "report.html"
     md_path = run_dir / "report.md"
     md_path.write_text(render_markdown(context), encoding="utf-8")

@@ -34,6 +34,11 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     lines.extend(f"- note: {_cell(note)}" for note in context["notes"])
     if context["validity_notes"] or context["notes"]:
         lines.append("")
+    if context.get("gates"):
+        lines.append(f"### Gates: {str(context['gate_verdict']).upper()}")
+        lines.append("")
+        lines.extend(markdown_table(context["gate_header"], context["gates"]))
+        lines.append("")
     lines.extend(markdown_table(("figure", "value"), context["headline"]))
     lines.append("")
     outcomes = context["outcome_tables"][0][1]

@@ -12,7 +12,7 @@ from workloads.registry import registered_kinds
 
 PACKAGE = Path(workloads.__file__).parent
 #: Pure planning may read the scenario and write plan records, nothing else of the harness.
-ALLOWED_HARNESS = {"harness.records", "harness.scenario"}
+ALLOWED_HARNESS = {"harness.records", "harness.scenario", "harness.scenario_traffic"}
 
 
 def test_exports_exist_and_are_sorted() -> None:
@@ -28,7 +28,7 @@ def test_every_scenario_workload_kind_has_a_builder() -> None:
 
 
 def test_workloads_imports_only_records_and_scenario_from_the_harness() -> None:
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names: list[str] = []

@@ -1,0 +1,69 @@
+"""``tokenstorm compare RUN_DIR RUN_DIR... --out DIR``: runs of one workload side by side.
+
+The first run is the reference. Writes ``comparison.md`` and ``comparison.html`` into
+``--out`` and prints the headline of each pair. Refuses runs whose planned workloads differ
+(their ``plan.jsonl`` files) unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from harness.cli.errors import UserError
+from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
+from harness.compare.render import headline
+from harness.gates import RunDataError, load_run
+
+#: Seed of the bootstrap, so the same runs always give the same intervals.
+BOOTSTRAP_SEED = 0xC0A7
+
+
+def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser(
+        "compare", help="compare runs of the same workload side by side",
+        description="Side-by-side figures of runs of one workload (the first is the "
+                    "reference), differences with confidence intervals and significance.")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<run_id> dirs")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for comparison.md and comparison.html")
+    parser.add_argument("--force", action="store_true",
+                        help="compare even when the planned workloads differ")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    paths = [Path(d) for d in args.run_dirs]
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise UserError("the same run directory is given twice")
+    try:
+        runs = [load_run(p) for p in paths]
+    except RunDataError as exc:
+        raise UserError(str(exc)) from None
+    if len({r.label for r in runs}) != len(runs):
+        # Runs from different --out folders may share a run id (CI often names every run
+        # alike): tell them apart by their directories.
+        runs = [replace(r, label=str(p)) for r, p in zip(runs, paths, strict=True)]
+    problems = incompatibilities(runs)
+    notes: list[str] = []
+    if problems:
+        if not args.force or len(runs) < 2:
+            hint = "" if len(runs) < 2 else " (pass --force to compare anyway)"
+            raise UserError("; ".join(problems) + hint)
+        notes = [f"compared with --force although: {p}" for p in problems]
+    comparison = compare_runs(runs, np.random.default_rng(BOOTSTRAP_SEED))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "comparison.md").write_text(render_markdown(comparison, notes), encoding="utf-8")
+        (out / "comparison.html").write_text(render_html(comparison, notes), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the comparison ({exc.strerror})") from None
+    for run, diffs in comparison.differences.items():
+        sys.stdout.write(headline(run, comparison.runs[0], diffs) + "\n")
+    sys.stdout.write(f"comparison: {out / 'comparison.html'}\n")
+    return 0

@@ -1,0 +1,105 @@
+"""``tokenstorm gate RUN_DIR --budget FILE [--baseline RUN_DIR]``: judge a run against a budget.
+
+Writes ``gates.json`` and ``junit.xml`` into the run directory, adds the ✓/✗ table to its
+``report.md`` and ``report.html``, prints the table, and exits 0 pass, 99 fail,
+98 inconclusive, 104 bad budget file (one line on stderr naming file, key and expression).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness.cli.errors import UserError
+from harness.gates import (
+    EXIT_BAD_BUDGET,
+    Budget,
+    BudgetError,
+    GateReport,
+    RunDataError,
+    console_table,
+    evaluate,
+    gates_json,
+    junit_xml,
+    load_budget,
+    load_run,
+)
+from harness.report import write_reports
+
+#: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.
+NOISE_SEED = 0x6A7E
+
+
+def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser(
+        "gate", help="check a run against a budget file (exit 0 pass, 99 fail, 98 inconclusive)",
+        description="Evaluate the budget's thresholds (and regressions against --baseline) on "
+                    "a run directory. Exit 0 pass, 99 fail, 98 inconclusive, 104 bad budget.")
+    parser.add_argument("run_dir", help="a results/<run_id> directory")
+    parser.add_argument("--budget", required=True, metavar="FILE", help="budget TOML file")
+    parser.add_argument("--baseline", metavar="RUN_DIR",
+                        help="run directory the [regression] checks compare with")
+    parser.set_defaults(handler=handle)
+
+
+def bad_budget(exc: BudgetError) -> int:
+    sys.stderr.write(f"tokenstorm: error: {exc}\n")
+    return EXIT_BAD_BUDGET
+
+
+def apply_budget(run_dir: Path, budget: Budget, baseline_dir: Path | None) -> GateReport:
+    """Evaluate, write gates.json, junit.xml and the reports' gate table; return the report."""
+    try:
+        run = load_run(run_dir)
+        baseline = None if baseline_dir is None else load_run(baseline_dir)
+    except RunDataError as exc:
+        raise UserError(str(exc)) from None
+    report = evaluate(budget, run, baseline, np.random.default_rng(NOISE_SEED))
+    (run_dir / "gates.json").write_text(json.dumps(gates_json(report), indent=2) + "\n",
+                                        encoding="utf-8")
+    (run_dir / "junit.xml").write_text(junit_xml(report), encoding="utf-8")
+    write_reports(run_dir, run.summary, list(run.records or ()), run.manifest)
+    return report
+
+
+def add_budget_flags(parser: argparse.ArgumentParser) -> None:
+    """``--budget`` / ``--baseline`` for ``tokenstorm run``: gate the run when it ends."""
+    parser.add_argument("--budget", metavar="FILE",
+                        help="gate the run with this budget file; the exit code is the gate's")
+    parser.add_argument("--baseline", metavar="RUN_DIR",
+                        help="run directory the budget's [regression] checks compare with")
+
+
+def budget_from_flags(args: argparse.Namespace) -> Budget | None:
+    """The ``--budget`` of a run, validated before anything is sent (``BudgetError``)."""
+    baseline = getattr(args, "baseline", None)
+    if baseline and not getattr(args, "budget", None):
+        raise UserError("--baseline needs --budget (the regression checks live in the budget)")
+    if baseline and not (Path(baseline) / "summary.json").is_file():
+        raise UserError(f"--baseline {baseline}: not a run directory with a summary.json")
+    return None if not getattr(args, "budget", None) else load_budget(Path(args.budget))
+
+
+def gate_after_run(run_dir: Path, budget: Budget | None, args: argparse.Namespace) -> int:
+    """Gate a finished run when a budget was given; the gate's exit code (0 without one)."""
+    if budget is None:
+        return 0
+    baseline = None if args.baseline is None else Path(args.baseline)
+    report = apply_budget(run_dir, budget, baseline)
+    sys.stdout.write(console_table(report) + "\n")
+    return report.exit_code
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        budget = load_budget(Path(args.budget))
+    except BudgetError as exc:
+        return bad_budget(exc)
+    baseline = None if args.baseline is None else Path(args.baseline)
+    report = apply_budget(Path(args.run_dir), budget, baseline)
+    sys.stdout.write(console_table(report) + "\n")
+    return report.exit_code

@@ -1,0 +1,148 @@
+"""Gate evaluation: a budget, a run (and optionally a baseline run) in, a ``GateReport`` out.
+
+Rows come in three sections: ``validity`` (the summary's own verdict, then schedule lag p99,
+dropped requests and client CPU share against the budget's ``[validity]`` limits, or the
+run's own limits where the budget sets none), ``thresholds`` and ``regression``. A threshold
+with ``over = "30s"`` fails only when the breach is sustained: the run is cut into 1 s slices
+by sample time, each slice's aggregate is compared, and the check fails when consecutive
+breaching slices cover the whole window. A regression against a baseline that planned a
+different workload (another ``plan.jsonl``) is inconclusive. Pure: no files, no clock; the
+RNG for the noise checks is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from harness.gates.budget import Budget, Check
+from harness.gates.catalog import to_metric_unit
+from harness.gates.expression import compare
+from harness.gates.observe import aggregate, observe
+from harness.gates.regression import judge_regression
+from harness.gates.run_data import RunData
+from harness.gates.slices import Samples
+from harness.gates.verdicts import VALIDITY, GateReport, GateResult, Verdict
+from harness.metrics.validity import ValidityLimits
+
+#: Validity limit -> the figure it bounds, the aggregation shown, the figure's unit.
+_VALIDITY_FIGURES: tuple[tuple[str, str, str, str | None], ...] = (
+    ("max_schedule_lag_p99_ms", "schedule_lag_ms", "p(99)", "ms"),
+    ("max_dropped_requests", "requests_dropped", "count", None),
+    ("max_client_cpu_share", "client_cpu_share", "value", "ratio"),
+)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _validity_figure(summary: Mapping[str, Any], name: str) -> float | None:
+    if name == "schedule_lag_ms":
+        lag = summary.get("schedule_lag_ms")
+        return _number(lag.get("p99")) if isinstance(lag, Mapping) else None
+    return _number(summary.get(name))
+
+
+def validity_results(budget: Budget, run: RunData) -> list[GateResult]:
+    """The validity rows; any row that does not pass makes the run inconclusive."""
+    summary = run.summary
+    valid = summary.get("valid") is True
+    notes = "; ".join(str(n) for n in summary.get("validity_notes") or ())
+    rows = [GateResult(VALIDITY, "valid", "== true",
+                       Verdict.PASS if valid else Verdict.INCONCLUSIVE,
+                       detail="" if valid else (notes or "the summary says the run is invalid"))]
+    own = summary.get("validity_limits")
+    defaults = ValidityLimits()
+    for limit_name, figure, agg, unit in _VALIDITY_FIGURES:
+        found = _number(budget.limits.get(limit_name))
+        if found is None and isinstance(own, Mapping):
+            found = _number(own.get(limit_name))
+        limit = float(getattr(defaults, limit_name)) if found is None else found
+        observed = _validity_figure(summary, figure)
+        text = f"{agg} <= {limit:g}"
+        if observed is None:
+            rows.append(GateResult(VALIDITY, figure, text, Verdict.SKIPPED,
+                                   detail="not measured", unit=unit))
+            continue
+        verdict = Verdict.PASS if observed <= limit else Verdict.INCONCLUSIVE
+        detail = "" if verdict == Verdict.PASS else \
+            "the load generator was the bottleneck: figures describe the client"
+        rows.append(GateResult(VALIDITY, figure, text, verdict, observed, limit, detail=detail,
+                               unit=unit))
+    return rows
+
+
+def _longest_breach_s(samples: Samples, check: Check, limit: float) -> float:
+    """Length of the longest run of consecutive 1 s slices whose aggregate breaches."""
+    slices: dict[int, list[float]] = defaultdict(list)
+    for time_s, sample in zip(samples.times_s, samples.values, strict=True):
+        slices[math.floor(time_s)].append(sample)
+    expr = check.expression
+    longest = current = 0
+    previous: int | None = None
+    for second in sorted(slices):
+        value = aggregate(slices[second], expr.agg, expr.percentile)
+        breached = value is not None and not compare(value, expr.op, limit)
+        if breached:
+            current = current + 1 if previous == second - 1 and current else 1
+            longest = max(longest, current)
+        else:
+            current = 0
+        previous = second
+    return float(longest)
+
+
+def judge_threshold(check: Check, run: RunData, min_samples: int) -> GateResult:
+    expr = check.expression
+    assert expr.bound is not None
+    limit = to_metric_unit(check.info, expr.agg, expr.bound)
+    obs = observe(run, check.key, check.info, expr.agg, expr.percentile)
+
+    def result(verdict: Verdict, detail: str = "") -> GateResult:
+        return GateResult(check.section, check.key.text, check.text, verdict, obs.value, limit,
+                          detail=detail, strict=check.strict, unit=check.info.unit,
+                          samples=obs.count)
+
+    if obs.value is None:
+        return result(Verdict.INCONCLUSIVE, obs.reason or "no value")
+    counted = check.info.kind != "counter" and expr.agg != "count"
+    if counted and obs.count is not None and obs.count < min_samples:
+        return result(Verdict.INCONCLUSIVE,
+                      f"only {obs.count} samples (min_samples {min_samples})")
+    if check.over_s is None:
+        return result(Verdict.PASS if compare(obs.value, expr.op, limit) else Verdict.FAIL)
+    if obs.samples is None:
+        return result(Verdict.INCONCLUSIVE, "over needs per-sample figures (a latency trend "
+                                            "or error_rate) and the run's records")
+    longest_s = _longest_breach_s(obs.samples, check, limit)
+    sustained = longest_s >= check.over_s
+    return result(Verdict.FAIL if sustained else Verdict.PASS,
+                  f"longest sustained breach {longest_s:g} s (over {check.over_s:g} s)")
+
+
+def evaluate(budget: Budget, run: RunData, baseline: RunData | None,
+             rng: np.random.Generator) -> GateReport:
+    """Every row of the gate table for ``run``, in budget order after the validity rows."""
+    results = validity_results(budget, run)
+    mismatch = (baseline is not None and None not in (run.plan_sha256, baseline.plan_sha256)
+                and run.plan_sha256 != baseline.plan_sha256)
+    for check in budget.checks:
+        if check.section == "regression" and mismatch:
+            assert baseline is not None
+            results.append(GateResult(
+                check.section, check.key.text, check.text, Verdict.INCONCLUSIVE,
+                detail=f"baseline {baseline.label} planned a different workload (plan.jsonl "
+                       "differs): compare runs of the same scenario workload and seed",
+                strict=check.strict, unit=check.info.unit))
+        elif check.section == "regression":
+            results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
+        else:
+            results.append(judge_threshold(check, run, budget.min_samples))
+    return GateReport(run.label, budget.source, tuple(results),
+                      None if baseline is None else baseline.label)

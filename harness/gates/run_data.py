@@ -1,0 +1,68 @@
+"""What gates and comparisons read of a run: a run directory in, a ``RunData`` out.
+
+The only module of ``harness.gates`` that touches files. ``summary.json`` is required (run
+``tokenstorm report RUN_DIR`` first when it is missing); plan, records and ledger are read
+when present, because tag filters, percentiles the summary does not carry, and the noise
+checks need the per-attempt samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, RecordFileError, read_jsonl
+from harness.run_dir import RunPaths
+
+
+class RunDataError(ValueError):
+    """A run directory cannot be read; ``str()`` is one line naming the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    label: str
+    summary: Mapping[str, Any]
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+    plan: tuple[PlannedRequest, ...] = ()
+    #: None when only the summary is known (then filters and extra percentiles are unknown).
+    records: tuple[AttemptRecord, ...] | None = None
+    ledger: tuple[LedgerEntry, ...] | None = None
+    #: sha256 of plan.jsonl: equal hashes mean the same planned workload.
+    plan_sha256: str | None = None
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise RunDataError(f"{path}: expected a JSON object")
+    return document
+
+
+def load_run(root: Path) -> RunData:
+    """Read the run in ``root``; ``RunDataError`` when it is not a summarised run directory."""
+    paths = RunPaths(root)
+    if not root.is_dir():
+        raise RunDataError(f"{root}: no such run directory")
+    if not paths.summary.exists():
+        raise RunDataError(f"{paths.summary}: missing; run 'tokenstorm report {root}' first")
+    summary = _json(paths.summary)
+    manifest = _json(paths.manifest) if paths.manifest.exists() else {}
+    try:
+        plan = tuple(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else ()
+        records = (tuple(read_jsonl(paths.records, AttemptRecord))
+                   if paths.records.exists() else None)
+        ledger = tuple(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
+    except RecordFileError as exc:
+        raise RunDataError(str(exc)) from None
+    digest = (hashlib.sha256(paths.plan.read_bytes()).hexdigest()
+              if paths.plan.exists() else None)
+    label = str(summary.get("run_id") or manifest.get("run_id") or root.name)
+    return RunData(label, summary, manifest, plan, records, ledger, digest)

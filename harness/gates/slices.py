@@ -1,0 +1,143 @@
+"""Slices of a run: a ``RunData`` and tag filters in, the slice's summary and samples out.
+
+A filter selects *logical requests* by tag, the way the summary's ``by_*`` splits do:
+``model`` and ``deployment`` of the final attempt, ``outcome`` (final outcome), ``fault``
+(the fault the upstream injected into the final attempt, ``none`` when it injected none) and
+any planned tag (``tenant``, ``workload``, ``feature``...). The slice's figures are recomputed
+by ``harness.metrics.summarize`` over the matching plan lines, records and ledger lines, so a
+filtered ``error_rate`` or ``cost_per_1k_requests_usd`` means exactly what the unfiltered one
+does. Trend samples come from the same ``harness.metrics.latency`` functions as the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.cost import load_price_book
+from harness.gates.budget import TagFilter
+from harness.gates.run_data import RunData
+from harness.metrics import latency as lat
+from harness.metrics.requests import LogicalRequest, group_requests
+from harness.metrics.summary import SummaryInputs, summarize
+from harness.records import AttemptRecord
+from harness.scenario import Scenario
+
+NO_FAULT = "none"
+NO_TAG = "(none)"
+
+_ATTEMPT_TRENDS: dict[str, tuple[Callable[[AttemptRecord], bool],
+                                 Callable[[AttemptRecord], float | None]]] = {
+    "ttft_ms": (lat.is_ok, lat.ttft_s),
+    "ttft_corrected_ms": (lat.is_ok, lat.ttft_corrected_s),
+    "tpot_ms": (lat.is_ok, lat.tpot_s),
+    "e2e_ms": (lat.is_ok, lat.e2e_s),
+    "e2e_corrected_ms": (lat.is_ok, lat.e2e_corrected_s),
+    "schedule_lag_ms": (lat.is_sent, lat.schedule_lag_s),
+}
+
+
+class SliceError(ValueError):
+    """A slice cannot be computed from what the run directory holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """Per-sample values (in the metric's unit), with the run-clock time each belongs to."""
+
+    times_s: tuple[float, ...]
+    values: tuple[float, ...]
+
+
+def request_tag(request: LogicalRequest, tag: str) -> str:
+    """The value of ``tag`` for one logical request (see the module docstring)."""
+    final = request.final
+    if tag == "model":
+        return request.model
+    if tag == "deployment":
+        return request.deployment
+    if tag == "outcome":
+        return request.outcome
+    if tag == "fault":
+        return (final.fault if final is not None and final.fault else NO_FAULT)
+    return request.tags.get(tag) or NO_TAG
+
+
+def matches(request: LogicalRequest, filters: Sequence[TagFilter]) -> bool:
+    return all((request_tag(request, f.tag) == f.value) != f.negate for f in filters)
+
+
+def scenario_of(run: RunData) -> Scenario:
+    """The run's scenario, from its manifest (``SliceError`` when absent or invalid)."""
+    raw = run.manifest.get("scenario")
+    if not isinstance(raw, Mapping):
+        raise SliceError(f"run {run.label}: manifest.json has no scenario, so a filtered "
+                         "figure cannot be recomputed")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError:
+        raise SliceError(f"run {run.label}: manifest.json scenario is not valid") from None
+
+
+def select(run: RunData, filters: Sequence[TagFilter]) -> RunData:
+    """The run restricted to the matching requests, with its summary recomputed."""
+    if not filters:
+        return run
+    if run.records is None:
+        raise SliceError(f"run {run.label}: tag filters need records.jsonl")
+    requests = group_requests(run.plan, run.records)
+    keep = {r.request_id for r in requests if matches(r, filters)}
+    plan = tuple(p for p in run.plan if p.request_id in keep)
+    records = tuple(r for r in run.records if r.request_id in keep)
+    ledger = (None if run.ledger is None
+              else tuple(e for e in run.ledger if e.request_id in keep))
+    scenario = scenario_of(run)
+    try:
+        prices = load_price_book(scenario.prices)
+    except ValueError as exc:
+        raise SliceError(f"run {run.label}: scenario prices: {exc}") from None
+    summary: dict[str, Any] = summarize(SummaryInputs(
+        run_id=str(run.summary.get("run_id") or run.label), duration_s=scenario.duration,
+        plan=plan, records=records,
+        ledger=ledger, prices=prices, slo=scenario.slo,
+        client_cpu_s=run.summary.get("client_cpu_s"), wall_s=run.summary.get("wall_s")))
+    return replace(run, summary=summary, plan=plan, records=records, ledger=ledger)
+
+
+def trend_samples(run: RunData, name: str) -> Samples | None:
+    """The samples behind the summary's ``name`` object; None when records cannot give them."""
+    if run.records is None:
+        return None
+    pairs: list[tuple[float, float]] = []
+    if name in _ATTEMPT_TRENDS:
+        population, metric = _ATTEMPT_TRENDS[name]
+        for record in run.records:
+            if population(record) and (value := metric(record)) is not None:
+                pairs.append((record.sent_s or record.scheduled_s, value))
+    elif name == "itl_ms":
+        for record in run.records:
+            if lat.is_ok(record):
+                times = lat.content_times_s(record)
+                pairs.extend(zip(times[1:], lat.itl_gaps_s(record), strict=True))
+    elif name == "latency_with_retries_ms":
+        for request in group_requests(run.plan, run.records):
+            value = request.latency_with_retries_s()
+            if value is not None and request.first_scheduled_s is not None:
+                pairs.append((request.first_scheduled_s, value))
+    else:
+        return None  # gateway overhead needs the ledger correlation: summary figures only
+    pairs.sort()
+    return Samples(tuple(t for t, _ in pairs), tuple(v * 1000.0 for _, v in pairs))
+
+
+def request_failures(run: RunData) -> Samples | None:
+    """One sample per sent logical request: 1.0 when it failed, 0.0 when it succeeded."""
+    if run.records is None:
+        return None
+    pairs = [(r.first_scheduled_s or 0.0, 0.0 if r.is_ok else 1.0)
+             for r in group_requests(run.plan, run.records) if r.was_sent]
+    pairs.sort()
+    return Samples(tuple(t for t, _ in pairs), tuple(v for _, v in pairs))

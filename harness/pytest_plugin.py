@@ -1,0 +1,74 @@
+"""pytest plugin: a ``tokenstorm_mock`` fixture that serves the mock model server, with the
+faults a test asks for, for the length of one test of a user's own suite.
+
+::
+
+    @pytest.mark.tokenstorm_mock(faults={"http_429": 0.2, "retry_after_s": 0.1}, seed=3)
+    def test_my_client_retries(tokenstorm_mock):
+        client = openai.OpenAI(base_url=tokenstorm_mock.api_url, api_key="unused")
+        ...
+
+Marker arguments: ``faults`` (a dict of ``http_429 http_500 http_503 cut retry_after_s
+cut_after_tokens``, or the path of such a TOML file, as ``tokenstorm mock --faults``),
+``deployments`` (a list of deployment dicts, as a scenario's ``[[mock.deployments]]``) and
+``seed``. Without the marker: the default deployments (mock-small, mock-large), no faults.
+Registered through the ``pytest11`` entry point, or with ``-p harness.pytest_plugin``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mock_models.embedded import EmbeddedMock, MockStartError
+from mock_models.settings import MockSettings
+
+MARKER = "tokenstorm_mock"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(faults=None, deployments=None, seed=0): settings of the "
+                   "tokenstorm_mock fixture (the tokenstorm mock model server)")
+
+
+def mock_settings(faults: Mapping[str, Any] | str | Path | None = None,
+                  deployments: Sequence[Mapping[str, Any]] | None = None,
+                  seed: int = 0) -> MockSettings:
+    """Validated mock settings; ``ValueError`` with one line naming the bad field."""
+    data: dict[str, Any] = {"seed": seed}
+    if isinstance(faults, str | Path):
+        try:
+            data["faults"] = tomllib.loads(Path(faults).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"faults file {faults}: {exc}") from None
+    elif faults is not None:
+        data["faults"] = dict(faults)
+    if deployments is not None:
+        data["deployments"] = [dict(d) for d in deployments]
+    try:
+        return MockSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ValueError(f"{MARKER} marker: {where}: {first['msg']}") from None
+
+
+@pytest.fixture
+def tokenstorm_mock(request: pytest.FixtureRequest) -> Iterator[EmbeddedMock]:
+    """A running mock; ``.api_url`` (OpenAI/Anthropic base URL) and ``.ledger_url``."""
+    marker = request.node.get_closest_marker(MARKER)
+    try:
+        settings = mock_settings(**(marker.kwargs if marker is not None else {}))
+    except (ValueError, TypeError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        with EmbeddedMock(settings) as mock:
+            yield mock
+    except MockStartError as exc:
+        pytest.fail(f"the tokenstorm mock did not start: {exc}", pytrace=False)

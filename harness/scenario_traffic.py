@@ -1,0 +1,120 @@
+"""The traffic parts of a scenario: when sessions arrive (``[arrival]`` and its
+``[[arrival.shape]]`` rate multipliers) and which trace is replayed (``[trace]``).
+
+Validated with pydantic like the rest of ``harness.scenario``, which re-exports these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from harness.quantities import parse_duration_s, parse_rate_per_s
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
+PerSecond = Annotated[float, BeforeValidator(parse_rate_per_s)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Diurnal(_Strict):
+    """A day squeezed into ``period`` (default: the run): trough at the start, peak halfway,
+    ``peak_to_trough`` times the trough; its mean over a period is 1."""
+
+    kind: Literal["diurnal"]
+    peak_to_trough: float = Field(default=10.0, ge=1)
+    period: Seconds | None = Field(default=None, gt=0)
+
+
+class Burst(_Strict):
+    """A flash crowd: the rate times ``multiplier`` from ``at`` for ``length``."""
+
+    kind: Literal["burst"]
+    at: Seconds
+    length: Seconds = Field(gt=0)
+    multiplier: float = Field(gt=0)
+
+
+class Ramp(_Strict):
+    """The rate times ``start`` until ``at``, then linearly to ``end`` over ``length``."""
+
+    kind: Literal["ramp"]
+    at: Seconds = 0.0
+    length: Seconds = Field(gt=0)
+    start: float = Field(default=0.0, ge=0)
+    end: float = Field(default=1.0, ge=0)
+
+
+class Stage(_Strict):
+    length: Seconds = Field(gt=0)
+    multiplier: float = Field(ge=0)
+
+
+class Stages(_Strict):
+    """Piecewise stages from the run start; the last stage's multiplier holds to the end."""
+
+    kind: Literal["stages"]
+    stages: tuple[Stage, ...] = Field(min_length=1)
+
+
+ArrivalShape = Annotated[Diurnal | Burst | Ramp | Stages, Field(discriminator="kind")]
+
+
+class Arrival(_Strict):
+    """When sessions start: ``constant`` (a fixed grid), ``poisson``, or ``gamma`` (gaps with
+    coefficient of variation ``cv``: 1 is Poisson, above 1 burstier) at ``rate``; each
+    ``[[arrival.shape]]`` multiplies the rate over time (they compose by product)."""
+
+    process: Literal["constant", "poisson", "gamma"] = "poisson"
+    rate: PerSecond = 2.0
+    cv: float = Field(default=1.0, gt=0)
+    shape: tuple[ArrivalShape, ...] = ()
+
+
+TraceFormat = Literal["auto", "azure", "burstgpt", "mooncake", "tracelab", "csv", "jsonl"]
+
+
+class TraceColumns(_Strict):
+    """Which columns (CSV) or fields (JSONL) of a generic trace hold what.
+
+    ``time_unit``: ``s``/``ms``/``us``/``ns`` for numbers, ``iso`` for date-time text.
+    """
+
+    time: str
+    prompt_tokens: str
+    output_tokens: str
+    session: str | None = None
+    time_unit: Literal["s", "ms", "us", "ns", "iso"] = "s"
+
+
+class Trace(_Strict):
+    """Replay a recorded trace: every row becomes one planned request.
+
+    ``time_scale`` > 1 plays the trace faster (offsets are divided by it); ``rate_scale``
+    keeps the time axis and thins (< 1) or multiplies (> 1) the rows, seeded; ``start`` and
+    ``end`` cut a slice of trace time (seconds since the trace's first row, before scaling).
+    ``block_tokens`` is the size of a Mooncake ``hash_ids`` block.
+    """
+
+    path: str
+    format: TraceFormat = "auto"
+    time_scale: float = Field(default=1.0, gt=0)
+    rate_scale: float = Field(default=1.0, gt=0)
+    start: Seconds | None = None
+    end: Seconds | None = None
+    block_tokens: int = Field(default=512, ge=1)
+    columns: TraceColumns | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Trace:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("start must be before end")
+        if self.format in {"csv", "jsonl"} and self.columns is None:
+            raise ValueError(f"format '{self.format}' needs [trace.columns] (time, "
+                             "prompt_tokens, output_tokens)")
+        return self

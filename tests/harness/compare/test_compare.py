@@ -1,0 +1,93 @@
+"""Comparisons of hand-made runs: a known difference is significant, an identical pair is not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
+from harness.gates import RunData
+
+MakeRun = Callable[..., RunData]
+
+
+def _run(make_run: MakeRun, req: Any, label: str, seed: int, ttft_s: float,
+         failures: int = 0, **kw: Any) -> RunData:
+    rng = np.random.default_rng(seed)
+    ok = [req(float(t), float(t) + 0.3, at_s=1 + i * 0.1)
+          for i, t in enumerate(rng.lognormal(np.log(ttft_s), 0.2, 300))]
+    bad = [req(0.0, 0.01, at_s=40 + i * 0.1, outcome="http_5xx") for i in range(failures)]
+    return make_run(ok + bad, label, **kw)
+
+
+def _by_key(run: RunData, reference: RunData) -> dict[str, Any]:
+    comparison = compare_runs([reference, run], np.random.default_rng(0))
+    return {d.key: d for d in comparison.differences[run.label]}
+
+
+def test_a_known_latency_difference_is_significant(make_run: MakeRun, req: Any) -> None:
+    base = _run(make_run, req, "base", 1, 0.05)
+    slow = _run(make_run, req, "slow", 2, 0.065)
+    diffs = _by_key(slow, base)
+    for key in ("ttft_p50_ms", "e2e_p50_ms"):
+        d = diffs[key]
+        assert d.significant is True, d
+        assert d.ci_low is not None and d.ci_low > 0
+        assert d.rank_p_value is not None and d.rank_p_value < 0.01
+    assert diffs["ttft_p50_ms"].difference == pytest.approx(
+        slow.summary["ttft_ms"]["p50"] - base.summary["ttft_ms"]["p50"])
+
+
+def test_an_identical_pair_shows_no_significant_difference(make_run: MakeRun,
+                                                           req: Any) -> None:
+    base = _run(make_run, req, "base", 1, 0.05)
+    again = _run(make_run, req, "again", 1, 0.05)
+    diffs = _by_key(again, base)
+    assert not any(d.significant for d in diffs.values())
+    assert diffs["ttft_p99_ms"].difference == 0.0
+
+
+def test_two_samples_of_one_distribution_are_not_significant(make_run: MakeRun,
+                                                             req: Any) -> None:
+    diffs = _by_key(_run(make_run, req, "b", 2, 0.05), _run(make_run, req, "a", 1, 0.05))
+    assert diffs["ttft_p50_ms"].significant is False
+    assert diffs["e2e_p50_ms"].significant is False
+
+
+def test_error_rate_difference(make_run: MakeRun, req: Any) -> None:
+    base = _run(make_run, req, "base", 1, 0.05, failures=3)
+    worse = _run(make_run, req, "worse", 1, 0.05, failures=60)
+    d = _by_key(worse, base)["error_rate"]
+    assert d.significant is True
+    assert d.difference == pytest.approx(60 / 360 - 3 / 303)
+
+
+def test_figures_without_samples_get_no_test(make_run: MakeRun, req: Any) -> None:
+    diffs = _by_key(_run(make_run, req, "b", 2, 0.05), _run(make_run, req, "a", 1, 0.05))
+    assert diffs["cache_hit_rate"].significant is None
+    assert diffs["goodput_rps"].ci_low is None
+
+
+def test_runs_of_different_workloads_are_refused(make_run: MakeRun, req: Any) -> None:
+    a = _run(make_run, req, "a", 1, 0.05)
+    b = _run(make_run, req, "b", 1, 0.05, plan_sha256="other")
+    problems = incompatibilities([a, b])
+    assert len(problems) == 1 and "different workload" in problems[0] and "b" in problems[0]
+    assert incompatibilities([a, _run(make_run, req, "c", 2, 0.05)]) == []
+    assert incompatibilities([a]) != []
+    assert any("same label" in p for p in incompatibilities([a, a]))
+
+
+def test_renderings_name_every_run_and_escape_html(make_run: MakeRun, req: Any) -> None:
+    base = _run(make_run, req, "base<1>", 1, 0.05)
+    slow = _run(make_run, req, "slow", 2, 0.065)
+    comparison = compare_runs([base, slow], np.random.default_rng(0))
+    markdown = render_markdown(comparison, [])
+    html = render_html(comparison, ["a note & more"])
+    assert "slow minus base&lt;1&gt;" in markdown
+    assert "base&lt;1&gt;" in html and "base<1>" not in html and "a note &amp; more" in html
+    assert "<script" not in html and "http" not in html.split("<body>")[1]
+    assert "significant: TTFT p50" in markdown
