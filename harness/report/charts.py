@@ -18,6 +18,7 @@ from typing import Any
 from harness.metrics import latency as lat
 from harness.records import AttemptRecord
 from harness.report import series
+from harness.report.windows import Span
 
 OUTCOME_COLOURS: dict[str, str] = {
     "ok": "#2e7d32", "http_429": "#f9a825", "http_4xx": "#8d6e63", "http_5xx": "#c62828",
@@ -58,11 +59,19 @@ def _render(name: str, draw: Callable[[Any], None], height_in: float = 3.2) -> s
     return _REFERENCE.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
 
 
+def _shade(ax: Any, windows: Sequence[Span], end_s: float) -> None:
+    """Shade fault windows on a time axis (once in the legend)."""
+    for index, (start_s, stop_s, _label) in enumerate(windows):
+        ax.axvspan(start_s, end_s if stop_s is None else stop_s, color="#ffb74d", alpha=0.25,
+                   linewidth=0, label="fault window" if index == 0 else None)
+
+
 def _times_and_width(records: Sequence[AttemptRecord]) -> float:
     return series.bin_width_s(series.span_s(records))
 
 
-def latency_over_time(records: Sequence[AttemptRecord]) -> str | None:
+def latency_over_time(records: Sequence[AttemptRecord],
+                      windows: Sequence[Span] = ()) -> str | None:
     """p50 and p99 of TTFT and E2E of successful attempts per time bin, by send time."""
     ttft = series.samples_ms(records, lat.ttft_s)
     e2e = series.samples_ms(records, lat.e2e_s)
@@ -75,6 +84,7 @@ def latency_over_time(records: Sequence[AttemptRecord]) -> str | None:
         for ax, (label, (times, values)) in zip(axes, (("TTFT", ttft), ("E2E", e2e)),
                                                 strict=True):
             binned = series.binned_quantiles(times, values, width, P50_P99)
+            _shade(ax, windows, series.span_s(records))
             for name, style in (("p50", "o-"), ("p99", "s--")):
                 ax.plot(binned.starts_s, binned.values[name], style, markersize=2.5,
                         linewidth=1.2, label=f"{label} {name}")
@@ -141,7 +151,8 @@ def itl_histogram(records: Sequence[AttemptRecord]) -> str | None:
     return _render("itl", draw, height_in=2.8)
 
 
-def outcomes_over_time(records: Sequence[AttemptRecord]) -> str | None:
+def outcomes_over_time(records: Sequence[AttemptRecord],
+                       windows: Sequence[Span] = ()) -> str | None:
     """Stacked attempt outcomes per time bin, with the attempts that carried a fault."""
     if not records:
         return None
@@ -153,6 +164,7 @@ def outcomes_over_time(records: Sequence[AttemptRecord]) -> str | None:
 
     def draw(figure: Any) -> None:
         ax = figure.subplots()
+        _shade(ax, windows, series.span_s(records))
         bottom = None
         # Failures at the bottom, where a reader's eye lands, in the closed-set order.
         order = {name: i for i, name in enumerate(OUTCOME_COLOURS)}
@@ -173,8 +185,8 @@ def outcomes_over_time(records: Sequence[AttemptRecord]) -> str | None:
     return _render("outcomes", draw)
 
 
-def schedule_lag_over_time(records: Sequence[AttemptRecord],
-                           limit_ms: float | None = None) -> str | None:
+def schedule_lag_over_time(records: Sequence[AttemptRecord], limit_ms: float | None = None,
+                           windows: Sequence[Span] = ()) -> str | None:
     """p99 and max schedule lag of sent attempts per time bin, with the validity limit."""
     times, lags = series.samples_ms(records, lat.schedule_lag_s, only_ok=False)
     if not times:
@@ -184,6 +196,7 @@ def schedule_lag_over_time(records: Sequence[AttemptRecord],
 
     def draw(figure: Any) -> None:
         ax = figure.subplots()
+        _shade(ax, windows, series.span_s(records))
         ax.plot(binned.starts_s, binned.values["p99"], "o-", markersize=2.5, label="p99")
         ax.plot(binned.starts_s, binned.values["max"], "x:", markersize=3, label="max")
         if limit_ms is not None:

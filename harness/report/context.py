@@ -12,6 +12,7 @@ from typing import Any
 from harness.records import AttemptRecord
 from harness.report import charts, tables
 from harness.report import formatting as fmt
+from harness.report.windows import WINDOW_HEADER, spans, window_rows
 
 
 def run_header(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -46,6 +47,8 @@ def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> di
         "group_tables": [(title, tables.group_rows(summary, key))
                          for key, title in tables.GROUPS],
         "prices": tables.price_rows(summary),
+        "window_header": WINDOW_HEADER,
+        "windows": window_rows(summary),
         "snapshot": tables.snapshot_line(summary),
     }
 
@@ -55,12 +58,14 @@ def chart_context(summary: Mapping[str, Any],
     limits = summary.get("validity_limits")
     lag = limits.get("max_schedule_lag_p99_ms") if isinstance(limits, Mapping) else None
     limit_ms = float(lag) if isinstance(lag, int | float) else None
+    shaded = spans(summary)
     return {
         "charts_time": [
-            {"title": "TTFT and E2E over time", "svg": charts.latency_over_time(records)},
-            {"title": "Outcomes over time", "svg": charts.outcomes_over_time(records)},
+            {"title": "TTFT and E2E over time",
+             "svg": charts.latency_over_time(records, shaded)},
+            {"title": "Outcomes over time", "svg": charts.outcomes_over_time(records, shaded)},
             {"title": "Schedule lag over time",
-             "svg": charts.schedule_lag_over_time(records, limit_ms)},
+             "svg": charts.schedule_lag_over_time(records, limit_ms, shaded)},
         ],
         "charts_dist": [
             {"title": "TTFT and E2E distribution", "svg": charts.latency_cdf(records)},

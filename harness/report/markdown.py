@@ -41,6 +41,11 @@ def render_markdown(context: Mapping[str, Any]) -> str:
         lines.append("")
     lines.extend(markdown_table(("figure", "value"), context["headline"]))
     lines.append("")
+    if context.get("windows"):
+        lines.append("### Fault windows")
+        lines.append("")
+        lines.extend(markdown_table(context["window_header"], context["windows"]))
+        lines.append("")
     outcomes = context["outcome_tables"][0][1]
     lines.append("### Outcomes (final outcome per request)")
     lines.append("")

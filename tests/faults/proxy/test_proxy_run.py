@@ -47,3 +47,9 @@ def test_run_through_the_proxy_reports_the_fault_window(tmp_path: Path) -> None:
     assert window["during"]["error_rate"] > 0.9  # the proxy's clock starts at the first request
     assert window["recovery_s"] is not None and window["recovery_s"] <= 1.0
     assert summary["upstream_attempts"] == summary["client_attempts"]
+    markdown = (tmp_path / "w" / "report.md").read_text()
+    assert "### Fault windows" in markdown and "http_503 1–2 s" in markdown
+    assert f"{window['recovery_s']:g} s" in markdown
+    html = (tmp_path / "w" / "report.html").read_text()
+    assert "<h2>Fault windows</h2>" in html
+    assert html.count("fault window") >= 3  # shaded in the legend of the three time charts
