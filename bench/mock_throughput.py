@@ -1,12 +1,13 @@
 """Throughput of the mock server on one core: streamed requests per second and its CPU cost.
 
 Starts the mock as a child process pinned to core 0 with a zero-latency constant profile
-(``constant_settings(0, 0, 32)``), drives it from this process (pinned elsewhere when there
+(``constant_settings(0, 0, 32)``; ``--mode engine``: a batching engine whose steps cost
+nothing, so every token is its own write), drives it from this process (pinned elsewhere when there
 is another core) with aiohttp at a fixed concurrency of streaming requests, and prints the
 completed streams per second and the mock's CPU time per request (from /proc/<pid>/stat).
 
     .venv/bin/python bench/mock_throughput.py [--duration 5] [--concurrency 64]
-        [--api openai-chat|anthropic-messages]
+        [--api openai-chat|anthropic-messages] [--mode constant|engine]
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 
 from mock_models.embedded import EmbeddedMock
-from mock_models.settings import constant_settings
+from mock_models.settings import (
+    DeploymentSettings,
+    EngineSettings,
+    MockSettings,
+    constant_settings,
+)
 
 _REQUESTS = {
     "openai-chat": ("/v1/chat/completions", b"data: [DONE]\n\n", {
@@ -34,6 +40,17 @@ _REQUESTS = {
         "model": "mock", "stream": True, "max_tokens": 64,
         "messages": [{"role": "user", "content": "tell me a story about a benchmark"}]}),
 }
+
+
+def zero_latency(mode: str) -> MockSettings:
+    """32 tokens per answer, no latency, in either latency model."""
+    if mode == "constant":
+        return constant_settings(ttft_ms=0, itl_ms=0, output_tokens=32)
+    engine = EngineSettings(max_num_seqs=1024, step_base_ms=0.0, prefill_ms_per_token=0.0,
+                            decode_ms_per_seq=0.0)
+    return MockSettings(deployments=(DeploymentSettings(
+        name="engine", model="mock", jitter=0.0, output_tokens=32, output_tokens_sigma=0.0,
+        engine=engine),))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -80,9 +97,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--api", choices=sorted(_REQUESTS), default="openai-chat")
+    parser.add_argument("--mode", choices=("constant", "engine"), default="constant")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
-    with EmbeddedMock(constant_settings(ttft_ms=0, itl_ms=0, output_tokens=32)) as mock:
+    with EmbeddedMock(zero_latency(args.mode)) as mock:
         os.sched_setaffinity(mock.pid, {cores[0]})
         if len(cores) > 1:
             os.sched_setaffinity(0, set(cores[1:]))
@@ -95,7 +113,7 @@ def main() -> int:
         completed, failed, cpu_s, wall_s = run(
             drive(mock.base_url, args.api, args.concurrency, args.duration, mock.pid))
     rate = completed / wall_s
-    print(f"api={args.api} concurrency={args.concurrency} duration_s={wall_s:.1f} "
+    print(f"mode={args.mode} api={args.api} concurrency={args.concurrency} duration_s={wall_s:.1f} "
           f"mock_core={cores[0]} client_cores={cores[1:] or cores}")
     print(f"completed streamed requests/s: {rate:.0f}   (failed: {failed})")
     print(f"mock CPU per request: {cpu_s / max(completed, 1) * 1e3:.3f} ms   "

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import orjson
 
+from harness.prompt_text import count_tokens
 from mock_models.flavour import (
     TOKEN_SLOT,
     WORD_JSON,
@@ -18,8 +19,9 @@ from mock_models.flavour import (
     positive_int,
     split_template,
     text_of,
-    text_tokens,
+    text_pieces,
 )
+from mock_models.tools import ARGUMENTS_CLOSE, ARGUMENTS_OPEN, arguments_text
 
 API: Final = "anthropic-messages"
 
@@ -29,6 +31,7 @@ _ERROR_TYPES: Final[dict[ErrorKind, str]] = {
     ErrorKind.RATE_LIMIT: "rate_limit_error",
     ErrorKind.SERVER_ERROR: "api_error",
     ErrorKind.OVERLOADED: "overloaded_error",
+    ErrorKind.AUTHENTICATION: "authentication_error",
 }
 
 
@@ -36,17 +39,56 @@ def _event(name: str, document: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(document) + b"\n\n"
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+def _usage(reply: Reply, output_tokens: int) -> dict[str, int]:
+    # Anthropic's input_tokens leaves out the tokens read from the cache.
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens,
         "output_tokens": output_tokens,
         "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_read_input_tokens": reply.cached_tokens,
     }
 
 
-def _stop_reason(truncated: bool) -> str:
-    return "max_tokens" if truncated else "end_turn"
+def _stop_reason(reply: Reply, truncated: bool) -> str:
+    if truncated:
+        return "max_tokens"
+    return "end_turn" if reply.tool_name is None else "tool_use"
+
+
+def _tool_id(reply: Reply) -> str:
+    return "toolu_" + reply.response_id.rsplit("tokenstorm", 1)[-1]
+
+
+def _empty_block(reply: Reply) -> dict[str, Any]:
+    if reply.tool_name is None:
+        return {"type": "text", "text": ""}
+    return {"type": "tool_use", "id": _tool_id(reply), "name": reply.tool_name, "input": {}}
+
+
+def _json_delta(fragment: str) -> bytes:
+    return _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+        "type": "input_json_delta", "partial_json": fragment}})
+
+
+def _tools(body: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    tools = body.get("tools") or []
+    if not isinstance(tools, list) or not all(
+            isinstance(tool, dict) and isinstance(tool.get("name"), str) for tool in tools):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           "tools: each tool must be an object with a name", "tools")
+    names = tuple(tool["name"] for tool in tools)
+    choice = body.get("tool_choice") or {"type": "auto"}
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind == "tool":
+        if choice.get("name") not in names:
+            raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                               "tool_choice: names a tool not in tools", "tool_choice")
+        return names, f"tool:{choice['name']}"
+    mapped = {"auto": "auto", "any": "required", "none": "none"}.get(str(kind))
+    if mapped is None:
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           "tool_choice: type must be auto, any, tool or none", "tool_choice")
+    return names, mapped
 
 
 def _message(reply: Reply, content: list[dict[str, Any]], stop_reason: str | None,
@@ -59,7 +101,7 @@ def _message(reply: Reply, content: list[dict[str, Any]], stop_reason: str | Non
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": _usage(reply.prompt_tokens, output_tokens),
+        "usage": _usage(reply, output_tokens),
     }
 
 
@@ -70,33 +112,39 @@ class AnthropicStream:
 
     def __init__(self, reply: Reply) -> None:
         self._reply = reply
-        prefix, suffix = split_template({
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "text_delta", "text": TOKEN_SLOT},
-        })
+        # A tool call's tokens are fragments of its input JSON (see mock_models.tools).
+        delta = ({"type": "text_delta", "text": TOKEN_SLOT} if reply.tool_name is None
+                 else {"type": "input_json_delta", "partial_json": TOKEN_SLOT})
+        prefix, suffix = split_template({"type": "content_block_delta", "index": 0,
+                                         "delta": delta})
         self._prefix = b"event: content_block_delta\ndata: " + prefix
         self._suffix = suffix + b"\n\n"
 
     def opening(self) -> bytes:
-        return b"".join((
+        reply = self._reply
+        events = [
             _event("message_start",
-                   {"type": "message_start", "message": _message(self._reply, [], None, 1)}),
+                   {"type": "message_start", "message": _message(reply, [], None, 1)}),
             _event("content_block_start", {"type": "content_block_start", "index": 0,
-                                           "content_block": {"type": "text", "text": ""}}),
+                                           "content_block": _empty_block(reply)}),
             _event("ping", {"type": "ping"}),
-        ))
+        ]
+        if reply.tool_name is not None:
+            events.append(_json_delta(ARGUMENTS_OPEN))
+        return b"".join(events)
 
     def token(self, word: int) -> bytes:
         return self._prefix + WORD_JSON[word] + self._suffix
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
+        reply = self._reply
         return b"".join((
+            b"" if reply.tool_name is None else _json_delta(ARGUMENTS_CLOSE),
             _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
             _event("message_delta", {
                 "type": "message_delta",
-                "delta": {"stop_reason": _stop_reason(truncated), "stop_sequence": None},
-                "usage": _usage(self._reply.prompt_tokens, completion_tokens),
+                "delta": {"stop_reason": _stop_reason(reply, truncated), "stop_sequence": None},
+                "usage": _usage(self._reply, completion_tokens),
             }),
             _event("message_stop", {"type": "message_stop"}),
         ))
@@ -121,18 +169,22 @@ class AnthropicMessages:
             raise RequestError(400, ErrorKind.INVALID_REQUEST, "max_tokens: Field required",
                                "max_tokens")
         max_tokens = positive_int(body["max_tokens"], "max_tokens")
-        prompt_tokens = text_tokens(body.get("system"))
+        pieces: list[str] = []
+        text_pieces(body.get("system"), pieces)
         for message in messages:
             if not isinstance(message, dict):
                 raise RequestError(400, ErrorKind.INVALID_REQUEST,
                                    "messages: each message must be an object", "messages")
-            prompt_tokens += text_tokens(message.get("content"))
+            text_pieces(message.get("content"), pieces)
+        prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise RequestError(400, ErrorKind.INVALID_REQUEST, "stream: Input should be a boolean",
                                "stream")
+        tools, tool_choice = _tools(body)
         return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                             stream=stream, include_usage=True)
+                             stream=stream, include_usage=True, prompt_pieces=tuple(pieces),
+                             tools=tools, tool_choice=tool_choice)
 
     def response_id(self, digest: int) -> str:
         return f"msg_tokenstorm{digest:016x}"
@@ -150,5 +202,8 @@ class AnthropicMessages:
         return AnthropicStream(reply)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
-        content = [{"type": "text", "text": text_of(words)}]
-        return orjson.dumps(_message(reply, content, _stop_reason(truncated), len(words)))
+        content: list[dict[str, Any]] = [{"type": "text", "text": text_of(words)}]
+        if reply.tool_name is not None:
+            content = [{**_empty_block(reply), "input": orjson.loads(arguments_text(words))}]
+        return orjson.dumps(_message(reply, content, _stop_reason(reply, truncated),
+                                     len(words)))

@@ -19,8 +19,9 @@ import numpy as np
 from faults.demo import choose_demo_fault
 from harness.prompt_text import VOCABULARY
 from mock_models.flavour import ParsedRequest
-from mock_models.latency import LatencyDraw, draw_latency
+from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
 from mock_models.settings import DemoFaults, DeploymentSettings
+from mock_models.tools import choose_tool
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class AttemptPlan:
     fault: str | None
     latency: LatencyDraw
     words: tuple[int, ...]
+    #: The tool the answer calls (its words are then the call's arguments), or None.
+    tool: str | None = None
 
 
 def attempt_digest(seed: int, key: str, attempt: int, repeat: int) -> int:
@@ -45,12 +48,24 @@ def plan_attempt(
     request: ParsedRequest,
     digest: int,
 ) -> AttemptPlan:
-    """Draw, in a fixed order, the fault, the latency and the words of one attempt."""
+    """Draw, in a fixed order, the fault, the latency, the words and the tool of one attempt.
+
+    An engine deployment draws only the output length: its timing comes out of the engine.
+    """
     rng = np.random.Generator(np.random.PCG64(digest))
     fault = choose_demo_fault(float(rng.random()), faults)
-    latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng)
+    if deployment.engine is None:
+        latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng)
+    else:
+        natural = natural_output_tokens(deployment, rng)
+        cap = request.max_tokens
+        latency = LatencyDraw(ttft_s=0.0, gaps_s=(), truncated=cap is not None and natural > cap,
+                              completion_tokens=natural if cap is None else min(cap, natural))
     words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens)
-    return AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()))
+    tool = (choose_tool(request, float(rng.random()), deployment.tool_call_share)
+            if request.tools else None)
+    return AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()),
+                       tool=tool)
 
 
 class RepeatCounter:

@@ -34,6 +34,7 @@ class ErrorKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     SERVER_ERROR = "server_error"
     OVERLOADED = "overloaded"
+    AUTHENTICATION = "authentication"
 
 
 class RequestError(Exception):
@@ -56,6 +57,12 @@ class ParsedRequest:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    #: The prompt's text, piece by piece in order (for the prefix cache).
+    prompt_pieces: tuple[str, ...] = ()
+    #: Names of the tools offered, and the choice: "auto", "none", "required" or
+    #: "tool:<name>".
+    tools: tuple[str, ...] = ()
+    tool_choice: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,10 @@ class Reply:
     prompt_tokens: int
     created: int
     include_usage: bool
+    #: Of ``prompt_tokens``, those read from the prefix cache.
+    cached_tokens: int = 0
+    #: The tool this answer calls (its tokens are then the call's arguments), or None.
+    tool_name: str | None = None
 
 
 class StreamShape(Protocol):
@@ -147,28 +158,34 @@ def decode_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def text_tokens(content: Any) -> int:
-    """Tokens of message content: a string, or a list of parts whose text counts.
+def text_pieces(content: Any, out: list[str]) -> None:
+    """Append the text of message content to ``out``: a string, or a list of parts.
 
     Text parts, tool results (nested content) and tool inputs count; images and other parts
-    do not. Anything unrecognised counts as zero rather than failing the request.
+    do not. Anything unrecognised counts as nothing rather than failing the request.
     """
     if isinstance(content, str):
-        return count_tokens(content)
+        out.append(content)
+        return
     if not isinstance(content, list):
-        return 0
-    total = 0
+        return
     for part in content:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
         if kind == "text" and isinstance(part.get("text"), str):
-            total += count_tokens(part["text"])
+            out.append(part["text"])
         elif kind == "tool_result":
-            total += text_tokens(part.get("content"))
+            text_pieces(part.get("content"), out)
         elif kind == "tool_use" and part.get("input") is not None:
-            total += count_tokens(orjson.dumps(part["input"]).decode())
-    return total
+            out.append(orjson.dumps(part["input"]).decode())
+
+
+def text_tokens(content: Any) -> int:
+    """Tokens of message content (see ``text_pieces`` for what counts)."""
+    pieces: list[str] = []
+    text_pieces(content, pieces)
+    return sum(count_tokens(piece) for piece in pieces)
 
 
 def positive_int(value: Any, name: str) -> int:

@@ -19,8 +19,9 @@ from mock_models.flavour import (
     positive_int,
     split_template,
     text_of,
-    text_tokens,
+    text_pieces,
 )
+from mock_models.tools import ARGUMENTS_CLOSE, ARGUMENTS_OPEN, arguments_text
 
 API: Final = "openai-chat"
 _FINGERPRINT: Final = "fp_tokenstorm"
@@ -33,6 +34,7 @@ _ERRORS: Final[dict[ErrorKind, tuple[str, str | None]]] = {
     ErrorKind.RATE_LIMIT: ("requests", "rate_limit_exceeded"),
     ErrorKind.SERVER_ERROR: ("server_error", None),
     ErrorKind.OVERLOADED: ("server_error", None),
+    ErrorKind.AUTHENTICATION: ("invalid_request_error", "invalid_api_key"),
 }
 
 
@@ -40,26 +42,34 @@ def _event(document: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(document) + b"\n\n"
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def _usage(reply: Reply, completion_tokens: int) -> dict[str, Any]:
+    prompt_tokens = reply.prompt_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 
-def _message_tokens(message: Any) -> int:
+def _message(reply: Reply, words: list[int]) -> dict[str, Any]:
+    if reply.tool_name is None:
+        return {"role": "assistant", "content": text_of(words), "refusal": None}
+    call = {"id": _call_id(reply), "type": "function",
+            "function": {"name": reply.tool_name, "arguments": arguments_text(words)}}
+    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+
+
+def _message_pieces(message: Any, out: list[str]) -> None:
     if not isinstance(message, dict):
         raise RequestError(400, ErrorKind.INVALID_REQUEST,
                            "Each entry of 'messages' must be an object.", "messages")
-    total = text_tokens(message.get("content"))
+    text_pieces(message.get("content"), out)
     for call in message.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            total += count_tokens(function["arguments"])
-    return total
+            out.append(function["arguments"])
 
 
 class OpenAIStream:
@@ -100,10 +110,68 @@ class OpenAIStream:
         if self._reply.include_usage:
             usage_chunk = dict(self._base)
             usage_chunk["choices"] = []
-            usage_chunk["usage"] = _usage(self._reply.prompt_tokens, completion_tokens)
+            usage_chunk["usage"] = _usage(self._reply, completion_tokens)
             parts.append(_event(usage_chunk))
         parts.append(_DONE)
         return b"".join(parts)
+
+
+class OpenAIToolStream(OpenAIStream):
+    """SSE events of one streamed chat completion calling ``reply.tool_name``."""
+
+    __slots__ = ()
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        template = self._chunk({"tool_calls": [{"index": 0, "function": {
+            "arguments": TOKEN_SLOT}}]}, None)
+        # A token's word is its fragment of the arguments, so the inherited token() fits.
+        prefix, suffix = split_template(template)
+        self._prefix = b"data: " + prefix
+        self._suffix = suffix + b"\n\n"
+
+    def opening(self) -> bytes:
+        reply = self._reply
+        call = {"index": 0, "id": _call_id(reply), "type": "function",
+                "function": {"name": reply.tool_name, "arguments": ARGUMENTS_OPEN}}
+        return _event(self._chunk({"role": "assistant", "content": None, "refusal": None,
+                                   "tool_calls": [call]}, None))
+
+    def closing(self, completion_tokens: int, truncated: bool) -> bytes:
+        last = _event(self._chunk({"tool_calls": [{"index": 0, "function": {
+            "arguments": ARGUMENTS_CLOSE}}]}, None))
+        rest = super().closing(completion_tokens, truncated)
+        return last + rest.replace(b'"finish_reason":"stop"', b'"finish_reason":"tool_calls"', 1)
+
+
+def _call_id(reply: Reply) -> str:
+    return "call_" + reply.response_id.rsplit("tokenstorm", 1)[-1]
+
+
+def _tools(body: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'tools' must be an array.", "tools")
+    names = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                               "Each tool needs a function with a name.", "tools")
+        names.append(function["name"])
+    choice = body.get("tool_choice", "auto")
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if name not in names:
+            raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                               "'tool_choice' names a function not in 'tools'.", "tool_choice")
+        return tuple(names), f"tool:{name}"
+    if choice not in ("auto", "none", "required"):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           "'tool_choice' must be auto, none, required or a function.",
+                           "tool_choice")
+    return tuple(names), str(choice)
 
 
 class OpenAIChat:
@@ -122,7 +190,10 @@ class OpenAIChat:
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, ErrorKind.INVALID_REQUEST,
                                "'messages' must be a non-empty array.", "messages")
-        prompt_tokens = sum(_message_tokens(message) for message in messages)
+        pieces: list[str] = []
+        for message in messages:
+            _message_pieces(message, pieces)
+        prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         max_tokens: int | None = None
         for name in ("max_completion_tokens", "max_tokens"):
             if body.get(name) is not None:
@@ -137,8 +208,10 @@ class OpenAIChat:
         options = body.get("stream_options")
         include_usage = (stream and isinstance(options, dict)
                          and options.get("include_usage") is True)
+        tools, tool_choice = _tools(body)
         return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                             stream=stream, include_usage=include_usage)
+                             stream=stream, include_usage=include_usage,
+                             prompt_pieces=tuple(pieces), tools=tools, tool_choice=tool_choice)
 
     def response_id(self, digest: int) -> str:
         return f"chatcmpl-tokenstorm{digest:016x}"
@@ -152,7 +225,7 @@ class OpenAIChat:
         )
 
     def stream_shape(self, reply: Reply) -> OpenAIStream:
-        return OpenAIStream(reply)
+        return OpenAIStream(reply) if reply.tool_name is None else OpenAIToolStream(reply)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
         return orjson.dumps({
@@ -163,9 +236,10 @@ class OpenAIChat:
             "system_fingerprint": _FINGERPRINT,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": text_of(words), "refusal": None},
+                "message": _message(reply, words),
                 "logprobs": None,
-                "finish_reason": "length" if truncated else "stop",
+                "finish_reason": ("length" if truncated
+                                  else "stop" if reply.tool_name is None else "tool_calls"),
             }],
-            "usage": _usage(reply.prompt_tokens, len(words)),
+            "usage": _usage(reply, len(words)),
         })

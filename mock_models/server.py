@@ -15,68 +15,30 @@ import orjson
 from aiohttp import web
 
 from harness.outcomes import Outcome, outcome_for_status
-from harness.records import LedgerEntry
+from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
+from mock_models.constant_stream import constant_stream_answer
+from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.engine import DeploymentEngine
+from mock_models.engine_answer import engine_answer
+from mock_models.fault_actions import Cut, Refuse, action_for
 from mock_models.flavour import ErrorKind, Flavour, Reply, RequestError
 from mock_models.ledger import Ledger
+from mock_models.metrics import DeploymentMetrics, render
 from mock_models.openai_api import OpenAIChat
+from mock_models.rate_limits import RateLimiter
 from mock_models.responder import (
     CLIENT_CLOSED,
     Progress,
     body_answer,
     error_response,
-    stream_answer,
 )
 from mock_models.settings import ANY_MODEL, MockSettings
-
-RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
-REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
-ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
-DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
-FAULT_HEADER: Final = "x-tokenstorm-fault"
+from mock_models.ticker import Ticker
 
 # Prompts of agent loops can be megabytes of text; aiohttp's default limit is 1 MiB.
 _MAX_BODY_BYTES: Final = 64 * 1024 * 1024
-
-_HTTP_FAULTS: Final[dict[str, tuple[int, ErrorKind, str]]] = {
-    "http_429": (429, ErrorKind.RATE_LIMIT,
-                 "Rate limit reached for requests (injected by tokenstorm mock)."),
-    "http_500": (500, ErrorKind.SERVER_ERROR,
-                 "The server had an error while processing your request (injected)."),
-    "http_503": (503, ErrorKind.OVERLOADED,
-                 "The server is overloaded or not ready yet (injected)."),
-}
-
-
-class _Draft:
-    """The ledger line of one attempt, filled in as the attempt goes."""
-
-    __slots__ = ("attempt", "deployment", "fault", "model", "outcome", "prompt_tokens",
-                 "received_s", "request_id", "run_id", "stream")
-
-    def __init__(self, headers: Mapping[str, str], received_s: float) -> None:
-        self.run_id = headers.get(RUN_ID_HEADER)
-        self.request_id = headers.get(REQUEST_ID_HEADER)
-        raw_attempt = headers.get(ATTEMPT_HEADER)
-        self.attempt = int(raw_attempt) if raw_attempt and raw_attempt.isdigit() else None
-        self.received_s = received_s
-        self.deployment = ""
-        self.model = ""
-        self.stream = False
-        self.prompt_tokens = 0
-        self.fault: str | None = None
-        self.outcome: str = Outcome.OK
-
-    def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:
-        return LedgerEntry(
-            run_id=self.run_id, request_id=self.request_id, attempt=self.attempt,
-            received_s=self.received_s, deployment=self.deployment, model=self.model, api=api,
-            stream=self.stream, prompt_tokens=self.prompt_tokens, cached_tokens=0,
-            completion_tokens=progress.tokens, fault=self.fault, outcome=str(self.outcome),
-            status_code=progress.status, service_ms=service_ms,
-        )
-
 
 class MockService:
     """The handlers of one mock server and the state they share (ledger, repeat counts)."""
@@ -90,6 +52,34 @@ class MockService:
         self._anonymous = itertools.count()
         self._openai = OpenAIChat()
         self._anthropic = AnthropicMessages()
+        self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
+        self.engines = {
+            d.name: DeploymentEngine(d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0),
+                                     self.metrics[d.name])
+            for d in settings.deployments if d.engine is not None}
+        self.ticker = Ticker()
+        self.limiters = {d.name: RateLimiter(d.rate_limits)
+                         for d in settings.deployments if d.rate_limits}
+
+    def reset(self) -> dict[str, int]:
+        """Forget the ledger, the prefix caches and the metrics; say how much was dropped."""
+        cached_blocks = 0
+        for name, engine in self.engines.items():
+            cached_blocks += len(engine.prefix_cache)
+            engine.prefix_cache.clear()
+            engine.metrics = DeploymentMetrics()
+            self.metrics[name] = engine.metrics
+        for name in self.metrics:
+            if name not in self.engines:
+                self.metrics[name] = DeploymentMetrics()
+        return {"ledger_entries": self.ledger.clear(), "prefix_cache_blocks": cached_blocks}
+
+    async def close(self) -> None:
+        """Stop the engine loops and close the ledger."""
+        for engine in self.engines.values():
+            await engine.close()
+        self.ticker.close()
+        self.ledger.close()
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         return await self._answer(request, self._openai)
@@ -106,6 +96,22 @@ class MockService:
     async def health(self, request: web.Request) -> web.Response:
         return _json_response({"status": "ok"})
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """vLLM-named metrics of every deployment."""
+        models = {d.name: "mock" if d.model == ANY_MODEL else d.model
+                  for d in self.settings.deployments}
+        gauges = {name: (engine.running, engine.waiting) for name, engine in self.engines.items()}
+        return web.Response(body=render(models, self.metrics, gauges),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"x-content-type-options": "nosniff"})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        """503 until ``startup_s`` after start (a model still loading), then 200."""
+        if time.monotonic() - self._epoch < self.settings.startup_s:
+            return web.Response(status=503, body=orjson.dumps({"status": "loading"}),
+                                content_type="application/json")
+        return _json_response({"status": "ready"})
+
     async def get_ledger(self, request: web.Request) -> web.Response:
         body = self.ledger.to_jsonl(request.query.get("run_id"))
         return web.Response(body=body, content_type="application/x-ndjson")
@@ -114,9 +120,8 @@ class MockService:
         return _json_response({"deleted": self.ledger.clear()})
 
     async def _answer(self, request: web.Request, flavour: Flavour) -> web.StreamResponse:
-        received = time.monotonic()
-        started = asyncio.get_running_loop().time()
-        draft = _Draft(request.headers, received - self._epoch)
+        received = started = time.monotonic()
+        draft = AttemptDraft(request.headers, received - self._epoch)
         progress = Progress()
         try:
             response = await self._attempt(request, flavour, draft, progress, started)
@@ -133,15 +138,34 @@ class MockService:
                 progress.status = 500
             raise
         finally:
-            service_ms = (time.monotonic() - received) * 1000.0
-            self.ledger.append(draft.entry(flavour.api, progress, service_ms))
+            if progress.settled is None:
+                self._record(flavour, draft, progress, received)
+            else:
+                progress.settled.add_done_callback(
+                    lambda _: self._record(flavour, draft, progress, received))
 
-    async def _attempt(self, request: web.Request, flavour: Flavour, draft: _Draft,
+    def _record(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
+                received: float) -> None:
+        """The attempt's ledger line and metrics, once its generation is over."""
+        service_s = time.monotonic() - received
+        self.ledger.append(draft.entry(flavour.api, progress, service_s * 1000.0))
+        metrics = self.metrics.get(draft.deployment)
+        if metrics is not None:
+            if progress.first_token_s is not None:
+                metrics.ttft.observe(progress.first_token_s - received)
+            metrics.answered(draft.prompt_tokens, progress.cached_tokens, progress.tokens,
+                             service_s, str(draft.outcome))
+
+    async def _attempt(self, request: web.Request, flavour: Flavour, draft: AttemptDraft,
                        progress: Progress, started: float) -> web.StreamResponse:
         key = draft.request_id or f"#{next(self._anonymous)}"
         attempt = draft.attempt or 0
         digest = attempt_digest(self._seed, key, attempt, self._repeats.next(f"{key}\x1f{attempt}"))
         headers = {flavour.id_header: f"req_tokenstorm{digest:016x}"}
+        if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
+            return self._refuse(flavour, draft, progress, headers, 401, ErrorKind.AUTHENTICATION,
+                                "Incorrect API key provided. You can find your API key in "
+                                "your account settings.")
         try:
             try:
                 raw = await request.read()
@@ -159,26 +183,48 @@ class MockService:
             return self._refuse(flavour, draft, progress, headers, exc.status, exc.kind,
                                 exc.message, exc.param)
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
+        limiter = self.limiters.get(deployment.name)
+        if limiter is not None:
+            tokens = parsed.prompt_tokens + (parsed.max_tokens or deployment.output_tokens)
+            verdict = limiter.check(api_key(request.headers), tokens, time.monotonic(),
+                                    time.time())
+            headers.update(verdict.headers)
+            if not verdict.allowed:
+                return self._refuse(flavour, draft, progress, headers, 429, ErrorKind.RATE_LIMIT,
+                                    f"Rate limit reached for {deployment.model}. Please try "
+                                    f"again in {verdict.retry_after_s:.3g}s.")
         faults = self.settings.faults
         plan = plan_attempt(deployment, faults, parsed, digest)
         if plan.fault is not None:
             draft.fault = headers[FAULT_HEADER] = plan.fault
-        if plan.fault in _HTTP_FAULTS:
-            status, kind, message = _HTTP_FAULTS[plan.fault]
-            retry_after_s = faults.retry_after_s if status == 429 else None
-            return self._refuse(flavour, draft, progress, headers, status, kind, message,
-                                retry_after_s=retry_after_s)
-        cut_after = faults.cut_after_tokens if plan.fault == "cut" else None
+        action = action_for(plan.fault, faults)
+        if isinstance(action, Refuse):
+            return self._refuse(flavour, draft, progress, headers, action.status, action.kind,
+                                action.message, retry_after_s=action.retry_after_s)
+        cut_after = action.after_tokens if isinstance(action, Cut) else None
         reply = Reply(response_id=flavour.response_id(digest), model=parsed.model,
                       prompt_tokens=parsed.prompt_tokens, created=int(time.time()),
-                      include_usage=parsed.include_usage)
-        answer = stream_answer if parsed.stream else body_answer
-        response = await answer(request, flavour, reply, plan, headers, started, progress,
-                                cut_after)
+                      include_usage=parsed.include_usage, tool_name=plan.tool)
+        engine = self.engines.get(deployment.name)
+        if engine is not None:
+            response = await engine_answer(request, flavour, reply, plan, headers, progress,
+                                           engine, parsed, cut_after)
+            if progress.status != 200:
+                draft.outcome = outcome_for_status(progress.status)
+                return response
+        elif parsed.stream:
+            response = await constant_stream_answer(request, flavour, reply, plan, headers,
+                                                    started, progress, self.ticker, cut_after)
+            itl = self.metrics[deployment.name].itl
+            for gap_s in plan.latency.gaps_s[:max(0, progress.tokens - 1)]:
+                itl.observe(gap_s)
+        else:
+            response = await body_answer(request, flavour, reply, plan, headers, started,
+                                         progress, cut_after)
         draft.outcome = Outcome.OK if cut_after is None else Outcome.STREAM_CUT
         return response
 
-    def _refuse(self, flavour: Flavour, draft: _Draft, progress: Progress,
+    def _refuse(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
                 headers: Mapping[str, str], status: int, kind: ErrorKind, message: str,
                 param: str | None = None, retry_after_s: float | None = None) -> web.Response:
         progress.status = status
@@ -203,13 +249,16 @@ def build_app(settings: MockSettings, *, ledger_path: Path | None = None) -> web
     app.router.add_post("/v1/messages", service.messages)
     app.router.add_get("/v1/models", service.models)
     app.router.add_get("/health", service.health)
+    app.router.add_get("/ready", service.ready)
+    app.router.add_get("/metrics", service.prometheus)
     app.router.add_get("/tokenstorm/ledger", service.get_ledger)
     app.router.add_delete("/tokenstorm/ledger", service.delete_ledger)
+    add_admin_routes(app, service)
 
-    async def close_ledger(_: web.Application) -> None:
-        service.ledger.close()
+    async def close_service(_: web.Application) -> None:
+        await service.close()
 
-    app.on_cleanup.append(close_ledger)
+    app.on_cleanup.append(close_service)
     return app
 
 

@@ -6,7 +6,11 @@ quick flags); the server itself only reads the frozen result.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mock_models.profiles import with_profile
 
 #: Accept requests for any model name (the quick-flag constant deployment).
 ANY_MODEL = "*"
@@ -16,16 +20,67 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EngineSettings(_Strict):
+    """An iteration-level engine (continuous batching) for one deployment.
+
+    Each step costs ``step_base_ms + prefill_ms_per_token * uncached prompt tokens in the step
+    + decode_ms_per_seq * decoding sequences``, times the deployment's jitter; every running
+    stream gets one token per step. Defaults: vLLM's scheduler limits and the BLIS fit of an
+    8B model on one H100 (see ``mock_models/profiles``).
+    """
+
+    max_num_seqs: int = Field(default=256, ge=1)
+    #: Requests waiting for a slot; one more is refused with ``queue_full_status``.
+    max_waiting_seqs: int = Field(default=1000, ge=0)
+    queue_full_status: Literal[429, 503] = 429
+    max_num_batched_tokens: int = Field(default=2048, ge=1)
+    step_base_ms: float = Field(default=5.75, ge=0)
+    prefill_ms_per_token: float = Field(default=0.01725, ge=0)
+    decode_ms_per_seq: float = Field(default=0.006, ge=0)
+    #: Tokenising and scheduling before a request reaches the queue (BLIS's alpha0).
+    api_overhead_ms: float = Field(default=0.0, ge=0)
+    #: What the engine does when a client disconnects: stop the sequence (vLLM) or finish it.
+    on_disconnect: Literal["abort", "finish"] = "abort"
+    #: Prefix cache: prompt blocks of this many tokens, at most ``prefix_cache_blocks`` kept
+    #: (least recently used evicted); 0 blocks turns caching off.
+    block_size_tokens: int = Field(default=16, ge=1)
+    prefix_cache_blocks: int = Field(default=0, ge=0)
+
+
+class RateLimitSettings(_Strict):
+    """One provider-style limit: requests and/or tokens per minute, for each API key
+    (``per = "key"``) or for the whole deployment. A request's tokens are its prompt plus its
+    ``max_tokens`` (or the deployment's median output), as providers estimate them."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    per: Literal["key", "deployment"] = "deployment"
+
+    @model_validator(mode="after")
+    def _something(self) -> RateLimitSettings:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("a rate limit needs requests_per_minute or tokens_per_minute")
+        return self
+
+
+#: Fields of the constant latency model, meaningless for an engine deployment.
+_CONSTANT_ONLY = ("ttft_ms", "prefill_ms_per_token", "itl_ms")
+
+
 class DeploymentSettings(_Strict):
     """One deployment: the model name it serves and its latency profile.
 
-    Latency of one attempt: ``ttft_ms + prefill_ms_per_token * prompt_tokens`` before the
-    first token, then ``itl_ms`` between tokens, each drawn with a relative ``jitter``
-    (standard deviation as a share of the mean, truncated at +-3 sigma).
+    Without ``engine``, the constant model: ``ttft_ms + prefill_ms_per_token *
+    prompt_tokens`` before the first token, then ``itl_ms`` between tokens, each drawn with a
+    relative ``jitter`` (standard deviation as a share of the mean, truncated at +-3 sigma),
+    whatever the load. With ``engine``, latency comes out of the batching engine (and
+    ``jitter`` applies to its step times).
     """
 
     name: str
     model: str
+    #: A shipped profile (``mock_models/profiles/<profile>.toml``) the other fields override.
+    profile: str | None = None
     ttft_ms: float = Field(default=60.0, ge=0)
     prefill_ms_per_token: float = Field(default=0.02, ge=0)
     itl_ms: float = Field(default=12.0, ge=0)
@@ -34,6 +89,27 @@ class DeploymentSettings(_Strict):
     #: (and ``output_tokens_sigma``); ``output_tokens_sigma = 0`` makes it constant.
     output_tokens: int = Field(default=128, ge=1)
     output_tokens_sigma: float = Field(default=0.5, ge=0)
+    #: Share of answers that call a tool when tools are offered and the choice is "auto".
+    tool_call_share: float = Field(default=0.5, ge=0, le=1)
+    engine: EngineSettings | None = None
+    rate_limits: tuple[RateLimitSettings, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        return with_profile(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _one_latency_model(self) -> DeploymentSettings:
+        if self.engine is not None:
+            # A dumped engine deployment carries the defaults; only a changed value is a mistake.
+            clash = [name for name in _CONSTANT_ONLY
+                     if getattr(self, name) != type(self).model_fields[name].default]
+            if clash:
+                raise ValueError(f"{clash[0]} belongs to the constant latency model; with an "
+                                 "engine set step_base_ms, prefill_ms_per_token and "
+                                 "decode_ms_per_seq in its engine table instead")
+        return self
 
 
 class DemoFaults(_Strict):
@@ -57,12 +133,13 @@ class DemoFaults(_Strict):
 
 
 def default_deployments() -> tuple[DeploymentSettings, ...]:
-    """A small fast cheap model and a large slow one (priced as gpt-4o-mini and gpt-4o)."""
+    """A small fast cheap model and a large slow one (priced as gpt-4o-mini and gpt-4o), each
+    an iteration-level engine with a shipped profile."""
     return (
-        DeploymentSettings(name="small-fast", model="mock-small", ttft_ms=50.0,
-                           prefill_ms_per_token=0.01, itl_ms=8.0, output_tokens=96),
-        DeploymentSettings(name="large-slow", model="mock-large", ttft_ms=150.0,
-                           prefill_ms_per_token=0.04, itl_ms=25.0, output_tokens=160),
+        DeploymentSettings.model_validate(
+            {"name": "small-fast", "model": "mock-small", "profile": "8b-h100"}),
+        DeploymentSettings.model_validate(
+            {"name": "large-slow", "model": "mock-large", "profile": "70b-h100-tp8"}),
     )
 
 
@@ -71,6 +148,11 @@ class MockSettings(_Strict):
     seed: int | None = None
     deployments: tuple[DeploymentSettings, ...] = Field(default_factory=default_deployments)
     faults: DemoFaults = Field(default_factory=DemoFaults)
+    #: When set, a request must carry one of these (``authorization: Bearer`` or
+    #: ``x-api-key``) or gets the provider's 401.
+    api_keys: tuple[str, ...] = ()
+    #: ``/ready`` answers 503 for this long after start, as a server loading its model would.
+    startup_s: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _unique(self) -> MockSettings:

@@ -1,0 +1,53 @@
+"""A streamed answer of a constant-latency deployment: an aiohttp request, a flavour and an
+``AttemptPlan`` in; an SSE stream (whole or cut) out, its tokens paced by the server's
+``Ticker`` at the plan's exact TTFT and gaps, with ``Progress`` for the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from mock_models.attempt import AttemptPlan
+from mock_models.flavour import Flavour, Reply
+from mock_models.responder import Progress
+from mock_models.ticker import Ticker
+from mock_models.wire import WireSink, close_stream, open_stream
+
+
+async def constant_stream_answer(
+    request: web.Request,
+    flavour: Flavour,
+    reply: Reply,
+    plan: AttemptPlan,
+    headers: Mapping[str, str],
+    started: float,
+    progress: Progress,
+    ticker: Ticker,
+    cut_after_tokens: int | None = None,
+) -> web.StreamResponse:
+    """Stream the planned tokens; with ``cut_after_tokens`` stop there without a terminator.
+
+    The opening events go out with the headers at once, as real servers send them; the first
+    token is due at ``started`` (``time.monotonic()``) + TTFT.
+    """
+    latency = plan.latency
+    limit = latency.completion_tokens
+    if cut_after_tokens is not None:
+        limit = min(limit, cut_after_tokens)
+    shape = flavour.stream_shape(reply)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    sink = WireSink(shape, plan.words, limit, done)
+    try:
+        response = await open_stream(request, shape, headers, progress, sink)
+        if limit > 0:
+            ticker.pace(sink, started + latency.ttft_s, latency.gaps_s)
+            # Shielded: cancelling the handler must not cancel the stream's own future.
+            await asyncio.shield(done)
+    finally:
+        sink.stopped = True
+        progress.tokens = sink.tokens
+        progress.first_token_s = sink.first_token_s
+    await close_stream(response, shape, plan, cut_after_tokens is not None, progress)
+    return response

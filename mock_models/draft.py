@@ -1,0 +1,55 @@
+"""The ledger line of one attempt in the making: the request's tokenstorm headers in, filled
+in as the attempt goes; a ``LedgerEntry`` out when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from harness.outcomes import Outcome
+from harness.records import LedgerEntry
+from mock_models.responder import Progress
+
+RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
+REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
+ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
+DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
+FAULT_HEADER: Final = "x-tokenstorm-fault"
+
+
+class AttemptDraft:
+    """The ledger line of one attempt, filled in as the attempt goes."""
+
+    __slots__ = ("attempt", "deployment", "fault", "model", "outcome", "prompt_tokens",
+                 "received_s", "request_id", "run_id", "stream")
+
+    def __init__(self, headers: Mapping[str, str], received_s: float) -> None:
+        self.run_id = headers.get(RUN_ID_HEADER)
+        self.request_id = headers.get(REQUEST_ID_HEADER)
+        raw_attempt = headers.get(ATTEMPT_HEADER)
+        self.attempt = int(raw_attempt) if raw_attempt and raw_attempt.isdigit() else None
+        self.received_s = received_s
+        self.deployment = ""
+        self.model = ""
+        self.stream = False
+        self.prompt_tokens = 0
+        self.fault: str | None = None
+        self.outcome: str = Outcome.OK
+
+    def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:
+        return LedgerEntry(
+            run_id=self.run_id, request_id=self.request_id, attempt=self.attempt,
+            received_s=self.received_s, deployment=self.deployment, model=self.model, api=api,
+            stream=self.stream, prompt_tokens=self.prompt_tokens,
+            cached_tokens=progress.cached_tokens,
+            completion_tokens=progress.tokens, fault=self.fault, outcome=str(self.outcome),
+            status_code=progress.status, service_ms=service_ms,
+        )
+
+
+def api_key(headers: Mapping[str, str]) -> str:
+    """The caller's key (OpenAI's bearer token or Anthropic's x-api-key); "" without one."""
+    bearer = headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return bearer[7:].strip()
+    return headers.get("x-api-key", "")

@@ -1,0 +1,128 @@
+"""The asyncio driver of one deployment's batching engine: sequences with a ``TokenSink`` in;
+steps run on the event loop's clock, each step's tokens handed to every emitting sink at once.
+
+One task per deployment sleeps until each step's absolute end and then calls the sinks
+directly (no task wake-up per stream), which is what lets one core hold thousands of open
+streams. The scheduling itself is ``mock_models.batching`` (pure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Protocol
+
+from mock_models.batching import BatchScheduler, Sequence, StepCosts
+from mock_models.metrics import DeploymentMetrics
+from mock_models.prefix_cache import PrefixCache
+from mock_models.settings import EngineSettings
+
+_TRUNCATE_SIGMAS = 3.0
+
+
+class TokenSink(Protocol):
+    """Where a sequence's tokens go (a stream's transport, or a counter for a JSON body)."""
+
+    def token(self) -> None:
+        """One more token was generated (at the end of the current step)."""
+        ...
+
+    def finish(self) -> None:
+        """The sequence produced its last token."""
+        ...
+
+
+def step_costs(settings: EngineSettings) -> StepCosts:
+    """The scheduler's view of the settings, in seconds."""
+    return StepCosts(
+        max_num_seqs=settings.max_num_seqs, max_waiting_seqs=settings.max_waiting_seqs,
+        max_num_batched_tokens=settings.max_num_batched_tokens,
+        step_base_s=settings.step_base_ms / 1000.0,
+        prefill_s_per_token=settings.prefill_ms_per_token / 1000.0,
+        decode_s_per_seq=settings.decode_ms_per_seq / 1000.0,
+    )
+
+
+class DeploymentEngine:
+    """The engine loop of one deployment; started on the first submission."""
+
+    __slots__ = ("_jitter", "_rng", "_scheduler", "_task", "_wake", "metrics", "prefix_cache",
+                 "settings")
+
+    def __init__(self, settings: EngineSettings, jitter: float, seed: int,
+                 metrics: DeploymentMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else DeploymentMetrics()
+        self._scheduler: BatchScheduler[TokenSink] = BatchScheduler(step_costs(settings))
+        self._jitter = jitter
+        self._rng = random.Random(seed)
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.prefix_cache = PrefixCache(settings.prefix_cache_blocks, settings.block_size_tokens)
+
+    @property
+    def running(self) -> int:
+        return self._scheduler.running
+
+    @property
+    def waiting(self) -> int:
+        return self._scheduler.waiting
+
+    def submit(self, sink: TokenSink, uncached_prompt_tokens: int,
+               output_tokens: int) -> Sequence[TokenSink] | None:
+        """Queue a sequence; None when the waiting queue is full."""
+        seq = Sequence(sink, uncached_prompt_tokens, output_tokens)
+        if not self._scheduler.submit(seq):
+            return None
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        assert self._wake is not None
+        self._wake.set()
+        return seq
+
+    def abort(self, seq: Sequence[TokenSink]) -> None:
+        self._scheduler.abort(seq)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _jitter_factor(self) -> float:
+        if self._jitter == 0.0:
+            return 1.0
+        z = self._rng.gauss(0.0, 1.0)
+        while abs(z) > _TRUNCATE_SIGMAS:
+            z = self._rng.gauss(0.0, 1.0)
+        return max(0.0, 1.0 + self._jitter * z)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        wake = self._wake
+        assert wake is not None
+        step_end = loop.time()
+        while True:
+            step = self._scheduler.step(self._jitter_factor())
+            if step is None:
+                wake.clear()
+                await wake.wait()
+                step_end = loop.time()
+                continue
+            # Absolute step ends, the next computed while this one's tokens go out (as vLLM
+            # overlaps output processing with the next step): lateness of up to one step is
+            # caught up, a longer stall moves the schedule instead of causing a burst.
+            step_end = max(step_end, loop.time() - step.duration_s) + step.duration_s
+            delay = step_end - loop.time()
+            await asyncio.sleep(delay if delay > 0 else 0)
+            # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
+            self.metrics.itl.observe(step.duration_s, step.decode_seqs)
+            for seq in step.emitting:
+                if not seq.aborted:
+                    seq.handle.token()
+            for seq in step.finished:
+                if not seq.aborted:
+                    seq.handle.finish()

@@ -1,0 +1,98 @@
+"""Answering one attempt through a deployment's batching engine: an aiohttp request, a flavour,
+an ``AttemptPlan`` and the engine in; a queue-full error, an SSE stream (whole or cut) or a
+JSON body out, with ``Progress`` saying how far it got for the ledger.
+
+Streamed tokens are written by the engine's step loop straight onto the connection, one HTTP
+chunk per token, through a ``WireSink``; the handler only waits for the sequence to end. When the
+client leaves, the sequence is aborted (its slot freed) or, with ``on_disconnect = "finish"``,
+left to finish, the ledger line then being written when it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from mock_models.attempt import AttemptPlan
+from mock_models.engine import DeploymentEngine
+from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply
+from mock_models.prefix_cache import block_hashes
+from mock_models.responder import Progress, error_response, send_cut_body
+from mock_models.wire import WireSink, close_stream, open_stream
+
+_QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
+
+
+async def engine_answer(
+    request: web.Request,
+    flavour: Flavour,
+    reply: Reply,
+    plan: AttemptPlan,
+    headers: Mapping[str, str],
+    progress: Progress,
+    engine: DeploymentEngine,
+    parsed: ParsedRequest,
+    cut_after_tokens: int | None = None,
+) -> web.StreamResponse:
+    """Queue the attempt in ``engine`` and answer as its tokens come out; prompt blocks
+    found in the deployment's prefix cache are not prefilled and are reported as cached."""
+    settings = engine.settings
+    if settings.api_overhead_ms > 0:
+        await asyncio.sleep(settings.api_overhead_ms / 1000.0)
+    cache = engine.prefix_cache
+    hashes = (block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
+              if cache.capacity_blocks else [])
+    cached_tokens = cache.cached_tokens(hashes, parsed.prompt_tokens) if hashes else 0
+    stream = parsed.stream
+    reply = dataclasses.replace(reply, cached_tokens=cached_tokens)
+    completion_tokens = plan.latency.completion_tokens
+    limit = completion_tokens if cut_after_tokens is None else min(completion_tokens,
+                                                                  cut_after_tokens)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    shape = flavour.stream_shape(reply) if stream else None
+    sink = WireSink(shape, plan.words, limit, done)
+    seq = engine.submit(sink, parsed.prompt_tokens - cached_tokens, completion_tokens)
+    if seq is None:
+        status = settings.queue_full_status
+        progress.status = status
+        kind = ErrorKind.RATE_LIMIT if status == 429 else ErrorKind.OVERLOADED
+        return error_response(flavour, status, kind, _QUEUE_FULL, headers)
+    if hashes:
+        cache.remember(hashes)
+    progress.cached_tokens = cached_tokens
+    response: web.StreamResponse | None = None
+    try:
+        if shape is not None:
+            response = await open_stream(request, shape, headers, progress, sink)
+        if limit > 0:
+            # Shielded: cancelling the handler must not cancel the sequence's own future.
+            await asyncio.shield(done)
+    except asyncio.CancelledError:
+        progress.tokens = sink.tokens
+        if settings.on_disconnect == "abort" or done.done():
+            sink.stop()
+            engine.abort(seq)
+        else:
+            # The provider would go on generating and billing: the ledger waits for the end.
+            progress.settled = done
+            done.add_done_callback(lambda _: setattr(progress, "tokens", sink.tokens))
+        raise
+    finally:
+        progress.tokens = sink.tokens
+        progress.first_token_s = sink.first_token_s
+    if limit < completion_tokens:
+        engine.abort(seq)  # a cut: the connection ends here, so does the generation
+    if response is None:
+        body = flavour.full_body(reply, list(plan.words[:completion_tokens]),
+                                 plan.latency.truncated)
+        if cut_after_tokens is not None:
+            return await send_cut_body(request, body, headers, progress)
+        progress.status = 200
+        return web.Response(status=200, body=body, content_type="application/json",
+                            headers=headers)
+    assert shape is not None
+    await close_stream(response, shape, plan, cut_after_tokens is not None, progress)
+    return response
