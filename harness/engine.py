@@ -58,6 +58,11 @@ class LiveStats:
     failed_attempts: int = 0
     in_flight: int = 0
     last_ttft_s: float | None = None
+    #: Logical requests whose last attempt has finished, and those of them that failed
+    #: (what abort-on-fail checks read; in-flight and cancelled requests are not counted).
+    requests_done: int = 0
+    requests_failed: int = 0
+    dropped: int = 0
 
 
 @dataclass(slots=True)
@@ -150,6 +155,8 @@ class Engine:
 
     def _skip(self, turns: Sequence[PlannedRequest], why: str,
               outcome: Outcome = Outcome.CANCELLED, scheduled_s: float | None = None) -> None:
+        if outcome is Outcome.DROPPED:
+            self.stats.dropped += len(turns)
         for request in turns:
             self._sink(_unsent(request, outcome, why,
                                request.offset_s if scheduled_s is None else scheduled_s))
@@ -183,12 +190,16 @@ class Engine:
             added = [_render(m) for m in request.messages]
             if index == 0 and self._config.tag_prompt:
                 added = _tag(added, self._config.run_id, request.request_id)
+            if not request.resend_history:
+                history, history_tokens = [], 0  # the plan lists this turn's whole context
             messages = history + added
             prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
             progress.attempted = True
             result = await self._attempts(request, messages, prompt_tokens, scheduled_s,
                                           keep_text=index + 1 < len(turns))
+            self.stats.requests_done += 1
             if result is None or result.outcome is not Outcome.OK:
+                self.stats.requests_failed += 1
                 progress.index = len(turns)
                 self._skip(turns[index + 1:], f"session ended: turn {request.turn} failed",
                            scheduled_s=self._clock())

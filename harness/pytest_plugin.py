@@ -10,8 +10,11 @@ faults a test asks for, for the length of one test of a user's own suite.
 
 Marker arguments: ``faults`` (a dict of ``http_429 http_500 http_503 cut retry_after_s
 cut_after_tokens``, or the path of such a TOML file, as ``tokenstorm mock --faults``),
-``deployments`` (a list of deployment dicts, as a scenario's ``[[mock.deployments]]``) and
-``seed``. Without the marker: the default deployments (mock-small, mock-large), no faults.
+``profile`` (a fault profile of the whole catalogue: a shipped name such as ``"brownout"``,
+a TOML path, or a dict with ``rule`` entries), ``deployments`` (a list of deployment dicts,
+as a scenario's ``[[mock.deployments]]``) and ``seed``. A test can also force one fault per
+request with the ``x-tokenstorm-fault: KIND; param=value`` header. Without the marker: the
+default deployments (mock-small, mock-large), no faults.
 Registered through the ``pytest11`` entry point, or with ``-p harness.pytest_plugin``.
 """
 
@@ -33,13 +36,15 @@ MARKER = "tokenstorm_mock"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(faults=None, deployments=None, seed=0): settings of the "
+        "markers", f"{MARKER}(faults=None, profile=None, deployments=None, seed=0): settings "
+                   "of the "
                    "tokenstorm_mock fixture (the tokenstorm mock model server)")
 
 
 def mock_settings(faults: Mapping[str, Any] | str | Path | None = None,
                   deployments: Sequence[Mapping[str, Any]] | None = None,
-                  seed: int = 0) -> MockSettings:
+                  seed: int = 0,
+                  profile: Mapping[str, Any] | str | Path | None = None) -> MockSettings:
     """Validated mock settings; ``ValueError`` with one line naming the bad field."""
     data: dict[str, Any] = {"seed": seed}
     if isinstance(faults, str | Path):
@@ -49,6 +54,9 @@ def mock_settings(faults: Mapping[str, Any] | str | Path | None = None,
             raise ValueError(f"faults file {faults}: {exc}") from None
     elif faults is not None:
         data["faults"] = dict(faults)
+    if profile is not None:
+        data["fault_profile"] = str(profile) if isinstance(profile, Path) else (
+            profile if isinstance(profile, str) else dict(profile))
     if deployments is not None:
         data["deployments"] = [dict(d) for d in deployments]
     try:

@@ -44,7 +44,9 @@ class PlannedRequest:
     ``think_s`` after the previous turn of its session finished; its ``offset_s`` is the
     earliest time that could happen (session start plus all think times), kept for previews.
     A later turn re-sends the whole history: earlier messages, the answers actually received,
-    then its own ``messages``.
+    then its own ``messages``. With ``resend_history`` false the engine sends ``messages``
+    alone: the plan lists the turn's whole (truncated or summarised) context, and later turns
+    build on what this one sent and received.
     """
 
     request_id: str
@@ -59,6 +61,7 @@ class PlannedRequest:
     stream: bool
     messages: tuple[PlannedMessage, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    resend_history: bool = True
     schema: str = PLAN_SCHEMA
 
 

@@ -36,6 +36,13 @@ from mock_models.embedded import EmbeddedMock
 from workloads import build_plan
 
 STOP_GRACE_S = 5.0
+#: How often an abort check reads the live counters, and how long in-flight attempts may
+#: finish once it fires.
+ABORT_EVERY_S = 1.0
+ABORT_GRACE_S = 1.0
+
+#: Reads the live counters and the run clock; returns why to stop (a JSON object) or None.
+AbortCheck = Callable[[LiveStats, float], "dict[str, Any] | None"]
 
 
 class RunError(RuntimeError):
@@ -47,6 +54,8 @@ class RunResult:
     paths: RunPaths
     summary: dict[str, Any]
     interrupted: bool
+    #: Why abort-on-fail stopped the run (None when it ran its course).
+    aborted: dict[str, Any] | None = None
 
 
 def _check_reachable(url: str, timeout_s: float) -> None:
@@ -144,8 +153,20 @@ def _event_loop_runner() -> Callable[[Any], Any]:
     return lambda coro: asyncio.Runner(loop_factory=uvloop.new_event_loop).run(coro)
 
 
+async def _watch_abort(engine: Engine, check: AbortCheck, clock_s: Callable[[], float],
+                       found: list[dict[str, Any]]) -> None:
+    while not engine.stop_requested.is_set():
+        await asyncio.sleep(ABORT_EVERY_S)
+        reason = check(engine.stats, clock_s())
+        if reason is not None:
+            found.append(reason)
+            engine.request_stop(ABORT_GRACE_S)
+            return
+
+
 async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
-                 progress: bool) -> float:
+                 progress: bool, abort_check: AbortCheck | None = None,
+                 aborted: list[dict[str, Any]] | None = None) -> float:
     loop = asyncio.get_running_loop()
     interrupts = 0
 
@@ -161,9 +182,17 @@ async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
     display = (asyncio.create_task(show_progress(
         engine.stats, lambda: time.perf_counter() - start_s, scenario.duration, len(plan)))
         if progress else None)
+    watcher = (asyncio.create_task(_watch_abort(
+        engine, abort_check, lambda: time.perf_counter() - start_s,
+        aborted if aborted is not None else []))
+        if abort_check is not None else None)
     try:
         return await engine.run(plan)
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         if display is not None:
             display.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -174,8 +203,13 @@ async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
 
 
 def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str | None = None,
-            preflight: bool = True, progress: bool = True) -> RunResult:
-    """Plan, send, record, summarise and report one run into ``out_dir/run_id``."""
+            preflight: bool = True, progress: bool = True,
+            abort_check: AbortCheck | None = None) -> RunResult:
+    """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
+
+    ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
+    reason the run stops early, the reason goes into the manifest as ``aborted``.
+    """
     paths = RunPaths(out_dir / run_id)
     try:
         paths.root.mkdir(parents=True, exist_ok=False)
@@ -215,10 +249,11 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
+        aborted: list[dict[str, Any]] = []
 
         async def main() -> float:
             try:
-                return await _drive(engine, plan, scenario, progress)
+                return await _drive(engine, plan, scenario, progress, abort_check, aborted)
             finally:
                 await client.close()
 
@@ -228,7 +263,9 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
             appender.close()
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
-        manifest["interrupted"] = engine.stop_requested.is_set()
+        manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
+        if aborted:
+            manifest["aborted"] = aborted[0]
         manifest["finished_at"] = started_at(datetime.now(UTC))
         if ledger is not None:
             try:
@@ -246,4 +283,5 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
                 manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
     summary = rebuild_run(paths)
-    return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]))
+    return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]),
+                     aborted=aborted[0] if aborted else None)

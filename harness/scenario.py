@@ -24,6 +24,15 @@ from harness.quantities import parse_duration_s, parse_rate_per_s
 from harness.scenario_traffic import Arrival as Arrival
 from harness.scenario_traffic import Trace as Trace
 from harness.scenario_traffic import TraceColumns as TraceColumns
+from harness.scenario_workloads import WORKLOAD_KINDS
+from harness.scenario_workloads import AgentLoopWorkload as AgentLoopWorkload
+from harness.scenario_workloads import BatchWorkload as BatchWorkload
+from harness.scenario_workloads import ChatWorkload as ChatWorkload
+from harness.scenario_workloads import Dist as Dist
+from harness.scenario_workloads import DistSpec as DistSpec
+from harness.scenario_workloads import RagWorkload as RagWorkload
+from harness.scenario_workloads import StreamWorkload as StreamWorkload
+from harness.scenario_workloads import Workload as Workload
 from mock_models.settings import MockSettings
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
@@ -38,59 +47,6 @@ DEFAULT_KEY_ENV: dict[str, str] = {
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _number_or_duration(value: Any) -> Any:
-    return parse_duration_s(value) if isinstance(value, str) else value
-
-
-Quantity = Annotated[float, BeforeValidator(_number_or_duration)]
-
-
-class Dist(_Strict):
-    """A distribution of token counts or durations.
-
-    ``constant`` (value), ``uniform`` (min, max), ``lognormal`` (median, sigma),
-    ``normal`` (mean, std), ``exponential`` (mean), ``geometric`` (mean; counts >= 1).
-    Any of them may carry ``min``/``max`` bounds. Durations may be written with units.
-    """
-
-    dist: Literal["constant", "uniform", "lognormal", "normal", "exponential", "geometric"]
-    value: Quantity | None = None
-    min: Quantity | None = None
-    max: Quantity | None = None
-    median: Quantity | None = Field(default=None, gt=0)
-    sigma: float | None = Field(default=None, ge=0)
-    mean: Quantity | None = None
-    std: Quantity | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _has_parameters(self) -> Dist:
-        needs: dict[str, tuple[str, ...]] = {
-            "constant": ("value",),
-            "uniform": ("min", "max"),
-            "lognormal": ("median", "sigma"),
-            "normal": ("mean", "std"),
-            "exponential": ("mean",),
-            "geometric": ("mean",),
-        }
-        missing = [name for name in needs[self.dist] if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min must not exceed max")
-        if self.dist == "geometric" and self.mean is not None and self.mean < 1:
-            raise ValueError("a geometric mean must be >= 1")
-        return self
-
-
-def _dist(value: Any) -> Any:
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        return {"dist": "constant", "value": value}
-    return value
-
-
-DistSpec = Annotated[Dist, BeforeValidator(_dist)]
 
 
 class Backoff(_Strict):
@@ -140,52 +96,6 @@ class Target(_Strict):
     @property
     def key_env(self) -> str:
         return self.api_key_env or DEFAULT_KEY_ENV[self.api]
-
-
-class _Workload(_Strict):
-    share: float = Field(default=1.0, gt=0)
-    tags: dict[str, str] = Field(default_factory=dict)
-    model: str | None = None
-    max_tokens: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=128))
-
-
-class StreamWorkload(_Workload):
-    """Independent single requests."""
-
-    kind: Literal["stream"]
-    prompt_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=512, sigma=0.6))
-
-
-class ChatWorkload(_Workload):
-    """Multi-turn chat: each turn re-sends the history plus a new user message."""
-
-    kind: Literal["chat"]
-    system_prompt_tokens: int = Field(default=200, ge=0)
-    prompt_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=120, sigma=0.7))
-    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=20))
-    think_time: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
-
-
-class AgentLoopWorkload(_Workload):
-    """An agent: system prompt + task, then tool-call turns whose outputs grow the context."""
-
-    kind: Literal["agent_loop"]
-    system_prompt_tokens: int = Field(default=1500, ge=0)
-    task_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.8))
-    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=6, max=30))
-    tool_output_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0))
-    tool_latency: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7))
-
-
-Workload = Annotated[
-    StreamWorkload | ChatWorkload | AgentLoopWorkload, Field(discriminator="kind")
-]
 
 
 class Slo(_Strict):
@@ -256,7 +166,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"stream", "chat", "agent_loop", "constant", "function-after",
+        elif item in {*WORKLOAD_KINDS, "constant", "function-after",
                       "diurnal", "burst", "ramp", "stages"}:
             continue  # discriminator / validator names pydantic puts in the path
         else:
@@ -275,14 +185,17 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     elif first["type"] == "missing":
         message = "missing required field"
     elif first["type"] == "union_tag_invalid":
-        message = "kind must be one of 'stream', 'chat', 'agent_loop'"
+        message = "kind must be one of " + ", ".join(f"'{kind}'" for kind in WORKLOAD_KINDS)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {where}: {message}{more}"
 
 
-def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
+                   base_dir: Path | None = None) -> Scenario:
+    """Validate ``data``; a relative trace path in a ``Dist`` is looked up in ``base_dir``
+    first (the scenario file's folder), then in the shared traces folder."""
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(describe_validation_error(source, exc)) from None
 
@@ -299,4 +212,4 @@ def load_scenario(path: Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(data, str(path), path.parent)

@@ -6,11 +6,21 @@ Validated with pydantic like the rest of ``harness.scenario``, which re-exports 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.quantities import parse_duration_s, parse_rate_per_s
+from harness.scenario_workloads import resolve_trace_path
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 PerSecond = Annotated[float, BeforeValidator(parse_rate_per_s)]
@@ -66,12 +76,35 @@ ArrivalShape = Annotated[Diurnal | Burst | Ramp | Stages, Field(discriminator="k
 class Arrival(_Strict):
     """When sessions start: ``constant`` (a fixed grid), ``poisson``, or ``gamma`` (gaps with
     coefficient of variation ``cv``: 1 is Poisson, above 1 burstier) at ``rate``; each
-    ``[[arrival.shape]]`` multiplies the rate over time (they compose by product)."""
+    ``[[arrival.shape]]`` multiplies the rate over time (they compose by product).
+
+    ``trace`` instead fits a gamma process to a recorded trace (its mean rate times
+    ``trace_time_scale``, its inter-arrival CV); the path is found like a ``Dist`` trace.
+    """
 
     process: Literal["constant", "poisson", "gamma"] = "poisson"
     rate: PerSecond = 2.0
     cv: float = Field(default=1.0, gt=0)
     shape: tuple[ArrivalShape, ...] = ()
+    trace: str | None = None
+    trace_time_scale: float = Field(default=1.0, gt=0)
+
+    @field_validator("trace")
+    @classmethod
+    def _trace_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        context = info.context if isinstance(info.context, dict) else {}
+        base_dir = context.get("base_dir")
+        return resolve_trace_path(value, base_dir if isinstance(base_dir, Path) else None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Arrival:
+        given = {"process", "rate", "cv"} & self.model_fields_set
+        if self.trace is not None and given:
+            raise ValueError(f"give either trace or {'/'.join(sorted(given))}: a trace "
+                             "fits a gamma process's rate and cv")
+        return self
 
 
 TraceFormat = Literal["auto", "azure", "burstgpt", "mooncake", "tracelab", "csv", "jsonl"]

@@ -12,6 +12,7 @@ from aiohttp import web
 from mock_models.attempt import AttemptPlan
 from mock_models.flavour import Flavour, Reply
 from mock_models.responder import Progress
+from mock_models.tamper import Tamper
 from mock_models.ticker import Ticker
 from mock_models.wire import WireSink, close_stream, open_stream
 
@@ -25,22 +26,23 @@ async def constant_stream_answer(
     started: float,
     progress: Progress,
     ticker: Ticker,
-    cut_after_tokens: int | None = None,
+    tamper: Tamper | None = None,
 ) -> web.StreamResponse:
-    """Stream the planned tokens; with ``cut_after_tokens`` stop there without a terminator.
+    """Stream the planned tokens; a ``tamper`` may end the stream early or reshape it.
 
     The opening events go out with the headers at once, as real servers send them; the first
     token is due at ``started`` (``time.monotonic()``) + TTFT.
     """
     latency = plan.latency
     limit = latency.completion_tokens
-    if cut_after_tokens is not None:
-        limit = min(limit, cut_after_tokens)
+    if tamper is not None and tamper.limit is not None:
+        limit = min(limit, tamper.limit)
     shape = flavour.stream_shape(reply)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    sink = WireSink(shape, plan.words, limit, done)
+    sink = WireSink(shape, plan.words, limit, done,
+                    tamper.piece_bytes if tamper is not None else 0)
     try:
-        response = await open_stream(request, shape, headers, progress, sink)
+        response = await open_stream(request, shape, headers, progress, sink, tamper)
         if limit > 0:
             ticker.pace(sink, started + latency.ttft_s, latency.gaps_s)
             # Shielded: cancelling the handler must not cancel the stream's own future.
@@ -49,5 +51,5 @@ async def constant_stream_answer(
         sink.stopped = True
         progress.tokens = sink.tokens
         progress.first_token_s = sink.first_token_s
-    await close_stream(response, shape, plan, cut_after_tokens is not None, progress)
+    await close_stream(request, response, shape, plan, tamper, progress)
     return response

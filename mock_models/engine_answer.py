@@ -20,8 +20,9 @@ from mock_models.attempt import AttemptPlan
 from mock_models.engine import DeploymentEngine
 from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply
 from mock_models.prefix_cache import block_hashes
-from mock_models.responder import Progress, error_response, send_cut_body
-from mock_models.wire import WireSink, close_stream, open_stream
+from mock_models.responder import Progress, error_response
+from mock_models.tamper import Tamper
+from mock_models.wire import DripSink, WireSink, close_stream, open_stream
 
 _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
 
@@ -35,7 +36,7 @@ async def engine_answer(
     progress: Progress,
     engine: DeploymentEngine,
     parsed: ParsedRequest,
-    cut_after_tokens: int | None = None,
+    tamper: Tamper | None = None,
 ) -> web.StreamResponse:
     """Queue the attempt in ``engine`` and answer as its tokens come out; prompt blocks
     found in the deployment's prefix cache are not prefilled and are reported as cached."""
@@ -49,12 +50,14 @@ async def engine_answer(
     stream = parsed.stream
     reply = dataclasses.replace(reply, cached_tokens=cached_tokens)
     completion_tokens = plan.latency.completion_tokens
-    limit = completion_tokens if cut_after_tokens is None else min(completion_tokens,
-                                                                  cut_after_tokens)
+    cut_after = tamper.limit if tamper is not None else None
+    limit = completion_tokens if cut_after is None else min(completion_tokens, cut_after)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     shape = flavour.stream_shape(reply) if stream else None
-    sink = WireSink(shape, plan.words, limit, done)
-    seq = engine.submit(sink, parsed.prompt_tokens - cached_tokens, completion_tokens)
+    sink = WireSink(shape, plan.words, limit, done,
+                    tamper.piece_bytes if tamper is not None else 0)
+    drip = DripSink(sink, tamper.drip_s) if tamper is not None and tamper.drip_s else None
+    seq = engine.submit(drip or sink, parsed.prompt_tokens - cached_tokens, completion_tokens)
     if seq is None:
         status = settings.queue_full_status
         progress.status = status
@@ -66,14 +69,14 @@ async def engine_answer(
     response: web.StreamResponse | None = None
     try:
         if shape is not None:
-            response = await open_stream(request, shape, headers, progress, sink)
+            response = await open_stream(request, shape, headers, progress, sink, tamper)
         if limit > 0:
             # Shielded: cancelling the handler must not cancel the sequence's own future.
             await asyncio.shield(done)
     except asyncio.CancelledError:
         progress.tokens = sink.tokens
         if settings.on_disconnect == "abort" or done.done():
-            sink.stop()
+            (drip or sink).stop()
             engine.abort(seq)
         else:
             # The provider would go on generating and billing: the ledger waits for the end.
@@ -88,11 +91,11 @@ async def engine_answer(
     if response is None:
         body = flavour.full_body(reply, list(plan.words[:completion_tokens]),
                                  plan.latency.truncated)
-        if cut_after_tokens is not None:
-            return await send_cut_body(request, body, headers, progress)
+        if tamper is not None:
+            return await tamper.send_body(request, body, headers, progress)
         progress.status = 200
         return web.Response(status=200, body=body, content_type="application/json",
                             headers=headers)
     assert shape is not None
-    await close_stream(response, shape, plan, cut_after_tokens is not None, progress)
+    await close_stream(request, response, shape, plan, tamper, progress)
     return response

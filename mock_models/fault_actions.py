@@ -1,18 +1,29 @@
 """The seam between deciding a fault and applying it: a fault kind (as ``faults`` decides it)
 and the fault settings in; a ``FaultAction`` the server knows how to carry out out.
 
-The server only ever applies actions (``Refuse`` before any byte, ``Cut`` after N tokens), so
-a larger catalogue of kinds grows by mapping each new kind here, or by adding an action kind
-and its one application in the server, without touching the engine.
+The demo faults map to actions (``Refuse`` before any byte, ``Cut`` after N tokens); the
+catalogue's faults that act before the answer are carried out by ``apply_before``, those
+inside the answer by a ``mock_models.tamper.Tamper``, without touching the engine.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from aiohttp import web
+
+from faults.catalogue import CATALOGUE, FaultKind
+from faults.decide import FaultChoice
+from faults.proxy.relay import reset_connection
+from faults.wire import error_body, error_headers
 from mock_models.flavour import ErrorKind
+from mock_models.responder import Progress
 from mock_models.settings import DemoFaults
+
+_ID_HEADERS = frozenset({"x-request-id", "request-id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +65,33 @@ def action_for(fault: str | None, faults: DemoFaults) -> FaultAction | None:
     if fault == "cut":
         return Cut(faults.cut_after_tokens)
     raise ValueError(f"no action for fault kind {fault!r}")
+
+
+async def apply_before(request: web.Request, choice: FaultChoice, api: str,
+                       headers: Mapping[str, str], progress: Progress) -> web.Response | None:
+    """Carry out a catalogue fault that acts before the answer (an error status with the
+    provider's body and headers, a refused connection, a hang, a delay); None when the
+    answer goes ahead.
+
+    ``down`` aborts the transport before any byte: one listener serves every deployment, so
+    a refused connection per deployment is out of reach, and a client sees the same thing as
+    a pod that died under it (its outcome is ``reset``).
+    """
+    kind, params = choice.kind, choice.params
+    status = CATALOGUE[kind].status
+    if status is not None:
+        all_headers = {**headers, **error_headers(kind, api, params)}
+        content_type = all_headers.pop("content-type")
+        progress.status = status
+        request_id = next((v for k, v in headers.items() if k in _ID_HEADERS), "")
+        return web.Response(status=status, body=error_body(kind, api, request_id),
+                            headers=all_headers, content_type=content_type)
+    if kind is FaultKind.HANG:
+        await asyncio.sleep(params["hang_s"])
+    if kind in (FaultKind.DOWN, FaultKind.HANG):
+        reset_connection(request)
+        progress.status = 0
+        return web.Response(status=502)
+    if kind is FaultKind.DELAY:
+        await asyncio.sleep(params["delay_ms"] / 1000.0)
+    return None

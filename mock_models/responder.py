@@ -9,11 +9,15 @@ import asyncio
 import math
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from mock_models.attempt import AttemptPlan
 from mock_models.flavour import ErrorKind, Flavour, Reply
+
+if TYPE_CHECKING:
+    from mock_models.tamper import Tamper
 
 #: Status the ledger records when the client left before any status line was sent
 #: (nginx's "client closed request").
@@ -75,25 +79,25 @@ async def body_answer(
     headers: Mapping[str, str],
     started: float,
     progress: Progress,
-    cut_after_tokens: int | None = None,
+    tamper: Tamper | None = None,
 ) -> web.StreamResponse:
     """Answer once, after the whole generation time from ``started`` (``time.monotonic()``);
-    with ``cut_after_tokens`` send the headers and half of the body at the moment that token
-    is out, then close the connection."""
+    a ``tamper`` that ends answers early acts once its token is out (a cut sends the headers
+    and half of the body, then closes the connection)."""
     latency = plan.latency
     limit = latency.completion_tokens
-    if cut_after_tokens is not None:
-        limit = min(limit, cut_after_tokens)
+    if tamper is not None and tamper.limit is not None:
+        limit = min(limit, tamper.limit)
     try:
         await _sleep_until(started + latency.total_s(limit))
     finally:
         progress.tokens = latency.tokens_by(time.monotonic() - started)
     body = flavour.full_body(reply, list(plan.words), latency.truncated)
     progress.tokens = limit
-    if cut_after_tokens is None:
+    if tamper is None:
         progress.status = 200
         return web.Response(status=200, body=body, content_type=_JSON, headers=headers)
-    return await send_cut_body(request, body, headers, progress)
+    return await tamper.send_body(request, body, headers, progress)
 
 
 async def send_cut_body(request: web.Request, body: bytes, headers: Mapping[str, str],

@@ -5,6 +5,7 @@ ledger line per attempt; ``serve`` runs it on a socket until cancelled."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Mapping
@@ -14,16 +15,19 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from faults.catalogue import CATALOGUE
+from faults.decide import FaultChoice
 from harness.outcomes import Outcome, outcome_for_status
 from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
-from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
+from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
+from mock_models.chaos import FaultBook, add_fault_routes
 from mock_models.constant_stream import constant_stream_answer
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.engine import DeploymentEngine
 from mock_models.engine_answer import engine_answer
-from mock_models.fault_actions import Cut, Refuse, action_for
-from mock_models.flavour import ErrorKind, Flavour, Reply, RequestError
+from mock_models.fault_actions import Cut, Refuse, action_for, apply_before
+from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply, RequestError
 from mock_models.ledger import Ledger
 from mock_models.metrics import DeploymentMetrics, render
 from mock_models.openai_api import OpenAIChat
@@ -35,6 +39,7 @@ from mock_models.responder import (
     error_response,
 )
 from mock_models.settings import ANY_MODEL, MockSettings
+from mock_models.tamper import Tamper
 from mock_models.ticker import Ticker
 
 # Prompts of agent loops can be megabytes of text; aiohttp's default limit is 1 MiB.
@@ -58,6 +63,7 @@ class MockService:
                                      self.metrics[d.name])
             for d in settings.deployments if d.engine is not None}
         self.ticker = Ticker()
+        self.faults = FaultBook(settings.fault_profile, self._seed, self._epoch)
         self.limiters = {d.name: RateLimiter(d.rate_limits)
                          for d in settings.deployments if d.rate_limits}
 
@@ -106,9 +112,14 @@ class MockService:
                             headers={"x-content-type-options": "nosniff"})
 
     async def ready(self, request: web.Request) -> web.Response:
-        """503 until ``startup_s`` after start (a model still loading), then 200."""
-        if time.monotonic() - self._epoch < self.settings.startup_s:
+        """503 until ``startup_s`` after start (a model still loading), then 200; 503 in the
+        down half-periods of an active ``flap`` fault."""
+        now = time.monotonic()
+        if now - self._epoch < self.settings.startup_s:
             return web.Response(status=503, body=orjson.dumps({"status": "loading"}),
+                                content_type="application/json")
+        if not self.faults.ready(now):
+            return web.Response(status=503, body=orjson.dumps({"status": "flapping"}),
                                 content_type="application/json")
         return _json_response({"status": "ready"})
 
@@ -167,6 +178,11 @@ class MockService:
                                 "Incorrect API key provided. You can find your API key in "
                                 "your account settings.")
         try:
+            forced = self.faults.forced(request.headers)
+        except ValueError as exc:
+            return self._refuse(flavour, draft, progress, headers, 400,
+                                ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER)
+        try:
             try:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge:
@@ -195,33 +211,69 @@ class MockService:
                                     f"again in {verdict.retry_after_s:.3g}s.")
         faults = self.settings.faults
         plan = plan_attempt(deployment, faults, parsed, digest)
+        choice = forced or self.faults.drawn(request.headers, deployment.name, parsed.model,
+                                             flavour.api, parsed.stream, time.monotonic())
+        if choice is not None:
+            # A catalogue fault takes the place of the demo fault the plan drew.
+            plan = dataclasses.replace(plan, fault=None)
+            return await self._catalogue_fault(request, flavour, draft, progress, headers,
+                                               choice, plan, parsed, deployment.name)
         if plan.fault is not None:
             draft.fault = headers[FAULT_HEADER] = plan.fault
         action = action_for(plan.fault, faults)
         if isinstance(action, Refuse):
             return self._refuse(flavour, draft, progress, headers, action.status, action.kind,
                                 action.message, retry_after_s=action.retry_after_s)
-        cut_after = action.after_tokens if isinstance(action, Cut) else None
-        reply = Reply(response_id=flavour.response_id(digest), model=parsed.model,
+        tamper = (Tamper.cut(flavour.api, action.after_tokens) if isinstance(action, Cut)
+                  else None)
+        response = await self._generate(request, flavour, draft, progress, headers, plan,
+                                         parsed, deployment.name, started, tamper)
+        if progress.status == 200:
+            draft.outcome = Outcome.OK if tamper is None else Outcome.STREAM_CUT
+        return response
+
+    async def _catalogue_fault(self, request: web.Request, flavour: Flavour,
+                               draft: AttemptDraft, progress: Progress, headers: dict[str, str],
+                               choice: FaultChoice, plan: AttemptPlan, parsed: ParsedRequest,
+                               deployment: str) -> web.StreamResponse:
+        """Answer an attempt a catalogue fault hits; the ledger gets the kind's outcome."""
+        draft.fault = headers[FAULT_HEADER] = choice.kind.value
+        spec = CATALOGUE[choice.kind]
+        draft.outcome = spec.outcome_stream if parsed.stream else spec.outcome_body
+        before = await apply_before(request, choice, flavour.api, headers, progress)
+        if before is not None:
+            return before
+        tamper = Tamper.of(choice, flavour.api)
+        if tamper is not None and tamper.drip_s:
+            latency = dataclasses.replace(
+                plan.latency, gaps_s=(tamper.drip_s,) * len(plan.latency.gaps_s))
+            plan = dataclasses.replace(plan, latency=latency)
+        return await self._generate(request, flavour, draft, progress, headers, plan, parsed,
+                                    deployment, time.monotonic(), tamper)
+
+    async def _generate(self, request: web.Request, flavour: Flavour, draft: AttemptDraft,
+                        progress: Progress, headers: dict[str, str], plan: AttemptPlan,
+                        parsed: ParsedRequest, deployment: str, started: float,
+                        tamper: Tamper | None) -> web.StreamResponse:
+        """The answer itself, through the deployment's engine or the constant model."""
+        reply = Reply(response_id=flavour.response_id(plan.digest), model=parsed.model,
                       prompt_tokens=parsed.prompt_tokens, created=int(time.time()),
                       include_usage=parsed.include_usage, tool_name=plan.tool)
-        engine = self.engines.get(deployment.name)
+        engine = self.engines.get(deployment)
         if engine is not None:
             response = await engine_answer(request, flavour, reply, plan, headers, progress,
-                                           engine, parsed, cut_after)
-            if progress.status != 200:
+                                           engine, parsed, tamper)
+            if progress.status not in (200, 0):
                 draft.outcome = outcome_for_status(progress.status)
-                return response
         elif parsed.stream:
             response = await constant_stream_answer(request, flavour, reply, plan, headers,
-                                                    started, progress, self.ticker, cut_after)
-            itl = self.metrics[deployment.name].itl
+                                                    started, progress, self.ticker, tamper)
+            itl = self.metrics[deployment].itl
             for gap_s in plan.latency.gaps_s[:max(0, progress.tokens - 1)]:
                 itl.observe(gap_s)
         else:
             response = await body_answer(request, flavour, reply, plan, headers, started,
-                                         progress, cut_after)
-        draft.outcome = Outcome.OK if cut_after is None else Outcome.STREAM_CUT
+                                         progress, tamper)
         return response
 
     def _refuse(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
@@ -254,6 +306,7 @@ def build_app(settings: MockSettings, *, ledger_path: Path | None = None) -> web
     app.router.add_get("/tokenstorm/ledger", service.get_ledger)
     app.router.add_delete("/tokenstorm/ledger", service.delete_ledger)
     add_admin_routes(app, service)
+    add_fault_routes(app, service.faults)
 
     async def close_service(_: web.Application) -> None:
         await service.close()

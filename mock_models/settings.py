@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from faults.profile import FaultProfile, ProfileError, load_profile
 from mock_models.profiles import with_profile
 
 #: Accept requests for any model name (the quick-flag constant deployment).
@@ -148,11 +149,28 @@ class MockSettings(_Strict):
     seed: int | None = None
     deployments: tuple[DeploymentSettings, ...] = Field(default_factory=default_deployments)
     faults: DemoFaults = Field(default_factory=DemoFaults)
+    #: A fault profile of the whole catalogue (``faults = "brownout"`` or a TOML path in a
+    #: scenario's ``[mock]`` loads one here), applied beside the demo faults.
+    fault_profile: FaultProfile | None = None
     #: When set, a request must carry one of these (``authorization: Bearer`` or
     #: ``x-api-key``) or gets the provider's 401.
     api_keys: tuple[str, ...] = ()
     #: ``/ready`` answers 503 for this long after start, as a server loading its model would.
     startup_s: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_by_name(cls, data: Any) -> Any:
+        """``faults = "brownout"`` (a profile name or path) instead of a demo fault table."""
+        if isinstance(data, dict) and isinstance(data.get("faults"), str):
+            data = {**{k: v for k, v in data.items() if k != "faults"},
+                    "fault_profile": data["faults"]}
+        if isinstance(data, dict) and isinstance(data.get("fault_profile"), str):
+            try:
+                data = {**data, "fault_profile": load_profile(data["fault_profile"])}
+            except ProfileError as exc:
+                raise ValueError(str(exc)) from None
+        return data
 
     @model_validator(mode="after")
     def _unique(self) -> MockSettings:

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from faults.wire import split_frames
 from mock_models.attempt import AttemptPlan
 from mock_models.flavour import StreamShape
 from mock_models.responder import SSE_HEADERS, Progress
+from mock_models.tamper import Tamper
 
 
 class WireSink:
@@ -27,12 +29,14 @@ class WireSink:
     last token or, for a cut answer, after token ``limit``; ``stop`` ends it early.
     """
 
-    __slots__ = ("_limit", "_pending", "_shape", "_transport", "_words", "done",
+    __slots__ = ("_limit", "_pending", "_piece_bytes", "_shape", "_transport", "_words", "done",
                  "first_token_s", "stopped", "tokens")
 
     def __init__(self, shape: StreamShape | None, words: tuple[int, ...], limit: int,
-                 done: asyncio.Future[None]) -> None:
+                 done: asyncio.Future[None], piece_bytes: int = 0) -> None:
         self._shape = shape
+        #: A fragmenting fault's largest write (0: one chunk per write).
+        self._piece_bytes = piece_bytes
         self._words = words
         self._limit = limit
         self._transport: asyncio.Transport | None = None
@@ -57,8 +61,13 @@ class WireSink:
     def _write(self, data: bytes) -> None:
         # No isinstance check: uvloop's transports do not subclass asyncio's.
         transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        if transport is None or transport.is_closing():
+            return
+        if self._piece_bytes:
+            for part in split_frames(data, self._piece_bytes):
+                transport.write(b"%x\r\n%b\r\n" % (len(part), part))
+            return
+        transport.write(b"%x\r\n%b\r\n" % (len(data), data))
 
     def token(self, count: int = 1) -> None:
         """The next ``count`` tokens are out: write them as one chunk (or hold them until
@@ -93,25 +102,75 @@ class WireSink:
             self.done.cancel()
 
 
+class DripSink:
+    """A slow drip in front of a ``WireSink``: tokens in as the engine makes them, out no
+    faster than one per ``gap_s``."""
+
+    __slots__ = ("_gap_s", "_handle", "_last_s", "_owed", "inner")
+
+    def __init__(self, inner: WireSink, gap_s: float) -> None:
+        self.inner = inner
+        self._gap_s = gap_s
+        self._owed = 0
+        self._last_s = float("-inf")
+        self._handle: asyncio.TimerHandle | None = None
+
+    def token(self) -> None:
+        self._owed += 1
+        self._arm()
+
+    def finish(self) -> None:
+        """Nothing: the inner sink finishes when its last token is written."""
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.inner.stop()
+
+    def _arm(self) -> None:
+        if self._handle is None and self._owed:
+            delay_s = max(0.0, self._last_s + self._gap_s - time.monotonic())
+            self._handle = asyncio.get_running_loop().call_later(delay_s, self._emit)
+
+    def _emit(self) -> None:
+        self._handle = None
+        self._owed -= 1
+        self._last_s = time.monotonic()
+        self.inner.token(1)
+        self._arm()
+
+
 async def open_stream(request: web.Request, shape: StreamShape, headers: Mapping[str, str],
-                      progress: Progress, sink: WireSink) -> web.StreamResponse:
+                      progress: Progress, sink: WireSink,
+                      tamper: Tamper | None = None) -> web.StreamResponse:
     """Send the status line, headers and opening events; then let ``sink`` write."""
     response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **headers})
     response.enable_chunked_encoding()
     await response.prepare(request)
     progress.status = 200
-    await response.write(shape.opening())
+    opening = shape.opening()
+    if tamper is None:
+        await response.write(opening)
+    else:
+        await tamper.write(response, tamper.frames(opening))
     sink.attach(request.transport)
     return response
 
 
-async def close_stream(response: web.StreamResponse, shape: StreamShape, plan: AttemptPlan,
-                       cut: bool, progress: Progress) -> None:
-    """The finish events and terminator (none for a cut stream), then the last chunk."""
+async def close_stream(request: web.Request, response: web.StreamResponse, shape: StreamShape,
+                       plan: AttemptPlan, tamper: Tamper | None, progress: Progress) -> None:
+    """The finish events and terminator, then the last chunk; a fault that ends the stream
+    early ends it its own way instead."""
+    if tamper is not None and tamper.limit is not None:
+        await tamper.end_stream(request, response, progress)
+        return
     try:
-        if not cut:
-            await response.write(shape.closing(plan.latency.completion_tokens,
-                                               plan.latency.truncated))
+        closing = shape.closing(plan.latency.completion_tokens, plan.latency.truncated)
+        if tamper is None:
+            await response.write(closing)
+        else:
+            await tamper.write(response, tamper.frames(closing))
         await response.write_eof()
     except ConnectionError:
         progress.disconnected = True

@@ -3,8 +3,9 @@ planned turns of one tool-calling agent out.
 
 Turn 1 sends the shared system prompt (one seed per workload: a cacheable prefix) and the
 task; each later turn adds one tool output after the tool's run time, so the context only
-ever grows. Tool outputs have role "user": a plan holds no tool-call ids to answer, so they
-travel as plain user content, which costs the same prompt tokens.
+ever grows, unless ``context_window_tokens`` is set (``workloads.context_window``). Tool
+outputs have role "user": a plan holds no tool-call ids to answer, so they travel as plain
+user content, which costs the same prompt tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from harness.records import PlannedMessage, PlannedRequest
 from harness.scenario import AgentLoopWorkload
+from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.registry import register
 from workloads.session import SessionContext, Turn
@@ -43,4 +45,4 @@ def build_agent_session(
         think_s = sample_duration_s(cfg.tool_latency, rng)
         max_tokens = sample_int(cfg.max_tokens, rng)
         turns.append(Turn(messages=(tool_output,), think_s=think_s, max_tokens=max_tokens))
-    return ctx.requests(turns)
+    return ctx.requests(fit_to_window(turns, cfg, ctx))

@@ -12,6 +12,7 @@ import numpy as np
 
 from harness.records import PlannedMessage, PlannedRequest
 from harness.scenario import ChatWorkload
+from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.registry import register
 from workloads.session import SessionContext, Turn
@@ -41,4 +42,4 @@ def build_chat_session(
         max_tokens = sample_int(cfg.max_tokens, rng)
         think_s = sample_duration_s(cfg.think_time, rng) if turn_number > 1 else 0.0
         turns.append(Turn(messages=tuple(messages), think_s=think_s, max_tokens=max_tokens))
-    return ctx.requests(turns)
+    return ctx.requests(fit_to_window(turns, cfg, ctx))

@@ -42,6 +42,7 @@ def _uniform(dist: Dist, rng: np.random.Generator) -> float:
 
 
 def _lognormal(dist: Dist, rng: np.random.Generator) -> float:
+    # A trace-fitted lognormal has median and sigma filled in by the planner.
     median = _need(dist.median, "median", dist)
     return float(rng.lognormal(math.log(median), _need(dist.sigma, "sigma", dist)))
 
@@ -62,6 +63,13 @@ def _geometric(dist: Dist, rng: np.random.Generator) -> float:
     return float(rng.geometric(1.0 / mean))
 
 
+def _empirical(dist: Dist, rng: np.random.Generator) -> float:
+    # A trace-backed Dist has its values filled in by the planner (workloads.fitting).
+    if not dist.values:
+        raise ValueError("dist 'empirical' needs values (a trace column is read by the planner)")
+    return float(dist.values[int(rng.integers(len(dist.values)))])
+
+
 _SAMPLERS: dict[str, _Sampler] = {
     "constant": _constant,
     "uniform": _uniform,
@@ -69,6 +77,7 @@ _SAMPLERS: dict[str, _Sampler] = {
     "normal": _normal,
     "exponential": _exponential,
     "geometric": _geometric,
+    "empirical": _empirical,
 }
 
 

@@ -17,8 +17,9 @@ from harness.records import PlannedRequest
 from harness.scenario import Scenario, Workload
 
 # The builder modules register themselves on import; the planner is where they must be loaded.
-from workloads import agent_loop, chat, seeds, stream  # noqa: F401
+from workloads import agent_loop, batch, chat, rag, seeds, stream  # noqa: F401
 from workloads.arrivals import session_offsets_s
+from workloads.fitting import TraceFits
 from workloads.registry import builder_for
 from workloads.session import SessionContext
 from workloads.traces import load_trace, replay_trace
@@ -55,7 +56,8 @@ def build_plan(scenario: Scenario) -> list[PlannedRequest]:
     session has planned so far, this turn included. The answers of earlier turns, which the
     engine re-sends too, are unknown until the run. A ``[trace]`` adds its replayed rows
     (``workloads.traces``; reading the trace file is the planner's only I/O), beside the
-    synthetic workloads if there are any. ``TraceError`` if the trace cannot be read.
+    synthetic workloads if there are any. Distributions and arrivals that name a trace are
+    fitted to it first (``workloads.fitting``). ``TraceError`` if a trace cannot be read.
     """
     plan = _synthetic_plan(scenario) if scenario.workload else []
     if scenario.trace is not None:
@@ -71,18 +73,20 @@ def build_plan(scenario: Scenario) -> list[PlannedRequest]:
 
 
 def _synthetic_plan(scenario: Scenario) -> list[PlannedRequest]:
+    fits = TraceFits()
+    fitted = [fits.workload(workload) for workload in scenario.workload]
     offsets_s = session_offsets_s(
-        scenario.arrival, scenario.duration, seeds.rng_stream(scenario.seed, seeds.ARRIVALS)
-    )
+        fits.arrival(scenario.arrival), scenario.duration,
+        seeds.rng_stream(scenario.seed, seeds.ARRIVALS))
     choices = choose_workloads(
-        [workload.share for workload in scenario.workload],
+        [workload.share for workload in fitted],
         len(offsets_s),
         seeds.rng_stream(scenario.seed, seeds.WORKLOAD_CHOICE),
     )
-    tags = [workload_tags(workload) for workload in scenario.workload]
+    tags = [workload_tags(workload) for workload in fitted]
     plan: list[PlannedRequest] = []
     for index, (start_s, choice) in enumerate(zip(offsets_s, choices, strict=True)):
-        workload = scenario.workload[choice]
+        workload = fitted[choice]
         context = SessionContext(
             session_id=f"s{index:06d}",
             session_index=index,

@@ -3,21 +3,28 @@ that turns its list of turns into planned requests (offsets, prompt sizes, ids).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.records import PlannedMessage, PlannedRequest
 from workloads.seeds import shared_message_seed, unique_message_seed
 
+#: The shared-seed slot of a workload's shared prompt prefix (slot 0 is the system prompt).
+SHARED_PREFIX_SLOT = 1
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
     """What a builder decides for one turn: the messages it adds, the wait before it is sent
-    (think or tool time after the previous turn's answer; ignored for turn 1), its max_tokens."""
+    (think or tool time after the previous turn's answer; ignored for turn 1), its max_tokens,
+    and whether the history goes before its messages."""
 
     messages: tuple[PlannedMessage, ...]
     think_s: float
     max_tokens: int
+    #: False: ``messages`` are the turn's whole context (a truncated or summarised history).
+    resend_history: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,22 @@ class SessionContext:
         """Text seed of a message only this session sends."""
         return unique_message_seed(self.seed, self.session_index, turn, slot)
 
+    def prompt(self, tokens: int, shared_share: float, turn: int) -> tuple[PlannedMessage, ...]:
+        """A user prompt of ``tokens`` whose leading ``shared_share`` is text every session of
+        the workload shares (one seed, so equal leading words), the rest this session's own.
+
+        Without a share it is one message; with one, up to two user messages in a row.
+        """
+        shared = math.floor(tokens * shared_share + 0.5)
+        parts: list[PlannedMessage] = []
+        if shared > 0:
+            parts.append(PlannedMessage(role="user", tokens=shared,
+                                        seed=self.shared_seed(SHARED_PREFIX_SLOT)))
+        if tokens - shared > 0 or not parts:
+            parts.append(PlannedMessage(role="user", tokens=tokens - shared,
+                                        seed=self.unique_seed(turn, 0)))
+        return tuple(parts)
+
     def requests(self, turns: Sequence[Turn]) -> list[PlannedRequest]:
         """Planned requests for ``turns`` (turn 1 first).
 
@@ -50,7 +73,8 @@ class SessionContext:
         earliest it can be sent, since the real send waits for the previous answer.
         ``prompt_tokens`` counts the planned messages of this and all earlier turns; the
         answers the model gives are unknown at plan time, so the real prompt will be larger
-        by the completion tokens of earlier turns.
+        by the completion tokens of earlier turns. A turn that does not re-send the history
+        counts only its own messages, and later turns count on from there.
         """
         requests: list[PlannedRequest] = []
         offset_s = self.start_s
@@ -58,6 +82,8 @@ class SessionContext:
         for turn_number, turn in enumerate(turns, start=1):
             think_s = 0.0 if turn_number == 1 else max(turn.think_s, 0.0)
             offset_s += think_s
+            if not turn.resend_history:
+                history_tokens = 0
             history_tokens += sum(message.tokens for message in turn.messages)
             requests.append(
                 PlannedRequest(
@@ -73,6 +99,7 @@ class SessionContext:
                     stream=self.stream,
                     messages=turn.messages,
                     tags=dict(self.tags),
+                    resend_history=turn.resend_history,
                 )
             )
         return requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.records import PlannedMessage, PlannedRequest
+from harness.records import PlannedRequest
 from harness.scenario import StreamWorkload
 from workloads.distributions import sample_int
 from workloads.registry import register
@@ -16,8 +16,9 @@ from workloads.session import SessionContext, Turn
 def build_stream_session(
     cfg: StreamWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:
-    """One independent request: a fresh user message of ``prompt_tokens``."""
+    """One independent request: a user prompt of ``prompt_tokens``, of which
+    ``shared_prefix_share`` is a prefix every session shares."""
     prompt_tokens = sample_int(cfg.prompt_tokens, rng)
     max_tokens = sample_int(cfg.max_tokens, rng)
-    message = PlannedMessage(role="user", tokens=prompt_tokens, seed=ctx.unique_seed(1, 0))
-    return ctx.requests([Turn(messages=(message,), think_s=0.0, max_tokens=max_tokens)])
+    messages = ctx.prompt(prompt_tokens, cfg.shared_prefix_share, turn=1)
+    return ctx.requests([Turn(messages=messages, think_s=0.0, max_tokens=max_tokens)])

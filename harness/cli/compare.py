@@ -37,7 +37,14 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def handle(args: argparse.Namespace) -> int:
-    paths = [Path(d) for d in args.run_dirs]
+    return write_comparison([Path(d) for d in args.run_dirs], Path(args.out), args.force)
+
+
+def write_comparison(paths: list[Path], out: Path, force: bool,
+                     forced_note: str = "compared with --force although") -> int:
+    """Compare the runs in ``paths``, write ``comparison.md``/``.html`` into ``out``, print
+    each run's headline; raises ``UserError`` for unreadable or (unless ``force``)
+    incomparable runs."""
     if len({p.resolve() for p in paths}) != len(paths):
         raise UserError("the same run directory is given twice")
     try:
@@ -51,12 +58,11 @@ def handle(args: argparse.Namespace) -> int:
     problems = incompatibilities(runs)
     notes: list[str] = []
     if problems:
-        if not args.force or len(runs) < 2:
+        if not force or len(runs) < 2:
             hint = "" if len(runs) < 2 else " (pass --force to compare anyway)"
             raise UserError("; ".join(problems) + hint)
-        notes = [f"compared with --force although: {p}" for p in problems]
+        notes = [f"{forced_note}: {p}" for p in problems]
     comparison = compare_runs(runs, np.random.default_rng(BOOTSTRAP_SEED))
-    out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "comparison.md").write_text(render_markdown(comparison, notes), encoding="utf-8")

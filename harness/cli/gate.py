@@ -11,24 +11,29 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from harness.cli.errors import UserError
+from harness.engine import LiveStats
 from harness.gates import (
     EXIT_BAD_BUDGET,
     Budget,
     BudgetError,
     GateReport,
+    LiveCounts,
     RunDataError,
     console_table,
     evaluate,
+    first_breach,
     gates_json,
     junit_xml,
     load_budget,
     load_run,
 )
 from harness.report import write_reports
+from harness.runner import AbortCheck
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.
 NOISE_SEED = 0x6A7E
@@ -92,6 +97,21 @@ def gate_after_run(run_dir: Path, budget: Budget | None, args: argparse.Namespac
     report = apply_budget(run_dir, budget, baseline)
     sys.stdout.write(console_table(report) + "\n")
     return report.exit_code
+
+
+def abort_check(budget: Budget | None) -> AbortCheck | None:
+    """The live check of the budget's ``abort_on_fail`` thresholds (None when it has none)."""
+    checks = [] if budget is None else [c for c in budget.checks if c.abort_on_fail]
+    if not checks:
+        return None
+
+    def check(stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
+        found = first_breach(checks, LiveCounts(
+            elapsed_s=elapsed_s, requests_done=stats.requests_done, requests_ok=stats.ok,
+            requests_failed=stats.requests_failed, attempts=stats.sent,
+            dropped=stats.dropped))
+        return None if found is None else found.as_json()
+    return check
 
 
 def handle(args: argparse.Namespace) -> int:

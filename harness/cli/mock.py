@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from faults.profile import ProfileError, load_profile
 from harness.cli.errors import UserError
 from mock_models import __main__ as mock_main
 from mock_models.settings import DemoFaults, MockSettings, constant_settings
@@ -24,8 +25,9 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any)")
     parser.add_argument("--config", metavar="FILE",
                         help="TOML: mock settings, or a scenario whose [mock] section is used")
-    parser.add_argument("--faults", metavar="FILE",
-                        help="TOML of demo fault shares (http_429, http_500, http_503, cut, ...)")
+    parser.add_argument("--faults", metavar="PROFILE",
+                        help="a fault profile: a shipped name (brownout, flaky, ...) or a TOML "
+                             "path; a TOML of demo fault shares (http_429, cut, ...) also works")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ttft-ms", type=float, help="constant time to first token")
     parser.add_argument("--itl-ms", type=float, help="constant time between tokens")
@@ -52,6 +54,22 @@ def _validation(source: str, exc: ValidationError) -> UserError:
     return UserError(f"{source}: {where}: {message}")
 
 
+def _faults(name_or_path: str) -> dict[str, Any]:
+    """Settings fields for ``--faults``: a fault profile, or the older demo fault table."""
+    if name_or_path.endswith(".toml"):
+        table = _read_toml(name_or_path, "--faults")
+        if "rule" not in table:
+            try:
+                DemoFaults.model_validate(table)
+            except ValidationError as exc:
+                raise _validation(f"--faults {name_or_path}", exc) from None
+            return {"faults": table}
+    try:
+        return {"fault_profile": load_profile(name_or_path)}
+    except ProfileError as exc:
+        raise UserError(f"--faults {exc}") from None
+
+
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
     quick = (args.ttft_ms, args.itl_ms, args.output_tokens)
     if any(value is not None for value in quick):
@@ -68,12 +86,7 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         raw = _read_toml(args.config, "--config")
         data = raw.get("mock", raw) if "workload" in raw or "mock" in raw else raw
     if args.faults:
-        faults = _read_toml(args.faults, "--faults")
-        try:
-            DemoFaults.model_validate(faults)
-        except ValidationError as exc:
-            raise _validation(f"--faults {args.faults}", exc) from None
-        data = {**data, "faults": faults}
+        data = {**data, **_faults(args.faults)}
     if args.seed is not None:
         data = {**data, "seed": args.seed}
     try:

@@ -1,4 +1,5 @@
-"""``tokenstorm run [SCENARIO]``: plan, send, record, summarise and report one run."""
+"""``tokenstorm run [SCENARIO]``: plan, send, record, summarise, report (and gate) one run, or
+with ``--matrix`` one run per target of a matrix file followed by their comparison."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from harness.cli.compare import write_comparison
 from harness.cli.console import render_summary
 from harness.cli.errors import EXIT_INTERRUPTED, UserError
-from harness.cli.gate import add_budget_flags, bad_budget, budget_from_flags, gate_after_run
+from harness.cli.gate import (
+    abort_check,
+    add_budget_flags,
+    bad_budget,
+    budget_from_flags,
+    gate_after_run,
+)
+from harness.cli.matrix import announce, load_matrix, worst_code
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
-from harness.gates import BudgetError
+from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
-from harness.runner import RunError, execute
+from harness.runner import RunError, RunResult, execute
+from harness.scenario import Scenario
 from mock_models.embedded import MockStartError
 from workloads.traces import TraceError
 
@@ -36,7 +46,29 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="do not check that the target accepts connections first")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     add_budget_flags(parser)
+    parser.add_argument("--matrix", metavar="FILE",
+                        help="run the scenario against each [[target]] of this TOML file in "
+                             "turn (same seed) into OUT/RUN_ID/NAME, then compare them there")
     parser.set_defaults(handler=handle)
+
+
+def _one(scenario: Scenario, out: Path, run_id: str, budget: Budget | None,
+         args: argparse.Namespace, ledger: str | None) -> tuple[RunResult, int]:
+    """Run, print the summary, gate: the result and the gate's exit code."""
+    try:
+        result = execute(scenario, out, run_id, ledger_url=ledger,
+                         preflight=not args.no_preflight, progress=not args.no_progress,
+                         abort_check=abort_check(budget))
+    except (RunError, MockStartError, RebuildError, TraceError) as exc:
+        raise UserError(str(exc)) from None
+    target = ("embedded mock" if scenario.target.url is None
+              else str(redact_url(scenario.target.url)))
+    sys.stdout.write(render_summary(result.summary, str(result.paths.report_html), target) + "\n")
+    if result.aborted is not None:
+        sys.stdout.write(f"aborted at {result.aborted['at_s']:.1f} s: "
+                         f"{result.aborted['metric']} {result.aborted['expression']} failed "
+                         f"(abort_on_fail)\n")
+    return result, gate_after_run(result.paths.root, budget, args)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -45,16 +77,34 @@ def handle(args: argparse.Namespace) -> int:
     except BudgetError as exc:
         return bad_budget(exc)
     scenario, _source = resolve_scenario(args.scenario, args)
-    run_id = args.run_id or new_run_id(scenario.name, datetime.now())
+    run_id = args.run_id or new_run_id(
+        scenario.name + ("-matrix" if args.matrix else ""), datetime.now())
     if not valid_run_id(run_id):
         raise UserError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-' only")
-    try:
-        result = execute(scenario, Path(args.out), run_id, ledger_url=args.ledger,
-                         preflight=not args.no_preflight, progress=not args.no_progress)
-    except (RunError, MockStartError, RebuildError, TraceError) as exc:
-        raise UserError(str(exc)) from None
-    target = ("embedded mock" if scenario.target.url is None
-              else str(redact_url(scenario.target.url)))
-    sys.stdout.write(render_summary(result.summary, str(result.paths.report_html), target) + "\n")
-    gate_code = gate_after_run(result.paths.root, budget, args)
+    if args.matrix:
+        return _matrix(scenario, Path(args.out) / run_id, budget, args)
+    result, gate_code = _one(scenario, Path(args.out), run_id, budget, args, args.ledger)
     return EXIT_INTERRUPTED if result.interrupted else gate_code
+
+
+def _matrix(scenario: Scenario, folder: Path, budget: Budget | None,
+            args: argparse.Namespace) -> int:
+    if args.ledger:
+        raise UserError("--ledger names one target's ledger: with --matrix, set ledger = "
+                        "\"URL\" in the [[target]] entries instead")
+    try:
+        entries = load_matrix(Path(args.matrix), scenario)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if folder.exists():
+        raise UserError(f"{folder} already exists: choose another --run-id")
+    codes: list[int] = []
+    for index, entry in enumerate(entries):
+        announce(entry, index, len(entries))
+        result, code = _one(entry.scenario, folder, entry.name, budget, args, None)
+        if result.interrupted:
+            return EXIT_INTERRUPTED
+        codes.append(code)
+    write_comparison([folder / e.name for e in entries], folder, force=True,
+                     forced_note="matrix entries compared although")
+    return worst_code(codes)

@@ -77,7 +77,7 @@ def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenar
         data = _trace_beside(data, Path(path).parent)
     data = _override_trace(_override(data, args), args)
     try:
-        scenario = parse_scenario(data, source)
+        scenario = parse_scenario(data, source, Path(path).parent if path else None)
     except ScenarioError as exc:
         raise UserError(f"{exc} (after applying command-line flags)") from None
     return _fit_duration(scenario, "duration" in data), source

@@ -10,7 +10,6 @@ from jinja2 import Environment, StrictUndefined
 from harness.compare.table import (
     ALPHA,
     CONFIDENCE,
-    FIGURES,
     RESAMPLES,
     Comparison,
     Difference,
@@ -29,6 +28,8 @@ def value_text(value: float | None, unit: str | None) -> str:
         return f"{value:.2%}"
     if unit == "rps":
         return f"{value:.2f}/s"
+    if unit == "s":
+        return f"{value:.1f} s"
     return f"{value:.3f}"
 
 
@@ -72,7 +73,7 @@ def headline(run: str, reference: str, differences: tuple[Difference, ...]) -> s
 def _context(comparison: Comparison, notes: list[str]) -> dict[str, Any]:
     reference = comparison.runs[0]
     side = [(f.label, *(value_text(v, f.unit) for v in comparison.values[f.key]))
-            for f in FIGURES]
+            for f in comparison.figures]
     return {
         "runs": comparison.runs, "reference": reference, "side": side, "notes": notes,
         "alpha": ALPHA, "diff_header": DIFF_HEADER,

@@ -5,7 +5,11 @@ Cost items come from ``harness.metrics.costs`` exactly as the summary's do (ledg
 is one, else the client's attempts); a request's cost is the sum of its items, scaled to USD
 per 1000 requests so that the mean of the samples is comparable to
 ``cost_per_1k_requests_usd``. Upstream attempts per request need a ledger whose lines carry
-request ids; their mean is the retry amplification.
+request ids; their mean is the retry amplification. Cache hits are one sample per sent
+attempt, its cached tokens over the run's mean prompt tokens per attempt (so their mean is
+``cache_hit_rate``; the denominator is held fixed, which runs of one plan share anyway), and
+goodput one sample per sent request, ``requests_sent / duration`` when it met the SLO else 0
+(so their mean is ``goodput_rps`` with the number of requests held fixed).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from harness.cost import load_price_book
 from harness.gates.run_data import RunData
 from harness.gates.slices import Samples, SliceError, scenario_of
 from harness.metrics.costs import items_from_ledger, items_from_records, plan_models
+from harness.metrics.latency import is_sent
 from harness.metrics.requests import LogicalRequest, group_requests
+from harness.metrics.slo import meets_slo
 from harness.metrics.upstream import correlate, entries_of_run
 
 
@@ -66,3 +72,31 @@ def upstream_attempts(run: RunData) -> Samples | None:
         return None
     counts = Counter(e.request_id for e in entries if e.request_id is not None)
     return _samples(_sent(run), {k: float(v) for k, v in counts.items()})
+
+
+def cache_hits(run: RunData) -> Samples | None:
+    """Per sent attempt, cached tokens over the mean prompt tokens per sent attempt."""
+    if run.records is None:
+        return None
+    sent = sorted((r for r in run.records if is_sent(r)), key=lambda r: r.sent_s or 0.0)
+    prompt = sum(r.prompt_tokens or 0 for r in sent)
+    if not prompt:
+        return None
+    mean_prompt = prompt / len(sent)
+    return Samples(tuple(r.sent_s or 0.0 for r in sent),
+                   tuple((r.cached_tokens or 0) / mean_prompt for r in sent))
+
+
+def good_requests(run: RunData) -> Samples | None:
+    """Per sent request, its share of ``goodput_rps``: sent / duration if it met the SLO."""
+    if run.records is None:
+        return None
+    try:
+        scenario = scenario_of(run)
+    except SliceError:
+        return None
+    sent = _sent(run)
+    if not sent or scenario.duration <= 0:
+        return None
+    weight = len(sent) / scenario.duration
+    return _samples(sent, {r.request_id: weight for r in sent if meets_slo(r, scenario.slo)})

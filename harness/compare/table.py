@@ -5,8 +5,9 @@ Each figure is read from the runs' summaries. When both runs have per-request or
 samples for it, the difference (other - reference) gets a 95 % bootstrap confidence interval
 and a two-sided bootstrap p-value; it is *significant* when that p-value is below
 ``ALPHA``. Latency figures also carry a Mann-Whitney p-value (does one run's whole
-distribution sit higher?). Cache hit rate and goodput have no per-sample form here and are
-shown without an interval. Pure: the RNG is passed in.
+distribution sit higher?). Runs with fault windows (summary ``fault_windows``) add one row per
+window: the time to recover after it, side by side with the difference (one figure per run:
+no interval). Pure: the RNG is passed in.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare.samples import request_costs, upstream_attempts
+from harness.compare.samples import cache_hits, good_requests, request_costs, upstream_attempts
 from harness.gates.noise import bootstrap_excess, mann_whitney, statistic_for
 from harness.gates.run_data import RunData
 from harness.gates.slices import Samples, request_failures, trend_samples
@@ -71,9 +72,36 @@ FIGURES: tuple[Figure, ...] = (
     Figure("error_rate", "error rate", "ratio", _value("error_rate"), request_failures),
     Figure("retry_amplification", "retry amplification", None, _value("retry_amplification"),
            upstream_attempts),
-    Figure("cache_hit_rate", "cache hit rate", "ratio", _value("cache_hit_rate")),
-    Figure("goodput_rps", "goodput", "rps", _value("goodput_rps")),
+    Figure("cache_hit_rate", "cache hit rate", "ratio", _value("cache_hit_rate"), cache_hits),
+    Figure("goodput_rps", "goodput", "rps", _value("goodput_rps"), good_requests),
 )
+
+
+def _windows(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = summary.get("fault_windows")
+    return [w for w in raw if isinstance(w, Mapping)] if isinstance(raw, list) else []
+
+
+def _recovery(index: int) -> Callable[[Mapping[str, Any]], float | None]:
+    def read(summary: Mapping[str, Any]) -> float | None:
+        windows = _windows(summary)
+        return _value("recovery_s")(windows[index]) if index < len(windows) else None
+    return read
+
+
+def window_figures(runs: Sequence[RunData]) -> tuple[Figure, ...]:
+    """One time-to-recover figure per fault window (the n-th window of each run)."""
+    per_run = [_windows(run.summary) for run in runs]
+    figures = []
+    for index in range(max((len(w) for w in per_run), default=0)):
+        window = next(w[index] for w in per_run if index < len(w))
+        start, end = window.get("start_s"), window.get("end_s")
+        span = f"{start:g}-{end:g} s" if isinstance(start, int | float) and isinstance(
+            end, int | float) else "open-ended"
+        figures.append(Figure(f"recovery_s_{index + 1}",
+                              f"time to recover after {window.get('label', 'fault')} ({span})",
+                              "s", _recovery(index)))
+    return tuple(figures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +124,8 @@ class Difference:
 @dataclass(frozen=True, slots=True)
 class Comparison:
     runs: tuple[str, ...]
+    #: The rows, in order: ``FIGURES`` then one per fault window.
+    figures: tuple[Figure, ...]
     #: Per figure key, the value of each run (in ``runs`` order).
     values: Mapping[str, tuple[float | None, ...]]
     #: Per run after the first, its differences from the first.
@@ -124,7 +154,8 @@ def _difference(figure: Figure, reference: RunData, other: RunData,
 
 def compare_runs(runs: Sequence[RunData], rng: np.random.Generator) -> Comparison:
     """Side-by-side figures of ``runs`` and each run's differences from the first."""
-    values = {f.key: tuple(f.read(run.summary) for run in runs) for f in FIGURES}
-    differences = {run.label: tuple(_difference(f, runs[0], run, rng) for f in FIGURES)
+    figures = (*FIGURES, *window_figures(runs))
+    values = {f.key: tuple(f.read(run.summary) for run in runs) for f in figures}
+    differences = {run.label: tuple(_difference(f, runs[0], run, rng) for f in figures)
                    for run in runs[1:]}
-    return Comparison(tuple(run.label for run in runs), values, differences)
+    return Comparison(tuple(run.label for run in runs), figures, values, differences)

@@ -7,6 +7,7 @@ Everything but ``load_run`` and ``load_budget`` is pure.
 
 from harness.gates.budget import Budget, BudgetError, load_budget, parse_budget
 from harness.gates.evaluate import evaluate
+from harness.gates.live import Abort, LiveCounts, first_breach
 from harness.gates.outputs import console_table, gates_json, junit_xml
 from harness.gates.run_data import RunData, RunDataError, load_run
 from harness.gates.verdicts import (
@@ -24,15 +25,18 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
     "EXIT_PASS",
+    "Abort",
     "Budget",
     "BudgetError",
     "GateReport",
     "GateResult",
+    "LiveCounts",
     "RunData",
     "RunDataError",
     "Verdict",
     "console_table",
     "evaluate",
+    "first_breach",
     "gates_json",
     "junit_xml",
     "load_budget",

@@ -30,10 +30,11 @@ from typing import Any
 
 from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
 from harness.gates.expression import Expression, ExpressionError, parse_expression
+from harness.gates.live import DEFAULT_ABORT_MIN_SAMPLES, abort_problem
 from harness.quantities import parse_duration_s
 
 SECTIONS = ("thresholds", "regression", "validity")
-_ENTRY_FIELDS = ("threshold", "strict", "over", "abort_on_fail")
+_ENTRY_FIELDS = ("threshold", "strict", "over", "abort_on_fail", "abort_min_samples")
 _KEY = re.compile(r"^\s*([a-z0-9_]+)\s*(?:\{(.*)\})?\s*$")
 _FILTER = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(!=|!:|=|:)\s*(.+?)\s*$")
 
@@ -68,7 +69,10 @@ class Check:
     strict: bool = True
     #: Sustained window: fail only when every window of this length breaches.
     over_s: float | None = None
+    #: Stop the run as soon as the live figures show this check failed (k6's abortOnFail).
     abort_on_fail: bool = False
+    #: A live rate is judged only once this many requests have finished.
+    abort_min_samples: int = DEFAULT_ABORT_MIN_SAMPLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +122,11 @@ def _options(where: str, options: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(options[name], bool):
                 raise BudgetError(f"{where}: {name} must be true or false")
             result[name] = options[name]
-    if result.get("abort_on_fail"):
-        raise BudgetError(f"{where}: abort_on_fail is not supported yet: the gate runs when "
-                          "the run ends; remove it or set it to false")
+    if "abort_min_samples" in options:
+        raw = options["abort_min_samples"]
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            raise BudgetError(f"{where}: abort_min_samples must be a whole number >= 1")
+        result["abort_min_samples"] = raw
     if "over" in options:
         try:
             result["over_s"] = parse_duration_s(options["over"])
@@ -160,6 +166,11 @@ def _checks(source: str, section: str, table: Any) -> list[Check]:
             extra = _options(where, options)
             if section == "regression" and "over_s" in extra:
                 raise BudgetError(f"{where}: {text!r}: over applies to [thresholds] only")
+            if extra.get("abort_on_fail"):
+                problem = abort_problem(section, info.name, bool(key.filters), expression,
+                                        "over_s" in extra, extra.get("strict", True))
+                if problem is not None:
+                    raise BudgetError(f"{where}: {text!r}: {problem}")
             checks.append(Check(section, key, info, expression, text, **extra))
     return checks
 

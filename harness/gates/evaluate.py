@@ -6,7 +6,8 @@ run's own limits where the budget sets none), ``thresholds`` and ``regression``.
 with ``over = "30s"`` fails only when the breach is sustained: the run is cut into 1 s slices
 by sample time, each slice's aggregate is compared, and the check fails when consecutive
 breaching slices cover the whole window. A regression against a baseline that planned a
-different workload (another ``plan.jsonl``) is inconclusive. Pure: no files, no clock; the
+different workload (another ``plan.jsonl``) is inconclusive. A run that ``abort_on_fail``
+stopped gets a failing row saying which check stopped it and when. Pure: no files, no clock; the
 RNG for the noise checks is passed in.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 from harness.gates.budget import Budget, Check
 from harness.gates.catalog import to_metric_unit
 from harness.gates.expression import compare
+from harness.gates.live import abort_result
 from harness.gates.observe import aggregate, observe
 from harness.gates.regression import judge_regression
 from harness.gates.run_data import RunData
@@ -144,5 +146,8 @@ def evaluate(budget: Budget, run: RunData, baseline: RunData | None,
             results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
         else:
             results.append(judge_threshold(check, run, budget.min_samples))
+    aborted = abort_result(run.manifest)
+    if aborted is not None:
+        results.append(aborted)
     return GateReport(run.label, budget.source, tuple(results),
                       None if baseline is None else baseline.label)

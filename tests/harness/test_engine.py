@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.client.http import AttemptResult
-from harness.engine import Engine, EngineConfig
+from harness.engine import Engine, EngineConfig, LiveStats
 from harness.outcomes import Outcome
 from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
 from harness.scenario import Backoff, RetryPolicy
@@ -67,7 +67,8 @@ def _request(session: int, turn: int, offset_s: float, think_s: float = 0.0) -> 
 
 def _run(plan: list[PlannedRequest], sender: ScriptedSender, virtual: Any, *,
          duration_s: float = 10.0, drain_s: float = 5.0, attempts: int = 1,
-         stop_at_s: float | None = None) -> tuple[list[AttemptRecord], float]:
+         stop_at_s: float | None = None,
+         stats: LiveStats | None = None) -> tuple[list[AttemptRecord], float]:
     records: list[AttemptRecord] = []
     policy = RetryPolicy(attempts=attempts, backoff=Backoff(base=0.5, max=4.0, jitter=0.0))
     config = EngineConfig(run_id="r1", duration_s=duration_s, drain_s=drain_s, timeout_s=60.0,
@@ -76,7 +77,7 @@ def _run(plan: list[PlannedRequest], sender: ScriptedSender, virtual: Any, *,
     async def main() -> float:
         loop = asyncio.get_running_loop()
         engine = Engine(config, sender, records.append, now=loop.time,
-                        rng=np.random.default_rng(0))
+                        rng=np.random.default_rng(0), stats=stats)
         if stop_at_s is not None:
             loop.call_later(stop_at_s, engine.request_stop, 1.0)
         return await engine.run(plan)
@@ -187,3 +188,22 @@ def test_every_planned_request_gets_records_with_contiguous_attempts(
     for attempt_numbers in by_request.values():
         assert attempt_numbers == list(range(1, len(attempt_numbers) + 1))
         assert len(attempt_numbers) <= attempts
+
+
+def test_live_request_counts_agree_with_the_records(virtual: Any) -> None:
+    """What abort-on-fail reads: finished logical requests and the failed ones among them."""
+    plan = [_request(i, turn, 0.2 * i, think_s=0.1) for i in range(12) for turn in (1, 2)]
+
+    def script(request_id: str, attempt: int) -> tuple[Outcome, float, float | None]:
+        failing = request_id.startswith(("s3-", "s7-")) or request_id == "s5-t2"
+        return (Outcome.HTTP_5XX if failing and attempt == 1 else Outcome.OK), 0.3, None
+
+    stats = LiveStats()
+    records, _ = _run(plan, ScriptedSender(script), virtual, attempts=1, stats=stats)
+    final = {r.request_id: r for r in records if r.sent_s is not None}
+    assert stats.requests_done == len(final) > 0
+    assert stats.requests_failed == sum(r.outcome != "ok" for r in final.values()) == 3
+    assert stats.ok == stats.requests_done - stats.requests_failed
+    retried = LiveStats()
+    _run(plan, ScriptedSender(script), virtual, attempts=2, stats=retried)
+    assert (retried.requests_failed, retried.failed_attempts) == (0, 5)  # every turn sent

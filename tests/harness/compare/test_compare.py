@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
+from harness.compare.samples import cache_hits, good_requests
 from harness.gates import RunData
 
 MakeRun = Callable[..., RunData]
@@ -65,10 +67,63 @@ def test_error_rate_difference(make_run: MakeRun, req: Any) -> None:
     assert d.difference == pytest.approx(60 / 360 - 3 / 303)
 
 
-def test_figures_without_samples_get_no_test(make_run: MakeRun, req: Any) -> None:
-    diffs = _by_key(_run(make_run, req, "b", 2, 0.05), _run(make_run, req, "a", 1, 0.05))
-    assert diffs["cache_hit_rate"].significant is None
-    assert diffs["goodput_rps"].ci_low is None
+def test_goodput_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> None:
+    def run(label: str, failed: int) -> RunData:
+        return make_run([req(0.05, 0.3, at_s=1 + i * 0.1,
+                             outcome="http_5xx" if i < failed else "ok") for i in range(300)],
+                        label)
+
+    base, worse = run("base", 0), run("worse", 60)
+    samples = good_requests(worse)
+    assert samples is not None
+    assert float(np.mean(samples.values)) == pytest.approx(worse.summary["goodput_rps"])
+    d = _by_key(worse, base)["goodput_rps"]
+    assert d.difference == pytest.approx(-60 / 60.0)
+    assert d.significant is True and d.ci_low is not None and d.ci_high is not None
+    assert d.ci_low <= d.difference <= d.ci_high < 0
+    assert _by_key(run("again", 0), base)["goodput_rps"].significant is False
+
+
+def _cached(run: RunData, share: float, label: str) -> RunData:
+    records = tuple(replace(r, cached_tokens=int((r.prompt_tokens or 0) * share))
+                    for r in run.records or ())
+    cached = sum(r.cached_tokens or 0 for r in records)
+    prompt = sum(r.prompt_tokens or 0 for r in records)
+    return replace(run, label=label, records=records,
+                   summary={**run.summary, "run_id": label, "cache_hit_rate": cached / prompt})
+
+
+def test_cache_hit_rate_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> None:
+    plain = _run(make_run, req, "plain", 1, 0.05)
+    cold, warm = _cached(plain, 0.0, "cold"), _cached(plain, 0.5, "warm")
+    samples = cache_hits(warm)
+    assert samples is not None
+    assert float(np.mean(samples.values)) == pytest.approx(warm.summary["cache_hit_rate"])
+    d = _by_key(warm, cold)["cache_hit_rate"]
+    assert d.significant is True and d.difference == pytest.approx(0.5)
+    assert _by_key(_cached(plain, 0.0, "cold2"), cold)["cache_hit_rate"].significant is False
+
+
+def test_time_to_recover_is_compared_per_fault_window(make_run: MakeRun, req: Any) -> None:
+    def with_windows(label: str, *recoveries: float | None) -> RunData:
+        run = _run(make_run, req, label, 1, 0.05)
+        windows = [{"label": "http_503", "start_s": 10.0 * i, "end_s": 10.0 * i + 5,
+                    "recovery_s": r} for i, r in enumerate(recoveries, start=1)]
+        return replace(run, summary={**run.summary, "fault_windows": windows})
+
+    base, other = with_windows("base", 2.0, 4.0), with_windows("other", 5.0)
+    comparison = compare_runs([base, other], np.random.default_rng(0))
+    assert comparison.values["recovery_s_1"] == (2.0, 5.0)
+    assert comparison.values["recovery_s_2"] == (4.0, None)
+    diffs = {d.key: d for d in comparison.differences["other"]}
+    assert diffs["recovery_s_1"].difference == pytest.approx(3.0)
+    assert diffs["recovery_s_1"].significant is None  # one figure per run: no test
+    assert diffs["recovery_s_2"].difference is None
+    markdown = render_markdown(comparison, [])
+    assert "time to recover after http_503 (10-15 s)" in markdown and "+3.0 s" in markdown
+    plain = compare_runs([_run(make_run, req, "a", 1, 0.05), _run(make_run, req, "b", 1, 0.05)],
+                         np.random.default_rng(0))
+    assert not any(f.key.startswith("recovery") for f in plain.figures)
 
 
 def test_runs_of_different_workloads_are_refused(make_run: MakeRun, req: Any) -> None:

@@ -82,7 +82,15 @@ def test_metric_key_without_filters() -> None:
     ('[thresholds]\n"ttft_ms" = [{ over = "3s" }]', '"ttft_ms"', "needs threshold"),
     ('[thresholds]\n"ttft_ms" = [3]', '"ttft_ms"', "neither an expression"),
     ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", abort_on_fail = true }]',
-     '"ttft_ms"', "abort_on_fail is not supported yet"),
+     '"ttft_ms"', "needs a figure counted live"),
+    ('[thresholds]\n"requests_ok" = [{ threshold = "count > 8", abort_on_fail = true }]',
+     '"requests_ok"', "needs an upper bound"),
+    ('[thresholds]\n"error_rate{tenant=a}" = [{ threshold = "rate < 1%", '
+     'abort_on_fail = true }]', '"error_rate{tenant=a}"', "unfiltered, strict"),
+    ('[thresholds]\n"error_rate" = [{ threshold = "rate < 1%", abort_on_fail = true, '
+     'over = "3s" }]', '"error_rate"', "without over"),
+    ('[thresholds]\n"error_rate" = [{ threshold = "rate < 1%", abort_on_fail = true, '
+     'abort_min_samples = 0 }]', '"error_rate"', "abort_min_samples must be"),
     ('[regression]\n"ttft_ms" = [{ threshold = "p(99) < baseline", over = "3s" }]',
      '"ttft_ms"', "over applies to [thresholds] only"),
 ])

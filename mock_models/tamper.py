@@ -1,0 +1,146 @@
+"""What a fault does to an answer the mock is writing: a fault kind, its parameters and the API
+in; a ``Tamper`` the answer paths consult — how many tokens to generate before the answer ends
+early, how it ends (cut, reset, stall, in-band error, malformed frame), how frames and whole
+bodies are rewritten (usage dropped or scaled), how fast tokens drip and how small the writes
+are. Streams and whole bodies, OpenAI and Anthropic alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+
+from faults.catalogue import FaultKind
+from faults.decide import FaultChoice
+from faults.proxy.relay import FrameFilter, Passed, next_frame, reset_connection
+from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
+from mock_models.responder import Progress, send_cut_body
+
+#: Kinds that end an answer after ``after_tokens`` tokens.
+ENDINGS = frozenset({FaultKind.CUT, FaultKind.RESET, FaultKind.STALL, FaultKind.ERROR_EVENT,
+                     FaultKind.MALFORMED_CHUNK})
+#: Kinds that change an answer without ending it early.
+SHAPERS = frozenset({FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE, FaultKind.SLOW_DRIP,
+                     FaultKind.FRAGMENT})
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Tamper:
+    kind: FaultKind
+    api: str
+    params: Mapping[str, float] = field(default_factory=dict)
+    #: Tokens generated before the answer ends early (None: all of them).
+    limit: int | None = None
+
+    @classmethod
+    def of(cls, choice: FaultChoice | None, api: str) -> Tamper | None:
+        """The tamper of a stream-phase fault (None for any other kind)."""
+        if choice is None or choice.kind not in ENDINGS | SHAPERS:
+            return None
+        limit = int(choice.params["after_tokens"]) if choice.kind in ENDINGS else None
+        return cls(choice.kind, api, dict(choice.params), limit)
+
+    @classmethod
+    def cut(cls, api: str, after_tokens: int) -> Tamper:
+        """The demo faults' cut."""
+        return cls(FaultKind.CUT, api, {"after_tokens": float(after_tokens)}, after_tokens)
+
+    @property
+    def drip_s(self) -> float:
+        """Seconds between tokens a slow drip imposes (0: no drip)."""
+        return self.params["itl_ms"] / 1000.0 if self.kind is FaultKind.SLOW_DRIP else 0.0
+
+    @property
+    def piece_bytes(self) -> int:
+        """Largest write of a fragmented answer (0: writes as they come)."""
+        return int(self.params["fragment_bytes"]) if self.kind is FaultKind.FRAGMENT else 0
+
+    def frames(self, data: bytes) -> bytes:
+        """SSE frames with the usage faults applied (the rest pass byte for byte)."""
+        if self.kind not in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE):
+            return data
+        frame_filter = FrameFilter(self.api, FaultChoice(self.kind, self.params), Passed())
+        out: list[bytes] = []
+        while (split := next_frame(data)) is not None:
+            raw, data = split
+            kept, _ = frame_filter.frame(raw)
+            if kept is not None:
+                out.append(kept)
+        return b"".join(out) + data
+
+    async def write(self, response: web.StreamResponse, data: bytes) -> None:
+        """Write ``data``, in fragments when the fault says so."""
+        piece = self.piece_bytes
+        for part in split_frames(data, piece) if piece else (data,):
+            await response.write(part)
+
+    async def end_stream(self, request: web.Request, response: web.StreamResponse,
+                         progress: Progress) -> None:
+        """End a stream whose ``limit`` tokens are out, the way the fault says."""
+        try:
+            if self.kind is FaultKind.STALL:
+                await asyncio.sleep(self.params["stall_s"])
+                reset_connection(request)
+            elif self.kind is FaultKind.RESET:
+                reset_connection(request)
+            else:
+                if self.kind is FaultKind.ERROR_EVENT:
+                    await response.write(in_band_error(self.api))
+                elif self.kind is FaultKind.MALFORMED_CHUNK:
+                    await response.write(malformed_event(self.api))
+                await response.write_eof()
+        except ConnectionError:
+            progress.disconnected = True
+
+    async def send_body(self, request: web.Request, body: bytes, headers: Mapping[str, str],
+                        progress: Progress) -> web.StreamResponse:
+        """A whole answer with the fault applied (its ``limit`` tokens already generated)."""
+        kind = self.kind
+        if kind is FaultKind.CUT:
+            return await send_cut_body(request, body, headers, progress)
+        if kind in (FaultKind.STALL, FaultKind.RESET):
+            if kind is FaultKind.STALL:
+                await asyncio.sleep(self.params["stall_s"])
+            reset_connection(request)
+            progress.status = 0
+            return web.Response(status=502)
+        body = self._rewrite(body)
+        if kind is FaultKind.MALFORMED_CHUNK:
+            body = body[: max(1, len(body) // 2)] + b"\x00}{"
+        response = web.StreamResponse(status=200, headers={"content-type": _JSON, **headers})
+        response.content_length = len(body)
+        await response.prepare(request)
+        progress.status = 200
+        try:
+            for part in split_frames(body, self.piece_bytes) if self.piece_bytes else (body,):
+                await response.write(part)
+                if self.piece_bytes:
+                    await asyncio.sleep(0)  # separate writes, not one coalesced buffer
+            await response.write_eof()
+        except ConnectionError:
+            progress.disconnected = True
+        return response
+
+    def _rewrite(self, body: bytes) -> bytes:
+        kind = self.kind
+        if kind is FaultKind.ERROR_EVENT:
+            if self.api == ANTHROPIC:
+                return orjson.dumps({"type": "error", "error": {
+                    "type": "overloaded_error", "message": "Overloaded (injected by tokenstorm)"}})
+            return orjson.dumps({"error": {
+                "message": "The server had an error (injected by tokenstorm)",
+                "type": "server_error", "param": None, "code": None}})
+        if kind not in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE):
+            return body
+        document = orjson.loads(body)
+        if kind is FaultKind.DROP_USAGE:
+            document.pop("usage", None)
+        else:
+            factor = self.params["usage_factor"]
+            document["usage"] = {k: round(v * factor) if isinstance(v, int) else v
+                                 for k, v in document["usage"].items()}
+        return orjson.dumps(document)

@@ -1,0 +1,55 @@
+"""The ``rag`` workload: a RagWorkload config and a session's RNG in, one planned request of
+retrieved documents and a question out.
+
+Documents come from a pool shared by every session of the workload: document ``i`` always has
+the same size and text (both derived from the scenario seed and ``i``), and documents are
+drawn by Zipf popularity and sent in pool order, so popular documents form prefixes that
+repeat across sessions the way a retrieval cache sees them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.records import PlannedMessage, PlannedRequest
+from harness.scenario import RagWorkload
+from workloads import seeds
+from workloads.distributions import sample_int
+from workloads.registry import register
+from workloads.session import SessionContext, Turn
+
+#: Shared-seed slots of documents start here (0: system prompt, 1: shared prompt prefix).
+DOCUMENT_SLOT_BASE = 1_000_000
+
+
+def document_weights(cfg: RagWorkload) -> np.ndarray:
+    """Retrieval probability of each pool document: Zipf with exponent ``document_zipf_s``."""
+    ranks = np.arange(1, cfg.documents + 1, dtype=float)
+    weights = np.power(ranks, -cfg.document_zipf_s)
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
+
+
+def document(cfg: RagWorkload, ctx: SessionContext, doc_id: int) -> PlannedMessage:
+    """Pool document ``doc_id``: the same size and text in every session."""
+    rng = seeds.rng_stream(ctx.seed, seeds.DOCUMENTS, ctx.workload_index, doc_id)
+    return PlannedMessage(role="user", tokens=sample_int(cfg.document_tokens, rng),
+                          seed=ctx.shared_seed(DOCUMENT_SLOT_BASE + doc_id))
+
+
+@register("rag")
+def build_rag_session(
+    cfg: RagWorkload, ctx: SessionContext, rng: np.random.Generator
+) -> list[PlannedRequest]:
+    """System prompt, ``documents_per_request`` pool documents (in pool order), a question."""
+    picks = rng.choice(cfg.documents, size=cfg.documents_per_request, replace=False,
+                       p=document_weights(cfg))
+    messages: list[PlannedMessage] = []
+    if cfg.system_prompt_tokens > 0:
+        messages.append(PlannedMessage(role="system", tokens=cfg.system_prompt_tokens,
+                                       seed=ctx.shared_seed(0)))
+    messages.extend(document(cfg, ctx, int(doc_id)) for doc_id in sorted(picks))
+    question = sample_int(cfg.question_tokens, rng)
+    messages.append(PlannedMessage(role="user", tokens=question, seed=ctx.unique_seed(1, 0)))
+    max_tokens = sample_int(cfg.max_tokens, rng)
+    return ctx.requests([Turn(messages=tuple(messages), think_s=0.0, max_tokens=max_tokens)])
