@@ -8,6 +8,7 @@ out) and optionally "only the first N attempts of a request". Profiles ship in
 
 from __future__ import annotations
 
+import json
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -136,3 +137,17 @@ def load_profile(name_or_path: str) -> FaultProfile:
         raise ProfileError(f"{source}: not valid TOML ({exc})") from None
     data.setdefault("name", path.stem if path.suffix == ".toml" else name_or_path)
     return parse_profile(data, source)
+
+
+def profile_from_json(raw: bytes, source: str = "PUT /tokenstorm/faults") -> FaultProfile:
+    """The profile a swap request asks for: ``{"profile": "brownout"}`` (a shipped name or a
+    path) or a whole profile object; ``ProfileError`` with one line otherwise."""
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise ProfileError(f"{source}: not JSON ({exc})") from None
+    if isinstance(document, dict) and isinstance(document.get("profile"), str):
+        return load_profile(document["profile"])
+    if isinstance(document, dict):
+        return parse_profile(document, source)
+    raise ProfileError(f"{source}: send a JSON object")

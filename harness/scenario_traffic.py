@@ -6,7 +6,6 @@ Validated with pydantic like the rest of ``harness.scenario``, which re-exports 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -14,13 +13,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from harness.quantities import parse_duration_s, parse_rate_per_s
-from harness.scenario_workloads import resolve_trace_path
+from harness.scenario_workloads import TraceRef
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 PerSecond = Annotated[float, BeforeValidator(parse_rate_per_s)]
@@ -86,17 +83,8 @@ class Arrival(_Strict):
     rate: PerSecond = 2.0
     cv: float = Field(default=1.0, gt=0)
     shape: tuple[ArrivalShape, ...] = ()
-    trace: str | None = None
+    trace: TraceRef = None
     trace_time_scale: float = Field(default=1.0, gt=0)
-
-    @field_validator("trace")
-    @classmethod
-    def _trace_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        context = info.context if isinstance(info.context, dict) else {}
-        base_dir = context.get("base_dir")
-        return resolve_trace_path(value, base_dir if isinstance(base_dir, Path) else None)
 
     @model_validator(mode="after")
     def _one_source(self) -> Arrival:

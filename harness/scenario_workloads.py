@@ -8,24 +8,35 @@ here (relative to the scenario's folder, then the shared traces folder); the pla
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from harness.quantities import parse_duration_s
 
+
 #: Where a relative ``trace`` path is looked up after the scenario's own folder: the
-#: ``shared/traces`` folder beside the repository (the project's shared trace store).
-SHARED_TRACES_DIR = Path(__file__).resolve().parents[2] / "shared" / "traces"
+def _shared_traces_dir() -> Path:
+    """The project's shared trace store: ``$TOKENSTORM_TRACES``, else ``../shared/traces``
+    beside the checkout, else the workplace's ``/work/shared/traces``."""
+    configured = os.environ.get("TOKENSTORM_TRACES")
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "traces"
+    return beside if beside.is_dir() else Path("/work/shared/traces")
+
+
+SHARED_TRACES_DIR = _shared_traces_dir()
 
 #: The ``dist`` kinds that may take their shape from a trace column.
 TRACE_FITTED = ("empirical", "lognormal")
@@ -56,6 +67,19 @@ def resolve_trace_path(name: str, base_dir: Path | None) -> str:
     raise ValueError(f"no trace file '{name}' (looked in {looked}); give an existing path")
 
 
+def _resolve_in_context(value: str | None, info: ValidationInfo) -> str | None:
+    """Resolve a trace name against the scenario's folder (validation context ``base_dir``)."""
+    if value is None:
+        return None
+    context = info.context if isinstance(info.context, dict) else {}
+    base_dir = context.get("base_dir")
+    return resolve_trace_path(value, base_dir if isinstance(base_dir, Path) else None)
+
+
+#: A trace file named in a scenario, checked to exist and made absolute.
+TraceRef = Annotated[str | None, AfterValidator(_resolve_in_context)]
+
+
 class Dist(_Strict):
     """A distribution of token counts or durations.
 
@@ -78,17 +102,8 @@ class Dist(_Strict):
     mean: Quantity | None = None
     std: Quantity | None = Field(default=None, ge=0)
     values: tuple[float, ...] | None = Field(default=None, min_length=1)
-    trace: str | None = None
+    trace: TraceRef = None
     column: str | None = None
-
-    @field_validator("trace")
-    @classmethod
-    def _trace_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        context = info.context if isinstance(info.context, dict) else {}
-        base_dir = context.get("base_dir")
-        return resolve_trace_path(value, base_dir if isinstance(base_dir, Path) else None)
 
     @model_validator(mode="after")
     def _has_parameters(self) -> Dist:

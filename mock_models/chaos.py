@@ -23,7 +23,7 @@ from faults.decide import (
     choose,
     forced,
 )
-from faults.profile import FaultProfile, ProfileError, load_profile, parse_profile
+from faults.profile import FaultProfile, ProfileError, profile_from_json
 
 _RUN_CLOCKS = 1024
 _EMPTY = FaultProfile(name="none")
@@ -97,14 +97,8 @@ def add_fault_routes(app: web.Application, book: FaultBook) -> None:
 
     async def put_faults(request: web.Request) -> web.Response:
         try:
-            document = orjson.loads(await request.read())
-            if isinstance(document, dict) and isinstance(document.get("profile"), str):
-                book.profile = load_profile(document["profile"])
-            elif isinstance(document, dict):
-                book.profile = parse_profile(document, "PUT /tokenstorm/faults")
-            else:
-                raise ProfileError("PUT /tokenstorm/faults: send a JSON object")
-        except (orjson.JSONDecodeError, ProfileError) as exc:
+            book.profile = profile_from_json(await request.read())
+        except ProfileError as exc:
             return _json({"error": {"message": str(exc)}}, 400)
         return _json(book.profile.model_dump(mode="json"))
 

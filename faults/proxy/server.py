@@ -32,7 +32,7 @@ from faults.decide import (
     choose,
     forced,
 )
-from faults.profile import FaultProfile, ProfileError, load_profile, parse_profile
+from faults.profile import FaultProfile, ProfileError, profile_from_json
 from faults.proxy.answer import answer_body, answer_error
 from faults.proxy.relay import Passed, relay_stream, reset_connection
 from harness.outcomes import outcome_for_status
@@ -234,14 +234,8 @@ async def _put_faults(request: web.Request) -> web.Response:
     """Swap the active profile: ``{"profile": "brownout"}`` or a profile object."""
     state = request.app[STATE_KEY]
     try:
-        document = orjson.loads(await request.read())
-        if isinstance(document, dict) and isinstance(document.get("profile"), str):
-            state.profile = load_profile(document["profile"])
-        elif isinstance(document, dict):
-            state.profile = parse_profile(document, "PUT /tokenstorm/faults")
-        else:
-            raise ProfileError("PUT /tokenstorm/faults: send a JSON object")
-    except (orjson.JSONDecodeError, ProfileError) as exc:
+        state.profile = profile_from_json(await request.read())
+    except ProfileError as exc:
         return web.json_response({"error": {"message": str(exc)}}, status=400)
     return web.json_response(state.profile.model_dump(mode="json"))
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from harness.scenario import Arrival, Dist, ScenarioError, parse_scenario
+from harness.scenario_workloads import SHARED_TRACES_DIR
 from workloads.arrivals import session_offsets_s
 from workloads.fitting import TraceFits, fit_lognormal, gap_rate_and_cv, interarrival_s
 from workloads.planner import build_plan
 from workloads.seeds import rng_stream
 from workloads.traces import TraceError, load_trace
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "traces"
+SHARED = SHARED_TRACES_DIR
 TRACES = ["AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv",
           "BurstGPT_1.csv", "conversation_trace.jsonl", "synthetic_trace.jsonl"]
 SESSIONS = 20_000

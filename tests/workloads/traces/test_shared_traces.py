@@ -17,9 +17,10 @@ import pytest
 from harness.prompt_text import synthetic_text
 from harness.records import PlannedRequest
 from harness.scenario import Trace
+from harness.scenario_workloads import SHARED_TRACES_DIR
 from workloads.traces import detect_format, load_trace, replay_trace
 
-TRACES = Path("/work/shared/traces")
+TRACES = SHARED_TRACES_DIR
 
 
 def _ns(iso: str) -> int:
