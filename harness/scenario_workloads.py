@@ -85,6 +85,7 @@ class Dist(_Strict):
 
     ``constant`` (value), ``uniform`` (min, max), ``lognormal`` (median, sigma),
     ``normal`` (mean, std), ``exponential`` (mean), ``geometric`` (mean; counts >= 1),
+    ``zipf`` (exponent ``s`` > 1: P(k) proportional to k**-s, counts >= 1; cap it with ``max``),
     ``empirical`` (values: draws one of them, equally likely). ``empirical`` and ``lognormal``
     may instead name ``trace`` and ``column`` (``prompt_tokens``, ``output_tokens``,
     ``interarrival_s`` or the trace's own column name); the planner fills in the values or
@@ -93,7 +94,7 @@ class Dist(_Strict):
     """
 
     dist: Literal["constant", "uniform", "lognormal", "normal", "exponential", "geometric",
-                  "empirical"]
+                  "zipf", "empirical"]
     value: Quantity | None = None
     min: Quantity | None = None
     max: Quantity | None = None
@@ -101,6 +102,7 @@ class Dist(_Strict):
     sigma: float | None = Field(default=None, ge=0)
     mean: Quantity | None = None
     std: Quantity | None = Field(default=None, ge=0)
+    s: float | None = Field(default=None, gt=1)
     values: tuple[float, ...] | None = Field(default=None, min_length=1)
     trace: TraceRef = None
     column: str | None = None
@@ -118,6 +120,7 @@ class Dist(_Strict):
             "normal": ("mean", "std"),
             "exponential": ("mean",),
             "geometric": ("mean",),
+            "zipf": ("s",),
             "empirical": ("values",),
         }
         missing = [name for name in needs[self.dist] if getattr(self, name) is None]

@@ -21,6 +21,7 @@ from mock_models.flavour import (
     text_of,
     text_pieces,
 )
+from mock_models.stop_words import parse_stop
 from mock_models.tools import ARGUMENTS_CLOSE, ARGUMENTS_OPEN, arguments_text
 
 API: Final = "anthropic-messages"
@@ -52,6 +53,8 @@ def _usage(reply: Reply, output_tokens: int) -> dict[str, int]:
 def _stop_reason(reply: Reply, truncated: bool) -> str:
     if truncated:
         return "max_tokens"
+    if reply.stop_sequence is not None:
+        return "stop_sequence"
     return "end_turn" if reply.tool_name is None else "tool_use"
 
 
@@ -100,7 +103,7 @@ def _message(reply: Reply, content: list[dict[str, Any]], stop_reason: str | Non
         "model": reply.model,
         "content": content,
         "stop_reason": stop_reason,
-        "stop_sequence": None,
+        "stop_sequence": reply.stop_sequence,
         "usage": _usage(reply, output_tokens),
     }
 
@@ -143,7 +146,8 @@ class AnthropicStream:
             _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
             _event("message_delta", {
                 "type": "message_delta",
-                "delta": {"stop_reason": _stop_reason(reply, truncated), "stop_sequence": None},
+                "delta": {"stop_reason": _stop_reason(reply, truncated),
+                          "stop_sequence": reply.stop_sequence},
                 "usage": _usage(self._reply, completion_tokens),
             }),
             _event("message_stop", {"type": "message_stop"}),
@@ -184,7 +188,8 @@ class AnthropicMessages:
         tools, tool_choice = _tools(body)
         return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
                              stream=stream, include_usage=True, prompt_pieces=tuple(pieces),
-                             tools=tools, tool_choice=tool_choice)
+                             tools=tools, tool_choice=tool_choice,
+                             stop=parse_stop(body.get("stop_sequences"), "stop_sequences"))
 
     def response_id(self, digest: int) -> str:
         return f"msg_tokenstorm{digest:016x}"

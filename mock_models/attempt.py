@@ -10,6 +10,7 @@ instead of the same fault again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from harness.prompt_text import VOCABULARY
 from mock_models.flavour import ParsedRequest
 from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
 from mock_models.settings import DemoFaults, DeploymentSettings
+from mock_models.stop_words import first_stop
 from mock_models.tools import choose_tool
 
 
@@ -34,6 +36,8 @@ class AttemptPlan:
     words: tuple[int, ...]
     #: The tool the answer calls (its words are then the call's arguments), or None.
     tool: str | None = None
+    #: The stop entry that ended the answer early, or None.
+    stop_sequence: str | None = None
 
 
 def attempt_digest(seed: int, key: str, attempt: int, repeat: int) -> int:
@@ -55,17 +59,36 @@ def plan_attempt(
     rng = np.random.Generator(np.random.PCG64(digest))
     fault = choose_demo_fault(float(rng.random()), faults)
     if deployment.engine is None:
-        latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng)
+        latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng,
+                               request.ignore_eos)
     else:
         natural = natural_output_tokens(deployment, rng)
         cap = request.max_tokens
-        latency = LatencyDraw(ttft_s=0.0, gaps_s=(), truncated=cap is not None and natural > cap,
+        if request.ignore_eos and cap is not None:
+            natural = cap
+        truncated = cap is not None and (request.ignore_eos or natural > cap)
+        latency = LatencyDraw(ttft_s=0.0, gaps_s=(), truncated=truncated,
                               completion_tokens=natural if cap is None else min(cap, natural))
     words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens)
     tool = (choose_tool(request, float(rng.random()), deployment.tool_call_share)
             if request.tools else None)
-    return AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()),
+    plan = AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()),
                        tool=tool)
+    # Tool arguments are JSON fragments, not prose: a stop word must not break them.
+    return plan if tool is not None or not request.stop else _stopped(plan, request.stop)
+
+
+def _stopped(plan: AttemptPlan, stop: tuple[str, ...]) -> AttemptPlan:
+    """``plan`` ended before its first stop word (an answer that then ends with "stop")."""
+    found = first_stop(plan.words, stop)
+    if found is None:
+        return plan
+    index, entry = found
+    latency = dataclasses.replace(plan.latency, completion_tokens=index,
+                                  gaps_s=plan.latency.gaps_s[:max(0, index - 1)],
+                                  truncated=False)
+    return dataclasses.replace(plan, latency=latency, words=plan.words[:index],
+                               stop_sequence=entry)
 
 
 class RepeatCounter:

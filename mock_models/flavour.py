@@ -63,6 +63,10 @@ class ParsedRequest:
     #: "tool:<name>".
     tools: tuple[str, ...] = ()
     tool_choice: str = "auto"
+    #: Stop entries (``stop_words``): the answer ends before the first word equal to one.
+    stop: tuple[str, ...] = ()
+    #: Generate ``max_tokens`` whatever the natural length (vLLM's ``ignore_eos``).
+    ignore_eos: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class Reply:
     cached_tokens: int = 0
     #: The tool this answer calls (its tokens are then the call's arguments), or None.
     tool_name: str | None = None
+    #: The stop entry that ended the answer (as the request spelled it), or None.
+    stop_sequence: str | None = None
 
 
 class StreamShape(Protocol):
@@ -101,7 +107,7 @@ class Flavour(Protocol):
 
     @property
     def api(self) -> str:
-        """``openai-chat`` or ``anthropic-messages``."""
+        """``openai-chat``, ``openai-completions`` or ``anthropic-messages``."""
         ...
 
     @property

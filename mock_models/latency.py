@@ -84,16 +84,20 @@ def draw_latency(
     prompt_tokens: int,
     max_tokens: int | None,
     rng: np.random.Generator,
+    ignore_eos: bool = False,
 ) -> LatencyDraw:
-    """Draw TTFT, output length and inter-token gaps of one attempt (in that order)."""
+    """Draw TTFT, output length and inter-token gaps of one attempt (in that order);
+    ``ignore_eos`` with a ``max_tokens`` makes the length ``max_tokens``."""
     ttft_mean_s = (deployment.ttft_ms + deployment.prefill_ms_per_token * prompt_tokens) / 1000.0
     ttft_s = float(jittered_s(ttft_mean_s, deployment.jitter, rng, 1)[0])
     natural = natural_output_tokens(deployment, rng)
+    if ignore_eos and max_tokens is not None:
+        natural = max_tokens  # drawn all the same, so the draws after it do not shift
     completion_tokens = natural if max_tokens is None else max(1, min(max_tokens, natural))
     gaps = jittered_s(deployment.itl_ms / 1000.0, deployment.jitter, rng, completion_tokens - 1)
     return LatencyDraw(
         ttft_s=ttft_s,
         gaps_s=tuple(gaps.tolist()),
         completion_tokens=completion_tokens,
-        truncated=max_tokens is not None and natural > max_tokens,
+        truncated=max_tokens is not None and (ignore_eos or natural > max_tokens),
     )

@@ -21,14 +21,15 @@ from mock_models.flavour import (
     text_of,
     text_pieces,
 )
+from mock_models.stop_words import parse_stop
 from mock_models.tools import ARGUMENTS_CLOSE, ARGUMENTS_OPEN, arguments_text
 
 API: Final = "openai-chat"
-_FINGERPRINT: Final = "fp_tokenstorm"
-_DONE: Final = b"data: [DONE]\n\n"
+FINGERPRINT: Final = "fp_tokenstorm"
+DONE: Final = b"data: [DONE]\n\n"
 
 # (type, code) of each error kind, as OpenAI spells them.
-_ERRORS: Final[dict[ErrorKind, tuple[str, str | None]]] = {
+OPENAI_ERRORS: Final[dict[ErrorKind, tuple[str, str | None]]] = {
     ErrorKind.INVALID_REQUEST: ("invalid_request_error", None),
     ErrorKind.NOT_FOUND: ("invalid_request_error", "model_not_found"),
     ErrorKind.RATE_LIMIT: ("requests", "rate_limit_exceeded"),
@@ -38,11 +39,11 @@ _ERRORS: Final[dict[ErrorKind, tuple[str, str | None]]] = {
 }
 
 
-def _event(document: dict[str, Any]) -> bytes:
+def event_bytes(document: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(document) + b"\n\n"
 
 
-def _usage(reply: Reply, completion_tokens: int) -> dict[str, Any]:
+def usage_of(reply: Reply, completion_tokens: int) -> dict[str, Any]:
     prompt_tokens = reply.prompt_tokens
     return {
         "prompt_tokens": prompt_tokens,
@@ -84,7 +85,7 @@ class OpenAIStream:
             "object": "chat.completion.chunk",
             "created": reply.created,
             "model": reply.model,
-            "system_fingerprint": _FINGERPRINT,
+            "system_fingerprint": FINGERPRINT,
         }
         prefix, suffix = split_template(self._chunk({"content": TOKEN_SLOT}, None))
         self._prefix = b"data: " + prefix
@@ -100,19 +101,19 @@ class OpenAIStream:
         return chunk
 
     def opening(self) -> bytes:
-        return _event(self._chunk({"role": "assistant", "content": "", "refusal": None}, None))
+        return event_bytes(self._chunk({"role": "assistant", "content": "", "refusal": None}, None))
 
     def token(self, word: int) -> bytes:
         return self._prefix + WORD_JSON[word] + self._suffix
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
-        parts = [_event(self._chunk({}, "length" if truncated else "stop"))]
+        parts = [event_bytes(self._chunk({}, "length" if truncated else "stop"))]
         if self._reply.include_usage:
             usage_chunk = dict(self._base)
             usage_chunk["choices"] = []
-            usage_chunk["usage"] = _usage(self._reply, completion_tokens)
-            parts.append(_event(usage_chunk))
-        parts.append(_DONE)
+            usage_chunk["usage"] = usage_of(self._reply, completion_tokens)
+            parts.append(event_bytes(usage_chunk))
+        parts.append(DONE)
         return b"".join(parts)
 
 
@@ -134,14 +135,39 @@ class OpenAIToolStream(OpenAIStream):
         reply = self._reply
         call = {"index": 0, "id": _call_id(reply), "type": "function",
                 "function": {"name": reply.tool_name, "arguments": ARGUMENTS_OPEN}}
-        return _event(self._chunk({"role": "assistant", "content": None, "refusal": None,
+        return event_bytes(self._chunk({"role": "assistant", "content": None, "refusal": None,
                                    "tool_calls": [call]}, None))
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
-        last = _event(self._chunk({"tool_calls": [{"index": 0, "function": {
+        last = event_bytes(self._chunk({"tool_calls": [{"index": 0, "function": {
             "arguments": ARGUMENTS_CLOSE}}]}, None))
         rest = super().closing(completion_tokens, truncated)
         return last + rest.replace(b'"finish_reason":"stop"', b'"finish_reason":"tool_calls"', 1)
+
+
+def generation_options(body: dict[str, Any], cap_names: tuple[str, ...]) -> dict[str, Any]:
+    """The ``ParsedRequest`` fields OpenAI's endpoints share: the first of ``cap_names`` set
+    as ``max_tokens``, ``stream``, ``include_usage``, ``stop`` and ``ignore_eos``."""
+    max_tokens: int | None = None
+    for name in cap_names:
+        if body.get(name) is not None:
+            max_tokens = positive_int(body[name], name)
+            break
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.",
+                           "stream")
+    ignore_eos = body.get("ignore_eos", False)
+    if not isinstance(ignore_eos, bool):
+        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'ignore_eos' must be a boolean.",
+                           "ignore_eos")
+    options = body.get("stream_options")
+    include_usage = (stream and isinstance(options, dict)
+                     and options.get("include_usage") is True)
+    return {"max_tokens": max_tokens, "stream": stream, "include_usage": include_usage,
+            "stop": parse_stop(body.get("stop"), "stop"), "ignore_eos": ignore_eos}
 
 
 def _call_id(reply: Reply) -> str:
@@ -194,24 +220,11 @@ class OpenAIChat:
         for message in messages:
             _message_pieces(message, pieces)
         prompt_tokens = sum(count_tokens(piece) for piece in pieces)
-        max_tokens: int | None = None
-        for name in ("max_completion_tokens", "max_tokens"):
-            if body.get(name) is not None:
-                max_tokens = positive_int(body[name], name)
-                break
-        stream = body.get("stream", False)
-        if stream is None:
-            stream = False
-        if not isinstance(stream, bool):
-            raise RequestError(400, ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.",
-                               "stream")
-        options = body.get("stream_options")
-        include_usage = (stream and isinstance(options, dict)
-                         and options.get("include_usage") is True)
+        options = generation_options(body, ("max_completion_tokens", "max_tokens"))
         tools, tool_choice = _tools(body)
-        return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                             stream=stream, include_usage=include_usage,
-                             prompt_pieces=tuple(pieces), tools=tools, tool_choice=tool_choice)
+        return ParsedRequest(model=model, prompt_tokens=prompt_tokens,
+                             prompt_pieces=tuple(pieces), tools=tools, tool_choice=tool_choice,
+                             **options)
 
     def response_id(self, digest: int) -> str:
         return f"chatcmpl-tokenstorm{digest:016x}"
@@ -219,7 +232,7 @@ class OpenAIChat:
     def error_body(
         self, kind: ErrorKind, message: str, param: str | None, request_id: str
     ) -> bytes:
-        error_type, code = _ERRORS[kind]
+        error_type, code = OPENAI_ERRORS[kind]
         return orjson.dumps(
             {"error": {"message": message, "type": error_type, "param": param, "code": code}}
         )
@@ -233,7 +246,7 @@ class OpenAIChat:
             "object": "chat.completion",
             "created": reply.created,
             "model": reply.model,
-            "system_fingerprint": _FINGERPRINT,
+            "system_fingerprint": FINGERPRINT,
             "choices": [{
                 "index": 0,
                 "message": _message(reply, words),
@@ -241,5 +254,5 @@ class OpenAIChat:
                 "finish_reason": ("length" if truncated
                                   else "stop" if reply.tool_name is None else "tool_calls"),
             }],
-            "usage": _usage(reply, len(words)),
+            "usage": usage_of(reply, len(words)),
         })

@@ -1,6 +1,6 @@
 """The mock model server's HTTP layer: ``MockSettings`` in, an aiohttp application out
-(OpenAI chat completions, Anthropic messages, models, health and ledger routes), with one
-ledger line per attempt; ``serve`` runs it on a socket until cancelled."""
+(OpenAI chat and text completions, embeddings, Anthropic messages, models, health and
+ledger routes), with one ledger line per attempt; ``serve`` runs it on a socket until cancelled."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan
 from mock_models.chaos import FaultBook, add_fault_routes
 from mock_models.constant_stream import constant_stream_answer
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.embeddings import API as EMBEDDINGS_API
+from mock_models.embeddings import embeddings_body, parse_embeddings
 from mock_models.engine import DeploymentEngine
 from mock_models.engine_answer import engine_answer
 from mock_models.fault_actions import Cut, Refuse, action_for, apply_before
@@ -31,6 +33,7 @@ from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply, Reques
 from mock_models.ledger import Ledger
 from mock_models.metrics import DeploymentMetrics, render
 from mock_models.openai_api import OpenAIChat
+from mock_models.openai_completions import OpenAICompletions
 from mock_models.rate_limits import RateLimiter
 from mock_models.responder import (
     CLIENT_CLOSED,
@@ -57,6 +60,7 @@ class MockService:
         self._anonymous = itertools.count()
         self._openai = OpenAIChat()
         self._anthropic = AnthropicMessages()
+        self._completions = OpenAICompletions()
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
         self.engines = {
             d.name: DeploymentEngine(d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0),
@@ -92,6 +96,41 @@ class MockService:
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         return await self._answer(request, self._anthropic)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._answer(request, self._completions)
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        """Vectors at once (no engine time); the ledger line bills the prompt tokens."""
+        received = time.monotonic()
+        draft = AttemptDraft(request.headers, received - self._epoch)
+        progress = Progress()
+        headers = {"x-request-id": f"req_tokenstorm{next(self._anonymous):016x}"}
+        try:
+            if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
+                raise RequestError(401, ErrorKind.AUTHENTICATION, "Incorrect API key provided.")
+            try:
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise RequestError(413, ErrorKind.INVALID_REQUEST,
+                                   f"Request body exceeds {_MAX_BODY_BYTES} bytes.") from None
+            parsed = parse_embeddings(raw)
+            draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
+            deployment = self.settings.deployment_for(parsed.model)
+            if deployment is None:
+                raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
+                                   "not exist or you do not have access to it.", "model")
+            draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
+            body = embeddings_body(parsed, deployment.embedding_dimensions)
+            progress.status = 200
+            response = web.Response(body=body, content_type="application/json",
+                                    headers=headers)
+        except RequestError as exc:
+            response = self._refuse(self._openai, draft, progress, headers, exc.status,
+                                    exc.kind, exc.message, exc.param)
+        service_ms = (time.monotonic() - received) * 1000.0
+        self.ledger.append(draft.entry(EMBEDDINGS_API, progress, service_ms))
+        return response
 
     async def models(self, request: web.Request) -> web.Response:
         names = ["mock" if d.model == ANY_MODEL else d.model for d in self.settings.deployments]
@@ -258,7 +297,8 @@ class MockService:
         """The answer itself, through the deployment's engine or the constant model."""
         reply = Reply(response_id=flavour.response_id(plan.digest), model=parsed.model,
                       prompt_tokens=parsed.prompt_tokens, created=int(time.time()),
-                      include_usage=parsed.include_usage, tool_name=plan.tool)
+                      include_usage=parsed.include_usage, tool_name=plan.tool,
+                      stop_sequence=plan.stop_sequence)
         engine = self.engines.get(deployment)
         if engine is not None:
             response = await engine_answer(request, flavour, reply, plan, headers, progress,
@@ -299,6 +339,8 @@ def build_app(settings: MockSettings, *, ledger_path: Path | None = None) -> web
     app[SERVICE_KEY] = service
     app.router.add_post("/v1/chat/completions", service.chat_completions)
     app.router.add_post("/v1/messages", service.messages)
+    app.router.add_post("/v1/completions", service.completions)
+    app.router.add_post("/v1/embeddings", service.embeddings)
     app.router.add_get("/v1/models", service.models)
     app.router.add_get("/health", service.health)
     app.router.add_get("/ready", service.ready)

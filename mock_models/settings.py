@@ -92,6 +92,9 @@ class DeploymentSettings(_Strict):
     output_tokens_sigma: float = Field(default=0.5, ge=0)
     #: Share of answers that call a tool when tools are offered and the choice is "auto".
     tool_call_share: float = Field(default=0.5, ge=0, le=1)
+    #: Length of the vectors ``/v1/embeddings`` answers with (a request's ``dimensions``
+    #: may ask for fewer); 1536 as OpenAI's text-embedding-3-small.
+    embedding_dimensions: int = Field(default=1536, ge=1, le=65536)
     engine: EngineSettings | None = None
     rate_limits: tuple[RateLimitSettings, ...] = ()
 

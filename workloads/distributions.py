@@ -63,6 +63,11 @@ def _geometric(dist: Dist, rng: np.random.Generator) -> float:
     return float(rng.geometric(1.0 / mean))
 
 
+def _zipf(dist: Dist, rng: np.random.Generator) -> float:
+    # Support 1, 2, ... with P(k) proportional to k**-s; numpy needs s > 1 (the model checks).
+    return float(rng.zipf(_need(dist.s, "s", dist)))
+
+
 def _empirical(dist: Dist, rng: np.random.Generator) -> float:
     # A trace-backed Dist has its values filled in by the planner (workloads.fitting).
     if not dist.values:
@@ -77,6 +82,7 @@ _SAMPLERS: dict[str, _Sampler] = {
     "normal": _normal,
     "exponential": _exponential,
     "geometric": _geometric,
+    "zipf": _zipf,
     "empirical": _empirical,
 }
 

@@ -49,6 +49,12 @@ def add_trace_flags(parser: argparse.ArgumentParser, verb: str) -> None:
                         help="play the trace X times faster (offsets divided by X)")
     parser.add_argument("--rate-scale", metavar="X", type=float,
                         help="keep the trace's time axis, scale its request count by X")
+    parser.add_argument("--trace-start", metavar="S",
+                        help="replay only rows from this long after the trace's first row, "
+                             "e.g. 10m (trace time, before --time-scale)")
+    parser.add_argument("--trace-end", metavar="S",
+                        help="replay only rows before this long after the trace's first row, "
+                             "e.g. 20m (trace time, before --time-scale)")
 
 
 def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenario, str]:
@@ -96,13 +102,15 @@ def _override_trace(data: dict[str, Any], args: argparse.Namespace) -> dict[str,
     flags = {"path": getattr(args, "trace", None),
              "format": getattr(args, "trace_format", None),
              "time_scale": getattr(args, "time_scale", None),
-             "rate_scale": getattr(args, "rate_scale", None)}
+             "rate_scale": getattr(args, "rate_scale", None),
+             "start": getattr(args, "trace_start", None),
+             "end": getattr(args, "trace_end", None)}
     given = {key: value for key, value in flags.items() if value is not None}
     if not given:
         return data
     if "path" not in given and not isinstance(data.get("trace"), dict):
-        raise UserError("--trace-format/--time-scale/--rate-scale need --trace FILE or a "
-                        "scenario with a [trace] section")
+        raise UserError("--trace-format/--trace-start/--trace-end/--time-scale/--rate-scale "
+                        "need --trace FILE or a scenario with a [trace] section")
     return {**data, "trace": {**data.get("trace", {}), **given}}
 
 
