@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import orjson
+from pinning import pin_apart
 
 from harness.client.http import HttpClient
 from harness.outcomes import Outcome
@@ -101,11 +101,8 @@ def main() -> None:
                         help="gap between tokens (0: the mock writes as fast as it can, so "
                              "chunks coalesce; >0: one read per token, as in real streams)")
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))
     with EmbeddedMock(constant_settings(0.0, args.itl_ms, args.tokens)) as mock:
-        if len(cores) > 1:
-            os.sched_setaffinity(mock.pid, {cores[0]})
-            os.sched_setaffinity(0, {cores[1]})
+        mock_core, client_cores = pin_apart(mock.pid)
         url = mock.api_url
         contenders: list[tuple[str, Callable[[], Awaitable[tuple[int, int, float]]]]] = [
             ("tokenstorm (aiohttp)",
@@ -122,7 +119,8 @@ def main() -> None:
             pass
         print(f"{args.concurrency} concurrent streams of {args.tokens} tokens "
               f"{args.itl_ms:g} ms apart, "
-              f"{args.duration:.0f} s each, client on core {cores[-1]}, mock on core {cores[0]}")
+              f"{args.duration:.0f} s each, client on cores {client_cores}, "
+              f"mock on core {mock_core}")
         print(f"{'client':24} {'req/s':>8} {'failed':>7} {'CPU ms/req':>11} {'vs ours':>8}")
         ours_ms = None
         for name, run in contenders:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import uvloop
+from pinning import pin_apart
 
 from harness.client.http import HttpClient
 from harness.engine import Engine, EngineConfig
@@ -86,14 +86,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    cores = sorted(os.sched_getaffinity(0))
     with EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock, \
             tempfile.TemporaryDirectory() as folder:
-        if len(cores) > 1:
-            os.sched_setaffinity(mock.pid, {cores[0]})
-            os.sched_setaffinity(0, {cores[1]})
+        mock_core, client_cores = pin_apart(mock.pid)
         print(f"constant-rate single streamed requests, {args.duration:g} s per rate; "
-              f"mock on core {cores[0]}, engine on core {cores[-1]}")
+              f"mock on core {mock_core}, engine on cores {client_cores}")
         print(f"{'target/s':>9} {'achieved/s':>11} {'lag p50 ms':>11} {'lag p99 ms':>11} "
               f"{'ok':>6} {'client CPU':>11}")
         best = 0.0

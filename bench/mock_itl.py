@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import orjson
+from pinning import pin_apart
 
 from bench.mock_throughput import cpu_seconds
 from mock_models.embedded import EmbeddedMock
@@ -162,18 +162,15 @@ def main() -> int:
     args = parser.parse_args()
     import uvloop
 
-    cores = sorted(os.sched_getaffinity(0))
     modes = ("constant", "engine") if args.mode == "both" else (args.mode,)
     within = True
     for mode in modes:
         with EmbeddedMock(_settings(mode, args.itl_ms, args.streams)) as mock:
-            os.sched_setaffinity(mock.pid, {cores[0]})
-            if len(cores) > 1:
-                os.sched_setaffinity(0, set(cores[1:]))
+            mock_core, client_cores = pin_apart(mock.pid)
             port = int(mock.base_url.rsplit(":", 1)[1])
             result = uvloop.run(_drive(port, mock.pid, args.streams, args.duration))
         print(f"mode={mode} streams={args.streams} itl_ms={args.itl_ms:g} "
-              f"mock_core={cores[0]} client_cores={cores[1:] or cores} "
+              f"mock_core={mock_core} client_cores={client_cores} "
               f"tokens_measured={result['tokens']:.0f}")
         print(f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
               f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "

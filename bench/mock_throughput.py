@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
+from pinning import pin_apart
 
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import (
@@ -99,11 +100,8 @@ def main() -> int:
     parser.add_argument("--api", choices=sorted(_REQUESTS), default="openai-chat")
     parser.add_argument("--mode", choices=("constant", "engine"), default="constant")
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))
     with EmbeddedMock(zero_latency(args.mode)) as mock:
-        os.sched_setaffinity(mock.pid, {cores[0]})
-        if len(cores) > 1:
-            os.sched_setaffinity(0, set(cores[1:]))
+        mock_core, client_cores = pin_apart(mock.pid)
         try:
             import uvloop
 
@@ -114,7 +112,7 @@ def main() -> int:
             drive(mock.base_url, args.api, args.concurrency, args.duration, mock.pid))
     rate = completed / wall_s
     print(f"mode={args.mode} api={args.api} concurrency={args.concurrency} duration_s={wall_s:.1f} "
-          f"mock_core={cores[0]} client_cores={cores[1:] or cores}")
+          f"mock_core={mock_core} client_cores={client_cores}")
     print(f"completed streamed requests/s: {rate:.0f}   (failed: {failed})")
     print(f"mock CPU per request: {cpu_s / max(completed, 1) * 1e3:.3f} ms   "
           f"mock CPU busy: {cpu_s / wall_s:.0%} of one core")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import uvloop
+from pinning import pin_apart
 
 from harness.client.http import HttpClient
 from harness.engine import Engine, EngineConfig
@@ -95,14 +95,11 @@ def main() -> None:
     parser.add_argument("--time-scales", default="1,10",
                         help="comma-separated speed-ups, each replayed in turn")
     args = parser.parse_args()
-    cores = sorted(os.sched_getaffinity(0))
     with EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock, \
             tempfile.TemporaryDirectory() as folder:
-        if len(cores) > 1:
-            os.sched_setaffinity(mock.pid, {cores[0]})
-            os.sched_setaffinity(0, {cores[1]})
+        mock_core, client_cores = pin_apart(mock.pid)
         print(f"replay of {args.trace.name}, first {args.minutes:g} min of trace time; "
-              f"mock on core {cores[0]}, engine on core {cores[-1]}")
+              f"mock on core {mock_core}, engine on cores {client_cores}")
         print(f"{'scale':>6} {'requests':>9} {'wall s':>7} {'trace/s':>8} {'achieved/s':>11} "
               f"{'lag p50 ms':>11} {'lag p99 ms':>11} {'ok':>6} {'client CPU':>11}")
         for time_scale in (float(scale) for scale in args.time_scales.split(",")):

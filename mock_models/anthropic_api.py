@@ -9,6 +9,7 @@ import orjson
 
 from harness.prompt_text import count_tokens
 from mock_models.flavour import (
+    ANTHROPIC_NO_MODEL,
     TOKEN_SLOT,
     WORD_JSON,
     ErrorKind,
@@ -17,6 +18,7 @@ from mock_models.flavour import (
     RequestError,
     decode_object,
     positive_int,
+    required_model,
     split_template,
     text_of,
     text_pieces,
@@ -162,9 +164,7 @@ class AnthropicMessages:
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST, "model: Field required", "model")
+        model = required_model(body, ANTHROPIC_NO_MODEL)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, ErrorKind.INVALID_REQUEST,

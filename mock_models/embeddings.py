@@ -18,7 +18,14 @@ import numpy as np
 import orjson
 
 from harness.prompt_text import count_tokens
-from mock_models.flavour import ErrorKind, RequestError, decode_object, positive_int
+from mock_models.flavour import (
+    OPENAI_NO_MODEL,
+    ErrorKind,
+    RequestError,
+    decode_object,
+    positive_int,
+    required_model,
+)
 
 API = "openai-embeddings"
 _MAX_INPUTS = 2048
@@ -49,10 +56,7 @@ def _text(value: Any) -> str | None:
 def parse_embeddings(raw: bytes) -> EmbeddingRequest:
     """Decode and check an embeddings body; raises ``RequestError``."""
     body = decode_object(raw)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "You must provide a model parameter.", "model")
+    model = required_model(body, OPENAI_NO_MODEL)
     value = body.get("input")
     single = _text(value)
     items = [single] if single is not None else (

@@ -151,6 +151,19 @@ def text_of(words: list[int]) -> str:
     return "".join(VOCABULARY[word] + " " for word in words)
 
 
+#: What each API says when the model is missing.
+OPENAI_NO_MODEL = "You must provide a model parameter."
+ANTHROPIC_NO_MODEL = "model: Field required"
+
+
+def required_model(body: dict[str, Any], missing_message: str) -> str:
+    """The request's model name, or a 400 ``RequestError`` with the API's own wording."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError(400, ErrorKind.INVALID_REQUEST, missing_message, "model")
+    return model
+
+
 def decode_object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 ``RequestError``."""
     try:

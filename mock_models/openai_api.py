@@ -9,6 +9,7 @@ import orjson
 
 from harness.prompt_text import count_tokens
 from mock_models.flavour import (
+    OPENAI_NO_MODEL,
     TOKEN_SLOT,
     WORD_JSON,
     ErrorKind,
@@ -17,6 +18,7 @@ from mock_models.flavour import (
     RequestError,
     decode_object,
     positive_int,
+    required_model,
     split_template,
     text_of,
     text_pieces,
@@ -208,10 +210,7 @@ class OpenAIChat:
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "You must provide a model parameter.", "model")
+        model = required_model(body, OPENAI_NO_MODEL)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, ErrorKind.INVALID_REQUEST,

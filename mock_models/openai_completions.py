@@ -14,6 +14,7 @@ import orjson
 
 from harness.prompt_text import count_tokens
 from mock_models.flavour import (
+    OPENAI_NO_MODEL,
     TOKEN_SLOT,
     WORD_JSON,
     ErrorKind,
@@ -21,6 +22,7 @@ from mock_models.flavour import (
     Reply,
     RequestError,
     decode_object,
+    required_model,
     split_template,
     text_of,
 )
@@ -107,10 +109,7 @@ class OpenAICompletions:
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "You must provide a model parameter.", "model")
+        model = required_model(body, OPENAI_NO_MODEL)
         if "prompt" not in body:
             raise RequestError(400, ErrorKind.INVALID_REQUEST,
                                "You must provide a prompt parameter.", "prompt")
