@@ -7,7 +7,10 @@ streamed chat completions open from this process (pinned to the other cores) for
 protocol on uvloop (no HTTP library), stamping every received chunk, so that its own cost per
 token is a few microseconds and it can keep up with 2,000 streams on one core. Prints the
 gaps between consecutive tokens of a stream (p50/p99/p99.9 against the configured ITL), the
-mock's CPU share and its resident memory per open stream.
+mock's and the client's CPU shares over the steady state (the mock's split into user and
+system time), the mock's resident memory per open stream, and the kernel floor: the CPU one
+loopback send of a token costs on the mock's core, times the token rate (each token of each
+stream is one send, so no Python code can take less).
 
 Two mock modes, measured side by side by default: ``constant`` (``constant_settings``: a
 fixed ITL per stream) and ``engine`` (a batching engine whose steps take exactly the ITL).
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -115,6 +120,40 @@ class _Stream(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+def _cpu_split_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def _send_floor_us(core: int, sockets: int, rounds: int = 20) -> float:
+    """CPU microseconds the kernel takes to send one token-sized chunk over loopback TCP on
+    ``core``, over as many sockets as streams (their cache footprint counts): no Python code
+    can go below it, as every token of every stream is one send."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    listener = socket.create_server(("127.0.0.1", 0), backlog=sockets)
+    port = listener.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(sockets)]
+    servers = [listener.accept()[0] for _ in range(sockets)]
+    chunk = b"x" * 200
+    try:
+        for conn in servers:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The receivers never read: rounds x chunk stays far below a socket's buffer, and a
+        # read here would add its own cost to the figure.
+        started = time.thread_time()
+        for _ in range(rounds):
+            for conn in servers:
+                conn.send(chunk)
+        return (time.thread_time() - started) / (rounds * sockets) * 1e6
+    finally:
+        for conn in (*servers, *clients, listener):
+            conn.close()
+        os.sched_setaffinity(0, previous)
+
+
 def _rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -138,18 +177,24 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
             await asyncio.sleep(100 / streams)
     await asyncio.sleep(min(2.0, duration_s / 3))
     gaps.clear()  # the opening ramp is not steady state
+    split_before = _cpu_split_s(pid)
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
     client_cpu_before = time.process_time()
     rss_open = _rss_bytes(pid)
-    await asyncio.wait_for(asyncio.gather(*(p.closed for p in protocols)), duration_s + 30)
+    # CPU shares over the steady state only: the drain after ``stop_at`` carries fewer streams.
+    await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
     cpu_s, wall_s = cpu_seconds(pid) - cpu_before, time.monotonic() - wall_before
+    split_after = _cpu_split_s(pid)
     client_cpu_s = time.process_time() - client_cpu_before
+    await asyncio.wait_for(asyncio.gather(*(p.closed for p in protocols)), 30)
     values = np.array(gaps) * 1000.0
     LAST_GAPS_MS[:] = values.tolist()
     return {"tokens": float(len(values)), "p50": float(np.percentile(values, 50)),
             "p99": float(np.percentile(values, 99)), "p999": float(np.percentile(values, 99.9)),
             "mean": float(values.mean()), "cpu": cpu_s / wall_s,
             "client_cpu": client_cpu_s / wall_s,
+            "user": (split_after[0] - split_before[0]) / wall_s,
+            "system": (split_after[1] - split_before[1]) / wall_s,
             "rss_per_stream": (rss_open - rss_idle) / streams}
 
 
@@ -164,7 +209,12 @@ def main() -> int:
 
     modes = ("constant", "engine") if args.mode == "both" else (args.mode,)
     within = True
+    all_cores = os.sched_getaffinity(0)
+    floor_us = _send_floor_us(min(all_cores), sockets=args.streams)
+    tokens_per_s = args.streams * 1000.0 / args.itl_ms
     for mode in modes:
+        # pin_apart narrowed this process to the client cores; the next mode starts afresh.
+        os.sched_setaffinity(0, all_cores)
         with EmbeddedMock(_settings(mode, args.itl_ms, args.streams)) as mock:
             mock_core, client_cores = pin_apart(mock.pid)
             port = int(mock.base_url.rsplit(":", 1)[1])
@@ -175,9 +225,12 @@ def main() -> int:
         print(f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
               f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "
               f"(p99 - configured: {result['p99'] - args.itl_ms:+.2f} ms)")
-        print(f"  mock CPU busy: {result['cpu']:.0%} of one core   "
-              f"client CPU busy: {result['client_cpu']:.0%}   "
+        print(f"  steady-state CPU busy: mock {result['cpu']:.0%} of one core   "
+              f"client {result['client_cpu']:.0%}   "
               f"mock memory per open stream: {result['rss_per_stream'] / 1024:.1f} KiB")
+        print(f"  mock CPU split: user {result['user']:.0%}  system {result['system']:.0%}"
+              f"   kernel floor: {floor_us:.1f} us per token send = "
+              f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s")
         within = within and abs(result["p99"] - args.itl_ms) <= 2.0
     return 0 if within else 1
 

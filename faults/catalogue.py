@@ -107,13 +107,29 @@ _SPECS = (
              MappingProxyType({"fragment_bytes": 7.0})),
     KindSpec(FaultKind.MALFORMED_CHUNK, Phase.STREAM, "send a chunk that is not valid JSON",
              MappingProxyType({"after_tokens": 10.0}), None, "protocol_error", "protocol_error"),
-    KindSpec(FaultKind.DOWN, Phase.CONNECTION, "refuse connections (deployment down)",
+    KindSpec(FaultKind.DOWN, Phase.CONNECTION,
+             "refuse connections (deployment down): a deployment with its own listener "
+             "closes it for the window (ECONNREFUSED); an attempt reaching it through the "
+             "shared listener or an already open connection is reset instead (outcome reset)",
              MappingProxyType({}), None, "connect_error", "connect_error", True),
-    KindSpec(FaultKind.FLAP, Phase.HEALTH, "readiness alternates between up and down",
+    KindSpec(FaultKind.FLAP, Phase.HEALTH,
+             "readiness of the targeted deployments alternates between up and down",
              MappingProxyType({"period_s": 10.0})),
 )
 
 CATALOGUE: Mapping[FaultKind, KindSpec] = MappingProxyType({s.kind: s for s in _SPECS})
+
+#: The API flavours rules target (``targets.apis``), as plans, records and ledgers name them.
+API_FLAVOURS = ("openai-chat", "openai-completions", "openai-embeddings", "anthropic-messages")
+#: Flavours whose answer is one JSON body with no tokens to tamper with: only the faults that
+#: act before the answer, on the connection or on readiness apply to them.
+WHOLE_ONLY_APIS = frozenset({"openai-embeddings"})
+
+#: Outcome a client records for an attempt a ``down`` fault resets (shared listener).
+RESET_OUTCOME = "reset"
+#: Kinds whose point is to outlast the client's patience: when the client gives up, that is
+#: the fault working, and a ledger keeps the kind's (timeout) outcome, not ``cancelled``.
+OUTLASTING = frozenset({FaultKind.HANG, FaultKind.STALL})
 
 #: Parameters every kind accepts, beside its own.
 COMMON_PARAMS = frozenset({"first_attempts"})
@@ -140,3 +156,18 @@ def resolve_params(kind: FaultKind, given: Mapping[str, float]) -> dict[str, flo
     if negative:
         raise ValueError(f"{kind.value}: {', '.join(negative)} must not be negative")
     return {**defaults, **{k: float(v) for k, v in given.items() if k not in COMMON_PARAMS}}
+
+
+def applies(kind: FaultKind, api: str) -> bool:
+    """Whether ``kind`` means anything for an attempt of flavour ``api`` (a stream fault does
+    not for embeddings, whose answer carries no tokens)."""
+    return api not in WHOLE_ONLY_APIS or CATALOGUE[kind].phase is not Phase.STREAM
+
+
+def abandoned_outcome(kind: FaultKind | None, stream: bool) -> str:
+    """The ledger outcome of an attempt whose client went away: the timeout a client records
+    when a hang or stall held it, else ``cancelled``."""
+    if kind in OUTLASTING:
+        spec = CATALOGUE[kind]
+        return spec.outcome_stream if stream else spec.outcome_body
+    return "cancelled"

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from faults.catalogue import COMMON_PARAMS, FaultKind, resolve_params
+from faults.catalogue import COMMON_PARAMS, FaultKind, applies, resolve_params
 from faults.profile import FaultProfile
 
 #: Header that forces a fault on one attempt, like Envoy's x-envoy-fault-* headers.
@@ -40,12 +40,16 @@ def _attempt_allowed(first_attempts: int | None, attempt: int | None) -> bool:
 
 def choose(profile: FaultProfile, context: AttemptContext, u: float) -> FaultChoice | None:
     """Rules in order share the unit interval: rule i owns a slice as wide as its effective
-    probability, so a draw ``u`` in [0, 1) picks at most one fault (shares capped at 1)."""
+    probability, so a draw ``u`` in [0, 1) picks at most one fault (shares capped at 1).
+    Rules whose kind means nothing for the attempt's flavour (``catalogue.applies``) take no
+    slice."""
     edge = 0.0
     for index, rule in enumerate(profile.rule):
         if not rule.targets.match(context.deployment, context.model, context.api, context.stream):
             continue
         if not _attempt_allowed(rule.first_attempts, context.attempt):
+            continue
+        if not applies(rule.kind, context.api):
             continue
         share = rule.probability * rule.window.weight(context.t_s)
         if share <= 0:

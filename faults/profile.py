@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from faults.catalogue import FaultKind, resolve_params
+from faults.catalogue import API_FLAVOURS, FaultKind, resolve_params
 from harness.quantities import parse_duration_s
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
@@ -53,12 +53,20 @@ class Window(_Strict):
 
 
 class Targets(_Strict):
-    """Empty lists match everything."""
+    """Empty lists match everything; ``apis`` names flavours of ``API_FLAVOURS``."""
 
     deployments: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     apis: tuple[str, ...] = ()
     stream: bool | None = None
+
+    @model_validator(mode="after")
+    def _known_apis(self) -> Targets:
+        unknown = [api for api in self.apis if api not in API_FLAVOURS]
+        if unknown:
+            raise ValueError(f"unknown API flavour {unknown[0]!r}; known flavours: "
+                             f"{', '.join(API_FLAVOURS)}")
+        return self
 
     def match(self, deployment: str, model: str, api: str, stream: bool) -> bool:
         return ((not self.deployments or deployment in self.deployments)

@@ -7,7 +7,10 @@ applies the cost is ``None``: callers report the model as unpriced instead of co
 
 Cost of one attempt, prices in USD per token::
 
-    (prompt - cached) * input + cached * cache_read (input when unknown) + completion * output
+    (prompt - cached - cache_write) * input + cached * cache_read + cache_write * cache_creation
+    + completion * output
+
+(a cache price missing from the entry is the input price: what a provider without one bills).
 
 Refresh the snapshot with ``python -m harness.prices_refresh`` (never edit it by hand).
 """
@@ -46,12 +49,18 @@ class ModelPrice:
     cache_creation_usd_per_token: float | None
     source: str
 
-    def cost_usd(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
-        cached = min(max(cached_tokens, 0), max(prompt_tokens, 0))
+    def cost_usd(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int,
+                 cache_write_tokens: int = 0) -> float:
+        prompt = max(prompt_tokens, 0)
+        cached = min(max(cached_tokens, 0), prompt)
+        written = min(max(cache_write_tokens, 0), prompt - cached)
         cache_read = (self.cache_read_usd_per_token
                       if self.cache_read_usd_per_token is not None else self.input_usd_per_token)
-        return ((max(prompt_tokens, 0) - cached) * self.input_usd_per_token
-                + cached * cache_read
+        cache_write = (self.cache_creation_usd_per_token
+                       if self.cache_creation_usd_per_token is not None
+                       else self.input_usd_per_token)
+        return ((prompt - cached - written) * self.input_usd_per_token
+                + cached * cache_read + written * cache_write
                 + max(completion_tokens, 0) * self.output_usd_per_token)
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +74,7 @@ class ModelPrice:
             "input_usd_per_mtok": per_mtok(self.input_usd_per_token),
             "output_usd_per_mtok": per_mtok(self.output_usd_per_token),
             "cache_read_usd_per_mtok": per_mtok(self.cache_read_usd_per_token),
+            "cache_write_usd_per_mtok": per_mtok(self.cache_creation_usd_per_token),
         }
 
 
@@ -86,12 +96,14 @@ class PriceBook:
         return None
 
     def cost_usd(self, model: str | None, deployment: str | None, prompt_tokens: int,
-                 cached_tokens: int, completion_tokens: int) -> float | None:
+                 cached_tokens: int, completion_tokens: int,
+                 cache_write_tokens: int = 0) -> float | None:
         """USD for one attempt, or None when no price is known for it."""
         price = self.price_for(model, deployment)
         if price is None:
             return None
-        return price.cost_usd(prompt_tokens, cached_tokens, completion_tokens)
+        return price.cost_usd(prompt_tokens, cached_tokens, completion_tokens,
+                              cache_write_tokens)
 
 
 def _snapshot_price(name: str, entry: Mapping[str, Any], source: str) -> ModelPrice:
@@ -138,11 +150,12 @@ def _explicit(name: str, price: Price) -> ModelPrice:
         missing = "output_per_mtok" if price.input_per_mtok is not None else "input_per_mtok"
         raise ValueError(f"prices.{name}: give {missing} too (write 0 if it is really free)")
     cached = price.cached_input_per_mtok
+    written = price.cache_write_per_mtok
     return ModelPrice(
         input_usd_per_token=price.input_per_mtok * _PER_MTOK,
         output_usd_per_token=price.output_per_mtok * _PER_MTOK,
         cache_read_usd_per_token=None if cached is None else cached * _PER_MTOK,
-        cache_creation_usd_per_token=None,
+        cache_creation_usd_per_token=None if written is None else written * _PER_MTOK,
         source="scenario explicit USD per Mtok",
     )
 

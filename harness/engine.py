@@ -1,12 +1,13 @@
 """The asyncio engine: sends a plan open-loop and writes one record per client attempt.
 
-Sessions start at their planned ``offset_s`` whatever is in flight (open loop); turns inside a
-session wait for the previous answer plus ``think_s`` (closed loop within the session), and
-re-send the history with the answers actually received. Every attempt records its intended
-(``scheduled_s``) and actual (``sent_s``) send time, so the engine's own lateness is visible.
-Bounded in time (new sessions only before ``duration_s``, everything cancelled at
-``duration_s + drain_s``) and in memory (at most ``max_sessions_in_flight`` sessions).
-The clock (``now``) and the random generator are passed in.
+Sessions start at their planned ``offset_s`` whatever is in flight (open loop); inside a
+session (``harness.engine_sessions``) turns wait for the previous answer plus ``think_s``
+(closed loop), and sub-agent sessions start when their parent turn has finished. Every
+attempt records its intended (``scheduled_s``) and actual (``sent_s``) send time, so the
+engine's own lateness is visible. Bounded in time (new sessions only before ``duration_s``,
+everything cancelled at ``duration_s + drain_s``) and in memory (at most
+``max_sessions_in_flight`` sessions). The clock (``now``) and the random generator are
+passed in.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Protocol
 import numpy as np
 
 from harness.client.http import AttemptResult
+from harness.engine_sessions import EngineIO, SessionRunner
 from harness.outcomes import Outcome
-from harness.prompt_text import count_tokens, synthetic_text
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.records import AttemptRecord, PlannedRequest
 from harness.retry import retry_delay_s
 from harness.scenario import RetryPolicy
 
@@ -65,14 +66,6 @@ class LiveStats:
     dropped: int = 0
 
 
-@dataclass(slots=True)
-class _Progress:
-    """Which turn a session is on, so a cancelled session records the turns it never sent."""
-
-    index: int = 0
-    attempted: bool = False
-
-
 class Engine:
     def __init__(
         self, config: EngineConfig, sender: Sender, sink: Callable[[AttemptRecord], None],
@@ -110,19 +103,16 @@ class Engine:
 
     async def run(self, plan: Iterable[PlannedRequest]) -> float:
         """Send the plan; return the run-clock time the engine finished."""
-        sessions: dict[str, list[PlannedRequest]] = {}
-        for request in plan:
-            sessions.setdefault(request.session_id, []).append(request)
-        ordered = sorted(sessions.values(),
-                         key=lambda turns: (turns[0].offset_s, turns[0].session_id))
-        for turns in ordered:
-            turns.sort(key=lambda r: r.turn)
+        sessions = SessionRunner(
+            plan, self._config,
+            EngineIO(send=self._attempts, sink=self._sink, clock=self._clock,
+                     sleep_until=self._sleep_until),
+            self.stats)
         self._start_s = self._now()
         hard_end_s = self._config.duration_s + self._config.drain_s
-        tasks: set[asyncio.Task[None]] = set()
-        scheduler = asyncio.create_task(self._schedule(ordered, tasks))
+        scheduler = asyncio.create_task(self._schedule(sessions))
         try:
-            while not scheduler.done() or tasks:
+            while not scheduler.done() or sessions.tasks:
                 limit_s = hard_end_s if self._grace_until_s is None else min(
                     hard_end_s, self._grace_until_s)
                 remaining = limit_s - self._clock()
@@ -132,85 +122,30 @@ class Engine:
                 await asyncio.sleep(min(remaining, 0.05))
         finally:
             scheduler.cancel()
-            for task in list(tasks):
+            for task in list(sessions.tasks):
                 task.cancel()
-            await asyncio.gather(scheduler, *tasks, return_exceptions=True)
+            await asyncio.gather(scheduler, *sessions.tasks, return_exceptions=True)
+            sessions.finish()
         return self._clock()
 
-    async def _schedule(self, ordered: list[list[PlannedRequest]],
-                        tasks: set[asyncio.Task[None]]) -> None:
+    async def _schedule(self, sessions: SessionRunner) -> None:
         config = self._config
+        ordered = sessions.roots
         for index, turns in enumerate(ordered):
             first = turns[0]
             if first.offset_s >= config.duration_s or not await self._sleep_until(first.offset_s):
                 for rest in ordered[index:]:
-                    self._skip(rest, "run ended before this session started")
+                    sessions.skip(rest, "run ended before this session started")
                 return
-            if len(tasks) >= config.max_sessions_in_flight:
-                self._skip(turns, "too many sessions in flight", Outcome.DROPPED)
+            if len(sessions.tasks) >= config.max_sessions_in_flight:
+                sessions.skip(turns, "too many sessions in flight", Outcome.DROPPED)
                 continue
-            task = asyncio.create_task(self._session(turns))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-    def _skip(self, turns: Sequence[PlannedRequest], why: str,
-              outcome: Outcome = Outcome.CANCELLED, scheduled_s: float | None = None) -> None:
-        if outcome is Outcome.DROPPED:
-            self.stats.dropped += len(turns)
-        for request in turns:
-            self._sink(_unsent(request, outcome, why,
-                               request.offset_s if scheduled_s is None else scheduled_s))
-
-    async def _session(self, turns: list[PlannedRequest]) -> None:
-        progress = _Progress()
-        try:
-            await self._turns(turns, progress)
-        except asyncio.CancelledError:
-            first_unrecorded = progress.index + (1 if progress.attempted else 0)
-            self._skip(turns[first_unrecorded:], "run deadline reached before this turn",
-                       scheduled_s=self._clock())
-            raise
-
-    async def _turns(self, turns: list[PlannedRequest], progress: _Progress) -> None:
-        history: list[dict[str, str]] = []
-        history_tokens = 0
-        scheduled_s = turns[0].offset_s
-        for index, request in enumerate(turns):
-            progress.index, progress.attempted = index, False
-            if index > 0:
-                scheduled_s = self._clock() + request.think_s
-                if scheduled_s >= self._config.duration_s:
-                    self._skip(turns[index:], "run ended before this turn",
-                               scheduled_s=scheduled_s)
-                    return
-                if not await self._sleep_until(scheduled_s):
-                    self._skip(turns[index:], "run stopped before this turn",
-                               scheduled_s=scheduled_s)
-                    return
-            added = [_render(m) for m in request.messages]
-            if index == 0 and self._config.tag_prompt:
-                added = _tag(added, self._config.run_id, request.request_id)
-            if not request.resend_history:
-                history, history_tokens = [], 0  # the plan lists this turn's whole context
-            messages = history + added
-            prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
-            progress.attempted = True
-            result = await self._attempts(request, messages, prompt_tokens, scheduled_s,
-                                          keep_text=index + 1 < len(turns))
-            self.stats.requests_done += 1
-            if result is None or result.outcome is not Outcome.OK:
-                self.stats.requests_failed += 1
-                progress.index = len(turns)
-                self._skip(turns[index + 1:], f"session ended: turn {request.turn} failed",
-                           scheduled_s=self._clock())
-                return
-            history = [*messages, {"role": "assistant", "content": result.text}]
-            history_tokens = prompt_tokens + count_tokens(result.text)
-        progress.index, progress.attempted = len(turns), False
+            sessions.start(turns)
 
     async def _attempts(self, request: PlannedRequest, messages: list[dict[str, str]],
                         prompt_tokens: int, scheduled_s: float,
                         keep_text: bool) -> AttemptResult | None:
+        """One turn's attempts, retried by the policy; the last attempt's result."""
         config = self._config
         attempt = 1
         while True:
@@ -266,7 +201,7 @@ class Engine:
             model=result.model, deployment=result.deployment, error_detail=result.error_detail,
             token_times_s=tuple(_r(t - start) for t in result.token_times_s),
             api=request.api, tags=request.tags, retry_after_s=result.retry_after_s,
-            fault=result.fault,
+            fault=result.fault, cache_write_tokens=result.cache_write_tokens,
         )
 
 
@@ -276,32 +211,6 @@ def _r(value: float) -> float:
 
 def _opt(value: float | None, start: float) -> float | None:
     return None if value is None else round(value - start, 6)
-
-
-def _render(message: PlannedMessage) -> dict[str, str]:
-    content = message.content or synthetic_text(message.tokens, message.seed)
-    return {"role": message.role, "content": content}
-
-
-def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
-    tag = f"[tokenstorm run={run_id} request={request_id}] "
-    for index, message in enumerate(messages):
-        if message["role"] == "user":
-            tagged = {**message, "content": tag + message["content"]}
-            return [*messages[:index], tagged, *messages[index + 1:]]
-    return messages
-
-
-def _unsent(request: PlannedRequest, outcome: Outcome, why: str,
-            scheduled_s: float) -> AttemptRecord:
-    return AttemptRecord(
-        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
-        attempt=1, scheduled_s=_r(scheduled_s), sent_s=None, first_byte_s=None,
-        first_token_s=None, done_s=None, status_code=None, outcome=outcome.value,
-        prompt_tokens=None, completion_tokens=None, cached_tokens=None, usage_source=None,
-        model=request.model, deployment=None, error_detail=why, api=request.api,
-        tags=request.tags,
-    )
 
 
 def _cancelled(request: PlannedRequest, attempt: int, scheduled_s: float, sent_s: float,

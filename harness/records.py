@@ -47,6 +47,12 @@ class PlannedRequest:
     then its own ``messages``. With ``resend_history`` false the engine sends ``messages``
     alone: the plan lists the turn's whole (truncated or summarised) context, and later turns
     build on what this one sent and received.
+
+    Sub-agent fan-out: every turn of a session with ``spawned_by`` set (the request id of a
+    parent turn) is started by the engine when that parent turn has finished, not at its
+    ``offset_s`` (which stays the earliest it could be sent). A turn with ``waits_for`` (session
+    ids) is sent ``think_s`` after all of those sessions have ended. Both are left out of the
+    JSON line at their defaults, so plans without fan-out read and hash as before.
     """
 
     request_id: str
@@ -62,6 +68,8 @@ class PlannedRequest:
     messages: tuple[PlannedMessage, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
     resend_history: bool = True
+    spawned_by: str = ""
+    waits_for: tuple[str, ...] = ()
     schema: str = PLAN_SCHEMA
 
 
@@ -94,6 +102,9 @@ class AttemptRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     retry_after_s: float | None = None
     fault: str | None = None
+    #: Prompt tokens the server says it wrote to its prompt cache (Anthropic's
+    #: cache_creation_input_tokens); billed at the cache-creation price.
+    cache_write_tokens: int | None = None
     schema: str = RECORD_SCHEMA
 
 
@@ -116,19 +127,34 @@ class LedgerEntry:
     outcome: str
     status_code: int
     service_ms: float
+    #: Prompt tokens written to an explicit (Anthropic-style) prompt cache: billed at the
+    #: cache-creation price. Of ``prompt_tokens``, apart from ``cached_tokens``.
+    cache_write_tokens: int = 0
     schema: str = LEDGER_SCHEMA
 
 
 _T = TypeVar("_T", PlannedRequest, AttemptRecord, LedgerEntry)
 
 
+_FAN_OUT_FIELDS = ("spawned_by", "waits_for")
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(PlannedRequest)
+                     if f.name not in _FAN_OUT_FIELDS)
+
+
 def to_json_line(record: PlannedRequest | AttemptRecord | LedgerEntry) -> bytes:
     """Serialise one record as a JSON line (bytes, newline-terminated)."""
+    if isinstance(record, PlannedRequest) and not (record.spawned_by or record.waits_for):
+        # Without fan-out the line is what it was before the fan-out fields existed, so
+        # earlier runs' plan.jsonl keep their hash (compare and baselines check it).
+        plain = {name: getattr(record, name) for name in _PLAN_FIELDS}
+        return orjson.dumps(plain, option=orjson.OPT_APPEND_NEWLINE)
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _planned_from_dict(raw: dict[str, Any]) -> PlannedRequest:
     messages = tuple(PlannedMessage(**m) for m in raw.pop("messages"))
+    if "waits_for" in raw:
+        raw["waits_for"] = tuple(raw["waits_for"])
     return PlannedRequest(messages=messages, **raw)
 
 

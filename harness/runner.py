@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,7 +29,14 @@ from harness.client.http import HttpClient
 from harness.engine import Engine, EngineConfig, LiveStats
 from harness.progress import show_progress
 from harness.rebuild import rebuild_run
-from harness.records import JsonlAppender, LedgerEntry, PlannedRequest, from_dict, write_jsonl
+from harness.records import (
+    AttemptRecord,
+    JsonlAppender,
+    LedgerEntry,
+    PlannedRequest,
+    from_dict,
+    write_jsonl,
+)
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.scenario import Scenario
 from mock_models.embedded import EmbeddedMock
@@ -43,6 +50,13 @@ ABORT_GRACE_S = 1.0
 
 #: Reads the live counters and the run clock; returns why to stop (a JSON object) or None.
 AbortCheck = Callable[[LiveStats, float], "dict[str, Any] | None"]
+
+
+@runtime_checkable
+class RecordObserver(Protocol):
+    """An abort check that also reads each attempt record as it is written (live latencies)."""
+
+    def observe(self, record: AttemptRecord) -> None: ...
 
 
 class RunError(RuntimeError):
@@ -208,7 +222,8 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
     """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
 
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
-    reason the run stops early, the reason goes into the manifest as ``aborted``.
+    reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
+    also a ``RecordObserver``, it sees every attempt record right after it is written.
     """
     paths = RunPaths(out_dir / run_id)
     try:
@@ -237,14 +252,22 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
         }
         client = HttpClient(url, scenario.target.api, api_key=api_key,
                             connect_timeout_s=scenario.target.connect_timeout,
-                            max_connections=scenario.target.max_connections)
+                            max_connections=scenario.target.max_connections,
+                            cache_control=scenario.target.cache_control)
         config = EngineConfig(
             run_id=run_id, duration_s=scenario.duration, drain_s=scenario.drain,
             timeout_s=scenario.target.timeout,
             first_token_timeout_s=scenario.target.first_token_timeout,
             retry=scenario.client.retry, tag_prompt=scenario.target.tag_prompt)
         appender = JsonlAppender(paths.records)
-        engine = Engine(config, client, appender.append, now=time.perf_counter,
+        sink = appender.append
+        if isinstance(abort_check, RecordObserver):
+            observe = abort_check.observe
+
+            def sink(record: AttemptRecord) -> None:
+                appender.append(record)
+                observe(record)
+        engine = Engine(config, client, sink, now=time.perf_counter,
                         rng=np.random.default_rng([scenario.seed, 0x7E7]), stats=LiveStats())
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)

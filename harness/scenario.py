@@ -86,11 +86,17 @@ class Target(_Strict):
     ledger: str | None = None
     max_connections: int = Field(default=1024, ge=1)
     tag_prompt: bool = False
+    #: Anthropic prompt-cache breakpoints the client places: "off", "system" (the system
+    #: prompt) or "conversation" (the system prompt and each request's last message).
+    cache_control: Literal["off", "system", "conversation"] = "off"
 
     @model_validator(mode="after")
     def _url_scheme(self) -> Target:
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        if self.cache_control != "off" and self.api != "anthropic-messages":
+            raise ValueError(f"cache_control = {self.cache_control!r} needs api = "
+                             "'anthropic-messages' (OpenAI caches prefixes by itself)")
         return self
 
     @property
@@ -111,6 +117,8 @@ class Price(_Strict):
     input_per_mtok: float | None = Field(default=None, ge=0)
     output_per_mtok: float | None = Field(default=None, ge=0)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    #: Prompt-cache writes (Anthropic's cache_creation_input_tokens); the input price if unset.
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_way(self) -> Price:

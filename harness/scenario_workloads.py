@@ -188,8 +188,40 @@ class ChatWorkload(_Workload, _ContextWindow):
         default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
 
 
+class Subagents(_Strict):
+    """Sub-agent fan-out of an agent loop (the ``[workload.subagents]`` table).
+
+    A turn that has a next turn spawns sub-agents with ``probability`` (each such turn drawn
+    on its own), or on every ``every_turns``-th turn; give one of the two. It spawns ``count``
+    of them, each an agent session of its own (``turns`` turns, a system prompt shared by all
+    sub-agents of the workload, its own task and tool outputs), started when the spawning
+    turn has finished. The parent's next turn waits for all of them, then adds one message of
+    ``result_tokens`` per sub-agent. ``tool_latency`` unset: the parent's.
+    """
+
+    probability: Share = 0.0
+    every_turns: int | None = Field(default=None, ge=1)
+    count: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=2))
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=10))
+    system_prompt_tokens: int = Field(default=800, ge=0)
+    task_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=200, sigma=0.6))
+    tool_output_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=1.0))
+    tool_latency: DistSpec | None = None
+    result_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.6))
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Subagents:
+        if (self.probability > 0) == (self.every_turns is not None):
+            raise ValueError("give subagents either probability > 0 or every_turns, not both")
+        return self
+
+
 class AgentLoopWorkload(_Workload, _ContextWindow):
-    """An agent: system prompt + task, then tool-call turns whose outputs grow the context."""
+    """An agent: system prompt + task, then tool-call turns whose outputs grow the context;
+    optionally fanning out to sub-agents (``subagents``; off by default)."""
 
     kind: Literal["agent_loop"]
     system_prompt_tokens: int = Field(default=1500, ge=0)
@@ -200,12 +232,17 @@ class AgentLoopWorkload(_Workload, _ContextWindow):
         default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0))
     tool_latency: DistSpec = Field(
         default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7))
+    subagents: Subagents | None = None
 
 
 class RagWorkload(_Workload):
     """Retrieval-augmented requests: a question after ``documents_per_request`` documents
     drawn from a pool of ``documents`` shared by all sessions (popularity Zipf with exponent
-    ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes."""
+    ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes.
+
+    A session has ``turns`` turns (default 1): each follow-up, ``think_time`` after the
+    previous answer, retrieves ``follow_up_documents`` more pool documents the session has not
+    seen yet, asks a new question, and re-sends the history."""
 
     kind: Literal["rag"]
     system_prompt_tokens: int = Field(default=300, ge=0)
@@ -216,6 +253,11 @@ class RagWorkload(_Workload):
     document_zipf_s: float = Field(default=1.0, ge=0)
     question_tokens: DistSpec = Field(
         default_factory=lambda: Dist(dist="lognormal", median=40, sigma=0.6))
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
+    think_time: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
+    follow_up_documents: DistSpec = Field(
+        default_factory=lambda: Dist(dist="constant", value=1))
 
     @model_validator(mode="after")
     def _enough_documents(self) -> RagWorkload:

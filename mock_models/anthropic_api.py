@@ -8,6 +8,7 @@ from typing import Any, Final
 import orjson
 
 from harness.prompt_text import count_tokens
+from mock_models.explicit_cache import TTL_1H_S, TTL_5M_S, Breakpoint
 from mock_models.flavour import (
     ANTHROPIC_NO_MODEL,
     TOKEN_SLOT,
@@ -35,6 +36,7 @@ _ERROR_TYPES: Final[dict[ErrorKind, str]] = {
     ErrorKind.SERVER_ERROR: "api_error",
     ErrorKind.OVERLOADED: "overloaded_error",
     ErrorKind.AUTHENTICATION: "authentication_error",
+    ErrorKind.UNSUPPORTED_CONTENT_TYPE: "invalid_request_error",
 }
 
 
@@ -42,14 +44,58 @@ def _event(name: str, document: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(document) + b"\n\n"
 
 
-def _usage(reply: Reply, output_tokens: int) -> dict[str, int]:
-    # Anthropic's input_tokens leaves out the tokens read from the cache.
+def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    # Anthropic's input_tokens leaves out the tokens read from and written to the cache.
+    written = reply.cache_write_tokens
     return {
-        "input_tokens": reply.prompt_tokens - reply.cached_tokens,
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens - written,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": reply.cached_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": written - reply.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": reply.cache_write_1h_tokens,
+        },
     }
+
+
+MAX_BREAKPOINTS: Final = 4
+_TTLS_S: Final = {"5m": TTL_5M_S, "1h": TTL_1H_S}
+
+
+def _breakpoint(marker: Any, block_index: int, where: str) -> Breakpoint:
+    if not isinstance(marker, dict) or marker.get("type") != "ephemeral":
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           f"{where}.cache_control.type: Input should be 'ephemeral'",
+                           f"{where}.cache_control")
+    ttl = marker.get("ttl", "5m")
+    if ttl not in _TTLS_S:
+        raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                           f"{where}.cache_control.ttl: Input should be '5m' or '1h'",
+                           f"{where}.cache_control")
+    return Breakpoint(block_index, _TTLS_S[ttl])
+
+
+def _blocks(content: Any, pieces: list[str], marks: list[Breakpoint], where: str) -> None:
+    """Append the text of ``content`` to ``pieces``, and a breakpoint for each block that
+    carries ``cache_control`` (on the last piece so far: a block without text marks the
+    prefix before it)."""
+    if not isinstance(content, list):
+        text_pieces(content, pieces)
+        return
+    for index, part in enumerate(content):
+        text_pieces([part], pieces)
+        marker = part.get("cache_control") if isinstance(part, dict) else None
+        if marker is not None and pieces:
+            marks.append(_breakpoint(marker, len(pieces) - 1, f"{where}.{index}"))
+
+
+def _count_marks(tools: Any) -> int:
+    """Breakpoints on tool definitions (they count towards the limit; the mock does not
+    count tool definitions as prompt tokens, so they cache nothing here)."""
+    if not isinstance(tools, list):
+        return 0
+    return sum(1 for tool in tools if isinstance(tool, dict) and tool.get("cache_control"))
 
 
 def _stop_reason(reply: Reply, truncated: bool) -> str:
@@ -174,12 +220,18 @@ class AnthropicMessages:
                                "max_tokens")
         max_tokens = positive_int(body["max_tokens"], "max_tokens")
         pieces: list[str] = []
-        text_pieces(body.get("system"), pieces)
-        for message in messages:
+        marks: list[Breakpoint] = []
+        marked_tools = _count_marks(body.get("tools"))
+        _blocks(body.get("system"), pieces, marks, "system")
+        for index, message in enumerate(messages):
             if not isinstance(message, dict):
                 raise RequestError(400, ErrorKind.INVALID_REQUEST,
                                    "messages: each message must be an object", "messages")
-            text_pieces(message.get("content"), pieces)
+            _blocks(message.get("content"), pieces, marks, f"messages.{index}.content")
+        if len(marks) + marked_tools > MAX_BREAKPOINTS:
+            raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                               f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be "
+                               f"provided. Found {len(marks) + marked_tools}.")
         prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
@@ -189,7 +241,8 @@ class AnthropicMessages:
         return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
                              stream=stream, include_usage=True, prompt_pieces=tuple(pieces),
                              tools=tools, tool_choice=tool_choice,
-                             stop=parse_stop(body.get("stop_sequences"), "stop_sequences"))
+                             stop=parse_stop(body.get("stop_sequences"), "stop_sequences"),
+                             cache_breakpoints=tuple(marks))
 
     def response_id(self, digest: int) -> str:
         return f"msg_tokenstorm{digest:016x}"

@@ -1,8 +1,8 @@
 """The mock's side of the fault catalogue: request headers, the attempt's deployment, model,
 API and streaming flag in; the ``FaultChoice`` that hits it out (forced by the
 ``x-tokenstorm-fault`` header, else drawn from the active profile on the run clock), plus the
-readiness a ``flap`` rule dictates and the ``/tokenstorm/faults`` routes that show and swap
-the active profile while the server runs."""
+readiness ``flap`` and ``down`` rules dictate per deployment (the routes that show and swap
+the active profile are in ``mock_models.admin``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
-import orjson
-from aiohttp import web
 
-from faults.catalogue import FaultKind
 from faults.decide import (
     FAULT_HEADER,
     AttemptContext,
@@ -23,7 +20,8 @@ from faults.decide import (
     choose,
     forced,
 )
-from faults.profile import FaultProfile, ProfileError, profile_from_json
+from faults.profile import FaultProfile
+from faults.timeline import flapping_down, refusing
 
 _RUN_CLOCKS = 1024
 _EMPTY = FaultProfile(name="none")
@@ -69,38 +67,26 @@ class FaultBook:
              else float(self._rng.random()))
         return choose(self.profile, context, u)
 
-    def ready(self, now_s: float) -> bool:
-        """False in the down half of each period of an active ``flap`` rule."""
-        t_s = now_s - self._started_s
-        for rule in self.profile.rule:
-            if rule.kind is not FaultKind.FLAP or rule.probability <= 0:
-                continue
-            if rule.window.weight(t_s) <= 0:
-                continue
-            half_s = max(rule.resolved_params()["period_s"] / 2.0, 1e-3)
-            if int((t_s - rule.window.start) / half_s) % 2 == 1:
-                return False
-        return True
+    def clock_s(self, now_s: float) -> float:
+        """The run clock of the run that started last (since start before any run), which
+        faults on whole deployments (``down`` listeners, ``flap``) follow."""
+        if not self._run_started_s:
+            return now_s - self._started_s
+        return now_s - max(self._run_started_s.values())
 
+    def refusing(self, deployment: str, model: str, now_s: float) -> bool:
+        """True while a ``down`` rule keeps the deployment's own listener closed."""
+        return refusing(self.profile, deployment, model, self.clock_s(now_s))
 
-def _json(document: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(document),
-                        content_type="application/json")
-
-
-def add_fault_routes(app: web.Application, book: FaultBook) -> None:
-    """``GET /tokenstorm/faults`` (the active profile, as the fault proxy serves it) and
-    ``PUT /tokenstorm/faults`` (``{"profile": "brownout"}`` or a profile object)."""
-
-    async def get_faults(request: web.Request) -> web.Response:
-        return _json(book.profile.model_dump(mode="json"))
-
-    async def put_faults(request: web.Request) -> web.Response:
-        try:
-            book.profile = profile_from_json(await request.read())
-        except ProfileError as exc:
-            return _json({"error": {"message": str(exc)}}, 400)
-        return _json(book.profile.model_dump(mode="json"))
-
-    app.router.add_get("/tokenstorm/faults", get_faults)
-    app.router.add_put("/tokenstorm/faults", put_faults)
+    def readiness(self, now_s: float, deployment: str | None = None,
+                  model: str | None = None) -> str:
+        """``ready``, or why not: ``down`` (a down window holds the deployment) or
+        ``flapping`` (the down half-period of a ``flap`` rule); ``deployment`` None asks
+        about the server as a whole."""
+        t_s = self.clock_s(now_s)
+        if deployment is not None and model is not None and refusing(
+                self.profile, deployment, model, t_s):
+            return "down"
+        if flapping_down(self.profile, deployment, model, t_s):
+            return "flapping"
+        return "ready"

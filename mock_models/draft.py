@@ -41,7 +41,7 @@ class AttemptDraft:
             run_id=self.run_id, request_id=self.request_id, attempt=self.attempt,
             received_s=self.received_s, deployment=self.deployment, model=self.model, api=api,
             stream=self.stream, prompt_tokens=self.prompt_tokens,
-            cached_tokens=progress.cached_tokens,
+            cached_tokens=progress.cached_tokens, cache_write_tokens=progress.cache_write_tokens,
             completion_tokens=progress.tokens, fault=self.fault, outcome=str(self.outcome),
             status_code=progress.status, service_ms=service_ms,
         )

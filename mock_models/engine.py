@@ -41,6 +41,7 @@ def step_costs(settings: EngineSettings) -> StepCosts:
         step_base_s=settings.step_base_ms / 1000.0,
         prefill_s_per_token=settings.prefill_ms_per_token / 1000.0,
         decode_s_per_seq=settings.decode_ms_per_seq / 1000.0,
+        kv_capacity_tokens=settings.kv_capacity_tokens,
     )
 
 
@@ -69,10 +70,21 @@ class DeploymentEngine:
     def waiting(self) -> int:
         return self._scheduler.waiting
 
-    def submit(self, sink: TokenSink, uncached_prompt_tokens: int,
-               output_tokens: int) -> Sequence[TokenSink] | None:
-        """Queue a sequence; None when the waiting queue is full."""
-        seq = Sequence(sink, uncached_prompt_tokens, output_tokens)
+    @property
+    def kv_cache_usage(self) -> float:
+        """Share of the KV cache the running sequences hold (0 when it is unbounded)."""
+        capacity = self.settings.kv_capacity_tokens
+        return self._scheduler.kv_used_tokens / capacity if capacity else 0.0
+
+    @property
+    def preemptions(self) -> int:
+        return self._scheduler.preemptions
+
+    def submit(self, sink: TokenSink, uncached_prompt_tokens: int, output_tokens: int,
+               cached_prompt_tokens: int = 0) -> Sequence[TokenSink] | None:
+        """Queue a sequence (its prefix-cache hits hold KV but are not prefilled); None when
+        the waiting queue is full."""
+        seq = Sequence(sink, uncached_prompt_tokens, output_tokens, cached_prompt_tokens)
         if not self._scheduler.submit(seq):
             return None
         if self._task is None:
@@ -119,7 +131,10 @@ class DeploymentEngine:
             delay = step_end - loop.time()
             await asyncio.sleep(delay if delay > 0 else 0)
             # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
-            self.metrics.itl.observe(step.duration_s, step.decode_seqs)
+            metrics = self.metrics
+            metrics.itl.observe(step.duration_s, step.decode_seqs)
+            metrics.preemptions += step.preempted
+            metrics.kv_cache_usage = self.kv_cache_usage
             for seq in step.emitting:
                 if not seq.aborted:
                     seq.handle.token()

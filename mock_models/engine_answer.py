@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -44,11 +45,20 @@ async def engine_answer(
     if settings.api_overhead_ms > 0:
         await asyncio.sleep(settings.api_overhead_ms / 1000.0)
     cache = engine.prefix_cache
-    hashes = (block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
-              if cache.capacity_blocks else [])
-    cached_tokens = cache.cached_tokens(hashes, parsed.prompt_tokens) if hashes else 0
+    written = written_1h = 0
+    if parsed.cache_breakpoints is not None:
+        hashes: list[bytes] = []
+        use = cache.explicit.use(parsed.prompt_pieces, parsed.cache_breakpoints,
+                                 time.monotonic())
+        cached_tokens, written, written_1h = (use.read_tokens, use.written_tokens,
+                                              use.written_1h_tokens)
+    else:
+        hashes = (block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
+                  if cache.capacity_blocks else [])
+        cached_tokens = cache.cached_tokens(hashes, parsed.prompt_tokens) if hashes else 0
     stream = parsed.stream
-    reply = dataclasses.replace(reply, cached_tokens=cached_tokens)
+    reply = dataclasses.replace(reply, cached_tokens=cached_tokens,
+                                cache_write_tokens=written, cache_write_1h_tokens=written_1h)
     completion_tokens = plan.latency.completion_tokens
     cut_after = tamper.limit if tamper is not None else None
     limit = completion_tokens if cut_after is None else min(completion_tokens, cut_after)
@@ -57,7 +67,8 @@ async def engine_answer(
     sink = WireSink(shape, plan.words, limit, done,
                     tamper.piece_bytes if tamper is not None else 0)
     drip = DripSink(sink, tamper.drip_s) if tamper is not None and tamper.drip_s else None
-    seq = engine.submit(drip or sink, parsed.prompt_tokens - cached_tokens, completion_tokens)
+    seq = engine.submit(drip or sink, parsed.prompt_tokens - cached_tokens, completion_tokens,
+                        cached_tokens)
     if seq is None:
         status = settings.queue_full_status
         progress.status = status
@@ -65,7 +76,7 @@ async def engine_answer(
         return error_response(flavour, status, kind, _QUEUE_FULL, headers)
     if hashes:
         cache.remember(hashes)
-    progress.cached_tokens = cached_tokens
+    progress.cached_tokens, progress.cache_write_tokens = cached_tokens, written
     response: web.StreamResponse | None = None
     try:
         if shape is not None:

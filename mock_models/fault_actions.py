@@ -15,10 +15,11 @@ from typing import Final
 
 from aiohttp import web
 
-from faults.catalogue import CATALOGUE, FaultKind
+from faults.catalogue import CATALOGUE, OUTLASTING, RESET_OUTCOME, FaultKind
 from faults.decide import FaultChoice
 from faults.proxy.relay import reset_connection
 from faults.wire import error_body, error_headers
+from harness.outcomes import Outcome
 from mock_models.flavour import ErrorKind
 from mock_models.responder import Progress
 from mock_models.settings import DemoFaults
@@ -73,9 +74,11 @@ async def apply_before(request: web.Request, choice: FaultChoice, api: str,
     provider's body and headers, a refused connection, a hang, a delay); None when the
     answer goes ahead.
 
-    ``down`` aborts the transport before any byte: one listener serves every deployment, so
-    a refused connection per deployment is out of reach, and a client sees the same thing as
-    a pod that died under it (its outcome is ``reset``).
+    ``down`` aborts the transport before any byte: the attempt came through the shared
+    listener (or a connection opened before the window), which cannot refuse it, and a
+    client sees the same thing as a pod that died under it (its outcome is ``reset``). A
+    deployment with its own listener refuses new connections for the window instead
+    (``mock_models.listeners``).
     """
     kind, params = choice.kind, choice.params
     status = CATALOGUE[kind].status
@@ -95,3 +98,24 @@ async def apply_before(request: web.Request, choice: FaultChoice, api: str,
     if kind is FaultKind.DELAY:
         await asyncio.sleep(params["delay_ms"] / 1000.0)
     return None
+
+
+_OUTLASTED = frozenset(kind.value for kind in OUTLASTING)
+
+
+def fault_outcome(kind: FaultKind, stream: bool) -> str:
+    """The ledger outcome of an attempt the mock answers with fault ``kind``: the one the
+    catalogue says a client records, except ``down``, which the mock applies to an attempt
+    it already accepted as a reset."""
+    if kind is FaultKind.DOWN:
+        return RESET_OUTCOME
+    spec = CATALOGUE[kind]
+    return spec.outcome_stream if stream else spec.outcome_body
+
+
+def abandoned_outcome(fault: str | None, outcome: str) -> str:
+    """The ledger outcome of an attempt whose client went away: ``outcome`` (the fault's
+    timeout, set when it was applied) when a hang or stall held it, else ``cancelled``
+    (``faults.catalogue.abandoned_outcome``); the line's completion tokens say how far the
+    answer got before the client left."""
+    return outcome if fault in _OUTLASTED else Outcome.CANCELLED

@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 import orjson
 
 from harness.prompt_text import VOCABULARY, count_tokens
+from mock_models.explicit_cache import Breakpoint
 
 #: Each vocabulary word followed by a space, as a JSON string literal (quotes included), so
 #: the streamed pieces concatenate into the full text.
@@ -35,6 +36,7 @@ class ErrorKind(StrEnum):
     SERVER_ERROR = "server_error"
     OVERLOADED = "overloaded"
     AUTHENTICATION = "authentication"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
 
 
 class RequestError(Exception):
@@ -67,6 +69,9 @@ class ParsedRequest:
     stop: tuple[str, ...] = ()
     #: Generate ``max_tokens`` whatever the natural length (vLLM's ``ignore_eos``).
     ignore_eos: bool = False
+    #: Anthropic's ``cache_control`` markers (explicit caching: nothing is cached without
+    #: one); None for APIs whose provider caches prefixes by itself.
+    cache_breakpoints: tuple[Breakpoint, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +83,11 @@ class Reply:
     prompt_tokens: int
     created: int
     include_usage: bool
-    #: Of ``prompt_tokens``, those read from the prefix cache.
+    #: Of ``prompt_tokens``, those read from the prefix cache, and those written to it
+    #: (explicit caching only), of which to one-hour entries.
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     #: The tool this answer calls (its tokens are then the call's arguments), or None.
     tool_name: str | None = None
     #: The stop entry that ended the answer (as the request spelled it), or None.
@@ -162,6 +170,16 @@ def required_model(body: dict[str, Any], missing_message: str) -> str:
     if not isinstance(model, str) or not model:
         raise RequestError(400, ErrorKind.INVALID_REQUEST, missing_message, "model")
     return model
+
+
+def check_content_type(content_type: str) -> None:
+    """A 400 ``RequestError`` unless the body is declared JSON (charset parameters aside):
+    the providers refuse form posts and untyped bodies before reading them."""
+    if content_type != "application/json":
+        shown = content_type or "(none)"
+        raise RequestError(400, ErrorKind.UNSUPPORTED_CONTENT_TYPE,
+                           f"Unsupported content type {shown!r}: send the body as JSON with "
+                           "the header 'Content-Type: application/json'.")
 
 
 def decode_object(raw: bytes) -> dict[str, Any]:

@@ -8,7 +8,7 @@ requests come from the engines at scrape time.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 _LATENCY_BUCKETS_S: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
@@ -34,6 +34,14 @@ class Histogram:
         self.count += times
         self.total += value * times
 
+    def observe_all(self, values: Sequence[float]) -> None:
+        """Record each of ``values`` once (a stream's gaps, in one call rather than one each)."""
+        counts, bounds = self._counts, self._bounds
+        for value in values:
+            counts[bisect.bisect_left(bounds, value)] += 1
+        self.count += len(values)
+        self.total += sum(values)
+
     def lines(self, name: str, labels: str) -> Iterable[str]:
         cumulative = 0
         for bound, count in zip(self._bounds, self._counts, strict=False):
@@ -48,7 +56,7 @@ class DeploymentMetrics:
     """What one deployment has served so far."""
 
     __slots__ = ("cache_hit_tokens", "cache_query_tokens", "e2e", "finished", "generation_tokens",
-                 "itl", "prompt_tokens", "ttft")
+                 "itl", "kv_cache_usage", "preemptions", "prompt_tokens", "ttft")
 
     def __init__(self) -> None:
         self.ttft = Histogram()
@@ -59,6 +67,10 @@ class DeploymentMetrics:
         self.cache_query_tokens = 0
         self.cache_hit_tokens = 0
         self.finished: dict[str, int] = {}
+        #: Sequences the engine preempted (KV cache full) and must recompute.
+        self.preemptions = 0
+        #: Share (0-1) of the KV cache held after the engine's last step.
+        self.kv_cache_usage = 0.0
 
     def answered(self, prompt_tokens: int, cached_tokens: int, generated_tokens: int,
                  e2e_s: float, outcome: str) -> None:
@@ -89,7 +101,14 @@ def render(models: Mapping[str, str], metrics: Mapping[str, DeploymentMetrics],
     family("vllm:num_requests_waiting", "gauge", "Requests waiting for a slot.")
     out.extend(f"vllm:num_requests_waiting{{{label(d)}}} {waiting}"
                for d, (_, waiting) in gauges.items())
+    # vLLM's current name, and the one it used before (dashboards still read it); 1 = full.
+    for name in ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"):
+        family(name, "gauge", "KV-cache usage. 1 means 100 percent usage.")
+        out.extend(f"{name}{{{label(d)}}} {metrics[d].kv_cache_usage}"
+                   for d in gauges if d in metrics)
     for name, attribute, text in (
+        ("vllm:num_preemptions_total", "preemptions",
+         "Sequences preempted (KV cache full) to be recomputed."),
         ("vllm:prompt_tokens_total", "prompt_tokens", "Prompt tokens processed."),
         ("vllm:generation_tokens_total", "generation_tokens", "Tokens generated."),
         ("vllm:prefix_cache_queries_total", "cache_query_tokens",

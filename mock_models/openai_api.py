@@ -38,6 +38,7 @@ OPENAI_ERRORS: Final[dict[ErrorKind, tuple[str, str | None]]] = {
     ErrorKind.SERVER_ERROR: ("server_error", None),
     ErrorKind.OVERLOADED: ("server_error", None),
     ErrorKind.AUTHENTICATION: ("invalid_request_error", "invalid_api_key"),
+    ErrorKind.UNSUPPORTED_CONTENT_TYPE: ("invalid_request_error", "unsupported_content_type"),
 }
 
 

@@ -14,6 +14,11 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from mock_models.explicit_cache import ExplicitCache
+
+#: Anthropic's smallest cacheable prompt for most models (2,048 for Haiku).
+EXPLICIT_MIN_TOKENS = 1024
+
 
 def block_hashes(pieces: Iterable[str], block_size_tokens: int) -> list[bytes]:
     """Chained digests of the prompt's full blocks (tokens: whitespace-separated words)."""
@@ -28,14 +33,17 @@ def block_hashes(pieces: Iterable[str], block_size_tokens: int) -> list[bytes]:
 
 
 class PrefixCache:
-    """LRU set of block hashes, at most ``capacity_blocks`` of them."""
+    """LRU set of block hashes, at most ``capacity_blocks`` of them; beside it the same
+    deployment's explicit cache (Anthropic's ``cache_control``), as many entries at most."""
 
-    __slots__ = ("_blocks", "block_size_tokens", "capacity_blocks")
+    __slots__ = ("_blocks", "block_size_tokens", "capacity_blocks", "explicit")
 
-    def __init__(self, capacity_blocks: int, block_size_tokens: int) -> None:
+    def __init__(self, capacity_blocks: int, block_size_tokens: int,
+                 explicit_min_tokens: int = EXPLICIT_MIN_TOKENS) -> None:
         self.capacity_blocks = capacity_blocks
         self.block_size_tokens = block_size_tokens
         self._blocks: OrderedDict[bytes, None] = OrderedDict()
+        self.explicit = ExplicitCache(capacity_blocks, explicit_min_tokens)
 
     def __len__(self) -> int:
         return len(self._blocks)
@@ -66,3 +74,4 @@ class PrefixCache:
 
     def clear(self) -> None:
         self._blocks.clear()
+        self.explicit.clear()

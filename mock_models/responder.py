@@ -31,13 +31,14 @@ class Progress:
     """How far an answer got: the status sent, the tokens generated so far, and whether the
     client went away while it was being written."""
 
-    __slots__ = ("cached_tokens", "disconnected", "first_token_s", "settled", "status",
-                 "tokens")
+    __slots__ = ("cache_write_tokens", "cached_tokens", "disconnected", "first_token_s",
+                 "settled", "status", "tokens")
 
     def __init__(self) -> None:
         self.status = CLIENT_CLOSED
         self.tokens = 0
         self.cached_tokens = 0
+        self.cache_write_tokens = 0
         self.disconnected = False
         self.first_token_s: float | None = None
         #: Set when generation goes on after the handler returned (a client that left a

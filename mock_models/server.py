@@ -15,22 +15,35 @@ from typing import Final
 import orjson
 from aiohttp import web
 
-from faults.catalogue import CATALOGUE
 from faults.decide import FaultChoice
 from harness.outcomes import Outcome, outcome_for_status
 from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
-from mock_models.chaos import FaultBook, add_fault_routes
+from mock_models.chaos import FaultBook
 from mock_models.constant_stream import constant_stream_answer
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
-from mock_models.embeddings import API as EMBEDDINGS_API
-from mock_models.embeddings import embeddings_body, parse_embeddings
+from mock_models.embeddings_route import EmbeddingsRoute
 from mock_models.engine import DeploymentEngine
 from mock_models.engine_answer import engine_answer
-from mock_models.fault_actions import Cut, Refuse, action_for, apply_before
-from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply, RequestError
+from mock_models.fault_actions import (
+    Cut,
+    Refuse,
+    abandoned_outcome,
+    action_for,
+    apply_before,
+    fault_outcome,
+)
+from mock_models.flavour import (
+    ErrorKind,
+    Flavour,
+    ParsedRequest,
+    Reply,
+    RequestError,
+    check_content_type,
+)
 from mock_models.ledger import Ledger
+from mock_models.listeners import DeploymentListeners, asked_about, listener_routes
 from mock_models.metrics import DeploymentMetrics, render
 from mock_models.openai_api import OpenAIChat
 from mock_models.openai_completions import OpenAICompletions
@@ -68,6 +81,8 @@ class MockService:
             for d in settings.deployments if d.engine is not None}
         self.ticker = Ticker()
         self.faults = FaultBook(settings.fault_profile, self._seed, self._epoch)
+        self.listeners = DeploymentListeners(settings, self.faults)
+        self._embeddings = EmbeddingsRoute(self, self._epoch, _MAX_BODY_BYTES)
         self.limiters = {d.name: RateLimiter(d.rate_limits)
                          for d in settings.deployments if d.rate_limits}
 
@@ -86,6 +101,7 @@ class MockService:
 
     async def close(self) -> None:
         """Stop the engine loops and close the ledger."""
+        await self.listeners.close()
         for engine in self.engines.values():
             await engine.close()
         self.ticker.close()
@@ -100,37 +116,8 @@ class MockService:
     async def completions(self, request: web.Request) -> web.StreamResponse:
         return await self._answer(request, self._completions)
 
-    async def embeddings(self, request: web.Request) -> web.Response:
-        """Vectors at once (no engine time); the ledger line bills the prompt tokens."""
-        received = time.monotonic()
-        draft = AttemptDraft(request.headers, received - self._epoch)
-        progress = Progress()
-        headers = {"x-request-id": f"req_tokenstorm{next(self._anonymous):016x}"}
-        try:
-            if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
-                raise RequestError(401, ErrorKind.AUTHENTICATION, "Incorrect API key provided.")
-            try:
-                raw = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise RequestError(413, ErrorKind.INVALID_REQUEST,
-                                   f"Request body exceeds {_MAX_BODY_BYTES} bytes.") from None
-            parsed = parse_embeddings(raw)
-            draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
-            deployment = self.settings.deployment_for(parsed.model)
-            if deployment is None:
-                raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
-                                   "not exist or you do not have access to it.", "model")
-            draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
-            body = embeddings_body(parsed, deployment.embedding_dimensions)
-            progress.status = 200
-            response = web.Response(body=body, content_type="application/json",
-                                    headers=headers)
-        except RequestError as exc:
-            response = self._refuse(self._openai, draft, progress, headers, exc.status,
-                                    exc.kind, exc.message, exc.param)
-        service_ms = (time.monotonic() - received) * 1000.0
-        self.ledger.append(draft.entry(EMBEDDINGS_API, progress, service_ms))
-        return response
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self._embeddings(request)
 
     async def models(self, request: web.Request) -> web.Response:
         names = ["mock" if d.model == ANY_MODEL else d.model for d in self.settings.deployments]
@@ -151,16 +138,15 @@ class MockService:
                             headers={"x-content-type-options": "nosniff"})
 
     async def ready(self, request: web.Request) -> web.Response:
-        """503 until ``startup_s`` after start (a model still loading), then 200; 503 in the
-        down half-periods of an active ``flap`` fault."""
+        """503 until ``startup_s`` after start (a model still loading), then 200; 503 while a
+        ``down`` window or the down half-period of a ``flap`` fault holds the deployment asked
+        about (``?deployment=``, ``?model=`` or its own listener; else the whole server)."""
         now = time.monotonic()
-        if now - self._epoch < self.settings.startup_s:
-            return web.Response(status=503, body=orjson.dumps({"status": "loading"}),
-                                content_type="application/json")
-        if not self.faults.ready(now):
-            return web.Response(status=503, body=orjson.dumps({"status": "flapping"}),
-                                content_type="application/json")
-        return _json_response({"status": "ready"})
+        asked = asked_about(request, self.settings, self.listeners)
+        state = ("loading" if now - self._epoch < self.settings.startup_s else
+                 self.faults.readiness(now, *((asked.name, asked.model) if asked else ())))
+        return web.Response(status=200 if state == "ready" else 503,
+                            body=orjson.dumps({"status": state}), content_type="application/json")
 
     async def get_ledger(self, request: web.Request) -> web.Response:
         body = self.ledger.to_jsonl(request.query.get("run_id"))
@@ -176,10 +162,10 @@ class MockService:
         try:
             response = await self._attempt(request, flavour, draft, progress, started)
             if progress.disconnected:
-                draft.outcome = Outcome.CANCELLED
+                draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
             return response
         except asyncio.CancelledError:
-            draft.outcome = Outcome.CANCELLED
+            draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
             raise
         except Exception:
             # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
@@ -222,6 +208,7 @@ class MockService:
             return self._refuse(flavour, draft, progress, headers, 400,
                                 ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER)
         try:
+            check_content_type(request.content_type)
             try:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge:
@@ -230,7 +217,8 @@ class MockService:
             parsed = flavour.parse(raw)
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
-            deployment = self.settings.deployment_for(parsed.model)
+            deployment = self.settings.deployment_for(parsed.model,
+                                                      self.listeners.owner(request))
             if deployment is None:
                 raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
                                    "not exist or you do not have access to it.", "model")
@@ -277,8 +265,7 @@ class MockService:
                                deployment: str) -> web.StreamResponse:
         """Answer an attempt a catalogue fault hits; the ledger gets the kind's outcome."""
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
-        spec = CATALOGUE[choice.kind]
-        draft.outcome = spec.outcome_stream if parsed.stream else spec.outcome_body
+        draft.outcome = fault_outcome(choice.kind, parsed.stream)
         before = await apply_before(request, choice, flavour.api, headers, progress)
         if before is not None:
             return before
@@ -308,9 +295,8 @@ class MockService:
         elif parsed.stream:
             response = await constant_stream_answer(request, flavour, reply, plan, headers,
                                                     started, progress, self.ticker, tamper)
-            itl = self.metrics[deployment].itl
-            for gap_s in plan.latency.gaps_s[:max(0, progress.tokens - 1)]:
-                itl.observe(gap_s)
+            self.metrics[deployment].itl.observe_all(
+                plan.latency.gaps_s[:max(0, progress.tokens - 1)])
         else:
             response = await body_answer(request, flavour, reply, plan, headers, started,
                                          progress, tamper)
@@ -348,7 +334,7 @@ def build_app(settings: MockSettings, *, ledger_path: Path | None = None) -> web
     app.router.add_get("/tokenstorm/ledger", service.get_ledger)
     app.router.add_delete("/tokenstorm/ledger", service.delete_ledger)
     add_admin_routes(app, service)
-    add_fault_routes(app, service.faults)
+    listener_routes(app, service.listeners)
 
     async def close_service(_: web.Application) -> None:
         await service.close()
@@ -377,6 +363,8 @@ async def serve(
         site = web.TCPSite(runner, host, port, backlog=4096)
         await site.start()
         bound_port = int(runner.addresses[0][1])
+        assert runner.server is not None
+        await runner.app[SERVICE_KEY].listeners.start(host, runner.server)
         if ready is not None:
             ready(base_url(host, bound_port))
         await asyncio.Event().wait()

@@ -46,6 +46,10 @@ class EngineSettings(_Strict):
     #: (least recently used evicted); 0 blocks turns caching off.
     block_size_tokens: int = Field(default=16, ge=1)
     prefix_cache_blocks: int = Field(default=0, ge=0)
+    #: KV cache of the running sequences, in tokens (prompt + generated each); when a step
+    #: would overflow it the newest sequence is preempted and recomputed, as in vLLM.
+    #: 0: unbounded.
+    kv_capacity_tokens: int = Field(default=0, ge=0)
 
 
 class RateLimitSettings(_Strict):
@@ -97,6 +101,10 @@ class DeploymentSettings(_Strict):
     embedding_dimensions: int = Field(default=1536, ge=1, le=65536)
     engine: EngineSettings | None = None
     rate_limits: tuple[RateLimitSettings, ...] = ()
+    #: A listener of its own (0: any free port), beside the server's shared one, that serves
+    #: only this deployment: replicas of one model on separate ports, and a ``down`` fault
+    #: that closes it (clients get ECONNREFUSED) instead of resetting connections.
+    port: int | None = Field(default=None, ge=0, le=65535)
 
     @model_validator(mode="before")
     @classmethod
@@ -178,16 +186,26 @@ class MockSettings(_Strict):
     @model_validator(mode="after")
     def _unique(self) -> MockSettings:
         names = [d.name for d in self.deployments]
-        models = [d.model for d in self.deployments]
+        # Replicas of one model are told apart by their own ports; on the shared listener
+        # the first deployment of a model answers it.
+        shared = [d.model for d in self.deployments if d.port is None]
+        ports = [d.port for d in self.deployments if d.port]
         if not self.deployments:
             raise ValueError("at least one deployment is needed")
-        if len(set(names)) != len(names) or len(set(models)) != len(models):
-            raise ValueError("deployment names and models must be unique")
+        if len(set(names)) != len(names) or len(set(shared)) != len(shared):
+            raise ValueError("deployment names must be unique, and so must the models of "
+                             "deployments without a port of their own")
+        if len(set(ports)) != len(ports):
+            raise ValueError("two deployments cannot listen on the same port; give each "
+                             "its own, or 0 for any free one")
         return self
 
-    def deployment_for(self, model: str) -> DeploymentSettings | None:
-        """The deployment serving ``model`` (a ``*`` deployment serves any name)."""
+    def deployment_for(self, model: str, own: str | None = None) -> DeploymentSettings | None:
+        """The deployment serving ``model`` (a ``*`` deployment serves any name); on the own
+        listener of deployment ``own``, that deployment or none."""
         for deployment in self.deployments:
+            if own is not None and deployment.name != own:
+                continue
             if deployment.model == model or deployment.model == ANY_MODEL:
                 return deployment
         return None

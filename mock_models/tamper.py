@@ -116,9 +116,10 @@ class Tamper:
         await response.prepare(request)
         progress.status = 200
         try:
-            for part in split_frames(body, self.piece_bytes) if self.piece_bytes else (body,):
+            parts = split_frames(body, self.piece_bytes) if self.piece_bytes else [body]
+            for index, part in enumerate(parts, 1):
                 await response.write(part)
-                if self.piece_bytes:
+                if self.piece_bytes and index < len(parts):
                     await asyncio.sleep(0)  # separate writes, not one coalesced buffer
             await response.write_eof()
         except ConnectionError:

@@ -2,9 +2,12 @@
 their absolute deadlines in; each sink's ``token()`` called when its deadline comes.
 
 A per-stream sleep per token costs a task wake-up each; at thousands of open streams that
-alone saturates a core. Here one timer handle is armed for the earliest deadline and every
-token due by then (within ``_COALESCE_S``) goes out in the same callback. Deadlines are
-absolute ``time.monotonic()`` values, so lateness does not accumulate over a stream.
+alone saturates a core. Here deadlines sit in a timing wheel of one-millisecond slots (a slot
+list per millisecond, a heap of the occupied slot numbers), one timer handle is armed for the
+earliest slot, and every token of every slot due by then goes out in the same callback. A
+token costs a list append and its write; no heap operation, tuple or task per token.
+Deadlines are absolute ``time.monotonic()`` values, so lateness does not accumulate over a
+stream.
 
 Not the loop's clock: uvloop's is libuv's millisecond time cached at the start of an
 iteration, and its timers count from that stale value, so under load they fire several ms
@@ -15,69 +18,100 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
+import math
 import time
 
 from mock_models.wire import WireSink
 
-#: Tokens due this close after the one that woke the timer go out with it. A millisecond:
-#: uvloop's timers have that resolution, and a finer horizon makes the loop spin on timers
-#: that fire a fraction of a millisecond early.
-_COALESCE_S = 0.001
+#: Slots per second. A millisecond: uvloop's timers have that resolution, and a finer slot
+#: makes the loop spin on timers that fire a fraction of a millisecond early. Slot ``k`` holds
+#: the deadlines in ``(k - 1, k]`` ms; its timer is armed for ``k`` ms, and a callback at
+#: time ``t`` ms sends every slot up to ``t + 1``: a token goes out at most a slot early, and
+#: a timer that fires up to a slot early still finds its tokens due instead of re-arming.
+_SLOTS_PER_S = 1000.0
+
+
+class _Paced:
+    """One stream on the wheel: its next deadline and the gaps still to come."""
+
+    __slots__ = ("deadline_s", "gaps_s", "index", "sink")
+
+    def __init__(self, sink: WireSink, deadline_s: float, gaps_s: tuple[float, ...]) -> None:
+        self.sink = sink
+        self.deadline_s = deadline_s
+        self.gaps_s = gaps_s
+        #: The gap after the token due at ``deadline_s``.
+        self.index = 0
 
 
 class Ticker:
-    """The deadline heap of the constant-latency streams on one event loop."""
+    """The timing wheel of the constant-latency streams on one event loop."""
 
-    __slots__ = ("_armed_at", "_handle", "_heap", "_order")
+    __slots__ = ("_armed_slot", "_handle", "_occupied", "_slots")
 
     def __init__(self) -> None:
-        # (deadline, tie-breaker, sink, gaps, index of the next gap)
-        self._heap: list[tuple[float, int, WireSink, tuple[float, ...], int]] = []
-        self._order = itertools.count()
+        self._slots: dict[int, list[_Paced]] = {}
+        #: Heap of the keys of ``_slots``.
+        self._occupied: list[int] = []
         self._handle: asyncio.TimerHandle | None = None
-        self._armed_at = float("inf")
+        self._armed_slot = 0
 
     def pace(self, sink: WireSink, first_s: float, gaps_s: tuple[float, ...]) -> None:
         """Emit ``sink``'s first token at ``first_s`` (``time.monotonic()``), then one after
         each gap."""
-        heapq.heappush(self._heap, (first_s, next(self._order), sink, gaps_s, 0))
+        self._put(_Paced(sink, first_s, gaps_s))
         self._arm()
 
+    def _put(self, paced: _Paced) -> None:
+        slot = math.ceil(paced.deadline_s * _SLOTS_PER_S)
+        bucket = self._slots.get(slot)
+        if bucket is None:
+            self._slots[slot] = [paced]
+            heapq.heappush(self._occupied, slot)
+        else:
+            bucket.append(paced)
+
     def _arm(self) -> None:
-        if not self._heap:
+        if not self._occupied:
             return
-        earliest = self._heap[0][0]
-        if earliest >= self._armed_at and self._handle is not None:
-            return
+        earliest = self._occupied[0]
         if self._handle is not None:
+            if earliest >= self._armed_slot:
+                return
             self._handle.cancel()
-        self._armed_at = earliest
-        delay = earliest - time.monotonic()
+        self._armed_slot = earliest
+        delay = earliest / _SLOTS_PER_S - time.monotonic()
         self._handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._fire)
 
     def _fire(self) -> None:
         self._handle = None
-        self._armed_at = float("inf")
-        heap = self._heap
-        horizon = time.monotonic() + _COALESCE_S
-        while heap and heap[0][0] <= horizon:
-            deadline, _, sink, gaps, index = heapq.heappop(heap)
-            # Tokens of one stream already due go out in one write, as a server's buffered
-            # writer would send them.
-            count = 1
-            while index < len(gaps) and deadline + gaps[index] <= horizon:
-                deadline += gaps[index]
-                index += 1
-                count += 1
-            sink.token(count)
-            if sink.wants_more and index < len(gaps):
-                heapq.heappush(heap, (deadline + gaps[index], next(self._order), sink, gaps,
-                                      index + 1))
+        now_slot = int(time.monotonic() * _SLOTS_PER_S) + 1
+        occupied, slots = self._occupied, self._slots
+        while occupied and occupied[0] <= now_slot:
+            for paced in slots.pop(heapq.heappop(occupied)):
+                self._emit(paced, now_slot)
         self._arm()
+
+    def _emit(self, paced: _Paced, now_slot: int) -> None:
+        # Tokens of one stream already due go out in one write, as a server's buffered
+        # writer would send them.
+        gaps, index, deadline = paced.gaps_s, paced.index, paced.deadline_s
+        count = 1
+        while (index < len(gaps)
+               and math.ceil((deadline + gaps[index]) * _SLOTS_PER_S) <= now_slot):
+            deadline += gaps[index]
+            index += 1
+            count += 1
+        sink = paced.sink
+        sink.token(count)
+        if index < len(gaps) and sink.wants_more:
+            paced.deadline_s = deadline + gaps[index]
+            paced.index = index + 1
+            self._put(paced)
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self._heap.clear()
+        self._slots.clear()
+        self._occupied.clear()

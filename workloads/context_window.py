@@ -12,6 +12,7 @@ messages are never dropped, so a turn too large on its own is sent over the wind
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -76,8 +77,8 @@ def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload,
             for earlier in kept:
                 context.extend([*earlier.messages, earlier.answer])
             context.extend(own)
-            planned.append(Turn(messages=tuple(context), think_s=turn.think_s,
-                                max_tokens=turn.max_tokens, resend_history=False))
+            planned.append(dataclasses.replace(turn, messages=tuple(context),
+                                               resend_history=False))
         else:
             planned.append(turn)
         answer = PlannedMessage(role="assistant", tokens=turn.max_tokens,

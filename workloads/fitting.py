@@ -13,9 +13,10 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from harness.scenario import Arrival, Dist, Workload
 from workloads.traces import TraceError, TraceRow, load_trace
@@ -24,6 +25,7 @@ from workloads.traces import TraceError, TraceRow, load_trace
 Z90 = 1.2815515655446004
 
 _TraceLoader = Callable[[Path], Sequence[TraceRow]]
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
 def _prompt(rows: Sequence[TraceRow]) -> list[float]:
@@ -106,13 +108,21 @@ class TraceFits:
         return dist.model_copy(update={"median": median, "sigma": sigma})
 
     def workload(self, workload: Workload) -> Workload:
-        """``workload`` with every trace-backed ``Dist`` field fitted."""
+        """``workload`` with every trace-backed ``Dist`` field fitted (nested tables too)."""
+        return self._fitted(workload)
+
+    def _fitted(self, model: _ModelT) -> _ModelT:
         updates: dict[str, Any] = {}
-        for name in type(workload).model_fields:
-            value = getattr(workload, name)
-            if isinstance(value, Dist) and value.trace is not None:
-                updates[name] = self.dist(value)
-        return workload.model_copy(update=updates) if updates else workload
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, Dist):
+                if value.trace is not None:
+                    updates[name] = self.dist(value)
+            elif isinstance(value, BaseModel):
+                fitted = self._fitted(value)
+                if fitted is not value:
+                    updates[name] = fitted
+        return model.model_copy(update=updates) if updates else model
 
     def arrival(self, arrival: Arrival) -> Arrival:
         """``arrival`` fitted to its trace: a gamma process at the trace's rate and CV."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.records import PlannedMessage, PlannedRequest
+from harness.records import PlannedRequest
+from workloads.prefix_sharing import prefix_share, shared_message_share
 
 _SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 _SPARK_WIDTH = 60
@@ -24,17 +25,22 @@ class PlanPreview:
 
     ``first_turn_rps`` holds the sessions started per second in each one-second bin of the
     run (the last bin may be shorter; its rate is per second of its own width).
-    ``shared_prefix_share``: tokens of messages whose (tokens, seed) occurs in more than one
-    session, over all planned message tokens, each message counted once per session.
-    ``shared_prefix_prompt_share``: the same, weighted the way prompts are sent (a turn
-    re-sends its history), i.e. the part of all planned prompt tokens that is a prefix other
-    sessions send too: roughly what a prefix cache shared across sessions could serve.
+    ``shared_prefix_share``: tokens of messages (role, seed, content, tokens) that more than
+    one session sends, over all planned message tokens, each message counted once per session.
+    ``shared_prefix_prompt_share``: the part of all planned prompt tokens (prompts as sent: a
+    turn re-sends its history unless ``resend_history`` is false) that is a prefix some other
+    session sends too: roughly what a prefix cache shared across sessions could serve.
+    ``prefix_reuse_prompt_share``: the part that is a prefix some earlier request (in plan
+    order, the same session's included) already sent: what an unbounded prefix cache could
+    serve. Both count answers as 0 tokens (``workloads.prefix_sharing``).
     Percentiles are nearest-rank (``inverted_cdf``): always a value the plan holds.
     """
 
     duration_s: float
     requests: int
     sessions: int
+    #: Sessions some other session's turn starts (``spawned_by``): sub-agents.
+    subagent_sessions: int
     turns_per_session_p50: float
     turns_per_session_max: int
     first_turn_rps: tuple[float, ...]
@@ -47,6 +53,7 @@ class PlanPreview:
     max_tokens_p90: float
     shared_prefix_share: float
     shared_prefix_prompt_share: float
+    prefix_reuse_prompt_share: float
     requests_by_workload: Mapping[str, int]
     requests_by_model: Mapping[str, int]
 
@@ -69,33 +76,8 @@ def _arrival_rps(plan: Sequence[PlannedRequest], duration_s: float) -> tuple[flo
     return tuple(rates)
 
 
-def _message_key(message: PlannedMessage) -> tuple[int, int, str]:
-    return (message.tokens, message.seed, message.content)
-
-
-def _shared_shares(sessions: Mapping[str, list[PlannedRequest]]) -> tuple[float, float]:
-    owners: defaultdict[tuple[int, int, str], set[str]] = defaultdict(set)
-    for session_id, turns in sessions.items():
-        for request in turns:
-            for message in request.messages:
-                owners[_message_key(message)].add(session_id)
-    shared_tokens = message_tokens = 0
-    shared_prompt_tokens = prompt_tokens = 0
-    for turns in sessions.values():
-        shared_history = history = 0
-        for request in turns:
-            for message in request.messages:
-                history += message.tokens
-                if len(owners[_message_key(message)]) > 1:
-                    shared_history += message.tokens
-                    shared_tokens += message.tokens
-                message_tokens += message.tokens
-            shared_prompt_tokens += shared_history
-            prompt_tokens += history
-    return (
-        shared_tokens / message_tokens if message_tokens else 0.0,
-        shared_prompt_tokens / prompt_tokens if prompt_tokens else 0.0,
-    )
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def preview(plan: Sequence[PlannedRequest], duration_s: float) -> PlanPreview:
@@ -110,11 +92,13 @@ def preview(plan: Sequence[PlannedRequest], duration_s: float) -> PlanPreview:
     max_tokens = [request.max_tokens for request in plan]
     by_workload = Counter(request.tags.get("workload", "?") for request in plan)
     by_model = Counter(request.model for request in plan)
-    shared_share, shared_prompt_share = _shared_shares(sessions)
+    prefixes = prefix_share(plan)
+    sent_tokens = sum(prefixes.prompt_tokens)
     return PlanPreview(
         duration_s=duration_s,
         requests=len(plan),
         sessions=len(sessions),
+        subagent_sessions=sum(1 for turns in sessions.values() if turns[0].spawned_by),
         turns_per_session_p50=_percentile(turn_counts, 50),
         turns_per_session_max=max(turn_counts, default=0),
         first_turn_rps=_arrival_rps(plan, duration_s),
@@ -125,8 +109,9 @@ def preview(plan: Sequence[PlannedRequest], duration_s: float) -> PlanPreview:
         prompt_tokens_total=sum(prompt_tokens),
         max_tokens_p50=_percentile(max_tokens, 50),
         max_tokens_p90=_percentile(max_tokens, 90),
-        shared_prefix_share=shared_share,
-        shared_prefix_prompt_share=shared_prompt_share,
+        shared_prefix_share=shared_message_share(sessions),
+        shared_prefix_prompt_share=_share(sum(prefixes.cross_session_tokens), sent_tokens),
+        prefix_reuse_prompt_share=_share(sum(prefixes.earlier_tokens), sent_tokens),
         requests_by_workload=dict(sorted(by_workload.items())),
         requests_by_model=dict(sorted(by_model.items())),
     )
@@ -158,18 +143,22 @@ def render_text(summary: PlanPreview) -> str:
     """A compact console preview: a few lines, with a sparkline of the session arrival rate."""
     rates = summary.first_turn_rps
     mean_rps = summary.sessions / summary.duration_s if summary.duration_s > 0 else 0.0
+    subagents = (f" ({summary.subagent_sessions:,} of them sub-agents)"
+                 if summary.subagent_sessions else "")
     lines = [
-        f"plan           {summary.requests:,} requests in {summary.sessions:,} sessions over "
-        f"{summary.duration_s:g} s (turns/session p50 {summary.turns_per_session_p50:g}, "
-        f"max {summary.turns_per_session_max})",
+        f"plan           {summary.requests:,} requests in {summary.sessions:,} sessions"
+        f"{subagents} over {summary.duration_s:g} s (turns/session p50 "
+        f"{summary.turns_per_session_p50:g}, max {summary.turns_per_session_max})",
         f"sessions/s     mean {mean_rps:.3g}, peak {max(rates, default=0.0):.3g}  "
         f"|{sparkline(rates)}|",
         f"prompt_tokens  p50 {summary.prompt_tokens_p50:,.0f}  p90 {summary.prompt_tokens_p90:,.0f}"
         f"  p99 {summary.prompt_tokens_p99:,.0f}  max {summary.prompt_tokens_max:,}"
         f"  total {summary.prompt_tokens_total:,} (answers not included)",
         f"max_tokens     p50 {summary.max_tokens_p50:,.0f}  p90 {summary.max_tokens_p90:,.0f}",
-        f"shared prefix  {summary.shared_prefix_prompt_share:.1%} of prompt tokens "
-        f"({summary.shared_prefix_share:.1%} of message tokens)",
+        f"shared prefix  {summary.shared_prefix_prompt_share:.1%} of prompt tokens across "
+        f"sessions ({summary.shared_prefix_share:.1%} of message tokens)",
+        f"prefix reuse   {summary.prefix_reuse_prompt_share:.1%} of prompt tokens repeat an "
+        f"earlier request's prefix",
         f"by workload    {_counts(summary.requests_by_workload)}",
         f"by model       {_counts(summary.requests_by_model)}",
     ]

@@ -1,10 +1,11 @@
-"""The ``rag`` workload: a RagWorkload config and a session's RNG in, one planned request of
-retrieved documents and a question out.
+"""The ``rag`` workload: a RagWorkload config and a session's RNG in, the planned turns of
+one retrieval-augmented session out (retrieved documents and a question, then follow-ups).
 
 Documents come from a pool shared by every session of the workload: document ``i`` always has
 the same size and text (both derived from the scenario seed and ``i``), and documents are
 drawn by Zipf popularity and sent in pool order, so popular documents form prefixes that
-repeat across sessions the way a retrieval cache sees them.
+repeat across sessions the way a retrieval cache sees them. A follow-up retrieves documents
+the session has not sent yet, asks another question and re-sends the history.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from harness.records import PlannedMessage, PlannedRequest
 from harness.scenario import RagWorkload
 from workloads import seeds
-from workloads.distributions import sample_int
+from workloads.distributions import sample_duration_s, sample_int
 from workloads.registry import register
 from workloads.session import SessionContext, Turn
 
@@ -37,11 +38,26 @@ def document(cfg: RagWorkload, ctx: SessionContext, doc_id: int) -> PlannedMessa
                           seed=ctx.shared_seed(DOCUMENT_SLOT_BASE + doc_id))
 
 
+def _follow_up_documents(cfg: RagWorkload, ctx: SessionContext, seen: set[int], count: int,
+                         rng: np.random.Generator) -> list[PlannedMessage]:
+    """Up to ``count`` pool documents not in ``seen`` (drawn by popularity, added to it), in
+    pool order."""
+    count = min(count, cfg.documents - len(seen))
+    if count <= 0:
+        return []
+    weights = document_weights(cfg)
+    weights[sorted(seen)] = 0.0
+    picks = rng.choice(cfg.documents, size=count, replace=False, p=weights / weights.sum())
+    seen.update(int(doc_id) for doc_id in picks)
+    return [document(cfg, ctx, int(doc_id)) for doc_id in sorted(picks)]
+
+
 @register("rag")
 def build_rag_session(
     cfg: RagWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:
-    """System prompt, ``documents_per_request`` pool documents (in pool order), a question."""
+    """System prompt, ``documents_per_request`` pool documents (in pool order), a question;
+    then ``turns - 1`` follow-ups, each with new documents and a question."""
     picks = rng.choice(cfg.documents, size=cfg.documents_per_request, replace=False,
                        p=document_weights(cfg))
     messages: list[PlannedMessage] = []
@@ -52,4 +68,15 @@ def build_rag_session(
     question = sample_int(cfg.question_tokens, rng)
     messages.append(PlannedMessage(role="user", tokens=question, seed=ctx.unique_seed(1, 0)))
     max_tokens = sample_int(cfg.max_tokens, rng)
-    return ctx.requests([Turn(messages=tuple(messages), think_s=0.0, max_tokens=max_tokens)])
+    turns = [Turn(messages=tuple(messages), think_s=0.0, max_tokens=max_tokens)]
+    # Follow-ups draw after everything turn 1 drew, so one-turn sessions plan as before.
+    seen = {int(doc_id) for doc_id in picks}
+    for turn_number in range(2, max(sample_int(cfg.turns, rng), 1) + 1):
+        documents = _follow_up_documents(cfg, ctx, seen, sample_int(cfg.follow_up_documents, rng),
+                                         rng)
+        question_message = PlannedMessage(role="user", tokens=sample_int(cfg.question_tokens, rng),
+                                          seed=ctx.unique_seed(turn_number, 0))
+        think_s = sample_duration_s(cfg.think_time, rng)
+        turns.append(Turn(messages=(*documents, question_message), think_s=think_s,
+                          max_tokens=sample_int(cfg.max_tokens, rng)))
+    return ctx.requests(turns)

@@ -18,6 +18,7 @@ WORKLOAD_CHOICE = 2
 SESSION = 3
 TRACE = 4
 DOCUMENTS = 5
+SUBAGENTS = 6
 
 _SEED_BITS = 53
 
@@ -48,6 +49,13 @@ def shared_message_seed(seed: int, workload_index: int, slot: int) -> int:
 def unique_message_seed(seed: int, session_index: int, turn: int, slot: int) -> int:
     """The text seed of a message only one session sends (slot = its place in the turn)."""
     return _hashed_seed("unique", (seed, session_index, turn, slot))
+
+
+def branch_message_seed(seed: int, session_index: int, branch: tuple[int, ...], turn: int,
+                        slot: int) -> int:
+    """The text seed of a message only one sub-agent session sends (``branch``: where in
+    its parent session it was spawned)."""
+    return _hashed_seed("branch", (seed, session_index, *branch, -1, turn, slot))
 
 
 def block_message_seed(seed: int, block_id: int) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.records import PlannedMessage, PlannedRequest
-from workloads.seeds import shared_message_seed, unique_message_seed
+from workloads.seeds import branch_message_seed, shared_message_seed, unique_message_seed
 
 #: The shared-seed slot of a workload's shared prompt prefix (slot 0 is the system prompt).
 SHARED_PREFIX_SLOT = 1
@@ -25,6 +25,8 @@ class Turn:
     max_tokens: int
     #: False: ``messages`` are the turn's whole context (a truncated or summarised history).
     resend_history: bool = True
+    #: Sessions (sub-agents) that must have ended before this turn's think time starts.
+    waits_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,10 @@ class SessionContext:
     workload_index: int
     workload_name: str
     tags: Mapping[str, str]
+    #: A sub-agent session: the request id of the parent turn that starts it, and where in
+    #: the parent session it was spawned (which keeps its message seeds its own).
+    spawned_by: str = ""
+    branch: tuple[int, ...] = ()
 
     def shared_seed(self, slot: int) -> int:
         """Text seed shared by every session of this workload (a cacheable prefix)."""
@@ -48,6 +54,8 @@ class SessionContext:
 
     def unique_seed(self, turn: int, slot: int) -> int:
         """Text seed of a message only this session sends."""
+        if self.branch:
+            return branch_message_seed(self.seed, self.session_index, self.branch, turn, slot)
         return unique_message_seed(self.seed, self.session_index, turn, slot)
 
     def prompt(self, tokens: int, shared_share: float, turn: int) -> tuple[PlannedMessage, ...]:
@@ -100,6 +108,8 @@ class SessionContext:
                     messages=turn.messages,
                     tags=dict(self.tags),
                     resend_history=turn.resend_history,
+                    spawned_by=self.spawned_by,
+                    waits_for=turn.waits_for,
                 )
             )
         return requests

@@ -102,9 +102,10 @@ async def answer_body(request: web.Request, upstream: aiohttp.ClientResponse,
     await response.prepare(request)
     pieces = split_frames(body, int(params["fragment_bytes"])) if kind is FaultKind.FRAGMENT \
         else [body]
-    for piece in pieces:
+    for index, piece in enumerate(pieces, 1):
         await response.write(piece)
-        if kind is FaultKind.FRAGMENT:
+        passed.delivered = index == len(pieces)
+        if kind is FaultKind.FRAGMENT and not passed.delivered:
             await asyncio.sleep(0.001)
     await response.write_eof()
     return response

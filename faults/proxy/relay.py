@@ -31,9 +31,12 @@ class Passed:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
     model: str | None = None
     terminated: bool = False
     disconnected: bool = False
+    #: Every byte of a whole answer was written (a client leaving now has all of it).
+    delivered: bool = False
 
 
 def next_frame(buffer: bytes) -> tuple[bytes, bytes] | None:
@@ -64,9 +67,9 @@ def note_usage(api: str, usage: dict[str, Any], passed: Passed) -> None:
     if api == ANTHROPIC:
         if "input_tokens" in usage:
             cached = usage.get("cache_read_input_tokens") or 0
-            passed.prompt_tokens = (usage["input_tokens"] + cached
-                                    + (usage.get("cache_creation_input_tokens") or 0))
-            passed.cached_tokens = cached
+            written = usage.get("cache_creation_input_tokens") or 0
+            passed.prompt_tokens = usage["input_tokens"] + cached + written
+            passed.cached_tokens, passed.cache_write_tokens = cached, written
         if "output_tokens" in usage:
             passed.completion_tokens = usage["output_tokens"]
         return

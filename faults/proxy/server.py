@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from faults.catalogue import CATALOGUE, FaultKind, Phase
+from faults.catalogue import CATALOGUE, RESET_OUTCOME, FaultKind, Phase, abandoned_outcome
 from faults.decide import (
     FAULT_HEADER,
     AttemptContext,
@@ -72,7 +72,16 @@ def upstream_base(url: str) -> str:
 
 
 def _api_of(path: str) -> str:
-    return "anthropic-messages" if path.rstrip("/").endswith("/messages") else "openai-chat"
+    """The API flavour a request path speaks (``faults.catalogue.API_FLAVOURS``)."""
+    path = path.rstrip("/")
+    for suffix, api in _FLAVOUR_PATHS:
+        if path.endswith(suffix):
+            return api
+    return "openai-chat"
+
+
+_FLAVOUR_PATHS = (("/messages", "anthropic-messages"), ("/chat/completions", "openai-chat"),
+                  ("/completions", "openai-completions"), ("/embeddings", "openai-embeddings"))
 
 
 def _run_clock_s(state: ProxyState, run_id: str | None, now_s: float) -> float:
@@ -133,7 +142,15 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
         response, status, outcome = await _dispatch(request, raw, api, stream, choice, passed)
         return response
     except asyncio.CancelledError:
-        outcome = "cancelled"
+        # A client that leaves after the stream's terminator or the body's last byte got a
+        # whole answer.
+        kind = choice.kind if choice else None
+        if stream and passed.terminated:
+            outcome = _streamed_outcome(kind, passed)
+        elif passed.delivered:
+            outcome = CATALOGUE[kind].outcome_body if kind is not None else "ok"
+        else:
+            outcome = abandoned_outcome(kind, stream)
         raise
     finally:
         if request.method == "POST":
@@ -155,7 +172,7 @@ async def _dispatch(request: web.Request, raw: bytes, api: str, stream: bool,
             CATALOGUE[kind].outcome_body
     if kind is FaultKind.DOWN:
         reset_connection(request)
-        return web.Response(status=502), 0, "connect_error"
+        return web.Response(status=502), 0, RESET_OUTCOME
     if kind is FaultKind.HANG:
         await asyncio.sleep(params["hang_s"])
         reset_connection(request)
@@ -191,10 +208,16 @@ async def _dispatch(request: web.Request, raw: bytes, api: str, stream: bool,
             await relay_stream(request, upstream, response, api, choice, passed)
         except (ConnectionError, aiohttp.ClientConnectionError):
             passed.disconnected = True
-        outcome = "cancelled" if passed.disconnected else (
-            CATALOGUE[kind].outcome_stream if kind is not None else
-            ("ok" if passed.terminated else "stream_cut"))
+        left = passed.disconnected and not passed.terminated
+        outcome = abandoned_outcome(kind, stream) if left else _streamed_outcome(kind, passed)
         return response, upstream.status, outcome
+
+
+def _streamed_outcome(kind: FaultKind | None, passed: Passed) -> str:
+    """The outcome of a stream relayed to its end (or its fault's end)."""
+    if kind is not None:
+        return CATALOGUE[kind].outcome_stream
+    return "ok" if passed.terminated else "stream_cut"
 
 
 def _record(state: ProxyState, request: web.Request, received_s: float, model: str, api: str,
@@ -208,7 +231,7 @@ def _record(state: ProxyState, request: web.Request, received_s: float, model: s
         model=passed.model or model, api=api, stream=stream,
         prompt_tokens=passed.prompt_tokens if passed.prompt_tokens is not None
         else _prompt_tokens(body),
-        cached_tokens=passed.cached_tokens or 0,
+        cached_tokens=passed.cached_tokens or 0, cache_write_tokens=passed.cache_write_tokens or 0,
         completion_tokens=max(passed.content_tokens, passed.completion_tokens or 0)
         if outcome == "ok" else passed.content_tokens,
         fault=choice.kind.value if choice else None, outcome=outcome, status_code=status,

@@ -23,6 +23,7 @@ from harness.gates import (
     BudgetError,
     GateReport,
     LiveCounts,
+    LiveTrends,
     RunDataError,
     console_table,
     evaluate,
@@ -32,8 +33,10 @@ from harness.gates import (
     load_budget,
     load_run,
 )
+from harness.gates.budget import Check
+from harness.gates.live import LIVE_TRENDS
+from harness.records import AttemptRecord
 from harness.report import write_reports
-from harness.runner import AbortCheck
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.
 NOISE_SEED = 0x6A7E
@@ -99,19 +102,30 @@ def gate_after_run(run_dir: Path, budget: Budget | None, args: argparse.Namespac
     return report.exit_code
 
 
-def abort_check(budget: Budget | None) -> AbortCheck | None:
-    """The live check of the budget's ``abort_on_fail`` thresholds (None when it has none)."""
-    checks = [] if budget is None else [c for c in budget.checks if c.abort_on_fail]
-    if not checks:
-        return None
+class BudgetWatch:
+    """The live check of a budget's ``abort_on_fail`` thresholds: reads the engine's counters
+    once a second and every attempt record as it is written (for the latency checks)."""
 
-    def check(stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
-        found = first_breach(checks, LiveCounts(
+    def __init__(self, checks: list[Check]) -> None:
+        self._checks = checks
+        self._trends = LiveTrends(checks, LIVE_TRENDS)
+
+    def observe(self, record: AttemptRecord) -> None:
+        if self._trends:
+            self._trends.observe(record)
+
+    def __call__(self, stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
+        found = first_breach(self._checks, LiveCounts(
             elapsed_s=elapsed_s, requests_done=stats.requests_done, requests_ok=stats.ok,
             requests_failed=stats.requests_failed, attempts=stats.sent,
-            dropped=stats.dropped))
+            dropped=stats.dropped), self._trends)
         return None if found is None else found.as_json()
-    return check
+
+
+def abort_check(budget: Budget | None) -> BudgetWatch | None:
+    """The live check of the budget's ``abort_on_fail`` thresholds (None when it has none)."""
+    checks = [] if budget is None else [c for c in budget.checks if c.abort_on_fail]
+    return BudgetWatch(checks) if checks else None
 
 
 def handle(args: argparse.Namespace) -> int:

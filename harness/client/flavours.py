@@ -27,6 +27,7 @@ class Answer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
     model: str | None = None
     terminated: bool = False
     error: str | None = None
@@ -185,13 +186,29 @@ def _anthropic_usage(usage: Mapping[str, Any], answer: Answer) -> None:
         # Anthropic's input_tokens excludes cache reads and writes; ours is the whole prompt.
         answer.prompt_tokens = usage["input_tokens"] + cached + created
         answer.cached_tokens = cached
+        answer.cache_write_tokens = created
     if "output_tokens" in usage:
         answer.completion_tokens = usage["output_tokens"]
 
 
+_EPHEMERAL: dict[str, Any] = {"type": "ephemeral"}
+
+
+def _marked(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text, "cache_control": _EPHEMERAL}]
+
+
 class AnthropicMessages:
+    """Anthropic messages; ``cache_control`` places prompt-cache breakpoints as applications
+    do: ``off`` none, ``system`` on the system prompt, ``conversation`` on the system prompt
+    and the last message (Anthropic's recipe for multi-turn caching: each turn reads what
+    the previous one wrote and writes its own tail)."""
+
     name = "anthropic-messages"
     path = "/messages"
+
+    def __init__(self, cache_control: str = "off") -> None:
+        self.cache_control = cache_control
 
     def headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": "2023-06-01"}
@@ -202,11 +219,13 @@ class AnthropicMessages:
     def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
              stream: bool) -> dict[str, Any]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        turns = [dict(m) for m in messages if m["role"] != "system"]
+        turns: list[dict[str, Any]] = [dict(m) for m in messages if m["role"] != "system"]
+        if self.cache_control == "conversation" and turns:
+            turns[-1] = {**turns[-1], "content": _marked(str(turns[-1]["content"]))}
         body: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_tokens,
                                 "stream": stream}
         if system:
-            body["system"] = system
+            body["system"] = system if self.cache_control == "off" else _marked(system)
         return body
 
     def reader(self, answer: Answer) -> StreamReader:
@@ -235,8 +254,19 @@ FLAVOURS: dict[str, Callable[[], Flavour]] = {
     AnthropicMessages.name: AnthropicMessages,
 }
 
+CACHE_CONTROL_MODES = ("off", "system", "conversation")
 
-def flavour(name: str) -> Flavour:
+
+def flavour(name: str, cache_control: str = "off") -> Flavour:
+    """The flavour ``name``; ``cache_control`` other than "off" is for anthropic-messages."""
+    if cache_control not in CACHE_CONTROL_MODES:
+        raise ValueError(f"unknown cache_control {cache_control!r}: use one of "
+                         f"{', '.join(CACHE_CONTROL_MODES)}")
+    if name == AnthropicMessages.name:
+        return AnthropicMessages(cache_control)
+    if cache_control != "off":
+        raise ValueError(f"cache_control = {cache_control!r} needs api = "
+                         f"'anthropic-messages' ({name} caches prefixes by itself)")
     try:
         return FLAVOURS[name]()
     except KeyError:

@@ -49,6 +49,8 @@ class AttemptResult:
     text: str
     #: The server's ``x-should-retry`` verdict (Stainless SDKs obey it); None when absent.
     should_retry: bool | None = None
+    #: Prompt tokens the server wrote to its prompt cache (server usage only).
+    cache_write_tokens: int | None = None
 
 
 class _Phase:
@@ -132,8 +134,9 @@ class HttpClient:
         connect_timeout_s: float = 5.0,
         max_connections: int = 1024,
         now: Callable[[], float] = time.perf_counter,
+        cache_control: str = "off",
     ) -> None:
-        self._flavour: Flavour = flavour(api)
+        self._flavour: Flavour = flavour(api, cache_control)
         self._secret = api_key
         self._url = base_url.rstrip("/") + self._flavour.path
         self._headers = {"Content-Type": "application/json", **self._flavour.headers(api_key)}
@@ -303,12 +306,13 @@ class HttpClient:
         if server_usage:
             prompt, completion, cached = (answer.prompt_tokens, answer.completion_tokens,
                                           answer.cached_tokens)
+            written = answer.cache_write_tokens
             source: str | None = "server"
         elif status is not None and status < 300:
             prompt, completion, cached = client_prompt_tokens, answer.content_events, None
-            source = "client"
+            written, source = None, "client"
         else:
-            prompt = completion = cached = None
+            prompt = completion = cached = written = None
             source = None
         text = "".join(answer.text_parts) if answer.text_parts else ""
         if error and self._secret and self._secret in error:
@@ -319,5 +323,5 @@ class HttpClient:
             completion_tokens=completion, cached_tokens=cached, usage_source=source,
             model=answer.model, deployment=deployment, error_detail=error,
             token_times_s=tuple(answer.token_times_s), retry_after_s=wait_s, fault=fault,
-            text=text, should_retry=should_retry,
+            text=text, should_retry=should_retry, cache_write_tokens=written,
         )

@@ -10,6 +10,7 @@ from jinja2 import Environment, StrictUndefined
 from harness.compare.table import (
     ALPHA,
     CONFIDENCE,
+    RECOVERY_KEY,
     RESAMPLES,
     Comparison,
     Difference,
@@ -58,6 +59,22 @@ DIFF_HEADER = ("figure", "reference", "this run", "difference", "relative",
                f"{CONFIDENCE:.0%} CI", "bootstrap p", "Mann-Whitney p", "significant")
 
 
+def _recovery_clauses(differences: tuple[Difference, ...]) -> list[str]:
+    """Changed times to recover (one figure per run: no test, so said apart from the rest)."""
+    clauses = []
+    for d in differences:
+        if not d.key.startswith(RECOVERY_KEY):
+            continue
+        after = d.label.removeprefix("time to recover ")
+        if d.difference:
+            clauses.append(f"{_signed(d.difference, d.unit)} {after}")
+        elif d.other is None and d.reference is not None:
+            clauses.append(f"did not recover {after}")
+        elif d.reference is None and d.other is not None:
+            clauses.append(f"recovered {value_text(d.other, d.unit)} {after} (reference did not)")
+    return clauses
+
+
 def headline(run: str, reference: str, differences: tuple[Difference, ...]) -> str:
     real = [f"{d.label} {_signed(d.difference, d.unit)}"
             + (f" ({d.relative:+.1%})" if d.relative is not None else "")
@@ -67,6 +84,9 @@ def headline(run: str, reference: str, differences: tuple[Difference, ...]) -> s
     text += ("significant: " + ", ".join(real)) if real else "no significant difference"
     if noise:
         text += "; within noise: " + ", ".join(noise)
+    recovery = _recovery_clauses(differences)
+    if recovery:
+        text += "; recovery: " + ", ".join(recovery)
     return text
 
 

@@ -26,6 +26,8 @@ from harness.gates.slices import Samples, request_failures, trend_samples
 ALPHA = 0.01
 CONFIDENCE = 0.95
 RESAMPLES = 1000
+#: Key prefix of the time-to-recover figures (``recovery_s_1`` for the first window).
+RECOVERY_KEY = "recovery_s_"
 
 
 def _value(key: str) -> Callable[[Mapping[str, Any]], float | None]:
@@ -98,7 +100,7 @@ def window_figures(runs: Sequence[RunData]) -> tuple[Figure, ...]:
         start, end = window.get("start_s"), window.get("end_s")
         span = f"{start:g}-{end:g} s" if isinstance(start, int | float) and isinstance(
             end, int | float) else "open-ended"
-        figures.append(Figure(f"recovery_s_{index + 1}",
+        figures.append(Figure(f"{RECOVERY_KEY}{index + 1}",
                               f"time to recover after {window.get('label', 'fault')} ({span})",
                               "s", _recovery(index)))
     return tuple(figures)

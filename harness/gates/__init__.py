@@ -8,6 +8,7 @@ Everything but ``load_run`` and ``load_budget`` is pure.
 from harness.gates.budget import Budget, BudgetError, load_budget, parse_budget
 from harness.gates.evaluate import evaluate
 from harness.gates.live import Abort, LiveCounts, first_breach
+from harness.gates.live_trends import LiveTrends
 from harness.gates.outputs import console_table, gates_json, junit_xml
 from harness.gates.run_data import RunData, RunDataError, load_run
 from harness.gates.verdicts import (
@@ -31,6 +32,7 @@ __all__ = [
     "GateReport",
     "GateResult",
     "LiveCounts",
+    "LiveTrends",
     "RunData",
     "RunDataError",
     "Verdict",

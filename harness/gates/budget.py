@@ -6,8 +6,12 @@
     "ttft_ms" = ["p(99) < 800", "p(50) < 300"]
     "e2e_ms{model=mock-large}" = ["p(99) < 4s"]
     "error_rate{fault=none}" = [{ threshold = "rate < 1%", strict = false }]
+    "ttft_ms{tenant=acme}" = [{ threshold = "p(99) < 800", abort_on_fail = true,
+                                delay_abort_eval = "10s", abort_min_samples = 200 }]
     [regression]                       # against the run given with --baseline
     "ttft_ms" = ["p(99) <= baseline * 1.10 + 25"]
+    [baseline]                         # what the baseline must share, else inconclusive
+    require_same = ["plan", "seed", "target_model"]
     [validity]                         # any breach makes the run inconclusive, never pass
     max_schedule_lag_p99_ms = 10
     max_dropped_requests = 0
@@ -30,11 +34,13 @@ from typing import Any
 
 from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
 from harness.gates.expression import Expression, ExpressionError, parse_expression
-from harness.gates.live import DEFAULT_ABORT_MIN_SAMPLES, abort_problem
+from harness.gates.live import abort_problem
+from harness.gates.sameness import DEFAULT_REQUIRE_SAME
 from harness.quantities import parse_duration_s
 
-SECTIONS = ("thresholds", "regression", "validity")
-_ENTRY_FIELDS = ("threshold", "strict", "over", "abort_on_fail", "abort_min_samples")
+SECTIONS = ("thresholds", "regression", "validity", "baseline")
+_ENTRY_FIELDS = ("threshold", "strict", "over", "abort_on_fail", "abort_min_samples",
+                 "delay_abort_eval")
 _KEY = re.compile(r"^\s*([a-z0-9_]+)\s*(?:\{(.*)\})?\s*$")
 _FILTER = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(!=|!:|=|:)\s*(.+?)\s*$")
 
@@ -71,8 +77,11 @@ class Check:
     over_s: float | None = None
     #: Stop the run as soon as the live figures show this check failed (k6's abortOnFail).
     abort_on_fail: bool = False
-    #: A live rate is judged only once this many requests have finished.
-    abort_min_samples: int = DEFAULT_ABORT_MIN_SAMPLES
+    #: A live rate or latency is judged only once it rests on this many samples (None: the
+    #: default of ``harness.gates.live.min_samples``).
+    abort_min_samples: int | None = None
+    #: No abort judgement before this much of the run has passed (k6's delayAbortEval).
+    abort_delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,8 @@ class Budget:
     #: Validity limits the budget sets; the others are the run's own (summary ``validity_limits``).
     limits: Mapping[str, float] = field(default_factory=dict)
     min_samples: int = 1
+    #: Fields the --baseline run must share with the run (``harness.gates.sameness``).
+    require_same: tuple[str, ...] = DEFAULT_REQUIRE_SAME
 
 
 def parse_metric_key(text: str) -> MetricKey:
@@ -127,6 +138,11 @@ def _options(where: str, options: dict[str, Any]) -> dict[str, Any]:
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
             raise BudgetError(f"{where}: abort_min_samples must be a whole number >= 1")
         result["abort_min_samples"] = raw
+    if "delay_abort_eval" in options:
+        try:
+            result["abort_delay_s"] = parse_duration_s(options["delay_abort_eval"])
+        except ValueError as exc:
+            raise BudgetError(f"{where}: delay_abort_eval: {exc}") from None
     if "over" in options:
         try:
             result["over_s"] = parse_duration_s(options["over"])
@@ -167,8 +183,8 @@ def _checks(source: str, section: str, table: Any) -> list[Check]:
             if section == "regression" and "over_s" in extra:
                 raise BudgetError(f"{where}: {text!r}: over applies to [thresholds] only")
             if extra.get("abort_on_fail"):
-                problem = abort_problem(section, info.name, bool(key.filters), expression,
-                                        "over_s" in extra, extra.get("strict", True))
+                problem = abort_problem(section, info.name, [f.tag for f in key.filters],
+                                        expression, "over_s" in extra, extra.get("strict", True))
                 if problem is not None:
                     raise BudgetError(f"{where}: {text!r}: {problem}")
             checks.append(Check(section, key, info, expression, text, **extra))
@@ -194,6 +210,21 @@ def _validity(source: str, table: Any) -> tuple[dict[str, float], int]:
     return values, min_samples
 
 
+def _require_same(source: str, table: Any) -> tuple[str, ...]:
+    where = f"{source}: [baseline]"
+    if not isinstance(table, dict):
+        raise BudgetError(f"{where} must be a table")
+    unknown = sorted(set(table) - {"require_same"})
+    if unknown:
+        raise BudgetError(f"{where} {unknown[0]}: unknown field; allowed: require_same")
+    names = table.get("require_same", list(DEFAULT_REQUIRE_SAME))
+    if not isinstance(names, list) or not names or not all(
+            isinstance(n, str) and n.strip() for n in names):
+        raise BudgetError(f"{where} require_same: give a list of field names, e.g. "
+                          "[\"plan\", \"seed\"]")
+    return tuple(n.strip() for n in names)
+
+
 def parse_budget(text: str, source: str = "<budget>") -> Budget:
     """Validate a budget given as TOML text; ``source`` names it in messages."""
     try:
@@ -209,7 +240,8 @@ def parse_budget(text: str, source: str = "<budget>") -> Budget:
     if not checks:
         raise BudgetError(f"{source}: no [thresholds] or [regression] entry: nothing to gate")
     limits, min_samples = _validity(source, data.get("validity", {}))
-    return Budget(source, tuple(checks), limits, min_samples)
+    require_same = _require_same(source, data.get("baseline", {}))
+    return Budget(source, tuple(checks), limits, min_samples, require_same)
 
 
 def load_budget(path: Path) -> Budget:

@@ -5,8 +5,9 @@ dropped requests and client CPU share against the budget's ``[validity]`` limits
 run's own limits where the budget sets none), ``thresholds`` and ``regression``. A threshold
 with ``over = "30s"`` fails only when the breach is sustained: the run is cut into 1 s slices
 by sample time, each slice's aggregate is compared, and the check fails when consecutive
-breaching slices cover the whole window. A regression against a baseline that planned a
-different workload (another ``plan.jsonl``) is inconclusive. A run that ``abort_on_fail``
+breaching slices cover the whole window. A regression against a baseline that differs in a
+field of the budget's ``[baseline] require_same`` (by default the planned workload, its
+``plan.jsonl``) is inconclusive. A run that ``abort_on_fail``
 stopped gets a failing row saying which check stopped it and when. Pure: no files, no clock; the
 RNG for the noise checks is passed in.
 """
@@ -27,6 +28,7 @@ from harness.gates.live import abort_result
 from harness.gates.observe import aggregate, observe
 from harness.gates.regression import judge_regression
 from harness.gates.run_data import RunData
+from harness.gates.sameness import RequireSameError, differences
 from harness.gates.slices import Samples
 from harness.gates.verdicts import VALIDITY, GateReport, GateResult, Verdict
 from harness.metrics.validity import ValidityLimits
@@ -128,20 +130,31 @@ def judge_threshold(check: Check, run: RunData, min_samples: int) -> GateResult:
                   f"longest sustained breach {longest_s:g} s (over {check.over_s:g} s)")
 
 
+def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) -> str | None:
+    """Why the baseline cannot judge regressions of ``run`` (None when it can)."""
+    if baseline is None:
+        return None
+    try:
+        problems = differences([baseline, run], budget.require_same,
+                               [baseline.label, run.label])
+    except RequireSameError as exc:
+        return f"[baseline] require_same {exc}"
+    if not problems:
+        return None
+    return (f"baseline {baseline.label} is not comparable: " + "; ".join(problems)
+            + " (compare runs of the same scenario workload and seed)")
+
+
 def evaluate(budget: Budget, run: RunData, baseline: RunData | None,
              rng: np.random.Generator) -> GateReport:
     """Every row of the gate table for ``run``, in budget order after the validity rows."""
     results = validity_results(budget, run)
-    mismatch = (baseline is not None and None not in (run.plan_sha256, baseline.plan_sha256)
-                and run.plan_sha256 != baseline.plan_sha256)
+    mismatch = baseline_mismatch(budget, run, baseline)
     for check in budget.checks:
-        if check.section == "regression" and mismatch:
-            assert baseline is not None
+        if check.section == "regression" and mismatch is not None:
             results.append(GateResult(
                 check.section, check.key.text, check.text, Verdict.INCONCLUSIVE,
-                detail=f"baseline {baseline.label} planned a different workload (plan.jsonl "
-                       "differs): compare runs of the same scenario workload and seed",
-                strict=check.strict, unit=check.info.unit))
+                detail=mismatch, strict=check.strict, unit=check.info.unit))
         elif check.section == "regression":
             results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
         else:

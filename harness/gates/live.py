@@ -1,22 +1,27 @@
-"""Abort-on-fail: a budget's ``abort_on_fail`` checks and the run's live counters in, the first
+"""Abort-on-fail: a budget's ``abort_on_fail`` checks and the run's live figures in, the first
 check that has already failed out (or None), plus the gate row that records the abort.
 
-Only figures the engine counts as it goes can abort a run, and only where a breach seen
-mid-run stands at the end: a counter (``requests_failed``, ``requests_ok``, ``requests_sent``,
-``client_attempts``, ``requests_dropped``) only grows, so an upper bound (``<``, ``<=``) it
-has passed is failed for good; ``error_rate`` is judged once ``abort_min_samples`` requests
-have finished (k6's abortOnFail with a sample floor instead of ``delayAbortEval``). Pure: the
-counters are passed in.
+Live figures are the engine's counters and the latency histograms ``LiveTrends`` fills from
+the attempt records as they are written. A counter (``requests_failed``, ``requests_ok``,
+``requests_sent``, ``client_attempts``, ``requests_dropped``) only grows, so an upper bound
+(``<``, ``<=``) it has passed is failed for good and aborts at once; ``error_rate`` and the
+latencies (``ttft_ms``, ``e2e_ms``, ``itl_ms`` ..., with tag filters) are judged as they stand,
+as k6 does, once ``abort_min_samples`` samples are in (default 20, and for ``p(N)`` enough that
+one slow request cannot be the whole tail: ``100 / (100 - N)``, so 100 for ``p(99)``).
+``delay_abort_eval`` holds every judgement until that much of the run has passed. Pure: the
+figures are passed in.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.gates.catalog import metric_info, to_metric_unit
+from harness.gates.catalog import CatalogError, metric_info, to_metric_unit
 from harness.gates.expression import Expression, compare
+from harness.gates.live_trends import LiveTrends
 from harness.gates.verdicts import GateResult, Verdict
 
 if TYPE_CHECKING:
@@ -28,6 +33,11 @@ LIVE_COUNTERS = {"requests_failed": "requests_failed", "requests_ok": "requests_
                  "requests_sent": "requests_done", "client_attempts": "attempts",
                  "requests_dropped": "dropped"}
 LIVE_RATES = ("error_rate",)
+#: Latencies computed live from the attempt records (per-request and ledger-based ones are not).
+LIVE_TRENDS = ("ttft_ms", "ttft_corrected_ms", "tpot_ms", "e2e_ms", "e2e_corrected_ms",
+               "itl_ms", "schedule_lag_ms")
+#: Tags that describe a request's final attempt: a sent-attempt trend cannot filter on them.
+_FINAL_ATTEMPT_TAGS = ("outcome", "fault")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +67,76 @@ class Abort:
         return asdict(self)
 
 
-def abort_problem(section: str, name: str, filtered: bool, expression: Expression,
-                  sustained: bool, strict: bool) -> str | None:
+def abort_problem(section: str, name: str, filter_tags: Sequence[str],
+                  expression: Expression, sustained: bool, strict: bool) -> str | None:
     """Why this check cannot abort a run (None when it can)."""
-    live = ", ".join((*LIVE_COUNTERS, *LIVE_RATES))
+    live = ", ".join((*LIVE_COUNTERS, *LIVE_RATES, *LIVE_TRENDS))
+    upper = expression.op in ("<", "<=")
     if section != "thresholds":
         return "abort_on_fail applies to [thresholds] only"
-    if filtered or sustained or not strict:
-        return "abort_on_fail needs an unfiltered, strict check without over"
+    if sustained or not strict:
+        return "abort_on_fail needs a strict check without over"
+    if name in LIVE_TRENDS:
+        if name == "schedule_lag_ms" and set(filter_tags) & set(_FINAL_ATTEMPT_TAGS):
+            return ("abort_on_fail on schedule_lag_ms cannot filter on outcome or fault "
+                    "(an attempt's final outcome is known only at the end)")
+        if expression.agg == "count" and not upper:
+            return "abort_on_fail on a count needs an upper bound (< or <=)"
+        return None
+    if filter_tags:
+        return ("abort_on_fail needs an unfiltered, strict check without over (tag filters "
+                "work on latencies only)")
     if name in LIVE_RATES:
         return None
     if name not in LIVE_COUNTERS:
         return f"abort_on_fail needs a figure counted live; use one of {live}"
-    if expression.op not in ("<", "<="):
+    if not upper:
         return ("abort_on_fail on a counter needs an upper bound (< or <=): a lower bound "
                 "may still be met before the run ends")
     return None
 
 
-def _observed(check: Check, counts: LiveCounts) -> tuple[float, int] | None:
+def min_samples(check: Check) -> int:
+    """Samples a live rate or latency needs before it is judged (see the module docstring)."""
+    if check.abort_min_samples is not None:
+        return check.abort_min_samples
+    pct = check.expression.percentile
+    if check.expression.agg == "p" and pct is not None and pct < 100.0:
+        return max(DEFAULT_ABORT_MIN_SAMPLES, math.ceil(100.0 / (100.0 - pct) - 1e-9))
+    return DEFAULT_ABORT_MIN_SAMPLES
+
+
+def _observed(check: Check, counts: LiveCounts,
+              trends: LiveTrends | None) -> tuple[float, int] | None:
     name = check.info.name
+    if name in LIVE_TRENDS:
+        found = None if trends is None else trends.figure(check)
+        if found is None:
+            return None
+        value, samples = found
+        if value is None:
+            return None
+        if check.expression.agg != "count" and samples < min_samples(check):
+            return None
+        return value, samples
     if name in LIVE_RATES:
         done = counts.requests_done
-        if done < check.abort_min_samples:
+        if done < min_samples(check):
             return None
         return counts.requests_failed / done, done
     return float(getattr(counts, LIVE_COUNTERS[name])), counts.requests_done
 
 
-def first_breach(checks: Sequence[Check], counts: LiveCounts) -> Abort | None:
-    """The first ``abort_on_fail`` check the live counts already fail."""
+def first_breach(checks: Sequence[Check], counts: LiveCounts,
+                 trends: LiveTrends | None = None) -> Abort | None:
+    """The first ``abort_on_fail`` check the live figures already fail (latency checks need
+    ``trends``, fed with the run's records)."""
     for check in checks:
         if not check.abort_on_fail or check.expression.bound is None:
             continue
-        seen = _observed(check, counts)
+        if counts.elapsed_s < check.abort_delay_s:
+            continue
+        seen = _observed(check, counts, trends)
         if seen is None:
             continue
         limit = to_metric_unit(check.info, check.expression.agg, check.expression.bound)
@@ -105,14 +151,16 @@ def abort_result(manifest: Mapping[str, Any]) -> GateResult | None:
     if not isinstance(aborted, Mapping):
         return None
     metric = str(aborted.get("metric", "?"))
-    name = metric.split("{", 1)[0]
-    unit = metric_info(name).unit if name in (*LIVE_COUNTERS, *LIVE_RATES) else None
+    try:
+        unit = metric_info(metric.split("{", 1)[0]).unit
+    except CatalogError:
+        unit = None
     observed, limit = aborted.get("observed"), aborted.get("limit")
     return GateResult(
         "thresholds", metric, str(aborted.get("expression", "?")), Verdict.FAIL,
         float(observed) if isinstance(observed, int | float) else None,
         float(limit) if isinstance(limit, int | float) else None,
         detail=f"abort_on_fail stopped the run at {float(aborted.get('at_s') or 0.0):.1f} s "
-               f"(live figure on {aborted.get('samples')} finished requests)",
+               f"(live figure on {aborted.get('samples')} samples)",
         unit=unit, samples=aborted.get("samples") if isinstance(aborted.get("samples"),
                                                                  int) else None)

@@ -6,12 +6,13 @@ A filter selects *logical requests* by tag, the way the summary's ``by_*`` split
 any planned tag (``tenant``, ``workload``, ``feature``...). The slice's figures are recomputed
 by ``harness.metrics.summarize`` over the matching plan lines, records and ledger lines, so a
 filtered ``error_rate`` or ``cost_per_1k_requests_usd`` means exactly what the unfiltered one
-does. Trend samples come from the same ``harness.metrics.latency`` functions as the summary.
+does. Trend samples come from ``harness.gates.trends`` (the ``harness.metrics.latency``
+definitions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,24 +21,10 @@ from pydantic import ValidationError
 from harness.cost import load_price_book
 from harness.gates.budget import TagFilter
 from harness.gates.run_data import RunData
-from harness.metrics import latency as lat
+from harness.gates.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
-from harness.records import AttemptRecord
 from harness.scenario import Scenario
-
-NO_FAULT = "none"
-NO_TAG = "(none)"
-
-_ATTEMPT_TRENDS: dict[str, tuple[Callable[[AttemptRecord], bool],
-                                 Callable[[AttemptRecord], float | None]]] = {
-    "ttft_ms": (lat.is_ok, lat.ttft_s),
-    "ttft_corrected_ms": (lat.is_ok, lat.ttft_corrected_s),
-    "tpot_ms": (lat.is_ok, lat.tpot_s),
-    "e2e_ms": (lat.is_ok, lat.e2e_s),
-    "e2e_corrected_ms": (lat.is_ok, lat.e2e_corrected_s),
-    "schedule_lag_ms": (lat.is_sent, lat.schedule_lag_s),
-}
 
 
 class SliceError(ValueError):
@@ -112,16 +99,9 @@ def trend_samples(run: RunData, name: str) -> Samples | None:
     if run.records is None:
         return None
     pairs: list[tuple[float, float]] = []
-    if name in _ATTEMPT_TRENDS:
-        population, metric = _ATTEMPT_TRENDS[name]
+    if name in PER_ATTEMPT_TRENDS:
         for record in run.records:
-            if population(record) and (value := metric(record)) is not None:
-                pairs.append((record.sent_s or record.scheduled_s, value))
-    elif name == "itl_ms":
-        for record in run.records:
-            if lat.is_ok(record):
-                times = lat.content_times_s(record)
-                pairs.extend(zip(times[1:], lat.itl_gaps_s(record), strict=True))
+            pairs.extend(attempt_samples(record, name))
     elif name == "latency_with_retries_ms":
         for request in group_requests(run.plan, run.records):
             value = request.latency_with_retries_s()

@@ -126,6 +126,7 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
     sent = [r for r in records if lat.is_sent(r)]
     prompt = sum(r.prompt_tokens or 0 for r in sent)
     cached = sum(r.cached_tokens or 0 for r in sent)
+    written = sum(r.cache_write_tokens or 0 for r in sent)
     delivered = sum(lat.output_tokens(r) for r in sent if lat.is_ok(r))
     return {
         "output_tokens_per_s": _ratio(delivered, duration_s),
@@ -133,6 +134,7 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
         "completion_tokens_total": sum(r.completion_tokens or 0 for r in sent),
         "cached_tokens_total": cached,
         "cache_hit_rate": _ratio(cached, prompt),
+        "cache_write_tokens_total": written,
         "usage_source_counts": dict(sorted(Counter(r.usage_source or "none" for r in sent)
                                            .items())),
         "client_attempts": len(sent),

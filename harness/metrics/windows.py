@@ -6,13 +6,20 @@ p50). After the window ends, the run has recovered at the start of the first 1-s
 which ``settle_bins`` consecutive non-empty bins all do as well as the baseline allows (ok share
 at least baseline - ``ok_slack``, TTFT p50 at most ``ttft_factor`` x baseline). ``None`` when
 that never happens before the records end.
+
+Clocks: a tokenstorm mock or proxy times a window from the first request of the run it
+receives (its ``x-tokenstorm-run-id``), while records count from the engine's start. The
+window is moved onto the records' clock by the first attempt's send time (``offset_s`` in
+each window's figures); ``start_s`` and ``end_s`` stay as the profile declared them. Without
+the run id (a gateway dropped the headers) the upstream counts from its own start instead,
+which no record shows: the figures are then only as right as that offset is small.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.metrics.percentiles import stats_ms
@@ -92,15 +99,20 @@ def recovery_s(sent: Sequence[AttemptRecord], window: FaultWindow, *, settle_bin
 
 def window_figures(records: Sequence[AttemptRecord],
                    windows: Sequence[FaultWindow]) -> list[dict[str, Any]]:
-    """Before / during / after figures and recovery time for each window."""
+    """Before / during / after figures and recovery time for each window (see the module
+    docstring for the clock the windows are read on)."""
     sent = [r for r in records if r.sent_s is not None]
+    offset_s = min((r.sent_s for r in sent if r.sent_s is not None), default=0.0)
     figures = []
-    for window in windows:
+    for declared in windows:
+        window = replace(declared, start_s=declared.start_s + offset_s,
+                         end_s=declared.end_s + offset_s)
         def in_phase(record: AttemptRecord, lo: float, hi: float) -> bool:
             return record.sent_s is not None and lo <= record.sent_s < hi
         figures.append({
-            "label": window.label, "start_s": window.start_s,
-            "end_s": None if math.isinf(window.end_s) else window.end_s,
+            "label": window.label, "start_s": declared.start_s,
+            "end_s": None if math.isinf(declared.end_s) else declared.end_s,
+            "offset_s": round(offset_s, 6),
             "before": _phase([r for r in sent if in_phase(r, -math.inf, window.start_s)]),
             "during": _phase([r for r in sent if in_phase(r, window.start_s, window.end_s)]),
             "after": _phase([r for r in sent if in_phase(r, window.end_s, math.inf)]),

@@ -61,7 +61,8 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
         ("cost total", f"{fmt.usd(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})"),
         ("cost per 1k requests", fmt.usd(s.get("cost_per_1k_requests_usd"))),
         ("wasted cost", fmt.usd(s.get("wasted_cost_usd"))),
-        ("cache hit rate", fmt.share(s.get("cache_hit_rate"))),
+        ("cache hit rate / tokens written to cache",
+         f"{fmt.share(s.get('cache_hit_rate'))} / {fmt.count(s.get('cache_write_tokens_total'))}"),
     ]
 
 

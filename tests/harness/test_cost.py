@@ -127,3 +127,32 @@ def test_refresh_from_a_local_wheel_writes_a_loadable_snapshot(tmp_path: Path) -
     assert written["_snapshot"]["date"] == "2025-03-04"
     assert written["_snapshot"]["litellm_version"] == "9.9.9"
     assert written["m"]["output_cost_per_token"] == 3e-6
+
+
+def test_cache_writes_are_billed_at_the_cache_creation_price(
+        snapshot: dict[str, ModelPrice]) -> None:
+    real = snapshot["claude-sonnet-4-5"]
+    assert real.cache_creation_usd_per_token is not None
+    assert real.cache_read_usd_per_token is not None
+    book = load_price_book({})
+    expected = (300 * real.input_usd_per_token + 500 * real.cache_read_usd_per_token
+                + 200 * real.cache_creation_usd_per_token + 10 * real.output_usd_per_token)
+    assert book.cost_usd("claude-sonnet-4-5", None, 1000, 500, 10, 200) == pytest.approx(expected)
+    # Anthropic's published ratios: writes 1.25x the input price, reads 0.1x.
+    assert real.cache_creation_usd_per_token == pytest.approx(1.25 * real.input_usd_per_token)
+
+
+def test_cache_writes_never_exceed_the_uncached_prompt_and_fall_back_to_input() -> None:
+    price = ModelPrice(2e-6, 8e-6, 1e-7, None, source="test")
+    # Without a creation price, a write costs what plain input costs.
+    assert price.cost_usd(1000, 0, 0, 400) == pytest.approx(price.cost_usd(1000, 0, 0))
+    # Writes beyond what is left after the cached tokens are not billed twice.
+    assert price.cost_usd(1000, 900, 0, 500) == pytest.approx(100 * 2e-6 + 900 * 1e-7)
+
+
+def test_explicit_cache_write_price() -> None:
+    book = load_price_book({"mine": Price(input_per_mtok=3.0, output_per_mtok=15.0,
+                                          cached_input_per_mtok=0.3, cache_write_per_mtok=3.75)})
+    price = book.price_for("mine", None)
+    assert price is not None and price.as_dict()["cache_write_usd_per_mtok"] == 3.75
+    assert book.cost_usd("mine", None, 1_000_000, 0, 0, 1_000_000) == pytest.approx(3.75)

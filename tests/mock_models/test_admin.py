@@ -38,7 +38,7 @@ def test_faults_change_while_serving_and_reset_forgets(serving: Serving) -> None
             async with session.put(admin + "/faults",
                                    json={"http_500": 0.7, "cut": 0.7}) as response:
                 assert response.status == 400
-                assert "add up to" in (await response.json())["error"]
+                assert "add up to" in (await response.json())["error"]["message"]
             async with session.get(admin + "/settings") as response:
                 assert (await response.json())["faults"]["http_500"] == 1.0  # unchanged
             async with session.put(admin + "/faults", json={}) as response:

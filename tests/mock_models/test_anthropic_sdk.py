@@ -7,9 +7,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import anthropic
+from anthropic.types import TextBlockParam
 
 from harness.prompt_text import count_tokens, synthetic_text
-from mock_models.settings import DeploymentSettings, MockSettings
+from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
@@ -101,5 +102,68 @@ def test_unknown_model_is_not_found(serving: Serving) -> None:
                 assert exc.body["error"]["type"] == "not_found_error"
             else:
                 raise AssertionError("an unknown model must be a 404")
+
+    asyncio.run(scenario())
+
+
+_LONG_SYSTEM = synthetic_text(1200, 8)
+_CACHING = MockSettings(seed=5, deployments=(
+    DeploymentSettings(name="claude-cache", model="mock-claude", output_tokens=6,
+                       output_tokens_sigma=0.0, jitter=0.0,
+                       engine=EngineSettings(step_base_ms=0.5, prefill_ms_per_token=0.0,
+                                             decode_ms_per_seq=0.0, prefix_cache_blocks=100)),
+))
+
+
+def test_cache_control_usage_parses_through_the_sdk(serving: Serving) -> None:
+    """A marked system prompt: written by the first call (5-minute entry), read by the second
+    (streamed); every usage field the SDK parses is consistent."""
+    system: list[TextBlockParam] = [
+        {"type": "text", "text": _LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+
+    async def scenario() -> None:
+        async with serving(_CACHING) as base_url, _client(base_url) as client:
+            first = await client.messages.create(
+                model="mock-claude", max_tokens=20, system=system,
+                messages=[{"role": "user", "content": _PROMPT}])
+            async with client.messages.stream(
+                model="mock-claude", max_tokens=20, system=system,
+                messages=[{"role": "user", "content": synthetic_text(30, 9)}],
+            ) as stream:
+                second = await stream.get_final_message()
+        usage = first.usage
+        assert usage.cache_creation_input_tokens == 1200
+        assert usage.cache_read_input_tokens == 0
+        assert usage.input_tokens == count_tokens(_PROMPT)
+        assert usage.cache_creation is not None
+        assert usage.cache_creation.ephemeral_5m_input_tokens == 1200
+        assert usage.cache_creation.ephemeral_1h_input_tokens == 0
+        assert second.usage.cache_read_input_tokens == 1200
+        assert second.usage.cache_creation_input_tokens == 0
+        assert second.usage.input_tokens == 30
+
+    asyncio.run(scenario())
+
+
+def test_bad_cache_control_is_a_bad_request(serving: Serving) -> None:
+    """More than four breakpoints, or a TTL Anthropic does not offer: 400 naming the limit."""
+    marked: list[TextBlockParam] = [
+        {"type": "text", "text": f"part {i}", "cache_control": {"type": "ephemeral"}}
+        for i in range(5)]
+    bad_ttl: list[TextBlockParam] = [{"type": "text", "text": "x", "cache_control": {
+        "type": "ephemeral", "ttl": "2h"}}]  # type: ignore[typeddict-item]
+
+    async def scenario() -> None:
+        async with serving(_CACHING) as base_url, _client(base_url) as client:
+            for system, wording in ((marked, "A maximum of 4 blocks with cache_control"),
+                                    (bad_ttl, "system.0.cache_control.ttl")):
+                try:
+                    await client.messages.create(
+                        model="mock-claude", max_tokens=5, system=system,
+                        messages=[{"role": "user", "content": "hi"}])
+                except anthropic.BadRequestError as exc:
+                    assert wording in str(exc)
+                else:
+                    raise AssertionError(f"accepted {system!r}")
 
     asyncio.run(scenario())

@@ -1,7 +1,7 @@
 """Every fault kind × streamed/whole × OpenAI/Anthropic × constant/engine deployment, forced
 by header on the mock itself and read by the harness client: the outcome recorded is the
 catalogue's, nothing hangs past its timeout, and the mock's ledger says which fault hit which
-attempt with the tokens actually generated."""
+attempt, with the outcome the client recorded and the tokens actually generated."""
 
 from __future__ import annotations
 
@@ -112,6 +112,9 @@ def test_fault_on_the_mock(mock_url: str, kind: FaultKind, stream: bool, api: st
     mine = [e for e in ledger(mock_url, "matrix") if e.request_id == request_id]
     assert len(mine) == 1  # no attempt lost, none doubled
     entry = mine[0]
+    # The ledger agrees with the record: a hang or stall the client gave up on is the fault's
+    # timeout there too (not "cancelled"), with the tokens sent before it.
+    assert entry.outcome == result.outcome.value
     assert entry.fault == kind.value and entry.attempt == 1
     assert entry.api == api and entry.stream == stream and entry.deployment == mode
     if spec.status is None and kind not in (FaultKind.HANG, FaultKind.DOWN):

@@ -1,4 +1,7 @@
-"""Repeated context through the HTTP API: reported as cached, billed cheaper, answered faster."""
+"""Repeated context through the HTTP API: reported as cached, billed cheaper, answered faster.
+
+OpenAI's API caches prefixes by itself; Anthropic's only where ``cache_control`` marks a block
+(the first request then pays a cache write, the second reads it)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ _SETTINGS = MockSettings(seed=1, deployments=(DeploymentSettings(
     output_tokens_sigma=0.0, engine=_ENGINE),))
 
 
+_MARKED = [{"type": "text", "text": _CONTEXT, "cache_control": {"type": "ephemeral"}}]
+
+
 def _request(api: str, question: str) -> tuple[str, dict[str, Any]]:
     if api == "openai-chat":
         return "/v1/chat/completions", {
@@ -35,7 +41,7 @@ def _request(api: str, question: str) -> tuple[str, dict[str, Any]]:
             "messages": [{"role": "system", "content": _CONTEXT},
                          {"role": "user", "content": question}]}
     return "/v1/messages", {"model": "mock-small", "stream": True, "max_tokens": 50,
-                            "system": _CONTEXT,
+                            "system": _MARKED if api == "anthropic-messages" else _CONTEXT,
                             "messages": [{"role": "user", "content": question}]}
 
 
@@ -45,12 +51,16 @@ def _usage(api: str, raw: bytes) -> dict[str, int]:
     if api == "openai-chat":
         usage = documents[-1]["usage"]
         return {"prompt": usage["prompt_tokens"],
-                "cached": usage["prompt_tokens_details"]["cached_tokens"]}
+                "cached": usage["prompt_tokens_details"]["cached_tokens"], "written": 0}
     start = next(d for d in documents if d["type"] == "message_start")["message"]["usage"]
     final = next(d for d in documents if d["type"] == "message_delta")["usage"]
-    assert start["cache_read_input_tokens"] == final["cache_read_input_tokens"]
-    return {"prompt": final["input_tokens"] + final["cache_read_input_tokens"],
-            "cached": final["cache_read_input_tokens"]}
+    for key in ("cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"):
+        assert start[key] == final[key]
+    written = final["cache_creation_input_tokens"]
+    assert final["cache_creation"] == {"ephemeral_5m_input_tokens": written,
+                                       "ephemeral_1h_input_tokens": 0}
+    return {"prompt": final["input_tokens"] + final["cache_read_input_tokens"] + written,
+            "cached": final["cache_read_input_tokens"], "written": written}
 
 
 def _carries_a_token(lines: list[bytes]) -> bool:
@@ -61,6 +71,7 @@ def _carries_a_token(lines: list[bytes]) -> bool:
 @pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
 def test_repeated_context_is_cached_cheaper_and_faster(serving: Serving, ledger_of: LedgerOf,
                                                        api: str) -> None:
+    """OpenAI: automatic block hits; Anthropic: the marked context is written, then read."""
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
             ttfts, usages = [], []
@@ -76,16 +87,41 @@ def test_repeated_context_is_cached_cheaper_and_faster(serving: Serving, ledger_
                     usages.append(_usage(api, head + await response.read()))
             entries = await ledger_of(session, base_url)
         assert usages[0]["cached"] == 0
-        # The context's 187 full blocks of 16 hit; the question's tokens do not.
-        assert usages[1]["cached"] == 3000 // 16 * 16
+        if api == "openai-chat":
+            # The context's 187 full blocks of 16 hit; the question's tokens do not.
+            assert usages[1]["cached"] == 3000 // 16 * 16
+        else:
+            # Exactly the marked block: written by the first request, read by the second.
+            assert [u["written"] for u in usages] == [3000, 0]
+            assert usages[1]["cached"] == 3000
         assert usages[1]["prompt"] == 3000 + len("and what else is there".split())
         # 3,000 prefill tokens at 0.05 ms are 150 ms; the cached request prefills a handful.
         assert ttfts[1] < ttfts[0] / 3
         assert [e.cached_tokens for e in entries] == [u["cached"] for u in usages]
+        assert [e.cache_write_tokens for e in entries] == [u["written"] for u in usages]
         prices = load_price_book({})
         costs = [prices.cost_usd(e.model, e.deployment, e.prompt_tokens, e.cached_tokens,
-                                 e.completion_tokens) for e in entries]
+                                 e.completion_tokens, e.cache_write_tokens) for e in entries]
         assert costs[0] is not None and costs[1] is not None
         assert costs[1] < costs[0] * 0.7
+
+    asyncio.run(scenario())
+
+
+def test_anthropic_without_cache_control_caches_nothing(serving: Serving,
+                                                        ledger_of: LedgerOf) -> None:
+    """As on Anthropic's API: an unmarked repeated prompt is neither read nor written, and
+    costs its full prefill every time."""
+    async def scenario() -> None:
+        async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
+            usages = []
+            for question in ("what is in it", "and what else is there"):
+                _, body = _request("anthropic-messages", question)
+                body["system"] = _CONTEXT
+                async with session.post(base_url + "/v1/messages", json=body) as response:
+                    usages.append(_usage("anthropic-messages", await response.read()))
+            entries = await ledger_of(session, base_url)
+        assert [(u["cached"], u["written"]) for u in usages] == [(0, 0), (0, 0)]
+        assert [(e.cached_tokens, e.cache_write_tokens) for e in entries] == [(0, 0), (0, 0)]
 
     asyncio.run(scenario())

@@ -107,6 +107,7 @@ def test_fault_through_the_proxy(proxy_url: str, kind: FaultKind, stream: bool,
     assert len(mine) == 1
     assert mine[0].fault == kind.value and mine[0].attempt == 1
     assert mine[0].api == api and mine[0].stream == stream
+    assert mine[0].outcome == result.outcome.value, mine[0]  # the ledger agrees with the record
 
 
 def test_bad_fault_header_gets_a_400_naming_it(proxy_url: str) -> None:

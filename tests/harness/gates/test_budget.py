@@ -81,8 +81,14 @@ def test_metric_key_without_filters() -> None:
      "unknown field 'when'"),
     ('[thresholds]\n"ttft_ms" = [{ over = "3s" }]', '"ttft_ms"', "needs threshold"),
     ('[thresholds]\n"ttft_ms" = [3]', '"ttft_ms"', "neither an expression"),
-    ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", abort_on_fail = true }]',
-     '"ttft_ms"', "needs a figure counted live"),
+    ('[thresholds]\n"latency_with_retries_ms" = [{ threshold = "p(99) < 8", '
+     'abort_on_fail = true }]', '"latency_with_retries_ms"', "needs a figure counted live"),
+    ('[thresholds]\n"ttft_ms" = [{ threshold = "count > 8", abort_on_fail = true }]',
+     '"ttft_ms"', "needs an upper bound"),
+    ('[thresholds]\n"schedule_lag_ms{outcome=ok}" = [{ threshold = "p(99) < 8", '
+     'abort_on_fail = true }]', '"schedule_lag_ms{outcome=ok}"', "cannot filter on outcome"),
+    ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", abort_on_fail = true, '
+     'delay_abort_eval = "soon" }]', '"ttft_ms"', "delay_abort_eval: 'soon' is not a duration"),
     ('[thresholds]\n"requests_ok" = [{ threshold = "count > 8", abort_on_fail = true }]',
      '"requests_ok"', "needs an upper bound"),
     ('[thresholds]\n"error_rate{tenant=a}" = [{ threshold = "rate < 1%", '
@@ -108,6 +114,9 @@ def test_bad_entries_name_file_section_key_and_expression(tmp_path: Path, body: 
 
 @pytest.mark.parametrize(("body", "needle"), [
     ("[thresholds", "not valid TOML"),
+    ('[thresholds]\n"ttft_ms" = "p(99) < 8"\n[baseline]\nrequire_same = []', "[baseline] "
+     "require_same: give a list"),
+    ('[thresholds]\n"ttft_ms" = "p(99) < 8"\n[baseline]\nrun = "x"', "[baseline] run: unknown"),
     ('[limits]\n"ttft_ms" = ["p(99) < 8"]', "unknown section [limits]"),
     ("", "nothing to gate"),
     ('[thresholds]\n"ttft_ms" = "p(99) < 8"\n[validity]\nmax_lag = 3', "[validity] max_lag"),

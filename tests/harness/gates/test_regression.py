@@ -71,3 +71,24 @@ def test_a_baseline_of_another_workload_is_inconclusive(make_run: MakeRun, req: 
     assert result.verdict == Verdict.INCONCLUSIVE and "different workload" in result.detail
     same = replace(other, plan_sha256="one")
     assert _regression("p(50) <= baseline * 2", same, base).verdict == Verdict.PASS
+
+
+def test_the_budget_says_what_the_baseline_must_share(make_run: MakeRun, req: Any) -> None:
+    from dataclasses import replace
+    base = _run(make_run, req, 1, 0.05, "base")
+    other = _run(make_run, req, 2, 0.05, "other")
+    base = replace(base, manifest={**base.manifest, "seed": 1})
+    other = replace(other, manifest={**other.manifest, "seed": 2})
+    rows = '[regression]\n"ttft_ms" = "p(50) <= baseline * 2"\n'
+
+    def verdict(require_same: str) -> Any:
+        budget = parse_budget(rows + f"[baseline]\nrequire_same = {require_same}\n")
+        return evaluate(budget, other, base, np.random.default_rng(0)).results[-1]
+
+    assert verdict('["plan"]').verdict == Verdict.PASS  # same plan hash: the default holds
+    seeded = verdict('["plan", "seed"]')
+    assert seeded.verdict == Verdict.INCONCLUSIVE
+    assert "runs base and other differ in seed (1 vs 2)" in seeded.detail
+    unknown = verdict('["colour"]')
+    assert unknown.verdict == Verdict.INCONCLUSIVE
+    assert unknown.detail.startswith("[baseline] require_same colour: no run's manifest")

@@ -1,0 +1,202 @@
+"""Sessions for the engine: a plan's sessions in, each turn sent in order or recorded as never
+sent (exactly one final record per planned request), sub-agent sessions started and awaited.
+
+Turns inside a session wait for the previous answer plus ``think_s`` and re-send the history
+with the answers actually received. A session whose first turn names ``spawned_by`` (a parent
+turn in the plan) is a sub-agent: it starts when that turn has finished well, not at its
+offset; a turn with ``waits_for`` waits until those sessions have ended (however they ended)
+before its think time starts. A failed turn ends its session: its later turns and every
+sub-agent not yet started below it are recorded ``cancelled``. ``finish`` records whatever a
+deadline left unsent, so planned and recorded requests always match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.client.http import AttemptResult
+from harness.outcomes import Outcome
+from harness.prompt_text import count_tokens, synthetic_text
+from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
+
+if TYPE_CHECKING:
+    from harness.engine import EngineConfig, LiveStats
+
+#: Sends one turn's attempts: (request, messages, prompt tokens, scheduled time, keep text).
+SendTurn = Callable[[PlannedRequest, list[dict[str, str]], int, float, bool],
+                    Awaitable[AttemptResult | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineIO:
+    """What sessions use of the engine: send a turn, write a record, read the run clock, and
+    sleep until a run-clock time (False when a stop came first)."""
+
+    send: SendTurn
+    sink: Callable[[AttemptRecord], None]
+    clock: Callable[[], float]
+    sleep_until: Callable[[float], Awaitable[bool]]
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Turns before ``recorded`` have their final record (or an attempt that will write it);
+    ``task`` is set once the session runs."""
+
+    recorded: int = 0
+    task: asyncio.Task[None] | None = None
+
+
+class SessionRunner:
+    """Runs the sessions of one plan; ``roots`` are the ones the scheduler starts by offset."""
+
+    def __init__(self, plan: Iterable[PlannedRequest], config: EngineConfig, io: EngineIO,
+                 stats: LiveStats) -> None:
+        self._config = config
+        self._io = io
+        self._stats = stats
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._sessions: dict[str, list[PlannedRequest]] = {}
+        for request in plan:
+            self._sessions.setdefault(request.session_id, []).append(request)
+        for turns in self._sessions.values():
+            turns.sort(key=lambda r: r.turn)
+        request_ids = {r.request_id for turns in self._sessions.values() for r in turns}
+        self._children: dict[str, list[str]] = {}
+        roots: list[list[PlannedRequest]] = []
+        for session_id, turns in self._sessions.items():
+            parent = turns[0].spawned_by
+            if parent in request_ids:
+                self._children.setdefault(parent, []).append(session_id)
+            else:  # no parent, or one cut from the plan: started by its offset
+                roots.append(turns)
+        self.roots = sorted(roots, key=lambda turns: (turns[0].offset_s, turns[0].session_id))
+        self._progress = {session_id: _Progress() for session_id in self._sessions}
+
+    def start(self, turns: list[PlannedRequest]) -> None:
+        """Run one session as a task of its own."""
+        task = asyncio.create_task(self._session(turns))
+        self._progress[turns[0].session_id].task = task
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def skip(self, turns: list[PlannedRequest], why: str, outcome: Outcome = Outcome.CANCELLED,
+             scheduled_s: float | None = None) -> None:
+        """Record the session's unrecorded turns as never sent, and every sub-agent session
+        below it that has not started."""
+        session_id = turns[0].session_id
+        progress = self._progress[session_id]
+        rest = turns[progress.recorded:]
+        progress.recorded = len(turns)
+        if outcome is Outcome.DROPPED:
+            self._stats.dropped += len(rest)
+        for request in rest:
+            self._io.sink(_unsent(request, outcome, why,
+                                  request.offset_s if scheduled_s is None else scheduled_s))
+        for request in turns:
+            for child in self._children.get(request.request_id, ()):
+                if self._progress[child].task is None:
+                    self.skip(self._sessions[child], f"parent session {session_id}: {why}",
+                              outcome, scheduled_s)
+
+    def finish(self) -> None:
+        """Record every turn no session got to (a deadline, or a task cancelled unstarted)."""
+        now_s = self._io.clock()
+        for session_id, turns in self._sessions.items():
+            progress = self._progress[session_id]
+            if progress.recorded < len(turns):
+                why = ("run deadline reached before this turn" if progress.task is not None
+                       else "run ended before this session started")
+                self.skip(turns, why, scheduled_s=now_s)
+
+    async def _session(self, turns: list[PlannedRequest]) -> None:
+        try:
+            await self._turns(turns, self._progress[turns[0].session_id])
+        except asyncio.CancelledError:
+            self.skip(turns, "run deadline reached before this turn",
+                      scheduled_s=self._io.clock())
+            raise
+
+    async def _turns(self, turns: list[PlannedRequest], progress: _Progress) -> None:
+        io, config = self._io, self._config
+        history: list[dict[str, str]] = []
+        history_tokens = 0
+        scheduled_s = turns[0].offset_s
+        started_by_parent = turns[0].spawned_by in self._children
+        for index, request in enumerate(turns):
+            if index > 0 or started_by_parent:
+                if request.waits_for:
+                    await self._wait_for(request.waits_for)
+                scheduled_s = io.clock() + request.think_s
+                if scheduled_s >= config.duration_s:
+                    self.skip(turns, "run ended before this turn", scheduled_s=scheduled_s)
+                    return
+                if not await io.sleep_until(scheduled_s):
+                    self.skip(turns, "run stopped before this turn", scheduled_s=scheduled_s)
+                    return
+            added = [_render(m) for m in request.messages]
+            if index == 0 and config.tag_prompt:
+                added = _tag(added, config.run_id, request.request_id)
+            if not request.resend_history:
+                history, history_tokens = [], 0  # the plan lists this turn's whole context
+            messages = history + added
+            prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
+            progress.recorded = index + 1  # the attempts write this turn's records
+            result = await io.send(request, messages, prompt_tokens, scheduled_s,
+                                   index + 1 < len(turns))
+            self._stats.requests_done += 1
+            if result is None or result.outcome is not Outcome.OK:
+                self._stats.requests_failed += 1
+                self.skip(turns, f"session ended: turn {request.turn} failed",
+                          scheduled_s=io.clock())
+                return
+            self._spawn(request)
+            history = [*messages, {"role": "assistant", "content": result.text}]
+            history_tokens = prompt_tokens + count_tokens(result.text)
+
+    def _spawn(self, request: PlannedRequest) -> None:
+        """Start the sub-agent sessions ``request`` spawns (the session limit still holds)."""
+        for child in self._children.get(request.request_id, ()):
+            turns = self._sessions[child]
+            if len(self.tasks) >= self._config.max_sessions_in_flight:
+                self.skip(turns, "too many sessions in flight", Outcome.DROPPED,
+                          scheduled_s=self._io.clock())
+            else:
+                self.start(turns)
+
+    async def _wait_for(self, session_ids: tuple[str, ...]) -> None:
+        # Sessions never started (dropped, cut from the plan) have nothing to wait for.
+        waiting = [task for session_id in session_ids
+                   if (progress := self._progress.get(session_id)) is not None
+                   and (task := progress.task) is not None and not task.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+
+
+def _render(message: PlannedMessage) -> dict[str, str]:
+    content = message.content or synthetic_text(message.tokens, message.seed)
+    return {"role": message.role, "content": content}
+
+
+def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
+    tag = f"[tokenstorm run={run_id} request={request_id}] "
+    for index, message in enumerate(messages):
+        if message["role"] == "user":
+            tagged = {**message, "content": tag + message["content"]}
+            return [*messages[:index], tagged, *messages[index + 1:]]
+    return messages
+
+
+def _unsent(request: PlannedRequest, outcome: Outcome, why: str,
+            scheduled_s: float) -> AttemptRecord:
+    return AttemptRecord(
+        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
+        attempt=1, scheduled_s=round(scheduled_s, 6), sent_s=None, first_byte_s=None,
+        first_token_s=None, done_s=None, status_code=None, outcome=outcome.value,
+        prompt_tokens=None, completion_tokens=None, cached_tokens=None, usage_source=None,
+        model=request.model, deployment=None, error_detail=why, api=request.api,
+        tags=request.tags,
+    )

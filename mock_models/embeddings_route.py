@@ -1,0 +1,114 @@
+"""The mock's ``POST /v1/embeddings`` handler: a request in; the vectors (``embeddings``), a
+provider error, or the fault the catalogue puts on this attempt out, with one ledger line.
+
+Only the faults that act before the answer, on the connection or on readiness apply to
+embeddings (``faults.catalogue.applies``): an error status, a delay, a hang, a reset. A header
+forcing a stream fault here gets a 400 saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from faults.catalogue import applies
+from faults.decide import FaultChoice
+from harness.outcomes import Outcome, outcome_for_status
+from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.embedding_admission import check_rate_limit, encode
+from mock_models.embeddings import API, embeddings_body, parse_embeddings
+from mock_models.fault_actions import abandoned_outcome, apply_before, fault_outcome
+from mock_models.flavour import ErrorKind, RequestError, check_content_type
+from mock_models.openai_api import OpenAIChat
+from mock_models.responder import Progress, error_response
+
+if TYPE_CHECKING:
+    from mock_models.server import MockService
+
+
+class EmbeddingsRoute:
+    """``POST /v1/embeddings`` of one mock server."""
+
+    def __init__(self, service: MockService, epoch_s: float, max_body_bytes: int) -> None:
+        self._service = service
+        self._epoch_s = epoch_s
+        self._max_body_bytes = max_body_bytes
+        self._ids = itertools.count()
+        self._errors = OpenAIChat()  # embeddings errors have OpenAI's shape
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        """Vectors after the deployment's encoding time (``embedding_admission``); the
+        ledger line bills the prompt tokens."""
+        received = time.monotonic()
+        draft = AttemptDraft(request.headers, received - self._epoch_s)
+        progress = Progress()
+        headers = {"x-request-id": f"req_tokenstorm{next(self._ids):016x}"}
+        try:
+            response = await self._answer(request, draft, progress, headers)
+        except RequestError as exc:
+            progress.status = exc.status
+            draft.outcome = outcome_for_status(exc.status)
+            response = error_response(self._errors, exc.status, exc.kind, exc.message,
+                                      headers, exc.param)
+        except asyncio.CancelledError:
+            draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
+            raise
+        finally:
+            service_ms = (time.monotonic() - received) * 1000.0
+            self._service.ledger.append(draft.entry(API, progress, service_ms))
+        return response
+
+    async def _answer(self, request: web.Request, draft: AttemptDraft, progress: Progress,
+                      headers: dict[str, str]) -> web.StreamResponse:
+        service = self._service
+        settings = service.settings
+        if settings.api_keys and api_key(request.headers) not in settings.api_keys:
+            raise RequestError(401, ErrorKind.AUTHENTICATION, "Incorrect API key provided.")
+        try:
+            forced = service.faults.forced(request.headers)
+        except ValueError as exc:
+            raise RequestError(400, ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER) from None
+        if forced is not None and not applies(forced.kind, API):
+            raise RequestError(400, ErrorKind.INVALID_REQUEST,
+                               f"{FAULT_HEADER}: {forced.kind.value} acts inside a streamed "
+                               "or generated answer; /v1/embeddings takes only faults that "
+                               "act before the answer", FAULT_HEADER)
+        check_content_type(request.content_type)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestError(413, ErrorKind.INVALID_REQUEST,
+                               f"Request body exceeds {self._max_body_bytes} bytes.") from None
+        parsed = parse_embeddings(raw)
+        draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
+        deployment = settings.deployment_for(parsed.model, service.listeners.owner(request))
+        if deployment is None:
+            raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
+                               "not exist or you do not have access to it.", "model")
+        draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
+        check_rate_limit(service.limiters.get(deployment.name), api_key(request.headers),
+                         deployment.model, parsed.prompt_tokens, time.monotonic(),
+                         time.time(), headers)
+        choice = forced or service.faults.drawn(request.headers, deployment.name, parsed.model,
+                                                API, False, time.monotonic())
+        if choice is not None:
+            before = await self._fault(request, choice, draft, progress, headers)
+            if before is not None:
+                return before
+        await encode(deployment, service.engines.get(deployment.name), parsed.prompt_tokens)
+        body = embeddings_body(parsed, deployment.embedding_dimensions)
+        progress.status = 200
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    async def _fault(self, request: web.Request, choice: FaultChoice, draft: AttemptDraft,
+                     progress: Progress, headers: dict[str, str]) -> web.StreamResponse | None:
+        draft.fault = headers[FAULT_HEADER] = choice.kind.value
+        draft.outcome = fault_outcome(choice.kind, False)
+        before = await apply_before(request, choice, API, headers, progress)
+        if before is None:
+            draft.outcome = Outcome.OK
+        return before

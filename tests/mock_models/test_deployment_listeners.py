@@ -1,0 +1,137 @@
+"""Deployments with listeners of their own: replicas of one model on separate ports, a ``down``
+window that closes a replica's listener (a real socket gets ECONNREFUSED, the harness client
+records ``connect_error``) and reopens it afterwards, and ``flap`` readiness per deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import aiohttp
+import pytest
+from pydantic import ValidationError
+
+from harness.client.http import HttpClient
+from mock_models.settings import DeploymentSettings, MockSettings
+
+Serving = Callable[..., AbstractAsyncContextManager[str]]
+_BODY = {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content": "hi there"}]}
+
+
+def _replica(name: str, port: int | None = 0) -> DeploymentSettings:
+    return DeploymentSettings(name=name, model="m", ttft_ms=0, prefill_ms_per_token=0,
+                              itl_ms=0, jitter=0, output_tokens=4, output_tokens_sigma=0,
+                              port=port)
+
+
+def _settings(rules: list[dict[str, Any]]) -> MockSettings:
+    return MockSettings.model_validate({
+        "seed": 1, "deployments": [_replica("replica-a").model_dump(),
+                                   _replica("replica-b").model_dump()],
+        "fault_profile": {"rule": rules}})
+
+
+def test_replicas_share_a_model_only_on_ports_of_their_own() -> None:
+    MockSettings(deployments=(_replica("a", None), _replica("b", 0), _replica("c", 0)))
+    with pytest.raises(ValidationError, match="models of deployments without a port"):
+        MockSettings(deployments=(_replica("a", None), _replica("b", None)))
+    with pytest.raises(ValidationError, match="same port"):
+        MockSettings(deployments=(_replica("a", 9100), _replica("b", 9100)))
+    with pytest.raises(ValidationError, match="port"):
+        _replica("a", 70000)
+
+
+async def _deployment_of(session: aiohttp.ClientSession, url: str) -> str | None:
+    async with session.post(url + "/v1/chat/completions", json=_BODY) as response:
+        await response.read()
+        assert response.status == 200
+        return response.headers.get("x-tokenstorm-deployment")
+
+
+async def _refused(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except ConnectionRefusedError:
+        return True
+    writer.close()
+    await writer.wait_closed()
+    return False
+
+
+async def _until(check: Callable[[], Any], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "the listener never changed state"
+        await asyncio.sleep(0.01)
+
+
+def test_down_closes_the_replicas_listener_for_the_window(serving: Serving) -> None:
+    rules = [{"kind": "down", "window": {"start": "0.6s", "end": "1.4s"},
+              "targets": {"deployments": ["replica-b"]}}]
+
+    async def scenario() -> None:
+        async with serving(_settings(rules)) as base_url, aiohttp.ClientSession() as session:
+            async with session.get(base_url + "/tokenstorm/listeners") as response:
+                ports = {name: entry["port"] for name, entry in (await response.json()).items()}
+            url_a, url_b = (f"http://127.0.0.1:{ports[n]}" for n in ("replica-a", "replica-b"))
+            # Each own listener serves its own deployment; the shared one the first replica.
+            assert await _deployment_of(session, url_b) == "replica-b"
+            assert await _deployment_of(session, url_a) == "replica-a"
+            assert await _deployment_of(session, base_url) == "replica-a"
+            assert not await _refused(ports["replica-b"])
+
+            await _until(lambda: _refused(ports["replica-b"]))
+            client = HttpClient(url_b + "/v1", "openai-chat", api_key="sk-test")
+            try:
+                result = await client.send(model="m", messages=[{"role": "user",
+                                                                 "content": "hi"}],
+                                           max_tokens=4, stream=True, timeout_s=2.0)
+            finally:
+                await client.close()
+            assert result.outcome.value == "connect_error"
+            assert await _deployment_of(session, url_a) == "replica-a"  # the other is up
+            async with session.get(base_url + "/ready",
+                                   params={"deployment": "replica-b"}) as response:
+                assert response.status == 503 and (await response.json())["status"] == "down"
+            async with session.get(base_url + "/ready") as response:
+                assert response.status == 200  # the server as a whole is up
+
+            async def reopened() -> bool:
+                return not await _refused(ports["replica-b"])
+            await _until(reopened)
+            async with session.get(base_url + "/tokenstorm/listeners") as response:
+                assert (await response.json())["replica-b"] == {"port": ports["replica-b"],
+                                                                "open": True}
+            assert await _deployment_of(session, url_b) == "replica-b"
+    asyncio.run(scenario())
+
+
+def test_flap_follows_its_target_deployment(serving: Serving) -> None:
+    rules = [{"kind": "flap", "params": {"period_s": 0.1},
+              "targets": {"deployments": ["replica-b"]}}]
+
+    async def scenario() -> None:
+        async with serving(_settings(rules)) as base_url, aiohttp.ClientSession() as session:
+            async with session.get(base_url + "/tokenstorm/listeners") as response:
+                port_b = (await response.json())["replica-b"]["port"]
+            seen: dict[str, set[int]] = {"server": set(), "a": set(), "b": set(),
+                                         "b-own": set(), "m": set()}
+            probes = {"server": (base_url + "/ready", {}),
+                      "m": (base_url + "/ready", {"model": "m"}),  # the first replica
+                      "a": (base_url + "/ready", {"deployment": "replica-a"}),
+                      "b": (base_url + "/ready", {"deployment": "replica-b"}),
+                      "b-own": (f"http://127.0.0.1:{port_b}/ready", {})}
+            for _ in range(25):
+                for name, (url, params) in probes.items():
+                    async with session.get(url, params=params) as response:
+                        seen[name].add(response.status)
+                await asyncio.sleep(0.02)
+            assert seen == {"server": {200}, "a": {200}, "b": {200, 503}, "b-own": {200, 503},
+                            "m": {200}}
+            async with session.get(base_url + "/ready", params={"model": "nope"}) as response:
+                assert response.status == 404
+                assert "replica-a, replica-b" in await response.text()
+    asyncio.run(scenario())
