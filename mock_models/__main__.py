@@ -46,6 +46,11 @@ def _announce(url: str) -> None:
     print(f"{LISTENING_PREFIX}{url}", flush=True)
 
 
+def _announce_own(urls: dict[str, str]) -> None:
+    for name, url in sorted(urls.items()):
+        print(f"deployment {name} also on its own listener {url}", flush=True)
+
+
 async def _serve_until_signalled(settings: MockSettings, args: argparse.Namespace) -> None:
     # Thousands of open streams make a full cyclic collection a stall of tens of ms, seen by
     # every stream as an inter-token spike: freeze the start-up objects and collect rarely.
@@ -57,7 +62,8 @@ async def _serve_until_signalled(settings: MockSettings, args: argparse.Namespac
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     server = asyncio.create_task(
-        serve(settings, args.host, args.port, ledger_path=args.ledger_file, ready=_announce))
+        serve(settings, args.host, args.port, ledger_path=args.ledger_file, ready=_announce,
+              own_listeners=_announce_own))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({server, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if server.done():

@@ -17,6 +17,7 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from faults.proxy.relay import reset_transport
 from mock_models.chaos import FaultBook
 from mock_models.settings import DeploymentSettings, MockSettings
 
@@ -34,6 +35,8 @@ class DeploymentListeners:
         self._ports: dict[str, int] = {}
         self._by_port: dict[int, str] = {}
         self._servers: dict[str, asyncio.base_events.Server] = {}
+        #: Connections a ``down`` window dropped (by ``id``), per deployment, until it reopens.
+        self._dropped: dict[str, set[int]] = {}
         self._host = "127.0.0.1"
         self._handler: web.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -61,18 +64,22 @@ class DeploymentListeners:
             self._handler, self._host, port, backlog=4096, reuse_address=True)
         bound = int(server.sockets[0].getsockname()[1])
         self._servers[name] = server
+        self._dropped.pop(name, None)
         self._ports[name] = bound
         self._by_port[bound] = name
 
     def _shut(self, name: str) -> None:
-        """Stop listening and drop the open connections too, as a dead process would."""
+        """Stop listening and reset the open connections too, as a crashing process would
+        (a kernel resets what it closes with unread data; a FIN would read as a clean cut)."""
         self._servers.pop(name).close()
         port = self._ports[name]
         assert self._handler is not None
+        dropped = self._dropped.setdefault(name, set())
         for connection in list(self._handler.connections):
             transport = connection.transport
             if transport is not None and _local_port(transport) == port:
-                transport.abort()
+                dropped.add(id(transport))
+                reset_transport(transport)
 
     async def _watch(self) -> None:
         while True:
@@ -87,6 +94,11 @@ class DeploymentListeners:
                     except OSError:
                         pass  # the port is taken for now; try again on the next poll
             await asyncio.sleep(POLL_S)
+
+    def dropped(self, transport: asyncio.BaseTransport | None) -> bool:
+        """Whether a ``down`` window cut this connection (its attempt then ends as a reset)."""
+        return transport is not None and any(
+            id(transport) in ids for ids in self._dropped.values())
 
     def owner(self, request: web.Request) -> str | None:
         """The deployment whose own listener ``request`` came through (None: the shared one)."""

@@ -15,6 +15,7 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
 from harness.outcomes import Outcome, outcome_for_status
 from mock_models.admin import add_admin_routes
@@ -159,13 +160,14 @@ class MockService:
         received = started = time.monotonic()
         draft = AttemptDraft(request.headers, received - self._epoch)
         progress = Progress()
+        transport = request.transport
         try:
             response = await self._attempt(request, flavour, draft, progress, started)
             if progress.disconnected:
-                draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
+                self._abandoned(draft, transport)
             return response
         except asyncio.CancelledError:
-            draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
+            self._abandoned(draft, transport)
             raise
         except Exception:
             # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
@@ -179,6 +181,14 @@ class MockService:
             else:
                 progress.settled.add_done_callback(
                     lambda _: self._record(flavour, draft, progress, received))
+
+    def _abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
+        """The outcome of an attempt whose connection went away: a reset when a ``down``
+        window cut it (the client sees the same), else what the client's leaving means."""
+        if self.listeners.dropped(transport):
+            draft.fault, draft.outcome = FaultKind.DOWN.value, Outcome.RESET
+        else:
+            draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
 
     def _record(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
                 received: float) -> None:
@@ -217,6 +227,7 @@ class MockService:
             parsed = flavour.parse(raw)
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
+            draft.adopt_prompt_tag(parsed.prompt_pieces)
             deployment = self.settings.deployment_for(parsed.model,
                                                       self.listeners.owner(request))
             if deployment is None:
@@ -354,8 +365,10 @@ async def serve(
     port: int = 8000,
     ledger_path: Path | None = None,
     ready: Callable[[str], None] | None = None,
+    own_listeners: Callable[[dict[str, str]], None] | None = None,
 ) -> None:
-    """Serve the mock until cancelled; ``port=0`` picks a free port, given to ``ready``."""
+    """Serve the mock until cancelled; ``port=0`` picks a free port, given to ``ready``;
+    ``own_listeners`` gets the URL of each deployment that has a listener of its own."""
     runner = web.AppRunner(build_app(settings, ledger_path=ledger_path), access_log=None,
                            handler_cancellation=True, shutdown_timeout=1.0)
     await runner.setup()
@@ -364,9 +377,13 @@ async def serve(
         await site.start()
         bound_port = int(runner.addresses[0][1])
         assert runner.server is not None
-        await runner.app[SERVICE_KEY].listeners.start(host, runner.server)
+        listeners = runner.app[SERVICE_KEY].listeners
+        await listeners.start(host, runner.server)
         if ready is not None:
             ready(base_url(host, bound_port))
+        if own_listeners is not None and listeners.ports:
+            own_listeners({name: base_url(host, bound) for name, bound in
+                           listeners.ports.items()})
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -155,9 +155,12 @@ def _drop_usage(obj: dict[str, Any], api: str) -> None:
 
 def reset_connection(request: web.Request) -> None:
     """Abort with a TCP RST (SO_LINGER 0), as a crashing pod or load balancer would."""
-    transport = request.transport
-    if transport is None:
-        return
+    if request.transport is not None:
+        reset_transport(request.transport)
+
+
+def reset_transport(transport: asyncio.Transport) -> None:
+    """Abort ``transport`` with a TCP RST rather than a FIN."""
     sock = transport.get_extra_info("socket")
     if sock is not None:
         try:

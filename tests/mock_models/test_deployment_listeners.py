@@ -5,6 +5,8 @@ records ``connect_error``) and reopens it afterwards, and ``flap`` readiness per
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -15,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.client.http import HttpClient
+from mock_models.embedded import LISTENING_PREFIX
 from mock_models.settings import DeploymentSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
@@ -135,3 +138,54 @@ def test_flap_follows_its_target_deployment(serving: Serving) -> None:
                 assert response.status == 404
                 assert "replica-a, replica-b" in await response.text()
     asyncio.run(scenario())
+
+
+def test_a_stream_in_flight_when_the_listener_dies_is_a_reset_on_both_sides(
+        serving: Serving, ledger_of: Callable[..., Any]) -> None:
+    """A ``down`` window drops the open connections too: the client records a reset, and the
+    mock's ledger says the same, with the fault that did it."""
+    rules = [{"kind": "down", "window": {"start": "0.4s", "end": "5s"},
+              "targets": {"deployments": ["replica-b"]}}]
+    slow = DeploymentSettings(name="replica-b", model="m", ttft_ms=0, prefill_ms_per_token=0,
+                              itl_ms=50, jitter=0, output_tokens=40, output_tokens_sigma=0,
+                              port=0)
+    settings = MockSettings.model_validate({
+        "seed": 1, "deployments": [_replica("replica-a").model_dump(), slow.model_dump()],
+        "fault_profile": {"rule": rules}})
+
+    async def scenario() -> None:
+        async with serving(settings) as base_url, aiohttp.ClientSession() as session:
+            async with session.get(base_url + "/tokenstorm/listeners") as response:
+                port_b = (await response.json())["replica-b"]["port"]
+            client = HttpClient(f"http://127.0.0.1:{port_b}/v1", "openai-chat")
+            try:
+                result = await client.send(
+                    model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=40,
+                    stream=True, timeout_s=5.0,
+                    headers={"x-tokenstorm-run-id": "r1", "x-tokenstorm-request-id": "q1",
+                             "x-tokenstorm-attempt": "1"})
+            finally:
+                await client.close()
+            assert result.outcome.value == "reset", result
+            assert result.first_token_s is not None  # it was streaming when cut
+            await asyncio.sleep(0.05)
+            entries = await ledger_of(session, base_url, run_id="r1")
+        assert [(e.outcome, e.fault) for e in entries] == [("reset", "down")]
+        assert 0 < entries[0].completion_tokens < 40
+    asyncio.run(scenario())
+
+
+def test_the_command_line_mock_names_each_own_listener() -> None:
+    config = MockSettings(deployments=(_replica("replica-a"), _replica("replica-b")))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_models", "--port", "0", "--config-json",
+         config.model_dump_json()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert lines[0].startswith(LISTENING_PREFIX)
+    for line, name in zip(lines[1:], ("replica-a", "replica-b"), strict=True):
+        assert line.startswith(f"deployment {name} also on its own listener http://127.0.0.1:")
