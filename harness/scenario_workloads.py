@@ -235,14 +235,15 @@ class AgentLoopWorkload(_Workload, _ContextWindow):
     subagents: Subagents | None = None
 
 
-class RagWorkload(_Workload):
+class RagWorkload(_Workload, _ContextWindow):
     """Retrieval-augmented requests: a question after ``documents_per_request`` documents
     drawn from a pool of ``documents`` shared by all sessions (popularity Zipf with exponent
     ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes.
 
     A session has ``turns`` turns (default 1): each follow-up, ``think_time`` after the
     previous answer, retrieves ``follow_up_documents`` more pool documents the session has not
-    seen yet, asks a new question, and re-sends the history."""
+    seen yet, asks a new question, and re-sends the history; ``context_window_tokens`` keeps a
+    long session within the model's window (older documents and questions go first)."""
 
     kind: Literal["rag"]
     system_prompt_tokens: int = Field(default=300, ge=0)

@@ -3,7 +3,8 @@ in as the attempt goes; a ``LedgerEntry`` out when it ends."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from harness.outcomes import Outcome
@@ -15,6 +16,9 @@ REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
 ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
 DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
 FAULT_HEADER: Final = "x-tokenstorm-fault"
+#: The tag the harness puts in a session's first user message (``target.tag_prompt``) for
+#: gateways that drop unknown headers but forward the body.
+PROMPT_TAG: Final = re.compile(r"\[tokenstorm run=([A-Za-z0-9._-]+) request=([^\]\s]+)\]")
 
 
 class AttemptDraft:
@@ -35,6 +39,20 @@ class AttemptDraft:
         self.prompt_tokens = 0
         self.fault: str | None = None
         self.outcome: str = Outcome.OK
+
+    def adopt_prompt_tag(self, pieces: Sequence[str]) -> None:
+        """Without the headers, the run and request named by the prompt's tag: the run
+        wherever the tag is, the request only when it is in the prompt's last piece (a later
+        turn carries its session's first tag in the history, under another request id)."""
+        if self.run_id is not None or self.request_id is not None:
+            return
+        for index in range(len(pieces) - 1, -1, -1):
+            found = PROMPT_TAG.search(pieces[index])
+            if found is not None:
+                self.run_id = found.group(1)
+                if index == len(pieces) - 1:
+                    self.request_id = found.group(2)
+                return
 
     def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:
         return LedgerEntry(

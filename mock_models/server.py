@@ -227,6 +227,7 @@ class MockService:
             parsed = flavour.parse(raw)
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
+            draft.adopt_prompt_tag(parsed.prompt_pieces)
             deployment = self.settings.deployment_for(parsed.model,
                                                       self.listeners.owner(request))
             if deployment is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from harness.records import PlannedMessage
-from harness.scenario import AgentLoopWorkload, ChatWorkload
+from harness.scenario import AgentLoopWorkload, ChatWorkload, RagWorkload
 from workloads.session import SessionContext, Turn
 
 #: Message slots of the stand-ins, far above any slot a builder uses for its own messages.
@@ -51,7 +51,7 @@ def _drop_oldest(kept: list[_Kept], budget_tokens: int) -> int:
     return dropped
 
 
-def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload,
+def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload | RagWorkload,
                   ctx: SessionContext) -> list[Turn]:
     """``turns`` with each overflowing turn rewritten (see the module docstring)."""
     window = cfg.context_window_tokens

@@ -5,7 +5,9 @@ Documents come from a pool shared by every session of the workload: document ``i
 the same size and text (both derived from the scenario seed and ``i``), and documents are
 drawn by Zipf popularity and sent in pool order, so popular documents form prefixes that
 repeat across sessions the way a retrieval cache sees them. A follow-up retrieves documents
-the session has not sent yet, asks another question and re-sends the history.
+the session has not sent yet, asks another question and re-sends the history. With
+``context_window_tokens``, turns that would overflow the window drop or summarise the oldest
+turns, their documents included (``workloads.context_window``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from harness.records import PlannedMessage, PlannedRequest
 from harness.scenario import RagWorkload
 from workloads import seeds
+from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.registry import register
 from workloads.session import SessionContext, Turn
@@ -57,7 +60,8 @@ def build_rag_session(
     cfg: RagWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:
     """System prompt, ``documents_per_request`` pool documents (in pool order), a question;
-    then ``turns - 1`` follow-ups, each with new documents and a question."""
+    then ``turns - 1`` follow-ups, each with new documents and a question; fitted to
+    ``context_window_tokens`` when set."""
     picks = rng.choice(cfg.documents, size=cfg.documents_per_request, replace=False,
                        p=document_weights(cfg))
     messages: list[PlannedMessage] = []
@@ -79,4 +83,4 @@ def build_rag_session(
         think_s = sample_duration_s(cfg.think_time, rng)
         turns.append(Turn(messages=(*documents, question_message), think_s=think_s,
                           max_tokens=sample_int(cfg.max_tokens, rng)))
-    return ctx.requests(turns)
+    return ctx.requests(fit_to_window(turns, cfg, ctx))

@@ -42,7 +42,8 @@ def _samples(requests: list[LogicalRequest], values: dict[str, float]) -> Sample
 
 
 def request_costs(run: RunData) -> Samples | None:
-    """USD per 1000 requests, one sample per sent request; None if any attempt is unpriced."""
+    """USD per 1000 requests, one sample per sent request; None if any attempt is unpriced
+    or belongs to no known request."""
     if run.records is None:
         return None
     try:
@@ -58,8 +59,11 @@ def request_costs(run: RunData) -> Samples | None:
     for item in items:
         if item.cost_usd is None:
             return None
-        if item.request_id is not None:
-            per_request[item.request_id] += item.cost_usd * 1000.0
+        if item.request_id is None:
+            # A ledger line without a request id (a gateway dropped the headers) cannot be
+            # given to a request; leaving it out would fake an interval around zero.
+            return None
+        per_request[item.request_id] += item.cost_usd * 1000.0
     return _samples(_sent(run), per_request)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from unittest import mock
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.records import PlannedMessage, PlannedRequest
 from harness.scenario import AgentLoopWorkload, parse_scenario
+from workloads import prefix_sharing
 from workloads.planner import build_plan
 from workloads.prefix_sharing import prefix_share
 from workloads.preview import preview
@@ -119,13 +121,44 @@ def plans(draw: st.DrawFn) -> list[PlannedRequest]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(plans())
-def test_the_trie_agrees_with_the_brute_force(plan: list[PlannedRequest]) -> None:
-    shares = prefix_share(plan)
+@given(plans(), st.sampled_from([prefix_sharing._SCAN_SIZES, 0]))
+def test_the_trie_agrees_with_the_brute_force(plan: list[PlannedRequest],
+                                             scan_sizes: int) -> None:
+    # scan_sizes 0: every partial match goes through the sorted index, not the scan.
+    with mock.patch.object(prefix_sharing, "_SCAN_SIZES", scan_sizes):
+        shares = prefix_share(plan)
     sizes, cross, earlier = _brute_force(plan)
     assert list(shares.prompt_tokens) == sizes
     assert list(shares.cross_session_tokens) == cross
     assert list(shares.earlier_tokens) == earlier
+
+
+@st.composite
+def many_sizes(draw: st.DrawFn) -> list[PlannedRequest]:
+    """Sessions whose prompts open with one shared-seed message of many sizes (a shared
+    prefix share of varying prompts), some going on with a second turn."""
+    plan: list[PlannedRequest] = []
+    for session in range(draw(st.integers(2, 24))):
+        head = PlannedMessage(role="user", tokens=draw(st.integers(0, 40)), seed=7)
+        tail = PlannedMessage(role="user", tokens=draw(st.integers(1, 3)),
+                              seed=draw(st.sampled_from([8, 100 + session])))
+        plan.append(_request(f"s{session}", 1, draw(st.floats(0, 10)), head, tail))
+        if draw(st.booleans()):
+            again = PlannedMessage(role="user", tokens=draw(st.integers(0, 40)), seed=7)
+            plan.append(_request(f"s{session}", 2, draw(st.floats(0, 10)), again,
+                                 resend=draw(st.booleans())))
+    plan.sort(key=lambda r: (r.offset_s, r.session_id, r.turn))
+    return plan
+
+
+@settings(max_examples=60, deadline=None)
+@given(many_sizes())
+def test_partial_matches_over_many_sizes_agree_with_the_brute_force(
+        plan: list[PlannedRequest]) -> None:
+    shares = prefix_share(plan)
+    sizes, cross, earlier = _brute_force(plan)
+    assert (list(shares.prompt_tokens), list(shares.cross_session_tokens),
+            list(shares.earlier_tokens)) == (sizes, cross, earlier)
 
 
 CONTEXT = SessionContext(
@@ -162,3 +195,26 @@ def test_preview_shares_of_a_planned_mix_stay_ordered() -> None:
     assert summary.prompt_tokens_total == sum(prefix_share(plan).prompt_tokens)
     # Within a session every re-sending turn repeats the previous prompt: reuse is higher.
     assert 0 < summary.shared_prefix_prompt_share < summary.prefix_reuse_prompt_share < 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 100), st.sampled_from("abc")),
+                min_size=1, max_size=80),
+       st.integers(0, 220), st.integers(0, 110), st.sampled_from("abc"))
+# Only the size on top of the second block was sent early: the block above is skipped to it.
+@example([(size, 0 if size == 2 * prefix_sharing._BLOCK - 1 else 100, "a") for size in range(60)],
+         200, 50, "a")
+def test_the_size_index_agrees_with_a_scan(senders: list[tuple[int, int, str]], tokens: int,
+                                          before: int, session: str) -> None:
+    trie = prefix_sharing._Trie()
+    key = ("user", 7, "")
+    for size, index, sender in senders:
+        trie.add(0, (key, size), index, sender)
+    children = trie.by_key[0, key]
+    by_size = trie.sizes(0, key)
+    assert by_size.before(tokens, before) == max(
+        (min(size, tokens) for size, child in children.items() if trie.first[child] < before),
+        default=0)
+    assert by_size.other_than(tokens, session) == max(
+        (min(size, tokens) for size, child in children.items()
+         if trie.alone(child) != session), default=0)

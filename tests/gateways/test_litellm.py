@@ -1,0 +1,97 @@
+"""``tokenstorm run`` through a real LiteLLM proxy to the mock: healthy streams pass with the
+server's usage; LiteLLM drops the ``x-tokenstorm-*`` headers, so records and ledger correlate
+by the prompt tag (``target.tag_prompt``) or, without it, the run says it is aggregate-only;
+retry amplification from the ledger shows LiteLLM's own retries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.cli.main import main
+
+if TYPE_CHECKING:
+    from conftest import GatewayRuns, Upstream
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def test_healthy_streams_pass_with_server_usage(
+        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
+        master_key: None) -> None:
+    upstream.reset()
+    upstream.set_demo_faults()
+    run = runs.run("litellm-ok", litellm_retry2, upstream.ledger_url, rate_rps=4.0,
+                   tag_prompt=True)
+    summary, records, ledger = run.summary, run.records, run.ledger
+    assert summary["requests_sent"] >= 6
+    assert summary["requests_ok"] == summary["requests_sent"]
+    assert summary["ttft_ms"]["count"] == summary["requests_ok"]
+    assert summary["itl_ms"]["count"] > 0
+    assert all(r.usage_source == "server" for r in records)
+    assert all(r.completion_tokens == 12 for r in records)
+    assert summary["retry_amplification"] == 1.0
+    assert summary["cost_usd_total"] is not None and summary["cost_usd_total"] > 0
+    # LiteLLM forwards the body but not our headers: the prompt tag names run and request,
+    # so each ledger line pairs with its client attempt.
+    assert len(ledger) == len(records)
+    assert all(e.run_id == "litellm-ok" and e.attempt is None for e in ledger)
+    assert sorted(e.request_id or "" for e in ledger) == sorted(r.request_id for r in records)
+    assert "ledger_note" not in run.manifest
+    assert not any("request ids" in note for note in summary["notes"])
+    assert summary["gateway_overhead_ms"]["count"] == len(records)
+
+
+def test_num_retries_2_triples_upstream_attempts_on_500(
+        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
+        master_key: None) -> None:
+    upstream.reset()
+    upstream.set_demo_faults(http_500=1.0)
+    try:
+        run = runs.run("litellm-500", litellm_retry2, upstream.ledger_url, rate_rps=2.0)
+    finally:
+        upstream.set_demo_faults()
+    summary, records, ledger = run.summary, run.records, run.ledger
+    assert summary["requests_sent"] >= 4
+    assert summary["requests_ok"] == 0
+    assert summary["client_attempts"] == summary["requests_sent"]
+    assert Counter(e.status_code for e in ledger) == {500: len(ledger)}
+    assert Counter(r.status_code for r in records) == {500: len(records)}
+    assert summary["upstream_attempts"] == len(ledger)
+    assert summary["retry_amplification"] == 3.0
+    # No prompt tag: nothing in the ledger names the run, and the run says so.
+    assert all(e.run_id is None and e.request_id is None for e in ledger)
+    assert "without a run id" in run.manifest["ledger_note"]
+    assert any("carry no request ids" in note for note in summary["notes"])
+    assert summary["gateway_overhead_ms"] is None
+
+
+
+def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(
+        litellm_retry2: str, litellm_noretry: str, upstream: Upstream, runs: GatewayRuns,
+        master_key: None) -> None:
+    """One plan through LiteLLM with ``num_retries: 2`` and with ``0`` against an upstream
+    failing half of all attempts: the retries buy successes with upstream attempts, and
+    ``tokenstorm compare`` puts the two amplifications side by side."""
+    upstream.reset()
+    upstream.set_demo_faults(http_500=0.5)
+    try:
+        retry2 = runs.run("litellm-flaky", litellm_retry2, upstream.ledger_url,
+                          run_id="retry2", rate_rps=8.0, duration_s=3.0, tag_prompt=True)
+        noretry = runs.run("litellm-flaky", litellm_noretry, upstream.ledger_url,
+                           run_id="noretry", rate_rps=8.0, duration_s=3.0, tag_prompt=True)
+    finally:
+        upstream.set_demo_faults()
+    assert noretry.summary["retry_amplification"] == 1.0
+    assert noretry.summary["requests_failed"] > 0
+    assert retry2.summary["retry_amplification"] > 1.2
+    assert retry2.summary["requests_ok"] > noretry.summary["requests_ok"]
+    out = runs.folder / "cmp"
+    assert main(["compare", str(noretry.folder), str(retry2.folder), "--out", str(out)]) == 0
+    table = (out / "comparison.md").read_text()
+    # Tagged prompts give per-request upstream attempts, so the difference gets a test.
+    row = next(line for line in table.splitlines()
+               if line.startswith("| retry amplification |") and "+" in line)
+    assert row.rstrip(" |").endswith("yes"), row
