@@ -14,19 +14,24 @@ stream is one send, so no Python code can take less).
 
 Two mock modes, measured side by side by default: ``constant`` (``constant_settings``: a
 fixed ITL per stream) and ``engine`` (a batching engine whose steps take exactly the ITL).
+``--baseline-root DIR`` (a copy of an older tree, e.g. ``git archive HEAD | tar -x -C DIR``)
+runs that tree's mock alternately with this one, ``--repeat`` rounds, so that a before/after
+comparison shares the machine's conditions; a table of medians and ranges ends the output.
 
     .venv/bin/python bench/mock_itl.py [--streams 2000] [--itl-ms 20] [--duration 10]
-        [--mode constant|engine|both]
+        [--mode constant|engine|both] [--baseline-root DIR] [--repeat N] [--output-tokens N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -36,6 +41,7 @@ import numpy as np
 import orjson
 from pinning import pin_apart
 
+import mock_models.embedded as embedded
 from bench.mock_throughput import cpu_seconds
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import (
@@ -44,26 +50,25 @@ from mock_models.settings import (
     MockSettings,
 )
 
-_OUTPUT_TOKENS = 100
 #: The gaps of the last measurement (for a closer look from a REPL).
 LAST_GAPS_MS: list[float] = []
 _TOKEN_MARK = b'"content":"'
 _EMPTY_MARK = b'"content":""'
 
 
-def _settings(mode: str, itl_ms: float, streams: int) -> MockSettings:
+def _settings(mode: str, itl_ms: float, streams: int, output_tokens: int) -> MockSettings:
     # Output lengths vary (as real ones do) so that streams do not all end, and come back,
     # in the same step; the ITL itself is exact.
     if mode == "constant":
         constant = DeploymentSettings(name="constant", model="mock", ttft_ms=itl_ms,
                                       prefill_ms_per_token=0.0, itl_ms=itl_ms, jitter=0.0,
-                                      output_tokens=_OUTPUT_TOKENS, output_tokens_sigma=0.5)
+                                      output_tokens=output_tokens, output_tokens_sigma=0.5)
         return MockSettings(deployments=(constant,))
     engine = EngineSettings(max_num_seqs=streams + 100, max_waiting_seqs=streams,
                             max_num_batched_tokens=1_000_000, step_base_ms=itl_ms,
                             prefill_ms_per_token=0.0, decode_ms_per_seq=0.0)
     deployment = DeploymentSettings(name="engine", model="mock", jitter=0.0,
-                                    output_tokens=_OUTPUT_TOKENS, output_tokens_sigma=0.5,
+                                    output_tokens=output_tokens, output_tokens_sigma=0.5,
                                     engine=engine)
     return MockSettings(deployments=(deployment,))
 
@@ -79,9 +84,12 @@ def _request(port: int) -> bytes:
 class _Stream(asyncio.Protocol):
     """One keep-alive connection issuing one streamed request after another."""
 
-    def __init__(self, request: bytes, gaps: list[float], stop_at: float) -> None:
+    def __init__(self, request: bytes, gaps: list[float], stop_at: float,
+                 received: list[int]) -> None:
         self._request = request
         self._gaps = gaps
+        #: One counter shared by every stream: tokens received so far.
+        self._received = received
         self._stop_at = stop_at
         self._last = 0.0
         self._tokens = 0
@@ -102,6 +110,7 @@ class _Stream(asyncio.Protocol):
         self._tail = data[-(len(_TOKEN_MARK) - 1):]
         count = seen.count(_TOKEN_MARK) - seen.count(_EMPTY_MARK)
         if count > 0:
+            self._received[0] += count
             if self._tokens:
                 self._gaps.append(now - self._last)
                 self._gaps.extend([0.0] * (count - 1))
@@ -114,6 +123,10 @@ class _Stream(asyncio.Protocol):
                 self._transport.write(self._request)
             else:
                 self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
@@ -165,13 +178,14 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
     loop = asyncio.get_running_loop()
     request = _request(port)
     gaps: list[float] = []
+    received = [0]
     rss_idle = _rss_bytes(pid)
     stop_at = time.monotonic() + duration_s
     protocols = []
     # Streams open over one second, not all in the same instant.
     for index in range(streams):
         _, protocol = await loop.create_connection(
-            lambda: _Stream(request, gaps, stop_at), "127.0.0.1", port)
+            lambda: _Stream(request, gaps, stop_at, received), "127.0.0.1", port)
         protocols.append(protocol)
         if index % 100 == 99:
             await asyncio.sleep(100 / streams)
@@ -180,13 +194,22 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
     split_before = _cpu_split_s(pid)
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
     client_cpu_before = time.process_time()
+    received_before = received[0]
     rss_open = _rss_bytes(pid)
     # CPU shares over the steady state only: the drain after ``stop_at`` carries fewer streams.
     await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
     cpu_s, wall_s = cpu_seconds(pid) - cpu_before, time.monotonic() - wall_before
+    steady_tokens = received[0] - received_before
     split_after = _cpu_split_s(pid)
     client_cpu_s = time.process_time() - client_cpu_before
-    await asyncio.wait_for(asyncio.gather(*(p.closed for p in protocols)), 30)
+    # Streams end by themselves after ``stop_at``; long answers would take long, so what is
+    # still open after a while is cut (the measurement is over by now).
+    _, still_open = await asyncio.wait([asyncio.ensure_future(p.closed) for p in protocols],
+                                       timeout=10)
+    if still_open:
+        for protocol in protocols:
+            protocol.abort()
+        await asyncio.wait_for(asyncio.gather(*(p.closed for p in protocols)), 10)
     values = np.array(gaps) * 1000.0
     LAST_GAPS_MS[:] = values.tolist()
     return {"tokens": float(len(values)), "p50": float(np.percentile(values, 50)),
@@ -195,7 +218,60 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
             "client_cpu": client_cpu_s / wall_s,
             "user": (split_after[0] - split_before[0]) / wall_s,
             "system": (split_after[1] - split_before[1]) / wall_s,
-            "rss_per_stream": (rss_open - rss_idle) / streams}
+            "rss_per_stream": (rss_open - rss_idle) / streams,
+            "cpu_us_per_token": cpu_s / max(1, steady_tokens) * 1e6,
+            # User time only: the Python side, apart from the kernel's sends.
+            "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6}
+
+
+@contextlib.contextmanager
+def _code_from(root: str | None) -> Iterator[None]:
+    """Start the mock from ``root``'s tree instead of this one (None: this one). The child is
+    ``python -m mock_models`` with ``root`` on its path and as its working directory."""
+    if root is None:
+        yield
+        return
+    previous_root, previous_cwd = embedded._PROJECT_ROOT, os.getcwd()
+    embedded._PROJECT_ROOT = root
+    os.chdir(root)
+    try:
+        yield
+    finally:
+        embedded._PROJECT_ROOT = previous_root
+        os.chdir(previous_cwd)
+
+
+def _measure(mode: str, root: str | None, args: argparse.Namespace,
+             all_cores: set[int]) -> tuple[dict[str, float], int, list[int]]:
+    # pin_apart narrowed this process to the client cores; each measurement starts afresh.
+    os.sched_setaffinity(0, all_cores)
+    import uvloop
+
+    with _code_from(root):
+        mock = EmbeddedMock(_settings(mode, args.itl_ms, args.streams, args.output_tokens))
+        mock.start()
+    try:
+        mock_core, client_cores = pin_apart(mock.pid)
+        port = int(mock.base_url.rsplit(":", 1)[1])
+        result = uvloop.run(_drive(port, mock.pid, args.streams, args.duration))
+    finally:
+        mock.stop()
+    return result, mock_core, client_cores
+
+
+def _summary(results: dict[tuple[str, str], list[dict[str, float]]], itl_ms: float) -> None:
+    print("\nmedian [min..max] over the rounds:")
+    for (mode, code), runs in results.items():
+        def spread(key: str, scale: float = 1.0, runs: list[dict[str, float]] = runs) -> str:
+            values = sorted(run[key] * scale for run in runs)
+            return (f"{float(np.median(values)):.2f} [{values[0]:.2f}..{values[-1]:.2f}]")
+        p99_over = [{"p99_over": run["p99"] - itl_ms} for run in runs]
+        over = sorted(v["p99_over"] for v in p99_over)
+        print(f"  {mode:8} {code:8} p99-ITL ms {float(np.median(over)):+.2f} "
+              f"[{over[0]:+.2f}..{over[-1]:+.2f}]  cpu% {spread('cpu', 100)}  "
+              f"us/token {spread('cpu_us_per_token')} (user {spread('user_us_per_token')})  "
+              f"KiB/stream "
+              f"{spread('rss_per_stream', 1 / 1024)}")
 
 
 def main() -> int:
@@ -203,36 +279,60 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--output-tokens", type=int, default=100,
+                        help="median answer length (longer: less per-request cost per token)")
     parser.add_argument("--mode", choices=("constant", "engine", "both"), default="both")
+    parser.add_argument("--baseline-root", default=None,
+                        help="a tree whose mock runs alternately with this one")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    import uvloop
+    if args.baseline_root is not None and not (
+            Path(args.baseline_root) / "mock_models" / "__main__.py").is_file():
+        parser.error(f"--baseline-root {args.baseline_root}: no mock_models/__main__.py there")
 
     modes = ("constant", "engine") if args.mode == "both" else (args.mode,)
+    codes: list[tuple[str, str | None]] = [("current", None)]
+    if args.baseline_root is not None:
+        codes.append(("baseline", str(Path(args.baseline_root).resolve())))
     within = True
     all_cores = os.sched_getaffinity(0)
     floor_us = _send_floor_us(min(all_cores), sockets=args.streams)
     tokens_per_s = args.streams * 1000.0 / args.itl_ms
-    for mode in modes:
-        # pin_apart narrowed this process to the client cores; the next mode starts afresh.
-        os.sched_setaffinity(0, all_cores)
-        with EmbeddedMock(_settings(mode, args.itl_ms, args.streams)) as mock:
-            mock_core, client_cores = pin_apart(mock.pid)
-            port = int(mock.base_url.rsplit(":", 1)[1])
-            result = uvloop.run(_drive(port, mock.pid, args.streams, args.duration))
-        print(f"mode={mode} streams={args.streams} itl_ms={args.itl_ms:g} "
-              f"mock_core={mock_core} client_cores={client_cores} "
-              f"tokens_measured={result['tokens']:.0f}")
-        print(f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
-              f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "
-              f"(p99 - configured: {result['p99'] - args.itl_ms:+.2f} ms)")
-        print(f"  steady-state CPU busy: mock {result['cpu']:.0%} of one core   "
-              f"client {result['client_cpu']:.0%}   "
-              f"mock memory per open stream: {result['rss_per_stream'] / 1024:.1f} KiB")
-        print(f"  mock CPU split: user {result['user']:.0%}  system {result['system']:.0%}"
-              f"   kernel floor: {floor_us:.1f} us per token send = "
-              f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s")
-        within = within and abs(result["p99"] - args.itl_ms) <= 2.0
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for round_index in range(args.repeat):
+        # Alternate the order too, so neither tree always runs first.
+        order = codes if round_index % 2 == 0 else codes[::-1]
+        for mode in modes:
+            for code, root in order:
+                result, mock_core, client_cores = _measure(mode, root, args, all_cores)
+                results.setdefault((mode, code), []).append(result)
+                _print(mode, code, result, args, mock_core, client_cores, floor_us,
+                       tokens_per_s)
+                if code == "current":
+                    within = within and abs(result["p99"] - args.itl_ms) <= 2.0
+    if args.repeat > 1 or len(codes) > 1:
+        _summary(results, args.itl_ms)
     return 0 if within else 1
+
+
+def _print(mode: str, code: str, result: dict[str, float], args: argparse.Namespace,
+           mock_core: int, client_cores: list[int], floor_us: float,
+           tokens_per_s: float) -> None:
+    print(f"mode={mode} code={code} streams={args.streams} itl_ms={args.itl_ms:g} "
+          f"mock_core={mock_core} client_cores={client_cores} "
+          f"tokens_measured={result['tokens']:.0f}")
+    print(f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
+          f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "
+          f"(p99 - configured: {result['p99'] - args.itl_ms:+.2f} ms)")
+    print(f"  steady-state CPU busy: mock {result['cpu']:.0%} of one core   "
+          f"client {result['client_cpu']:.0%}   "
+          f"mock memory per open stream: {result['rss_per_stream'] / 1024:.1f} KiB   "
+          f"mock CPU per token: {result['cpu_us_per_token']:.2f} us "
+          f"(user {result['user_us_per_token']:.2f})")
+    print(f"  mock CPU split: user {result['user']:.0%}  system {result['system']:.0%}"
+          f"   kernel floor: {floor_us:.1f} us per token send = "
+          f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s",
+          flush=True)
 
 
 if __name__ == "__main__":

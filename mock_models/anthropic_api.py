@@ -12,11 +12,12 @@ from mock_models.explicit_cache import TTL_1H_S, TTL_5M_S, Breakpoint
 from mock_models.flavour import (
     ANTHROPIC_NO_MODEL,
     TOKEN_SLOT,
-    WORD_JSON,
     ErrorKind,
     ParsedRequest,
     Reply,
     RequestError,
+    TokenTemplate,
+    WordTails,
     decode_object,
     positive_int,
     required_model,
@@ -156,20 +157,20 @@ def _message(reply: Reply, content: list[dict[str, Any]], stop_reason: str | Non
     }
 
 
-class AnthropicStream:
+class AnthropicStream(TokenTemplate):
     """SSE events of one streamed message (a single text block at index 0)."""
 
-    __slots__ = ("_prefix", "_reply", "_suffix")
+    __slots__ = ("_reply",)
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tails: WordTails) -> None:
         self._reply = reply
         # A tool call's tokens are fragments of its input JSON (see mock_models.tools).
         delta = ({"type": "text_delta", "text": TOKEN_SLOT} if reply.tool_name is None
                  else {"type": "input_json_delta", "partial_json": TOKEN_SLOT})
         prefix, suffix = split_template({"type": "content_block_delta", "index": 0,
                                          "delta": delta})
-        self._prefix = b"event: content_block_delta\ndata: " + prefix
-        self._suffix = suffix + b"\n\n"
+        self._set_template(b"event: content_block_delta\ndata: " + prefix,
+                           suffix + b"\n\n", tails)
 
     def opening(self) -> bytes:
         reply = self._reply
@@ -183,9 +184,6 @@ class AnthropicStream:
         if reply.tool_name is not None:
             events.append(_json_delta(ARGUMENTS_OPEN))
         return b"".join(events)
-
-    def token(self, word: int) -> bytes:
-        return self._prefix + WORD_JSON[word] + self._suffix
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
         reply = self._reply
@@ -207,6 +205,9 @@ class AnthropicMessages:
 
     api: Final = API
     id_header: Final = "request-id"
+
+    def __init__(self) -> None:
+        self._tails = WordTails()
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
@@ -257,7 +258,7 @@ class AnthropicMessages:
         })
 
     def stream_shape(self, reply: Reply) -> AnthropicStream:
-        return AnthropicStream(reply)
+        return AnthropicStream(reply, self._tails)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
         content: list[dict[str, Any]] = [{"type": "text", "text": text_of(words)}]

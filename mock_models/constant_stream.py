@@ -45,8 +45,10 @@ async def constant_stream_answer(
         response = await open_stream(request, shape, headers, progress, sink, tamper)
         if limit > 0:
             ticker.pace(sink, started + latency.ttft_s, latency.gaps_s)
-            # Shielded: cancelling the handler must not cancel the stream's own future.
-            await asyncio.shield(done)
+            # Not shielded (a shield costs a future and two callbacks per request): a handler
+            # cancelled here cancels ``done`` too, which nothing else awaits, and the finally
+            # below stops the sink so the ticker drops it at its next deadline.
+            await done
     finally:
         sink.stopped = True
         progress.tokens = sink.tokens

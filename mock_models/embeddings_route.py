@@ -22,9 +22,9 @@ from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api
 from mock_models.embedding_admission import check_rate_limit, encode
 from mock_models.embeddings import API, embeddings_body, parse_embeddings
 from mock_models.fault_actions import abandoned_outcome, apply_before, fault_outcome
-from mock_models.flavour import ErrorKind, RequestError, check_content_type
+from mock_models.flavour import ErrorKind, RequestError
 from mock_models.openai_api import OpenAIChat
-from mock_models.responder import Progress, error_response
+from mock_models.responder import Progress, error_response, read_json_body
 
 if TYPE_CHECKING:
     from mock_models.server import MockService
@@ -77,13 +77,7 @@ class EmbeddingsRoute:
                                f"{FAULT_HEADER}: {forced.kind.value} acts inside a streamed "
                                "or generated answer; /v1/embeddings takes only faults that "
                                "act before the answer", FAULT_HEADER)
-        check_content_type(request.content_type)
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise RequestError(413, ErrorKind.INVALID_REQUEST,
-                               f"Request body exceeds {self._max_body_bytes} bytes.") from None
-        parsed = parse_embeddings(raw)
+        parsed = parse_embeddings(await read_json_body(request, self._max_body_bytes))
         draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
         deployment = settings.deployment_for(parsed.model, service.listeners.owner(request))
         if deployment is None:

@@ -3,7 +3,7 @@
 ``openai_api`` and ``anthropic_api`` implement ``Flavour``; the server only talks to this
 interface, so it renders errors, streams and whole bodies without knowing either format.
 Streamed tokens are rendered from templates split once per response, so one token costs a
-byte concatenation, not a JSON encoding.
+byte concatenation, not a JSON encoding; ``TokenTemplate`` also frames them as HTTP chunks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from mock_models.explicit_cache import Breakpoint
 #: Each vocabulary word followed by a space, as a JSON string literal (quotes included), so
 #: the streamed pieces concatenate into the full text.
 WORD_JSON: Final = tuple(orjson.dumps(word + " ") for word in VOCABULARY)
+
+#: Bytes of each ``WORD_JSON`` entry, for the size line of a token's HTTP chunk.
+WORD_JSON_BYTES: Final = tuple(len(word) for word in WORD_JSON)
+_LONGEST_WORD_BYTES: Final = max(WORD_JSON_BYTES)
 
 #: The JSON placeholder a template is split at; the split removes it, quotes included.
 TOKEN_SLOT: Final = "\x1ftokenstorm-token\x1f"
@@ -105,9 +109,68 @@ class StreamShape(Protocol):
         """One event carrying one token: vocabulary word ``word`` and a space."""
         ...
 
+    def chunk(self, word: int) -> bytes:
+        """``token(word)`` framed as one chunk of a chunked HTTP/1.1 body (size line, event,
+        CRLF): what goes on the wire for a token written alone."""
+        ...
+
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
         """The finish events and terminator of a complete stream."""
         ...
+
+
+class WordTails:
+    """Each vocabulary word's JSON followed by an event's suffix and the CRLF closing its HTTP
+    chunk, one table per suffix: the part of a token's chunk that does not depend on the
+    stream. A flavour holds one, so that all its streams share the tables.
+
+    The suffixes of a flavour are a handful (a template's end carries no per-answer value);
+    past ``max_tables`` new ones are rendered without being kept.
+    """
+
+    __slots__ = ("_max_tables", "_tables")
+
+    def __init__(self, max_tables: int = 16) -> None:
+        self._tables: dict[bytes, tuple[bytes, ...]] = {}
+        self._max_tables = max_tables
+
+    def of(self, suffix: bytes) -> tuple[bytes, ...]:
+        table = self._tables.get(suffix)
+        if table is None:
+            table = tuple(word + suffix + b"\r\n" for word in WORD_JSON)
+            if len(self._tables) < self._max_tables:
+                self._tables[suffix] = table
+        return table
+
+
+class TokenTemplate:
+    """A streamed answer's token events, ``prefix + WORD_JSON[word] + suffix``, alone or
+    framed as an HTTP chunk in one concatenation: a chunk is the head for the word's length
+    (size line and prefix, made once per length per stream) and the word's shared tail."""
+
+    __slots__ = ("_fixed_bytes", "_heads", "_prefix", "_suffix", "_tails")
+
+    def __init__(self, prefix: bytes, suffix: bytes, tails: WordTails) -> None:
+        self._set_template(prefix, suffix, tails)
+
+    def _set_template(self, prefix: bytes, suffix: bytes, tails: WordTails) -> None:
+        self._prefix = prefix
+        self._suffix = suffix
+        self._tails = tails.of(suffix)
+        self._fixed_bytes = len(prefix) + len(suffix)
+        # Made on first use: a stream meets a few of the word lengths.
+        self._heads: list[bytes | None] = [None] * (_LONGEST_WORD_BYTES + 1)
+
+    def token(self, word: int) -> bytes:
+        return self._prefix + WORD_JSON[word] + self._suffix
+
+    def chunk(self, word: int) -> bytes:
+        size = WORD_JSON_BYTES[word]
+        head = self._heads[size]
+        if head is None:
+            head = b"%x\r\n%b" % (self._fixed_bytes + size, self._prefix)
+            self._heads[size] = head
+        return head + self._tails[word]
 
 
 class Flavour(Protocol):

@@ -11,11 +11,12 @@ from harness.prompt_text import count_tokens
 from mock_models.flavour import (
     OPENAI_NO_MODEL,
     TOKEN_SLOT,
-    WORD_JSON,
     ErrorKind,
     ParsedRequest,
     Reply,
     RequestError,
+    TokenTemplate,
+    WordTails,
     decode_object,
     positive_int,
     required_model,
@@ -76,12 +77,12 @@ def _message_pieces(message: Any, out: list[str]) -> None:
             out.append(function["arguments"])
 
 
-class OpenAIStream:
+class OpenAIStream(TokenTemplate):
     """SSE events of one streamed chat completion."""
 
-    __slots__ = ("_base", "_prefix", "_reply", "_suffix")
+    __slots__ = ("_base", "_reply")
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tails: WordTails) -> None:
         self._reply = reply
         self._base: dict[str, Any] = {
             "id": reply.response_id,
@@ -90,9 +91,11 @@ class OpenAIStream:
             "model": reply.model,
             "system_fingerprint": FINGERPRINT,
         }
-        prefix, suffix = split_template(self._chunk({"content": TOKEN_SLOT}, None))
-        self._prefix = b"data: " + prefix
-        self._suffix = suffix + b"\n\n"
+        prefix, suffix = split_template(self._chunk(self._token_delta(), None))
+        self._set_template(b"data: " + prefix, suffix + b"\n\n", tails)
+
+    def _token_delta(self) -> dict[str, Any]:
+        return {"content": TOKEN_SLOT}
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         chunk = dict(self._base)
@@ -105,9 +108,6 @@ class OpenAIStream:
 
     def opening(self) -> bytes:
         return event_bytes(self._chunk({"role": "assistant", "content": "", "refusal": None}, None))
-
-    def token(self, word: int) -> bytes:
-        return self._prefix + WORD_JSON[word] + self._suffix
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
         parts = [event_bytes(self._chunk({}, "length" if truncated else "stop"))]
@@ -125,14 +125,9 @@ class OpenAIToolStream(OpenAIStream):
 
     __slots__ = ()
 
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply)
-        template = self._chunk({"tool_calls": [{"index": 0, "function": {
-            "arguments": TOKEN_SLOT}}]}, None)
+    def _token_delta(self) -> dict[str, Any]:
         # A token's word is its fragment of the arguments, so the inherited token() fits.
-        prefix, suffix = split_template(template)
-        self._prefix = b"data: " + prefix
-        self._suffix = suffix + b"\n\n"
+        return {"tool_calls": [{"index": 0, "function": {"arguments": TOKEN_SLOT}}]}
 
     def opening(self) -> bytes:
         reply = self._reply
@@ -209,6 +204,9 @@ class OpenAIChat:
     api: Final = API
     id_header: Final = "x-request-id"
 
+    def __init__(self) -> None:
+        self._tails = WordTails()
+
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
         model = required_model(body, OPENAI_NO_MODEL)
@@ -238,7 +236,8 @@ class OpenAIChat:
         )
 
     def stream_shape(self, reply: Reply) -> OpenAIStream:
-        return OpenAIStream(reply) if reply.tool_name is None else OpenAIToolStream(reply)
+        kind = OpenAIStream if reply.tool_name is None else OpenAIToolStream
+        return kind(reply, self._tails)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
         return orjson.dumps({

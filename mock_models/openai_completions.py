@@ -16,11 +16,12 @@ from harness.prompt_text import count_tokens
 from mock_models.flavour import (
     OPENAI_NO_MODEL,
     TOKEN_SLOT,
-    WORD_JSON,
     ErrorKind,
     ParsedRequest,
     Reply,
     RequestError,
+    TokenTemplate,
+    WordTails,
     decode_object,
     required_model,
     split_template,
@@ -61,20 +62,19 @@ def prompt_pieces(prompt: Any) -> tuple[str, ...]:
                        "of those.", "prompt")
 
 
-class CompletionStream:
+class CompletionStream(TokenTemplate):
     """SSE chunks of one streamed text completion (no opening chunk: the text starts it)."""
 
-    __slots__ = ("_base", "_prefix", "_reply", "_suffix")
+    __slots__ = ("_base", "_reply")
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tails: WordTails) -> None:
         self._reply = reply
         self._base: dict[str, Any] = {
             "id": reply.response_id, "object": _OBJECT, "created": reply.created,
             "model": reply.model, "system_fingerprint": FINGERPRINT,
         }
         prefix, suffix = split_template(self._chunk(TOKEN_SLOT, None))
-        self._prefix = b"data: " + prefix
-        self._suffix = suffix + b"\n\n"
+        self._set_template(b"data: " + prefix, suffix + b"\n\n", tails)
 
     def _chunk(self, text: str, finish_reason: str | None) -> dict[str, Any]:
         chunk = dict(self._base)
@@ -86,9 +86,6 @@ class CompletionStream:
 
     def opening(self) -> bytes:
         return b""
-
-    def token(self, word: int) -> bytes:
-        return self._prefix + WORD_JSON[word] + self._suffix
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
         parts = [event_bytes(self._chunk("", "length" if truncated else "stop"))]
@@ -106,6 +103,9 @@ class OpenAICompletions:
 
     api: Final = API
     id_header: Final = "x-request-id"
+
+    def __init__(self) -> None:
+        self._tails = WordTails()
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
@@ -131,7 +131,7 @@ class OpenAICompletions:
             {"error": {"message": message, "type": error_type, "param": param, "code": code}})
 
     def stream_shape(self, reply: Reply) -> CompletionStream:
-        return CompletionStream(reply)
+        return CompletionStream(reply, self._tails)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
         return orjson.dumps({

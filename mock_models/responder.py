@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from mock_models.attempt import AttemptPlan
-from mock_models.flavour import ErrorKind, Flavour, Reply
+from mock_models.flavour import ErrorKind, Flavour, Reply, RequestError, check_content_type
 
 if TYPE_CHECKING:
     from mock_models.tamper import Tamper
@@ -44,6 +44,17 @@ class Progress:
         #: Set when generation goes on after the handler returned (a client that left a
         #: deployment whose engine finishes such sequences): the ledger line waits for it.
         self.settled: asyncio.Future[None] | None = None
+
+
+async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
+    """The request's body, or a ``RequestError``: 400 when it is not declared JSON, 413 when
+    it is larger than ``max_bytes`` (the application's ``client_max_size``)."""
+    check_content_type(request.content_type)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestError(413, ErrorKind.INVALID_REQUEST,
+                           f"Request body exceeds {max_bytes} bytes.") from None
 
 
 async def _sleep_until(deadline: float) -> None:

@@ -41,7 +41,6 @@ from mock_models.flavour import (
     ParsedRequest,
     Reply,
     RequestError,
-    check_content_type,
 )
 from mock_models.ledger import Ledger
 from mock_models.listeners import DeploymentListeners, asked_about, listener_routes
@@ -54,6 +53,7 @@ from mock_models.responder import (
     Progress,
     body_answer,
     error_response,
+    read_json_body,
 )
 from mock_models.settings import ANY_MODEL, MockSettings
 from mock_models.tamper import Tamper
@@ -218,13 +218,7 @@ class MockService:
             return self._refuse(flavour, draft, progress, headers, 400,
                                 ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER)
         try:
-            check_content_type(request.content_type)
-            try:
-                raw = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise RequestError(413, ErrorKind.INVALID_REQUEST,
-                                   f"Request body exceeds {_MAX_BODY_BYTES} bytes.") from None
-            parsed = flavour.parse(raw)
+            parsed = flavour.parse(await read_json_body(request, _MAX_BODY_BYTES))
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
             draft.adopt_prompt_tag(parsed.prompt_pieces)

@@ -1,6 +1,7 @@
 """The streamed side of an answer on the wire: a flavour's ``StreamShape`` and a connection in;
-token chunks written straight onto the transport (``WireSink``), and the SSE response opened
-and closed around them.
+token chunks written straight onto the transport (``WireSink``; a token on time is one
+pre-framed ``StreamShape.chunk`` and one write), and the SSE response opened and closed
+around them (headers with the opening events, the closing events with the last chunk).
 
 Whoever paces the tokens (a deployment's engine, or the constant-latency ``Ticker``) calls
 ``WireSink.token`` from its own timer callback; no task wakes up per token, which is what lets
@@ -70,26 +71,43 @@ class WireSink:
         transport.write(b"%x\r\n%b\r\n" % (len(data), data))
 
     def token(self, count: int = 1) -> None:
-        """The next ``count`` tokens are out: write them as one chunk (or hold them until
-        ``attach``)."""
-        if not self.wants_more:
-            return
+        """The next ``count`` tokens are out: write them (or hold them until ``attach``)."""
+        self.emit(count)
+
+    def emit(self, count: int) -> bool:
+        """``token(count)``, returning whether the sink wants more after them.
+
+        This runs once per token of every open stream, so it is kept flat: a token written
+        alone is one pre-framed chunk (``StreamShape.chunk``) and one ``transport.write``.
+        """
         start = self.tokens
+        limit = self._limit
+        if self.stopped or start >= limit:
+            return False
         if start == 0:
             self.first_token_s = time.monotonic()
-        end = min(start + count, self._limit)
+        end = start + count
+        if end > limit:
+            end = limit
         self.tokens = end
         shape = self._shape
         if shape is not None:
-            words = self._words
-            data = (shape.token(words[start]) if end == start + 1
-                    else b"".join(shape.token(words[i]) for i in range(start, end)))
-            if self._transport is None:
-                self._pending.append(data)
+            transport = self._transport
+            if end == start + 1 and transport is not None and not self._piece_bytes:
+                if not transport.is_closing():
+                    transport.write(shape.chunk(self._words[start]))
             else:
-                self._write(data)
-        if end == self._limit:
+                # Late or held tokens: their events as one chunk, as a buffered writer would.
+                words = self._words
+                data = b"".join([shape.token(words[i]) for i in range(start, end)])
+                if transport is None:
+                    self._pending.append(data)
+                else:
+                    self._write(data)
+        if end == limit:
             self.finish()
+            return False
+        return True
 
     def finish(self) -> None:
         if not self.done.done():
@@ -141,11 +159,20 @@ class DripSink:
         self._arm()
 
 
+class _CoalescedResponse(web.StreamResponse):
+    """A stream response whose headers leave with its first body write (the opening events):
+    one send instead of two, the same bytes. Should aiohttp drop this class attribute, the
+    headers simply go out on their own again."""
+
+    _send_headers_immediately = False
+
+
 async def open_stream(request: web.Request, shape: StreamShape, headers: Mapping[str, str],
                       progress: Progress, sink: WireSink,
                       tamper: Tamper | None = None) -> web.StreamResponse:
     """Send the status line, headers and opening events; then let ``sink`` write."""
-    response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **headers})
+    kind = web.StreamResponse if tamper is not None else _CoalescedResponse
+    response = kind(status=200, headers={**SSE_HEADERS, **headers})
     response.enable_chunked_encoding()
     await response.prepare(request)
     progress.status = 200
@@ -168,9 +195,10 @@ async def close_stream(request: web.Request, response: web.StreamResponse, shape
     try:
         closing = shape.closing(plan.latency.completion_tokens, plan.latency.truncated)
         if tamper is None:
-            await response.write(closing)
+            # The last events and the terminating chunk in one send.
+            await response.write_eof(closing)
         else:
             await tamper.write(response, tamper.frames(closing))
-        await response.write_eof()
+            await response.write_eof()
     except ConnectionError:
         progress.disconnected = True

@@ -329,29 +329,29 @@ def runs(tmp_path: Path) -> GatewayRuns:
     return GatewayRuns(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def litellm_retry2(gateways: Gateways, upstream: Upstream,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start per module, as
-    its start-up alone takes seconds."""
-    service, url = start_litellm(gateways, upstream.base_url + "/v1", 2,
+def _litellm(gateways: Gateways, upstream: Upstream, num_retries: int,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    service, url = start_litellm(gateways, upstream.base_url + "/v1", num_retries,
                                  tmp_path_factory.mktemp("litellm"))
     try:
         yield url
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def litellm_retry2(gateways: Gateways, upstream: Upstream,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start per module, as
+    its start-up alone takes seconds."""
+    yield from _litellm(gateways, upstream, 2, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def litellm_noretry(gateways: Gateways, upstream: Upstream,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """LiteLLM proxy with ``num_retries: 0`` (without it the router retries twice anyway)."""
-    service, url = start_litellm(gateways, upstream.base_url + "/v1", 0,
-                                 tmp_path_factory.mktemp("litellm"))
-    try:
-        yield url
-    finally:
-        service.stop()
+    yield from _litellm(gateways, upstream, 0, tmp_path_factory)
 
 
 @pytest.fixture

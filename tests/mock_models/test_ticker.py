@@ -11,7 +11,7 @@ from mock_models.wire import WireSink
 
 
 class _StampedSink(WireSink):
-    """A counting sink (no transport) that notes when each ``token`` call came, and how many."""
+    """A counting sink (no transport) that notes when each ``emit`` call came, and how many."""
 
     __slots__ = ("calls",)
 
@@ -19,9 +19,9 @@ class _StampedSink(WireSink):
         super().__init__(None, tuple(range(tokens)), tokens, done)
         self.calls: list[tuple[float, int]] = []
 
-    def token(self, count: int = 1) -> None:
+    def emit(self, count: int) -> bool:
         self.calls.append((time.monotonic(), count))
-        super().token(count)
+        return super().emit(count)
 
 
 def test_each_token_is_written_once_and_not_before_its_slot() -> None:
