@@ -2,7 +2,8 @@
 # Provision the real gateways the integration tests put in front of the mock: nginx (apt) and
 # LiteLLM proxy (pinned, in its own venv so its dependency pins never touch .venv).
 # Idempotent: a second run only checks and returns. Every network step is bounded by a timeout.
-# Prints one line on failure and exits non-zero; the test fixture relays that line.
+# Prints one line on failure and exits non-zero. `--check` only looks (no network, no install):
+# what the test fixture runs, relaying its line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,14 @@ litellm_ok() {
             >/dev/null 2>&1
 }
 
-# One provisioning at a time (CI and a test session, or two test sessions, may race).
+if [ "${1:-}" = "--check" ]; then
+    nginx_ok || { echo "gateways.sh: nginx is not installed: run bash .ci/gateways.sh" >&2; exit 1; }
+    litellm_ok || { echo "gateways.sh: litellm $LITELLM_VERSION is not in $GATEWAYS_VENV: run bash .ci/gateways.sh" >&2; exit 1; }
+    echo "gateways.sh: nginx and litellm $LITELLM_VERSION ready"
+    exit 0
+fi
+
+# One provisioning at a time (two shells, or CI and a developer, may race).
 exec 9>"${TMPDIR:-/tmp}/tokenstorm-gateways.lock"
 command -v flock >/dev/null 2>&1 && { flock -w 1500 9 || fail "another provisioning held the lock for 25 min"; }
 : >"$LOG"

@@ -2,12 +2,14 @@
 sent (exactly one final record per planned request), sub-agent sessions started and awaited.
 
 Turns inside a session wait for the previous answer plus ``think_s`` and re-send the history
-with the answers actually received. A session whose first turn names ``spawned_by`` (a parent
-turn in the plan) is a sub-agent: it starts when that turn has finished well, not at its
-offset; a turn with ``waits_for`` waits until those sessions have ended (however they ended)
-before its think time starts. A failed turn ends its session: its later turns and every
-sub-agent not yet started below it are recorded ``cancelled``. ``finish`` records whatever a
-deadline left unsent, so planned and recorded requests always match.
+with the answers actually received. With ``tag_prompt`` each turn's last user message ends with
+that request's ``[tokenstorm run=.. request=..]`` tag (history re-sent as it was sent).
+A session whose first turn names ``spawned_by`` (a parent turn in the plan) is a sub-agent:
+it starts when that turn has finished well, not at its offset; a turn with ``waits_for`` waits
+until those sessions have ended (however they ended) before its think time starts. A failed
+turn ends its session: its later turns and every sub-agent not yet started below it are
+recorded ``cancelled``. ``finish`` records whatever a deadline left unsent, so planned and
+recorded requests always match.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class SessionRunner:
                     self.skip(turns, "run stopped before this turn", scheduled_s=scheduled_s)
                     return
             added = [_render(m) for m in request.messages]
-            if index == 0 and config.tag_prompt:
+            if config.tag_prompt:
                 added = _tag(added, config.run_id, request.request_id)
             if not request.resend_history:
                 history, history_tokens = [], 0  # the plan lists this turn's whole context
@@ -182,10 +184,17 @@ def _render(message: PlannedMessage) -> dict[str, str]:
 
 
 def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
-    tag = f"[tokenstorm run={run_id} request={request_id}] "
-    for index, message in enumerate(messages):
+    """``messages`` (one turn's own) with ``[tokenstorm run=.. request=..]`` at the end of the
+    last user message. At the end, because what comes before it (system prompt, shared prefix,
+    documents, history) must stay byte-identical across requests for prefix caches to hit, and
+    because the mock takes the request id only from the newest tag in the prompt's last piece;
+    the tag's words are part of the prompt, counted like any other."""
+    tag = f"[tokenstorm run={run_id} request={request_id}]"
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
         if message["role"] == "user":
-            tagged = {**message, "content": tag + message["content"]}
+            content = message["content"]
+            tagged = {**message, "content": f"{content} {tag}" if content else tag}
             return [*messages[:index], tagged, *messages[index + 1:]]
     return messages
 

@@ -15,7 +15,7 @@ _RATE_PER_S = {"ms": 1000.0, "s": 1.0, "m": 1 / 60.0, "min": 1 / 60.0, "h": 1 / 
 
 def parse_duration_s(value: str | float | int) -> float:
     """``"45m"`` → 2700.0, ``"800ms"`` → 0.8, a bare number is seconds."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("expected a duration like '30s', '800ms', '45m' or a number of seconds")
     if isinstance(value, int | float):
         seconds = float(value)
@@ -34,7 +34,7 @@ def parse_duration_s(value: str | float | int) -> float:
 
 def parse_rate_per_s(value: str | float | int) -> float:
     """``"12/s"`` → 12.0, ``"600/m"`` → 10.0, a bare number is per second."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("expected a rate like '12/s' or '600/m'")
     if isinstance(value, int | float):
         rate = float(value)

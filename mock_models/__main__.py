@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mock_models.embedded import LISTENING_PREFIX
+from mock_models.listeners import ListenerPortError
 from mock_models.server import serve
 from mock_models.settings import MockSettings
 
@@ -110,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _runner()(_serve_until_signalled(settings, args))
     except KeyboardInterrupt:
         return 130  # Ctrl-C before the signal handlers were in place
+    except ListenerPortError as exc:
+        print(f"tokenstorm-mock: {exc}", file=sys.stderr)
+        return 2  # a settings mistake, like a bad field
     except OSError as exc:
         print(f"tokenstorm-mock: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -16,8 +16,8 @@ REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
 ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
 DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
 FAULT_HEADER: Final = "x-tokenstorm-fault"
-#: The tag the harness puts in a session's first user message (``target.tag_prompt``) for
-#: gateways that drop unknown headers but forward the body.
+#: The tag the harness appends to each request's last user message (``target.tag_prompt``)
+#: for gateways that drop unknown headers but forward the body.
 PROMPT_TAG: Final = re.compile(r"\[tokenstorm run=([A-Za-z0-9._-]+) request=([^\]\s]+)\]")
 
 
@@ -41,17 +41,20 @@ class AttemptDraft:
         self.outcome: str = Outcome.OK
 
     def adopt_prompt_tag(self, pieces: Sequence[str]) -> None:
-        """Without the headers, the run and request named by the prompt's tag: the run
-        wherever the tag is, the request only when it is in the prompt's last piece (a later
-        turn carries its session's first tag in the history, under another request id)."""
+        """Without the headers, the run and request named by the prompt's newest tag (the last
+        one, searching from the last piece backwards): the run wherever that tag is, the
+        request only when it is in the prompt's last piece. Earlier turns' tags ride along in
+        the re-sent history under their own request ids, so a tag outside the last piece
+        belongs to another request: no request id beats a wrong one."""
         if self.run_id is not None or self.request_id is not None:
             return
         for index in range(len(pieces) - 1, -1, -1):
-            found = PROMPT_TAG.search(pieces[index])
-            if found is not None:
-                self.run_id = found.group(1)
+            found = PROMPT_TAG.findall(pieces[index])
+            if found:
+                newest = found[-1]
+                self.run_id = newest[0]
                 if index == len(pieces) - 1:
-                    self.request_id = found.group(2)
+                    self.request_id = newest[1]
                 return
 
     def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:

@@ -21,10 +21,10 @@ from harness.outcomes import Outcome, outcome_for_status
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embedding_admission import check_rate_limit, encode
 from mock_models.embeddings import API, embeddings_body, parse_embeddings
-from mock_models.fault_actions import abandoned_outcome, apply_before, fault_outcome
+from mock_models.fault_actions import apply_before, fault_outcome
 from mock_models.flavour import ErrorKind, RequestError
 from mock_models.openai_api import OpenAIChat
-from mock_models.responder import Progress, error_response, read_json_body
+from mock_models.responder import CLIENT_CLOSED, Progress, error_response, read_json_body
 
 if TYPE_CHECKING:
     from mock_models.server import MockService
@@ -47,6 +47,7 @@ class EmbeddingsRoute:
         draft = AttemptDraft(request.headers, received - self._epoch_s)
         progress = Progress()
         headers = {"x-request-id": f"req_tokenstorm{next(self._ids):016x}"}
+        transport = request.transport  # the request forgets it once the connection closes
         try:
             response = await self._answer(request, draft, progress, headers)
         except RequestError as exc:
@@ -55,7 +56,13 @@ class EmbeddingsRoute:
             response = error_response(self._errors, exc.status, exc.kind, exc.message,
                                       headers, exc.param)
         except asyncio.CancelledError:
-            draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
+            self._service.abandoned(draft, transport)
+            raise
+        except Exception:
+            # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
+            draft.outcome = Outcome.HTTP_5XX
+            if progress.status == CLIENT_CLOSED:
+                progress.status = 500
             raise
         finally:
             service_ms = (time.monotonic() - received) * 1000.0

@@ -120,6 +120,8 @@ class DeploymentEngine:
         while True:
             step = self._scheduler.step(self._jitter_factor())
             if step is None:
+                # Aborts can empty the batch without a step: the gauge must still drop to 0.
+                self.metrics.kv_cache_usage = self.kv_cache_usage
                 wake.clear()
                 await wake.wait()
                 step_end = loop.time()

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from mock_models.attempt import AttemptPlan
 from mock_models.engine import DeploymentEngine
+from mock_models.explicit_cache import CacheUse
 from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply
 from mock_models.prefix_cache import block_hashes
 from mock_models.responder import Progress, error_response
@@ -46,12 +47,14 @@ async def engine_answer(
         await asyncio.sleep(settings.api_overhead_ms / 1000.0)
     cache = engine.prefix_cache
     written = written_1h = 0
+    explicit_use: CacheUse | None = None
     if parsed.cache_breakpoints is not None:
         hashes: list[bytes] = []
-        use = cache.explicit.use(parsed.prompt_pieces, parsed.cache_breakpoints,
-                                 time.monotonic())
-        cached_tokens, written, written_1h = (use.read_tokens, use.written_tokens,
-                                              use.written_1h_tokens)
+        explicit_use = cache.explicit.lookup(parsed.prompt_pieces, parsed.cache_breakpoints,
+                                             time.monotonic())
+        cached_tokens, written, written_1h = (explicit_use.read_tokens,
+                                              explicit_use.written_tokens,
+                                              explicit_use.written_1h_tokens)
     else:
         hashes = (block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
                   if cache.capacity_blocks else [])
@@ -76,6 +79,8 @@ async def engine_answer(
         return error_response(flavour, status, kind, _QUEUE_FULL, headers)
     if hashes:
         cache.remember(hashes)
+    elif explicit_use is not None:
+        cache.explicit.commit(explicit_use, time.monotonic())
     progress.cached_tokens, progress.cache_write_tokens = cached_tokens, written
     response: web.StreamResponse | None = None
     try:

@@ -42,6 +42,8 @@ class CacheUse:
     read_tokens: int
     written_tokens: int
     written_1h_tokens: int = 0
+    #: Entries to refresh (the ones read) and to store, with their lifetimes (``commit``).
+    touched: tuple[tuple[bytes, float], ...] = ()
 
 
 def boundary_digests(pieces: Sequence[str]) -> list[tuple[int, bytes]]:
@@ -76,46 +78,58 @@ class ExplicitCache:
 
     def use(self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint],
             now_s: float) -> CacheUse:
-        """Read what is cached, write the new entries; the tokens of each."""
+        """``lookup`` and ``commit`` at once."""
+        found = self.lookup(pieces, breakpoints, now_s)
+        self.commit(found, now_s)
+        return found
+
+    def lookup(self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint],
+               now_s: float) -> CacheUse:
+        """What the prompt would read and write, changing nothing: a request refused before
+        its prefill (a full queue) must neither refresh nor create entries."""
         marks = sorted((b for b in breakpoints if 0 <= b.block_index < len(pieces)),
                        key=lambda b: b.block_index)
         if not marks or self.capacity <= 0:
             return CacheUse(0, 0)
         bounds = boundary_digests(pieces)
         read_tokens = 0
+        touched: list[tuple[bytes, float]] = []
         for mark in marks:
-            found = self._lookup(bounds, mark.block_index, now_s)
-            read_tokens = max(read_tokens, found)
+            hit = self._hit(bounds, mark.block_index, now_s)
+            if hit is not None:
+                tokens, digest, ttl_s = hit
+                touched.append((digest, ttl_s))  # a read refreshes the entry's lifetime
+                read_tokens = max(read_tokens, tokens)
         written = written_1h = 0
         start_tokens = read_tokens
         for mark in marks:
             tokens, digest = bounds[mark.block_index]
             if tokens < self.min_tokens:
                 continue
-            self._store(digest, now_s, mark.ttl_s)
+            touched.append((digest, mark.ttl_s))
             # Each breakpoint writes the tokens between the previous one (or the read) and it.
             segment = max(0, tokens - start_tokens)
             start_tokens = max(start_tokens, tokens)
             written += segment
             if mark.ttl_s > TTL_5M_S:
                 written_1h += segment
-        return CacheUse(read_tokens, written, written_1h)
+        return CacheUse(read_tokens, written, written_1h, tuple(touched))
 
-    def _lookup(self, bounds: list[tuple[int, bytes]], block_index: int, now_s: float) -> int:
+    def commit(self, found: CacheUse, now_s: float) -> None:
+        """Refresh the entries ``found`` read and store those it writes."""
+        for digest, ttl_s in found.touched:
+            self._store(digest, now_s, ttl_s)
+
+    def _hit(self, bounds: list[tuple[int, bytes]], block_index: int,
+             now_s: float) -> tuple[int, bytes, float] | None:
+        """The longest live entry at or up to ``LOOKBACK_BLOCKS`` blocks before the mark."""
         entries = self._entries
         for index in range(block_index, max(-1, block_index - LOOKBACK_BLOCKS - 1), -1):
             tokens, digest = bounds[index]
             held = entries.get(digest)
-            if held is None:
-                continue
-            expires_s, ttl_s = held
-            if expires_s <= now_s:
-                del entries[digest]
-                continue
-            entries[digest] = (now_s + ttl_s, ttl_s)  # a hit refreshes the lifetime
-            entries.move_to_end(digest)
-            return tokens
-        return 0
+            if held is not None and held[0] > now_s:
+                return tokens, digest, held[1]
+        return None
 
     def _store(self, digest: bytes, now_s: float, ttl_s: float) -> None:
         entries = self._entries

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from typing import Final
 
@@ -25,6 +26,10 @@ from mock_models.settings import DeploymentSettings, MockSettings
 POLL_S: Final = 0.02
 
 
+class ListenerPortError(OSError):
+    """A deployment's own ``port`` cannot be bound; ``str()`` is one line naming the field."""
+
+
 class DeploymentListeners:
     """The own listeners of one mock server's deployments (none when no deployment has a
     ``port``)."""
@@ -35,8 +40,9 @@ class DeploymentListeners:
         self._ports: dict[str, int] = {}
         self._by_port: dict[int, str] = {}
         self._servers: dict[str, asyncio.base_events.Server] = {}
-        #: Connections a ``down`` window dropped (by ``id``), per deployment, until it reopens.
-        self._dropped: dict[str, set[int]] = {}
+        #: Connections a ``down`` window reset, per deployment, held until it reopens (the
+        #: objects themselves: an ``id`` could be reused by a later connection meanwhile).
+        self._dropped: dict[str, set[asyncio.BaseTransport]] = {}
         self._host = "127.0.0.1"
         self._handler: web.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -60,8 +66,14 @@ class DeploymentListeners:
 
     async def _open(self, name: str, port: int) -> None:
         assert self._handler is not None
-        server = await asyncio.get_running_loop().create_server(
-            self._handler, self._host, port, backlog=4096, reuse_address=True)
+        try:
+            server = await asyncio.get_running_loop().create_server(
+                self._handler, self._host, port, backlog=4096, reuse_address=True)
+        except OSError as exc:
+            # The loop's own message names only the address; the user needs the field to edit.
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenerPortError(
+                f"deployments.{name}.port {port}: {why}; pick another or 0") from exc
         bound = int(server.sockets[0].getsockname()[1])
         self._servers[name] = server
         self._dropped.pop(name, None)
@@ -78,7 +90,7 @@ class DeploymentListeners:
         for connection in list(self._handler.connections):
             transport = connection.transport
             if transport is not None and _local_port(transport) == port:
-                dropped.add(id(transport))
+                dropped.add(transport)
                 reset_transport(transport)
 
     async def _watch(self) -> None:
@@ -98,7 +110,7 @@ class DeploymentListeners:
     def dropped(self, transport: asyncio.BaseTransport | None) -> bool:
         """Whether a ``down`` window cut this connection (its attempt then ends as a reset)."""
         return transport is not None and any(
-            id(transport) in ids for ids in self._dropped.values())
+            transport in reset for reset in self._dropped.values())
 
     def owner(self, request: web.Request) -> str | None:
         """The deployment whose own listener ``request`` came through (None: the shared one)."""
@@ -115,6 +127,7 @@ class DeploymentListeners:
         for server in self._servers.values():
             server.close()
         self._servers.clear()
+        self._dropped.clear()
 
 
 def _local_port(transport: asyncio.BaseTransport) -> int:

@@ -164,10 +164,10 @@ class MockService:
         try:
             response = await self._attempt(request, flavour, draft, progress, started)
             if progress.disconnected:
-                self._abandoned(draft, transport)
+                self.abandoned(draft, transport)
             return response
         except asyncio.CancelledError:
-            self._abandoned(draft, transport)
+            self.abandoned(draft, transport)
             raise
         except Exception:
             # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
@@ -182,7 +182,7 @@ class MockService:
                 progress.settled.add_done_callback(
                     lambda _: self._record(flavour, draft, progress, received))
 
-    def _abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
+    def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``
         window cut it (the client sees the same), else what the client's leaving means."""
         if self.listeners.dropped(transport):

@@ -1,7 +1,8 @@
 """``tokenstorm run`` through a real LiteLLM proxy to the mock: healthy streams pass with the
 server's usage; LiteLLM drops the ``x-tokenstorm-*`` headers, so records and ledger correlate
-by the prompt tag (``target.tag_prompt``) or, without it, the run says it is aggregate-only;
-retry amplification from the ledger shows LiteLLM's own retries."""
+by the prompt tag (``target.tag_prompt``, every turn of a session under its own request id)
+or, without it, the run says it is aggregate-only; retry amplification from the ledger shows
+LiteLLM's own retries."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.cli.main import main
+from harness.records import AttemptRecord, LedgerEntry, read_jsonl
 
 if TYPE_CHECKING:
     from conftest import GatewayRuns, Upstream
@@ -67,6 +69,49 @@ def test_num_retries_2_triples_upstream_attempts_on_500(
     assert any("carry no request ids" in note for note in summary["notes"])
     assert summary["gateway_overhead_ms"] is None
 
+
+def test_tagged_multi_turn_sessions_pair_every_turn(
+        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
+        master_key: None) -> None:
+    """Chat sessions with a system prompt re-send their tagged history through LiteLLM; each
+    turn's own tag, at the end of its last user message, names its request in the ledger."""
+    upstream.reset()
+    upstream.set_demo_faults()
+    scenario = runs.folder / "litellm-chat.toml"
+    scenario.write_text(f"""name = "litellm-chat"
+seed = 12
+duration = "1.5s"
+drain = "40s"
+[target]
+url = "{litellm_retry2}"
+model = "mock-small"
+timeout = "30s"
+tag_prompt = true
+[client.retry]
+attempts = 1
+[arrival]
+process = "constant"
+rate = "2/s"
+[[workload]]
+kind = "chat"
+system_prompt_tokens = 100
+prompt_tokens = {{ dist = "constant", value = 30 }}
+turns = {{ dist = "constant", value = 3 }}
+think_time = {{ dist = "constant", value = 0.05 }}
+max_tokens = 12
+""")
+    assert main(["run", str(scenario), "--ledger", upstream.ledger_url, "--out",
+                 str(runs.folder), "--run-id", "litellm-chat", "--no-progress"]) == 0
+    folder = runs.folder / "litellm-chat"
+    records = list(read_jsonl(folder / "records.jsonl", AttemptRecord))
+    entries = list(read_jsonl(folder / "ledger.jsonl", LedgerEntry))
+    assert records and all(r.outcome == "ok" for r in records)
+    assert {r.turn for r in records} == {1, 2, 3}
+    assert all(e.run_id == "litellm-chat" and e.attempt is None for e in entries)
+    assert sorted(e.request_id or "" for e in entries) == sorted(r.request_id for r in records)
+    ledger = {e.request_id: e for e in entries}
+    for record in records:  # the tags' words counted alike on both sides
+        assert record.prompt_tokens == ledger[record.request_id].prompt_tokens
 
 
 def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(

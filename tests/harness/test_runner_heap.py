@@ -8,22 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from harness.engine import LiveStats
-from harness.records import AttemptRecord
+from harness.records import AttemptRecord, PlannedRequest
 from harness.runner import execute
 from harness.scenario import parse_scenario
 
 
 class _FreezeWatcher:
-    """An abort check that never aborts and notes the frozen object count per record."""
+    """An abort check that never aborts; per record it notes whether any planned request is
+    still where the collector walks (frozen objects are not listed by ``gc.get_objects``)."""
 
     def __init__(self) -> None:
-        self.frozen_counts: list[int] = []
+        self.plan_visible: list[bool] = []
 
     def __call__(self, stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
         return None
 
     def observe(self, record: AttemptRecord) -> None:
-        self.frozen_counts.append(gc.get_freeze_count())
+        self.plan_visible.append(any(isinstance(o, PlannedRequest) for o in gc.get_objects()))
 
 
 def test_the_plan_is_frozen_during_the_run_and_thawed_after(tmp_path: Path) -> None:
@@ -38,7 +39,5 @@ def test_the_plan_is_frozen_during_the_run_and_thawed_after(tmp_path: Path) -> N
     assert gc.get_freeze_count() == 0
     result = execute(scenario, tmp_path, "heap", progress=False, abort_check=watcher)
     assert result.summary["requests_ok"] == 10
-    assert len(watcher.frozen_counts) == 10
-    # The plan's objects alone number in the hundreds; all of them were frozen.
-    assert min(watcher.frozen_counts) > 1000
+    assert watcher.plan_visible == [False] * 10
     assert gc.get_freeze_count() == 0

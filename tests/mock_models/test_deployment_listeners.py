@@ -5,11 +5,15 @@ records ``connect_error``) and reopens it afterwards, and ``flap`` readiness per
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -48,7 +52,10 @@ def test_replicas_share_a_model_only_on_ports_of_their_own() -> None:
 
 
 async def _deployment_of(session: aiohttp.ClientSession, url: str) -> str | None:
-    async with session.post(url + "/v1/chat/completions", json=_BODY) as response:
+    # A run id puts the fault windows on the run's clock, which starts at the first request,
+    # not at the mock's start (a busy machine can spend a second getting here).
+    async with session.post(url + "/v1/chat/completions", json=_BODY,
+                            headers={"x-tokenstorm-run-id": "r-listeners"}) as response:
         await response.read()
         assert response.status == 200
         return response.headers.get("x-tokenstorm-deployment")
@@ -72,13 +79,15 @@ async def _until(check: Callable[[], Any], timeout_s: float = 5.0) -> None:
 
 
 def test_down_closes_the_replicas_listener_for_the_window(serving: Serving) -> None:
-    rules = [{"kind": "down", "window": {"start": "0.6s", "end": "1.4s"},
+    rules = [{"kind": "down", "window": {"start": "1.5s", "end": "3s"},
               "targets": {"deployments": ["replica-b"]}}]
 
     async def scenario() -> None:
         async with serving(_settings(rules)) as base_url, aiohttp.ClientSession() as session:
             async with session.get(base_url + "/tokenstorm/listeners") as response:
                 ports = {name: entry["port"] for name, entry in (await response.json()).items()}
+            # The first request starts the run's clock: the checks before the window have
+            # its 1.5 s, however long the mock took to come up.
             url_a, url_b = (f"http://127.0.0.1:{ports[n]}" for n in ("replica-a", "replica-b"))
             # Each own listener serves its own deployment; the shared one the first replica.
             assert await _deployment_of(session, url_b) == "replica-b"
@@ -189,3 +198,25 @@ def test_the_command_line_mock_names_each_own_listener() -> None:
     assert lines[0].startswith(LISTENING_PREFIX)
     for line, name in zip(lines[1:], ("replica-a", "replica-b"), strict=True):
         assert line.startswith(f"deployment {name} also on its own listener http://127.0.0.1:")
+
+
+def test_a_taken_own_port_is_one_line_naming_the_deployments_field(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = MockSettings(deployments=(_replica("replica-a"), _replica("replica-b", port)))
+        toml = tmp_path / "mock.toml"
+        toml.write_text(
+            "[[deployments]]\nname = 'replica-a'\nmodel = 'm'\nport = 0\n"
+            f"[[deployments]]\nname = 'replica-b'\nmodel = 'm'\nport = {port}\n")
+        # ``tokenstorm mock`` hands its settings to the mock's own command line.
+        for argv in ([sys.executable, "-m", "mock_models", "--port", "0",
+                      "--config-json", config.model_dump_json()],
+                     [sys.executable, "-m", "harness.cli.main", "mock", "--port", "0",
+                      "--config", str(toml)]):
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.splitlines() == [
+                f"tokenstorm-mock: deployments.replica-b.port {port}: "
+                f"{os.strerror(errno.EADDRINUSE)}; pick another or 0"], done.stderr

@@ -129,3 +129,18 @@ def test_reads_and_writes_fit_in_the_prompt_and_end_on_block_boundaries(
     assert use.read_tokens + use.written_tokens <= total
     # Only what is the same as before can be read.
     assert use.read_tokens <= sum(sizes[:shared])
+
+
+def test_lookup_changes_nothing_until_commit() -> None:
+    cache = ExplicitCache(capacity=100, min_tokens=1024)
+    pieces = _turn(1)
+    first = cache.lookup(pieces, [Breakpoint(0)], now_s=0.0)
+    again = cache.lookup(pieces, [Breakpoint(0)], now_s=0.0)
+    assert (first.read_tokens, first.written_tokens) == (again.read_tokens,
+                                                         again.written_tokens) == (0, 1500)
+    assert len(cache) == 0
+    cache.commit(first, now_s=0.0)
+    assert cache.lookup(pieces, [Breakpoint(0)], now_s=1.0).read_tokens == 1500
+    # A lookup does not refresh either: the entry still expires five minutes after the write.
+    cache.lookup(pieces, [Breakpoint(0)], now_s=299.0)
+    assert cache.lookup(pieces, [Breakpoint(0)], now_s=301.0).read_tokens == 0

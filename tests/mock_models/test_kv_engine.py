@@ -63,3 +63,29 @@ def test_shipped_profiles_size_their_kv_cache_and_overrides_keep_it() -> None:
         assert engine.kv_capacity_tokens == engine.prefix_cache_blocks * engine.block_size_tokens
         assert engine.kv_capacity_tokens > 0
         assert deployment.engine.max_num_seqs == 8
+
+
+def test_kv_usage_drops_to_zero_when_the_last_sequences_are_aborted() -> None:
+    settings = EngineSettings(max_num_seqs=4, step_base_ms=1.0, prefill_ms_per_token=0.0,
+                              decode_ms_per_seq=0.0, kv_capacity_tokens=10_000)
+
+    async def scenario() -> tuple[float, float]:
+        engine = DeploymentEngine(settings, jitter=0.0, seed=1)
+        loop = asyncio.get_running_loop()
+        sinks = [_Counter(loop.create_future()) for _ in range(2)]
+        seqs = [engine.submit(sink, 100, 100_000) for sink in sinks]
+        while engine.metrics.kv_cache_usage == 0.0:
+            await asyncio.sleep(0.002)
+        busy = engine.metrics.kv_cache_usage
+        for seq in seqs:
+            assert seq is not None
+            engine.abort(seq)
+        # The next planned step finds nothing to run and the engine goes idle.
+        await asyncio.sleep(0.05)
+        idle = engine.metrics.kv_cache_usage
+        await engine.close()
+        return busy, idle
+
+    busy, idle = asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert busy > 0.0
+    assert idle == 0.0

@@ -125,3 +125,34 @@ def test_anthropic_without_cache_control_caches_nothing(serving: Serving,
         assert [(e.cached_tokens, e.cache_write_tokens) for e in entries] == [(0, 0), (0, 0)]
 
     asyncio.run(scenario())
+
+
+def test_a_request_refused_by_a_full_queue_writes_no_cache_entry(
+        serving: Serving, ledger_of: LedgerOf) -> None:
+    """The second request is refused (one slot, no waiting room): it must not store the
+    entry it would have written, so the third, sent after the first ends, still writes it."""
+    engine = _ENGINE.model_copy(update={"max_num_seqs": 1, "max_waiting_seqs": 0,
+                                        "decode_ms_per_seq": 20.0})
+    settings = MockSettings(seed=1, deployments=(DeploymentSettings(
+        name="small-fast", model="mock-small", jitter=0.0, output_tokens=4,
+        output_tokens_sigma=0.0, engine=engine),))
+    first_body = _request("anthropic-messages", "what is in it")[1]
+    other = [{"type": "text", "text": synthetic_text(3000, 12),
+              "cache_control": {"type": "ephemeral"}}]
+
+    async def scenario() -> None:
+        async with serving(settings) as base_url, aiohttp.ClientSession() as session:
+            url = base_url + "/v1/messages"
+            busy = asyncio.create_task(session.post(url, json=first_body))
+            await asyncio.sleep(0.05)  # the first holds the only slot for ~80 ms
+            async with session.post(url, json={**first_body, "system": other}) as refused:
+                assert refused.status == 429
+            async with await busy as response:
+                await response.read()
+            async with session.post(url, json={**first_body, "system": other}) as third:
+                usage = _usage("anthropic-messages", await third.read())
+            entries = await ledger_of(session, base_url)
+        assert (usage["cached"], usage["written"]) == (0, 3000)
+        assert [e.cache_write_tokens for e in entries if e.status_code == 200] == [3000, 3000]
+
+    asyncio.run(scenario())

@@ -89,6 +89,10 @@ def test_metric_key_without_filters() -> None:
      'abort_on_fail = true }]', '"schedule_lag_ms{outcome=ok}"', "cannot filter on outcome"),
     ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", abort_on_fail = true, '
      'delay_abort_eval = "soon" }]', '"ttft_ms"', "delay_abort_eval: 'soon' is not a duration"),
+    ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", abort_on_fail = true, '
+     'delay_abort_eval = ["10s"] }]', '"ttft_ms"', "delay_abort_eval: expected a duration"),
+    ('[thresholds]\n"ttft_ms" = [{ threshold = "p(99) < 8", over = { s = 3 } }]', '"ttft_ms"',
+     "over: expected a duration"),
     ('[thresholds]\n"requests_ok" = [{ threshold = "count > 8", abort_on_fail = true }]',
      '"requests_ok"', "needs an upper bound"),
     ('[thresholds]\n"error_rate{tenant=a}" = [{ threshold = "rate < 1%", '
