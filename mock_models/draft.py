@@ -9,7 +9,7 @@ from typing import Final
 
 from harness.outcomes import Outcome
 from harness.records import LedgerEntry
-from mock_models.responder import Progress
+from mock_models.responder import CLIENT_CLOSED, Progress
 
 RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
 REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
@@ -39,6 +39,13 @@ class AttemptDraft:
         self.prompt_tokens = 0
         self.fault: str | None = None
         self.outcome: str = Outcome.OK
+
+    def failed_by_a_bug(self, progress: Progress) -> None:
+        """An exception of ours ended the attempt: aiohttp answers 500 and logs it, and the
+        ledger must not say "ok"."""
+        self.outcome = Outcome.HTTP_5XX
+        if progress.status == CLIENT_CLOSED:
+            progress.status = 500
 
     def adopt_prompt_tag(self, pieces: Sequence[str]) -> None:
         """Without the headers, the run and request named by the prompt's newest tag (the last

@@ -24,7 +24,7 @@ from mock_models.embeddings import API, embeddings_body, parse_embeddings
 from mock_models.fault_actions import apply_before, fault_outcome
 from mock_models.flavour import ErrorKind, RequestError
 from mock_models.openai_api import OpenAIChat
-from mock_models.responder import CLIENT_CLOSED, Progress, error_response, read_json_body
+from mock_models.responder import Progress, error_response, read_json_body
 
 if TYPE_CHECKING:
     from mock_models.server import MockService
@@ -59,10 +59,7 @@ class EmbeddingsRoute:
             self._service.abandoned(draft, transport)
             raise
         except Exception:
-            # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
-            draft.outcome = Outcome.HTTP_5XX
-            if progress.status == CLIENT_CLOSED:
-                progress.status = 500
+            draft.failed_by_a_bug(progress)
             raise
         finally:
             service_ms = (time.monotonic() - received) * 1000.0

@@ -49,7 +49,6 @@ from mock_models.openai_api import OpenAIChat
 from mock_models.openai_completions import OpenAICompletions
 from mock_models.rate_limits import RateLimiter
 from mock_models.responder import (
-    CLIENT_CLOSED,
     Progress,
     body_answer,
     error_response,
@@ -170,10 +169,7 @@ class MockService:
             self.abandoned(draft, transport)
             raise
         except Exception:
-            # A bug of ours: aiohttp answers 500 and logs it; the ledger must not say "ok".
-            draft.outcome = Outcome.HTTP_5XX
-            if progress.status == CLIENT_CLOSED:
-                progress.status = 500
+            draft.failed_by_a_bug(progress)
             raise
         finally:
             if progress.settled is None:
