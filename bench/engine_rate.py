@@ -12,22 +12,16 @@ schedule lag p50/p99, share of ok answers, and this process's CPU share.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-import uvloop
+from drive import drive
 from pinning import pin_apart
 
-from harness.client.http import HttpClient
-from harness.engine import Engine, EngineConfig
-from harness.records import JsonlAppender, PlannedMessage, PlannedRequest
-from harness.scenario import RetryPolicy
+from harness.records import PlannedMessage, PlannedRequest
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 
@@ -44,40 +38,8 @@ def _plan(rate_rps: float, duration_s: float) -> list[PlannedRequest]:
 
 
 def _one_rate(url: str, rate_rps: float, duration_s: float, folder: Path) -> dict[str, float]:
-    path = folder / f"records-{rate_rps:g}.jsonl"
-    appender = JsonlAppender(path)
-    lags_s: list[float] = []
-    ok = sent = 0
-
-    def sink(record: object) -> None:
-        nonlocal ok, sent
-        appender.append(record)  # type: ignore[arg-type]
-        if getattr(record, "sent_s", None) is not None:
-            sent += 1
-            lags_s.append(record.sent_s - record.scheduled_s)  # type: ignore[attr-defined]
-            ok += getattr(record, "outcome", "") == "ok"
-
-    config = EngineConfig(run_id="bench", duration_s=duration_s, drain_s=10.0, timeout_s=30.0,
-                          first_token_timeout_s=None, retry=RetryPolicy())
-
-    async def main() -> None:
-        client = HttpClient(url, "openai-chat", max_connections=4096)
-        try:
-            engine = Engine(config, client, sink, now=time.perf_counter,
-                            rng=np.random.default_rng(0))
-            await engine.run(_plan(rate_rps, duration_s))
-        finally:
-            await client.close()
-
-    cpu_start, wall_start = time.process_time(), time.perf_counter()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())
-    cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    appender.close()
-    lag_ms = np.array(lags_s) * 1000
-    return {"achieved": sent / duration_s, "lag_p50": float(np.percentile(lag_ms, 50)),
-            "lag_p99": float(np.percentile(lag_ms, 99)), "ok_share": ok / max(sent, 1),
-            "cpu_share": cpu_s / wall_s}
+    return drive(url, _plan(rate_rps, duration_s), duration_s,
+                 folder / f"records-{rate_rps:g}.jsonl").row()
 
 
 def main() -> None:

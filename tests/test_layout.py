@@ -53,7 +53,7 @@ def test_imports_follow_the_pipeline() -> None:
             if module.startswith(("mock_models", "faults")) and imported.startswith("harness") \
                     and imported not in {"harness.records", "harness.outcomes",
                                          "harness.prompt_text", "harness.quantities",
-                                         "harness.client.sse"}:
+                                         "harness.client.sse", "harness.client.usage"}:
                 problems.append(f"{module} reaches into the harness ({imported})")
     assert problems == []
 

@@ -14,8 +14,9 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
-from faults.proxy.relay import Passed, note_usage, reset_connection
+from faults.proxy.relay import Passed, reset_connection
 from faults.wire import ANTHROPIC, error_body, error_headers, split_frames
+from harness.client.usage import read_usage
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -35,7 +36,7 @@ def _count(api: str, obj: dict[str, Any], passed: Passed) -> None:
     passed.model = obj.get("model")
     usage = obj.get("usage")
     if isinstance(usage, dict):
-        note_usage(api, usage, passed)
+        read_usage(api, usage, passed)
     if api == ANTHROPIC:
         text = "".join(b.get("text", "") for b in obj.get("content") or ()
                        if isinstance(b, dict))

@@ -18,6 +18,7 @@ from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
 from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
 from harness.client.sse import SseDecoder
+from harness.client.usage import read_usage
 
 _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 _MAX_BUFFER_BYTES = 8 * 1024 * 1024
@@ -63,23 +64,6 @@ def _usage_fields(api: str, obj: dict[str, Any]) -> dict[str, Any] | None:
     return usage if isinstance(usage, dict) else None
 
 
-def note_usage(api: str, usage: dict[str, Any], passed: Passed) -> None:
-    if api == ANTHROPIC:
-        if "input_tokens" in usage:
-            cached = usage.get("cache_read_input_tokens") or 0
-            written = usage.get("cache_creation_input_tokens") or 0
-            passed.prompt_tokens = usage["input_tokens"] + cached + written
-            passed.cached_tokens, passed.cache_write_tokens = cached, written
-        if "output_tokens" in usage:
-            passed.completion_tokens = usage["output_tokens"]
-        return
-    passed.prompt_tokens = usage.get("prompt_tokens", passed.prompt_tokens)
-    passed.completion_tokens = usage.get("completion_tokens", passed.completion_tokens)
-    details = usage.get("prompt_tokens_details")
-    if isinstance(details, dict):
-        passed.cached_tokens = details.get("cached_tokens")
-
-
 def _scale_usage(usage: dict[str, Any], factor: float) -> None:
     for key, value in list(usage.items()):
         if isinstance(value, int) and key.endswith("tokens"):
@@ -123,7 +107,7 @@ class FrameFilter:
         usage = _usage_fields(self.api, obj)
         if usage is None:
             return raw, content
-        note_usage(self.api, usage, self.passed)
+        read_usage(self.api, usage, self.passed)
         if self.kind is FaultKind.DROP_USAGE:
             if self.api != ANTHROPIC and not obj.get("choices"):
                 return None, content  # the usage-only chunk

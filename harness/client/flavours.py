@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from harness.client.usage import ANTHROPIC_API, read_usage
+
 
 @dataclass(slots=True)
 class Answer:
@@ -99,14 +101,7 @@ class _OpenAIStream:
                 answer.add_content(now_s, content or "")
         usage = obj.get("usage")
         if usage:
-            _openai_usage(usage, answer)
-
-
-def _openai_usage(usage: Mapping[str, Any], answer: Answer) -> None:
-    answer.prompt_tokens = usage.get("prompt_tokens")
-    answer.completion_tokens = usage.get("completion_tokens")
-    details = usage.get("prompt_tokens_details") or {}
-    answer.cached_tokens = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+            read_usage("openai-chat", usage, answer)
 
 
 class OpenAIChat:
@@ -139,7 +134,7 @@ class OpenAIChat:
                 answer.add_content(now_s, text)
                 answer.content_events = max(1, len(text.split()))
         if obj.get("usage"):
-            _openai_usage(obj["usage"], answer)
+            read_usage("openai-chat", obj["usage"], answer)
         answer.terminated = True
 
     def error_message(self, obj: Any) -> str | None:
@@ -170,25 +165,13 @@ class _AnthropicStream:
         elif kind == "message_start":
             message = obj.get("message") or {}
             answer.model = message.get("model")
-            _anthropic_usage(message.get("usage") or {}, answer)
+            read_usage(ANTHROPIC_API, message.get("usage") or {}, answer)
         elif kind == "message_delta":
-            _anthropic_usage(obj.get("usage") or {}, answer)
+            read_usage(ANTHROPIC_API, obj.get("usage") or {}, answer)
         elif kind == "message_stop":
             answer.terminated = True
         elif kind == "error":
             answer.error = _short(obj.get("error") or obj)
-
-
-def _anthropic_usage(usage: Mapping[str, Any], answer: Answer) -> None:
-    if "input_tokens" in usage:
-        cached = usage.get("cache_read_input_tokens") or 0
-        created = usage.get("cache_creation_input_tokens") or 0
-        # Anthropic's input_tokens excludes cache reads and writes; ours is the whole prompt.
-        answer.prompt_tokens = usage["input_tokens"] + cached + created
-        answer.cached_tokens = cached
-        answer.cache_write_tokens = created
-    if "output_tokens" in usage:
-        answer.completion_tokens = usage["output_tokens"]
 
 
 _EPHEMERAL: dict[str, Any] = {"type": "ephemeral"}
@@ -240,7 +223,7 @@ class AnthropicMessages:
         if any(texts) or any(b.get("type") == "tool_use" for b in obj.get("content") or ()):
             answer.add_content(now_s, "".join(texts))
             answer.content_events = max(1, len("".join(texts).split()))
-        _anthropic_usage(obj.get("usage") or {}, answer)
+        read_usage(ANTHROPIC_API, obj.get("usage") or {}, answer)
         answer.terminated = obj.get("type") == "message"
 
     def error_message(self, obj: Any) -> str | None:
