@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from array import array
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,12 +30,16 @@ from mock_models.tools import choose_tool
 
 @dataclass(frozen=True, slots=True)
 class AttemptPlan:
-    """What the mock will do with one attempt; ``words`` index ``VOCABULARY``."""
+    """What the mock will do with one attempt; ``words`` index ``VOCABULARY``.
+
+    ``plan_attempt`` gives the words as one ``array("H")`` (2 bytes a word: an open stream
+    holds its plan), never to be changed in place.
+    """
 
     digest: int
     fault: str | None
     latency: LatencyDraw
-    words: tuple[int, ...]
+    words: Sequence[int]
     #: The tool the answer calls (its words are then the call's arguments), or None.
     tool: str | None = None
     #: The stop entry that ended the answer early, or None.
@@ -69,11 +75,13 @@ def plan_attempt(
         truncated = cap is not None and (request.ignore_eos or natural > cap)
         latency = LatencyDraw(ttft_s=0.0, gaps_s=(), truncated=truncated,
                               completion_tokens=natural if cap is None else min(cap, natural))
-    words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens)
+    # Drawn as int64 and narrowed (the vocabulary fits 16 bits), so the seeded words are
+    # those an int64 draw gives.
+    words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens).astype(np.uint16)
     tool = (choose_tool(request, float(rng.random()), deployment.tool_call_share)
             if request.tools else None)
-    plan = AttemptPlan(digest=digest, fault=fault, latency=latency, words=tuple(words.tolist()),
-                       tool=tool)
+    plan = AttemptPlan(digest=digest, fault=fault, latency=latency,
+                       words=array("H", words.tobytes()), tool=tool)
     # Tool arguments are JSON fragments, not prose: a stop word must not break them.
     return plan if tool is not None or not request.stop else _stopped(plan, request.stop)
 

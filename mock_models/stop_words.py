@@ -9,6 +9,7 @@ stop sequence out of the text. Entries that are not a single vocabulary word nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from harness.prompt_text import VOCABULARY
@@ -31,7 +32,7 @@ def parse_stop(value: Any, name: str) -> tuple[str, ...]:
     return tuple(entry for entry in entries if entry.strip())
 
 
-def first_stop(words: tuple[int, ...], stop: tuple[str, ...]) -> tuple[int, str] | None:
+def first_stop(words: Sequence[int], stop: tuple[str, ...]) -> tuple[int, str] | None:
     """The index of the first word of ``words`` (``VOCABULARY`` indices) that is a stop entry,
     and the entry as the request spelled it; None when no word is."""
     by_word: dict[str, str] = {}

@@ -20,6 +20,7 @@ import asyncio
 import heapq
 import math
 import time
+from collections.abc import Sequence
 
 from mock_models.wire import WireSink
 
@@ -36,7 +37,7 @@ class _Paced:
 
     __slots__ = ("deadline_s", "gaps_s", "index", "sink")
 
-    def __init__(self, sink: WireSink, deadline_s: float, gaps_s: tuple[float, ...]) -> None:
+    def __init__(self, sink: WireSink, deadline_s: float, gaps_s: Sequence[float]) -> None:
         self.sink = sink
         self.deadline_s = deadline_s
         self.gaps_s = gaps_s
@@ -56,7 +57,7 @@ class Ticker:
         self._handle: asyncio.TimerHandle | None = None
         self._armed_slot = 0
 
-    def pace(self, sink: WireSink, first_s: float, gaps_s: tuple[float, ...]) -> None:
+    def pace(self, sink: WireSink, first_s: float, gaps_s: Sequence[float]) -> None:
         """Emit ``sink``'s first token at ``first_s`` (``time.monotonic()``), then one after
         each gap."""
         self._put(_Paced(sink, first_s, gaps_s))

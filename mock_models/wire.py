@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
@@ -33,7 +33,7 @@ class WireSink:
     __slots__ = ("_limit", "_pending", "_piece_bytes", "_shape", "_transport", "_words", "done",
                  "first_token_s", "stopped", "tokens")
 
-    def __init__(self, shape: StreamShape | None, words: tuple[int, ...], limit: int,
+    def __init__(self, shape: StreamShape | None, words: Sequence[int], limit: int,
                  done: asyncio.Future[None], piece_bytes: int = 0) -> None:
         self._shape = shape
         #: A fragmenting fault's largest write (0: one chunk per write).

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import sys
+
+import numpy as np
+
+from harness.prompt_text import VOCABULARY
 from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
 from mock_models.flavour import ParsedRequest
-from mock_models.settings import DemoFaults, MockSettings
+from mock_models.latency import jittered_s
+from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
 
 _REQUEST = ParsedRequest(model="mock-small", prompt_tokens=120, max_tokens=None, stream=True,
                          include_usage=True)
@@ -30,6 +36,28 @@ def test_plan_is_a_function_of_the_digest() -> None:
     assert {plan.fault for plan in plans} == {"http_429", "cut", None}
     for plan in plans:
         assert len(plan.words) == plan.latency.completion_tokens
+
+
+def test_plan_words_and_gaps_are_compact_and_the_seeded_draws() -> None:
+    # An open stream holds its plan: words and gaps must not cost an object per token.
+    deployment = DeploymentSettings(name="long", model="mock", ttft_ms=20.0, itl_ms=20.0,
+                                    jitter=0.1, output_tokens=1000, output_tokens_sigma=0.0)
+    digest = attempt_digest(3, "long", 1, 0)
+    plan = plan_attempt(deployment, DemoFaults(), _REQUEST, digest)
+    tokens = plan.latency.completion_tokens
+    assert tokens == 1000
+    held = sys.getsizeof(plan.words) + sys.getsizeof(plan.latency.gaps_s)
+    assert held < 11 * tokens + 256
+    # The same draws as the generator gives, in the same order (fault, TTFT, length, gaps,
+    # words): narrowing the storage changed no value.
+    rng = np.random.Generator(np.random.PCG64(digest))
+    rng.random()
+    jittered_s(0.02, 0.1, rng, 1)
+    gaps = jittered_s(0.02, 0.1, rng, tokens - 1)
+    words = rng.integers(0, len(VOCABULARY), size=tokens)
+    assert list(plan.latency.gaps_s) == gaps.tolist()
+    assert list(plan.words) == words.tolist()
+    assert len(VOCABULARY) <= 2**16
 
 
 def test_repeat_counter_counts_and_forgets_the_oldest() -> None:

@@ -22,7 +22,7 @@ def test_zero_jitter_is_exact() -> None:
     draw = draw_latency(deployment, 100, None, np.random.default_rng(1))
     assert draw.ttft_s == pytest.approx((80.0 + 0.5 * 100) / 1000)
     assert draw.completion_tokens == 40
-    assert draw.gaps_s == (0.010,) * 39
+    assert tuple(draw.gaps_s) == (0.010,) * 39
     assert not draw.truncated
 
 
@@ -30,7 +30,7 @@ def test_constant_settings_give_exact_timing() -> None:
     deployment = constant_settings(ttft_ms=100, itl_ms=20, output_tokens=10).deployments[0]
     draw = draw_latency(deployment, 5000, None, np.random.default_rng(3))
     assert draw.ttft_s == pytest.approx(0.1)
-    assert draw.gaps_s == (0.02,) * 9
+    assert tuple(draw.gaps_s) == (0.02,) * 9
     assert draw.total_s() == pytest.approx(0.1 + 9 * 0.02)
 
 
