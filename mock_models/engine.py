@@ -1,14 +1,9 @@
 """The asyncio driver of one deployment's batching engine: sequences with a ``TokenSink`` in;
-steps run on the real clock (``time.monotonic()``), each step's tokens handed to every emitting
-sink at once.
+steps run on the event loop's clock, each step's tokens handed to every emitting sink at once.
 
 One task per deployment sleeps until each step's absolute end and then calls the sinks
 directly (no task wake-up per stream), which is what lets one core hold thousands of open
 streams. The scheduling itself is ``mock_models.batching`` (pure).
-
-Not the loop's clock: uvloop's is libuv's millisecond time cached at the start of an iteration,
-and a step's end computed from it after the previous step's tokens went out (thousands of
-writes) is late by that much; every stream's gap then moves with it.
 """
 
 from __future__ import annotations
@@ -16,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from typing import Protocol
 
 from mock_models.batching import BatchScheduler, Sequence, StepCosts
@@ -119,9 +113,10 @@ class DeploymentEngine:
         return max(0.0, 1.0 + self._jitter * z)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         wake = self._wake
         assert wake is not None
-        step_end = time.monotonic()
+        step_end = loop.time()
         while True:
             step = self._scheduler.step(self._jitter_factor())
             if step is None:
@@ -129,13 +124,14 @@ class DeploymentEngine:
                 self.metrics.kv_cache_usage = self.kv_cache_usage
                 wake.clear()
                 await wake.wait()
-                step_end = time.monotonic()
+                step_end = loop.time()
                 continue
             # Absolute step ends, the next computed while this one's tokens go out (as vLLM
             # overlaps output processing with the next step): lateness of up to one step is
             # caught up, a longer stall moves the schedule instead of causing a burst.
-            step_end = max(step_end, time.monotonic() - step.duration_s) + step.duration_s
-            await _sleep_until(step_end)
+            step_end = max(step_end, loop.time() - step.duration_s) + step.duration_s
+            delay = step_end - loop.time()
+            await asyncio.sleep(delay if delay > 0 else 0)
             # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
             metrics = self.metrics
             metrics.itl.observe(step.duration_s, step.decode_seqs)
@@ -147,19 +143,3 @@ class DeploymentEngine:
             for seq in step.finished:
                 if not seq.aborted:
                     seq.handle.finish()
-
-
-#: How early a step may end: uvloop's timers count whole milliseconds from a stale clock and
-#: can fire before their time; sleeping again for less than this would spin the loop.
-_EARLY_S = 0.0002
-
-
-async def _sleep_until(deadline_s: float) -> None:
-    """Return at ``deadline_s`` (``time.monotonic()``), or at most ``_EARLY_S`` before it;
-    always through the loop once (a late step still lets new requests in first)."""
-    delay_s = deadline_s - time.monotonic()
-    while True:
-        await asyncio.sleep(delay_s if delay_s > 0 else 0)
-        delay_s = deadline_s - time.monotonic()
-        if delay_s <= _EARLY_S:
-            return
