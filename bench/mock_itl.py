@@ -143,7 +143,11 @@ def _cpu_split_s(pid: int) -> tuple[float, float]:
 def _send_floor_us(core: int, sockets: int, rounds: int = 20) -> float:
     """CPU microseconds the kernel takes to send one token-sized chunk over loopback TCP on
     ``core``, over as many sockets as streams (their cache footprint counts): no Python code
-    can go below it, as every token of every stream is one send."""
+    can go below it, as every token of every stream is one send.
+
+    On loopback the sender's core also runs the receiving socket's TCP input (the packet is
+    delivered in the sender's softirq), so this is the client's receive work as well as the
+    mock's send: about two thirds of it on the machine these figures were first taken on."""
     previous = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {core})
     listener = socket.create_server(("127.0.0.1", 0), backlog=sockets)
