@@ -10,7 +10,8 @@ gaps between consecutive tokens of a stream (p50/p99/p99.9 against the configure
 mock's and the client's CPU shares over the steady state (the mock's split into user and
 system time), the mock's resident memory per open stream, and the kernel floor: the CPU one
 loopback send of a token costs on the mock's core, times the token rate (each token of each
-stream is one send, so no Python code can take less).
+stream is one send, so no Python code can take less); then the mock's own account of falling
+behind, from its ledger (``lag_ms``), beside what the client measured.
 
 Two mock modes, measured side by side by default: ``constant`` (``constant_settings``: a
 fixed ITL per stream) and ``engine`` (a batching engine whose steps take exactly the ITL).
@@ -31,6 +32,7 @@ import os
 import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -194,12 +196,16 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
         if index % 100 == 99:
             await asyncio.sleep(100 / streams)
     await asyncio.sleep(min(2.0, duration_s / 3))
+    rss_open = _rss_bytes(pid)
+    # The mock's own account covers the answers finished from here on (read after its memory,
+    # which serving the ledger grows, and before the gaps are cleared: the read blocks this
+    # loop for a moment).
+    ledger_before = len(_ledger_lines(port))
     gaps.clear()  # the opening ramp is not steady state
     split_before = _cpu_split_s(pid)
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
     client_cpu_before = time.process_time()
     received_before = received[0]
-    rss_open = _rss_bytes(pid)
     # CPU shares over the steady state only: the drain after ``stop_at`` carries fewer streams.
     await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
     cpu_s, wall_s = cpu_seconds(pid) - cpu_before, time.monotonic() - wall_before
@@ -225,7 +231,8 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
             "rss_per_stream": (rss_open - rss_idle) / streams,
             "cpu_us_per_token": cpu_s / max(1, steady_tokens) * 1e6,
             # User time only: the Python side, apart from the kernel's sends.
-            "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6}
+            "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6,
+            **_own_lag(_ledger_lines(port)[ledger_before:])}
 
 
 @contextlib.contextmanager
@@ -263,6 +270,24 @@ def _measure(mode: str, root: str | None, args: argparse.Namespace,
     return result, mock_core, client_cores
 
 
+def _ledger_lines(port: int) -> list[bytes]:
+    url = f"http://127.0.0.1:{port}/tokenstorm/ledger"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return [line for line in response.read().splitlines() if line.strip()]
+
+
+def _own_lag(lines: list[bytes]) -> dict[str, float]:
+    """The mock's own account of falling behind, from its ledger lines (``lag_ms`` per answer,
+    the mean per token; a tree from before the field existed has none): p99 over the answers,
+    and the share late by more than the target's 2 ms."""
+    lags = [lag for line in lines if (lag := orjson.loads(line).get("lag_ms")) is not None]
+    if not lags:
+        return {}
+    values = np.array(lags)
+    return {"own_lag_p99_ms": float(np.percentile(values, 99)),
+            "own_late_share": float((values > 2.0).mean())}
+
+
 def _summary(results: dict[tuple[str, str], list[dict[str, float]]], itl_ms: float) -> None:
     print("\nmedian [min..max] over the rounds:")
     for (mode, code), runs in results.items():
@@ -275,7 +300,9 @@ def _summary(results: dict[tuple[str, str], list[dict[str, float]]], itl_ms: flo
               f"[{over[0]:+.2f}..{over[-1]:+.2f}]  cpu% {spread('cpu', 100)}  "
               f"us/token {spread('cpu_us_per_token')} (user {spread('user_us_per_token')})  "
               f"KiB/stream "
-              f"{spread('rss_per_stream', 1 / 1024)}")
+              f"{spread('rss_per_stream', 1 / 1024)}"
+              + (f"  own lag p99 ms {spread('own_lag_p99_ms')}"
+                 if all("own_lag_p99_ms" in run for run in runs) else ""))
 
 
 def main() -> int:
@@ -337,6 +364,10 @@ def _print(mode: str, code: str, result: dict[str, float], args: argparse.Namesp
           f"   kernel floor: {floor_us:.1f} us per token send = "
           f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s",
           flush=True)
+    if "own_lag_p99_ms" in result:
+        print(f"  the mock's own account (ledger lag_ms, answers finished in the steady state): "
+              f"p99 {result['own_lag_p99_ms']:.2f} ms, {result['own_late_share']:.1%} of "
+              "answers more than 2 ms behind on average", flush=True)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,10 @@ class LedgerEntry:
     #: Prompt tokens written to an explicit (Anthropic-style) prompt cache: billed at the
     #: cache-creation price. Of ``prompt_tokens``, apart from ``cached_tokens``.
     cache_write_tokens: int = 0
+    #: What this attempt's tokens waited for the upstream itself, in ms on average per token:
+    #: a tokenstorm mock that fell behind its own schedule (delays of 2 ms or less count 0).
+    #: None where the upstream does not know (the fault proxy paces nothing).
+    lag_ms: float | None = None
     schema: str = LEDGER_SCHEMA
 
 

@@ -53,5 +53,6 @@ async def constant_stream_answer(
         sink.stopped = True
         progress.tokens = sink.tokens
         progress.first_token_s = sink.first_token_s
+        progress.lag_s = sink.lag_s
     await close_stream(request, response, shape, plan, tamper, progress)
     return response

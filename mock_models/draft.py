@@ -72,6 +72,7 @@ class AttemptDraft:
             cached_tokens=progress.cached_tokens, cache_write_tokens=progress.cache_write_tokens,
             completion_tokens=progress.tokens, fault=self.fault, outcome=str(self.outcome),
             status_code=progress.status, service_ms=service_ms,
+            lag_ms=round(progress.lag_s * 1000.0, 3),
         )
 
 

@@ -12,10 +12,12 @@ load, and slows them down, as they do each other. A constant deployment takes it
 from __future__ import annotations
 
 import asyncio
+import time
 
 from mock_models.engine import DeploymentEngine
 from mock_models.flavour import ErrorKind, RequestError
 from mock_models.rate_limits import RateLimiter
+from mock_models.responder import LAG_NOTED_S, sleep_until
 from mock_models.settings import DeploymentSettings
 
 _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
@@ -39,10 +41,12 @@ def check_rate_limit(limiter: RateLimiter | None, key: str, model: str, input_to
 class _Pooled:
     """The engine's sink for an embedding: no token goes anywhere; the end is all it waits for."""
 
-    __slots__ = ("done",)
+    __slots__ = ("done", "lag_base_s", "lag_sum_s")
 
     def __init__(self, done: asyncio.Future[None]) -> None:
         self.done = done
+        self.lag_sum_s = 0.0
+        self.lag_base_s = 0.0
 
     def token(self) -> None:
         """The input is encoded; ``finish`` follows in the same step."""
@@ -53,20 +57,25 @@ class _Pooled:
 
 
 async def encode(deployment: DeploymentSettings, engine: DeploymentEngine | None,
-                 input_tokens: int) -> None:
+                 input_tokens: int) -> float:
     """Wait while the deployment encodes ``input_tokens``; a full engine queue raises the
     deployment's ``queue_full_status`` as a ``RequestError``. A cancelled wait leaves the
-    engine's slot at its next step."""
+    engine's slot at its next step. Returns how late the mock itself made the answer (the
+    engine's step, or the constant mode's sleep; 0 when within ``LAG_NOTED_S``)."""
     if engine is None:
         delay_s = (deployment.ttft_ms + deployment.prefill_ms_per_token * input_tokens) / 1000.0
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)
-        return
+        if delay_s <= 0:
+            return 0.0
+        due_s = time.monotonic() + delay_s
+        await sleep_until(due_s)
+        late_s = time.monotonic() - due_s
+        return late_s if late_s > LAG_NOTED_S else 0.0
     settings = engine.settings
     if settings.api_overhead_ms > 0:
         await asyncio.sleep(settings.api_overhead_ms / 1000.0)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    seq = engine.submit(_Pooled(done), input_tokens, 1)
+    pooled = _Pooled(done)
+    seq = engine.submit(pooled, input_tokens, 1)
     if seq is None:
         status = settings.queue_full_status
         raise RequestError(status, ErrorKind.RATE_LIMIT if status == 429
@@ -76,3 +85,4 @@ async def encode(deployment: DeploymentSettings, engine: DeploymentEngine | None
     except asyncio.CancelledError:
         engine.abort(seq)
         raise
+    return pooled.lag_sum_s  # one pass: the sum is the mean

@@ -97,7 +97,8 @@ class EmbeddingsRoute:
             before = await self._fault(request, choice, draft, progress, headers)
             if before is not None:
                 return before
-        await encode(deployment, service.engines.get(deployment.name), parsed.prompt_tokens)
+        progress.lag_s = await encode(deployment, service.engines.get(deployment.name),
+                                      parsed.prompt_tokens)
         body = embeddings_body(parsed, deployment.embedding_dimensions)
         progress.status = 200
         return web.Response(body=body, content_type="application/json", headers=headers)

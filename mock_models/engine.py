@@ -1,9 +1,18 @@
 """The asyncio driver of one deployment's batching engine: sequences with a ``TokenSink`` in;
-steps run on the event loop's clock, each step's tokens handed to every emitting sink at once.
+steps run on the real clock (``time.monotonic()``), each step's tokens handed to every emitting
+sink at once.
 
 One task per deployment sleeps until each step's absolute end and then calls the sinks
 directly (no task wake-up per stream), which is what lets one core hold thousands of open
 streams. The scheduling itself is ``mock_models.batching`` (pure).
+
+The engine also tells how late each token went out against the schedule the model set when
+its sequence came in (``TokenSink.lag_sum_s``): a mock whose core cannot keep up starts steps
+late, or moves its whole schedule after a long stall, and the tokens' timing then describes
+the mock, not the model. Every move of the schedule since a sequence was submitted counts
+against all of its later tokens. That needs the real clock: uvloop's is libuv's millisecond
+time cached at the start of an iteration, which would leave out whatever ran before the engine
+in that iteration.
 """
 
 from __future__ import annotations
@@ -11,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from typing import Protocol
 
 from mock_models.batching import BatchScheduler, Sequence, StepCosts
 from mock_models.metrics import DeploymentMetrics
 from mock_models.prefix_cache import PrefixCache
+from mock_models.responder import LAG_NOTED_S, sleep_until
 from mock_models.settings import EngineSettings
 
 _TRUNCATE_SIGMAS = 3.0
@@ -23,6 +34,12 @@ _TRUNCATE_SIGMAS = 3.0
 
 class TokenSink(Protocol):
     """Where a sequence's tokens go (a stream's transport, or a counter for a JSON body)."""
+
+    #: Over the tokens it was given, the sum of how late each went out against the schedule
+    #: (delays over ``LAG_NOTED_S`` only).
+    lag_sum_s: float
+    #: The engine's schedule moves (``DeploymentEngine.drift_s``) when it was submitted.
+    lag_base_s: float
 
     def token(self) -> None:
         """One more token was generated (at the end of the current step)."""
@@ -48,8 +65,8 @@ def step_costs(settings: EngineSettings) -> StepCosts:
 class DeploymentEngine:
     """The engine loop of one deployment; started on the first submission."""
 
-    __slots__ = ("_jitter", "_rng", "_scheduler", "_task", "_wake", "metrics", "prefix_cache",
-                 "settings")
+    __slots__ = ("_jitter", "_rng", "_scheduler", "_task", "_wake", "drift_s", "metrics",
+                 "prefix_cache", "settings")
 
     def __init__(self, settings: EngineSettings, jitter: float, seed: int,
                  metrics: DeploymentMetrics | None = None) -> None:
@@ -60,6 +77,9 @@ class DeploymentEngine:
         self._rng = random.Random(seed)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        #: How far the engine's schedule has been moved so far, in all: a step that could not
+        #: start within a step of its end starts the schedule afresh from then.
+        self.drift_s = 0.0
         self.prefix_cache = PrefixCache(settings.prefix_cache_blocks, settings.block_size_tokens)
 
     @property
@@ -87,6 +107,7 @@ class DeploymentEngine:
         seq = Sequence(sink, uncached_prompt_tokens, output_tokens, cached_prompt_tokens)
         if not self._scheduler.submit(seq):
             return None
+        sink.lag_base_s = self.drift_s
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -113,10 +134,9 @@ class DeploymentEngine:
         return max(0.0, 1.0 + self._jitter * z)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         wake = self._wake
         assert wake is not None
-        step_end = loop.time()
+        step_end = time.monotonic()
         while True:
             step = self._scheduler.step(self._jitter_factor())
             if step is None:
@@ -124,14 +144,19 @@ class DeploymentEngine:
                 self.metrics.kv_cache_usage = self.kv_cache_usage
                 wake.clear()
                 await wake.wait()
-                step_end = loop.time()
+                step_end = time.monotonic()
                 continue
             # Absolute step ends, the next computed while this one's tokens go out (as vLLM
             # overlaps output processing with the next step): lateness of up to one step is
             # caught up, a longer stall moves the schedule instead of causing a burst.
-            step_end = max(step_end, loop.time() - step.duration_s) + step.duration_s
-            delay = step_end - loop.time()
-            await asyncio.sleep(delay if delay > 0 else 0)
+            scheduled_end = step_end + step.duration_s
+            step_end = max(step_end, time.monotonic() - step.duration_s) + step.duration_s
+            self.drift_s += step_end - scheduled_end
+            await asyncio.sleep(0)  # new requests get in even while steps run late
+            await sleep_until(step_end, _EARLY_S)
+            # A token's lag: this step's own lateness, and every move of the schedule since its
+            # sequence came in.
+            late_s = time.monotonic() - step_end + self.drift_s
             # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
             metrics = self.metrics
             metrics.itl.observe(step.duration_s, step.decode_seqs)
@@ -139,7 +164,15 @@ class DeploymentEngine:
             metrics.kv_cache_usage = self.kv_cache_usage
             for seq in step.emitting:
                 if not seq.aborted:
-                    seq.handle.token()
+                    handle = seq.handle
+                    lag_s = late_s - handle.lag_base_s
+                    if lag_s > LAG_NOTED_S:
+                        handle.lag_sum_s += lag_s
+                    handle.token()
             for seq in step.finished:
                 if not seq.aborted:
                     seq.handle.finish()
+
+
+#: How early a step may end: sleeping again for less than this would spin the loop.
+_EARLY_S = 0.0002

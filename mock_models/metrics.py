@@ -56,12 +56,14 @@ class DeploymentMetrics:
     """What one deployment has served so far."""
 
     __slots__ = ("cache_hit_tokens", "cache_query_tokens", "e2e", "finished", "generation_tokens",
-                 "itl", "kv_cache_usage", "preemptions", "prompt_tokens", "ttft")
+                 "itl", "kv_cache_usage", "lag", "preemptions", "prompt_tokens", "ttft")
 
     def __init__(self) -> None:
         self.ttft = Histogram()
         self.itl = Histogram()
         self.e2e = Histogram()
+        #: Per answer, what its tokens waited for the mock itself on average (its overload).
+        self.lag = Histogram()
         self.prompt_tokens = 0
         self.generation_tokens = 0
         self.cache_query_tokens = 0
@@ -126,6 +128,8 @@ def render(models: Mapping[str, str], metrics: Mapping[str, DeploymentMetrics],
         ("vllm:time_to_first_token_seconds", "ttft", "Time to first token."),
         ("vllm:inter_token_latency_seconds", "itl", "Time between tokens of a stream."),
         ("vllm:e2e_request_latency_seconds", "e2e", "Time from receipt to the last token."),
+        ("tokenstorm:mock_lag_seconds", "lag",
+         "Per answer, how late its tokens went out on average because the mock was behind."),
     ):
         family(name, "histogram", text)
         for d, m in metrics.items():

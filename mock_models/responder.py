@@ -27,12 +27,19 @@ SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-contro
 _JSON = "application/json"
 
 
+#: Lateness the mock notes (``Progress.lag_s``, ``WireSink.lag_sum_s``): a batch of token writes
+#: (a ticker slot, an engine step) or an answer begun more than this after it was due. The
+#: loop's timers are millisecond-grained and the ticker's slots a millisecond wide, so up to
+#: two milliseconds is their design, not a delay.
+LAG_NOTED_S = 0.002
+
+
 class Progress:
     """How far an answer got: the status sent, the tokens generated so far, and whether the
     client went away while it was being written."""
 
     __slots__ = ("cache_write_tokens", "cached_tokens", "disconnected", "first_token_s",
-                 "settled", "status", "tokens")
+                 "lag_s", "settled", "status", "tokens")
 
     def __init__(self) -> None:
         self.status = CLIENT_CLOSED
@@ -41,6 +48,9 @@ class Progress:
         self.cache_write_tokens = 0
         self.disconnected = False
         self.first_token_s: float | None = None
+        #: What the answer's tokens waited for the mock itself, on average per token
+        #: (``WireSink.lag_s``; a body sent at once: how late it went out).
+        self.lag_s = 0.0
         #: Set when generation goes on after the handler returned (a client that left a
         #: deployment whose engine finishes such sequences): the ledger line waits for it.
         self.settled: asyncio.Future[None] | None = None
@@ -57,12 +67,14 @@ async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
                            f"Request body exceeds {max_bytes} bytes.") from None
 
 
-async def _sleep_until(deadline: float) -> None:
-    """Sleep until ``deadline`` (``time.monotonic()``); see ``ticker`` for why not loop time."""
-    delay = deadline - time.monotonic()
-    while delay > 0:
-        await asyncio.sleep(delay)
-        delay = deadline - time.monotonic()
+async def sleep_until(deadline_s: float, early_s: float = 0.0) -> None:
+    """Sleep until ``deadline_s`` (``time.monotonic()``), or until at most ``early_s`` before
+    it; see ``ticker`` for why not loop time. uvloop's timers count whole milliseconds from a
+    stale clock and can fire early: each wake-up sleeps again for what is left."""
+    delay_s = deadline_s - time.monotonic()
+    while delay_s > early_s:
+        await asyncio.sleep(delay_s)
+        delay_s = deadline_s - time.monotonic()
 
 
 def error_response(
@@ -100,10 +112,14 @@ async def body_answer(
     limit = latency.completion_tokens
     if tamper is not None and tamper.limit is not None:
         limit = min(limit, tamper.limit)
+    due_s = started + latency.total_s(limit)
     try:
-        await _sleep_until(started + latency.total_s(limit))
+        await sleep_until(due_s)
     finally:
-        progress.tokens = latency.tokens_by(time.monotonic() - started)
+        now_s = time.monotonic()
+        progress.tokens = latency.tokens_by(now_s - started)
+    if now_s - due_s > LAG_NOTED_S:
+        progress.lag_s = now_s - due_s
     body = flavour.full_body(reply, list(plan.words), latency.truncated)
     progress.tokens = limit
     if tamper is None:

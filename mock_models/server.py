@@ -195,6 +195,7 @@ class MockService:
         if metrics is not None:
             if progress.first_token_s is not None:
                 metrics.ttft.observe(progress.first_token_s - received)
+            metrics.lag.observe(progress.lag_s)
             metrics.answered(draft.prompt_tokens, progress.cached_tokens, progress.tokens,
                              service_s, str(draft.outcome))
 

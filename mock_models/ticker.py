@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Sequence
 
+from mock_models.responder import LAG_NOTED_S
 from mock_models.wire import WireSink
 
 #: Slots per second. A millisecond: uvloop's timers have that resolution, and a finer slot
@@ -92,7 +93,12 @@ class Ticker:
         occupied, slots = self._occupied, self._slots
         ceil, heappop, heappush = math.ceil, heapq.heappop, heapq.heappush
         while occupied and occupied[0] <= now_slot:
-            for paced in slots.pop(heappop(occupied)):
+            due = heappop(occupied)
+            # How late this slot's writes begin (its tokens were due by its end): one clock
+            # read a slot, and an addition per stream only when the mock has fallen behind.
+            lag_s = time.monotonic() - due / _SLOTS_PER_S
+            late = lag_s > LAG_NOTED_S
+            for paced in slots.pop(due):
                 # Tokens of one stream already due go out in one write, as a server's
                 # buffered writer would send them.
                 gaps, index, deadline = paced.gaps_s, paced.index, paced.deadline_s
@@ -106,7 +112,10 @@ class Ticker:
                     deadline += gaps[index]
                     index += 1
                     count += 1
-                if paced.sink.emit(count) and index < remaining:
+                sink = paced.sink
+                if late:
+                    sink.lag_sum_s += lag_s * count
+                if sink.emit(count) and index < remaining:
                     paced.deadline_s = deadline + gaps[index]
                     paced.index = index + 1
                     bucket = slots.get(slot)

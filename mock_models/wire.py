@@ -31,7 +31,7 @@ class WireSink:
     """
 
     __slots__ = ("_limit", "_pending", "_piece_bytes", "_shape", "_transport", "_words", "done",
-                 "first_token_s", "stopped", "tokens")
+                 "first_token_s", "lag_base_s", "lag_sum_s", "stopped", "tokens")
 
     def __init__(self, shape: StreamShape | None, words: Sequence[int], limit: int,
                  done: asyncio.Future[None], piece_bytes: int = 0) -> None:
@@ -47,6 +47,17 @@ class WireSink:
         self.stopped = False
         #: ``time.monotonic()`` of the first token (for the TTFT metric).
         self.first_token_s: float | None = None
+        #: What this answer's tokens waited for the mock itself: over its tokens, the sum of how
+        #: late the batch of writes holding each began (counting only delays over
+        #: ``responder.LAG_NOTED_S``). Added to by whoever paces the tokens.
+        self.lag_sum_s = 0.0
+        #: Where an engine's schedule moves stood when this answer came in (see ``engine``).
+        self.lag_base_s = 0.0
+
+    @property
+    def lag_s(self) -> float:
+        """The mean of that delay per token written (0 before the first)."""
+        return self.lag_sum_s / self.tokens if self.tokens else 0.0
 
     @property
     def wants_more(self) -> bool:
@@ -132,6 +143,23 @@ class DripSink:
         self._owed = 0
         self._last_s = float("-inf")
         self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def lag_sum_s(self) -> float:
+        """The inner sink's (the engine's lateness, not the drip's own pace)."""
+        return self.inner.lag_sum_s
+
+    @lag_sum_s.setter
+    def lag_sum_s(self, value: float) -> None:
+        self.inner.lag_sum_s = value
+
+    @property
+    def lag_base_s(self) -> float:
+        return self.inner.lag_base_s
+
+    @lag_base_s.setter
+    def lag_base_s(self, value: float) -> None:
+        self.inner.lag_base_s = value
 
     def token(self) -> None:
         self._owed += 1

@@ -16,6 +16,7 @@
     max_schedule_lag_p99_ms = 10
     max_dropped_requests = 0
     max_client_cpu_share = 0.9
+    max_upstream_lag_p99_ms = 5        # a tokenstorm mock upstream that fell behind
     min_samples = 1
 
 Keys are summary metric names with optional ``{tag=value,...}`` filters (``!=`` excludes;
@@ -195,7 +196,8 @@ def _validity(source: str, table: Any) -> tuple[dict[str, float], int]:
     if not isinstance(table, dict):
         raise BudgetError(f"{source}: [validity] must be a table")
     allowed = {"max_schedule_lag_p99_ms": float, "max_dropped_requests": int,
-               "max_client_cpu_share": float, "min_samples": int}
+               "max_client_cpu_share": float, "max_upstream_lag_p99_ms": float,
+               "min_samples": int}
     values: dict[str, Any] = {}
     for name, raw in table.items():
         if name not in allowed:

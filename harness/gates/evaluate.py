@@ -38,7 +38,10 @@ _VALIDITY_FIGURES: tuple[tuple[str, str, str, str | None], ...] = (
     ("max_schedule_lag_p99_ms", "schedule_lag_ms", "p(99)", "ms"),
     ("max_dropped_requests", "requests_dropped", "count", None),
     ("max_client_cpu_share", "client_cpu_share", "value", "ratio"),
+    ("max_upstream_lag_p99_ms", "upstream_lag_ms", "p(99)", "ms"),
 )
+_CLIENT_BOUND = "the load generator was the bottleneck: figures describe the client"
+_MOCK_BOUND = "the mock fell behind its own schedule: figures describe the mock"
 
 
 def _number(value: Any) -> float | None:
@@ -47,8 +50,8 @@ def _number(value: Any) -> float | None:
 
 
 def _validity_figure(summary: Mapping[str, Any], name: str) -> float | None:
-    if name == "schedule_lag_ms":
-        lag = summary.get("schedule_lag_ms")
+    if name in ("schedule_lag_ms", "upstream_lag_ms"):
+        lag = summary.get(name)
         return _number(lag.get("p99")) if isinstance(lag, Mapping) else None
     return _number(summary.get(name))
 
@@ -76,7 +79,7 @@ def validity_results(budget: Budget, run: RunData) -> list[GateResult]:
             continue
         verdict = Verdict.PASS if observed <= limit else Verdict.INCONCLUSIVE
         detail = "" if verdict == Verdict.PASS else \
-            "the load generator was the bottleneck: figures describe the client"
+            _MOCK_BOUND if figure == "upstream_lag_ms" else _CLIENT_BOUND
         rows.append(GateResult(VALIDITY, figure, text, verdict, observed, limit, detail=detail,
                                unit=unit))
     return rows

@@ -148,7 +148,7 @@ def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
     delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)
     figures: dict[str, Any] = {
         "upstream_attempts": None, "retry_amplification": None,
-        "token_amplification": None, "gateway_overhead_ms": None,
+        "token_amplification": None, "gateway_overhead_ms": None, "upstream_lag_ms": None,
     }
     if inputs.ledger is None:
         items = items_from_records(inputs.records, plan_models(inputs.plan), inputs.prices)
@@ -162,11 +162,13 @@ def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
         items = items_from_ledger(correlation, inputs.prices)
         upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
         overhead = gateway_overhead_s(correlation)
+        lags_s = [e.lag_ms / 1000.0 for e in entries if e.lag_ms is not None]
         figures.update(
             upstream_attempts=len(entries),
             retry_amplification=_ratio(len(entries), requests_sent),
             token_amplification=_ratio(upstream_tokens, delivered_tokens),
             gateway_overhead_ms=None if overhead is None else stats_ms(overhead),
+            upstream_lag_ms=stats_ms(lags_s) if lags_s else None,
             cost_source="ledger",
         )
         if entries and not correlation.possible:
@@ -209,8 +211,10 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     if in_flight:
         notes.append(f"{in_flight} requests were still in flight when the run ended; "
                      "they count as failed")
+    upstream_lag = summary["upstream_lag_ms"]
     valid, validity_notes = assess_validity(
         schedule_lag_p99_ms=summary["schedule_lag_ms"]["p99"],
+        upstream_lag_p99_ms=None if upstream_lag is None else upstream_lag["p99"],
         requests_dropped=summary["requests_dropped"],
         requests_sent=summary["requests_sent"],
         client_cpu_s=inputs.client_cpu_s, wall_s=inputs.wall_s, limits=inputs.limits)

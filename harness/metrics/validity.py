@@ -1,10 +1,13 @@
-"""Run validity: the generator's own health figures in, a verdict and its reasons out.
+"""Run validity: the test rig's own health figures in, a verdict and its reasons out.
 
 A run is invalid when the load generator rather than the target was the bottleneck, because
 then its latencies describe the client: the client sent late (schedule lag p99 above a limit),
-could not keep up at all (dropped requests), or used nearly a whole CPU. Each failed check
-adds a note saying which figure crossed which limit; checks that could not be made add a
-note too but do not make the run invalid.
+could not keep up at all (dropped requests), or used nearly a whole CPU. It is invalid too
+when the upstream is a tokenstorm mock that fell behind its own schedule (upstream lag p99,
+from the ledger): a gateway test's latencies then describe the mock's core, not the gateway.
+Each failed check adds a note saying which figure crossed which limit; checks that could not
+be made add a note too (but for upstream lag, which only a mock knows) but do not make the run
+invalid.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ class ValidityLimits:
     max_schedule_lag_p99_ms: float = 10.0
     max_dropped_requests: int = 0
     max_client_cpu_share: float = 0.9
+    max_upstream_lag_p99_ms: float = 5.0
 
 
 def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
                     requests_sent: int, client_cpu_s: float | None, wall_s: float | None,
-                    limits: ValidityLimits) -> tuple[bool, list[str]]:
+                    limits: ValidityLimits,
+                    upstream_lag_p99_ms: float | None = None) -> tuple[bool, list[str]]:
     """``(valid, notes)`` for one run; see the module docstring for the rules."""
     valid = True
     notes: list[str] = []
@@ -34,6 +39,12 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
             f"schedule lag p99 {schedule_lag_p99_ms:.1f} ms exceeds "
             f"{limits.max_schedule_lag_p99_ms:g} ms: the client sent requests late "
             "(coordinated omission), so latencies are understated")
+    if upstream_lag_p99_ms is not None and upstream_lag_p99_ms > limits.max_upstream_lag_p99_ms:
+        valid = False
+        notes.append(
+            f"upstream lag p99 {upstream_lag_p99_ms:.1f} ms exceeds "
+            f"{limits.max_upstream_lag_p99_ms:g} ms: the mock fell behind its own schedule "
+            "(its core was the bottleneck), so latencies describe the mock too")
     if requests_dropped > limits.max_dropped_requests:
         valid = False
         notes.append(

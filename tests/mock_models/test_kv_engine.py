@@ -16,6 +16,8 @@ class _Counter:
     def __init__(self, done: asyncio.Future[None]) -> None:
         self.tokens = 0
         self.done = done
+        self.lag_sum_s = 0.0
+        self.lag_base_s = 0.0
 
     def token(self) -> None:
         self.tokens += 1

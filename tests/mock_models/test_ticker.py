@@ -89,3 +89,27 @@ def test_a_stopped_sink_leaves_the_wheel_and_close_cancels_the_rest() -> None:
     stopped, pending = asyncio.run(scenario())
     assert 0 < stopped.tokens < 100
     assert pending.calls == []
+
+
+def test_a_slot_begun_late_notes_its_lag_on_the_sinks_in_it() -> None:
+    # The loop is blocked for 60 ms while one stream's second token is due: that token (and
+    # the stream) waited for the mock itself; a stream whose tokens all fall outside the
+    # block notes nothing.
+    async def scenario() -> tuple[_StampedSink, _StampedSink]:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker()
+        blocked = _StampedSink(3, loop.create_future())
+        clear = _StampedSink(3, loop.create_future())
+        start = time.monotonic()
+        ticker.pace(blocked, start + 0.005, (0.02, 0.2))
+        ticker.pace(clear, start + 0.3, (0.005, 0.005))
+        loop.call_later(0.015, time.sleep, 0.06)  # busy from 15 to 75 ms
+        await asyncio.wait_for(asyncio.gather(blocked.done, clear.done), 5)
+        ticker.close()
+        return blocked, clear
+
+    blocked, clear = asyncio.run(scenario())
+    # Its second token went out ~60 ms late: the sum, and the mean over its three tokens.
+    assert 0.04 <= blocked.lag_sum_s <= 0.2
+    assert blocked.lag_s == blocked.lag_sum_s / 3
+    assert clear.lag_sum_s < 0.01

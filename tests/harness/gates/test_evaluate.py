@@ -223,3 +223,20 @@ def test_over_fails_only_a_sustained_breach(make_run: MakeRun, req: Any) -> None
     plain = parse_budget('[thresholds]\n"ttft_ms" = "p(99) < 800"\n')
     assert evaluate(plain, run_with_slow_stretch(3), None,
                     np.random.default_rng(0)).verdict == Verdict.FAIL
+
+
+def test_a_mock_upstream_that_fell_behind_is_inconclusive(summary_of: Summary) -> None:
+    summary = summary_of()
+    summary["upstream_lag_ms"] = {"p99": 12.5}
+    report = _gate(THRESHOLDS, summary)
+    row = next(r for r in report.results if r.metric == "upstream_lag_ms")
+    assert row.verdict == Verdict.INCONCLUSIVE and row.limit == 5.0
+    assert "the mock fell behind" in row.detail
+    assert report.verdict == Verdict.INCONCLUSIVE
+    relaxed = _gate(THRESHOLDS + "[validity]\nmax_upstream_lag_p99_ms = 20\n", summary)
+    assert next(r for r in relaxed.results if r.metric == "upstream_lag_ms").verdict \
+        == Verdict.PASS
+    summary["upstream_lag_ms"] = None
+    unmeasured = _gate(THRESHOLDS, summary)
+    assert next(r for r in unmeasured.results if r.metric == "upstream_lag_ms").verdict \
+        == Verdict.SKIPPED

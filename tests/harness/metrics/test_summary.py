@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -276,3 +277,24 @@ def test_target_rate_counts_only_turns_planned_inside_the_steady_phase(
     assert summary["requests_planned"] == 2
     assert summary["target_rps"] == pytest.approx(0.1)
     assert summary["requests_cancelled"] == 1
+
+
+def test_a_mock_upstream_that_fell_behind_makes_the_run_invalid(
+        run: Summarize, mixed: Any, make: Any) -> None:
+    # The ledger's lag is the mock's own delay: its p99 over this run's attempts, against
+    # max_upstream_lag_p99_ms (5 ms by default); lines without one (a proxy) do not count.
+    def lines(lags: list[float | None]) -> list[LedgerEntry]:
+        return [dataclasses.replace(make.ledger(f"r{i}"), lag_ms=lag)
+                for i, lag in enumerate(lags)]
+
+    on_time = run(*mixed, lines([0.0] * 99 + [None]))
+    assert on_time["upstream_lag_ms"]["p99"] == 0.0 and on_time["upstream_lag_ms"]["count"] == 99
+    assert not any("upstream lag" in note for note in on_time["validity_notes"])
+    behind = run(*mixed, lines([0.0] * 90 + [40.0] * 10))
+    assert behind["upstream_lag_ms"]["p99"] == pytest.approx(40.0)
+    assert behind["valid"] is False
+    assert any("upstream lag p99 40.0 ms exceeds 5 ms" in n for n in behind["validity_notes"])
+    assert run(*mixed, lines([None] * 3))["upstream_lag_ms"] is None
+    assert run(*mixed)["upstream_lag_ms"] is None
+    relaxed = run(*mixed, lines([40.0] * 3), limits=ValidityLimits(max_upstream_lag_p99_ms=50))
+    assert not any("upstream lag" in note for note in relaxed["validity_notes"])
