@@ -197,10 +197,11 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
             await asyncio.sleep(100 / streams)
     await asyncio.sleep(min(2.0, duration_s / 3))
     rss_open = _rss_bytes(pid)
-    # The mock's own account covers the answers finished from here on (read after its memory,
-    # which serving the ledger grows, and before the gaps are cleared: the read blocks this
-    # loop for a moment).
-    ledger_before = len(_ledger_lines(port))
+    # The mock's own account covers the answers finished from here on: its ledger is emptied
+    # now (a cheap call, though it blocks this loop for a moment: the gaps are cleared after
+    # the loop has caught up) and read at the end.
+    _ledger_request(port, "DELETE")
+    await asyncio.sleep(0.1)
     gaps.clear()  # the opening ramp is not steady state
     split_before = _cpu_split_s(pid)
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
@@ -232,7 +233,7 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
             "cpu_us_per_token": cpu_s / max(1, steady_tokens) * 1e6,
             # User time only: the Python side, apart from the kernel's sends.
             "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6,
-            **_own_lag(_ledger_lines(port)[ledger_before:])}
+            **_own_lag(_ledger_request(port, "GET").splitlines())}
 
 
 @contextlib.contextmanager
@@ -270,17 +271,19 @@ def _measure(mode: str, root: str | None, args: argparse.Namespace,
     return result, mock_core, client_cores
 
 
-def _ledger_lines(port: int) -> list[bytes]:
-    url = f"http://127.0.0.1:{port}/tokenstorm/ledger"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return [line for line in response.read().splitlines() if line.strip()]
+def _ledger_request(port: int, method: str) -> bytes:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/tokenstorm/ledger", method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body: bytes = response.read()
+    return body
 
 
 def _own_lag(lines: list[bytes]) -> dict[str, float]:
     """The mock's own account of falling behind, from its ledger lines (``lag_ms`` per answer,
     the mean per token; a tree from before the field existed has none): p99 over the answers,
     and the share late by more than the target's 2 ms."""
-    lags = [lag for line in lines if (lag := orjson.loads(line).get("lag_ms")) is not None]
+    lags = [lag for line in lines if line.strip()
+            if (lag := orjson.loads(line).get("lag_ms")) is not None]
     if not lags:
         return {}
     values = np.array(lags)

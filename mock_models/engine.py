@@ -65,8 +65,8 @@ def step_costs(settings: EngineSettings) -> StepCosts:
 class DeploymentEngine:
     """The engine loop of one deployment; started on the first submission."""
 
-    __slots__ = ("_jitter", "_rng", "_scheduler", "_task", "_wake", "drift_s", "metrics",
-                 "prefix_cache", "settings")
+    __slots__ = ("_jitter", "_rng", "_scheduler", "_step_end_s", "_step_s", "_task", "_wake",
+                 "_woken_s", "drift_s", "metrics", "prefix_cache", "settings")
 
     def __init__(self, settings: EngineSettings, jitter: float, seed: int,
                  metrics: DeploymentMetrics | None = None) -> None:
@@ -80,6 +80,11 @@ class DeploymentEngine:
         #: How far the engine's schedule has been moved so far, in all: a step that could not
         #: start within a step of its end starts the schedule afresh from then.
         self.drift_s = 0.0
+        #: The end of the step the engine waits for and its length (None while idle).
+        self._step_end_s: float | None = None
+        self._step_s = 0.0
+        #: When the submission that woke an idle engine came (its schedule starts there).
+        self._woken_s: float | None = None
         self.prefix_cache = PrefixCache(settings.prefix_cache_blocks, settings.block_size_tokens)
 
     @property
@@ -107,11 +112,19 @@ class DeploymentEngine:
         seq = Sequence(sink, uncached_prompt_tokens, output_tokens, cached_prompt_tokens)
         if not self._scheduler.submit(seq):
             return None
-        sink.lag_base_s = self.drift_s
+        now_s = time.monotonic()
+        # The move a stall in progress will make at the next step is already built up: it did
+        # not delay a sequence that arrives now.
+        pending_s = 0.0
+        if self._step_end_s is not None:
+            pending_s = max(0.0, now_s - self._step_end_s - self._step_s)
+        sink.lag_base_s = self.drift_s + pending_s
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
         assert self._wake is not None
+        if not self._wake.is_set() and self._woken_s is None:
+            self._woken_s = now_s
         self._wake.set()
         return seq
 
@@ -133,18 +146,25 @@ class DeploymentEngine:
             z = self._rng.gauss(0.0, 1.0)
         return max(0.0, 1.0 + self._jitter * z)
 
+    def _wake_time(self) -> float:
+        """Where the schedule starts after idle: the submission that woke the engine (the wait
+        until this task ran is the mock's), or now."""
+        woken_s, self._woken_s = self._woken_s, None
+        return time.monotonic() if woken_s is None else woken_s
+
     async def _run(self) -> None:
         wake = self._wake
         assert wake is not None
-        step_end = time.monotonic()
+        step_end = self._wake_time()
         while True:
             step = self._scheduler.step(self._jitter_factor())
             if step is None:
                 # Aborts can empty the batch without a step: the gauge must still drop to 0.
                 self.metrics.kv_cache_usage = self.kv_cache_usage
+                self._step_end_s = None
                 wake.clear()
                 await wake.wait()
-                step_end = time.monotonic()
+                step_end = self._wake_time()
                 continue
             # Absolute step ends, the next computed while this one's tokens go out (as vLLM
             # overlaps output processing with the next step): lateness of up to one step is
@@ -152,6 +172,7 @@ class DeploymentEngine:
             scheduled_end = step_end + step.duration_s
             step_end = max(step_end, time.monotonic() - step.duration_s) + step.duration_s
             self.drift_s += step_end - scheduled_end
+            self._step_end_s, self._step_s = step_end, step.duration_s
             await asyncio.sleep(0)  # new requests get in even while steps run late
             await sleep_until(step_end, _EARLY_S)
             # A token's lag: this step's own lateness, and every move of the schedule since its
@@ -162,11 +183,12 @@ class DeploymentEngine:
             metrics.itl.observe(step.duration_s, step.decode_seqs)
             metrics.preemptions += step.preempted
             metrics.kv_cache_usage = self.kv_cache_usage
+            noted_s = LAG_NOTED_S
             for seq in step.emitting:
                 if not seq.aborted:
                     handle = seq.handle
                     lag_s = late_s - handle.lag_base_s
-                    if lag_s > LAG_NOTED_S:
+                    if lag_s > noted_s:
                         handle.lag_sum_s += lag_s
                     handle.token()
             for seq in step.finished:

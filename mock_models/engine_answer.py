@@ -97,12 +97,12 @@ async def engine_answer(
         else:
             # The provider would go on generating and billing: the ledger waits for the end.
             progress.settled = done
-            done.add_done_callback(lambda _: _settle(progress, sink))
+            done.add_done_callback(lambda _: _settle(progress, sink, drip))
         raise
     finally:
         progress.tokens = sink.tokens
         progress.first_token_s = sink.first_token_s
-        progress.lag_s = sink.lag_s
+        progress.lag_s = (drip or sink).lag_s
     if limit < completion_tokens:
         engine.abort(seq)  # a cut: the connection ends here, so does the generation
     if response is None:
@@ -118,7 +118,7 @@ async def engine_answer(
     return response
 
 
-def _settle(progress: Progress, sink: WireSink) -> None:
+def _settle(progress: Progress, sink: WireSink, drip: DripSink | None) -> None:
     """What a sequence generated after its client left, for the ledger line that waited."""
     progress.tokens = sink.tokens
-    progress.lag_s = sink.lag_s
+    progress.lag_s = (drip or sink).lag_s

@@ -94,29 +94,40 @@ class Ticker:
         ceil, heappop, heappush = math.ceil, heapq.heappop, heapq.heappush
         while occupied and occupied[0] <= now_slot:
             due = heappop(occupied)
-            # How late this slot's writes begin (its tokens were due by its end): one clock
-            # read a slot, and an addition per stream only when the mock has fallen behind.
-            lag_s = time.monotonic() - due / _SLOTS_PER_S
-            late = lag_s > LAG_NOTED_S
+            # The slot's writes begin now, its tokens were due by its end: when that is late,
+            # every token written is charged its own lateness (a catch-up write holds tokens
+            # due at different times). One clock read a slot; the sums only when late.
+            now_s = time.monotonic()
+            late = now_s - due / _SLOTS_PER_S > LAG_NOTED_S
             for paced in slots.pop(due):
                 # Tokens of one stream already due go out in one write, as a server's
                 # buffered writer would send them.
                 gaps, index, deadline = paced.gaps_s, paced.index, paced.deadline_s
                 remaining = len(gaps)
                 count = 1
+                due_sum_s = deadline
                 slot = 0
+                following = 0.0
                 while index < remaining:
-                    slot = ceil((deadline + gaps[index]) * _SLOTS_PER_S)
+                    following = deadline + gaps[index]
+                    slot = ceil(following * _SLOTS_PER_S)
                     if slot > now_slot:
                         break
-                    deadline += gaps[index]
+                    deadline = following
                     index += 1
                     count += 1
+                    due_sum_s += deadline
                 sink = paced.sink
                 if late:
-                    sink.lag_sum_s += lag_s * count
-                if sink.emit(count) and index < remaining:
-                    paced.deadline_s = deadline + gaps[index]
+                    before = sink.tokens
+                    more = sink.emit(count)
+                    # A cut or stopped sink writes fewer: charge those, pro rata.
+                    written = sink.tokens - before
+                    sink.lag_sum_s += (now_s * count - due_sum_s) * written / count
+                else:
+                    more = sink.emit(count)
+                if more and index < remaining:
+                    paced.deadline_s = following
                     paced.index = index + 1
                     bucket = slots.get(slot)
                     if bucket is None:

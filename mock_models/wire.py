@@ -135,33 +135,28 @@ class DripSink:
     """A slow drip in front of a ``WireSink``: tokens in as the engine makes them, out no
     faster than one per ``gap_s``."""
 
-    __slots__ = ("_gap_s", "_handle", "_last_s", "_owed", "inner")
+    __slots__ = ("_gap_s", "_generated", "_handle", "_last_s", "_owed", "inner", "lag_base_s",
+                 "lag_sum_s")
 
     def __init__(self, inner: WireSink, gap_s: float) -> None:
         self.inner = inner
         self._gap_s = gap_s
         self._owed = 0
+        self._generated = 0
         self._last_s = float("-inf")
         self._handle: asyncio.TimerHandle | None = None
+        #: The engine's lateness over the tokens it generated (not the drip's own pace, which
+        #: is the fault); see ``WireSink.lag_sum_s``.
+        self.lag_sum_s = 0.0
+        self.lag_base_s = 0.0
 
     @property
-    def lag_sum_s(self) -> float:
-        """The inner sink's (the engine's lateness, not the drip's own pace)."""
-        return self.inner.lag_sum_s
-
-    @lag_sum_s.setter
-    def lag_sum_s(self, value: float) -> None:
-        self.inner.lag_sum_s = value
-
-    @property
-    def lag_base_s(self) -> float:
-        return self.inner.lag_base_s
-
-    @lag_base_s.setter
-    def lag_base_s(self, value: float) -> None:
-        self.inner.lag_base_s = value
+    def lag_s(self) -> float:
+        """The mean of the engine's lateness per token generated (0 before the first)."""
+        return self.lag_sum_s / self._generated if self._generated else 0.0
 
     def token(self) -> None:
+        self._generated += 1
         self._owed += 1
         self._arm()
 

@@ -162,7 +162,9 @@ def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
         items = items_from_ledger(correlation, inputs.prices)
         upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
         overhead = gateway_overhead_s(correlation)
-        lags_s = [e.lag_ms / 1000.0 for e in entries if e.lag_ms is not None]
+        # Answers with tokens only: a refusal waits for nothing and would dilute the p99.
+        lags_s = [e.lag_ms / 1000.0 for e in entries
+                  if e.lag_ms is not None and e.completion_tokens > 0]
         figures.update(
             upstream_attempts=len(entries),
             retry_amplification=_ratio(len(entries), requests_sent),

@@ -295,6 +295,9 @@ def test_a_mock_upstream_that_fell_behind_makes_the_run_invalid(
     assert behind["valid"] is False
     assert any("upstream lag p99 40.0 ms exceeds 5 ms" in n for n in behind["validity_notes"])
     assert run(*mixed, lines([None] * 3))["upstream_lag_ms"] is None
+    refused = dataclasses.replace(make.ledger("r", outcome="http_429"), completion_tokens=0,
+                                  lag_ms=0.0)
+    assert run(*mixed, [*lines([9.0]), refused])["upstream_lag_ms"]["count"] == 1
     assert run(*mixed)["upstream_lag_ms"] is None
     relaxed = run(*mixed, lines([40.0] * 3), limits=ValidityLimits(max_upstream_lag_p99_ms=50))
     assert not any("upstream lag" in note for note in relaxed["validity_notes"])
