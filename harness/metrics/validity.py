@@ -33,18 +33,17 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
     if requests_sent == 0:
         valid = False
         notes.append("no request was sent, so there is nothing to measure")
-    if schedule_lag_p99_ms is not None and schedule_lag_p99_ms > limits.max_schedule_lag_p99_ms:
-        valid = False
-        notes.append(
-            f"schedule lag p99 {schedule_lag_p99_ms:.1f} ms exceeds "
-            f"{limits.max_schedule_lag_p99_ms:g} ms: the client sent requests late "
-            "(coordinated omission), so latencies are understated")
-    if upstream_lag_p99_ms is not None and upstream_lag_p99_ms > limits.max_upstream_lag_p99_ms:
-        valid = False
-        notes.append(
-            f"upstream lag p99 {upstream_lag_p99_ms:.1f} ms exceeds "
-            f"{limits.max_upstream_lag_p99_ms:g} ms: the mock fell behind its own schedule "
-            "(its core was the bottleneck), so latencies describe the mock too")
+    for lag in (
+        _lag_over("schedule lag", schedule_lag_p99_ms, limits.max_schedule_lag_p99_ms,
+                  "the client sent requests late (coordinated omission), so latencies are "
+                  "understated"),
+        _lag_over("upstream lag", upstream_lag_p99_ms, limits.max_upstream_lag_p99_ms,
+                  "the mock fell behind its own schedule (its core was the bottleneck), so "
+                  "latencies describe the mock too"),
+    ):
+        if lag is not None:
+            valid = False
+            notes.append(lag)
     if requests_dropped > limits.max_dropped_requests:
         valid = False
         notes.append(
@@ -60,3 +59,10 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
                 f"client CPU share {share:.0%} exceeds {limits.max_client_cpu_share:.0%}: "
                 "the generator was CPU-bound")
     return valid, notes
+
+
+def _lag_over(name: str, p99_ms: float | None, limit_ms: float, meaning: str) -> str | None:
+    """The note for a lag whose p99 is over its limit, or None (within it, or not measured)."""
+    if p99_ms is None or p99_ms <= limit_ms:
+        return None
+    return f"{name} p99 {p99_ms:.1f} ms exceeds {limit_ms:g} ms: {meaning}"
