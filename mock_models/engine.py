@@ -38,7 +38,7 @@ class TokenSink(Protocol):
     #: Over the tokens it was given, the sum of how late each went out against the schedule
     #: (delays over ``LAG_NOTED_S`` only).
     lag_sum_s: float
-    #: The engine's schedule moves (``DeploymentEngine.drift_s``) when it was submitted.
+    #: The engine's schedule moves (``DeploymentEngine._drift_s``) when it was submitted.
     lag_base_s: float
 
     def token(self) -> None:
@@ -65,8 +65,20 @@ def step_costs(settings: EngineSettings) -> StepCosts:
 class DeploymentEngine:
     """The engine loop of one deployment; started on the first submission."""
 
-    __slots__ = ("_jitter", "_rng", "_scheduler", "_step_end_s", "_step_s", "_task", "_wake",
-                 "_woken_s", "drift_s", "metrics", "prefix_cache", "settings")
+    __slots__ = (
+        "_drift_s",
+        "_jitter",
+        "_rng",
+        "_scheduler",
+        "_step_end_s",
+        "_step_s",
+        "_task",
+        "_wake",
+        "_woken_s",
+        "metrics",
+        "prefix_cache",
+        "settings",
+    )
 
     def __init__(self, settings: EngineSettings, jitter: float, seed: int,
                  metrics: DeploymentMetrics | None = None) -> None:
@@ -79,7 +91,7 @@ class DeploymentEngine:
         self._task: asyncio.Task[None] | None = None
         #: How far the engine's schedule has been moved so far, in all: a step that could not
         #: start within a step of its end starts the schedule afresh from then.
-        self.drift_s = 0.0
+        self._drift_s = 0.0
         #: The end of the step the engine waits for and its length (None while idle).
         self._step_end_s: float | None = None
         self._step_s = 0.0
@@ -118,7 +130,7 @@ class DeploymentEngine:
         pending_s = 0.0
         if self._step_end_s is not None:
             pending_s = max(0.0, now_s - self._step_end_s - self._step_s)
-        sink.lag_base_s = self.drift_s + pending_s
+        sink.lag_base_s = self._drift_s + pending_s
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -171,13 +183,15 @@ class DeploymentEngine:
             # caught up, a longer stall moves the schedule instead of causing a burst.
             scheduled_end = step_end + step.duration_s
             step_end = max(step_end, time.monotonic() - step.duration_s) + step.duration_s
-            self.drift_s += step_end - scheduled_end
+            self._drift_s += step_end - scheduled_end
             self._step_end_s, self._step_s = step_end, step.duration_s
-            await asyncio.sleep(0)  # new requests get in even while steps run late
-            await sleep_until(step_end, _EARLY_S)
+            if step_end - time.monotonic() > _EARLY_S:
+                await sleep_until(step_end, _EARLY_S)
+            else:
+                await asyncio.sleep(0)  # a late step still lets new requests in first
             # A token's lag: this step's own lateness, and every move of the schedule since its
             # sequence came in.
-            late_s = time.monotonic() - step_end + self.drift_s
+            late_s = time.monotonic() - step_end + self._drift_s
             # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
             metrics = self.metrics
             metrics.itl.observe(step.duration_s, step.decode_seqs)
