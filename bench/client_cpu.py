@@ -35,8 +35,13 @@ Send = Callable[[], Awaitable[bool]]
 
 
 def _body(tokens: int) -> dict[str, object]:
-    return {"model": "mock", "messages": MESSAGES, "max_tokens": tokens, "stream": True,
-            "stream_options": {"include_usage": True}}
+    return {
+        "model": "mock",
+        "messages": MESSAGES,
+        "max_tokens": tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
 
 async def _measure(send: Send, concurrency: int, duration_s: float) -> tuple[int, int, float]:
@@ -58,13 +63,15 @@ async def _measure(send: Send, concurrency: int, duration_s: float) -> tuple[int
     return completed, failed, time.process_time() - cpu_start
 
 
-async def _tokenstorm(url: str, tokens: int, concurrency: int,
-                     duration_s: float) -> tuple[int, int, float]:
+async def _tokenstorm(
+    url: str, tokens: int, concurrency: int, duration_s: float
+) -> tuple[int, int, float]:
     client = HttpClient(url, "openai-chat", max_connections=concurrency)
 
     async def send() -> bool:
-        result = await client.send(model="mock", messages=MESSAGES, max_tokens=tokens,
-                                   stream=True, timeout_s=30.0)
+        result = await client.send(
+            model="mock", messages=MESSAGES, max_tokens=tokens, stream=True, timeout_s=30.0
+        )
         return result.outcome is Outcome.OK and result.completion_tokens == tokens
 
     try:
@@ -73,8 +80,13 @@ async def _tokenstorm(url: str, tokens: int, concurrency: int,
         await client.close()
 
 
-async def _httpx(url: str, tokens: int, concurrency: int, duration_s: float,
-                 transport: httpx.AsyncBaseTransport | None) -> tuple[int, int, float]:
+async def _httpx(
+    url: str,
+    tokens: int,
+    concurrency: int,
+    duration_s: float,
+    transport: httpx.AsyncBaseTransport | None,
+) -> tuple[int, int, float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     body = _body(tokens)
     async with httpx.AsyncClient(limits=limits, timeout=30.0, transport=transport) as client:
@@ -97,38 +109,56 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--tokens", type=int, default=32)
-    parser.add_argument("--itl-ms", type=float, default=0.0,
-                        help="gap between tokens (0: the mock writes as fast as it can, so "
-                             "chunks coalesce; >0: one read per token, as in real streams)")
+    parser.add_argument(
+        "--itl-ms",
+        type=float,
+        default=0.0,
+        help="gap between tokens (0: the mock writes as fast as it can, so "
+        "chunks coalesce; >0: one read per token, as in real streams)",
+    )
     args = parser.parse_args()
     with EmbeddedMock(constant_settings(0.0, args.itl_ms, args.tokens)) as mock:
         mock_core, client_cores = pin_apart(mock.pid)
         url = mock.api_url
         contenders: list[tuple[str, Callable[[], Awaitable[tuple[int, int, float]]]]] = [
-            ("tokenstorm (aiohttp)",
-             lambda: _tokenstorm(url, args.tokens, args.concurrency, args.duration)),
-            ("httpx native",
-             lambda: _httpx(url, args.tokens, args.concurrency, args.duration, None)),
+            (
+                "tokenstorm (aiohttp)",
+                lambda: _tokenstorm(url, args.tokens, args.concurrency, args.duration),
+            ),
+            (
+                "httpx native",
+                lambda: _httpx(url, args.tokens, args.concurrency, args.duration, None),
+            ),
         ]
         try:
             from httpx_aiohttp import AiohttpTransport
 
-            contenders.append(("httpx + httpx-aiohttp", lambda: _httpx(
-                url, args.tokens, args.concurrency, args.duration, AiohttpTransport())))
+            contenders.append(
+                (
+                    "httpx + httpx-aiohttp",
+                    lambda: _httpx(
+                        url, args.tokens, args.concurrency, args.duration, AiohttpTransport()
+                    ),
+                )
+            )
         except ImportError:
             pass
-        print(f"{args.concurrency} concurrent streams of {args.tokens} tokens "
-              f"{args.itl_ms:g} ms apart, "
-              f"{args.duration:.0f} s each, client on cores {client_cores}, "
-              f"mock on core {mock_core}")
+        print(
+            f"{args.concurrency} concurrent streams of {args.tokens} tokens "
+            f"{args.itl_ms:g} ms apart, "
+            f"{args.duration:.0f} s each, client on cores {client_cores}, "
+            f"mock on core {mock_core}"
+        )
         print(f"{'client':24} {'req/s':>8} {'failed':>7} {'CPU ms/req':>11} {'vs ours':>8}")
         ours_ms = None
         for name, run in contenders:
             completed, failed, cpu_s = asyncio.run(run())
             per_ms = cpu_s / max(completed, 1) * 1000
             ours_ms = ours_ms or per_ms
-            print(f"{name:24} {completed / args.duration:8.0f} {failed:7d} {per_ms:11.3f} "
-                  f"{per_ms / ours_ms:7.1f}x")
+            print(
+                f"{name:24} {completed / args.duration:8.0f} {failed:7d} {per_ms:11.3f} "
+                f"{per_ms / ours_ms:7.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,16 @@ class Driven:
     cpu_share: float
 
     def row(self) -> dict[str, float]:
-        return {"achieved": self.sent / self.duration_s,
-                "lag_p50": float(np.percentile(self.lag_ms, 50)),
-                "lag_p99": float(np.percentile(self.lag_ms, 99)),
-                "ok_share": self.ok / max(self.sent, 1), "cpu_share": self.cpu_share}
+        return {
+            "achieved": self.sent / self.duration_s,
+            "lag_p50": float(np.percentile(self.lag_ms, 50)),
+            "lag_p99": float(np.percentile(self.lag_ms, 99)),
+            "ok_share": self.ok / max(self.sent, 1),
+            "cpu_share": self.cpu_share,
+        }
 
 
-def drive(url: str, plan: list[PlannedRequest], duration_s: float,
-          records_path: Path) -> Driven:
+def drive(url: str, plan: list[PlannedRequest], duration_s: float, records_path: Path) -> Driven:
     """Send ``plan`` to ``url`` (new sessions for ``duration_s``, 10 s to drain)."""
     appender = JsonlAppender(records_path)
     lags_s: list[float] = []
@@ -52,14 +54,21 @@ def drive(url: str, plan: list[PlannedRequest], duration_s: float,
             lags_s.append(record.sent_s - record.scheduled_s)
             outcomes[record.outcome] += 1
 
-    config = EngineConfig(run_id="bench", duration_s=duration_s, drain_s=10.0, timeout_s=30.0,
-                          first_token_timeout_s=None, retry=RetryPolicy())
+    config = EngineConfig(
+        run_id="bench",
+        duration_s=duration_s,
+        drain_s=10.0,
+        timeout_s=30.0,
+        first_token_timeout_s=None,
+        retry=RetryPolicy(),
+    )
 
     async def main() -> None:
         client = HttpClient(url, "openai-chat", max_connections=4096)
         try:
-            engine = Engine(config, client, sink, now=time.perf_counter,
-                            rng=np.random.default_rng(0))
+            engine = Engine(
+                config, client, sink, now=time.perf_counter, rng=np.random.default_rng(0)
+            )
             await engine.run(plan)
         finally:
             await client.close()
@@ -71,5 +80,6 @@ def drive(url: str, plan: list[PlannedRequest], duration_s: float,
     finally:
         appender.close()
     cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    return Driven(duration_s, len(lags_s), outcomes["ok"], np.array(lags_s) * 1000, outcomes,
-                  cpu_s / wall_s)
+    return Driven(
+        duration_s, len(lags_s), outcomes["ok"], np.array(lags_s) * 1000, outcomes, cpu_s / wall_s
+    )

@@ -30,16 +30,29 @@ LAG_LIMIT_MS = 5.0
 
 def _plan(rate_rps: float, duration_s: float) -> list[PlannedRequest]:
     count = int(rate_rps * duration_s)
-    return [PlannedRequest(
-        request_id=f"s{i}-t1", session_id=f"s{i}", turn=1, offset_s=i / rate_rps, think_s=0.0,
-        prompt_tokens=64, max_tokens=16, model="mock", api="openai-chat", stream=True,
-        messages=(PlannedMessage(role="user", tokens=64, seed=i % 50),), tags={})
-        for i in range(count)]
+    return [
+        PlannedRequest(
+            request_id=f"s{i}-t1",
+            session_id=f"s{i}",
+            turn=1,
+            offset_s=i / rate_rps,
+            think_s=0.0,
+            prompt_tokens=64,
+            max_tokens=16,
+            model="mock",
+            api="openai-chat",
+            stream=True,
+            messages=(PlannedMessage(role="user", tokens=64, seed=i % 50),),
+            tags={},
+        )
+        for i in range(count)
+    ]
 
 
 def _one_rate(url: str, rate_rps: float, duration_s: float, folder: Path) -> dict[str, float]:
-    return drive(url, _plan(rate_rps, duration_s), duration_s,
-                 folder / f"records-{rate_rps:g}.jsonl").row()
+    return drive(
+        url, _plan(rate_rps, duration_s), duration_s, folder / f"records-{rate_rps:g}.jsonl"
+    ).row()
 
 
 def main() -> None:
@@ -48,21 +61,29 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    with EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock, \
-            tempfile.TemporaryDirectory() as folder:
+    with (
+        EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         mock_core, client_cores = pin_apart(mock.pid)
-        print(f"constant-rate single streamed requests, {args.duration:g} s per rate; "
-              f"mock on core {mock_core}, engine on cores {client_cores}")
-        print(f"{'target/s':>9} {'achieved/s':>11} {'lag p50 ms':>11} {'lag p99 ms':>11} "
-              f"{'ok':>6} {'client CPU':>11}")
+        print(
+            f"constant-rate single streamed requests, {args.duration:g} s per rate; "
+            f"mock on core {mock_core}, engine on cores {client_cores}"
+        )
+        print(
+            f"{'target/s':>9} {'achieved/s':>11} {'lag p50 ms':>11} {'lag p99 ms':>11} "
+            f"{'ok':>6} {'client CPU':>11}"
+        )
         best = 0.0
         for rate in rates:
             row = _one_rate(mock.api_url, rate, args.duration, Path(folder))
             held = row["lag_p99"] < LAG_LIMIT_MS and row["ok_share"] > 0.99
             best = rate if held else best
-            print(f"{rate:9.0f} {row['achieved']:11.1f} {row['lag_p50']:11.2f} "
-                  f"{row['lag_p99']:11.2f} {row['ok_share']:6.1%} {row['cpu_share']:11.0%}"
-                  f"{'' if held else '   <- not held'}")
+            print(
+                f"{rate:9.0f} {row['achieved']:11.1f} {row['lag_p50']:11.2f} "
+                f"{row['lag_p99']:11.2f} {row['ok_share']:6.1%} {row['cpu_share']:11.0%}"
+                f"{'' if held else '   <- not held'}"
+            )
         print(f"highest rate held with schedule lag p99 < {LAG_LIMIT_MS:g} ms: {best:.0f}/s")
 
 

@@ -34,16 +34,23 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="sessions per second")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of plan")
     args = parser.parse_args()
-    scenario = parse_scenario({
-        "name": "gc-pause", "seed": 1, "duration": f"{args.duration}s",
-        "arrival": {"process": "poisson", "rate": f"{args.rate}/s"},
-        "workload": [{"kind": "agent_loop", "system_prompt_tokens": 1000, "turns": 5}],
-    }, "gc-pause")
+    scenario = parse_scenario(
+        {
+            "name": "gc-pause",
+            "seed": 1,
+            "duration": f"{args.duration}s",
+            "arrival": {"process": "poisson", "rate": f"{args.rate}/s"},
+            "workload": [{"kind": "agent_loop", "system_prompt_tokens": 1000, "turns": 5}],
+        },
+        "gc-pause",
+    )
     started_s = time.perf_counter()
     plan = build_plan(scenario)
     built_s = time.perf_counter() - started_s
-    print(f"plan: {len(plan):,} requests built in {built_s:.1f} s; "
-          f"{len(gc.get_objects()):,} objects tracked by the collector")
+    print(
+        f"plan: {len(plan):,} requests built in {built_s:.1f} s; "
+        f"{len(gc.get_objects()):,} objects tracked by the collector"
+    )
     live = [_collect_ms() for _ in range(3)]
     gc.freeze()
     frozen = _collect_ms()

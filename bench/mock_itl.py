@@ -62,32 +62,56 @@ def _settings(mode: str, itl_ms: float, streams: int, output_tokens: int) -> Moc
     # Output lengths vary (as real ones do) so that streams do not all end, and come back,
     # in the same step; the ITL itself is exact.
     if mode == "constant":
-        constant = DeploymentSettings(name="constant", model="mock", ttft_ms=itl_ms,
-                                      prefill_ms_per_token=0.0, itl_ms=itl_ms, jitter=0.0,
-                                      output_tokens=output_tokens, output_tokens_sigma=0.5)
+        constant = DeploymentSettings(
+            name="constant",
+            model="mock",
+            ttft_ms=itl_ms,
+            prefill_ms_per_token=0.0,
+            itl_ms=itl_ms,
+            jitter=0.0,
+            output_tokens=output_tokens,
+            output_tokens_sigma=0.5,
+        )
         return MockSettings(deployments=(constant,))
-    engine = EngineSettings(max_num_seqs=streams + 100, max_waiting_seqs=streams,
-                            max_num_batched_tokens=1_000_000, step_base_ms=itl_ms,
-                            prefill_ms_per_token=0.0, decode_ms_per_seq=0.0)
-    deployment = DeploymentSettings(name="engine", model="mock", jitter=0.0,
-                                    output_tokens=output_tokens, output_tokens_sigma=0.5,
-                                    engine=engine)
+    engine = EngineSettings(
+        max_num_seqs=streams + 100,
+        max_waiting_seqs=streams,
+        max_num_batched_tokens=1_000_000,
+        step_base_ms=itl_ms,
+        prefill_ms_per_token=0.0,
+        decode_ms_per_seq=0.0,
+    )
+    deployment = DeploymentSettings(
+        name="engine",
+        model="mock",
+        jitter=0.0,
+        output_tokens=output_tokens,
+        output_tokens_sigma=0.5,
+        engine=engine,
+    )
     return MockSettings(deployments=(deployment,))
 
 
 def _request(port: int) -> bytes:
-    body = orjson.dumps({"model": "mock", "stream": True,
-                         "messages": [{"role": "user", "content": "hold this stream open"}]})
-    return (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n"
-            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%b"
-            % (port, len(body), body))
+    body = orjson.dumps(
+        {
+            "model": "mock",
+            "stream": True,
+            "messages": [{"role": "user", "content": "hold this stream open"}],
+        }
+    )
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n"
+        b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (port, len(body), body)
+    )
 
 
 class _Stream(asyncio.Protocol):
     """One keep-alive connection issuing one streamed request after another."""
 
-    def __init__(self, request: bytes, gaps: list[float], stop_at: float,
-                 received: list[int]) -> None:
+    def __init__(
+        self, request: bytes, gaps: list[float], stop_at: float, received: list[int]
+    ) -> None:
         self._request = request
         self._gaps = gaps
         #: One counter shared by every stream: tokens received so far.
@@ -109,7 +133,7 @@ class _Stream(asyncio.Protocol):
         # A read may end inside a mark: count over the previous read's tail too (shorter
         # than a mark, so nothing is counted twice).
         seen = self._tail + data
-        self._tail = data[-(len(_TOKEN_MARK) - 1):]
+        self._tail = data[-(len(_TOKEN_MARK) - 1) :]
         count = seen.count(_TOKEN_MARK) - seen.count(_EMPTY_MARK)
         if count > 0:
             self._received[0] += count
@@ -191,7 +215,8 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
     # Streams open over one second, not all in the same instant.
     for index in range(streams):
         _, protocol = await loop.create_connection(
-            lambda: _Stream(request, gaps, stop_at, received), "127.0.0.1", port)
+            lambda: _Stream(request, gaps, stop_at, received), "127.0.0.1", port
+        )
         protocols.append(protocol)
         if index % 100 == 99:
             await asyncio.sleep(100 / streams)
@@ -215,25 +240,31 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
     client_cpu_s = time.process_time() - client_cpu_before
     # Streams end by themselves after ``stop_at``; long answers would take long, so what is
     # still open after a while is cut (the measurement is over by now).
-    _, still_open = await asyncio.wait([asyncio.ensure_future(p.closed) for p in protocols],
-                                       timeout=10)
+    _, still_open = await asyncio.wait(
+        [asyncio.ensure_future(p.closed) for p in protocols], timeout=10
+    )
     if still_open:
         for protocol in protocols:
             protocol.abort()
         await asyncio.wait_for(asyncio.gather(*(p.closed for p in protocols)), 10)
     values = np.array(gaps) * 1000.0
     LAST_GAPS_MS[:] = values.tolist()
-    return {"tokens": float(len(values)), "p50": float(np.percentile(values, 50)),
-            "p99": float(np.percentile(values, 99)), "p999": float(np.percentile(values, 99.9)),
-            "mean": float(values.mean()), "cpu": cpu_s / wall_s,
-            "client_cpu": client_cpu_s / wall_s,
-            "user": (split_after[0] - split_before[0]) / wall_s,
-            "system": (split_after[1] - split_before[1]) / wall_s,
-            "rss_per_stream": (rss_open - rss_idle) / streams,
-            "cpu_us_per_token": cpu_s / max(1, steady_tokens) * 1e6,
-            # User time only: the Python side, apart from the kernel's sends.
-            "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6,
-            **_own_lag(_ledger_request(port, "GET").splitlines())}
+    return {
+        "tokens": float(len(values)),
+        "p50": float(np.percentile(values, 50)),
+        "p99": float(np.percentile(values, 99)),
+        "p999": float(np.percentile(values, 99.9)),
+        "mean": float(values.mean()),
+        "cpu": cpu_s / wall_s,
+        "client_cpu": client_cpu_s / wall_s,
+        "user": (split_after[0] - split_before[0]) / wall_s,
+        "system": (split_after[1] - split_before[1]) / wall_s,
+        "rss_per_stream": (rss_open - rss_idle) / streams,
+        "cpu_us_per_token": cpu_s / max(1, steady_tokens) * 1e6,
+        # User time only: the Python side, apart from the kernel's sends.
+        "user_us_per_token": (split_after[0] - split_before[0]) / max(1, steady_tokens) * 1e6,
+        **_own_lag(_ledger_request(port, "GET").splitlines()),
+    }
 
 
 @contextlib.contextmanager
@@ -253,8 +284,9 @@ def _code_from(root: str | None) -> Iterator[None]:
         os.chdir(previous_cwd)
 
 
-def _measure(mode: str, root: str | None, args: argparse.Namespace,
-             all_cores: set[int]) -> tuple[dict[str, float], int, list[int]]:
+def _measure(
+    mode: str, root: str | None, args: argparse.Namespace, all_cores: set[int]
+) -> tuple[dict[str, float], int, list[int]]:
     # pin_apart narrowed this process to the client cores; each measurement starts afresh.
     os.sched_setaffinity(0, all_cores)
     import uvloop
@@ -282,30 +314,43 @@ def _own_lag(lines: list[bytes]) -> dict[str, float]:
     """The mock's own account of falling behind, from its ledger lines (``lag_ms`` per answer,
     the mean per token; a tree from before the field existed has none): p99 over the answers,
     and the share late by more than the target's 2 ms."""
-    lags = [lag for line in lines if line.strip()
-            if (lag := orjson.loads(line).get("lag_ms")) is not None]
+    lags = [
+        lag
+        for line in lines
+        if line.strip()
+        if (lag := orjson.loads(line).get("lag_ms")) is not None
+    ]
     if not lags:
         return {}
     values = np.array(lags)
-    return {"own_lag_p99_ms": float(np.percentile(values, 99)),
-            "own_late_share": float((values > 2.0).mean())}
+    return {
+        "own_lag_p99_ms": float(np.percentile(values, 99)),
+        "own_late_share": float((values > 2.0).mean()),
+    }
 
 
 def _summary(results: dict[tuple[str, str], list[dict[str, float]]], itl_ms: float) -> None:
     print("\nmedian [min..max] over the rounds:")
     for (mode, code), runs in results.items():
+
         def spread(key: str, scale: float = 1.0, runs: list[dict[str, float]] = runs) -> str:
             values = sorted(run[key] * scale for run in runs)
-            return (f"{float(np.median(values)):.2f} [{values[0]:.2f}..{values[-1]:.2f}]")
+            return f"{float(np.median(values)):.2f} [{values[0]:.2f}..{values[-1]:.2f}]"
+
         p99_over = [{"p99_over": run["p99"] - itl_ms} for run in runs]
         over = sorted(v["p99_over"] for v in p99_over)
-        print(f"  {mode:8} {code:8} p99-ITL ms {float(np.median(over)):+.2f} "
-              f"[{over[0]:+.2f}..{over[-1]:+.2f}]  cpu% {spread('cpu', 100)}  "
-              f"us/token {spread('cpu_us_per_token')} (user {spread('user_us_per_token')})  "
-              f"KiB/stream "
-              f"{spread('rss_per_stream', 1 / 1024)}"
-              + (f"  own lag p99 ms {spread('own_lag_p99_ms')}"
-                 if all("own_lag_p99_ms" in run for run in runs) else ""))
+        print(
+            f"  {mode:8} {code:8} p99-ITL ms {float(np.median(over)):+.2f} "
+            f"[{over[0]:+.2f}..{over[-1]:+.2f}]  cpu% {spread('cpu', 100)}  "
+            f"us/token {spread('cpu_us_per_token')} (user {spread('user_us_per_token')})  "
+            f"KiB/stream "
+            f"{spread('rss_per_stream', 1 / 1024)}"
+            + (
+                f"  own lag p99 ms {spread('own_lag_p99_ms')}"
+                if all("own_lag_p99_ms" in run for run in runs)
+                else ""
+            )
+        )
 
 
 def main() -> int:
@@ -313,15 +358,22 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--output-tokens", type=int, default=100,
-                        help="median answer length (longer: less per-request cost per token)")
+    parser.add_argument(
+        "--output-tokens",
+        type=int,
+        default=100,
+        help="median answer length (longer: less per-request cost per token)",
+    )
     parser.add_argument("--mode", choices=("constant", "engine", "both"), default="both")
-    parser.add_argument("--baseline-root", default=None,
-                        help="a tree whose mock runs alternately with this one")
+    parser.add_argument(
+        "--baseline-root", default=None, help="a tree whose mock runs alternately with this one"
+    )
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    if args.baseline_root is not None and not (
-            Path(args.baseline_root) / "mock_models" / "__main__.py").is_file():
+    if (
+        args.baseline_root is not None
+        and not (Path(args.baseline_root) / "mock_models" / "__main__.py").is_file()
+    ):
         parser.error(f"--baseline-root {args.baseline_root}: no mock_models/__main__.py there")
 
     modes = ("constant", "engine") if args.mode == "both" else (args.mode,)
@@ -340,8 +392,7 @@ def main() -> int:
             for code, root in order:
                 result, mock_core, client_cores = _measure(mode, root, args, all_cores)
                 results.setdefault((mode, code), []).append(result)
-                _print(mode, code, result, args, mock_core, client_cores, floor_us,
-                       tokens_per_s)
+                _print(mode, code, result, args, mock_core, client_cores, floor_us, tokens_per_s)
                 if code == "current":
                     within = within and abs(result["p99"] - args.itl_ms) <= 2.0
     if args.repeat > 1 or len(codes) > 1:
@@ -349,28 +400,46 @@ def main() -> int:
     return 0 if within else 1
 
 
-def _print(mode: str, code: str, result: dict[str, float], args: argparse.Namespace,
-           mock_core: int, client_cores: list[int], floor_us: float,
-           tokens_per_s: float) -> None:
-    print(f"mode={mode} code={code} streams={args.streams} itl_ms={args.itl_ms:g} "
-          f"mock_core={mock_core} client_cores={client_cores} "
-          f"tokens_measured={result['tokens']:.0f}")
-    print(f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
-          f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "
-          f"(p99 - configured: {result['p99'] - args.itl_ms:+.2f} ms)")
-    print(f"  steady-state CPU busy: mock {result['cpu']:.0%} of one core   "
-          f"client {result['client_cpu']:.0%}   "
-          f"mock memory per open stream: {result['rss_per_stream'] / 1024:.1f} KiB   "
-          f"mock CPU per token: {result['cpu_us_per_token']:.2f} us "
-          f"(user {result['user_us_per_token']:.2f})")
-    print(f"  mock CPU split: user {result['user']:.0%}  system {result['system']:.0%}"
-          f"   kernel floor: {floor_us:.1f} us per token send = "
-          f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s",
-          flush=True)
+def _print(
+    mode: str,
+    code: str,
+    result: dict[str, float],
+    args: argparse.Namespace,
+    mock_core: int,
+    client_cores: list[int],
+    floor_us: float,
+    tokens_per_s: float,
+) -> None:
+    print(
+        f"mode={mode} code={code} streams={args.streams} itl_ms={args.itl_ms:g} "
+        f"mock_core={mock_core} client_cores={client_cores} "
+        f"tokens_measured={result['tokens']:.0f}"
+    )
+    print(
+        f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "
+        f"p99 {result['p99']:.2f}  p99.9 {result['p999']:.2f}   "
+        f"(p99 - configured: {result['p99'] - args.itl_ms:+.2f} ms)"
+    )
+    print(
+        f"  steady-state CPU busy: mock {result['cpu']:.0%} of one core   "
+        f"client {result['client_cpu']:.0%}   "
+        f"mock memory per open stream: {result['rss_per_stream'] / 1024:.1f} KiB   "
+        f"mock CPU per token: {result['cpu_us_per_token']:.2f} us "
+        f"(user {result['user_us_per_token']:.2f})"
+    )
+    print(
+        f"  mock CPU split: user {result['user']:.0%}  system {result['system']:.0%}"
+        f"   kernel floor: {floor_us:.1f} us per token send = "
+        f"{floor_us * tokens_per_s / 1e6:.0%} of one core at {tokens_per_s:,.0f} tokens/s",
+        flush=True,
+    )
     if "own_lag_p99_ms" in result:
-        print(f"  the mock's own account (ledger lag_ms, answers finished in the steady state): "
-              f"p99 {result['own_lag_p99_ms']:.2f} ms, {result['own_late_share']:.1%} of "
-              "answers more than 2 ms behind on average", flush=True)
+        print(
+            f"  the mock's own account (ledger lag_ms, answers finished in the steady state): "
+            f"p99 {result['own_lag_p99_ms']:.2f} ms, {result['own_late_share']:.1%} of "
+            "answers more than 2 ms behind on average",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

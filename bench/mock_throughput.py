@@ -34,12 +34,26 @@ from mock_models.settings import (
 )
 
 _REQUESTS = {
-    "openai-chat": ("/v1/chat/completions", b"data: [DONE]\n\n", {
-        "model": "mock", "stream": True, "stream_options": {"include_usage": True},
-        "messages": [{"role": "user", "content": "tell me a story about a benchmark"}]}),
-    "anthropic-messages": ("/v1/messages", b"event: message_stop", {
-        "model": "mock", "stream": True, "max_tokens": 64,
-        "messages": [{"role": "user", "content": "tell me a story about a benchmark"}]}),
+    "openai-chat": (
+        "/v1/chat/completions",
+        b"data: [DONE]\n\n",
+        {
+            "model": "mock",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "tell me a story about a benchmark"}],
+        },
+    ),
+    "anthropic-messages": (
+        "/v1/messages",
+        b"event: message_stop",
+        {
+            "model": "mock",
+            "stream": True,
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "tell me a story about a benchmark"}],
+        },
+    ),
 }
 
 
@@ -47,11 +61,21 @@ def zero_latency(mode: str) -> MockSettings:
     """32 tokens per answer, no latency, in either latency model."""
     if mode == "constant":
         return constant_settings(ttft_ms=0, itl_ms=0, output_tokens=32)
-    engine = EngineSettings(max_num_seqs=1024, step_base_ms=0.0, prefill_ms_per_token=0.0,
-                            decode_ms_per_seq=0.0)
-    return MockSettings(deployments=(DeploymentSettings(
-        name="engine", model="mock", jitter=0.0, output_tokens=32, output_tokens_sigma=0.0,
-        engine=engine),))
+    engine = EngineSettings(
+        max_num_seqs=1024, step_base_ms=0.0, prefill_ms_per_token=0.0, decode_ms_per_seq=0.0
+    )
+    return MockSettings(
+        deployments=(
+            DeploymentSettings(
+                name="engine",
+                model="mock",
+                jitter=0.0,
+                output_tokens=32,
+                output_tokens_sigma=0.0,
+                engine=engine,
+            ),
+        )
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -63,8 +87,9 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
-async def drive(base_url: str, api: str, concurrency: int, duration_s: float,
-                pid: int) -> tuple[int, int, float, float]:
+async def drive(
+    base_url: str, api: str, concurrency: int, duration_s: float, pid: int
+) -> tuple[int, int, float, float]:
     path, terminator, body = _REQUESTS[api]
     url = base_url + path
     completed = failed = 0
@@ -109,16 +134,23 @@ def main() -> int:
         except ImportError:
             run = asyncio.run
         completed, failed, cpu_s, wall_s = run(
-            drive(mock.base_url, args.api, args.concurrency, args.duration, mock.pid))
+            drive(mock.base_url, args.api, args.concurrency, args.duration, mock.pid)
+        )
     rate = completed / wall_s
-    print(f"mode={args.mode} api={args.api} concurrency={args.concurrency} duration_s={wall_s:.1f} "
-          f"mock_core={mock_core} client_cores={client_cores}")
+    print(
+        f"mode={args.mode} api={args.api} concurrency={args.concurrency} duration_s={wall_s:.1f} "
+        f"mock_core={mock_core} client_cores={client_cores}"
+    )
     print(f"completed streamed requests/s: {rate:.0f}   (failed: {failed})")
-    print(f"mock CPU per request: {cpu_s / max(completed, 1) * 1e3:.3f} ms   "
-          f"mock CPU busy: {cpu_s / wall_s:.0%} of one core")
+    print(
+        f"mock CPU per request: {cpu_s / max(completed, 1) * 1e3:.3f} ms   "
+        f"mock CPU busy: {cpu_s / wall_s:.0%} of one core"
+    )
     if cpu_s / wall_s < 0.85 and cpu_s > 0:
-        print("note: the mock's core was not saturated, so the client was the bottleneck; "
-              f"one mock core would serve about {completed / cpu_s:.0f} requests/s")
+        print(
+            "note: the mock's core was not saturated, so the client was the bottleneck; "
+            f"one mock core would serve about {completed / cpu_s:.0f} requests/s"
+        )
     return 0 if completed and not failed else 1
 
 

@@ -31,18 +31,36 @@ _RATE_RPS = 100.0
 def _scenario(requests: int, seed: int) -> Scenario:
     duration_s = max(requests / _REQUESTS_PER_SESSION / _RATE_RPS, 1.0)
     workloads: list[dict[str, Any]] = [
-        {"kind": "stream", "share": 0.4, "shared_prefix_share": 0.3,
-         "prompt_tokens": {"dist": "lognormal", "median": 600, "sigma": 0.8}},
+        {
+            "kind": "stream",
+            "share": 0.4,
+            "shared_prefix_share": 0.3,
+            "prompt_tokens": {"dist": "lognormal", "median": 600, "sigma": 0.8},
+        },
         {"kind": "chat", "share": 0.2, "context_window_tokens": 4000},
-        {"kind": "agent_loop", "share": 0.1, "context_window_tokens": 16000,
-         "on_overflow": "summarize"},
+        {
+            "kind": "agent_loop",
+            "share": 0.1,
+            "context_window_tokens": 16000,
+            "on_overflow": "summarize",
+        },
         {"kind": "rag", "share": 0.2, "turns": {"dist": "geometric", "mean": 2, "max": 6}},
-        {"kind": "batch", "share": 0.1, "shared_prefix_share": 0.5,
-         "requests": {"dist": "geometric", "mean": 3}},
+        {
+            "kind": "batch",
+            "share": 0.1,
+            "shared_prefix_share": 0.5,
+            "requests": {"dist": "geometric", "mean": 3},
+        },
     ]
-    return parse_scenario({"seed": seed, "duration": f"{duration_s:.3f}s",
-                           "arrival": {"process": "poisson", "rate": _RATE_RPS},
-                           "workload": workloads}, source="<bench>")
+    return parse_scenario(
+        {
+            "seed": seed,
+            "duration": f"{duration_s:.3f}s",
+            "arrival": {"process": "poisson", "rate": _RATE_RPS},
+            "workload": workloads,
+        },
+        source="<bench>",
+    )
 
 
 def _best_cpu_s(repeat: int, step: Any) -> tuple[float, Any]:
@@ -66,12 +84,16 @@ def main() -> None:
     planned: list[PlannedRequest] = plan
     preview_s, summary = _best_cpu_s(args.repeat, lambda: preview(planned, duration_s))
     shown: PlanPreview = summary
-    print(f"plan           {len(planned)} requests, {shown.sessions} sessions, "
-          f"{duration_s:.0f} s at {_RATE_RPS:.0f} sessions/s")
+    print(
+        f"plan           {len(planned)} requests, {shown.sessions} sessions, "
+        f"{duration_s:.0f} s at {_RATE_RPS:.0f} sessions/s"
+    )
     print(f"build          {build_s:.2f} s CPU ({build_s / len(planned) * 1e6:.1f} us/request)")
     print(f"preview        {preview_s:.2f} s CPU ({preview_s / len(planned) * 1e6:.1f} us/request)")
-    print(f"shared prefix  {shown.shared_prefix_prompt_share:.4f} across sessions, "
-          f"{shown.prefix_reuse_prompt_share:.4f} reused")
+    print(
+        f"shared prefix  {shown.shared_prefix_prompt_share:.4f} across sessions, "
+        f"{shown.prefix_reuse_prompt_share:.4f} reused"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ def _plan(path: Path, minutes: float, time_scale: float) -> list[PlannedRequest]
     return replay_trace(rows, trace, seed=0, api="openai-chat", model="mock", stream=True)
 
 
-def _replay(url: str, plan: list[PlannedRequest],
-            folder: Path) -> tuple[dict[str, float], Counter[str]]:
+def _replay(
+    url: str, plan: list[PlannedRequest], folder: Path
+) -> tuple[dict[str, float], Counter[str]]:
     duration_s = plan[-1].offset_s + 0.001
     driven = drive(url, plan, duration_s, folder / "records.jsonl")
     return {"planned": len(plan) / duration_s, **driven.row()}, driven.outcomes
@@ -51,18 +52,26 @@ def _replay(url: str, plan: list[PlannedRequest],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trace", type=Path, default=DEFAULT_TRACE)
-    parser.add_argument("--minutes", type=float, default=1.0,
-                        help="replay the trace's first MINUTES (trace time)")
-    parser.add_argument("--time-scales", default="1,10",
-                        help="comma-separated speed-ups, each replayed in turn")
+    parser.add_argument(
+        "--minutes", type=float, default=1.0, help="replay the trace's first MINUTES (trace time)"
+    )
+    parser.add_argument(
+        "--time-scales", default="1,10", help="comma-separated speed-ups, each replayed in turn"
+    )
     args = parser.parse_args()
-    with EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock, \
-            tempfile.TemporaryDirectory() as folder:
+    with (
+        EmbeddedMock(constant_settings(20.0, 2.0, 16)) as mock,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         mock_core, client_cores = pin_apart(mock.pid)
-        print(f"replay of {args.trace.name}, first {args.minutes:g} min of trace time; "
-              f"mock on core {mock_core}, engine on cores {client_cores}")
-        print(f"{'scale':>6} {'requests':>9} {'wall s':>7} {'trace/s':>8} {'achieved/s':>11} "
-              f"{'lag p50 ms':>11} {'lag p99 ms':>11} {'ok':>6} {'client CPU':>11}")
+        print(
+            f"replay of {args.trace.name}, first {args.minutes:g} min of trace time; "
+            f"mock on core {mock_core}, engine on cores {client_cores}"
+        )
+        print(
+            f"{'scale':>6} {'requests':>9} {'wall s':>7} {'trace/s':>8} {'achieved/s':>11} "
+            f"{'lag p50 ms':>11} {'lag p99 ms':>11} {'ok':>6} {'client CPU':>11}"
+        )
         for time_scale in (float(scale) for scale in args.time_scales.split(",")):
             plan = _plan(args.trace, args.minutes, time_scale)
             if not plan:
@@ -70,10 +79,12 @@ def main() -> None:
                 continue
             row, outcomes = _replay(mock.api_url, plan, Path(folder))
             held = row["lag_p99"] < LAG_LIMIT_MS and row["ok_share"] > 0.99
-            print(f"{time_scale:6g} {len(plan):9d} {plan[-1].offset_s:7.1f} "
-                  f"{row['planned']:8.1f} {row['achieved']:11.1f} {row['lag_p50']:11.2f} "
-                  f"{row['lag_p99']:11.2f} {row['ok_share']:6.1%} {row['cpu_share']:11.0%}"
-                  f"{'' if held else f'   <- not held: {dict(outcomes)}'}")
+            print(
+                f"{time_scale:6g} {len(plan):9d} {plan[-1].offset_s:7.1f} "
+                f"{row['planned']:8.1f} {row['achieved']:11.1f} {row['lag_p50']:11.2f} "
+                f"{row['lag_p99']:11.2f} {row['ok_share']:6.1%} {row['cpu_share']:11.0%}"
+                f"{'' if held else f'   <- not held: {dict(outcomes)}'}"
+            )
 
 
 if __name__ == "__main__":

@@ -42,10 +42,10 @@ class FaultKind(StrEnum):
 
 
 class Phase(StrEnum):
-    BEFORE = "before"          # instead of, or before, the answer
-    STREAM = "stream"          # inside the answer, after some tokens
+    BEFORE = "before"  # instead of, or before, the answer
+    STREAM = "stream"  # inside the answer, after some tokens
     CONNECTION = "connection"  # the listener itself: refuse connections
-    HEALTH = "health"          # readiness endpoint only; requests are served
+    HEALTH = "health"  # readiness endpoint only; requests are served
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +64,38 @@ class KindSpec:
     retryable: bool = False
 
 
-def _status(kind: FaultKind, status: int, summary: str, retryable: bool,
-            **params: float) -> KindSpec:
+def _status(
+    kind: FaultKind, status: int, summary: str, retryable: bool, **params: float
+) -> KindSpec:
     outcome = "http_429" if status == 429 else ("http_5xx" if status >= 500 else "http_4xx")
-    return KindSpec(kind, Phase.BEFORE, summary, MappingProxyType(params), status, outcome,
-                    outcome, retryable)
+    return KindSpec(
+        kind, Phase.BEFORE, summary, MappingProxyType(params), status, outcome, outcome, retryable
+    )
 
 
 _SPECS = (
-    KindSpec(FaultKind.DELAY, Phase.BEFORE, "wait before answering normally",
-             MappingProxyType({"delay_ms": 2000.0})),
-    KindSpec(FaultKind.HANG, Phase.BEFORE, "accept the request and never answer",
-             MappingProxyType({"hang_s": 3600.0}), None, "timeout_first_token",
-             "timeout_first_token"),
-    _status(FaultKind.HTTP_429, 429, "rate limited, with retry-after and rate-limit headers",
-            True, retry_after_s=1.0),
+    KindSpec(
+        FaultKind.DELAY,
+        Phase.BEFORE,
+        "wait before answering normally",
+        MappingProxyType({"delay_ms": 2000.0}),
+    ),
+    KindSpec(
+        FaultKind.HANG,
+        Phase.BEFORE,
+        "accept the request and never answer",
+        MappingProxyType({"hang_s": 3600.0}),
+        None,
+        "timeout_first_token",
+        "timeout_first_token",
+    ),
+    _status(
+        FaultKind.HTTP_429,
+        429,
+        "rate limited, with retry-after and rate-limit headers",
+        True,
+        retry_after_s=1.0,
+    ),
     _status(FaultKind.QUOTA_429, 429, "quota exhausted: a 429 that says not to retry", False),
     _status(FaultKind.HTTP_500, 500, "internal server error", True),
     _status(FaultKind.HTTP_502, 502, "bad gateway", True),
@@ -89,32 +106,85 @@ _SPECS = (
     _status(FaultKind.HTTP_401, 401, "authentication error", False),
     _status(FaultKind.HTTP_404, 404, "model not found", False),
     _status(FaultKind.HTTP_413, 413, "request too large", False),
-    KindSpec(FaultKind.STALL, Phase.STREAM, "stop sending after N tokens, connection open",
-             MappingProxyType({"after_tokens": 10.0, "stall_s": 3600.0}), None,
-             "timeout_stream", "timeout_first_token"),
-    KindSpec(FaultKind.CUT, Phase.STREAM, "end cleanly after N tokens without the terminator",
-             MappingProxyType({"after_tokens": 10.0}), None, "stream_cut", "stream_cut"),
-    KindSpec(FaultKind.RESET, Phase.STREAM, "TCP reset after N tokens",
-             MappingProxyType({"after_tokens": 10.0}), None, "reset", "reset"),
-    KindSpec(FaultKind.ERROR_EVENT, Phase.STREAM, "in-band error after HTTP 200 and N tokens",
-             MappingProxyType({"after_tokens": 10.0}), None, "stream_error", "stream_error"),
+    KindSpec(
+        FaultKind.STALL,
+        Phase.STREAM,
+        "stop sending after N tokens, connection open",
+        MappingProxyType({"after_tokens": 10.0, "stall_s": 3600.0}),
+        None,
+        "timeout_stream",
+        "timeout_first_token",
+    ),
+    KindSpec(
+        FaultKind.CUT,
+        Phase.STREAM,
+        "end cleanly after N tokens without the terminator",
+        MappingProxyType({"after_tokens": 10.0}),
+        None,
+        "stream_cut",
+        "stream_cut",
+    ),
+    KindSpec(
+        FaultKind.RESET,
+        Phase.STREAM,
+        "TCP reset after N tokens",
+        MappingProxyType({"after_tokens": 10.0}),
+        None,
+        "reset",
+        "reset",
+    ),
+    KindSpec(
+        FaultKind.ERROR_EVENT,
+        Phase.STREAM,
+        "in-band error after HTTP 200 and N tokens",
+        MappingProxyType({"after_tokens": 10.0}),
+        None,
+        "stream_error",
+        "stream_error",
+    ),
     KindSpec(FaultKind.DROP_USAGE, Phase.STREAM, "omit the usage (chunk or field)"),
-    KindSpec(FaultKind.WRONG_USAGE, Phase.STREAM, "report usage scaled by a factor",
-             MappingProxyType({"usage_factor": 2.0})),
-    KindSpec(FaultKind.SLOW_DRIP, Phase.STREAM, "send tokens slowly",
-             MappingProxyType({"itl_ms": 500.0})),
-    KindSpec(FaultKind.FRAGMENT, Phase.STREAM, "split SSE frames into tiny writes",
-             MappingProxyType({"fragment_bytes": 7.0})),
-    KindSpec(FaultKind.MALFORMED_CHUNK, Phase.STREAM, "send a chunk that is not valid JSON",
-             MappingProxyType({"after_tokens": 10.0}), None, "protocol_error", "protocol_error"),
-    KindSpec(FaultKind.DOWN, Phase.CONNECTION,
-             "refuse connections (deployment down): a deployment with its own listener "
-             "closes it for the window (ECONNREFUSED); an attempt reaching it through the "
-             "shared listener or an already open connection is reset instead (outcome reset)",
-             MappingProxyType({}), None, "connect_error", "connect_error", True),
-    KindSpec(FaultKind.FLAP, Phase.HEALTH,
-             "readiness of the targeted deployments alternates between up and down",
-             MappingProxyType({"period_s": 10.0})),
+    KindSpec(
+        FaultKind.WRONG_USAGE,
+        Phase.STREAM,
+        "report usage scaled by a factor",
+        MappingProxyType({"usage_factor": 2.0}),
+    ),
+    KindSpec(
+        FaultKind.SLOW_DRIP, Phase.STREAM, "send tokens slowly", MappingProxyType({"itl_ms": 500.0})
+    ),
+    KindSpec(
+        FaultKind.FRAGMENT,
+        Phase.STREAM,
+        "split SSE frames into tiny writes",
+        MappingProxyType({"fragment_bytes": 7.0}),
+    ),
+    KindSpec(
+        FaultKind.MALFORMED_CHUNK,
+        Phase.STREAM,
+        "send a chunk that is not valid JSON",
+        MappingProxyType({"after_tokens": 10.0}),
+        None,
+        "protocol_error",
+        "protocol_error",
+    ),
+    KindSpec(
+        FaultKind.DOWN,
+        Phase.CONNECTION,
+        "refuse connections (deployment down): a deployment with its own listener "
+        "closes it for the window (ECONNREFUSED); an attempt reaching it through the "
+        "shared listener or an already open connection is reset instead (outcome reset)",
+        MappingProxyType({}),
+        None,
+        "connect_error",
+        "connect_error",
+        True,
+    ),
+    KindSpec(
+        FaultKind.FLAP,
+        Phase.HEALTH,
+        "readiness of the targeted deployments alternates between up and down",
+        MappingProxyType({"period_s": 10.0}),
+    ),
 )
 
 CATALOGUE: Mapping[FaultKind, KindSpec] = MappingProxyType({s.kind: s for s in _SPECS})
@@ -150,8 +220,9 @@ def resolve_params(kind: FaultKind, given: Mapping[str, float]) -> dict[str, flo
     unknown = sorted(set(given) - set(defaults) - COMMON_PARAMS)
     if unknown:
         allowed = ", ".join(sorted(defaults)) or "none"
-        raise ValueError(f"{kind.value} takes no parameter {', '.join(unknown)} "
-                         f"(its parameters: {allowed})")
+        raise ValueError(
+            f"{kind.value} takes no parameter {', '.join(unknown)} (its parameters: {allowed})"
+        )
     negative = sorted(name for name, value in given.items() if value < 0)
     if negative:
         raise ValueError(f"{kind.value}: {', '.join(negative)} must not be negative")

@@ -30,7 +30,7 @@ class AttemptContext:
 class FaultChoice:
     kind: FaultKind
     params: Mapping[str, float] = field(default_factory=dict)
-    source: str = "profile"     # "profile" or "header"
+    source: str = "profile"  # "profile" or "header"
     rule_index: int | None = None
 
 
@@ -74,8 +74,9 @@ def parse_fault_header(value: str) -> tuple[FaultChoice, int | None]:
         kind = FaultKind(parts[0])
     except ValueError:
         known = ", ".join(k.value for k in FaultKind)
-        raise ValueError(f"{FAULT_HEADER}: unknown fault kind {parts[0]!r} "
-                         f"(known: {known})") from None
+        raise ValueError(
+            f"{FAULT_HEADER}: unknown fault kind {parts[0]!r} (known: {known})"
+        ) from None
     given: dict[str, float] = {}
     for part in parts[1:]:
         name, sep, raw = part.partition("=")
@@ -103,8 +104,9 @@ def forced(header: str | None, attempt: int | None) -> FaultChoice | None:
 def attempt_draw(seed: int, request_id: str, attempt: int | None) -> float:
     """A uniform draw in [0, 1) fixed by (seed, request id, attempt): the same request and
     attempt meet the same fault on every rerun, whatever else is in flight."""
-    digest = hashlib.blake2b(f"{seed}\x1f{request_id}\x1f{attempt or 1}".encode(),
-                             digest_size=8).digest()
+    digest = hashlib.blake2b(
+        f"{seed}\x1f{request_id}\x1f{attempt or 1}".encode(), digest_size=8
+    ).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
@@ -120,6 +122,14 @@ def attempt_number(headers: Mapping[str, str]) -> int | None:
     return None
 
 
-__all__ = ["COMMON_PARAMS", "FAULT_HEADER", "AttemptContext", "FaultChoice", "attempt_draw",
-           "attempt_number",
-           "choose", "forced", "parse_fault_header"]
+__all__ = [
+    "COMMON_PARAMS",
+    "FAULT_HEADER",
+    "AttemptContext",
+    "FaultChoice",
+    "attempt_draw",
+    "attempt_number",
+    "choose",
+    "forced",
+    "parse_fault_header",
+]

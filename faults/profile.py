@@ -64,15 +64,18 @@ class Targets(_Strict):
     def _known_apis(self) -> Targets:
         unknown = [api for api in self.apis if api not in API_FLAVOURS]
         if unknown:
-            raise ValueError(f"unknown API flavour {unknown[0]!r}; known flavours: "
-                             f"{', '.join(API_FLAVOURS)}")
+            raise ValueError(
+                f"unknown API flavour {unknown[0]!r}; known flavours: {', '.join(API_FLAVOURS)}"
+            )
         return self
 
     def match(self, deployment: str, model: str, api: str, stream: bool) -> bool:
-        return ((not self.deployments or deployment in self.deployments)
-                and (not self.models or model in self.models)
-                and (not self.apis or api in self.apis)
-                and (self.stream is None or self.stream == stream))
+        return (
+            (not self.deployments or deployment in self.deployments)
+            and (not self.models or model in self.models)
+            and (not self.apis or api in self.apis)
+            and (self.stream is None or self.stream == stream)
+        )
 
 
 class Rule(_Strict):
@@ -106,8 +109,9 @@ class ProfileError(ValueError):
 def library() -> list[str]:
     """Names of the profiles shipped in faults/profiles/."""
     folder = resources.files("faults").joinpath("profiles")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
-                  if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def parse_profile(data: dict[str, Any], source: str) -> FaultProfile:
@@ -134,8 +138,10 @@ def load_profile(name_or_path: str) -> FaultProfile:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ProfileError(f"{name_or_path}: no such fault profile file, and not one of "
-                               f"the shipped profiles ({', '.join(library())})") from None
+            raise ProfileError(
+                f"{name_or_path}: no such fault profile file, and not one of "
+                f"the shipped profiles ({', '.join(library())})"
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ProfileError(f"{name_or_path}: cannot read ({exc})") from None
         source = name_or_path

@@ -27,19 +27,23 @@ def _holds(rule: Rule, deployment: str | None, model: str | None, t_s: float) ->
         return False
     if deployment is None:
         return not targets.deployments and not targets.models
-    return ((not targets.deployments or deployment in targets.deployments)
-            and (not targets.models or model in targets.models))
+    return (not targets.deployments or deployment in targets.deployments) and (
+        not targets.models or model in targets.models
+    )
 
 
 def refusing(profile: FaultProfile, deployment: str, model: str, t_s: float) -> bool:
     """True while a ``down`` rule holds the deployment: its own listener is closed for the
     whole window (probability and ramp only shape the per-attempt resets elsewhere)."""
-    return any(rule.kind is FaultKind.DOWN and _holds(rule, deployment, model, t_s)
-               for rule in profile.rule)
+    return any(
+        rule.kind is FaultKind.DOWN and _holds(rule, deployment, model, t_s)
+        for rule in profile.rule
+    )
 
 
-def flapping_down(profile: FaultProfile, deployment: str | None, model: str | None,
-                  t_s: float) -> bool:
+def flapping_down(
+    profile: FaultProfile, deployment: str | None, model: str | None, t_s: float
+) -> bool:
     """True in the down half of each period of a ``flap`` rule holding the deployment (the
     server as a whole when ``deployment`` is None), counted from the window's start."""
     for rule in profile.rule:

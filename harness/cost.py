@@ -49,22 +49,36 @@ class ModelPrice:
     cache_creation_usd_per_token: float | None
     source: str
 
-    def cost_usd(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int,
-                 cache_write_tokens: int = 0) -> float:
+    def cost_usd(
+        self,
+        prompt_tokens: int,
+        cached_tokens: int,
+        completion_tokens: int,
+        cache_write_tokens: int = 0,
+    ) -> float:
         prompt = max(prompt_tokens, 0)
         cached = min(max(cached_tokens, 0), prompt)
         written = min(max(cache_write_tokens, 0), prompt - cached)
-        cache_read = (self.cache_read_usd_per_token
-                      if self.cache_read_usd_per_token is not None else self.input_usd_per_token)
-        cache_write = (self.cache_creation_usd_per_token
-                       if self.cache_creation_usd_per_token is not None
-                       else self.input_usd_per_token)
-        return ((prompt - cached - written) * self.input_usd_per_token
-                + cached * cache_read + written * cache_write
-                + max(completion_tokens, 0) * self.output_usd_per_token)
+        cache_read = (
+            self.cache_read_usd_per_token
+            if self.cache_read_usd_per_token is not None
+            else self.input_usd_per_token
+        )
+        cache_write = (
+            self.cache_creation_usd_per_token
+            if self.cache_creation_usd_per_token is not None
+            else self.input_usd_per_token
+        )
+        return (
+            (prompt - cached - written) * self.input_usd_per_token
+            + cached * cache_read
+            + written * cache_write
+            + max(completion_tokens, 0) * self.output_usd_per_token
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Prices per million tokens (the unit people compare), for summary.json."""
+
         def per_mtok(value: float | None) -> float | None:
             # Rounded so that 2.5e-06 per token reads 2.5, not 2.5000000000000004.
             return None if value is None else round(value / _PER_MTOK, 9)
@@ -95,15 +109,20 @@ class PriceBook:
             return self.snapshot.get(model)
         return None
 
-    def cost_usd(self, model: str | None, deployment: str | None, prompt_tokens: int,
-                 cached_tokens: int, completion_tokens: int,
-                 cache_write_tokens: int = 0) -> float | None:
+    def cost_usd(
+        self,
+        model: str | None,
+        deployment: str | None,
+        prompt_tokens: int,
+        cached_tokens: int,
+        completion_tokens: int,
+        cache_write_tokens: int = 0,
+    ) -> float | None:
         """USD for one attempt, or None when no price is known for it."""
         price = self.price_for(model, deployment)
         if price is None:
             return None
-        return price.cost_usd(prompt_tokens, cached_tokens, completion_tokens,
-                              cache_write_tokens)
+        return price.cost_usd(prompt_tokens, cached_tokens, completion_tokens, cache_write_tokens)
 
 
 def _snapshot_price(name: str, entry: Mapping[str, Any], source: str) -> ModelPrice:
@@ -111,8 +130,7 @@ def _snapshot_price(name: str, entry: Mapping[str, Any], source: str) -> ModelPr
         input_usd_per_token=float(entry["input_cost_per_token"]),
         output_usd_per_token=float(entry["output_cost_per_token"]),
         cache_read_usd_per_token=_optional_float(entry.get("cache_read_input_token_cost")),
-        cache_creation_usd_per_token=_optional_float(
-            entry.get("cache_creation_input_token_cost")),
+        cache_creation_usd_per_token=_optional_float(entry.get("cache_creation_input_token_cost")),
         source=source,
     )
 
@@ -127,22 +145,27 @@ def read_snapshot() -> tuple[dict[str, ModelPrice], dict[str, str]]:
     text = data_dir.joinpath(SNAPSHOT_RESOURCE).read_text("utf-8")
     raw: dict[str, Any] = json.loads(text)
     info = {str(k): str(v) for k, v in raw.pop("_snapshot", {}).items()}
-    prices = {name: _snapshot_price(name, entry, f"snapshot {name}")
-              for name, entry in raw.items()}
+    prices = {name: _snapshot_price(name, entry, f"snapshot {name}") for name, entry in raw.items()}
     return prices, info
 
 
-def _price_as(name: str, real_model: str, snapshot: Mapping[str, ModelPrice],
-              origin: str) -> ModelPrice:
+def _price_as(
+    name: str, real_model: str, snapshot: Mapping[str, ModelPrice], origin: str
+) -> ModelPrice:
     real = snapshot.get(real_model)
     if real is None:
         close = difflib.get_close_matches(real_model, list(snapshot), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"prices.{name}: price_as {real_model!r} is not a model in the "
-                         f"price snapshot{hint}")
-    return ModelPrice(real.input_usd_per_token, real.output_usd_per_token,
-                      real.cache_read_usd_per_token, real.cache_creation_usd_per_token,
-                      source=f"{origin} price_as {real_model}")
+        raise ValueError(
+            f"prices.{name}: price_as {real_model!r} is not a model in the price snapshot{hint}"
+        )
+    return ModelPrice(
+        real.input_usd_per_token,
+        real.output_usd_per_token,
+        real.cache_read_usd_per_token,
+        real.cache_creation_usd_per_token,
+        source=f"{origin} price_as {real_model}",
+    )
 
 
 def _explicit(name: str, price: Price) -> ModelPrice:
@@ -168,8 +191,7 @@ def load_price_book(overrides: Mapping[str, Price]) -> PriceBook:
     """
     snapshot, info = read_snapshot()
     named: dict[str, ModelPrice] = {
-        name: _price_as(name, real, snapshot, "default")
-        for name, real in DEFAULT_PRICE_AS.items()
+        name: _price_as(name, real, snapshot, "default") for name, real in DEFAULT_PRICE_AS.items()
     }
     for name, price in overrides.items():
         if price.price_as is not None:

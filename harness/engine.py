@@ -31,9 +31,16 @@ _MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen quickly
 
 class Sender(Protocol):
     async def send(
-        self, *, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-        stream: bool, timeout_s: float, first_token_timeout_s: float | None = None,
-        headers: Mapping[str, str] | None = None, keep_text: bool = False,
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, str]],
+        max_tokens: int,
+        stream: bool,
+        timeout_s: float,
+        first_token_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_text: bool = False,
         client_prompt_tokens: int | None = None,
     ) -> AttemptResult: ...
 
@@ -68,8 +75,13 @@ class LiveStats:
 
 class Engine:
     def __init__(
-        self, config: EngineConfig, sender: Sender, sink: Callable[[AttemptRecord], None],
-        *, now: Callable[[], float], rng: np.random.Generator,
+        self,
+        config: EngineConfig,
+        sender: Sender,
+        sink: Callable[[AttemptRecord], None],
+        *,
+        now: Callable[[], float],
+        rng: np.random.Generator,
         stats: LiveStats | None = None,
     ) -> None:
         self._config = config
@@ -104,17 +116,26 @@ class Engine:
     async def run(self, plan: Iterable[PlannedRequest]) -> float:
         """Send the plan; return the run-clock time the engine finished."""
         sessions = SessionRunner(
-            plan, self._config,
-            EngineIO(send=self._attempts, sink=self._sink, clock=self._clock,
-                     sleep_until=self._sleep_until),
-            self.stats)
+            plan,
+            self._config,
+            EngineIO(
+                send=self._attempts,
+                sink=self._sink,
+                clock=self._clock,
+                sleep_until=self._sleep_until,
+            ),
+            self.stats,
+        )
         self._start_s = self._now()
         hard_end_s = self._config.duration_s + self._config.drain_s
         scheduler = asyncio.create_task(self._schedule(sessions))
         try:
             while not scheduler.done() or sessions.tasks:
-                limit_s = hard_end_s if self._grace_until_s is None else min(
-                    hard_end_s, self._grace_until_s)
+                limit_s = (
+                    hard_end_s
+                    if self._grace_until_s is None
+                    else min(hard_end_s, self._grace_until_s)
+                )
                 remaining = limit_s - self._clock()
                 if remaining <= 0:
                     break
@@ -142,25 +163,37 @@ class Engine:
                 continue
             sessions.start(turns)
 
-    async def _attempts(self, request: PlannedRequest, messages: list[dict[str, str]],
-                        prompt_tokens: int, scheduled_s: float,
-                        keep_text: bool) -> AttemptResult | None:
+    async def _attempts(
+        self,
+        request: PlannedRequest,
+        messages: list[dict[str, str]],
+        prompt_tokens: int,
+        scheduled_s: float,
+        keep_text: bool,
+    ) -> AttemptResult | None:
         """One turn's attempts, retried by the policy; the last attempt's result."""
         config = self._config
         attempt = 1
         while True:
-            headers = {"x-tokenstorm-run-id": config.run_id,
-                       "x-tokenstorm-request-id": request.request_id,
-                       "x-tokenstorm-attempt": str(attempt)}
+            headers = {
+                "x-tokenstorm-run-id": config.run_id,
+                "x-tokenstorm-request-id": request.request_id,
+                "x-tokenstorm-attempt": str(attempt),
+            }
             stats = self.stats
             stats.in_flight += 1
             sent_s = self._clock()
             try:
                 result = await self._sender.send(
-                    model=request.model, messages=messages, max_tokens=request.max_tokens,
-                    stream=request.stream, timeout_s=config.timeout_s,
-                    first_token_timeout_s=config.first_token_timeout_s, headers=headers,
-                    keep_text=keep_text, client_prompt_tokens=prompt_tokens,
+                    model=request.model,
+                    messages=messages,
+                    max_tokens=request.max_tokens,
+                    stream=request.stream,
+                    timeout_s=config.timeout_s,
+                    first_token_timeout_s=config.first_token_timeout_s,
+                    headers=headers,
+                    keep_text=keep_text,
+                    client_prompt_tokens=prompt_tokens,
                 )
             except asyncio.CancelledError:
                 self._sink(_cancelled(request, attempt, scheduled_s, sent_s, self._clock()))
@@ -176,32 +209,53 @@ class Engine:
                     stats.last_ttft_s = record.first_token_s - (record.sent_s or 0.0)
                 return result
             stats.failed_attempts += 1
-            delay = retry_delay_s(config.retry, attempt, result.outcome, result.status_code,
-                                  result.retry_after_s, float(self._rng.random()),
-                                  result.should_retry)
+            delay = retry_delay_s(
+                config.retry,
+                attempt,
+                result.outcome,
+                result.status_code,
+                result.retry_after_s,
+                float(self._rng.random()),
+                result.should_retry,
+            )
             if delay is None:
                 return result
             scheduled_s = record.done_s + delay if record.done_s is not None else self._clock()
             if scheduled_s >= config.duration_s + config.drain_s or not await self._sleep_until(
-                    scheduled_s):
+                scheduled_s
+            ):
                 return result
             attempt += 1
 
-    def _record(self, request: PlannedRequest, attempt: int, scheduled_s: float,
-                result: AttemptResult) -> AttemptRecord:
+    def _record(
+        self, request: PlannedRequest, attempt: int, scheduled_s: float, result: AttemptResult
+    ) -> AttemptRecord:
         start = self._start_s
         return AttemptRecord(
-            request_id=request.request_id, session_id=request.session_id, turn=request.turn,
-            attempt=attempt, scheduled_s=_r(scheduled_s), sent_s=_r(result.sent_s - start),
+            request_id=request.request_id,
+            session_id=request.session_id,
+            turn=request.turn,
+            attempt=attempt,
+            scheduled_s=_r(scheduled_s),
+            sent_s=_r(result.sent_s - start),
             first_byte_s=_opt(result.first_byte_s, start),
-            first_token_s=_opt(result.first_token_s, start), done_s=_r(result.done_s - start),
-            status_code=result.status_code, outcome=result.outcome.value,
-            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-            cached_tokens=result.cached_tokens, usage_source=result.usage_source,
-            model=result.model, deployment=result.deployment, error_detail=result.error_detail,
+            first_token_s=_opt(result.first_token_s, start),
+            done_s=_r(result.done_s - start),
+            status_code=result.status_code,
+            outcome=result.outcome.value,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens,
+            usage_source=result.usage_source,
+            model=result.model,
+            deployment=result.deployment,
+            error_detail=result.error_detail,
             token_times_s=tuple(_r(t - start) for t in result.token_times_s),
-            api=request.api, tags=request.tags, retry_after_s=result.retry_after_s,
-            fault=result.fault, cache_write_tokens=result.cache_write_tokens,
+            api=request.api,
+            tags=request.tags,
+            retry_after_s=result.retry_after_s,
+            fault=result.fault,
+            cache_write_tokens=result.cache_write_tokens,
         )
 
 
@@ -213,14 +267,28 @@ def _opt(value: float | None, start: float) -> float | None:
     return None if value is None else round(value - start, 6)
 
 
-def _cancelled(request: PlannedRequest, attempt: int, scheduled_s: float, sent_s: float,
-               now_s: float) -> AttemptRecord:
+def _cancelled(
+    request: PlannedRequest, attempt: int, scheduled_s: float, sent_s: float, now_s: float
+) -> AttemptRecord:
     return AttemptRecord(
-        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
-        attempt=attempt, scheduled_s=_r(scheduled_s), sent_s=_r(sent_s), first_byte_s=None,
-        first_token_s=None, done_s=_r(now_s), status_code=None,
-        outcome=Outcome.CANCELLED.value, prompt_tokens=None, completion_tokens=None,
-        cached_tokens=None, usage_source=None, model=request.model, deployment=None,
-        error_detail="cancelled in flight: run deadline or stop", api=request.api,
+        request_id=request.request_id,
+        session_id=request.session_id,
+        turn=request.turn,
+        attempt=attempt,
+        scheduled_s=_r(scheduled_s),
+        sent_s=_r(sent_s),
+        first_byte_s=None,
+        first_token_s=None,
+        done_s=_r(now_s),
+        status_code=None,
+        outcome=Outcome.CANCELLED.value,
+        prompt_tokens=None,
+        completion_tokens=None,
+        cached_tokens=None,
+        usage_source=None,
+        model=request.model,
+        deployment=None,
+        error_detail="cancelled in flight: run deadline or stop",
+        api=request.api,
         tags=request.tags,
     )

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from harness.engine import EngineConfig, LiveStats
 
 #: Sends one turn's attempts: (request, messages, prompt tokens, scheduled time, keep text).
-SendTurn = Callable[[PlannedRequest, list[dict[str, str]], int, float, bool],
-                    Awaitable[AttemptResult | None]]
+SendTurn = Callable[
+    [PlannedRequest, list[dict[str, str]], int, float, bool], Awaitable[AttemptResult | None]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +56,9 @@ class _Progress:
 class SessionRunner:
     """Runs the sessions of one plan; ``roots`` are the ones the scheduler starts by offset."""
 
-    def __init__(self, plan: Iterable[PlannedRequest], config: EngineConfig, io: EngineIO,
-                 stats: LiveStats) -> None:
+    def __init__(
+        self, plan: Iterable[PlannedRequest], config: EngineConfig, io: EngineIO, stats: LiveStats
+    ) -> None:
         self._config = config
         self._io = io
         self._stats = stats
@@ -85,24 +87,36 @@ class SessionRunner:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def skip(self, turns: list[PlannedRequest], why: str, outcome: Outcome = Outcome.CANCELLED,
-             scheduled_s: float | None = None) -> None:
+    def skip(
+        self,
+        turns: list[PlannedRequest],
+        why: str,
+        outcome: Outcome = Outcome.CANCELLED,
+        scheduled_s: float | None = None,
+    ) -> None:
         """Record the session's unrecorded turns as never sent, and every sub-agent session
         below it that has not started."""
         session_id = turns[0].session_id
         progress = self._progress[session_id]
-        rest = turns[progress.recorded:]
+        rest = turns[progress.recorded :]
         progress.recorded = len(turns)
         if outcome is Outcome.DROPPED:
             self._stats.dropped += len(rest)
         for request in rest:
-            self._io.sink(_unsent(request, outcome, why,
-                                  request.offset_s if scheduled_s is None else scheduled_s))
+            self._io.sink(
+                _unsent(
+                    request, outcome, why, request.offset_s if scheduled_s is None else scheduled_s
+                )
+            )
         for request in turns:
             for child in self._children.get(request.request_id, ()):
                 if self._progress[child].task is None:
-                    self.skip(self._sessions[child], f"parent session {session_id}: {why}",
-                              outcome, scheduled_s)
+                    self.skip(
+                        self._sessions[child],
+                        f"parent session {session_id}: {why}",
+                        outcome,
+                        scheduled_s,
+                    )
 
     def finish(self) -> None:
         """Record every turn no session got to (a deadline, or a task cancelled unstarted)."""
@@ -110,16 +124,18 @@ class SessionRunner:
         for session_id, turns in self._sessions.items():
             progress = self._progress[session_id]
             if progress.recorded < len(turns):
-                why = ("run deadline reached before this turn" if progress.task is not None
-                       else "run ended before this session started")
+                why = (
+                    "run deadline reached before this turn"
+                    if progress.task is not None
+                    else "run ended before this session started"
+                )
                 self.skip(turns, why, scheduled_s=now_s)
 
     async def _session(self, turns: list[PlannedRequest]) -> None:
         try:
             await self._turns(turns, self._progress[turns[0].session_id])
         except asyncio.CancelledError:
-            self.skip(turns, "run deadline reached before this turn",
-                      scheduled_s=self._io.clock())
+            self.skip(turns, "run deadline reached before this turn", scheduled_s=self._io.clock())
             raise
 
     async def _turns(self, turns: list[PlannedRequest], progress: _Progress) -> None:
@@ -147,13 +163,15 @@ class SessionRunner:
             messages = history + added
             prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
             progress.recorded = index + 1  # the attempts write this turn's records
-            result = await io.send(request, messages, prompt_tokens, scheduled_s,
-                                   index + 1 < len(turns))
+            result = await io.send(
+                request, messages, prompt_tokens, scheduled_s, index + 1 < len(turns)
+            )
             self._stats.requests_done += 1
             if result is None or result.outcome is not Outcome.OK:
                 self._stats.requests_failed += 1
-                self.skip(turns, f"session ended: turn {request.turn} failed",
-                          scheduled_s=io.clock())
+                self.skip(
+                    turns, f"session ended: turn {request.turn} failed", scheduled_s=io.clock()
+                )
                 return
             self._spawn(request)
             history = [*messages, {"role": "assistant", "content": result.text}]
@@ -164,16 +182,24 @@ class SessionRunner:
         for child in self._children.get(request.request_id, ()):
             turns = self._sessions[child]
             if len(self.tasks) >= self._config.max_sessions_in_flight:
-                self.skip(turns, "too many sessions in flight", Outcome.DROPPED,
-                          scheduled_s=self._io.clock())
+                self.skip(
+                    turns,
+                    "too many sessions in flight",
+                    Outcome.DROPPED,
+                    scheduled_s=self._io.clock(),
+                )
             else:
                 self.start(turns)
 
     async def _wait_for(self, session_ids: tuple[str, ...]) -> None:
         # Sessions never started (dropped, cut from the plan) have nothing to wait for.
-        waiting = [task for session_id in session_ids
-                   if (progress := self._progress.get(session_id)) is not None
-                   and (task := progress.task) is not None and not task.done()]
+        waiting = [
+            task
+            for session_id in session_ids
+            if (progress := self._progress.get(session_id)) is not None
+            and (task := progress.task) is not None
+            and not task.done()
+        ]
         if waiting:
             await asyncio.wait(waiting)
 
@@ -195,17 +221,32 @@ def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[d
         if message["role"] == "user":
             content = message["content"]
             tagged = {**message, "content": f"{content} {tag}" if content else tag}
-            return [*messages[:index], tagged, *messages[index + 1:]]
+            return [*messages[:index], tagged, *messages[index + 1 :]]
     return messages
 
 
-def _unsent(request: PlannedRequest, outcome: Outcome, why: str,
-            scheduled_s: float) -> AttemptRecord:
+def _unsent(
+    request: PlannedRequest, outcome: Outcome, why: str, scheduled_s: float
+) -> AttemptRecord:
     return AttemptRecord(
-        request_id=request.request_id, session_id=request.session_id, turn=request.turn,
-        attempt=1, scheduled_s=round(scheduled_s, 6), sent_s=None, first_byte_s=None,
-        first_token_s=None, done_s=None, status_code=None, outcome=outcome.value,
-        prompt_tokens=None, completion_tokens=None, cached_tokens=None, usage_source=None,
-        model=request.model, deployment=None, error_detail=why, api=request.api,
+        request_id=request.request_id,
+        session_id=request.session_id,
+        turn=request.turn,
+        attempt=1,
+        scheduled_s=round(scheduled_s, 6),
+        sent_s=None,
+        first_byte_s=None,
+        first_token_s=None,
+        done_s=None,
+        status_code=None,
+        outcome=outcome.value,
+        prompt_tokens=None,
+        completion_tokens=None,
+        cached_tokens=None,
+        usage_source=None,
+        model=request.model,
+        deployment=None,
+        error_detail=why,
+        api=request.api,
         tags=request.tags,
     )

@@ -53,8 +53,10 @@ def trim_prices(raw: Mapping[str, Any], snapshot: Mapping[str, str]) -> dict[str
             continue
         if entry.get("mode") not in KEPT_MODES:
             continue
-        if not (_is_number(entry.get("input_cost_per_token"))
-                and _is_number(entry.get("output_cost_per_token"))):
+        if not (
+            _is_number(entry.get("input_cost_per_token"))
+            and _is_number(entry.get("output_cost_per_token"))
+        ):
             continue
         trimmed[name] = {key: entry[key] for key in KEPT_FIELDS if key in entry}
     return trimmed
@@ -62,8 +64,10 @@ def trim_prices(raw: Mapping[str, Any], snapshot: Mapping[str, str]) -> dict[str
 
 def dumps_snapshot(trimmed: Mapping[str, Any]) -> str:
     """JSON text with one entry per line (small, diff-friendly, still plain JSON)."""
-    lines = [f"{json.dumps(name)}: {json.dumps(value, sort_keys=True)}"
-             for name, value in trimmed.items()]
+    lines = [
+        f"{json.dumps(name)}: {json.dumps(value, sort_keys=True)}"
+        for name, value in trimmed.items()
+    ]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
@@ -78,8 +82,19 @@ def read_wheel(wheel: Path) -> tuple[dict[str, Any], str]:
 
 def download_wheel(version: str, into: Path) -> Path:
     """Fetch the litellm wheel of ``version`` with pip (the ordinary PyPI client)."""
-    command = [sys.executable, "-m", "pip", "download", f"litellm=={version}", "--no-deps",
-               "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d", str(into)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"litellm=={version}",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(into),
+    ]
     subprocess.run(command, check=True)
     wheels = sorted(into.glob(f"litellm-{version}-*.whl"))
     if not wheels:
@@ -105,12 +120,18 @@ def refresh(version: str, out: Path, wheel: Path | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.prices_refresh",
-                                     description="Refresh the pinned LiteLLM price snapshot.")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.prices_refresh",
+        description="Refresh the pinned LiteLLM price snapshot.",
+    )
     parser.add_argument("--litellm-version", default=DEFAULT_LITELLM_VERSION)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--wheel", type=Path, default=None,
-                        help="use an already downloaded litellm wheel instead of pip")
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="use an already downloaded litellm wheel instead of pip",
+    )
     args = parser.parse_args(argv)
     try:
         count = refresh(args.litellm_version, args.out, args.wheel)

@@ -18,14 +18,21 @@ from harness.engine import LiveStats
 def status_line(stats: LiveStats, elapsed_s: float, duration_s: float, planned: int) -> str:
     rate = stats.sent / elapsed_s if elapsed_s > 0 else 0.0
     ttft = "-" if stats.last_ttft_s is None else f"{stats.last_ttft_s * 1000:.0f} ms"
-    return (f"{min(elapsed_s, duration_s):5.1f}/{duration_s:.0f} s  sent {stats.sent}/{planned}  "
-            f"{rate:6.1f} req/s  in flight {stats.in_flight}  ok {stats.ok}  "
-            f"failed attempts {stats.failed_attempts}  last TTFT {ttft}")
+    return (
+        f"{min(elapsed_s, duration_s):5.1f}/{duration_s:.0f} s  sent {stats.sent}/{planned}  "
+        f"{rate:6.1f} req/s  in flight {stats.in_flight}  ok {stats.ok}  "
+        f"failed attempts {stats.failed_attempts}  last TTFT {ttft}"
+    )
 
 
-async def show_progress(stats: LiveStats, clock_s: Callable[[], float], duration_s: float,
-                        planned: int, stream: TextIO | None = None,
-                        quiet_every_s: float = 5.0) -> None:
+async def show_progress(
+    stats: LiveStats,
+    clock_s: Callable[[], float],
+    duration_s: float,
+    planned: int,
+    stream: TextIO | None = None,
+    quiet_every_s: float = 5.0,
+) -> None:
     """Runs until cancelled; the caller cancels it when the engine returns."""
     out = stream or sys.stderr
     interactive = out.isatty()

@@ -36,15 +36,19 @@ MARKER = "tokenstorm_mock"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(faults=None, profile=None, deployments=None, seed=0): settings "
-                   "of the "
-                   "tokenstorm_mock fixture (the tokenstorm mock model server)")
+        "markers",
+        f"{MARKER}(faults=None, profile=None, deployments=None, seed=0): settings "
+        "of the "
+        "tokenstorm_mock fixture (the tokenstorm mock model server)",
+    )
 
 
-def mock_settings(faults: Mapping[str, Any] | str | Path | None = None,
-                  deployments: Sequence[Mapping[str, Any]] | None = None,
-                  seed: int = 0,
-                  profile: Mapping[str, Any] | str | Path | None = None) -> MockSettings:
+def mock_settings(
+    faults: Mapping[str, Any] | str | Path | None = None,
+    deployments: Sequence[Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    profile: Mapping[str, Any] | str | Path | None = None,
+) -> MockSettings:
     """Validated mock settings; ``ValueError`` with one line naming the bad field."""
     data: dict[str, Any] = {"seed": seed}
     if isinstance(faults, str | Path):
@@ -55,8 +59,11 @@ def mock_settings(faults: Mapping[str, Any] | str | Path | None = None,
     elif faults is not None:
         data["faults"] = dict(faults)
     if profile is not None:
-        data["fault_profile"] = str(profile) if isinstance(profile, Path) else (
-            profile if isinstance(profile, str) else dict(profile))
+        data["fault_profile"] = (
+            str(profile)
+            if isinstance(profile, Path)
+            else (profile if isinstance(profile, str) else dict(profile))
+        )
     if deployments is not None:
         data["deployments"] = [dict(d) for d in deployments]
     try:

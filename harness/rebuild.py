@@ -52,11 +52,19 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
         prices = load_price_book(scenario.prices)
     except ValueError as exc:
         raise RebuildError(f"{paths.manifest} scenario.prices: {exc}") from None
-    summary = summarize(SummaryInputs(
-        run_id=str(manifest.get("run_id", paths.root.name)), duration_s=scenario.duration,
-        plan=plan, records=records, ledger=ledger, prices=prices, slo=scenario.slo,
-        client_cpu_s=manifest.get("client_cpu_s"), wall_s=manifest.get("wall_s"),
-    ))
+    summary = summarize(
+        SummaryInputs(
+            run_id=str(manifest.get("run_id", paths.root.name)),
+            duration_s=scenario.duration,
+            plan=plan,
+            records=records,
+            ledger=ledger,
+            prices=prices,
+            slo=scenario.slo,
+            client_cpu_s=manifest.get("client_cpu_s"),
+            wall_s=manifest.get("wall_s"),
+        )
+    )
     # Facts about how the run went (not reasons to distrust its figures): "notes".
     notes: list[str] = summary.setdefault("notes", [])
     if manifest.get("interrupted"):

@@ -141,8 +141,9 @@ _T = TypeVar("_T", PlannedRequest, AttemptRecord, LedgerEntry)
 
 
 _FAN_OUT_FIELDS = ("spawned_by", "waits_for")
-_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(PlannedRequest)
-                     if f.name not in _FAN_OUT_FIELDS)
+_PLAN_FIELDS = tuple(
+    f.name for f in dataclasses.fields(PlannedRequest) if f.name not in _FAN_OUT_FIELDS
+)
 
 
 def to_json_line(record: PlannedRequest | AttemptRecord | LedgerEntry) -> bytes:
@@ -200,7 +201,8 @@ def read_jsonl(path: Path, kind: type[_T]) -> Iterator[_T]:
             if number == len(lines) and not line.endswith(b"\n"):
                 return
             raise RecordFileError(
-                f"{path}:{number}: not a valid {kind.__name__} line ({exc})") from None
+                f"{path}:{number}: not a valid {kind.__name__} line ({exc})"
+            ) from None
 
 
 def write_jsonl(path: Path, records: Iterable[PlannedRequest | AttemptRecord | LedgerEntry]) -> int:

@@ -102,8 +102,9 @@ def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, An
     return document if isinstance(document, dict) and "rule" in document else None
 
 
-def fetch_ledger(ledger_url: str, run_id: str,
-                 timeout_s: float = 15.0) -> tuple[list[LedgerEntry], str | None]:
+def fetch_ledger(
+    ledger_url: str, run_id: str, timeout_s: float = 15.0
+) -> tuple[list[LedgerEntry], str | None]:
     """The upstream's ledger lines for this run, and a note on how they were matched.
 
     Lines carrying this run's id are kept. When none does (a gateway in between dropped the
@@ -113,20 +114,26 @@ def fetch_ledger(ledger_url: str, run_id: str,
     try:
         response = httpx.get(ledger_url, timeout=timeout_s)
         response.raise_for_status()
-        entries = [from_dict(LedgerEntry, orjson.loads(line))
-                   for line in response.content.splitlines() if line.strip()]
+        entries = [
+            from_dict(LedgerEntry, orjson.loads(line))
+            for line in response.content.splitlines()
+            if line.strip()
+        ]
     except httpx.HTTPError as exc:
         raise RunError(f"could not fetch the ledger from {redact_url(ledger_url)}: {exc}") from None
     except (orjson.JSONDecodeError, TypeError) as exc:
-        raise RunError(f"the ledger at {redact_url(ledger_url)} is not valid JSON lines "
-                       f"({exc})") from None
+        raise RunError(
+            f"the ledger at {redact_url(ledger_url)} is not valid JSON lines ({exc})"
+        ) from None
     ours = [e for e in entries if e.run_id == run_id]
     if ours:
         return ours, None
     untagged = [e for e in entries if e.run_id is None]
     if untagged:
-        return untagged, (f"no ledger line carried run id {run_id}; counted the "
-                          f"{len(untagged)} lines without a run id (headers dropped on the way?)")
+        return untagged, (
+            f"no ledger line carried run id {run_id}; counted the "
+            f"{len(untagged)} lines without a run id (headers dropped on the way?)"
+        )
     return [], None
 
 
@@ -180,8 +187,9 @@ def _event_loop_runner() -> Callable[[Any], Any]:
     return lambda coro: asyncio.Runner(loop_factory=uvloop.new_event_loop).run(coro)
 
 
-async def _watch_abort(engine: Engine, check: AbortCheck, clock_s: Callable[[], float],
-                       found: list[dict[str, Any]]) -> None:
+async def _watch_abort(
+    engine: Engine, check: AbortCheck, clock_s: Callable[[], float], found: list[dict[str, Any]]
+) -> None:
     while not engine.stop_requested.is_set():
         await asyncio.sleep(ABORT_EVERY_S)
         reason = check(engine.stats, clock_s())
@@ -191,9 +199,14 @@ async def _watch_abort(engine: Engine, check: AbortCheck, clock_s: Callable[[], 
             return
 
 
-async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
-                 progress: bool, abort_check: AbortCheck | None = None,
-                 aborted: list[dict[str, Any]] | None = None) -> float:
+async def _drive(
+    engine: Engine,
+    plan: list[PlannedRequest],
+    scenario: Scenario,
+    progress: bool,
+    abort_check: AbortCheck | None = None,
+    aborted: list[dict[str, Any]] | None = None,
+) -> float:
     loop = asyncio.get_running_loop()
     interrupts = 0
 
@@ -206,13 +219,27 @@ async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
         loop.add_signal_handler(signal.SIGTERM, on_interrupt)
     start_s = time.perf_counter()
-    display = (asyncio.create_task(show_progress(
-        engine.stats, lambda: time.perf_counter() - start_s, scenario.duration, len(plan)))
-        if progress else None)
-    watcher = (asyncio.create_task(_watch_abort(
-        engine, abort_check, lambda: time.perf_counter() - start_s,
-        aborted if aborted is not None else []))
-        if abort_check is not None else None)
+    display = (
+        asyncio.create_task(
+            show_progress(
+                engine.stats, lambda: time.perf_counter() - start_s, scenario.duration, len(plan)
+            )
+        )
+        if progress
+        else None
+    )
+    watcher = (
+        asyncio.create_task(
+            _watch_abort(
+                engine,
+                abort_check,
+                lambda: time.perf_counter() - start_s,
+                aborted if aborted is not None else [],
+            )
+        )
+        if abort_check is not None
+        else None
+    )
     try:
         return await engine.run(plan)
     finally:
@@ -229,9 +256,16 @@ async def _drive(engine: Engine, plan: list[PlannedRequest], scenario: Scenario,
             loop.remove_signal_handler(signal.SIGTERM)
 
 
-def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str | None = None,
-            preflight: bool = True, progress: bool = True,
-            abort_check: AbortCheck | None = None) -> RunResult:
+def execute(
+    scenario: Scenario,
+    out_dir: Path,
+    run_id: str,
+    *,
+    ledger_url: str | None = None,
+    preflight: bool = True,
+    progress: bool = True,
+    abort_check: AbortCheck | None = None,
+) -> RunResult:
     """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
 
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
@@ -253,25 +287,38 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
         if preflight and not embedded:
             _check_reachable(url, scenario.target.connect_timeout)
         manifest: dict[str, Any] = {
-            "run_id": run_id, "name": scenario.name, "seed": scenario.seed,
+            "run_id": run_id,
+            "name": scenario.name,
+            "seed": scenario.seed,
             "scenario": scenario.model_dump(mode="json"),
-            "target_url": redact_url(url), "embedded_mock": embedded,
+            "target_url": redact_url(url),
+            "embedded_mock": embedded,
             "ledger_url": None if upstream.ledger_guessed else redact_url(ledger),
             "api": scenario.target.api,
-            "api_key_env": scenario.target.key_env, "api_key_present": api_key is not None,
-            "engine": "asyncio", "versions": versions(),
+            "api_key_env": scenario.target.key_env,
+            "api_key_present": api_key is not None,
+            "engine": "asyncio",
+            "versions": versions(),
             "tokenstorm_version": versions().get("tokenstorm"),
             "started_at": started_at(),
         }
-        client = HttpClient(url, scenario.target.api, api_key=api_key,
-                            connect_timeout_s=scenario.target.connect_timeout,
-                            max_connections=scenario.target.max_connections,
-                            cache_control=scenario.target.cache_control)
+        client = HttpClient(
+            url,
+            scenario.target.api,
+            api_key=api_key,
+            connect_timeout_s=scenario.target.connect_timeout,
+            max_connections=scenario.target.max_connections,
+            cache_control=scenario.target.cache_control,
+        )
         config = EngineConfig(
-            run_id=run_id, duration_s=scenario.duration, drain_s=scenario.drain,
+            run_id=run_id,
+            duration_s=scenario.duration,
+            drain_s=scenario.drain,
             timeout_s=scenario.target.timeout,
             first_token_timeout_s=scenario.target.first_token_timeout,
-            retry=scenario.client.retry, tag_prompt=scenario.target.tag_prompt)
+            retry=scenario.client.retry,
+            tag_prompt=scenario.target.tag_prompt,
+        )
         appender = JsonlAppender(paths.records)
         sink = appender.append
         if isinstance(abort_check, RecordObserver):
@@ -280,8 +327,15 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
             def sink(record: AttemptRecord) -> None:
                 appender.append(record)
                 observe(record)
-        engine = Engine(config, client, sink, now=time.perf_counter,
-                        rng=np.random.default_rng([scenario.seed, 0x7E7]), stats=LiveStats())
+
+        engine = Engine(
+            config,
+            client,
+            sink,
+            now=time.perf_counter,
+            rng=np.random.default_rng([scenario.seed, 0x7E7]),
+            stats=LiveStats(),
+        )
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
@@ -322,5 +376,9 @@ def execute(scenario: Scenario, out_dir: Path, run_id: str, *, ledger_url: str |
                 manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
     summary = rebuild_run(paths)
-    return RunResult(paths=paths, summary=summary, interrupted=bool(manifest["interrupted"]),
-                     aborted=aborted[0] if aborted else None)
+    return RunResult(
+        paths=paths,
+        summary=summary,
+        interrupted=bool(manifest["interrupted"]),
+        aborted=aborted[0] if aborted else None,
+    )

@@ -64,7 +64,10 @@ class RetryPolicy(_Strict):
     max_retry_after: Seconds = 60.0
     retry_on_status: tuple[int, ...] = (408, 409, 429, 500, 502, 503, 504, 529)
     retry_on_outcome: tuple[str, ...] = (
-        "connect_error", "timeout_connect", "reset", "timeout_first_token",
+        "connect_error",
+        "timeout_connect",
+        "reset",
+        "timeout_first_token",
     )
 
 
@@ -95,8 +98,10 @@ class Target(_Strict):
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url {self.url!r} must start with http:// or https://")
         if self.cache_control != "off" and self.api != "anthropic-messages":
-            raise ValueError(f"cache_control = {self.cache_control!r} needs api = "
-                             "'anthropic-messages' (OpenAI caches prefixes by itself)")
+            raise ValueError(
+                f"cache_control = {self.cache_control!r} needs api = "
+                "'anthropic-messages' (OpenAI caches prefixes by itself)"
+            )
         return self
 
     @property
@@ -174,8 +179,15 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {*WORKLOAD_KINDS, "constant", "function-after",
-                      "diurnal", "burst", "ramp", "stages"}:
+        elif item in {
+            *WORKLOAD_KINDS,
+            "constant",
+            "function-after",
+            "diurnal",
+            "burst",
+            "ramp",
+            "stages",
+        }:
             continue  # discriminator / validator names pydantic puts in the path
         else:
             parts.append(("." if parts else "") + str(item))
@@ -198,8 +210,9 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     return f"{source}: {where}: {message}{more}"
 
 
-def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
-                   base_dir: Path | None = None) -> Scenario:
+def parse_scenario(
+    data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None
+) -> Scenario:
     """Validate ``data``; a relative trace path in a ``Dist`` is looked up in ``base_dir``
     first (the scenario file's folder), then in the shared traces folder."""
     try:

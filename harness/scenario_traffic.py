@@ -90,8 +90,10 @@ class Arrival(_Strict):
     def _one_source(self) -> Arrival:
         given = {"process", "rate", "cv"} & self.model_fields_set
         if self.trace is not None and given:
-            raise ValueError(f"give either trace or {'/'.join(sorted(given))}: a trace "
-                             "fits a gamma process's rate and cv")
+            raise ValueError(
+                f"give either trace or {'/'.join(sorted(given))}: a trace "
+                "fits a gamma process's rate and cv"
+            )
         return self
 
 
@@ -136,6 +138,7 @@ class Trace(_Strict):
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise ValueError("start must be before end")
         if self.format in {"csv", "jsonl"} and self.columns is None:
-            raise ValueError(f"format '{self.format}' needs [trace.columns] (time, "
-                             "prompt_tokens, output_tokens)")
+            raise ValueError(
+                f"format '{self.format}' needs [trace.columns] (time, prompt_tokens, output_tokens)"
+            )
         return self

@@ -93,8 +93,16 @@ class Dist(_Strict):
     bounds. Durations may be written with units.
     """
 
-    dist: Literal["constant", "uniform", "lognormal", "normal", "exponential", "geometric",
-                  "zipf", "empirical"]
+    dist: Literal[
+        "constant",
+        "uniform",
+        "lognormal",
+        "normal",
+        "exponential",
+        "geometric",
+        "zipf",
+        "empirical",
+    ]
     value: Quantity | None = None
     min: Quantity | None = None
     max: Quantity | None = None
@@ -172,7 +180,8 @@ class StreamWorkload(_Workload):
 
     kind: Literal["stream"]
     prompt_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=512, sigma=0.6))
+        default_factory=lambda: Dist(dist="lognormal", median=512, sigma=0.6)
+    )
     shared_prefix_share: Share = 0.0
 
 
@@ -182,10 +191,12 @@ class ChatWorkload(_Workload, _ContextWindow):
     kind: Literal["chat"]
     system_prompt_tokens: int = Field(default=200, ge=0)
     prompt_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=120, sigma=0.7))
+        default_factory=lambda: Dist(dist="lognormal", median=120, sigma=0.7)
+    )
     turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=20))
     think_time: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
+    )
 
 
 class Subagents(_Strict):
@@ -205,12 +216,15 @@ class Subagents(_Strict):
     turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=10))
     system_prompt_tokens: int = Field(default=800, ge=0)
     task_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=200, sigma=0.6))
+        default_factory=lambda: Dist(dist="lognormal", median=200, sigma=0.6)
+    )
     tool_output_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=1.0))
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=1.0)
+    )
     tool_latency: DistSpec | None = None
     result_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.6))
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.6)
+    )
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Subagents:
@@ -226,12 +240,15 @@ class AgentLoopWorkload(_Workload, _ContextWindow):
     kind: Literal["agent_loop"]
     system_prompt_tokens: int = Field(default=1500, ge=0)
     task_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.8))
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.8)
+    )
     turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=6, max=30))
     tool_output_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0))
+        default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0)
+    )
     tool_latency: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7))
+        default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7)
+    )
     subagents: Subagents | None = None
 
 
@@ -250,15 +267,17 @@ class RagWorkload(_Workload, _ContextWindow):
     documents: int = Field(default=200, ge=1)
     documents_per_request: int = Field(default=4, ge=1)
     document_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=600, sigma=0.5))
+        default_factory=lambda: Dist(dist="lognormal", median=600, sigma=0.5)
+    )
     document_zipf_s: float = Field(default=1.0, ge=0)
     question_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=40, sigma=0.6))
+        default_factory=lambda: Dist(dist="lognormal", median=40, sigma=0.6)
+    )
     turns: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
     think_time: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6))
-    follow_up_documents: DistSpec = Field(
-        default_factory=lambda: Dist(dist="constant", value=1))
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
+    )
+    follow_up_documents: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
 
     @model_validator(mode="after")
     def _enough_documents(self) -> RagWorkload:
@@ -275,7 +294,8 @@ class BatchWorkload(_Workload):
     requests: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=20))
     spacing: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=0.05))
     prompt_tokens: DistSpec = Field(
-        default_factory=lambda: Dist(dist="lognormal", median=800, sigma=0.8))
+        default_factory=lambda: Dist(dist="lognormal", median=800, sigma=0.8)
+    )
     shared_prefix_share: Share = 0.0
     max_tokens: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=512))
 

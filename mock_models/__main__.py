@@ -24,8 +24,9 @@ from mock_models.settings import MockSettings
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mock_models",
-                                     description="Serve the tokenstorm mock model server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mock_models", description="Serve the tokenstorm mock model server."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--config-json", help="MockSettings as JSON (default: built-in demo)")
@@ -36,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
     """The validated settings the flags describe; raises ``ValidationError``."""
-    settings = (MockSettings.model_validate_json(args.config_json) if args.config_json
-                else MockSettings())
+    settings = (
+        MockSettings.model_validate_json(args.config_json) if args.config_json else MockSettings()
+    )
     if args.seed is not None:
         settings = MockSettings.model_validate({**settings.model_dump(), "seed": args.seed})
     return settings
@@ -63,8 +65,15 @@ async def _serve_until_signalled(settings: MockSettings, args: argparse.Namespac
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     server = asyncio.create_task(
-        serve(settings, args.host, args.port, ledger_path=args.ledger_file, ready=_announce,
-              own_listeners=_announce_own))
+        serve(
+            settings,
+            args.host,
+            args.port,
+            ledger_path=args.ledger_file,
+            ready=_announce,
+            own_listeners=_announce_own,
+        )
+    )
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({server, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if server.done():
@@ -104,8 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args.ledger_file.open("ab").close()
         except OSError as exc:
-            print(f"tokenstorm-mock: cannot write the ledger file {args.ledger_file}: "
-                  f"{exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"tokenstorm-mock: cannot write the ledger file {args.ledger_file}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 1
     try:
         _runner()(_serve_until_signalled(settings, args))
@@ -115,8 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tokenstorm-mock: {exc}", file=sys.stderr)
         return 2  # a settings mistake, like a bad field
     except OSError as exc:
-        print(f"tokenstorm-mock: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"tokenstorm-mock: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -36,16 +36,17 @@ FAULTS_ALIAS = "/tokenstorm/admin/faults"
 
 
 def _json(document: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(document),
-                        content_type="application/json")
+    return web.Response(status=status, body=orjson.dumps(document), content_type="application/json")
 
 
 def _error(message: str) -> web.Response:
     return _json({"error": {"message": message, "type": "invalid_request_error"}}, 400)
 
 
-def parse_fault_update(raw: bytes, source: str = f"PUT {FAULTS_ROUTE}",
-                       ) -> tuple[FaultProfile | None, DemoFaults | None]:
+def parse_fault_update(
+    raw: bytes,
+    source: str = f"PUT {FAULTS_ROUTE}",
+) -> tuple[FaultProfile | None, DemoFaults | None]:
     """The profile and demo table a PUT asks for (None: keep the current one); raises
     ``ValueError`` with one line naming the field."""
     try:
@@ -79,20 +80,22 @@ def add_admin_routes(app: web.Application, service: MockService) -> None:
     """Register the admin and fault routes of ``service`` on ``app``."""
 
     def fault_setup() -> dict[str, Any]:
-        return {**service.faults.profile.model_dump(mode="json"),
-                "demo": service.settings.faults.model_dump()}
+        return {
+            **service.faults.profile.model_dump(mode="json"),
+            "demo": service.settings.faults.model_dump(),
+        }
 
     async def get_settings(request: web.Request) -> web.Response:
-        return web.Response(body=service.settings.model_dump_json().encode(),
-                            content_type="application/json")
+        return web.Response(
+            body=service.settings.model_dump_json().encode(), content_type="application/json"
+        )
 
     async def get_faults(request: web.Request) -> web.Response:
         return _json(fault_setup())
 
     async def put_faults(request: web.Request) -> web.Response:
         try:
-            profile, demo = parse_fault_update(await request.read(),
-                                               f"PUT {request.path}")
+            profile, demo = parse_fault_update(await request.read(), f"PUT {request.path}")
         except ValueError as exc:
             return _error(str(exc))
         if profile is not None:

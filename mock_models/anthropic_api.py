@@ -66,14 +66,20 @@ _TTLS_S: Final = {"5m": TTL_5M_S, "1h": TTL_1H_S}
 
 def _breakpoint(marker: Any, block_index: int, where: str) -> Breakpoint:
     if not isinstance(marker, dict) or marker.get("type") != "ephemeral":
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"{where}.cache_control.type: Input should be 'ephemeral'",
-                           f"{where}.cache_control")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"{where}.cache_control.type: Input should be 'ephemeral'",
+            f"{where}.cache_control",
+        )
     ttl = marker.get("ttl", "5m")
     if ttl not in _TTLS_S:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"{where}.cache_control.ttl: Input should be '5m' or '1h'",
-                           f"{where}.cache_control")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"{where}.cache_control.ttl: Input should be '5m' or '1h'",
+            f"{where}.cache_control",
+        )
     return Breakpoint(block_index, _TTLS_S[ttl])
 
 
@@ -118,33 +124,53 @@ def _empty_block(reply: Reply) -> dict[str, Any]:
 
 
 def _json_delta(fragment: str) -> bytes:
-    return _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
-        "type": "input_json_delta", "partial_json": fragment}})
+    return _event(
+        "content_block_delta",
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": fragment},
+        },
+    )
 
 
 def _tools(body: dict[str, Any]) -> tuple[tuple[str, ...], str]:
     tools = body.get("tools") or []
     if not isinstance(tools, list) or not all(
-            isinstance(tool, dict) and isinstance(tool.get("name"), str) for tool in tools):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "tools: each tool must be an object with a name", "tools")
+        isinstance(tool, dict) and isinstance(tool.get("name"), str) for tool in tools
+    ):
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "tools: each tool must be an object with a name",
+            "tools",
+        )
     names = tuple(tool["name"] for tool in tools)
     choice = body.get("tool_choice") or {"type": "auto"}
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "tool":
         if choice.get("name") not in names:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "tool_choice: names a tool not in tools", "tool_choice")
+            raise RequestError(
+                400,
+                ErrorKind.INVALID_REQUEST,
+                "tool_choice: names a tool not in tools",
+                "tool_choice",
+            )
         return names, f"tool:{choice['name']}"
     mapped = {"auto": "auto", "any": "required", "none": "none"}.get(str(kind))
     if mapped is None:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "tool_choice: type must be auto, any, tool or none", "tool_choice")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "tool_choice: type must be auto, any, tool or none",
+            "tool_choice",
+        )
     return names, mapped
 
 
-def _message(reply: Reply, content: list[dict[str, Any]], stop_reason: str | None,
-             output_tokens: int) -> dict[str, Any]:
+def _message(
+    reply: Reply, content: list[dict[str, Any]], stop_reason: str | None, output_tokens: int
+) -> dict[str, Any]:
     return {
         "id": reply.response_id,
         "type": "message",
@@ -165,20 +191,24 @@ class AnthropicStream(TokenTemplate):
     def __init__(self, reply: Reply, tails: WordTails) -> None:
         self._reply = reply
         # A tool call's tokens are fragments of its input JSON (see mock_models.tools).
-        delta = ({"type": "text_delta", "text": TOKEN_SLOT} if reply.tool_name is None
-                 else {"type": "input_json_delta", "partial_json": TOKEN_SLOT})
-        prefix, suffix = split_template({"type": "content_block_delta", "index": 0,
-                                         "delta": delta})
-        self._set_template(b"event: content_block_delta\ndata: " + prefix,
-                           suffix + b"\n\n", tails)
+        delta = (
+            {"type": "text_delta", "text": TOKEN_SLOT}
+            if reply.tool_name is None
+            else {"type": "input_json_delta", "partial_json": TOKEN_SLOT}
+        )
+        prefix, suffix = split_template({"type": "content_block_delta", "index": 0, "delta": delta})
+        self._set_template(b"event: content_block_delta\ndata: " + prefix, suffix + b"\n\n", tails)
 
     def opening(self) -> bytes:
         reply = self._reply
         events = [
-            _event("message_start",
-                   {"type": "message_start", "message": _message(reply, [], None, 1)}),
-            _event("content_block_start", {"type": "content_block_start", "index": 0,
-                                           "content_block": _empty_block(reply)}),
+            _event(
+                "message_start", {"type": "message_start", "message": _message(reply, [], None, 1)}
+            ),
+            _event(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": _empty_block(reply)},
+            ),
             _event("ping", {"type": "ping"}),
         ]
         if reply.tool_name is not None:
@@ -187,17 +217,24 @@ class AnthropicStream(TokenTemplate):
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
         reply = self._reply
-        return b"".join((
-            b"" if reply.tool_name is None else _json_delta(ARGUMENTS_CLOSE),
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            _event("message_delta", {
-                "type": "message_delta",
-                "delta": {"stop_reason": _stop_reason(reply, truncated),
-                          "stop_sequence": reply.stop_sequence},
-                "usage": _usage(self._reply, completion_tokens),
-            }),
-            _event("message_stop", {"type": "message_stop"}),
-        ))
+        return b"".join(
+            (
+                b"" if reply.tool_name is None else _json_delta(ARGUMENTS_CLOSE),
+                _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                _event(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {
+                            "stop_reason": _stop_reason(reply, truncated),
+                            "stop_sequence": reply.stop_sequence,
+                        },
+                        "usage": _usage(self._reply, completion_tokens),
+                    },
+                ),
+                _event("message_stop", {"type": "message_stop"}),
+            )
+        )
 
 
 class AnthropicMessages:
@@ -214,11 +251,16 @@ class AnthropicMessages:
         model = required_model(body, ANTHROPIC_NO_MODEL)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "messages: at least one message is required", "messages")
+            raise RequestError(
+                400,
+                ErrorKind.INVALID_REQUEST,
+                "messages: at least one message is required",
+                "messages",
+            )
         if "max_tokens" not in body:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST, "max_tokens: Field required",
-                               "max_tokens")
+            raise RequestError(
+                400, ErrorKind.INVALID_REQUEST, "max_tokens: Field required", "max_tokens"
+            )
         max_tokens = positive_int(body["max_tokens"], "max_tokens")
         pieces: list[str] = []
         marks: list[Breakpoint] = []
@@ -226,24 +268,39 @@ class AnthropicMessages:
         _blocks(body.get("system"), pieces, marks, "system")
         for index, message in enumerate(messages):
             if not isinstance(message, dict):
-                raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                                   "messages: each message must be an object", "messages")
+                raise RequestError(
+                    400,
+                    ErrorKind.INVALID_REQUEST,
+                    "messages: each message must be an object",
+                    "messages",
+                )
             _blocks(message.get("content"), pieces, marks, f"messages.{index}.content")
         if len(marks) + marked_tools > MAX_BREAKPOINTS:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be "
-                               f"provided. Found {len(marks) + marked_tools}.")
+            raise RequestError(
+                400,
+                ErrorKind.INVALID_REQUEST,
+                f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be "
+                f"provided. Found {len(marks) + marked_tools}.",
+            )
         prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
-            raise RequestError(400, ErrorKind.INVALID_REQUEST, "stream: Input should be a boolean",
-                               "stream")
+            raise RequestError(
+                400, ErrorKind.INVALID_REQUEST, "stream: Input should be a boolean", "stream"
+            )
         tools, tool_choice = _tools(body)
-        return ParsedRequest(model=model, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                             stream=stream, include_usage=True, prompt_pieces=tuple(pieces),
-                             tools=tools, tool_choice=tool_choice,
-                             stop=parse_stop(body.get("stop_sequences"), "stop_sequences"),
-                             cache_breakpoints=tuple(marks))
+        return ParsedRequest(
+            model=model,
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
+            stream=stream,
+            include_usage=True,
+            prompt_pieces=tuple(pieces),
+            tools=tools,
+            tool_choice=tool_choice,
+            stop=parse_stop(body.get("stop_sequences"), "stop_sequences"),
+            cache_breakpoints=tuple(marks),
+        )
 
     def response_id(self, digest: int) -> str:
         return f"msg_tokenstorm{digest:016x}"
@@ -251,11 +308,13 @@ class AnthropicMessages:
     def error_body(
         self, kind: ErrorKind, message: str, param: str | None, request_id: str
     ) -> bytes:
-        return orjson.dumps({
-            "type": "error",
-            "error": {"type": _ERROR_TYPES[kind], "message": message},
-            "request_id": request_id,
-        })
+        return orjson.dumps(
+            {
+                "type": "error",
+                "error": {"type": _ERROR_TYPES[kind], "message": message},
+                "request_id": request_id,
+            }
+        )
 
     def stream_shape(self, reply: Reply) -> AnthropicStream:
         return AnthropicStream(reply, self._tails)
@@ -264,5 +323,4 @@ class AnthropicMessages:
         content: list[dict[str, Any]] = [{"type": "text", "text": text_of(words)}]
         if reply.tool_name is not None:
             content = [{**_empty_block(reply), "input": orjson.loads(arguments_text(words))}]
-        return orjson.dumps(_message(reply, content, _stop_reason(reply, truncated),
-                                     len(words)))
+        return orjson.dumps(_message(reply, content, _stop_reason(reply, truncated), len(words)))

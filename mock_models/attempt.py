@@ -65,23 +65,32 @@ def plan_attempt(
     rng = np.random.Generator(np.random.PCG64(digest))
     fault = choose_demo_fault(float(rng.random()), faults)
     if deployment.engine is None:
-        latency = draw_latency(deployment, request.prompt_tokens, request.max_tokens, rng,
-                               request.ignore_eos)
+        latency = draw_latency(
+            deployment, request.prompt_tokens, request.max_tokens, rng, request.ignore_eos
+        )
     else:
         natural = natural_output_tokens(deployment, rng)
         cap = request.max_tokens
         if request.ignore_eos and cap is not None:
             natural = cap
         truncated = cap is not None and (request.ignore_eos or natural > cap)
-        latency = LatencyDraw(ttft_s=0.0, gaps_s=(), truncated=truncated,
-                              completion_tokens=natural if cap is None else min(cap, natural))
+        latency = LatencyDraw(
+            ttft_s=0.0,
+            gaps_s=(),
+            truncated=truncated,
+            completion_tokens=natural if cap is None else min(cap, natural),
+        )
     # Drawn as int64 and narrowed (the vocabulary fits 16 bits), so the seeded words are
     # those an int64 draw gives.
     words = rng.integers(0, len(VOCABULARY), size=latency.completion_tokens).astype(np.uint16)
-    tool = (choose_tool(request, float(rng.random()), deployment.tool_call_share)
-            if request.tools else None)
-    plan = AttemptPlan(digest=digest, fault=fault, latency=latency,
-                       words=array("H", words.tobytes()), tool=tool)
+    tool = (
+        choose_tool(request, float(rng.random()), deployment.tool_call_share)
+        if request.tools
+        else None
+    )
+    plan = AttemptPlan(
+        digest=digest, fault=fault, latency=latency, words=array("H", words.tobytes()), tool=tool
+    )
     # Tool arguments are JSON fragments, not prose: a stop word must not break them.
     return plan if tool is not None or not request.stop else _stopped(plan, request.stop)
 
@@ -92,11 +101,13 @@ def _stopped(plan: AttemptPlan, stop: tuple[str, ...]) -> AttemptPlan:
     if found is None:
         return plan
     index, entry = found
-    latency = dataclasses.replace(plan.latency, completion_tokens=index,
-                                  gaps_s=plan.latency.gaps_s[:max(0, index - 1)],
-                                  truncated=False)
-    return dataclasses.replace(plan, latency=latency, words=plan.words[:index],
-                               stop_sequence=entry)
+    latency = dataclasses.replace(
+        plan.latency,
+        completion_tokens=index,
+        gaps_s=plan.latency.gaps_s[: max(0, index - 1)],
+        truncated=False,
+    )
+    return dataclasses.replace(plan, latency=latency, words=plan.words[:index], stop_sequence=entry)
 
 
 class RepeatCounter:

@@ -48,12 +48,25 @@ class StepCosts:
 class Sequence(Generic[T]):
     """One request inside the engine; ``handle`` is the caller's (its wire end)."""
 
-    __slots__ = ("aborted", "cached_prompt_tokens", "generated_tokens", "handle",
-                 "kv_tokens", "output_tokens", "preemptions", "prefill_left_tokens",
-                 "uncached_prompt_tokens")
+    __slots__ = (
+        "aborted",
+        "cached_prompt_tokens",
+        "generated_tokens",
+        "handle",
+        "kv_tokens",
+        "output_tokens",
+        "preemptions",
+        "prefill_left_tokens",
+        "uncached_prompt_tokens",
+    )
 
-    def __init__(self, handle: T, uncached_prompt_tokens: int, output_tokens: int,
-                 cached_prompt_tokens: int = 0) -> None:
+    def __init__(
+        self,
+        handle: T,
+        uncached_prompt_tokens: int,
+        output_tokens: int,
+        cached_prompt_tokens: int = 0,
+    ) -> None:
         self.handle = handle
         self.uncached_prompt_tokens = max(0, uncached_prompt_tokens)
         #: Prompt tokens found in the prefix cache: held in KV from admission, not computed.
@@ -107,8 +120,7 @@ class Step(Generic[T]):
 class BatchScheduler(Generic[T]):
     """Waiting queue, running slots and the step planner of one deployment."""
 
-    __slots__ = ("_costs", "_running", "_waiting", "_waiting_live", "kv_used_tokens",
-                 "preemptions")
+    __slots__ = ("_costs", "_running", "_waiting", "_waiting_live", "kv_used_tokens", "preemptions")
 
     def __init__(self, costs: StepCosts) -> None:
         self._costs = costs
@@ -198,14 +210,22 @@ class BatchScheduler(Generic[T]):
         self._running = [seq for seq in running if not seq.finished] if finished else running
         if costs.kv_capacity_tokens:
             self.kv_used_tokens = sum(seq.kv_tokens for seq in self._running)
-        duration_s = (costs.step_base_s + costs.prefill_s_per_token * prefill_tokens
-                      + costs.decode_s_per_seq * decode_seqs) * max(0.0, jitter_factor)
-        return Step(duration_s=duration_s, prefill_tokens=prefill_tokens,
-                    decode_seqs=decode_seqs, emitting=tuple(emitting), finished=finished,
-                    preempted=preempted, kv_used_tokens=self.kv_used_tokens)
+        duration_s = (
+            costs.step_base_s
+            + costs.prefill_s_per_token * prefill_tokens
+            + costs.decode_s_per_seq * decode_seqs
+        ) * max(0.0, jitter_factor)
+        return Step(
+            duration_s=duration_s,
+            prefill_tokens=prefill_tokens,
+            decode_seqs=decode_seqs,
+            emitting=tuple(emitting),
+            finished=finished,
+            preempted=preempted,
+            kv_used_tokens=self.kv_used_tokens,
+        )
 
-    def _preempt_to_fit(self, running: list[Sequence[T]],
-                        planned: list[int]) -> tuple[int, int]:
+    def _preempt_to_fit(self, running: list[Sequence[T]], planned: list[int]) -> tuple[int, int]:
         """Preempt the newest running sequences until the planned tokens fit the KV cache;
         return (preemptions, KV tokens then held or planned)."""
         capacity = self._costs.kv_capacity_tokens
@@ -223,8 +243,9 @@ class BatchScheduler(Generic[T]):
         self.preemptions += preempted
         return preempted, used
 
-    def _admit(self, running: list[Sequence[T]], planned: list[int], budget: int,
-               used: int, preempted: int) -> int:
+    def _admit(
+        self, running: list[Sequence[T]], planned: list[int], budget: int, used: int, preempted: int
+    ) -> int:
         """Move waiting sequences into free slots (with the KV cache bounded: only while no
         preemption happened and their first chunk fits); return the budget left."""
         costs = self._costs

@@ -53,18 +53,34 @@ class FaultBook:
         """The header's fault for this attempt; ``ValueError`` (for a 400) when malformed."""
         return forced(headers.get(FAULT_HEADER), attempt_number(headers))
 
-    def drawn(self, headers: Mapping[str, str], deployment: str, model: str, api: str,
-              stream: bool, now_s: float) -> FaultChoice | None:
+    def drawn(
+        self,
+        headers: Mapping[str, str],
+        deployment: str,
+        model: str,
+        api: str,
+        stream: bool,
+        now_s: float,
+    ) -> FaultChoice | None:
         """The profile's fault for this attempt: reproducible per (seed, request id, attempt)
         when the request carries an id, else from the server's own sequence of draws."""
         if not self.profile.rule:
             return None
         attempt = attempt_number(headers)
-        context = AttemptContext(self.run_clock_s(headers.get("x-tokenstorm-run-id"), now_s),
-                                 deployment, model, api, stream, attempt)
+        context = AttemptContext(
+            self.run_clock_s(headers.get("x-tokenstorm-run-id"), now_s),
+            deployment,
+            model,
+            api,
+            stream,
+            attempt,
+        )
         request_id = headers.get("x-tokenstorm-request-id")
-        u = (attempt_draw(self._seed, request_id, attempt) if request_id is not None
-             else float(self._rng.random()))
+        u = (
+            attempt_draw(self._seed, request_id, attempt)
+            if request_id is not None
+            else float(self._rng.random())
+        )
         return choose(self.profile, context, u)
 
     def clock_s(self, now_s: float) -> float:
@@ -78,14 +94,18 @@ class FaultBook:
         """True while a ``down`` rule keeps the deployment's own listener closed."""
         return refusing(self.profile, deployment, model, self.clock_s(now_s))
 
-    def readiness(self, now_s: float, deployment: str | None = None,
-                  model: str | None = None) -> str:
+    def readiness(
+        self, now_s: float, deployment: str | None = None, model: str | None = None
+    ) -> str:
         """``ready``, or why not: ``down`` (a down window holds the deployment) or
         ``flapping`` (the down half-period of a ``flap`` rule); ``deployment`` None asks
         about the server as a whole."""
         t_s = self.clock_s(now_s)
-        if deployment is not None and model is not None and refusing(
-                self.profile, deployment, model, t_s):
+        if (
+            deployment is not None
+            and model is not None
+            and refusing(self.profile, deployment, model, t_s)
+        ):
             return "down"
         if flapping_down(self.profile, deployment, model, t_s):
             return "flapping"

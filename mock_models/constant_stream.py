@@ -39,8 +39,7 @@ async def constant_stream_answer(
         limit = min(limit, tamper.limit)
     shape = flavour.stream_shape(reply)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    sink = WireSink(shape, plan.words, limit, done,
-                    tamper.piece_bytes if tamper is not None else 0)
+    sink = WireSink(shape, plan.words, limit, done, tamper.piece_bytes if tamper is not None else 0)
     try:
         response = await open_stream(request, shape, headers, progress, sink, tamper)
         if limit > 0:

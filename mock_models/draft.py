@@ -24,8 +24,18 @@ PROMPT_TAG: Final = re.compile(r"\[tokenstorm run=([A-Za-z0-9._-]+) request=([^\
 class AttemptDraft:
     """The ledger line of one attempt, filled in as the attempt goes."""
 
-    __slots__ = ("attempt", "deployment", "fault", "model", "outcome", "prompt_tokens",
-                 "received_s", "request_id", "run_id", "stream")
+    __slots__ = (
+        "attempt",
+        "deployment",
+        "fault",
+        "model",
+        "outcome",
+        "prompt_tokens",
+        "received_s",
+        "request_id",
+        "run_id",
+        "stream",
+    )
 
     def __init__(self, headers: Mapping[str, str], received_s: float) -> None:
         self.run_id = headers.get(RUN_ID_HEADER)
@@ -66,12 +76,22 @@ class AttemptDraft:
 
     def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:
         return LedgerEntry(
-            run_id=self.run_id, request_id=self.request_id, attempt=self.attempt,
-            received_s=self.received_s, deployment=self.deployment, model=self.model, api=api,
-            stream=self.stream, prompt_tokens=self.prompt_tokens,
-            cached_tokens=progress.cached_tokens, cache_write_tokens=progress.cache_write_tokens,
-            completion_tokens=progress.tokens, fault=self.fault, outcome=str(self.outcome),
-            status_code=progress.status, service_ms=service_ms,
+            run_id=self.run_id,
+            request_id=self.request_id,
+            attempt=self.attempt,
+            received_s=self.received_s,
+            deployment=self.deployment,
+            model=self.model,
+            api=api,
+            stream=self.stream,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=progress.cached_tokens,
+            cache_write_tokens=progress.cache_write_tokens,
+            completion_tokens=progress.tokens,
+            fault=self.fault,
+            outcome=str(self.outcome),
+            status_code=progress.status,
+            service_ms=service_ms,
             lag_ms=round(progress.lag_s * 1000.0, 3),
         )
 

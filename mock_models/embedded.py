@@ -86,21 +86,36 @@ class EmbeddedMock:
 
     def start(self) -> None:
         """Start the process and wait for its listening line; raises ``MockStartError``."""
-        command = [sys.executable, "-m", "mock_models", "--host", "127.0.0.1", "--port", "0",
-                   "--config-json", self._settings.model_dump_json()]
+        command = [
+            sys.executable,
+            "-m",
+            "mock_models",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--config-json",
+            self._settings.model_dump_json(),
+        ]
         if self._ledger_path is not None:
             command += ["--ledger-file", str(self._ledger_path)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            part for part in (_PROJECT_ROOT, env.get("PYTHONPATH")) if part)
+            part for part in (_PROJECT_ROOT, env.get("PYTHONPATH")) if part
+        )
         self._stderr = tempfile.TemporaryFile()
         # Its own session: a Ctrl-C in the terminal reaches only the harness, which then
         # drains in-flight requests against a mock that is still up. And it dies with the
         # harness, even a SIGKILLed one, instead of lingering on its port.
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                         start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         try:
             self._base_url = self._await_listening_line()
         except BaseException:
@@ -115,8 +130,11 @@ class EmbeddedMock:
         while b"\n" not in received:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise MockStartError(self._failure(
-                    f"the mock server did not report listening within {self._start_timeout_s:g} s"))
+                raise MockStartError(
+                    self._failure(
+                        f"the mock server did not report listening within {self._start_timeout_s:g} s"
+                    )
+                )
             readable, _, _ = select.select([stdout], [], [], remaining)
             if not readable:
                 continue
@@ -127,7 +145,7 @@ class EmbeddedMock:
         line = received.split(b"\n", 1)[0].decode(errors="replace").strip()
         if not line.startswith(LISTENING_PREFIX):
             raise MockStartError(self._failure(f"unexpected first line from the mock: {line!r}"))
-        return line[len(LISTENING_PREFIX):]
+        return line[len(LISTENING_PREFIX) :]
 
     def _failure(self, what: str) -> str:
         stderr = ""

@@ -23,8 +23,15 @@ from mock_models.settings import DeploymentSettings
 _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
 
 
-def check_rate_limit(limiter: RateLimiter | None, key: str, model: str, input_tokens: int,
-                     now_s: float, now_unix_s: float, headers: dict[str, str]) -> None:
+def check_rate_limit(
+    limiter: RateLimiter | None,
+    key: str,
+    model: str,
+    input_tokens: int,
+    now_s: float,
+    now_unix_s: float,
+    headers: dict[str, str],
+) -> None:
     """Charge one request and ``input_tokens`` tokens to the deployment's limits; adds the
     ``x-ratelimit-*`` headers to ``headers``, and raises a 429 ``RequestError`` when a bucket
     is empty (``headers`` then also carry ``retry-after`` and ``retry-after-ms``)."""
@@ -33,9 +40,11 @@ def check_rate_limit(limiter: RateLimiter | None, key: str, model: str, input_to
     verdict = limiter.check(key, input_tokens, now_s, now_unix_s)
     headers.update(verdict.headers)
     if not verdict.allowed:
-        raise RequestError(429, ErrorKind.RATE_LIMIT,
-                           f"Rate limit reached for {model}. Please try again in "
-                           f"{verdict.retry_after_s:.3g}s.")
+        raise RequestError(
+            429,
+            ErrorKind.RATE_LIMIT,
+            f"Rate limit reached for {model}. Please try again in {verdict.retry_after_s:.3g}s.",
+        )
 
 
 class _Pooled:
@@ -56,8 +65,9 @@ class _Pooled:
             self.done.set_result(None)
 
 
-async def encode(deployment: DeploymentSettings, engine: DeploymentEngine | None,
-                 input_tokens: int) -> float:
+async def encode(
+    deployment: DeploymentSettings, engine: DeploymentEngine | None, input_tokens: int
+) -> float:
     """Wait while the deployment encodes ``input_tokens``; a full engine queue raises the
     deployment's ``queue_full_status`` as a ``RequestError``. A cancelled wait leaves the
     engine's slot at its next step. Returns how late the mock itself made the answer (the
@@ -78,8 +88,9 @@ async def encode(deployment: DeploymentSettings, engine: DeploymentEngine | None
     seq = engine.submit(pooled, input_tokens, 1)
     if seq is None:
         status = settings.queue_full_status
-        raise RequestError(status, ErrorKind.RATE_LIMIT if status == 429
-                           else ErrorKind.OVERLOADED, _QUEUE_FULL)
+        raise RequestError(
+            status, ErrorKind.RATE_LIMIT if status == 429 else ErrorKind.OVERLOADED, _QUEUE_FULL
+        )
     try:
         await done
     except asyncio.CancelledError:

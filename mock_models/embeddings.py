@@ -47,8 +47,11 @@ class EmbeddingRequest:
 def _text(value: Any) -> str | None:
     if isinstance(value, str) and value:
         return value
-    if (isinstance(value, list) and value
-            and all(isinstance(t, int) and not isinstance(t, bool) for t in value)):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    ):
         return " ".join(str(token) for token in value)
     return None
 
@@ -59,22 +62,36 @@ def parse_embeddings(raw: bytes) -> EmbeddingRequest:
     model = required_model(body, OPENAI_NO_MODEL)
     value = body.get("input")
     single = _text(value)
-    items = [single] if single is not None else (
-        [_text(item) for item in value] if isinstance(value, list) else [None])
+    items = (
+        [single]
+        if single is not None
+        else ([_text(item) for item in value] if isinstance(value, list) else [None])
+    )
     texts = tuple(text for text in items if text is not None)
     if not texts or len(texts) != len(items) or len(texts) > _MAX_INPUTS:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "input: must be a non-empty string, a list of token ids, or a list "
-                           f"of at most {_MAX_INPUTS} of those.", "input")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "input: must be a non-empty string, a list of token ids, or a list "
+            f"of at most {_MAX_INPUTS} of those.",
+            "input",
+        )
     dimensions = body.get("dimensions")
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "encoding_format: must be float or base64.", "encoding_format")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "encoding_format: must be float or base64.",
+            "encoding_format",
+        )
     return EmbeddingRequest(
-        model=model, texts=texts, prompt_tokens=sum(count_tokens(text) for text in texts),
+        model=model,
+        texts=texts,
+        prompt_tokens=sum(count_tokens(text) for text in texts),
         dimensions=None if dimensions is None else positive_int(dimensions, "dimensions"),
-        base64=encoding == "base64")
+        base64=encoding == "base64",
+    )
 
 
 def embedding_vector(text: str, dimensions: int) -> np.ndarray:
@@ -88,19 +105,32 @@ def embeddings_body(request: EmbeddingRequest, max_dimensions: int) -> bytes:
     """The answer to ``request`` from a deployment with ``max_dimensions``-long vectors."""
     dimensions = request.dimensions or max_dimensions
     if dimensions > max_dimensions:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"dimensions: {request.model} makes vectors of at most "
-                           f"{max_dimensions} dimensions, got {dimensions}.", "dimensions")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"dimensions: {request.model} makes vectors of at most "
+            f"{max_dimensions} dimensions, got {dimensions}.",
+            "dimensions",
+        )
     data = []
     for index, text in enumerate(request.texts):
         full = embedding_vector(text, max_dimensions)
         head = full[:dimensions]
         vector = head if dimensions == max_dimensions else (head / np.linalg.norm(head))
-        encoded: Any = (base64.b64encode(vector.astype("<f4").tobytes()).decode()
-                        if request.base64 else vector.tolist())
+        encoded: Any = (
+            base64.b64encode(vector.astype("<f4").tobytes()).decode()
+            if request.base64
+            else vector.tolist()
+        )
         data.append({"object": "embedding", "index": index, "embedding": encoded})
-    return orjson.dumps({
-        "object": "list", "data": data, "model": request.model,
-        "usage": {"prompt_tokens": request.prompt_tokens,
-                  "total_tokens": request.prompt_tokens},
-    })
+    return orjson.dumps(
+        {
+            "object": "list",
+            "data": data,
+            "model": request.model,
+            "usage": {
+                "prompt_tokens": request.prompt_tokens,
+                "total_tokens": request.prompt_tokens,
+            },
+        }
+    )

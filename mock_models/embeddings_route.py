@@ -53,8 +53,9 @@ class EmbeddingsRoute:
         except RequestError as exc:
             progress.status = exc.status
             draft.outcome = outcome_for_status(exc.status)
-            response = error_response(self._errors, exc.status, exc.kind, exc.message,
-                                      headers, exc.param)
+            response = error_response(
+                self._errors, exc.status, exc.kind, exc.message, headers, exc.param
+            )
         except asyncio.CancelledError:
             self._service.abandoned(draft, transport)
             raise
@@ -66,8 +67,9 @@ class EmbeddingsRoute:
             self._service.ledger.append(draft.entry(API, progress, service_ms))
         return response
 
-    async def _answer(self, request: web.Request, draft: AttemptDraft, progress: Progress,
-                      headers: dict[str, str]) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, draft: AttemptDraft, progress: Progress, headers: dict[str, str]
+    ) -> web.StreamResponse:
         service = self._service
         settings = service.settings
         if settings.api_keys and api_key(request.headers) not in settings.api_keys:
@@ -77,34 +79,56 @@ class EmbeddingsRoute:
         except ValueError as exc:
             raise RequestError(400, ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER) from None
         if forced is not None and not applies(forced.kind, API):
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               f"{FAULT_HEADER}: {forced.kind.value} acts inside a streamed "
-                               "or generated answer; /v1/embeddings takes only faults that "
-                               "act before the answer", FAULT_HEADER)
+            raise RequestError(
+                400,
+                ErrorKind.INVALID_REQUEST,
+                f"{FAULT_HEADER}: {forced.kind.value} acts inside a streamed "
+                "or generated answer; /v1/embeddings takes only faults that "
+                "act before the answer",
+                FAULT_HEADER,
+            )
         parsed = parse_embeddings(await read_json_body(request, self._max_body_bytes))
         draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
         deployment = settings.deployment_for(parsed.model, service.listeners.owner(request))
         if deployment is None:
-            raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
-                               "not exist or you do not have access to it.", "model")
+            raise RequestError(
+                404,
+                ErrorKind.NOT_FOUND,
+                f"The model `{parsed.model}` does not exist or you do not have access to it.",
+                "model",
+            )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
-        check_rate_limit(service.limiters.get(deployment.name), api_key(request.headers),
-                         deployment.model, parsed.prompt_tokens, time.monotonic(),
-                         time.time(), headers)
-        choice = forced or service.faults.drawn(request.headers, deployment.name, parsed.model,
-                                                API, False, time.monotonic())
+        check_rate_limit(
+            service.limiters.get(deployment.name),
+            api_key(request.headers),
+            deployment.model,
+            parsed.prompt_tokens,
+            time.monotonic(),
+            time.time(),
+            headers,
+        )
+        choice = forced or service.faults.drawn(
+            request.headers, deployment.name, parsed.model, API, False, time.monotonic()
+        )
         if choice is not None:
             before = await self._fault(request, choice, draft, progress, headers)
             if before is not None:
                 return before
-        progress.lag_s = await encode(deployment, service.engines.get(deployment.name),
-                                      parsed.prompt_tokens)
+        progress.lag_s = await encode(
+            deployment, service.engines.get(deployment.name), parsed.prompt_tokens
+        )
         body = embeddings_body(parsed, deployment.embedding_dimensions)
         progress.status = 200
         return web.Response(body=body, content_type="application/json", headers=headers)
 
-    async def _fault(self, request: web.Request, choice: FaultChoice, draft: AttemptDraft,
-                     progress: Progress, headers: dict[str, str]) -> web.StreamResponse | None:
+    async def _fault(
+        self,
+        request: web.Request,
+        choice: FaultChoice,
+        draft: AttemptDraft,
+        progress: Progress,
+        headers: dict[str, str],
+    ) -> web.StreamResponse | None:
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
         draft.outcome = fault_outcome(choice.kind, False)
         before = await apply_before(request, choice, API, headers, progress)

@@ -53,7 +53,8 @@ class TokenSink(Protocol):
 def step_costs(settings: EngineSettings) -> StepCosts:
     """The scheduler's view of the settings, in seconds."""
     return StepCosts(
-        max_num_seqs=settings.max_num_seqs, max_waiting_seqs=settings.max_waiting_seqs,
+        max_num_seqs=settings.max_num_seqs,
+        max_waiting_seqs=settings.max_waiting_seqs,
         max_num_batched_tokens=settings.max_num_batched_tokens,
         step_base_s=settings.step_base_ms / 1000.0,
         prefill_s_per_token=settings.prefill_ms_per_token / 1000.0,
@@ -80,8 +81,13 @@ class DeploymentEngine:
         "settings",
     )
 
-    def __init__(self, settings: EngineSettings, jitter: float, seed: int,
-                 metrics: DeploymentMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        jitter: float,
+        seed: int,
+        metrics: DeploymentMetrics | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics if metrics is not None else DeploymentMetrics()
         self._scheduler: BatchScheduler[TokenSink] = BatchScheduler(step_costs(settings))
@@ -117,8 +123,13 @@ class DeploymentEngine:
     def preemptions(self) -> int:
         return self._scheduler.preemptions
 
-    def submit(self, sink: TokenSink, uncached_prompt_tokens: int, output_tokens: int,
-               cached_prompt_tokens: int = 0) -> Sequence[TokenSink] | None:
+    def submit(
+        self,
+        sink: TokenSink,
+        uncached_prompt_tokens: int,
+        output_tokens: int,
+        cached_prompt_tokens: int = 0,
+    ) -> Sequence[TokenSink] | None:
         """Queue a sequence (its prefix-cache hits hold KV but are not prefilled); None when
         the waiting queue is full."""
         seq = Sequence(sink, uncached_prompt_tokens, output_tokens, cached_prompt_tokens)

@@ -50,28 +50,38 @@ async def engine_answer(
     explicit_use: CacheUse | None = None
     if parsed.cache_breakpoints is not None:
         hashes: list[bytes] = []
-        explicit_use = cache.explicit.lookup(parsed.prompt_pieces, parsed.cache_breakpoints,
-                                             time.monotonic())
-        cached_tokens, written, written_1h = (explicit_use.read_tokens,
-                                              explicit_use.written_tokens,
-                                              explicit_use.written_1h_tokens)
+        explicit_use = cache.explicit.lookup(
+            parsed.prompt_pieces, parsed.cache_breakpoints, time.monotonic()
+        )
+        cached_tokens, written, written_1h = (
+            explicit_use.read_tokens,
+            explicit_use.written_tokens,
+            explicit_use.written_1h_tokens,
+        )
     else:
-        hashes = (block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
-                  if cache.capacity_blocks else [])
+        hashes = (
+            block_hashes(parsed.prompt_pieces, cache.block_size_tokens)
+            if cache.capacity_blocks
+            else []
+        )
         cached_tokens = cache.cached_tokens(hashes, parsed.prompt_tokens) if hashes else 0
     stream = parsed.stream
-    reply = dataclasses.replace(reply, cached_tokens=cached_tokens,
-                                cache_write_tokens=written, cache_write_1h_tokens=written_1h)
+    reply = dataclasses.replace(
+        reply,
+        cached_tokens=cached_tokens,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written_1h,
+    )
     completion_tokens = plan.latency.completion_tokens
     cut_after = tamper.limit if tamper is not None else None
     limit = completion_tokens if cut_after is None else min(completion_tokens, cut_after)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     shape = flavour.stream_shape(reply) if stream else None
-    sink = WireSink(shape, plan.words, limit, done,
-                    tamper.piece_bytes if tamper is not None else 0)
+    sink = WireSink(shape, plan.words, limit, done, tamper.piece_bytes if tamper is not None else 0)
     drip = DripSink(sink, tamper.drip_s) if tamper is not None and tamper.drip_s else None
-    seq = engine.submit(drip or sink, parsed.prompt_tokens - cached_tokens, completion_tokens,
-                        cached_tokens)
+    seq = engine.submit(
+        drip or sink, parsed.prompt_tokens - cached_tokens, completion_tokens, cached_tokens
+    )
     if seq is None:
         status = settings.queue_full_status
         progress.status = status
@@ -106,13 +116,13 @@ async def engine_answer(
     if limit < completion_tokens:
         engine.abort(seq)  # a cut: the connection ends here, so does the generation
     if response is None:
-        body = flavour.full_body(reply, list(plan.words[:completion_tokens]),
-                                 plan.latency.truncated)
+        body = flavour.full_body(
+            reply, list(plan.words[:completion_tokens]), plan.latency.truncated
+        )
         if tamper is not None:
             return await tamper.send_body(request, body, headers, progress)
         progress.status = 200
-        return web.Response(status=200, body=body, content_type="application/json",
-                            headers=headers)
+        return web.Response(status=200, body=body, content_type="application/json", headers=headers)
     assert shape is not None
     await close_stream(request, response, shape, plan, tamper, progress)
     return response

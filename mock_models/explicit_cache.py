@@ -54,8 +54,9 @@ def boundary_digests(pieces: Sequence[str]) -> list[tuple[int, bytes]]:
     for piece in pieces:
         words = piece.split()
         tokens += len(words)
-        previous = hashlib.blake2b(previous + "\x1f".join(words).encode() + b"\x1e",
-                                   digest_size=12).digest()
+        previous = hashlib.blake2b(
+            previous + "\x1f".join(words).encode() + b"\x1e", digest_size=12
+        ).digest()
         out.append((tokens, previous))
     return out
 
@@ -76,19 +77,23 @@ class ExplicitCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def use(self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint],
-            now_s: float) -> CacheUse:
+    def use(
+        self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint], now_s: float
+    ) -> CacheUse:
         """``lookup`` and ``commit`` at once."""
         found = self.lookup(pieces, breakpoints, now_s)
         self.commit(found, now_s)
         return found
 
-    def lookup(self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint],
-               now_s: float) -> CacheUse:
+    def lookup(
+        self, pieces: Sequence[str], breakpoints: Sequence[Breakpoint], now_s: float
+    ) -> CacheUse:
         """What the prompt would read and write, changing nothing: a request refused before
         its prefill (a full queue) must neither refresh nor create entries."""
-        marks = sorted((b for b in breakpoints if 0 <= b.block_index < len(pieces)),
-                       key=lambda b: b.block_index)
+        marks = sorted(
+            (b for b in breakpoints if 0 <= b.block_index < len(pieces)),
+            key=lambda b: b.block_index,
+        )
         if not marks or self.capacity <= 0:
             return CacheUse(0, 0)
         bounds = boundary_digests(pieces)
@@ -120,8 +125,9 @@ class ExplicitCache:
         for digest, ttl_s in found.touched:
             self._store(digest, now_s, ttl_s)
 
-    def _hit(self, bounds: list[tuple[int, bytes]], block_index: int,
-             now_s: float) -> tuple[int, bytes, float] | None:
+    def _hit(
+        self, bounds: list[tuple[int, bytes]], block_index: int, now_s: float
+    ) -> tuple[int, bytes, float] | None:
         """The longest live entry at or up to ``LOOKBACK_BLOCKS`` blocks before the mark."""
         entries = self._entries
         for index in range(block_index, max(-1, block_index - LOOKBACK_BLOCKS - 1), -1):

@@ -47,12 +47,21 @@ class Cut:
 FaultAction = Refuse | Cut
 
 _REFUSALS: Final[dict[str, tuple[int, ErrorKind, str]]] = {
-    "http_429": (429, ErrorKind.RATE_LIMIT,
-                 "Rate limit reached for requests (injected by tokenstorm mock)."),
-    "http_500": (500, ErrorKind.SERVER_ERROR,
-                 "The server had an error while processing your request (injected)."),
-    "http_503": (503, ErrorKind.OVERLOADED,
-                 "The server is overloaded or not ready yet (injected)."),
+    "http_429": (
+        429,
+        ErrorKind.RATE_LIMIT,
+        "Rate limit reached for requests (injected by tokenstorm mock).",
+    ),
+    "http_500": (
+        500,
+        ErrorKind.SERVER_ERROR,
+        "The server had an error while processing your request (injected).",
+    ),
+    "http_503": (
+        503,
+        ErrorKind.OVERLOADED,
+        "The server is overloaded or not ready yet (injected).",
+    ),
 }
 
 
@@ -68,8 +77,13 @@ def action_for(fault: str | None, faults: DemoFaults) -> FaultAction | None:
     raise ValueError(f"no action for fault kind {fault!r}")
 
 
-async def apply_before(request: web.Request, choice: FaultChoice, api: str,
-                       headers: Mapping[str, str], progress: Progress) -> web.Response | None:
+async def apply_before(
+    request: web.Request,
+    choice: FaultChoice,
+    api: str,
+    headers: Mapping[str, str],
+    progress: Progress,
+) -> web.Response | None:
     """Carry out a catalogue fault that acts before the answer (an error status with the
     provider's body and headers, a refused connection, a hang, a delay); None when the
     answer goes ahead.
@@ -87,8 +101,12 @@ async def apply_before(request: web.Request, choice: FaultChoice, api: str,
         content_type = all_headers.pop("content-type")
         progress.status = status
         request_id = next((v for k, v in headers.items() if k in _ID_HEADERS), "")
-        return web.Response(status=status, body=error_body(kind, api, request_id),
-                            headers=all_headers, content_type=content_type)
+        return web.Response(
+            status=status,
+            body=error_body(kind, api, request_id),
+            headers=all_headers,
+            content_type=content_type,
+        )
     if kind is FaultKind.HANG:
         await asyncio.sleep(params["hang_s"])
     if kind in (FaultKind.DOWN, FaultKind.HANG):

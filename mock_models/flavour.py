@@ -240,9 +240,12 @@ def check_content_type(content_type: str) -> None:
     the providers refuse form posts and untyped bodies before reading them."""
     if content_type != "application/json":
         shown = content_type or "(none)"
-        raise RequestError(400, ErrorKind.UNSUPPORTED_CONTENT_TYPE,
-                           f"Unsupported content type {shown!r}: send the body as JSON with "
-                           "the header 'Content-Type: application/json'.")
+        raise RequestError(
+            400,
+            ErrorKind.UNSUPPORTED_CONTENT_TYPE,
+            f"Unsupported content type {shown!r}: send the body as JSON with "
+            "the header 'Content-Type: application/json'.",
+        )
 
 
 def decode_object(raw: bytes) -> dict[str, Any]:
@@ -250,11 +253,15 @@ def decode_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"We could not parse the JSON body of your request ({exc}).") from None
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"We could not parse the JSON body of your request ({exc}).",
+        ) from None
     if not isinstance(body, dict):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "The request body must be a JSON object.")
+        raise RequestError(
+            400, ErrorKind.INVALID_REQUEST, "The request body must be a JSON object."
+        )
     return body
 
 
@@ -291,6 +298,10 @@ def text_tokens(content: Any) -> int:
 def positive_int(value: Any, name: str) -> int:
     """``value`` as a positive integer, or a 400 naming the parameter."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"{name}: must be a positive integer, got {value!r}.", name)
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"{name}: must be a positive integer, got {value!r}.",
+            name,
+        )
     return value

@@ -68,12 +68,14 @@ class DeploymentListeners:
         assert self._handler is not None
         try:
             server = await asyncio.get_running_loop().create_server(
-                self._handler, self._host, port, backlog=4096, reuse_address=True)
+                self._handler, self._host, port, backlog=4096, reuse_address=True
+            )
         except OSError as exc:
             # The loop's own message names only the address; the user needs the field to edit.
             why = os.strerror(exc.errno) if exc.errno else str(exc)
             raise ListenerPortError(
-                f"deployments.{name}.port {port}: {why}; pick another or 0") from exc
+                f"deployments.{name}.port {port}: {why}; pick another or 0"
+            ) from exc
         bound = int(server.sockets[0].getsockname()[1])
         self._servers[name] = server
         self._dropped.pop(name, None)
@@ -109,8 +111,7 @@ class DeploymentListeners:
 
     def dropped(self, transport: asyncio.BaseTransport | None) -> bool:
         """Whether a ``down`` window cut this connection (its attempt then ends as a reset)."""
-        return transport is not None and any(
-            transport in reset for reset in self._dropped.values())
+        return transport is not None and any(transport in reset for reset in self._dropped.values())
 
     def owner(self, request: web.Request) -> str | None:
         """The deployment whose own listener ``request`` came through (None: the shared one)."""
@@ -135,8 +136,9 @@ def _local_port(transport: asyncio.BaseTransport) -> int:
     return int(sockname[1]) if isinstance(sockname, tuple) else -1
 
 
-def asked_about(request: web.Request, settings: MockSettings,
-                listeners: DeploymentListeners) -> DeploymentSettings | None:
+def asked_about(
+    request: web.Request, settings: MockSettings, listeners: DeploymentListeners
+) -> DeploymentSettings | None:
     """The deployment a readiness probe asks about: ``?deployment=NAME`` or ``?model=M``, else
     the one whose own listener it came through; None for the server as a whole. Raises
     ``web.HTTPNotFound`` naming the known deployments for an unknown one."""
@@ -153,16 +155,19 @@ def asked_about(request: web.Request, settings: MockSettings,
             return deployment
     known = ", ".join(d.name for d in settings.deployments)
     message = f"no deployment {name or model!r}; known deployments: {known}"
-    raise web.HTTPNotFound(text=orjson.dumps({"error": {"message": message}}).decode(),
-                           content_type="application/json")
+    raise web.HTTPNotFound(
+        text=orjson.dumps({"error": {"message": message}}).decode(), content_type="application/json"
+    )
 
 
 def listener_routes(app: web.Application, listeners: DeploymentListeners) -> None:
     """``GET /tokenstorm/listeners``: each own listener's port and whether it is open."""
 
     async def describe(request: web.Request) -> web.Response:
-        document = {name: {"port": port, "open": listeners.is_open(name)}
-                    for name, port in listeners.ports.items()}
+        document = {
+            name: {"port": port, "open": listeners.is_open(name)}
+            for name, port in listeners.ports.items()
+        }
         return web.Response(body=orjson.dumps(document), content_type="application/json")
 
     app.router.add_get("/tokenstorm/listeners", describe)

@@ -11,8 +11,27 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-_LATENCY_BUCKETS_S: Final = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
-                             0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
+_LATENCY_BUCKETS_S: Final = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+)
 
 
 class Histogram:
@@ -55,8 +74,19 @@ class Histogram:
 class DeploymentMetrics:
     """What one deployment has served so far."""
 
-    __slots__ = ("cache_hit_tokens", "cache_query_tokens", "e2e", "finished", "generation_tokens",
-                 "itl", "kv_cache_usage", "lag", "preemptions", "prompt_tokens", "ttft")
+    __slots__ = (
+        "cache_hit_tokens",
+        "cache_query_tokens",
+        "e2e",
+        "finished",
+        "generation_tokens",
+        "itl",
+        "kv_cache_usage",
+        "lag",
+        "preemptions",
+        "prompt_tokens",
+        "ttft",
+    )
 
     def __init__(self) -> None:
         self.ttft = Histogram()
@@ -74,8 +104,14 @@ class DeploymentMetrics:
         #: Share (0-1) of the KV cache held after the engine's last step.
         self.kv_cache_usage = 0.0
 
-    def answered(self, prompt_tokens: int, cached_tokens: int, generated_tokens: int,
-                 e2e_s: float, outcome: str) -> None:
+    def answered(
+        self,
+        prompt_tokens: int,
+        cached_tokens: int,
+        generated_tokens: int,
+        e2e_s: float,
+        outcome: str,
+    ) -> None:
         self.prompt_tokens += prompt_tokens
         self.cache_query_tokens += prompt_tokens
         self.cache_hit_tokens += cached_tokens
@@ -84,8 +120,11 @@ class DeploymentMetrics:
         self.finished[outcome] = self.finished.get(outcome, 0) + 1
 
 
-def render(models: Mapping[str, str], metrics: Mapping[str, DeploymentMetrics],
-           gauges: Mapping[str, tuple[int, int]]) -> bytes:
+def render(
+    models: Mapping[str, str],
+    metrics: Mapping[str, DeploymentMetrics],
+    gauges: Mapping[str, tuple[int, int]],
+) -> bytes:
     """The exposition text; ``models`` maps deployment to model name, ``gauges`` deployment
     to (running, waiting) for engine deployments."""
     out: list[str] = []
@@ -98,38 +137,55 @@ def render(models: Mapping[str, str], metrics: Mapping[str, DeploymentMetrics],
         return f'model_name="{models[deployment]}",deployment="{deployment}"'
 
     family("vllm:num_requests_running", "gauge", "Requests in the running batch.")
-    out.extend(f"vllm:num_requests_running{{{label(d)}}} {running}"
-               for d, (running, _) in gauges.items())
+    out.extend(
+        f"vllm:num_requests_running{{{label(d)}}} {running}" for d, (running, _) in gauges.items()
+    )
     family("vllm:num_requests_waiting", "gauge", "Requests waiting for a slot.")
-    out.extend(f"vllm:num_requests_waiting{{{label(d)}}} {waiting}"
-               for d, (_, waiting) in gauges.items())
+    out.extend(
+        f"vllm:num_requests_waiting{{{label(d)}}} {waiting}" for d, (_, waiting) in gauges.items()
+    )
     # vLLM's current name, and the one it used before (dashboards still read it); 1 = full.
     for name in ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"):
         family(name, "gauge", "KV-cache usage. 1 means 100 percent usage.")
-        out.extend(f"{name}{{{label(d)}}} {metrics[d].kv_cache_usage}"
-                   for d in gauges if d in metrics)
+        out.extend(
+            f"{name}{{{label(d)}}} {metrics[d].kv_cache_usage}" for d in gauges if d in metrics
+        )
     for name, attribute, text in (
-        ("vllm:num_preemptions_total", "preemptions",
-         "Sequences preempted (KV cache full) to be recomputed."),
+        (
+            "vllm:num_preemptions_total",
+            "preemptions",
+            "Sequences preempted (KV cache full) to be recomputed.",
+        ),
         ("vllm:prompt_tokens_total", "prompt_tokens", "Prompt tokens processed."),
         ("vllm:generation_tokens_total", "generation_tokens", "Tokens generated."),
-        ("vllm:prefix_cache_queries_total", "cache_query_tokens",
-         "Prompt tokens looked up in the prefix cache."),
-        ("vllm:prefix_cache_hits_total", "cache_hit_tokens",
-         "Prompt tokens found in the prefix cache."),
+        (
+            "vllm:prefix_cache_queries_total",
+            "cache_query_tokens",
+            "Prompt tokens looked up in the prefix cache.",
+        ),
+        (
+            "vllm:prefix_cache_hits_total",
+            "cache_hit_tokens",
+            "Prompt tokens found in the prefix cache.",
+        ),
     ):
         family(name, "counter", text)
         out.extend(f"{name}{{{label(d)}}} {getattr(m, attribute)}" for d, m in metrics.items())
     family("vllm:request_success_total", "counter", "Finished requests by outcome.")
     for d, m in metrics.items():
-        out.extend(f'vllm:request_success_total{{{label(d)},finished_reason="{reason}"}} {n}'
-                   for reason, n in sorted(m.finished.items()))
+        out.extend(
+            f'vllm:request_success_total{{{label(d)},finished_reason="{reason}"}} {n}'
+            for reason, n in sorted(m.finished.items())
+        )
     for name, attribute, text in (
         ("vllm:time_to_first_token_seconds", "ttft", "Time to first token."),
         ("vllm:inter_token_latency_seconds", "itl", "Time between tokens of a stream."),
         ("vllm:e2e_request_latency_seconds", "e2e", "Time from receipt to the last token."),
-        ("tokenstorm:mock_lag_seconds", "lag",
-         "Per answer, how late its tokens went out on average because the mock was behind."),
+        (
+            "tokenstorm:mock_lag_seconds",
+            "lag",
+            "Per answer, how late its tokens went out on average because the mock was behind.",
+        ),
     ):
         family(name, "histogram", text)
         for d, m in metrics.items():

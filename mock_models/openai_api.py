@@ -61,15 +61,22 @@ def usage_of(reply: Reply, completion_tokens: int) -> dict[str, Any]:
 def _message(reply: Reply, words: list[int]) -> dict[str, Any]:
     if reply.tool_name is None:
         return {"role": "assistant", "content": text_of(words), "refusal": None}
-    call = {"id": _call_id(reply), "type": "function",
-            "function": {"name": reply.tool_name, "arguments": arguments_text(words)}}
+    call = {
+        "id": _call_id(reply),
+        "type": "function",
+        "function": {"name": reply.tool_name, "arguments": arguments_text(words)},
+    }
     return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
 
 
 def _message_pieces(message: Any, out: list[str]) -> None:
     if not isinstance(message, dict):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "Each entry of 'messages' must be an object.", "messages")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "Each entry of 'messages' must be an object.",
+            "messages",
+        )
     text_pieces(message.get("content"), out)
     for call in message.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
@@ -131,14 +138,24 @@ class OpenAIToolStream(OpenAIStream):
 
     def opening(self) -> bytes:
         reply = self._reply
-        call = {"index": 0, "id": _call_id(reply), "type": "function",
-                "function": {"name": reply.tool_name, "arguments": ARGUMENTS_OPEN}}
-        return event_bytes(self._chunk({"role": "assistant", "content": None, "refusal": None,
-                                   "tool_calls": [call]}, None))
+        call = {
+            "index": 0,
+            "id": _call_id(reply),
+            "type": "function",
+            "function": {"name": reply.tool_name, "arguments": ARGUMENTS_OPEN},
+        }
+        return event_bytes(
+            self._chunk(
+                {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}, None
+            )
+        )
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
-        last = event_bytes(self._chunk({"tool_calls": [{"index": 0, "function": {
-            "arguments": ARGUMENTS_CLOSE}}]}, None))
+        last = event_bytes(
+            self._chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": ARGUMENTS_CLOSE}}]}, None
+            )
+        )
         rest = super().closing(completion_tokens, truncated)
         return last + rest.replace(b'"finish_reason":"stop"', b'"finish_reason":"tool_calls"', 1)
 
@@ -155,17 +172,21 @@ def generation_options(body: dict[str, Any], cap_names: tuple[str, ...]) -> dict
     if stream is None:
         stream = False
     if not isinstance(stream, bool):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.",
-                           "stream")
+        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.", "stream")
     ignore_eos = body.get("ignore_eos", False)
     if not isinstance(ignore_eos, bool):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST, "'ignore_eos' must be a boolean.",
-                           "ignore_eos")
+        raise RequestError(
+            400, ErrorKind.INVALID_REQUEST, "'ignore_eos' must be a boolean.", "ignore_eos"
+        )
     options = body.get("stream_options")
-    include_usage = (stream and isinstance(options, dict)
-                     and options.get("include_usage") is True)
-    return {"max_tokens": max_tokens, "stream": stream, "include_usage": include_usage,
-            "stop": parse_stop(body.get("stop"), "stop"), "ignore_eos": ignore_eos}
+    include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+    return {
+        "max_tokens": max_tokens,
+        "stream": stream,
+        "include_usage": include_usage,
+        "stop": parse_stop(body.get("stop"), "stop"),
+        "ignore_eos": ignore_eos,
+    }
 
 
 def _call_id(reply: Reply) -> str:
@@ -180,21 +201,29 @@ def _tools(body: dict[str, Any]) -> tuple[tuple[str, ...], str]:
     for tool in tools:
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "Each tool needs a function with a name.", "tools")
+            raise RequestError(
+                400, ErrorKind.INVALID_REQUEST, "Each tool needs a function with a name.", "tools"
+            )
         names.append(function["name"])
     choice = body.get("tool_choice", "auto")
     if isinstance(choice, dict):
         function = choice.get("function")
         name = function.get("name") if isinstance(function, dict) else None
         if name not in names:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "'tool_choice' names a function not in 'tools'.", "tool_choice")
+            raise RequestError(
+                400,
+                ErrorKind.INVALID_REQUEST,
+                "'tool_choice' names a function not in 'tools'.",
+                "tool_choice",
+            )
         return tuple(names), f"tool:{name}"
     if choice not in ("auto", "none", "required"):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           "'tool_choice' must be auto, none, required or a function.",
-                           "tool_choice")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            "'tool_choice' must be auto, none, required or a function.",
+            "tool_choice",
+        )
     return tuple(names), str(choice)
 
 
@@ -212,17 +241,23 @@ class OpenAIChat:
         model = required_model(body, OPENAI_NO_MODEL)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "'messages' must be a non-empty array.", "messages")
+            raise RequestError(
+                400, ErrorKind.INVALID_REQUEST, "'messages' must be a non-empty array.", "messages"
+            )
         pieces: list[str] = []
         for message in messages:
             _message_pieces(message, pieces)
         prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         options = generation_options(body, ("max_completion_tokens", "max_tokens"))
         tools, tool_choice = _tools(body)
-        return ParsedRequest(model=model, prompt_tokens=prompt_tokens,
-                             prompt_pieces=tuple(pieces), tools=tools, tool_choice=tool_choice,
-                             **options)
+        return ParsedRequest(
+            model=model,
+            prompt_tokens=prompt_tokens,
+            prompt_pieces=tuple(pieces),
+            tools=tools,
+            tool_choice=tool_choice,
+            **options,
+        )
 
     def response_id(self, digest: int) -> str:
         return f"chatcmpl-tokenstorm{digest:016x}"
@@ -240,18 +275,27 @@ class OpenAIChat:
         return kind(reply, self._tails)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
-        return orjson.dumps({
-            "id": reply.response_id,
-            "object": "chat.completion",
-            "created": reply.created,
-            "model": reply.model,
-            "system_fingerprint": FINGERPRINT,
-            "choices": [{
-                "index": 0,
-                "message": _message(reply, words),
-                "logprobs": None,
-                "finish_reason": ("length" if truncated
-                                  else "stop" if reply.tool_name is None else "tool_calls"),
-            }],
-            "usage": usage_of(reply, len(words)),
-        })
+        return orjson.dumps(
+            {
+                "id": reply.response_id,
+                "object": "chat.completion",
+                "created": reply.created,
+                "model": reply.model,
+                "system_fingerprint": FINGERPRINT,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": _message(reply, words),
+                        "logprobs": None,
+                        "finish_reason": (
+                            "length"
+                            if truncated
+                            else "stop"
+                            if reply.tool_name is None
+                            else "tool_calls"
+                        ),
+                    }
+                ],
+                "usage": usage_of(reply, len(words)),
+            }
+        )

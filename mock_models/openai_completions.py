@@ -41,8 +41,11 @@ _OBJECT: Final = "text_completion"
 
 
 def _is_token_ids(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value)
-            and all(isinstance(t, int) and not isinstance(t, bool) for t in value))
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    )
 
 
 def prompt_pieces(prompt: Any) -> tuple[str, ...]:
@@ -54,12 +57,19 @@ def prompt_pieces(prompt: Any) -> tuple[str, ...]:
     if isinstance(prompt, list) and len(prompt) == 1:
         return prompt_pieces(prompt[0])
     if isinstance(prompt, list) and len(prompt) > 1 and not _is_token_ids(prompt):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"prompt: the mock answers one prompt per request, got {len(prompt)}; "
-                           "send them as separate requests.", "prompt")
-    raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                       "prompt: must be a string, a list of token ids, or a list holding one "
-                       "of those.", "prompt")
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"prompt: the mock answers one prompt per request, got {len(prompt)}; "
+            "send them as separate requests.",
+            "prompt",
+        )
+    raise RequestError(
+        400,
+        ErrorKind.INVALID_REQUEST,
+        "prompt: must be a string, a list of token ids, or a list holding one of those.",
+        "prompt",
+    )
 
 
 class CompletionStream(TokenTemplate):
@@ -70,8 +80,11 @@ class CompletionStream(TokenTemplate):
     def __init__(self, reply: Reply, tails: WordTails) -> None:
         self._reply = reply
         self._base: dict[str, Any] = {
-            "id": reply.response_id, "object": _OBJECT, "created": reply.created,
-            "model": reply.model, "system_fingerprint": FINGERPRINT,
+            "id": reply.response_id,
+            "object": _OBJECT,
+            "created": reply.created,
+            "model": reply.model,
+            "system_fingerprint": FINGERPRINT,
         }
         prefix, suffix = split_template(self._chunk(TOKEN_SLOT, None))
         self._set_template(b"data: " + prefix, suffix + b"\n\n", tails)
@@ -79,7 +92,8 @@ class CompletionStream(TokenTemplate):
     def _chunk(self, text: str, finish_reason: str | None) -> dict[str, Any]:
         chunk = dict(self._base)
         chunk["choices"] = [
-            {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}]
+            {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+        ]
         if self._reply.include_usage:
             chunk["usage"] = None
         return chunk
@@ -111,14 +125,16 @@ class OpenAICompletions:
         body = decode_object(raw)
         model = required_model(body, OPENAI_NO_MODEL)
         if "prompt" not in body:
-            raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                               "You must provide a prompt parameter.", "prompt")
+            raise RequestError(
+                400, ErrorKind.INVALID_REQUEST, "You must provide a prompt parameter.", "prompt"
+            )
         pieces = prompt_pieces(body["prompt"])
         prompt_tokens = sum(count_tokens(piece) for piece in pieces)
         # The legacy endpoint's default cap is 16 tokens, unlike chat's "no cap".
         options = generation_options({"max_tokens": 16, **body}, ("max_tokens",))
-        return ParsedRequest(model=model, prompt_tokens=prompt_tokens, prompt_pieces=pieces,
-                             **options)
+        return ParsedRequest(
+            model=model, prompt_tokens=prompt_tokens, prompt_pieces=pieces, **options
+        )
 
     def response_id(self, digest: int) -> str:
         return f"cmpl-tokenstorm{digest:016x}"
@@ -128,16 +144,28 @@ class OpenAICompletions:
     ) -> bytes:
         error_type, code = OPENAI_ERRORS[kind]
         return orjson.dumps(
-            {"error": {"message": message, "type": error_type, "param": param, "code": code}})
+            {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+        )
 
     def stream_shape(self, reply: Reply) -> CompletionStream:
         return CompletionStream(reply, self._tails)
 
     def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
-        return orjson.dumps({
-            "id": reply.response_id, "object": _OBJECT, "created": reply.created,
-            "model": reply.model, "system_fingerprint": FINGERPRINT,
-            "choices": [{"text": text_of(words), "index": 0, "logprobs": None,
-                         "finish_reason": "length" if truncated else "stop"}],
-            "usage": usage_of(reply, len(words)),
-        })
+        return orjson.dumps(
+            {
+                "id": reply.response_id,
+                "object": _OBJECT,
+                "created": reply.created,
+                "model": reply.model,
+                "system_fingerprint": FINGERPRINT,
+                "choices": [
+                    {
+                        "text": text_of(words),
+                        "index": 0,
+                        "logprobs": None,
+                        "finish_reason": "length" if truncated else "stop",
+                    }
+                ],
+                "usage": usage_of(reply, len(words)),
+            }
+        )

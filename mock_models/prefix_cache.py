@@ -26,7 +26,7 @@ def block_hashes(pieces: Iterable[str], block_size_tokens: int) -> list[bytes]:
     hashes: list[bytes] = []
     previous = b""
     for start in range(0, len(words) - block_size_tokens + 1, block_size_tokens):
-        block = "\x1f".join(words[start:start + block_size_tokens]).encode()
+        block = "\x1f".join(words[start : start + block_size_tokens]).encode()
         previous = hashlib.blake2b(previous + block, digest_size=12).digest()
         hashes.append(previous)
     return hashes
@@ -38,8 +38,12 @@ class PrefixCache:
 
     __slots__ = ("_blocks", "block_size_tokens", "capacity_blocks", "explicit")
 
-    def __init__(self, capacity_blocks: int, block_size_tokens: int,
-                 explicit_min_tokens: int = EXPLICIT_MIN_TOKENS) -> None:
+    def __init__(
+        self,
+        capacity_blocks: int,
+        block_size_tokens: int,
+        explicit_min_tokens: int = EXPLICIT_MIN_TOKENS,
+    ) -> None:
         self.capacity_blocks = capacity_blocks
         self.block_size_tokens = block_size_tokens
         self._blocks: OrderedDict[bytes, None] = OrderedDict()

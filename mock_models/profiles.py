@@ -18,14 +18,20 @@ from typing import Any
 def profile_names() -> tuple[str, ...]:
     """The shipped profiles, sorted."""
     folder = resources.files("mock_models") / "profiles"
-    return tuple(sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir()
-                        if entry.name.endswith(".toml")))
+    return tuple(
+        sorted(
+            entry.name.removesuffix(".toml")
+            for entry in folder.iterdir()
+            if entry.name.endswith(".toml")
+        )
+    )
 
 
 @functools.cache
 def _load(name: str) -> Mapping[str, Any]:
-    return tomllib.loads((resources.files("mock_models") / "profiles" / f"{name}.toml")
-                         .read_text(encoding="utf-8"))
+    return tomllib.loads(
+        (resources.files("mock_models") / "profiles" / f"{name}.toml").read_text(encoding="utf-8")
+    )
 
 
 def with_profile(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -74,8 +74,7 @@ class RateLimiter:
         self._limits = limits
         self._buckets: dict[tuple[int, str, str], TokenBucket] = {}
 
-    def _bucket(self, index: int, unit: str, key: str, capacity: int,
-                now_s: float) -> TokenBucket:
+    def _bucket(self, index: int, unit: str, key: str, capacity: int, now_s: float) -> TokenBucket:
         slot = (index, unit, key)
         bucket = self._buckets.get(slot)
         if bucket is None:
@@ -88,12 +87,21 @@ class RateLimiter:
         for index, limit in enumerate(self._limits):
             key = api_key if limit.per == "key" else ""
             if limit.requests_per_minute is not None:
-                pairs.append(("requests", self._bucket(index, "requests", key,
-                                                       limit.requests_per_minute, now_s), 1.0))
+                pairs.append(
+                    (
+                        "requests",
+                        self._bucket(index, "requests", key, limit.requests_per_minute, now_s),
+                        1.0,
+                    )
+                )
             if limit.tokens_per_minute is not None:
-                pairs.append(("tokens", self._bucket(index, "tokens", key,
-                                                     limit.tokens_per_minute, now_s),
-                              float(tokens)))
+                pairs.append(
+                    (
+                        "tokens",
+                        self._bucket(index, "tokens", key, limit.tokens_per_minute, now_s),
+                        float(tokens),
+                    )
+                )
         wait_s = max((bucket.wait_s(amount, now_s) for _, bucket, amount in pairs), default=0.0)
         if wait_s == 0.0:
             for _, bucket, amount in pairs:
@@ -101,8 +109,9 @@ class RateLimiter:
         return Verdict(wait_s == 0.0, wait_s, _headers(pairs, now_s, now_unix_s, wait_s))
 
 
-def _headers(pairs: list[tuple[str, TokenBucket, float]], now_s: float, now_unix_s: float,
-             wait_s: float) -> dict[str, str]:
+def _headers(
+    pairs: list[tuple[str, TokenBucket, float]], now_s: float, now_unix_s: float, wait_s: float
+) -> dict[str, str]:
     headers: dict[str, str] = {}
     # The tightest bucket of each unit speaks for it, as a provider reports one limit.
     for unit in ("requests", "tokens"):

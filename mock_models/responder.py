@@ -38,8 +38,16 @@ class Progress:
     """How far an answer got: the status sent, the tokens generated so far, and whether the
     client went away while it was being written."""
 
-    __slots__ = ("cache_write_tokens", "cached_tokens", "disconnected", "first_token_s",
-                 "lag_s", "settled", "status", "tokens")
+    __slots__ = (
+        "cache_write_tokens",
+        "cached_tokens",
+        "disconnected",
+        "first_token_s",
+        "lag_s",
+        "settled",
+        "status",
+        "tokens",
+    )
 
     def __init__(self) -> None:
         self.status = CLIENT_CLOSED
@@ -63,8 +71,9 @@ async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise RequestError(413, ErrorKind.INVALID_REQUEST,
-                           f"Request body exceeds {max_bytes} bytes.") from None
+        raise RequestError(
+            413, ErrorKind.INVALID_REQUEST, f"Request body exceeds {max_bytes} bytes."
+        ) from None
 
 
 async def sleep_until(deadline_s: float, early_s: float = 0.0) -> None:
@@ -128,8 +137,9 @@ async def body_answer(
     return await tamper.send_body(request, body, headers, progress)
 
 
-async def send_cut_body(request: web.Request, body: bytes, headers: Mapping[str, str],
-                        progress: Progress) -> web.StreamResponse:
+async def send_cut_body(
+    request: web.Request, body: bytes, headers: Mapping[str, str], progress: Progress
+) -> web.StreamResponse:
     """Announce ``body``'s full length, send half of it and hang up (a cut JSON answer)."""
     # The full length is announced and only half sent; force_close makes the server hang up
     # after it, so the client sees a truncated body, not a hang.

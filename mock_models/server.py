@@ -61,6 +61,7 @@ from mock_models.ticker import Ticker
 # Prompts of agent loops can be megabytes of text; aiohttp's default limit is 1 MiB.
 _MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 
+
 class MockService:
     """The handlers of one mock server and the state they share (ledger, repeat counts)."""
 
@@ -76,15 +77,19 @@ class MockService:
         self._completions = OpenAICompletions()
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
         self.engines = {
-            d.name: DeploymentEngine(d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0),
-                                     self.metrics[d.name])
-            for d in settings.deployments if d.engine is not None}
+            d.name: DeploymentEngine(
+                d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0), self.metrics[d.name]
+            )
+            for d in settings.deployments
+            if d.engine is not None
+        }
         self.ticker = Ticker()
         self.faults = FaultBook(settings.fault_profile, self._seed, self._epoch)
         self.listeners = DeploymentListeners(settings, self.faults)
         self._embeddings = EmbeddingsRoute(self, self._epoch, _MAX_BODY_BYTES)
-        self.limiters = {d.name: RateLimiter(d.rate_limits)
-                         for d in settings.deployments if d.rate_limits}
+        self.limiters = {
+            d.name: RateLimiter(d.rate_limits) for d in settings.deployments if d.rate_limits
+        }
 
     def reset(self) -> dict[str, int]:
         """Forget the ledger, the prefix caches and the metrics; say how much was dropped."""
@@ -121,8 +126,10 @@ class MockService:
 
     async def models(self, request: web.Request) -> web.Response:
         names = ["mock" if d.model == ANY_MODEL else d.model for d in self.settings.deployments]
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "tokenstorm"}
-                for name in names]
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "tokenstorm"}
+            for name in names
+        ]
         return _json_response({"object": "list", "data": data})
 
     async def health(self, request: web.Request) -> web.Response:
@@ -130,12 +137,16 @@ class MockService:
 
     async def prometheus(self, request: web.Request) -> web.Response:
         """vLLM-named metrics of every deployment."""
-        models = {d.name: "mock" if d.model == ANY_MODEL else d.model
-                  for d in self.settings.deployments}
+        models = {
+            d.name: "mock" if d.model == ANY_MODEL else d.model for d in self.settings.deployments
+        }
         gauges = {name: (engine.running, engine.waiting) for name, engine in self.engines.items()}
-        return web.Response(body=render(models, self.metrics, gauges),
-                            content_type="text/plain", charset="utf-8",
-                            headers={"x-content-type-options": "nosniff"})
+        return web.Response(
+            body=render(models, self.metrics, gauges),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"x-content-type-options": "nosniff"},
+        )
 
     async def ready(self, request: web.Request) -> web.Response:
         """503 until ``startup_s`` after start (a model still loading), then 200; 503 while a
@@ -143,10 +154,16 @@ class MockService:
         about (``?deployment=``, ``?model=`` or its own listener; else the whole server)."""
         now = time.monotonic()
         asked = asked_about(request, self.settings, self.listeners)
-        state = ("loading" if now - self._epoch < self.settings.startup_s else
-                 self.faults.readiness(now, *((asked.name, asked.model) if asked else ())))
-        return web.Response(status=200 if state == "ready" else 503,
-                            body=orjson.dumps({"status": state}), content_type="application/json")
+        state = (
+            "loading"
+            if now - self._epoch < self.settings.startup_s
+            else self.faults.readiness(now, *((asked.name, asked.model) if asked else ()))
+        )
+        return web.Response(
+            status=200 if state == "ready" else 503,
+            body=orjson.dumps({"status": state}),
+            content_type="application/json",
+        )
 
     async def get_ledger(self, request: web.Request) -> web.Response:
         body = self.ledger.to_jsonl(request.query.get("run_id"))
@@ -176,7 +193,8 @@ class MockService:
                 self._record(flavour, draft, progress, received)
             else:
                 progress.settled.add_done_callback(
-                    lambda _: self._record(flavour, draft, progress, received))
+                    lambda _: self._record(flavour, draft, progress, received)
+                )
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``
@@ -186,8 +204,9 @@ class MockService:
         else:
             draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
 
-    def _record(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
-                received: float) -> None:
+    def _record(
+        self, flavour: Flavour, draft: AttemptDraft, progress: Progress, received: float
+    ) -> None:
         """The attempt's ledger line and metrics, once its generation is over."""
         service_s = time.monotonic() - received
         self.ledger.append(draft.entry(flavour.api, progress, service_s * 1000.0))
@@ -196,75 +215,142 @@ class MockService:
             if progress.first_token_s is not None:
                 metrics.ttft.observe(progress.first_token_s - received)
             metrics.lag.observe(progress.lag_s)
-            metrics.answered(draft.prompt_tokens, progress.cached_tokens, progress.tokens,
-                             service_s, str(draft.outcome))
+            metrics.answered(
+                draft.prompt_tokens,
+                progress.cached_tokens,
+                progress.tokens,
+                service_s,
+                str(draft.outcome),
+            )
 
-    async def _attempt(self, request: web.Request, flavour: Flavour, draft: AttemptDraft,
-                       progress: Progress, started: float) -> web.StreamResponse:
+    async def _attempt(
+        self,
+        request: web.Request,
+        flavour: Flavour,
+        draft: AttemptDraft,
+        progress: Progress,
+        started: float,
+    ) -> web.StreamResponse:
         key = draft.request_id or f"#{next(self._anonymous)}"
         attempt = draft.attempt or 0
         digest = attempt_digest(self._seed, key, attempt, self._repeats.next(f"{key}\x1f{attempt}"))
         headers = {flavour.id_header: f"req_tokenstorm{digest:016x}"}
         if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
-            return self._refuse(flavour, draft, progress, headers, 401, ErrorKind.AUTHENTICATION,
-                                "Incorrect API key provided. You can find your API key in "
-                                "your account settings.")
+            return self._refuse(
+                flavour,
+                draft,
+                progress,
+                headers,
+                401,
+                ErrorKind.AUTHENTICATION,
+                "Incorrect API key provided. You can find your API key in your account settings.",
+            )
         try:
             forced = self.faults.forced(request.headers)
         except ValueError as exc:
-            return self._refuse(flavour, draft, progress, headers, 400,
-                                ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER)
+            return self._refuse(
+                flavour,
+                draft,
+                progress,
+                headers,
+                400,
+                ErrorKind.INVALID_REQUEST,
+                str(exc),
+                FAULT_HEADER,
+            )
         try:
             parsed = flavour.parse(await read_json_body(request, _MAX_BODY_BYTES))
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
             draft.adopt_prompt_tag(parsed.prompt_pieces)
-            deployment = self.settings.deployment_for(parsed.model,
-                                                      self.listeners.owner(request))
+            deployment = self.settings.deployment_for(parsed.model, self.listeners.owner(request))
             if deployment is None:
-                raise RequestError(404, ErrorKind.NOT_FOUND, f"The model `{parsed.model}` does "
-                                   "not exist or you do not have access to it.", "model")
+                raise RequestError(
+                    404,
+                    ErrorKind.NOT_FOUND,
+                    f"The model `{parsed.model}` does not exist or you do not have access to it.",
+                    "model",
+                )
         except RequestError as exc:
-            return self._refuse(flavour, draft, progress, headers, exc.status, exc.kind,
-                                exc.message, exc.param)
+            return self._refuse(
+                flavour, draft, progress, headers, exc.status, exc.kind, exc.message, exc.param
+            )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
         limiter = self.limiters.get(deployment.name)
         if limiter is not None:
             tokens = parsed.prompt_tokens + (parsed.max_tokens or deployment.output_tokens)
-            verdict = limiter.check(api_key(request.headers), tokens, time.monotonic(),
-                                    time.time())
+            verdict = limiter.check(api_key(request.headers), tokens, time.monotonic(), time.time())
             headers.update(verdict.headers)
             if not verdict.allowed:
-                return self._refuse(flavour, draft, progress, headers, 429, ErrorKind.RATE_LIMIT,
-                                    f"Rate limit reached for {deployment.model}. Please try "
-                                    f"again in {verdict.retry_after_s:.3g}s.")
+                return self._refuse(
+                    flavour,
+                    draft,
+                    progress,
+                    headers,
+                    429,
+                    ErrorKind.RATE_LIMIT,
+                    f"Rate limit reached for {deployment.model}. Please try "
+                    f"again in {verdict.retry_after_s:.3g}s.",
+                )
         faults = self.settings.faults
         plan = plan_attempt(deployment, faults, parsed, digest)
-        choice = forced or self.faults.drawn(request.headers, deployment.name, parsed.model,
-                                             flavour.api, parsed.stream, time.monotonic())
+        choice = forced or self.faults.drawn(
+            request.headers,
+            deployment.name,
+            parsed.model,
+            flavour.api,
+            parsed.stream,
+            time.monotonic(),
+        )
         if choice is not None:
             # A catalogue fault takes the place of the demo fault the plan drew.
             plan = dataclasses.replace(plan, fault=None)
-            return await self._catalogue_fault(request, flavour, draft, progress, headers,
-                                               choice, plan, parsed, deployment.name)
+            return await self._catalogue_fault(
+                request, flavour, draft, progress, headers, choice, plan, parsed, deployment.name
+            )
         if plan.fault is not None:
             draft.fault = headers[FAULT_HEADER] = plan.fault
         action = action_for(plan.fault, faults)
         if isinstance(action, Refuse):
-            return self._refuse(flavour, draft, progress, headers, action.status, action.kind,
-                                action.message, retry_after_s=action.retry_after_s)
-        tamper = (Tamper.cut(flavour.api, action.after_tokens) if isinstance(action, Cut)
-                  else None)
-        response = await self._generate(request, flavour, draft, progress, headers, plan,
-                                         parsed, deployment.name, started, tamper)
+            return self._refuse(
+                flavour,
+                draft,
+                progress,
+                headers,
+                action.status,
+                action.kind,
+                action.message,
+                retry_after_s=action.retry_after_s,
+            )
+        tamper = Tamper.cut(flavour.api, action.after_tokens) if isinstance(action, Cut) else None
+        response = await self._generate(
+            request,
+            flavour,
+            draft,
+            progress,
+            headers,
+            plan,
+            parsed,
+            deployment.name,
+            started,
+            tamper,
+        )
         if progress.status == 200:
             draft.outcome = Outcome.OK if tamper is None else Outcome.STREAM_CUT
         return response
 
-    async def _catalogue_fault(self, request: web.Request, flavour: Flavour,
-                               draft: AttemptDraft, progress: Progress, headers: dict[str, str],
-                               choice: FaultChoice, plan: AttemptPlan, parsed: ParsedRequest,
-                               deployment: str) -> web.StreamResponse:
+    async def _catalogue_fault(
+        self,
+        request: web.Request,
+        flavour: Flavour,
+        draft: AttemptDraft,
+        progress: Progress,
+        headers: dict[str, str],
+        choice: FaultChoice,
+        plan: AttemptPlan,
+        parsed: ParsedRequest,
+        deployment: str,
+    ) -> web.StreamResponse:
         """Answer an attempt a catalogue fault hits; the ledger gets the kind's outcome."""
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
         draft.outcome = fault_outcome(choice.kind, parsed.stream)
@@ -274,39 +360,77 @@ class MockService:
         tamper = Tamper.of(choice, flavour.api)
         if tamper is not None and tamper.drip_s:
             latency = dataclasses.replace(
-                plan.latency, gaps_s=(tamper.drip_s,) * len(plan.latency.gaps_s))
+                plan.latency, gaps_s=(tamper.drip_s,) * len(plan.latency.gaps_s)
+            )
             plan = dataclasses.replace(plan, latency=latency)
-        return await self._generate(request, flavour, draft, progress, headers, plan, parsed,
-                                    deployment, time.monotonic(), tamper)
+        return await self._generate(
+            request,
+            flavour,
+            draft,
+            progress,
+            headers,
+            plan,
+            parsed,
+            deployment,
+            time.monotonic(),
+            tamper,
+        )
 
-    async def _generate(self, request: web.Request, flavour: Flavour, draft: AttemptDraft,
-                        progress: Progress, headers: dict[str, str], plan: AttemptPlan,
-                        parsed: ParsedRequest, deployment: str, started: float,
-                        tamper: Tamper | None) -> web.StreamResponse:
+    async def _generate(
+        self,
+        request: web.Request,
+        flavour: Flavour,
+        draft: AttemptDraft,
+        progress: Progress,
+        headers: dict[str, str],
+        plan: AttemptPlan,
+        parsed: ParsedRequest,
+        deployment: str,
+        started: float,
+        tamper: Tamper | None,
+    ) -> web.StreamResponse:
         """The answer itself, through the deployment's engine or the constant model."""
-        reply = Reply(response_id=flavour.response_id(plan.digest), model=parsed.model,
-                      prompt_tokens=parsed.prompt_tokens, created=int(time.time()),
-                      include_usage=parsed.include_usage, tool_name=plan.tool,
-                      stop_sequence=plan.stop_sequence)
+        reply = Reply(
+            response_id=flavour.response_id(plan.digest),
+            model=parsed.model,
+            prompt_tokens=parsed.prompt_tokens,
+            created=int(time.time()),
+            include_usage=parsed.include_usage,
+            tool_name=plan.tool,
+            stop_sequence=plan.stop_sequence,
+        )
         engine = self.engines.get(deployment)
         if engine is not None:
-            response = await engine_answer(request, flavour, reply, plan, headers, progress,
-                                           engine, parsed, tamper)
+            response = await engine_answer(
+                request, flavour, reply, plan, headers, progress, engine, parsed, tamper
+            )
             if progress.status not in (200, 0):
                 draft.outcome = outcome_for_status(progress.status)
         elif parsed.stream:
-            response = await constant_stream_answer(request, flavour, reply, plan, headers,
-                                                    started, progress, self.ticker, tamper)
+            response = await constant_stream_answer(
+                request, flavour, reply, plan, headers, started, progress, self.ticker, tamper
+            )
             self.metrics[deployment].itl.observe_all(
-                plan.latency.gaps_s[:max(0, progress.tokens - 1)])
+                plan.latency.gaps_s[: max(0, progress.tokens - 1)]
+            )
         else:
-            response = await body_answer(request, flavour, reply, plan, headers, started,
-                                         progress, tamper)
+            response = await body_answer(
+                request, flavour, reply, plan, headers, started, progress, tamper
+            )
         return response
 
-    def _refuse(self, flavour: Flavour, draft: AttemptDraft, progress: Progress,
-                headers: Mapping[str, str], status: int, kind: ErrorKind, message: str,
-                param: str | None = None, retry_after_s: float | None = None) -> web.Response:
+    def _refuse(
+        self,
+        flavour: Flavour,
+        draft: AttemptDraft,
+        progress: Progress,
+        headers: Mapping[str, str],
+        status: int,
+        kind: ErrorKind,
+        message: str,
+        param: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> web.Response:
         progress.status = status
         draft.outcome = outcome_for_status(status)
         return error_response(flavour, status, kind, message, headers, param, retry_after_s)
@@ -360,8 +484,12 @@ async def serve(
 ) -> None:
     """Serve the mock until cancelled; ``port=0`` picks a free port, given to ``ready``;
     ``own_listeners`` gets the URL of each deployment that has a listener of its own."""
-    runner = web.AppRunner(build_app(settings, ledger_path=ledger_path), access_log=None,
-                           handler_cancellation=True, shutdown_timeout=1.0)
+    runner = web.AppRunner(
+        build_app(settings, ledger_path=ledger_path),
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=1.0,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, backlog=4096)
@@ -373,8 +501,7 @@ async def serve(
         if ready is not None:
             ready(base_url(host, bound_port))
         if own_listeners is not None and listeners.ports:
-            own_listeners({name: base_url(host, bound) for name, bound in
-                           listeners.ports.items()})
+            own_listeners({name: base_url(host, bound) for name, bound in listeners.ports.items()})
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -115,12 +115,17 @@ class DeploymentSettings(_Strict):
     def _one_latency_model(self) -> DeploymentSettings:
         if self.engine is not None:
             # A dumped engine deployment carries the defaults; only a changed value is a mistake.
-            clash = [name for name in _CONSTANT_ONLY
-                     if getattr(self, name) != type(self).model_fields[name].default]
+            clash = [
+                name
+                for name in _CONSTANT_ONLY
+                if getattr(self, name) != type(self).model_fields[name].default
+            ]
             if clash:
-                raise ValueError(f"{clash[0]} belongs to the constant latency model; with an "
-                                 "engine set step_base_ms, prefill_ms_per_token and "
-                                 "decode_ms_per_seq in its engine table instead")
+                raise ValueError(
+                    f"{clash[0]} belongs to the constant latency model; with an "
+                    "engine set step_base_ms, prefill_ms_per_token and "
+                    "decode_ms_per_seq in its engine table instead"
+                )
         return self
 
 
@@ -149,9 +154,11 @@ def default_deployments() -> tuple[DeploymentSettings, ...]:
     an iteration-level engine with a shipped profile."""
     return (
         DeploymentSettings.model_validate(
-            {"name": "small-fast", "model": "mock-small", "profile": "8b-h100"}),
+            {"name": "small-fast", "model": "mock-small", "profile": "8b-h100"}
+        ),
         DeploymentSettings.model_validate(
-            {"name": "large-slow", "model": "mock-large", "profile": "70b-h100-tp8"}),
+            {"name": "large-slow", "model": "mock-large", "profile": "70b-h100-tp8"}
+        ),
     )
 
 
@@ -174,8 +181,10 @@ class MockSettings(_Strict):
     def _profile_by_name(cls, data: Any) -> Any:
         """``faults = "brownout"`` (a profile name or path) instead of a demo fault table."""
         if isinstance(data, dict) and isinstance(data.get("faults"), str):
-            data = {**{k: v for k, v in data.items() if k != "faults"},
-                    "fault_profile": data["faults"]}
+            data = {
+                **{k: v for k, v in data.items() if k != "faults"},
+                "fault_profile": data["faults"],
+            }
         if isinstance(data, dict) and isinstance(data.get("fault_profile"), str):
             try:
                 data = {**data, "fault_profile": load_profile(data["fault_profile"])}
@@ -193,11 +202,15 @@ class MockSettings(_Strict):
         if not self.deployments:
             raise ValueError("at least one deployment is needed")
         if len(set(names)) != len(names) or len(set(shared)) != len(shared):
-            raise ValueError("deployment names must be unique, and so must the models of "
-                             "deployments without a port of their own")
+            raise ValueError(
+                "deployment names must be unique, and so must the models of "
+                "deployments without a port of their own"
+            )
         if len(set(ports)) != len(ports):
-            raise ValueError("two deployments cannot listen on the same port; give each "
-                             "its own, or 0 for any free one")
+            raise ValueError(
+                "two deployments cannot listen on the same port; give each "
+                "its own, or 0 for any free one"
+            )
         return self
 
     def deployment_for(self, model: str, own: str | None = None) -> DeploymentSettings | None:
@@ -216,7 +229,13 @@ def constant_settings(
 ) -> MockSettings:
     """The quick-flag deployment: exact timing, fixed output length, any model name, no faults."""
     deployment = DeploymentSettings(
-        name="constant", model=ANY_MODEL, ttft_ms=ttft_ms, prefill_ms_per_token=0.0,
-        itl_ms=itl_ms, jitter=0.0, output_tokens=output_tokens, output_tokens_sigma=0.0,
+        name="constant",
+        model=ANY_MODEL,
+        ttft_ms=ttft_ms,
+        prefill_ms_per_token=0.0,
+        itl_ms=itl_ms,
+        jitter=0.0,
+        output_tokens=output_tokens,
+        output_tokens_sigma=0.0,
     )
     return MockSettings(seed=seed, deployments=(deployment,))

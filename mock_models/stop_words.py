@@ -24,11 +24,17 @@ def parse_stop(value: Any, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
     entries = [value] if isinstance(value, str) else value
-    if (not isinstance(entries, list) or len(entries) > _MAX_ENTRIES
-            or not all(isinstance(entry, str) for entry in entries)):
-        raise RequestError(400, ErrorKind.INVALID_REQUEST,
-                           f"{name}: must be a string or a list of at most {_MAX_ENTRIES} "
-                           f"strings, got {value!r}.", name)
+    if (
+        not isinstance(entries, list)
+        or len(entries) > _MAX_ENTRIES
+        or not all(isinstance(entry, str) for entry in entries)
+    ):
+        raise RequestError(
+            400,
+            ErrorKind.INVALID_REQUEST,
+            f"{name}: must be a string or a list of at most {_MAX_ENTRIES} strings, got {value!r}.",
+            name,
+        )
     return tuple(entry for entry in entries if entry.strip())
 
 

@@ -20,11 +20,19 @@ from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
 from mock_models.responder import Progress, send_cut_body
 
 #: Kinds that end an answer after ``after_tokens`` tokens.
-ENDINGS = frozenset({FaultKind.CUT, FaultKind.RESET, FaultKind.STALL, FaultKind.ERROR_EVENT,
-                     FaultKind.MALFORMED_CHUNK})
+ENDINGS = frozenset(
+    {
+        FaultKind.CUT,
+        FaultKind.RESET,
+        FaultKind.STALL,
+        FaultKind.ERROR_EVENT,
+        FaultKind.MALFORMED_CHUNK,
+    }
+)
 #: Kinds that change an answer without ending it early.
-SHAPERS = frozenset({FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE, FaultKind.SLOW_DRIP,
-                     FaultKind.FRAGMENT})
+SHAPERS = frozenset(
+    {FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE, FaultKind.SLOW_DRIP, FaultKind.FRAGMENT}
+)
 _JSON = "application/json"
 
 
@@ -78,8 +86,9 @@ class Tamper:
         for part in split_frames(data, piece) if piece else (data,):
             await response.write(part)
 
-    async def end_stream(self, request: web.Request, response: web.StreamResponse,
-                         progress: Progress) -> None:
+    async def end_stream(
+        self, request: web.Request, response: web.StreamResponse, progress: Progress
+    ) -> None:
         """End a stream whose ``limit`` tokens are out, the way the fault says."""
         try:
             if self.kind is FaultKind.STALL:
@@ -96,8 +105,9 @@ class Tamper:
         except ConnectionError:
             progress.disconnected = True
 
-    async def send_body(self, request: web.Request, body: bytes, headers: Mapping[str, str],
-                        progress: Progress) -> web.StreamResponse:
+    async def send_body(
+        self, request: web.Request, body: bytes, headers: Mapping[str, str], progress: Progress
+    ) -> web.StreamResponse:
         """A whole answer with the fault applied (its ``limit`` tokens already generated)."""
         kind = self.kind
         if kind is FaultKind.CUT:
@@ -130,11 +140,25 @@ class Tamper:
         kind = self.kind
         if kind is FaultKind.ERROR_EVENT:
             if self.api == ANTHROPIC:
-                return orjson.dumps({"type": "error", "error": {
-                    "type": "overloaded_error", "message": "Overloaded (injected by tokenstorm)"}})
-            return orjson.dumps({"error": {
-                "message": "The server had an error (injected by tokenstorm)",
-                "type": "server_error", "param": None, "code": None}})
+                return orjson.dumps(
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "overloaded_error",
+                            "message": "Overloaded (injected by tokenstorm)",
+                        },
+                    }
+                )
+            return orjson.dumps(
+                {
+                    "error": {
+                        "message": "The server had an error (injected by tokenstorm)",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+            )
         if kind not in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE):
             return body
         document = orjson.loads(body)
@@ -142,6 +166,8 @@ class Tamper:
             document.pop("usage", None)
         else:
             factor = self.params["usage_factor"]
-            document["usage"] = {k: round(v * factor) if isinstance(v, int) else v
-                                 for k, v in document["usage"].items()}
+            document["usage"] = {
+                k: round(v * factor) if isinstance(v, int) else v
+                for k, v in document["usage"].items()
+            }
         return orjson.dumps(document)

@@ -30,11 +30,29 @@ class WireSink:
     last token or, for a cut answer, after token ``limit``; ``stop`` ends it early.
     """
 
-    __slots__ = ("_limit", "_pending", "_piece_bytes", "_shape", "_transport", "_words", "done",
-                 "first_token_s", "lag_base_s", "lag_sum_s", "stopped", "tokens")
+    __slots__ = (
+        "_limit",
+        "_pending",
+        "_piece_bytes",
+        "_shape",
+        "_transport",
+        "_words",
+        "done",
+        "first_token_s",
+        "lag_base_s",
+        "lag_sum_s",
+        "stopped",
+        "tokens",
+    )
 
-    def __init__(self, shape: StreamShape | None, words: Sequence[int], limit: int,
-                 done: asyncio.Future[None], piece_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        shape: StreamShape | None,
+        words: Sequence[int],
+        limit: int,
+        done: asyncio.Future[None],
+        piece_bytes: int = 0,
+    ) -> None:
         self._shape = shape
         #: A fragmenting fault's largest write (0: one chunk per write).
         self._piece_bytes = piece_bytes
@@ -135,8 +153,16 @@ class DripSink:
     """A slow drip in front of a ``WireSink``: tokens in as the engine makes them, out no
     faster than one per ``gap_s``."""
 
-    __slots__ = ("_gap_s", "_generated", "_handle", "_last_s", "_owed", "inner", "lag_base_s",
-                 "lag_sum_s")
+    __slots__ = (
+        "_gap_s",
+        "_generated",
+        "_handle",
+        "_last_s",
+        "_owed",
+        "inner",
+        "lag_base_s",
+        "lag_sum_s",
+    )
 
     def __init__(self, inner: WireSink, gap_s: float) -> None:
         self.inner = inner
@@ -190,9 +216,14 @@ class _CoalescedResponse(web.StreamResponse):
     _send_headers_immediately = False
 
 
-async def open_stream(request: web.Request, shape: StreamShape, headers: Mapping[str, str],
-                      progress: Progress, sink: WireSink,
-                      tamper: Tamper | None = None) -> web.StreamResponse:
+async def open_stream(
+    request: web.Request,
+    shape: StreamShape,
+    headers: Mapping[str, str],
+    progress: Progress,
+    sink: WireSink,
+    tamper: Tamper | None = None,
+) -> web.StreamResponse:
     """Send the status line, headers and opening events; then let ``sink`` write."""
     kind = web.StreamResponse if tamper is not None else _CoalescedResponse
     response = kind(status=200, headers={**SSE_HEADERS, **headers})
@@ -208,8 +239,14 @@ async def open_stream(request: web.Request, shape: StreamShape, headers: Mapping
     return response
 
 
-async def close_stream(request: web.Request, response: web.StreamResponse, shape: StreamShape,
-                       plan: AttemptPlan, tamper: Tamper | None, progress: Progress) -> None:
+async def close_stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    shape: StreamShape,
+    plan: AttemptPlan,
+    tamper: Tamper | None,
+    progress: Progress,
+) -> None:
     """The finish events and terminator, then the last chunk; a fault that ends the stream
     early ends it its own way instead."""
     if tamper is not None and tamper.limit is not None:

@@ -46,14 +46,32 @@ def test_imports_follow_the_pipeline() -> None:
             if module == "harness.engine" and imported.startswith("workloads"):
                 problems.append("the engine imports workloads")
             pure = module.startswith(("workloads", "faults")) and not _within(
-                module, "faults.proxy")
-            if pure and imported.startswith(("harness.engine", "harness.client", "harness.runner",
-                                             "mock_models.server", "aiohttp", "httpx")):
+                module, "faults.proxy"
+            )
+            if pure and imported.startswith(
+                (
+                    "harness.engine",
+                    "harness.client",
+                    "harness.runner",
+                    "mock_models.server",
+                    "aiohttp",
+                    "httpx",
+                )
+            ):
                 problems.append(f"pure module {module} imports I/O code ({imported})")
-            if module.startswith(("mock_models", "faults")) and imported.startswith("harness") \
-                    and imported not in {"harness.records", "harness.outcomes",
-                                         "harness.prompt_text", "harness.quantities",
-                                         "harness.client.sse", "harness.client.usage"}:
+            if (
+                module.startswith(("mock_models", "faults"))
+                and imported.startswith("harness")
+                and imported
+                not in {
+                    "harness.records",
+                    "harness.outcomes",
+                    "harness.prompt_text",
+                    "harness.quantities",
+                    "harness.client.sse",
+                    "harness.client.usage",
+                }
+            ):
                 problems.append(f"{module} reaches into the harness ({imported})")
     assert problems == []
 
@@ -69,13 +87,19 @@ def test_modules_stay_small_and_open_with_a_docstring() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.slow
 def test_mypy_strict_is_clean() -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,9 +22,18 @@ from workloads.session import SessionContext, Turn
 from workloads.subagents import SUBAGENT_SYSTEM_SLOT, fan_out
 
 
-def agent_turns(ctx: SessionContext, rng: np.random.Generator, *, turns: Dist,
-                system_prompt_tokens: int, system_seed: int, task_tokens: Dist,
-                tool_output_tokens: Dist, tool_latency: Dist, max_tokens: Dist) -> list[Turn]:
+def agent_turns(
+    ctx: SessionContext,
+    rng: np.random.Generator,
+    *,
+    turns: Dist,
+    system_prompt_tokens: int,
+    system_seed: int,
+    task_tokens: Dist,
+    tool_output_tokens: Dist,
+    tool_latency: Dist,
+    max_tokens: Dist,
+) -> list[Turn]:
     """The turns of one agent: system prompt and task, then ``turns - 1`` tool outputs, each
     ``tool_latency`` after the answer before it."""
     turn_count = max(sample_int(turns, rng), 1)
@@ -41,8 +50,9 @@ def agent_turns(ctx: SessionContext, rng: np.random.Generator, *, turns: Dist,
         )
         # think_s is the tool's run time: the next request waits for the tool, not a human.
         think_s = sample_duration_s(tool_latency, rng)
-        planned.append(Turn(messages=(tool_output,), think_s=think_s,
-                            max_tokens=sample_int(max_tokens, rng)))
+        planned.append(
+            Turn(messages=(tool_output,), think_s=think_s, max_tokens=sample_int(max_tokens, rng))
+        )
     return planned
 
 
@@ -53,19 +63,31 @@ def build_agent_session(
     """A task followed by ``turns - 1`` tool results, each ``tool_latency`` after the answer;
     with ``subagents``, the sub-agent sessions its turns spawn follow its own requests."""
     turns = agent_turns(
-        ctx, rng, turns=cfg.turns, system_prompt_tokens=cfg.system_prompt_tokens,
-        system_seed=ctx.shared_seed(0), task_tokens=cfg.task_tokens,
-        tool_output_tokens=cfg.tool_output_tokens, tool_latency=cfg.tool_latency,
-        max_tokens=cfg.max_tokens)
+        ctx,
+        rng,
+        turns=cfg.turns,
+        system_prompt_tokens=cfg.system_prompt_tokens,
+        system_seed=ctx.shared_seed(0),
+        task_tokens=cfg.task_tokens,
+        tool_output_tokens=cfg.tool_output_tokens,
+        tool_latency=cfg.tool_latency,
+        max_tokens=cfg.max_tokens,
+    )
     sub = cfg.subagents
     if sub is None:
         return ctx.requests(fit_to_window(turns, cfg, ctx))
 
     def sub_agent(sub_ctx: SessionContext, sub_rng: np.random.Generator) -> list[Turn]:
         return agent_turns(
-            sub_ctx, sub_rng, turns=sub.turns, system_prompt_tokens=sub.system_prompt_tokens,
-            system_seed=ctx.shared_seed(SUBAGENT_SYSTEM_SLOT), task_tokens=sub.task_tokens,
+            sub_ctx,
+            sub_rng,
+            turns=sub.turns,
+            system_prompt_tokens=sub.system_prompt_tokens,
+            system_seed=ctx.shared_seed(SUBAGENT_SYSTEM_SLOT),
+            task_tokens=sub.task_tokens,
             tool_output_tokens=sub.tool_output_tokens,
-            tool_latency=sub.tool_latency or cfg.tool_latency, max_tokens=cfg.max_tokens)
+            tool_latency=sub.tool_latency or cfg.tool_latency,
+            max_tokens=cfg.max_tokens,
+        )
 
     return fan_out(turns, cfg, ctx, sub_agent)

@@ -55,7 +55,10 @@ def _stages(shape: ArrivalShape, duration_s: float, times_s: Floats) -> Floats:
 
 
 _MULTIPLIERS: dict[str, _Multiplier] = {
-    "diurnal": _diurnal, "burst": _burst, "ramp": _ramp, "stages": _stages,
+    "diurnal": _diurnal,
+    "burst": _burst,
+    "ramp": _ramp,
+    "stages": _stages,
 }
 
 
@@ -64,8 +67,7 @@ def shape_kinds() -> tuple[str, ...]:
     return tuple(sorted(_MULTIPLIERS))
 
 
-def rate_multiplier(shapes: Sequence[ArrivalShape], duration_s: float,
-                    times_s: Floats) -> Floats:
+def rate_multiplier(shapes: Sequence[ArrivalShape], duration_s: float, times_s: Floats) -> Floats:
     """The product of every shape's multiplier at ``times_s``."""
     result: Floats = np.ones_like(times_s, dtype=float)
     for shape in shapes:
@@ -85,8 +87,9 @@ def _breakpoints(shapes: Sequence[ArrivalShape]) -> list[float]:
     return points
 
 
-def cumulative_rate(shapes: Sequence[ArrivalShape], rate_per_s: float,
-                    duration_s: float) -> tuple[Floats, Floats]:
+def cumulative_rate(
+    shapes: Sequence[ArrivalShape], rate_per_s: float, duration_s: float
+) -> tuple[Floats, Floats]:
     """Grid times and ``Lambda`` (expected arrivals since 0) at them, over ``[0, duration]``."""
     grid = np.linspace(0.0, duration_s, _CELLS + 1)
     extra = [point for point in _breakpoints(shapes) if 0.0 < point < duration_s]
@@ -97,8 +100,9 @@ def cumulative_rate(shapes: Sequence[ArrivalShape], rate_per_s: float,
     return times_s, totals
 
 
-def warp(unit_times: Floats, shapes: Sequence[ArrivalShape], rate_per_s: float,
-         duration_s: float) -> list[float]:
+def warp(
+    unit_times: Floats, shapes: Sequence[ArrivalShape], rate_per_s: float, duration_s: float
+) -> list[float]:
     """Arrivals of a unit-rate stream mapped to the shaped rate; those past the run dropped."""
     times_s, totals = cumulative_rate(shapes, rate_per_s, duration_s)
     # Summing the cells leaves float noise in the total: an arrival within it of the end

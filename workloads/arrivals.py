@@ -60,13 +60,15 @@ def _poisson(rate_per_s: float, duration_s: float, rng: np.random.Generator) -> 
 
 
 @_process("gamma")
-def _gamma(rate_per_s: float, duration_s: float, rng: np.random.Generator,
-           cv: float = 1.0) -> list[float]:
+def _gamma(
+    rate_per_s: float, duration_s: float, rng: np.random.Generator, cv: float = 1.0
+) -> list[float]:
     return _renewal(rate_per_s, duration_s, rng, cv)
 
 
-def _renewal(rate_per_s: float, duration_s: float, rng: np.random.Generator,
-             cv: float) -> list[float]:
+def _renewal(
+    rate_per_s: float, duration_s: float, rng: np.random.Generator, cv: float
+) -> list[float]:
     # Gamma gaps of mean 1/rate and coefficient of variation cv (shape 1/cv^2); drawn in
     # chunks the way _poisson does, so the offsets do not depend on the chunk size.
     shape = 1.0 / (cv * cv)
@@ -90,8 +92,9 @@ def arrival_processes() -> tuple[str, ...]:
     return tuple(sorted(_PROCESSES))
 
 
-def _unshaped(arrival: Arrival, rate_per_s: float, duration_s: float,
-              rng: np.random.Generator) -> list[float]:
+def _unshaped(
+    arrival: Arrival, rate_per_s: float, duration_s: float, rng: np.random.Generator
+) -> list[float]:
     if arrival.process == "gamma":
         return _renewal(rate_per_s, duration_s, rng, arrival.cv)
     return _PROCESSES[arrival.process](rate_per_s, duration_s, rng)

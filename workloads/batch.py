@@ -31,12 +31,14 @@ def build_batch_job(
     for index in range(count):
         if index > 0:
             start_s += sample_duration_s(cfg.spacing, rng)
-        request_ctx = dataclasses.replace(ctx, session_id=f"{ctx.session_id}-r{index:04d}",
-                                          start_s=start_s, tags=tags)
+        request_ctx = dataclasses.replace(
+            ctx, session_id=f"{ctx.session_id}-r{index:04d}", start_s=start_s, tags=tags
+        )
         prompt_tokens = sample_int(cfg.prompt_tokens, rng)
         max_tokens = sample_int(cfg.max_tokens, rng)
         # Unique text per request: turn numbers are free here, one per request of the job.
         messages = ctx.prompt(prompt_tokens, cfg.shared_prefix_share, turn=index + 1)
-        plan.extend(request_ctx.requests(
-            [Turn(messages=messages, think_s=0.0, max_tokens=max_tokens)]))
+        plan.extend(
+            request_ctx.requests([Turn(messages=messages, think_s=0.0, max_tokens=max_tokens)])
+        )
     return plan

@@ -51,8 +51,9 @@ def _drop_oldest(kept: list[_Kept], budget_tokens: int) -> int:
     return dropped
 
 
-def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload | RagWorkload,
-                  ctx: SessionContext) -> list[Turn]:
+def fit_to_window(
+    turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload | RagWorkload, ctx: SessionContext
+) -> list[Turn]:
     """``turns`` with each overflowing turn rewritten (see the module docstring)."""
     window = cfg.context_window_tokens
     if window is None or not turns:
@@ -67,8 +68,11 @@ def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload |
         dropped = _drop_oldest(kept, window - fixed - (summary.tokens if summary else 0))
         if dropped and cfg.on_overflow == "summarize":
             # The new summary stands for the old one and everything dropped now.
-            summary = PlannedMessage(role="user", tokens=cfg.summary_tokens,
-                                     seed=ctx.unique_seed(turn_number, SUMMARY_SLOT))
+            summary = PlannedMessage(
+                role="user",
+                tokens=cfg.summary_tokens,
+                seed=ctx.unique_seed(turn_number, SUMMARY_SLOT),
+            )
             _drop_oldest(kept, window - fixed - summary.tokens)
         if dropped:
             context: list[PlannedMessage] = [*system]
@@ -77,12 +81,12 @@ def fit_to_window(turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload |
             for earlier in kept:
                 context.extend([*earlier.messages, earlier.answer])
             context.extend(own)
-            planned.append(dataclasses.replace(turn, messages=tuple(context),
-                                               resend_history=False))
+            planned.append(dataclasses.replace(turn, messages=tuple(context), resend_history=False))
         else:
             planned.append(turn)
-        answer = PlannedMessage(role="assistant", tokens=turn.max_tokens,
-                                seed=ctx.unique_seed(turn_number, ANSWER_SLOT))
+        answer = PlannedMessage(
+            role="assistant", tokens=turn.max_tokens, seed=ctx.unique_seed(turn_number, ANSWER_SLOT)
+        )
         kept.append(_Kept(messages=own, answer=answer))
     return planned
 

@@ -44,10 +44,15 @@ def interarrival_s(rows: Sequence[TraceRow]) -> list[float]:
 
 #: Column names a ``Dist`` may name: the planner's own and each shared format's.
 COLUMNS: dict[str, Callable[[Sequence[TraceRow]], list[float]]] = {
-    "prompt_tokens": _prompt, "output_tokens": _output, "interarrival_s": interarrival_s,
-    "ContextTokens": _prompt, "GeneratedTokens": _output,  # Azure
-    "Request tokens": _prompt, "Response tokens": _output,  # BurstGPT
-    "input_length": _prompt, "output_length": _output,  # Mooncake
+    "prompt_tokens": _prompt,
+    "output_tokens": _output,
+    "interarrival_s": interarrival_s,
+    "ContextTokens": _prompt,
+    "GeneratedTokens": _output,  # Azure
+    "Request tokens": _prompt,
+    "Response tokens": _output,  # BurstGPT
+    "input_length": _prompt,
+    "output_length": _output,  # Mooncake
     "input_tokens_total": _prompt,  # TraceLab (its output column is output_tokens)
 }
 
@@ -58,8 +63,9 @@ def column_values(rows: Sequence[TraceRow], column: str, source: str) -> list[fl
         extract = COLUMNS[column]
     except KeyError:
         known = ", ".join(repr(name) for name in COLUMNS)
-        raise TraceError(f"{source}: column '{column}' cannot be sampled (known: {known})"
-                         ) from None
+        raise TraceError(
+            f"{source}: column '{column}' cannot be sampled (known: {known})"
+        ) from None
     values = extract(rows)
     if not values:
         raise TraceError(f"{source}: column '{column}' has no values to fit")
@@ -70,8 +76,10 @@ def fit_lognormal(values: Sequence[float], source: str = "values") -> tuple[floa
     """(median, sigma) of the lognormal whose p50 and p90 are those of ``values``."""
     p50, p90 = (float(q) for q in np.percentile(np.asarray(values, dtype=float), [50, 90]))
     if p50 <= 0:
-        raise TraceError(f"{source}: median is {p50:g}; a lognormal needs a positive median "
-                         "(use dist = 'empirical')")
+        raise TraceError(
+            f"{source}: median is {p50:g}; a lognormal needs a positive median "
+            "(use dist = 'empirical')"
+        )
     return p50, max(math.log(p90 / p50), 0.0) / Z90
 
 
@@ -128,8 +136,11 @@ class TraceFits:
         """``arrival`` fitted to its trace: a gamma process at the trace's rate and CV."""
         if arrival.trace is None:
             return arrival
-        rate_per_s, cv = gap_rate_and_cv(interarrival_s(self.rows(arrival.trace)),
-                                         arrival.trace)
-        return arrival.model_copy(update={
-            "process": "gamma", "rate": rate_per_s * arrival.trace_time_scale,
-            "cv": max(cv, 1e-6)})
+        rate_per_s, cv = gap_rate_and_cv(interarrival_s(self.rows(arrival.trace)), arrival.trace)
+        return arrival.model_copy(
+            update={
+                "process": "gamma",
+                "rate": rate_per_s * arrival.trace_time_scale,
+                "cv": max(cv, 1e-6),
+            }
+        )

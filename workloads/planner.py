@@ -63,10 +63,16 @@ def build_plan(scenario: Scenario) -> list[PlannedRequest]:
     if scenario.trace is not None:
         trace = scenario.trace
         rows = load_trace(Path(trace.path), trace.format, trace.columns)
-        plan.extend(replay_trace(
-            rows, trace, seed=scenario.seed, api=scenario.target.api,
-            model=trace.model or scenario.target.model or DEFAULT_MODEL,
-            stream=scenario.target.stream))
+        plan.extend(
+            replay_trace(
+                rows,
+                trace,
+                seed=scenario.seed,
+                api=scenario.target.api,
+                model=trace.model or scenario.target.model or DEFAULT_MODEL,
+                stream=scenario.target.stream,
+            )
+        )
     # Ties on offset (zero think time) keep turn order numeric: "-t10" sorts before "-t2".
     plan.sort(key=lambda request: (request.offset_s, request.session_id, request.turn))
     return plan
@@ -76,8 +82,10 @@ def _synthetic_plan(scenario: Scenario) -> list[PlannedRequest]:
     fits = TraceFits()
     fitted = [fits.workload(workload) for workload in scenario.workload]
     offsets_s = session_offsets_s(
-        fits.arrival(scenario.arrival), scenario.duration,
-        seeds.rng_stream(scenario.seed, seeds.ARRIVALS))
+        fits.arrival(scenario.arrival),
+        scenario.duration,
+        seeds.rng_stream(scenario.seed, seeds.ARRIVALS),
+    )
     choices = choose_workloads(
         [workload.share for workload in fitted],
         len(offsets_s),

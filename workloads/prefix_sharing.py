@@ -93,8 +93,9 @@ class _BySize:
         self.firsts = [trie.first[by_size[size]] for size in self.sizes]
         self.suffix_first = [*itertools.accumulate(reversed(self.firsts), min)][::-1]
         self.suffix_first.append(_NEVER)
-        self.block_first = [min(self.firsts[start:start + _BLOCK])
-                            for start in range(0, len(self.firsts), _BLOCK)]
+        self.block_first = [
+            min(self.firsts[start : start + _BLOCK]) for start in range(0, len(self.firsts), _BLOCK)
+        ]
 
     def other_than(self, tokens: int, session: str) -> int:
         """The best shared size among children a session other than ``session`` sends."""
@@ -156,8 +157,11 @@ def _prompts(plan: Sequence[PlannedRequest]) -> tuple[list[_Part], list[_Turn]]:
     base = size = 0
     for index in order:
         request = plan[index]
-        if (previous is None or previous.session_id != request.session_id
-                or not request.resend_history):
+        if (
+            previous is None
+            or previous.session_id != request.session_id
+            or not request.resend_history
+        ):
             base = start = len(parts)
             size = 0
         else:
@@ -175,8 +179,13 @@ def _prompts(plan: Sequence[PlannedRequest]) -> tuple[list[_Part], list[_Turn]]:
 _Cursor = tuple[int, int, int]
 
 
-def _partial(trie: _Trie, node: int, part: _Part, ok: Callable[[int], bool],
-             index: Callable[[_BySize, int], int]) -> int:
+def _partial(
+    trie: _Trie,
+    node: int,
+    part: _Part,
+    ok: Callable[[int], bool],
+    index: Callable[[_BySize, int], int],
+) -> int:
     """The tokens of ``part`` a child of ``node`` of the same key and another size shares
     (the smaller of the two sizes: same text, then the texts part), the best over children
     passing ``ok``; a key with many sizes asks its sorted index (``index``) instead."""
@@ -188,8 +197,9 @@ def _partial(trie: _Trie, node: int, part: _Part, ok: Callable[[int], bool],
     return max((min(size, part[1]) for size, child in by_size.items() if ok(child)), default=0)
 
 
-def _walk_other(trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[int], end: int,
-                session: str) -> tuple[_Cursor, int]:
+def _walk_other(
+    trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[int], end: int, session: str
+) -> tuple[_Cursor, int]:
     """Extend the match at ``cursor`` along ``parts[:end]`` (whose trie nodes are ``path``)
     through prefixes a session other than ``session`` sends; the cursor where it stops and
     the tokens of a last, partly shared message."""
@@ -198,14 +208,19 @@ def _walk_other(trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[int
         child = path[position]
         if trie.alone(child) == session:
             return (node, position, shared), _partial(
-                trie, node, parts[position], lambda other: trie.alone(other) != session,
-                lambda index, tokens: index.other_than(tokens, session))
+                trie,
+                node,
+                parts[position],
+                lambda other: trie.alone(other) != session,
+                lambda index, tokens: index.other_than(tokens, session),
+            )
         node, position, shared = child, position + 1, shared + parts[position][1]
     return (node, position, shared), 0
 
 
-def _walk_before(trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[int], end: int,
-                 before: int) -> tuple[_Cursor, int]:
+def _walk_before(
+    trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[int], end: int, before: int
+) -> tuple[_Cursor, int]:
     """As ``_walk_other``, through prefixes a request before plan index ``before`` sent."""
     node, position, shared = cursor
     first = trie.first
@@ -213,8 +228,12 @@ def _walk_before(trie: _Trie, cursor: _Cursor, parts: list[_Part], path: list[in
         child = path[position]
         if first[child] >= before:
             return (node, position, shared), _partial(
-                trie, node, parts[position], lambda other: first[other] < before,
-                lambda index, tokens: index.before(tokens, before))
+                trie,
+                node,
+                parts[position],
+                lambda other: first[other] < before,
+                lambda index, tokens: index.before(tokens, before),
+            )
         node, position, shared = child, position + 1, shared + parts[position][1]
     return (node, position, shared), 0
 

@@ -143,8 +143,9 @@ def render_text(summary: PlanPreview) -> str:
     """A compact console preview: a few lines, with a sparkline of the session arrival rate."""
     rates = summary.first_turn_rps
     mean_rps = summary.sessions / summary.duration_s if summary.duration_s > 0 else 0.0
-    subagents = (f" ({summary.subagent_sessions:,} of them sub-agents)"
-                 if summary.subagent_sessions else "")
+    subagents = (
+        f" ({summary.subagent_sessions:,} of them sub-agents)" if summary.subagent_sessions else ""
+    )
     lines = [
         f"plan           {summary.requests:,} requests in {summary.sessions:,} sessions"
         f"{subagents} over {summary.duration_s:g} s (turns/session p50 "

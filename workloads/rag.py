@@ -37,12 +37,16 @@ def document_weights(cfg: RagWorkload) -> np.ndarray:
 def document(cfg: RagWorkload, ctx: SessionContext, doc_id: int) -> PlannedMessage:
     """Pool document ``doc_id``: the same size and text in every session."""
     rng = seeds.rng_stream(ctx.seed, seeds.DOCUMENTS, ctx.workload_index, doc_id)
-    return PlannedMessage(role="user", tokens=sample_int(cfg.document_tokens, rng),
-                          seed=ctx.shared_seed(DOCUMENT_SLOT_BASE + doc_id))
+    return PlannedMessage(
+        role="user",
+        tokens=sample_int(cfg.document_tokens, rng),
+        seed=ctx.shared_seed(DOCUMENT_SLOT_BASE + doc_id),
+    )
 
 
-def _follow_up_documents(cfg: RagWorkload, ctx: SessionContext, seen: set[int], count: int,
-                         rng: np.random.Generator) -> list[PlannedMessage]:
+def _follow_up_documents(
+    cfg: RagWorkload, ctx: SessionContext, seen: set[int], count: int, rng: np.random.Generator
+) -> list[PlannedMessage]:
     """Up to ``count`` pool documents not in ``seen`` (drawn by popularity, added to it), in
     pool order."""
     count = min(count, cfg.documents - len(seen))
@@ -62,12 +66,14 @@ def build_rag_session(
     """System prompt, ``documents_per_request`` pool documents (in pool order), a question;
     then ``turns - 1`` follow-ups, each with new documents and a question; fitted to
     ``context_window_tokens`` when set."""
-    picks = rng.choice(cfg.documents, size=cfg.documents_per_request, replace=False,
-                       p=document_weights(cfg))
+    picks = rng.choice(
+        cfg.documents, size=cfg.documents_per_request, replace=False, p=document_weights(cfg)
+    )
     messages: list[PlannedMessage] = []
     if cfg.system_prompt_tokens > 0:
-        messages.append(PlannedMessage(role="system", tokens=cfg.system_prompt_tokens,
-                                       seed=ctx.shared_seed(0)))
+        messages.append(
+            PlannedMessage(role="system", tokens=cfg.system_prompt_tokens, seed=ctx.shared_seed(0))
+        )
     messages.extend(document(cfg, ctx, int(doc_id)) for doc_id in sorted(picks))
     question = sample_int(cfg.question_tokens, rng)
     messages.append(PlannedMessage(role="user", tokens=question, seed=ctx.unique_seed(1, 0)))
@@ -76,11 +82,20 @@ def build_rag_session(
     # Follow-ups draw after everything turn 1 drew, so one-turn sessions plan as before.
     seen = {int(doc_id) for doc_id in picks}
     for turn_number in range(2, max(sample_int(cfg.turns, rng), 1) + 1):
-        documents = _follow_up_documents(cfg, ctx, seen, sample_int(cfg.follow_up_documents, rng),
-                                         rng)
-        question_message = PlannedMessage(role="user", tokens=sample_int(cfg.question_tokens, rng),
-                                          seed=ctx.unique_seed(turn_number, 0))
+        documents = _follow_up_documents(
+            cfg, ctx, seen, sample_int(cfg.follow_up_documents, rng), rng
+        )
+        question_message = PlannedMessage(
+            role="user",
+            tokens=sample_int(cfg.question_tokens, rng),
+            seed=ctx.unique_seed(turn_number, 0),
+        )
         think_s = sample_duration_s(cfg.think_time, rng)
-        turns.append(Turn(messages=(*documents, question_message), think_s=think_s,
-                          max_tokens=sample_int(cfg.max_tokens, rng)))
+        turns.append(
+            Turn(
+                messages=(*documents, question_message),
+                think_s=think_s,
+                max_tokens=sample_int(cfg.max_tokens, rng),
+            )
+        )
     return ctx.requests(fit_to_window(turns, cfg, ctx))

@@ -51,8 +51,9 @@ def unique_message_seed(seed: int, session_index: int, turn: int, slot: int) -> 
     return _hashed_seed("unique", (seed, session_index, turn, slot))
 
 
-def branch_message_seed(seed: int, session_index: int, branch: tuple[int, ...], turn: int,
-                        slot: int) -> int:
+def branch_message_seed(
+    seed: int, session_index: int, branch: tuple[int, ...], turn: int, slot: int
+) -> int:
     """The text seed of a message only one sub-agent session sends (``branch``: where in
     its parent session it was spawned)."""
     return _hashed_seed("branch", (seed, session_index, *branch, -1, turn, slot))

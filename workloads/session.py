@@ -67,11 +67,15 @@ class SessionContext:
         shared = math.floor(tokens * shared_share + 0.5)
         parts: list[PlannedMessage] = []
         if shared > 0:
-            parts.append(PlannedMessage(role="user", tokens=shared,
-                                        seed=self.shared_seed(SHARED_PREFIX_SLOT)))
+            parts.append(
+                PlannedMessage(
+                    role="user", tokens=shared, seed=self.shared_seed(SHARED_PREFIX_SLOT)
+                )
+            )
         if tokens - shared > 0 or not parts:
-            parts.append(PlannedMessage(role="user", tokens=tokens - shared,
-                                        seed=self.unique_seed(turn, 0)))
+            parts.append(
+                PlannedMessage(role="user", tokens=tokens - shared, seed=self.unique_seed(turn, 0))
+            )
         return tuple(parts)
 
     def requests(self, turns: Sequence[Turn]) -> list[PlannedRequest]:

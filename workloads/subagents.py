@@ -33,8 +33,9 @@ RESULT_SLOT_BASE = 2000
 SubagentBuilder = Callable[[SessionContext, np.random.Generator], list[Turn]]
 
 
-def _spawns_at(every_turns: int | None, probability: float, turn: int,
-               rng: np.random.Generator) -> bool:
+def _spawns_at(
+    every_turns: int | None, probability: float, turn: int, rng: np.random.Generator
+) -> bool:
     if every_turns is not None:
         return turn % every_turns == 0
     return bool(rng.random() < probability)
@@ -45,8 +46,9 @@ def subagent_session_id(parent_session_id: str, turn: int, index: int) -> str:
     return f"{parent_session_id}-sub{turn}-{index}"
 
 
-def fan_out(turns: list[Turn], cfg: AgentLoopWorkload, ctx: SessionContext,
-            build: SubagentBuilder) -> list[PlannedRequest]:
+def fan_out(
+    turns: list[Turn], cfg: AgentLoopWorkload, ctx: SessionContext, build: SubagentBuilder
+) -> list[PlannedRequest]:
     """The parent's requests, then each spawned sub-agent's (see the module docstring).
 
     Only a turn with a next turn spawns: the next turn is the one that waits.
@@ -64,24 +66,37 @@ def fan_out(turns: list[Turn], cfg: AgentLoopWorkload, ctx: SessionContext,
         results: list[PlannedMessage] = []
         for index in range(sample_int(sub.count, rng)):
             child_ctx = dataclasses.replace(
-                ctx, session_id=subagent_session_id(ctx.session_id, number, index),
-                spawned_by=f"{ctx.session_id}-t{number}", branch=(number, index))
+                ctx,
+                session_id=subagent_session_id(ctx.session_id, number, index),
+                spawned_by=f"{ctx.session_id}-t{number}",
+                branch=(number, index),
+            )
             children.append((child_ctx, fit_to_window(build(child_ctx, rng), cfg, child_ctx)))
-            results.append(PlannedMessage(role="user", tokens=sample_int(sub.result_tokens, rng),
-                                          seed=ctx.unique_seed(number + 1,
-                                                               RESULT_SLOT_BASE + index)))
+            results.append(
+                PlannedMessage(
+                    role="user",
+                    tokens=sample_int(sub.result_tokens, rng),
+                    seed=ctx.unique_seed(number + 1, RESULT_SLOT_BASE + index),
+                )
+            )
         if not children:
             continue
         spawned[number] = children
         # The sub-agents were the tool: their results replace its output and its run time.
         parent[number] = dataclasses.replace(
-            parent[number], messages=tuple(results), think_s=0.0,
-            waits_for=tuple(child_ctx.session_id for child_ctx, _ in children))
+            parent[number],
+            messages=tuple(results),
+            think_s=0.0,
+            waits_for=tuple(child_ctx.session_id for child_ctx, _ in children),
+        )
     return _placed(ctx.requests(fit_to_window(parent, cfg, ctx)), ctx, spawned)
 
 
-def _placed(parent: list[PlannedRequest], ctx: SessionContext,
-            spawned: dict[int, list[tuple[SessionContext, list[Turn]]]]) -> list[PlannedRequest]:
+def _placed(
+    parent: list[PlannedRequest],
+    ctx: SessionContext,
+    spawned: dict[int, list[tuple[SessionContext, list[Turn]]]],
+) -> list[PlannedRequest]:
     """Earliest offsets: sub-agents start with their spawning turn; a waiting turn follows
     the last planned turn of every sub-agent it waits for."""
     placed: list[PlannedRequest] = []
@@ -93,8 +108,11 @@ def _placed(parent: list[PlannedRequest], ctx: SessionContext,
         if request.turn > 1:
             ready_s = max((last_s[session] for session in request.waits_for), default=offset_s)
             offset_s = max(offset_s, ready_s) + request.think_s
-        placed.append(request if offset_s == request.offset_s
-                      else dataclasses.replace(request, offset_s=offset_s))
+        placed.append(
+            request
+            if offset_s == request.offset_s
+            else dataclasses.replace(request, offset_s=offset_s)
+        )
         previous_s = offset_s
         for child_ctx, child_turns in spawned.get(request.turn, []):
             requests = dataclasses.replace(child_ctx, start_s=offset_s).requests(child_turns)

@@ -21,15 +21,18 @@ from harness.client.usage import read_usage
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-def answer_error(request: web.Request, kind: FaultKind, api: str,
-                 params: Mapping[str, float]) -> web.Response:
+def answer_error(
+    request: web.Request, kind: FaultKind, api: str, params: Mapping[str, float]
+) -> web.Response:
     """The provider-shaped error a status fault answers with, instead of the upstream."""
     status = {FaultKind.QUOTA_429: 429, FaultKind.OVERLOADED_529: 529}.get(
-        kind, int(kind.value.removeprefix("http_")) if kind.value.startswith("http_") else 500)
+        kind, int(kind.value.removeprefix("http_")) if kind.value.startswith("http_") else 500
+    )
     headers = error_headers(kind, api, params)
     content_type = headers.pop("content-type")
-    return web.Response(status=status, body=error_body(kind, api), headers=headers,
-                        content_type=content_type)
+    return web.Response(
+        status=status, body=error_body(kind, api), headers=headers, content_type=content_type
+    )
 
 
 def _count(api: str, obj: dict[str, Any], passed: Passed) -> None:
@@ -38,35 +41,55 @@ def _count(api: str, obj: dict[str, Any], passed: Passed) -> None:
     if isinstance(usage, dict):
         read_usage(api, usage, passed)
     if api == ANTHROPIC:
-        text = "".join(b.get("text", "") for b in obj.get("content") or ()
-                       if isinstance(b, dict))
+        text = "".join(b.get("text", "") for b in obj.get("content") or () if isinstance(b, dict))
     else:
-        text = "".join((c.get("message") or {}).get("content") or ""
-                       for c in obj.get("choices") or () if isinstance(c, dict))
+        text = "".join(
+            (c.get("message") or {}).get("content") or ""
+            for c in obj.get("choices") or ()
+            if isinstance(c, dict)
+        )
     passed.content_tokens = len(text.split())
     passed.terminated = True
 
 
-def _rewrite(kind: FaultKind | None, api: str, obj: dict[str, Any],
-             params: Mapping[str, float]) -> dict[str, Any]:
+def _rewrite(
+    kind: FaultKind | None, api: str, obj: dict[str, Any], params: Mapping[str, float]
+) -> dict[str, Any]:
     if kind is FaultKind.DROP_USAGE:
         obj.pop("usage", None)
     elif kind is FaultKind.WRONG_USAGE and isinstance(obj.get("usage"), dict):
         factor = params.get("usage_factor", 2.0)
-        obj["usage"] = {k: round(v * factor) if isinstance(v, int) else v
-                        for k, v in obj["usage"].items()}
+        obj["usage"] = {
+            k: round(v * factor) if isinstance(v, int) else v for k, v in obj["usage"].items()
+        }
     elif kind is FaultKind.ERROR_EVENT:
         if api == ANTHROPIC:
-            return {"type": "error", "error": {"type": "overloaded_error",
-                                               "message": "Overloaded (injected by tokenstorm)"}}
-        return {"error": {"message": "The server had an error (injected by tokenstorm)",
-                          "type": "server_error", "param": None, "code": None}}
+            return {
+                "type": "error",
+                "error": {
+                    "type": "overloaded_error",
+                    "message": "Overloaded (injected by tokenstorm)",
+                },
+            }
+        return {
+            "error": {
+                "message": "The server had an error (injected by tokenstorm)",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
     return obj
 
 
-async def answer_body(request: web.Request, upstream: aiohttp.ClientResponse,
-                      headers: dict[str, str], api: str, choice: FaultChoice | None,
-                      passed: Passed) -> web.StreamResponse:
+async def answer_body(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    headers: dict[str, str],
+    api: str,
+    choice: FaultChoice | None,
+    passed: Passed,
+) -> web.StreamResponse:
     """Relay a whole upstream body, applying a body fault when there is one."""
     body = await upstream.content.read(_MAX_BODY_BYTES)
     kind = choice.kind if choice else None
@@ -101,8 +124,9 @@ async def answer_body(request: web.Request, upstream: aiohttp.ClientResponse,
         await response.write(body[: len(body) // 2])
         return response
     await response.prepare(request)
-    pieces = split_frames(body, int(params["fragment_bytes"])) if kind is FaultKind.FRAGMENT \
-        else [body]
+    pieces = (
+        split_frames(body, int(params["fragment_bytes"])) if kind is FaultKind.FRAGMENT else [body]
+    )
     for index, piece in enumerate(pieces, 1):
         await response.write(piece)
         passed.delivered = index == len(pieces)

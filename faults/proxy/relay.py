@@ -154,9 +154,14 @@ def reset_transport(transport: asyncio.Transport) -> None:
     transport.abort()
 
 
-async def relay_stream(request: web.Request, upstream: aiohttp.ClientResponse,
-                       response: web.StreamResponse, api: str, choice: FaultChoice | None,
-                       passed: Passed) -> None:
+async def relay_stream(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    response: web.StreamResponse,
+    api: str,
+    choice: FaultChoice | None,
+    passed: Passed,
+) -> None:
     """Forward an SSE answer frame by frame, applying a stream-phase fault."""
     frames = FrameFilter(api, choice, passed)
     kind = frames.kind
@@ -174,7 +179,7 @@ async def relay_stream(request: web.Request, upstream: aiohttp.ClientResponse,
             if content and drip_s:
                 await asyncio.sleep(drip_s)
             if out is not None:
-                for part in (split_frames(out, piece) if piece else (out,)):
+                for part in split_frames(out, piece) if piece else (out,):
                     await response.write(part)
                     if piece:
                         await asyncio.sleep(0.001)  # separate segments, not one coalesced write
@@ -186,8 +191,13 @@ async def relay_stream(request: web.Request, upstream: aiohttp.ClientResponse,
     await response.write_eof()
 
 
-async def _end_early(request: web.Request, response: web.StreamResponse, kind: FaultKind,
-                     api: str, params: dict[str, float]) -> bool:
+async def _end_early(
+    request: web.Request,
+    response: web.StreamResponse,
+    kind: FaultKind,
+    api: str,
+    params: dict[str, float],
+) -> bool:
     """Apply a mid-stream fault once its token count is reached; True when the stream ends."""
     if kind is FaultKind.CUT:
         await response.write_eof()

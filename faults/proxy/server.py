@@ -40,9 +40,21 @@ from harness.prompt_text import count_tokens
 from harness.records import LedgerEntry
 from mock_models.ledger import Ledger
 
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                         "te", "trailer", "transfer-encoding", "upgrade", "host",
-                         "content-length", FAULT_HEADER})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        FAULT_HEADER,
+    }
+)
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 _RUN_CLOCKS = 1024
 
@@ -80,8 +92,12 @@ def _api_of(path: str) -> str:
     return "openai-chat"
 
 
-_FLAVOUR_PATHS = (("/messages", "anthropic-messages"), ("/chat/completions", "openai-chat"),
-                  ("/completions", "openai-completions"), ("/embeddings", "openai-embeddings"))
+_FLAVOUR_PATHS = (
+    ("/messages", "anthropic-messages"),
+    ("/chat/completions", "openai-chat"),
+    ("/completions", "openai-completions"),
+    ("/embeddings", "openai-embeddings"),
+)
 
 
 def _run_clock_s(state: ProxyState, run_id: str | None, now_s: float) -> float:
@@ -102,8 +118,9 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
         if isinstance(content, str):
             total += count_tokens(content)
         elif isinstance(content, list):
-            total += sum(count_tokens(part.get("text", "")) for part in content
-                         if isinstance(part, dict))
+            total += sum(
+                count_tokens(part.get("text", "")) for part in content if isinstance(part, dict)
+            )
     system = body.get("system")
     if isinstance(system, str):
         total += count_tokens(system)
@@ -126,15 +143,32 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
     try:
         choice = forced(request.headers.get(FAULT_HEADER), attempt)
     except ValueError as exc:
-        return web.json_response({"error": {"message": str(exc), "type": "invalid_request_error",
-                                            "param": FAULT_HEADER, "code": None}}, status=400)
+        return web.json_response(
+            {
+                "error": {
+                    "message": str(exc),
+                    "type": "invalid_request_error",
+                    "param": FAULT_HEADER,
+                    "code": None,
+                }
+            },
+            status=400,
+        )
     if choice is None and request.method == "POST":
-        context = AttemptContext(_run_clock_s(state, request.headers.get("x-tokenstorm-run-id"),
-                                              received_s), upstream_host(state), model, api,
-                                 stream, attempt)
+        context = AttemptContext(
+            _run_clock_s(state, request.headers.get("x-tokenstorm-run-id"), received_s),
+            upstream_host(state),
+            model,
+            api,
+            stream,
+            attempt,
+        )
         request_id = request.headers.get("x-tokenstorm-request-id")
-        u = (attempt_draw(state.seed, request_id, attempt) if request_id is not None
-             else float(state.rng.random()))  # no id: reproducible only when sent in sequence
+        u = (
+            attempt_draw(state.seed, request_id, attempt)
+            if request_id is not None
+            else float(state.rng.random())
+        )  # no id: reproducible only when sent in sequence
         choice = choose(state.profile, context, u)
     passed = Passed(prompt_tokens=None)
     status, outcome = 200, "ok"
@@ -154,22 +188,41 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
         raise
     finally:
         if request.method == "POST":
-            _record(state, request, received_s, model, api, stream, body, choice, passed,
-                    status, outcome)
+            _record(
+                state,
+                request,
+                received_s,
+                model,
+                api,
+                stream,
+                body,
+                choice,
+                passed,
+                status,
+                outcome,
+            )
 
 
 def upstream_host(state: ProxyState) -> str:
     return urlsplit(state.upstream).netloc
 
 
-async def _dispatch(request: web.Request, raw: bytes, api: str, stream: bool,
-                    choice: FaultChoice | None,
-                    passed: Passed) -> tuple[web.StreamResponse, int, str]:
+async def _dispatch(
+    request: web.Request,
+    raw: bytes,
+    api: str,
+    stream: bool,
+    choice: FaultChoice | None,
+    passed: Passed,
+) -> tuple[web.StreamResponse, int, str]:
     kind = choice.kind if choice else None
     params = dict(choice.params) if choice else {}
     if kind is not None and CATALOGUE[kind].status is not None:
-        return answer_error(request, kind, api, params), CATALOGUE[kind].status or 500, \
-            CATALOGUE[kind].outcome_body
+        return (
+            answer_error(request, kind, api, params),
+            CATALOGUE[kind].status or 500,
+            CATALOGUE[kind].outcome_body,
+        )
     if kind is FaultKind.DOWN:
         reset_connection(request)
         return web.Response(status=502), 0, RESET_OUTCOME
@@ -187,12 +240,27 @@ async def _dispatch(request: web.Request, raw: bytes, api: str, stream: bool,
         upstream = await session.request(request.method, url, data=raw, headers=headers)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         message = f"upstream unreachable: {type(exc).__name__}"
-        return (web.json_response({"error": {"message": message, "type": "server_error",
-                                             "param": None, "code": "upstream_unreachable"}},
-                                  status=502), 502, "connect_error")
+        return (
+            web.json_response(
+                {
+                    "error": {
+                        "message": message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": "upstream_unreachable",
+                    }
+                },
+                status=502,
+            ),
+            502,
+            "connect_error",
+        )
     async with upstream:
-        reply_headers = {k: v for k, v in upstream.headers.items()
-                         if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"}
+        reply_headers = {
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"
+        }
         if kind is not None and CATALOGUE[kind].phase is Phase.STREAM:
             reply_headers["x-tokenstorm-fault"] = kind.value
         is_sse = upstream.headers.get("Content-Type", "").startswith("text/event-stream")
@@ -220,29 +288,51 @@ def _streamed_outcome(kind: FaultKind | None, passed: Passed) -> str:
     return "ok" if passed.terminated else "stream_cut"
 
 
-def _record(state: ProxyState, request: web.Request, received_s: float, model: str, api: str,
-            stream: bool, body: dict[str, Any], choice: FaultChoice | None, passed: Passed,
-            status: int, outcome: str) -> None:
+def _record(
+    state: ProxyState,
+    request: web.Request,
+    received_s: float,
+    model: str,
+    api: str,
+    stream: bool,
+    body: dict[str, Any],
+    choice: FaultChoice | None,
+    passed: Passed,
+    status: int,
+    outcome: str,
+) -> None:
     attempt = attempt_number(request.headers)
-    state.ledger.append(LedgerEntry(
-        run_id=request.headers.get("x-tokenstorm-run-id"),
-        request_id=request.headers.get("x-tokenstorm-request-id"), attempt=attempt,
-        received_s=received_s - state.started_s, deployment=upstream_host(state),
-        model=passed.model or model, api=api, stream=stream,
-        prompt_tokens=passed.prompt_tokens if passed.prompt_tokens is not None
-        else _prompt_tokens(body),
-        cached_tokens=passed.cached_tokens or 0, cache_write_tokens=passed.cache_write_tokens or 0,
-        completion_tokens=max(passed.content_tokens, passed.completion_tokens or 0)
-        if outcome == "ok" else passed.content_tokens,
-        fault=choice.kind.value if choice else None, outcome=outcome, status_code=status,
-        service_ms=(time.monotonic() - received_s) * 1000.0,
-    ))
+    state.ledger.append(
+        LedgerEntry(
+            run_id=request.headers.get("x-tokenstorm-run-id"),
+            request_id=request.headers.get("x-tokenstorm-request-id"),
+            attempt=attempt,
+            received_s=received_s - state.started_s,
+            deployment=upstream_host(state),
+            model=passed.model or model,
+            api=api,
+            stream=stream,
+            prompt_tokens=passed.prompt_tokens
+            if passed.prompt_tokens is not None
+            else _prompt_tokens(body),
+            cached_tokens=passed.cached_tokens or 0,
+            cache_write_tokens=passed.cache_write_tokens or 0,
+            completion_tokens=max(passed.content_tokens, passed.completion_tokens or 0)
+            if outcome == "ok"
+            else passed.content_tokens,
+            fault=choice.kind.value if choice else None,
+            outcome=outcome,
+            status_code=status,
+            service_ms=(time.monotonic() - received_s) * 1000.0,
+        )
+    )
 
 
 async def _ledger(request: web.Request) -> web.Response:
     run_id = request.query.get("run_id")
-    return web.Response(body=request.app[STATE_KEY].ledger.to_jsonl(run_id),
-                        content_type="application/x-ndjson")
+    return web.Response(
+        body=request.app[STATE_KEY].ledger.to_jsonl(run_id), content_type="application/x-ndjson"
+    )
 
 
 async def _clear_ledger(request: web.Request) -> web.Response:
@@ -263,19 +353,33 @@ async def _put_faults(request: web.Request) -> web.Response:
     return web.json_response(state.profile.model_dump(mode="json"))
 
 
-def build_app(upstream: str, profile: FaultProfile, *, seed: int = 0,
-              ledger_path: Path | None = None, connect_timeout_s: float = 10.0,
-              read_timeout_s: float = 600.0) -> web.Application:
+def build_app(
+    upstream: str,
+    profile: FaultProfile,
+    *,
+    seed: int = 0,
+    ledger_path: Path | None = None,
+    connect_timeout_s: float = 10.0,
+    read_timeout_s: float = 600.0,
+) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
-    app[STATE_KEY] = ProxyState(upstream_base(upstream), profile, Ledger(ledger_path),
-                                np.random.default_rng(seed), seed, time.monotonic(),
-                                OrderedDict())
+    app[STATE_KEY] = ProxyState(
+        upstream_base(upstream),
+        profile,
+        Ledger(ledger_path),
+        np.random.default_rng(seed),
+        seed,
+        time.monotonic(),
+        OrderedDict(),
+    )
 
     async def session_context(app: web.Application) -> Any:
-        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s,
-                                        sock_read=read_timeout_s)
-        app[SESSION_KEY] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
-                                                 connector=aiohttp.TCPConnector(limit=0))
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_read=read_timeout_s
+        )
+        app[SESSION_KEY] = aiohttp.ClientSession(
+            timeout=timeout, auto_decompress=False, connector=aiohttp.TCPConnector(limit=0)
+        )
         yield
         await app[SESSION_KEY].close()
         app[STATE_KEY].ledger.close()
@@ -289,8 +393,9 @@ def build_app(upstream: str, profile: FaultProfile, *, seed: int = 0,
     return app
 
 
-async def serve(app: web.Application, host: str, port: int,
-                ready: Callable[[str], None] | None = None) -> None:
+async def serve(
+    app: web.Application, host: str, port: int, ready: Callable[[str], None] | None = None
+) -> None:
     """Serve until cancelled; ``ready`` gets ``http://host:port`` once listening."""
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
     await runner.setup()

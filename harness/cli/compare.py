@@ -32,19 +32,29 @@ BOOTSTRAP_SEED = 0xC0A7
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser(
-        "compare", help="compare runs of the same workload side by side",
+        "compare",
+        help="compare runs of the same workload side by side",
         description="Side-by-side figures of runs of one workload (the first is the "
-                    "reference), differences with confidence intervals and significance.")
+        "reference), differences with confidence intervals and significance.",
+    )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<run_id> dirs")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="folder for comparison.md and comparison.html")
-    parser.add_argument("--force", action="store_true",
-                        help="compare even when the runs differ in a --require-same field")
-    parser.add_argument("--require-same", default=",".join(DEFAULT_REQUIRE_SAME),
-                        metavar="FIELDS",
-                        help="comma-separated fields every run must share with the first: "
-                             "plan (the plan.jsonl files, the default), "
-                             + ", ".join(SAME_FIELDS) + ", or a dotted manifest.json path")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for comparison.md and comparison.html"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare even when the runs differ in a --require-same field",
+    )
+    parser.add_argument(
+        "--require-same",
+        default=",".join(DEFAULT_REQUIRE_SAME),
+        metavar="FIELDS",
+        help="comma-separated fields every run must share with the first: "
+        "plan (the plan.jsonl files, the default), "
+        + ", ".join(SAME_FIELDS)
+        + ", or a dotted manifest.json path",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -53,13 +63,18 @@ def handle(args: argparse.Namespace) -> int:
         require_same = parse_require_same(args.require_same)
     except RequireSameError as exc:
         raise UserError(str(exc)) from None
-    return write_comparison([Path(d) for d in args.run_dirs], Path(args.out), args.force,
-                            require_same=require_same)
+    return write_comparison(
+        [Path(d) for d in args.run_dirs], Path(args.out), args.force, require_same=require_same
+    )
 
 
-def write_comparison(paths: list[Path], out: Path, force: bool,
-                     forced_note: str = "compared with --force although",
-                     require_same: tuple[str, ...] = DEFAULT_REQUIRE_SAME) -> int:
+def write_comparison(
+    paths: list[Path],
+    out: Path,
+    force: bool,
+    forced_note: str = "compared with --force although",
+    require_same: tuple[str, ...] = DEFAULT_REQUIRE_SAME,
+) -> int:
     """Compare the runs in ``paths``, write ``comparison.md``/``.html`` into ``out``, print
     each run's headline; raises ``UserError`` for unreadable or (unless ``force``)
     incomparable runs (those differing in a ``require_same`` field)."""

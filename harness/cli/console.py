@@ -19,9 +19,12 @@ def _usd(value: Any) -> str:
 def render_summary(summary: Mapping[str, Any], report_path: str, target: str) -> str:
     rate = summary.get("error_rate")
     amplification = summary.get("retry_amplification")
-    amp = ("n/a (no ledger)" if amplification is None else
-           f"{amplification:.3f} ({summary.get('upstream_attempts')} upstream attempts / "
-           f"{summary.get('requests_sent')} requests)")
+    amp = (
+        "n/a (no ledger)"
+        if amplification is None
+        else f"{amplification:.3f} ({summary.get('upstream_attempts')} upstream attempts / "
+        f"{summary.get('requests_sent')} requests)"
+    )
     valid = summary.get("valid")
     verdict = "valid" if valid else "NOT VALID: " + "; ".join(summary.get("validity_notes", []))
     if valid and summary.get("validity_notes"):

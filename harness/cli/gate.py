@@ -44,13 +44,16 @@ NOISE_SEED = 0x6A7E
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser(
-        "gate", help="check a run against a budget file (exit 0 pass, 99 fail, 98 inconclusive)",
+        "gate",
+        help="check a run against a budget file (exit 0 pass, 99 fail, 98 inconclusive)",
         description="Evaluate the budget's thresholds (and regressions against --baseline) on "
-                    "a run directory. Exit 0 pass, 99 fail, 98 inconclusive, 104 bad budget.")
+        "a run directory. Exit 0 pass, 99 fail, 98 inconclusive, 104 bad budget.",
+    )
     parser.add_argument("run_dir", help="a results/<run_id> directory")
     parser.add_argument("--budget", required=True, metavar="FILE", help="budget TOML file")
-    parser.add_argument("--baseline", metavar="RUN_DIR",
-                        help="run directory the [regression] checks compare with")
+    parser.add_argument(
+        "--baseline", metavar="RUN_DIR", help="run directory the [regression] checks compare with"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -67,8 +70,9 @@ def apply_budget(run_dir: Path, budget: Budget, baseline_dir: Path | None) -> Ga
     except RunDataError as exc:
         raise UserError(str(exc)) from None
     report = evaluate(budget, run, baseline, np.random.default_rng(NOISE_SEED))
-    (run_dir / "gates.json").write_text(json.dumps(gates_json(report), indent=2) + "\n",
-                                        encoding="utf-8")
+    (run_dir / "gates.json").write_text(
+        json.dumps(gates_json(report), indent=2) + "\n", encoding="utf-8"
+    )
     (run_dir / "junit.xml").write_text(junit_xml(report), encoding="utf-8")
     write_reports(run_dir, run.summary, list(run.records or ()), run.manifest)
     return report
@@ -76,10 +80,16 @@ def apply_budget(run_dir: Path, budget: Budget, baseline_dir: Path | None) -> Ga
 
 def add_budget_flags(parser: argparse.ArgumentParser) -> None:
     """``--budget`` / ``--baseline`` for ``tokenstorm run``: gate the run when it ends."""
-    parser.add_argument("--budget", metavar="FILE",
-                        help="gate the run with this budget file; the exit code is the gate's")
-    parser.add_argument("--baseline", metavar="RUN_DIR",
-                        help="run directory the budget's [regression] checks compare with")
+    parser.add_argument(
+        "--budget",
+        metavar="FILE",
+        help="gate the run with this budget file; the exit code is the gate's",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="RUN_DIR",
+        help="run directory the budget's [regression] checks compare with",
+    )
 
 
 def budget_from_flags(args: argparse.Namespace) -> Budget | None:
@@ -115,10 +125,18 @@ class BudgetWatch:
             self._trends.observe(record)
 
     def __call__(self, stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
-        found = first_breach(self._checks, LiveCounts(
-            elapsed_s=elapsed_s, requests_done=stats.requests_done, requests_ok=stats.ok,
-            requests_failed=stats.requests_failed, attempts=stats.sent,
-            dropped=stats.dropped), self._trends)
+        found = first_breach(
+            self._checks,
+            LiveCounts(
+                elapsed_s=elapsed_s,
+                requests_done=stats.requests_done,
+                requests_ok=stats.ok,
+                requests_failed=stats.requests_failed,
+                attempts=stats.sent,
+                dropped=stats.dropped,
+            ),
+            self._trends,
+        )
         return None if found is None else found.as_json()
 
 

@@ -13,7 +13,8 @@ from harness.cli.errors import EXIT_INTERRUPTED, UserError, fail
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenstorm",
-        description="Load-testing and chaos benchmark harness for AI gateways and LLM servers.")
+        description="Load-testing and chaos benchmark harness for AI gateways and LLM servers.",
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in (run, mock, plan, report, proxy, gate, compare):
         verb.add_parser(verbs)

@@ -42,8 +42,10 @@ def _entry(source: str, index: int, raw: Any, base: dict[str, Any]) -> MatrixEnt
         raise ValueError(f"{where}: must be a table")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"{where}: needs name = \"...\" (letters, digits, '.', '_', '-'): "
-                         "it names the entry's run directory")
+        raise ValueError(
+            f"{where}: needs name = \"...\" (letters, digits, '.', '_', '-'): "
+            "it names the entry's run directory"
+        )
     where = f"{source}: [[target]] {name!r}"
     data = dict(base)
     overrides = {k: v for k, v in raw.items() if k not in ("name", "mock")}
@@ -66,8 +68,9 @@ def parse_matrix(text: str, source: str, scenario: Scenario) -> list[MatrixEntry
         raise ValueError(f"{source}: not valid TOML ({exc})") from None
     unknown = sorted(set(data) - {"target"})
     if unknown:
-        raise ValueError(f"{source}: unknown key {unknown[0]!r}; a matrix file holds "
-                         "[[target]] entries only")
+        raise ValueError(
+            f"{source}: unknown key {unknown[0]!r}; a matrix file holds [[target]] entries only"
+        )
     raw_entries = data.get("target")
     if not isinstance(raw_entries, list) or len(raw_entries) < 2:
         raise ValueError(f"{source}: needs at least two [[target]] entries to compare")

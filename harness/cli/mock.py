@@ -17,17 +17,25 @@ from mock_models.settings import DemoFaults, MockSettings, constant_settings
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser(
-        "mock", help="serve the mock model server (OpenAI- and Anthropic-compatible)",
+        "mock",
+        help="serve the mock model server (OpenAI- and Anthropic-compatible)",
         description="Serve the mock model server. By default: two deployments, mock-small and "
-                    "mock-large, no faults. --ttft-ms/--itl-ms/--output-tokens give one "
-                    "constant-latency deployment that answers any model name.")
+        "mock-large, no faults. --ttft-ms/--itl-ms/--output-tokens give one "
+        "constant-latency deployment that answers any model name.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any)")
-    parser.add_argument("--config", metavar="FILE",
-                        help="TOML: mock settings, or a scenario whose [mock] section is used")
-    parser.add_argument("--faults", metavar="PROFILE",
-                        help="a fault profile: a shipped name (brownout, flaky, ...) or a TOML "
-                             "path; a TOML of demo fault shares (http_429, cut, ...) also works")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML: mock settings, or a scenario whose [mock] section is used",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="PROFILE",
+        help="a fault profile: a shipped name (brownout, flaky, ...) or a TOML "
+        "path; a TOML of demo fault shares (http_429, cut, ...) also works",
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ttft-ms", type=float, help="constant time to first token")
     parser.add_argument("--itl-ms", type=float, help="constant time between tokens")
@@ -74,10 +82,15 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
     quick = (args.ttft_ms, args.itl_ms, args.output_tokens)
     if any(value is not None for value in quick):
         if args.config or args.faults:
-            raise UserError("--ttft-ms/--itl-ms/--output-tokens make a constant deployment "
-                            "with no faults: do not combine them with --config or --faults")
-        ttft_ms, itl_ms, tokens = (args.ttft_ms or 0.0, args.itl_ms or 0.0,
-                                   args.output_tokens or 16)
+            raise UserError(
+                "--ttft-ms/--itl-ms/--output-tokens make a constant deployment "
+                "with no faults: do not combine them with --config or --faults"
+            )
+        ttft_ms, itl_ms, tokens = (
+            args.ttft_ms or 0.0,
+            args.itl_ms or 0.0,
+            args.output_tokens or 16,
+        )
         if ttft_ms < 0 or itl_ms < 0 or tokens < 1:
             raise UserError("--ttft-ms and --itl-ms must be >= 0, --output-tokens >= 1")
         return constant_settings(ttft_ms, itl_ms, tokens, seed=args.seed or 0)
@@ -97,8 +110,14 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
 
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    argv = ["--host", args.host, "--port", str(args.port),
-            "--config-json", settings.model_dump_json()]
+    argv = [
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--config-json",
+        settings.model_dump_json(),
+    ]
     if args.ledger_file:
         argv += ["--ledger-file", args.ledger_file]
     return mock_main.main(argv)

@@ -18,8 +18,12 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: the demo)")
     add_quick_flags(parser)
     add_trace_flags(parser, "plan")
-    parser.add_argument("--out", default="plan.jsonl", metavar="PLAN.jsonl",
-                        help="where to write the plan (default: plan.jsonl)")
+    parser.add_argument(
+        "--out",
+        default="plan.jsonl",
+        metavar="PLAN.jsonl",
+        help="where to write the plan (default: plan.jsonl)",
+    )
     parser.add_argument("--svg", metavar="FILE", help="also draw the preview as an SVG picture")
     parser.set_defaults(handler=handle)
 
@@ -37,8 +41,10 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
     summary = preview(plan, scenario.duration)
-    sys.stdout.write(f"plan of {source} ({scenario.name}, seed {scenario.seed}): "
-                     f"{count} requests written to {out}\n")
+    sys.stdout.write(
+        f"plan of {source} ({scenario.name}, seed {scenario.seed}): "
+        f"{count} requests written to {out}\n"
+    )
     sys.stdout.write(render_text(summary) + "\n")
     if args.svg:
         try:

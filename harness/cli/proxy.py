@@ -16,14 +16,23 @@ from harness.cli.errors import UserError
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser(
-        "proxy", help="fault proxy in front of a real upstream, with a ledger",
+        "proxy",
+        help="fault proxy in front of a real upstream, with a ledger",
         description="Forward requests to --upstream only, applying a fault profile (or the "
-                    "x-tokenstorm-fault header) token-aware on SSE streams; serve the ledger "
-                    "at /tokenstorm/ledger and swap profiles with PUT /tokenstorm/faults.")
-    parser.add_argument("--upstream", required=True, metavar="URL",
-                        help="where requests go, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--faults", metavar="PROFILE",
-                        help="a shipped profile name (flaky, brownout, ...) or a TOML file")
+        "x-tokenstorm-fault header) token-aware on SSE streams; serve the ledger "
+        "at /tokenstorm/ledger and swap profiles with PUT /tokenstorm/faults.",
+    )
+    parser.add_argument(
+        "--upstream",
+        required=True,
+        metavar="URL",
+        help="where requests go, e.g. http://127.0.0.1:8000",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="PROFILE",
+        help="a shipped profile name (flaky, brownout, ...) or a TOML file",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--seed", type=int, default=0)
@@ -37,12 +46,18 @@ def handle(args: argparse.Namespace) -> int:
         profile = load_profile(args.faults) if args.faults else FaultProfile(name="none")
     except (ValueError, ProfileError) as exc:
         raise UserError(str(exc)) from None
-    app = build_app(args.upstream, profile, seed=args.seed,
-                    ledger_path=Path(args.ledger_file) if args.ledger_file else None)
+    app = build_app(
+        args.upstream,
+        profile,
+        seed=args.seed,
+        ledger_path=Path(args.ledger_file) if args.ledger_file else None,
+    )
 
     def ready(url: str) -> None:
-        print(f"tokenstorm-proxy listening on {url} -> {args.upstream} "
-              f"(faults: {profile.name})", flush=True)
+        print(
+            f"tokenstorm-proxy listening on {url} -> {args.upstream} (faults: {profile.name})",
+            flush=True,
+        )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

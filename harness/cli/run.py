@@ -31,43 +31,73 @@ from workloads.traces import TraceError
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser(
-        "run", help="run a scenario (no scenario: the built-in demo against an embedded mock)",
+        "run",
+        help="run a scenario (no scenario: the built-in demo against an embedded mock)",
         description="Plan, send, record, summarise and report one run. With no scenario and "
-                    "no --target, runs the built-in demo against an embedded mock server.")
+        "no --target, runs the built-in demo against an embedded mock server.",
+    )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file")
     add_quick_flags(parser)
-    parser.add_argument("--ledger", metavar="URL",
-                        help="the upstream mock's ledger URL when a gateway stands between")
+    parser.add_argument(
+        "--ledger",
+        metavar="URL",
+        help="the upstream mock's ledger URL when a gateway stands between",
+    )
     add_trace_flags(parser, "replay")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="where run directories go (default: results/)")
+    parser.add_argument(
+        "--out",
+        default="results",
+        metavar="DIR",
+        help="where run directories go (default: results/)",
+    )
     parser.add_argument("--run-id", metavar="ID", help="name of the run directory")
-    parser.add_argument("--no-preflight", action="store_true",
-                        help="do not check that the target accepts connections first")
+    parser.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="do not check that the target accepts connections first",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     add_budget_flags(parser)
-    parser.add_argument("--matrix", metavar="FILE",
-                        help="run the scenario against each [[target]] of this TOML file in "
-                             "turn (same seed) into OUT/RUN_ID/NAME, then compare them there")
+    parser.add_argument(
+        "--matrix",
+        metavar="FILE",
+        help="run the scenario against each [[target]] of this TOML file in "
+        "turn (same seed) into OUT/RUN_ID/NAME, then compare them there",
+    )
     parser.set_defaults(handler=handle)
 
 
-def _one(scenario: Scenario, out: Path, run_id: str, budget: Budget | None,
-         args: argparse.Namespace, ledger: str | None) -> tuple[RunResult, int]:
+def _one(
+    scenario: Scenario,
+    out: Path,
+    run_id: str,
+    budget: Budget | None,
+    args: argparse.Namespace,
+    ledger: str | None,
+) -> tuple[RunResult, int]:
     """Run, print the summary, gate: the result and the gate's exit code."""
     try:
-        result = execute(scenario, out, run_id, ledger_url=ledger,
-                         preflight=not args.no_preflight, progress=not args.no_progress,
-                         abort_check=abort_check(budget))
+        result = execute(
+            scenario,
+            out,
+            run_id,
+            ledger_url=ledger,
+            preflight=not args.no_preflight,
+            progress=not args.no_progress,
+            abort_check=abort_check(budget),
+        )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None
-    target = ("embedded mock" if scenario.target.url is None
-              else str(redact_url(scenario.target.url)))
+    target = (
+        "embedded mock" if scenario.target.url is None else str(redact_url(scenario.target.url))
+    )
     sys.stdout.write(render_summary(result.summary, str(result.paths.report_html), target) + "\n")
     if result.aborted is not None:
-        sys.stdout.write(f"aborted at {result.aborted['at_s']:.1f} s: "
-                         f"{result.aborted['metric']} {result.aborted['expression']} failed "
-                         f"(abort_on_fail)\n")
+        sys.stdout.write(
+            f"aborted at {result.aborted['at_s']:.1f} s: "
+            f"{result.aborted['metric']} {result.aborted['expression']} failed "
+            f"(abort_on_fail)\n"
+        )
     return result, gate_after_run(result.paths.root, budget, args)
 
 
@@ -78,7 +108,8 @@ def handle(args: argparse.Namespace) -> int:
         return bad_budget(exc)
     scenario, _source = resolve_scenario(args.scenario, args)
     run_id = args.run_id or new_run_id(
-        scenario.name + ("-matrix" if args.matrix else ""), datetime.now())
+        scenario.name + ("-matrix" if args.matrix else ""), datetime.now()
+    )
     if not valid_run_id(run_id):
         raise UserError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-' only")
     if args.matrix:
@@ -87,11 +118,14 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.interrupted else gate_code
 
 
-def _matrix(scenario: Scenario, folder: Path, budget: Budget | None,
-            args: argparse.Namespace) -> int:
+def _matrix(
+    scenario: Scenario, folder: Path, budget: Budget | None, args: argparse.Namespace
+) -> int:
     if args.ledger:
-        raise UserError("--ledger names one target's ledger: with --matrix, set ledger = "
-                        "\"URL\" in the [[target]] entries instead")
+        raise UserError(
+            "--ledger names one target's ledger: with --matrix, set ledger = "
+            '"URL" in the [[target]] entries instead'
+        )
     try:
         entries = load_matrix(Path(args.matrix), scenario)
     except ValueError as exc:
@@ -105,6 +139,10 @@ def _matrix(scenario: Scenario, folder: Path, budget: Budget | None,
         if result.interrupted:
             return EXIT_INTERRUPTED
         codes.append(code)
-    write_comparison([folder / e.name for e in entries], folder, force=True,
-                     forced_note="matrix entries compared although")
+    write_comparison(
+        [folder / e.name for e in entries],
+        folder,
+        force=True,
+        forced_note="matrix entries compared although",
+    )
     return worst_code(codes)

@@ -24,13 +24,19 @@ def demo_scenario_text() -> str:
 
 def _quick_base() -> dict[str, Any]:
     """A scenario for ``--target`` with no file: one stream of single requests."""
-    return {"name": "quick", "duration": "30s",
-            "workload": [{"kind": "stream", "tags": {"workload": "quick"}}]}
+    return {
+        "name": "quick",
+        "duration": "30s",
+        "workload": [{"kind": "stream", "tags": {"workload": "quick"}}],
+    }
 
 
 def add_quick_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", metavar="URL",
-                        help="OpenAI/Anthropic-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--target",
+        metavar="URL",
+        help="OpenAI/Anthropic-compatible base URL, e.g. http://127.0.0.1:8000/v1",
+    )
     parser.add_argument("--model", help="model name to request (overrides the scenario's)")
     parser.add_argument("--api", choices=["openai-chat", "anthropic-messages"])
     parser.add_argument("--rate", metavar="RPS", help="session arrival rate, e.g. 5 or '300/m'")
@@ -39,22 +45,41 @@ def add_quick_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_trace_flags(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument("--trace", metavar="FILE",
-                        help=f"{verb} a trace: every row becomes one request (Azure, BurstGPT, "
-                             "Mooncake, TraceLab)")
-    parser.add_argument("--trace-format", metavar="FORMAT",
-                        choices=["auto", "azure", "burstgpt", "mooncake", "tracelab"],
-                        help="the trace's format (default: auto, from its first line)")
-    parser.add_argument("--time-scale", metavar="X", type=float,
-                        help="play the trace X times faster (offsets divided by X)")
-    parser.add_argument("--rate-scale", metavar="X", type=float,
-                        help="keep the trace's time axis, scale its request count by X")
-    parser.add_argument("--trace-start", metavar="S",
-                        help="replay only rows from this long after the trace's first row, "
-                             "e.g. 10m (trace time, before --time-scale)")
-    parser.add_argument("--trace-end", metavar="S",
-                        help="replay only rows before this long after the trace's first row, "
-                             "e.g. 20m (trace time, before --time-scale)")
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help=f"{verb} a trace: every row becomes one request (Azure, BurstGPT, Mooncake, TraceLab)",
+    )
+    parser.add_argument(
+        "--trace-format",
+        metavar="FORMAT",
+        choices=["auto", "azure", "burstgpt", "mooncake", "tracelab"],
+        help="the trace's format (default: auto, from its first line)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        metavar="X",
+        type=float,
+        help="play the trace X times faster (offsets divided by X)",
+    )
+    parser.add_argument(
+        "--rate-scale",
+        metavar="X",
+        type=float,
+        help="keep the trace's time axis, scale its request count by X",
+    )
+    parser.add_argument(
+        "--trace-start",
+        metavar="S",
+        help="replay only rows from this long after the trace's first row, "
+        "e.g. 10m (trace time, before --time-scale)",
+    )
+    parser.add_argument(
+        "--trace-end",
+        metavar="S",
+        help="replay only rows before this long after the trace's first row, "
+        "e.g. 20m (trace time, before --time-scale)",
+    )
 
 
 def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenario, str]:
@@ -99,18 +124,22 @@ def _trace_beside(data: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def _override_trace(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    flags = {"path": getattr(args, "trace", None),
-             "format": getattr(args, "trace_format", None),
-             "time_scale": getattr(args, "time_scale", None),
-             "rate_scale": getattr(args, "rate_scale", None),
-             "start": getattr(args, "trace_start", None),
-             "end": getattr(args, "trace_end", None)}
+    flags = {
+        "path": getattr(args, "trace", None),
+        "format": getattr(args, "trace_format", None),
+        "time_scale": getattr(args, "time_scale", None),
+        "rate_scale": getattr(args, "rate_scale", None),
+        "start": getattr(args, "trace_start", None),
+        "end": getattr(args, "trace_end", None),
+    }
     given = {key: value for key, value in flags.items() if value is not None}
     if not given:
         return data
     if "path" not in given and not isinstance(data.get("trace"), dict):
-        raise UserError("--trace-format/--trace-start/--trace-end/--time-scale/--rate-scale "
-                        "need --trace FILE or a scenario with a [trace] section")
+        raise UserError(
+            "--trace-format/--trace-start/--trace-end/--time-scale/--rate-scale "
+            "need --trace FILE or a scenario with a [trace] section"
+        )
     return {**data, "trace": {**data.get("trace", {}), **given}}
 
 
@@ -135,10 +164,13 @@ def _override(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         target["api"] = args.api
     if getattr(args, "model", None):
         target["model"] = args.model
-        data["workload"] = [{**w, "model": None} if isinstance(w, dict) else w
-                            for w in data.get("workload", [])]
-        data["workload"] = [{k: v for k, v in w.items() if v is not None}
-                            if isinstance(w, dict) else w for w in data["workload"]]
+        data["workload"] = [
+            {**w, "model": None} if isinstance(w, dict) else w for w in data.get("workload", [])
+        ]
+        data["workload"] = [
+            {k: v for k, v in w.items() if v is not None} if isinstance(w, dict) else w
+            for w in data["workload"]
+        ]
     data["target"] = target
     if getattr(args, "rate", None):
         data["arrival"] = {**data.get("arrival", {}), "rate": args.rate}

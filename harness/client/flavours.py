@@ -57,8 +57,9 @@ class Flavour(Protocol):
 
     def headers(self, api_key: str | None) -> dict[str, str]: ...
 
-    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-             stream: bool) -> dict[str, Any]: ...
+    def body(
+        self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int, stream: bool
+    ) -> dict[str, Any]: ...
 
     def reader(self, answer: Answer) -> StreamReader: ...
 
@@ -111,10 +112,15 @@ class OpenAIChat:
     def headers(self, api_key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-             stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "messages": list(messages),
-                                "max_tokens": max_tokens, "stream": stream}
+    def body(
+        self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int, stream: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+            "stream": stream,
+        }
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -199,14 +205,19 @@ class AnthropicMessages:
             headers["x-api-key"] = api_key
         return headers
 
-    def body(self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-             stream: bool) -> dict[str, Any]:
+    def body(
+        self, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int, stream: bool
+    ) -> dict[str, Any]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns: list[dict[str, Any]] = [dict(m) for m in messages if m["role"] != "system"]
         if self.cache_control == "conversation" and turns:
             turns[-1] = {**turns[-1], "content": _marked(str(turns[-1]["content"]))}
-        body: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_tokens,
-                                "stream": stream}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": turns,
+            "max_tokens": max_tokens,
+            "stream": stream,
+        }
         if system:
             body["system"] = system if self.cache_control == "off" else _marked(system)
         return body
@@ -243,13 +254,16 @@ CACHE_CONTROL_MODES = ("off", "system", "conversation")
 def flavour(name: str, cache_control: str = "off") -> Flavour:
     """The flavour ``name``; ``cache_control`` other than "off" is for anthropic-messages."""
     if cache_control not in CACHE_CONTROL_MODES:
-        raise ValueError(f"unknown cache_control {cache_control!r}: use one of "
-                         f"{', '.join(CACHE_CONTROL_MODES)}")
+        raise ValueError(
+            f"unknown cache_control {cache_control!r}: use one of {', '.join(CACHE_CONTROL_MODES)}"
+        )
     if name == AnthropicMessages.name:
         return AnthropicMessages(cache_control)
     if cache_control != "off":
-        raise ValueError(f"cache_control = {cache_control!r} needs api = "
-                         f"'anthropic-messages' ({name} caches prefixes by itself)")
+        raise ValueError(
+            f"cache_control = {cache_control!r} needs api = "
+            f"'anthropic-messages' ({name} caches prefixes by itself)"
+        )
     try:
         return FLAVOURS[name]()
     except KeyError:

@@ -106,9 +106,11 @@ def _transport_outcome(exc: BaseException, phase: _Phase) -> tuple[Outcome, str]
         return Outcome.TIMEOUT_CONNECT, detail
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Outcome.CONNECT_ERROR, detail
-    if any(isinstance(c, ConnectionResetError | BrokenPipeError) or (
-            isinstance(c, OSError) and c.errno in (errno.ECONNRESET, errno.EPIPE))
-           for c in _causes(exc)) or "Connection reset by peer" in str(exc):
+    if any(
+        isinstance(c, ConnectionResetError | BrokenPipeError)
+        or (isinstance(c, OSError) and c.errno in (errno.ECONNRESET, errno.EPIPE))
+        for c in _causes(exc)
+    ) or "Connection reset by peer" in str(exc):
         # aiohttp reports a reset inside a broken body only in the payload error's message.
         return Outcome.RESET, detail
     if isinstance(exc, aiohttp.ClientPayloadError):
@@ -148,14 +150,21 @@ class HttpClient:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=30.0, ttl_dns_cache=300,
+                limit=self._max_connections,
+                keepalive_timeout=30.0,
+                ttl_dns_cache=300,
             )
             timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self._connect_timeout_s, connect=self._connect_timeout_s,
+                total=None,
+                sock_connect=self._connect_timeout_s,
+                connect=self._connect_timeout_s,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, auto_decompress=True,
-                skip_auto_headers=("User-Agent",), headers={"User-Agent": "tokenstorm/0.1"},
+                connector=connector,
+                timeout=timeout,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+                headers={"User-Agent": "tokenstorm/0.1"},
             )
         return self._session
 
@@ -208,7 +217,8 @@ class HttpClient:
                         error = await self._error_detail(resp)
                     else:
                         outcome, error = await self._read_answer(
-                            resp, answer, stream, guard, deadline_s + loop_offset)
+                            resp, answer, stream, guard, deadline_s + loop_offset
+                        )
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
@@ -223,9 +233,20 @@ class HttpClient:
         except (aiohttp.ClientError, OSError) as exc:
             outcome, error = _transport_outcome(exc, phase)
         done_s = self._now()
-        return self._result(answer, sent_s, phase.first_byte_s, done_s, status, outcome,
-                            deployment, error, wait_s, fault, client_prompt_tokens,
-                            should_retry)
+        return self._result(
+            answer,
+            sent_s,
+            phase.first_byte_s,
+            done_s,
+            status,
+            outcome,
+            deployment,
+            error,
+            wait_s,
+            fault,
+            client_prompt_tokens,
+            should_retry,
+        )
 
     async def _error_detail(self, resp: aiohttp.ClientResponse) -> str:
         raw = await resp.content.read(MAX_ERROR_BODY_BYTES)
@@ -238,8 +259,12 @@ class HttpClient:
         return f"HTTP {resp.status}: {message}"
 
     async def _read_answer(
-        self, resp: aiohttp.ClientResponse, answer: Answer, stream: bool,
-        guard: asyncio.Timeout, deadline_loop_s: float,
+        self,
+        resp: aiohttp.ClientResponse,
+        answer: Answer,
+        stream: bool,
+        guard: asyncio.Timeout,
+        deadline_loop_s: float,
     ) -> tuple[Outcome, str | None]:
         content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type == "text/event-stream":
@@ -263,11 +288,16 @@ class HttpClient:
                 return Outcome.STREAM_ERROR, answer.error
             return Outcome.OK, None
         kind = "stream" if stream else "JSON"
-        return (Outcome.PROTOCOL_ERROR,
-                f"expected a {kind} answer, got Content-Type {content_type!r}")
+        return (
+            Outcome.PROTOCOL_ERROR,
+            f"expected a {kind} answer, got Content-Type {content_type!r}",
+        )
 
     async def _read_stream(
-        self, resp: aiohttp.ClientResponse, answer: Answer, guard: asyncio.Timeout,
+        self,
+        resp: aiohttp.ClientResponse,
+        answer: Answer,
+        guard: asyncio.Timeout,
         deadline_loop_s: float,
     ) -> tuple[Outcome, str | None]:
         decoder = SseDecoder()
@@ -297,15 +327,27 @@ class HttpClient:
         return Outcome.OK, None
 
     def _result(
-        self, answer: Answer, sent_s: float, first_byte_s: float | None, done_s: float,
-        status: int | None, outcome: Outcome, deployment: str | None, error: str | None,
-        wait_s: float | None, fault: str | None, client_prompt_tokens: int | None,
+        self,
+        answer: Answer,
+        sent_s: float,
+        first_byte_s: float | None,
+        done_s: float,
+        status: int | None,
+        outcome: Outcome,
+        deployment: str | None,
+        error: str | None,
+        wait_s: float | None,
+        fault: str | None,
+        client_prompt_tokens: int | None,
         should_retry: bool | None,
     ) -> AttemptResult:
         server_usage = outcome is Outcome.OK and answer.completion_tokens is not None
         if server_usage:
-            prompt, completion, cached = (answer.prompt_tokens, answer.completion_tokens,
-                                          answer.cached_tokens)
+            prompt, completion, cached = (
+                answer.prompt_tokens,
+                answer.completion_tokens,
+                answer.cached_tokens,
+            )
             written = answer.cache_write_tokens
             source: str | None = "server"
         elif status is not None and status < 300:
@@ -318,10 +360,23 @@ class HttpClient:
         if error and self._secret and self._secret in error:
             error = error.replace(self._secret, "***")  # servers may echo a bad key back
         return AttemptResult(
-            sent_s=sent_s, first_byte_s=first_byte_s, first_token_s=answer.first_token_s,
-            done_s=done_s, status_code=status, outcome=outcome, prompt_tokens=prompt,
-            completion_tokens=completion, cached_tokens=cached, usage_source=source,
-            model=answer.model, deployment=deployment, error_detail=error,
-            token_times_s=tuple(answer.token_times_s), retry_after_s=wait_s, fault=fault,
-            text=text, should_retry=should_retry, cache_write_tokens=written,
+            sent_s=sent_s,
+            first_byte_s=first_byte_s,
+            first_token_s=answer.first_token_s,
+            done_s=done_s,
+            status_code=status,
+            outcome=outcome,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            usage_source=source,
+            model=answer.model,
+            deployment=deployment,
+            error_detail=error,
+            token_times_s=tuple(answer.token_times_s),
+            retry_after_s=wait_s,
+            fault=fault,
+            text=text,
+            should_retry=should_retry,
+            cache_write_tokens=written,
         )

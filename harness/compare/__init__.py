@@ -10,5 +10,11 @@ from harness.compare.compat import incompatibilities
 from harness.compare.render import render_html, render_markdown
 from harness.compare.table import Comparison, Difference, compare_runs
 
-__all__ = ["Comparison", "Difference", "compare_runs", "incompatibilities", "render_html",
-           "render_markdown"]
+__all__ = [
+    "Comparison",
+    "Difference",
+    "compare_runs",
+    "incompatibilities",
+    "render_html",
+    "render_markdown",
+]

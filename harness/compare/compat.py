@@ -20,21 +20,34 @@ from harness.gates.sameness import (
     parse_require_same,
 )
 
-__all__ = ["DEFAULT_REQUIRE_SAME", "SAME_FIELDS", "RequireSameError", "incompatibilities",
-           "parse_require_same"]
+__all__ = [
+    "DEFAULT_REQUIRE_SAME",
+    "SAME_FIELDS",
+    "RequireSameError",
+    "incompatibilities",
+    "parse_require_same",
+]
 
 
-def incompatibilities(runs: Sequence[RunData],
-                      require_same: Sequence[str] = DEFAULT_REQUIRE_SAME,
-                      names: Sequence[str] | None = None) -> list[str]:
+def incompatibilities(
+    runs: Sequence[RunData],
+    require_same: Sequence[str] = DEFAULT_REQUIRE_SAME,
+    names: Sequence[str] | None = None,
+) -> list[str]:
     """One sentence per run and field that differs from the first run's; ``names`` are what
     messages call the runs (their directories; the labels by default)."""
     if len(runs) < 2:
         return ["give at least two run directories to compare"]
     called = list(names) if names is not None else [run.label for run in runs]
-    problems = ([f"run {name} has no plan.jsonl, so its workload is unknown"
-                 for run, name in zip(runs, called, strict=True) if run.plan_sha256 is None]
-                if "plan" in require_same else [])
+    problems = (
+        [
+            f"run {name} has no plan.jsonl, so its workload is unknown"
+            for run, name in zip(runs, called, strict=True)
+            if run.plan_sha256 is None
+        ]
+        if "plan" in require_same
+        else []
+    )
     problems += differences(runs, require_same, called)
     labels = [run.label for run in runs]
     if len(set(labels)) != len(labels):

@@ -45,18 +45,44 @@ def _signed(value: float | None, unit: str | None) -> str:
 
 def difference_cells(d: Difference) -> tuple[str, ...]:
     relative = "-" if d.relative is None else f"{d.relative:+.1%}"
-    interval = ("-" if d.ci_low is None or d.ci_high is None
-                else f"[{_signed(d.ci_low, d.unit)}, {_signed(d.ci_high, d.unit)}]")
-    p_value = ("-" if d.p_value is None
-               else f"< {1 / RESAMPLES:g}" if d.p_value == 0 else f"{d.p_value:.3g}")
+    interval = (
+        "-"
+        if d.ci_low is None or d.ci_high is None
+        else f"[{_signed(d.ci_low, d.unit)}, {_signed(d.ci_high, d.unit)}]"
+    )
+    p_value = (
+        "-"
+        if d.p_value is None
+        else f"< {1 / RESAMPLES:g}"
+        if d.p_value == 0
+        else f"{d.p_value:.3g}"
+    )
     rank = "-" if d.rank_p_value is None else f"{d.rank_p_value:.3g}"
     verdict = {None: "no test", True: "yes", False: "no"}[d.significant]
-    return (d.label, value_text(d.reference, d.unit), value_text(d.other, d.unit),
-            _signed(d.difference, d.unit), relative, interval, p_value, rank, verdict)
+    return (
+        d.label,
+        value_text(d.reference, d.unit),
+        value_text(d.other, d.unit),
+        _signed(d.difference, d.unit),
+        relative,
+        interval,
+        p_value,
+        rank,
+        verdict,
+    )
 
 
-DIFF_HEADER = ("figure", "reference", "this run", "difference", "relative",
-               f"{CONFIDENCE:.0%} CI", "bootstrap p", "Mann-Whitney p", "significant")
+DIFF_HEADER = (
+    "figure",
+    "reference",
+    "this run",
+    "difference",
+    "relative",
+    f"{CONFIDENCE:.0%} CI",
+    "bootstrap p",
+    "Mann-Whitney p",
+    "significant",
+)
 
 
 def _recovery_clauses(differences: tuple[Difference, ...]) -> list[str]:
@@ -76,9 +102,12 @@ def _recovery_clauses(differences: tuple[Difference, ...]) -> list[str]:
 
 
 def headline(run: str, reference: str, differences: tuple[Difference, ...]) -> str:
-    real = [f"{d.label} {_signed(d.difference, d.unit)}"
-            + (f" ({d.relative:+.1%})" if d.relative is not None else "")
-            for d in differences if d.significant]
+    real = [
+        f"{d.label} {_signed(d.difference, d.unit)}"
+        + (f" ({d.relative:+.1%})" if d.relative is not None else "")
+        for d in differences
+        if d.significant
+    ]
     noise = [d.label for d in differences if d.significant is False]
     text = f"{run} vs {reference}: "
     text += ("significant: " + ", ".join(real)) if real else "no significant difference"
@@ -92,14 +121,21 @@ def headline(run: str, reference: str, differences: tuple[Difference, ...]) -> s
 
 def _context(comparison: Comparison, notes: list[str]) -> dict[str, Any]:
     reference = comparison.runs[0]
-    side = [(f.label, *(value_text(v, f.unit) for v in comparison.values[f.key]))
-            for f in comparison.figures]
+    side = [
+        (f.label, *(value_text(v, f.unit) for v in comparison.values[f.key]))
+        for f in comparison.figures
+    ]
     return {
-        "runs": comparison.runs, "reference": reference, "side": side, "notes": notes,
-        "alpha": ALPHA, "diff_header": DIFF_HEADER,
-        "pairs": [(run, headline(run, reference, diffs),
-                   [difference_cells(d) for d in diffs])
-                  for run, diffs in comparison.differences.items()],
+        "runs": comparison.runs,
+        "reference": reference,
+        "side": side,
+        "notes": notes,
+        "alpha": ALPHA,
+        "diff_header": DIFF_HEADER,
+        "pairs": [
+            (run, headline(run, reference, diffs), [difference_cells(d) for d in diffs])
+            for run, diffs in comparison.differences.items()
+        ],
     }
 
 
@@ -118,8 +154,11 @@ def render_markdown(comparison: Comparison, notes: list[str]) -> str:
     for run, _, rows in c["pairs"]:
         lines += ["", f"### {_md(run)} minus {_md(c['reference'])}", ""]
         lines.extend(markdown_table(DIFF_HEADER, rows))
-    lines += ["", f"_Significant: two-sided bootstrap p < {ALPHA:g} on per-request or "
-                  "per-attempt samples; intervals are bootstrap percentile intervals._"]
+    lines += [
+        "",
+        f"_Significant: two-sided bootstrap p < {ALPHA:g} on per-request or "
+        "per-attempt samples; intervals are bootstrap percentile intervals._",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -36,8 +36,7 @@ def _sent(run: RunData) -> list[LogicalRequest]:
 
 
 def _samples(requests: list[LogicalRequest], values: dict[str, float]) -> Samples:
-    pairs = sorted((r.first_scheduled_s or 0.0, values.get(r.request_id, 0.0))
-                   for r in requests)
+    pairs = sorted((r.first_scheduled_s or 0.0, values.get(r.request_id, 0.0)) for r in requests)
     return Samples(tuple(t for t, _ in pairs), tuple(v for _, v in pairs))
 
 
@@ -87,8 +86,10 @@ def cache_hits(run: RunData) -> Samples | None:
     if not prompt:
         return None
     mean_prompt = prompt / len(sent)
-    return Samples(tuple(r.sent_s or 0.0 for r in sent),
-                   tuple((r.cached_tokens or 0) / mean_prompt for r in sent))
+    return Samples(
+        tuple(r.sent_s or 0.0 for r in sent),
+        tuple((r.cached_tokens or 0) / mean_prompt for r in sent),
+    )
 
 
 def good_requests(run: RunData) -> Samples | None:

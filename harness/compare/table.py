@@ -34,6 +34,7 @@ def _value(key: str) -> Callable[[Mapping[str, Any]], float | None]:
     def read(summary: Mapping[str, Any]) -> float | None:
         raw = summary.get(key)
         return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
     return read
 
 
@@ -41,6 +42,7 @@ def _stat(key: str, stat: str) -> Callable[[Mapping[str, Any]], float | None]:
     def read(summary: Mapping[str, Any]) -> float | None:
         stats = summary.get(key)
         return _value(stat)(stats) if isinstance(stats, Mapping) else None
+
     return read
 
 
@@ -61,19 +63,33 @@ class Figure:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("cost_per_1k_requests_usd", "cost per 1k requests", "usd",
-           _value("cost_per_1k_requests_usd"), request_costs),
-    Figure("ttft_p50_ms", "TTFT p50", "ms", _stat("ttft_ms", "p50"), _trend("ttft_ms"), "p",
-           50.0, True),
-    Figure("ttft_p99_ms", "TTFT p99", "ms", _stat("ttft_ms", "p99"), _trend("ttft_ms"), "p",
-           99.0, True),
-    Figure("e2e_p50_ms", "E2E p50", "ms", _stat("e2e_ms", "p50"), _trend("e2e_ms"), "p", 50.0,
-           True),
-    Figure("e2e_p99_ms", "E2E p99", "ms", _stat("e2e_ms", "p99"), _trend("e2e_ms"), "p", 99.0,
-           True),
+    Figure(
+        "cost_per_1k_requests_usd",
+        "cost per 1k requests",
+        "usd",
+        _value("cost_per_1k_requests_usd"),
+        request_costs,
+    ),
+    Figure(
+        "ttft_p50_ms", "TTFT p50", "ms", _stat("ttft_ms", "p50"), _trend("ttft_ms"), "p", 50.0, True
+    ),
+    Figure(
+        "ttft_p99_ms", "TTFT p99", "ms", _stat("ttft_ms", "p99"), _trend("ttft_ms"), "p", 99.0, True
+    ),
+    Figure(
+        "e2e_p50_ms", "E2E p50", "ms", _stat("e2e_ms", "p50"), _trend("e2e_ms"), "p", 50.0, True
+    ),
+    Figure(
+        "e2e_p99_ms", "E2E p99", "ms", _stat("e2e_ms", "p99"), _trend("e2e_ms"), "p", 99.0, True
+    ),
     Figure("error_rate", "error rate", "ratio", _value("error_rate"), request_failures),
-    Figure("retry_amplification", "retry amplification", None, _value("retry_amplification"),
-           upstream_attempts),
+    Figure(
+        "retry_amplification",
+        "retry amplification",
+        None,
+        _value("retry_amplification"),
+        upstream_attempts,
+    ),
     Figure("cache_hit_rate", "cache hit rate", "ratio", _value("cache_hit_rate"), cache_hits),
     Figure("goodput_rps", "goodput", "rps", _value("goodput_rps"), good_requests),
 )
@@ -88,6 +104,7 @@ def _recovery(index: int) -> Callable[[Mapping[str, Any]], float | None]:
     def read(summary: Mapping[str, Any]) -> float | None:
         windows = _windows(summary)
         return _value("recovery_s")(windows[index]) if index < len(windows) else None
+
     return read
 
 
@@ -98,11 +115,19 @@ def window_figures(runs: Sequence[RunData]) -> tuple[Figure, ...]:
     for index in range(max((len(w) for w in per_run), default=0)):
         window = next(w[index] for w in per_run if index < len(w))
         start, end = window.get("start_s"), window.get("end_s")
-        span = f"{start:g}-{end:g} s" if isinstance(start, int | float) and isinstance(
-            end, int | float) else "open-ended"
-        figures.append(Figure(f"{RECOVERY_KEY}{index + 1}",
-                              f"time to recover after {window.get('label', 'fault')} ({span})",
-                              "s", _recovery(index)))
+        span = (
+            f"{start:g}-{end:g} s"
+            if isinstance(start, int | float) and isinstance(end, int | float)
+            else "open-ended"
+        )
+        figures.append(
+            Figure(
+                f"{RECOVERY_KEY}{index + 1}",
+                f"time to recover after {window.get('label', 'fault')} ({span})",
+                "s",
+                _recovery(index),
+            )
+        )
     return tuple(figures)
 
 
@@ -134,8 +159,9 @@ class Comparison:
     differences: Mapping[str, tuple[Difference, ...]]
 
 
-def _difference(figure: Figure, reference: RunData, other: RunData,
-                rng: np.random.Generator) -> Difference:
+def _difference(
+    figure: Figure, reference: RunData, other: RunData, rng: np.random.Generator
+) -> Difference:
     a, b = figure.read(reference.summary), figure.read(other.summary)
     diff = None if a is None or b is None else b - a
     relative = None if diff is None or not a else diff / a
@@ -146,18 +172,31 @@ def _difference(figure: Figure, reference: RunData, other: RunData,
     statistic = statistic_for(figure.agg, figure.percentile)
     if sa is None or sb is None or not sa.values or not sb.values or statistic is None:
         return base
-    interval = bootstrap_excess(sb.values, sa.values, statistic, rng, confidence=CONFIDENCE,
-                                resamples=RESAMPLES)
+    interval = bootstrap_excess(
+        sb.values, sa.values, statistic, rng, confidence=CONFIDENCE, resamples=RESAMPLES
+    )
     rank = mann_whitney(sb.values, sa.values).p_value if figure.rank_test else None
-    return Difference(figure.key, figure.label, figure.unit, a, b, diff, relative,
-                      interval.low, interval.high, interval.p_value, rank,
-                      interval.p_value < ALPHA)
+    return Difference(
+        figure.key,
+        figure.label,
+        figure.unit,
+        a,
+        b,
+        diff,
+        relative,
+        interval.low,
+        interval.high,
+        interval.p_value,
+        rank,
+        interval.p_value < ALPHA,
+    )
 
 
 def compare_runs(runs: Sequence[RunData], rng: np.random.Generator) -> Comparison:
     """Side-by-side figures of ``runs`` and each run's differences from the first."""
     figures = (*FIGURES, *window_figures(runs))
     values = {f.key: tuple(f.read(run.summary) for run in runs) for f in figures}
-    differences = {run.label: tuple(_difference(f, runs[0], run, rng) for f in figures)
-                   for run in runs[1:]}
+    differences = {
+        run.label: tuple(_difference(f, runs[0], run, rng) for f in figures) for run in runs[1:]
+    }
     return Comparison(tuple(run.label for run in runs), figures, values, differences)

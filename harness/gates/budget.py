@@ -40,8 +40,14 @@ from harness.gates.sameness import DEFAULT_REQUIRE_SAME
 from harness.quantities import parse_duration_s
 
 SECTIONS = ("thresholds", "regression", "validity", "baseline")
-_ENTRY_FIELDS = ("threshold", "strict", "over", "abort_on_fail", "abort_min_samples",
-                 "delay_abort_eval")
+_ENTRY_FIELDS = (
+    "threshold",
+    "strict",
+    "over",
+    "abort_on_fail",
+    "abort_min_samples",
+    "delay_abort_eval",
+)
 _KEY = re.compile(r"^\s*([a-z0-9_]+)\s*(?:\{(.*)\})?\s*$")
 _FILTER = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(!=|!:|=|:)\s*(.+?)\s*$")
 
@@ -119,11 +125,12 @@ def _entry(where: str, raw: Any) -> tuple[str, dict[str, Any]]:
         raise BudgetError(f"{where}: {raw!r} is neither an expression string nor a table")
     unknown = sorted(set(raw) - set(_ENTRY_FIELDS))
     if unknown:
-        raise BudgetError(f"{where}: unknown field {unknown[0]!r}; allowed: "
-                          + ", ".join(_ENTRY_FIELDS))
+        raise BudgetError(
+            f"{where}: unknown field {unknown[0]!r}; allowed: " + ", ".join(_ENTRY_FIELDS)
+        )
     text = raw.get("threshold")
     if not isinstance(text, str):
-        raise BudgetError(f"{where}: a table entry needs threshold = \"EXPRESSION\"")
+        raise BudgetError(f'{where}: a table entry needs threshold = "EXPRESSION"')
     return text, raw
 
 
@@ -156,10 +163,10 @@ def _options(where: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def _checks(source: str, section: str, table: Any) -> list[Check]:
     if not isinstance(table, dict):
-        raise BudgetError(f"{source}: [{section}] must be a table of \"metric\" = [expressions]")
+        raise BudgetError(f'{source}: [{section}] must be a table of "metric" = [expressions]')
     checks: list[Check] = []
     for key_text, entries in table.items():
-        where = f"{source}: [{section}] \"{key_text}\""
+        where = f'{source}: [{section}] "{key_text}"'
         try:
             key = parse_metric_key(key_text)
             info = metric_info(key.name)
@@ -178,14 +185,22 @@ def _checks(source: str, section: str, table: Any) -> list[Check]:
             if section == "thresholds" and expression.uses_baseline:
                 raise BudgetError(f"{where}: {text!r}: 'baseline' belongs in [regression]")
             if section == "regression" and not expression.uses_baseline:
-                raise BudgetError(f"{where}: {text!r}: a regression compares with 'baseline' "
-                                  "(absolute limits belong in [thresholds])")
+                raise BudgetError(
+                    f"{where}: {text!r}: a regression compares with 'baseline' "
+                    "(absolute limits belong in [thresholds])"
+                )
             extra = _options(where, options)
             if section == "regression" and "over_s" in extra:
                 raise BudgetError(f"{where}: {text!r}: over applies to [thresholds] only")
             if extra.get("abort_on_fail"):
-                problem = abort_problem(section, info.name, [f.tag for f in key.filters],
-                                        expression, "over_s" in extra, extra.get("strict", True))
+                problem = abort_problem(
+                    section,
+                    info.name,
+                    [f.tag for f in key.filters],
+                    expression,
+                    "over_s" in extra,
+                    extra.get("strict", True),
+                )
                 if problem is not None:
                     raise BudgetError(f"{where}: {text!r}: {problem}")
             checks.append(Check(section, key, info, expression, text, **extra))
@@ -195,16 +210,25 @@ def _checks(source: str, section: str, table: Any) -> list[Check]:
 def _validity(source: str, table: Any) -> tuple[dict[str, float], int]:
     if not isinstance(table, dict):
         raise BudgetError(f"{source}: [validity] must be a table")
-    allowed = {"max_schedule_lag_p99_ms": float, "max_dropped_requests": int,
-               "max_client_cpu_share": float, "max_upstream_lag_p99_ms": float,
-               "min_samples": int}
+    allowed = {
+        "max_schedule_lag_p99_ms": float,
+        "max_dropped_requests": int,
+        "max_client_cpu_share": float,
+        "max_upstream_lag_p99_ms": float,
+        "min_samples": int,
+    }
     values: dict[str, Any] = {}
     for name, raw in table.items():
         if name not in allowed:
-            raise BudgetError(f"{source}: [validity] {name}: unknown field; allowed: "
-                              + ", ".join(allowed))
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0 or (
-                allowed[name] is int and not isinstance(raw, int)):
+            raise BudgetError(
+                f"{source}: [validity] {name}: unknown field; allowed: " + ", ".join(allowed)
+            )
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or raw < 0
+            or (allowed[name] is int and not isinstance(raw, int))
+        ):
             kind = "a whole number" if allowed[name] is int else "a number"
             raise BudgetError(f"{source}: [validity] {name}: {raw!r} must be {kind} >= 0")
         values[name] = allowed[name](raw)
@@ -220,10 +244,14 @@ def _require_same(source: str, table: Any) -> tuple[str, ...]:
     if unknown:
         raise BudgetError(f"{where} {unknown[0]}: unknown field; allowed: require_same")
     names = table.get("require_same", list(DEFAULT_REQUIRE_SAME))
-    if not isinstance(names, list) or not names or not all(
-            isinstance(n, str) and n.strip() for n in names):
-        raise BudgetError(f"{where} require_same: give a list of field names, e.g. "
-                          "[\"plan\", \"seed\"]")
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n.strip() for n in names)
+    ):
+        raise BudgetError(
+            f'{where} require_same: give a list of field names, e.g. ["plan", "seed"]'
+        )
     return tuple(n.strip() for n in names)
 
 
@@ -235,10 +263,14 @@ def parse_budget(text: str, source: str = "<budget>") -> Budget:
         raise BudgetError(f"{source}: not valid TOML ({exc})") from None
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise BudgetError(f"{source}: unknown section [{unknown[0]}]; allowed: "
-                          + ", ".join(f"[{s}]" for s in SECTIONS))
-    checks = [*_checks(source, "thresholds", data.get("thresholds", {})),
-              *_checks(source, "regression", data.get("regression", {}))]
+        raise BudgetError(
+            f"{source}: unknown section [{unknown[0]}]; allowed: "
+            + ", ".join(f"[{s}]" for s in SECTIONS)
+        )
+    checks = [
+        *_checks(source, "thresholds", data.get("thresholds", {})),
+        *_checks(source, "regression", data.get("regression", {})),
+    ]
     if not checks:
         raise BudgetError(f"{source}: no [thresholds] or [regression] entry: nothing to gate")
     limits, min_samples = _validity(source, data.get("validity", {}))

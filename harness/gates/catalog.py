@@ -18,16 +18,45 @@ RATIO = "ratio"
 COUNTER = "counter"
 VALUE = "value"
 
-TRENDS_MS = ("ttft_ms", "ttft_corrected_ms", "itl_ms", "tpot_ms", "e2e_ms", "e2e_corrected_ms",
-             "latency_with_retries_ms", "schedule_lag_ms", "gateway_overhead_ms")
+TRENDS_MS = (
+    "ttft_ms",
+    "ttft_corrected_ms",
+    "itl_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "e2e_corrected_ms",
+    "latency_with_retries_ms",
+    "schedule_lag_ms",
+    "gateway_overhead_ms",
+)
 RATIOS = ("error_rate", "cache_hit_rate", "slo_attainment", "client_cpu_share")
-COUNTERS = ("requests_planned", "requests_sent", "requests_ok", "requests_failed",
-            "requests_dropped", "requests_cancelled", "client_attempts", "upstream_attempts",
-            "client_retries", "prompt_tokens_total", "completion_tokens_total",
-            "cached_tokens_total")
-VALUES = ("retry_amplification", "token_amplification", "cost_usd_total",
-          "cost_per_1k_requests_usd", "wasted_cost_usd", "goodput_rps", "achieved_rps",
-          "target_rps", "output_tokens_per_s", "client_cpu_s", "wall_s")
+COUNTERS = (
+    "requests_planned",
+    "requests_sent",
+    "requests_ok",
+    "requests_failed",
+    "requests_dropped",
+    "requests_cancelled",
+    "client_attempts",
+    "upstream_attempts",
+    "client_retries",
+    "prompt_tokens_total",
+    "completion_tokens_total",
+    "cached_tokens_total",
+)
+VALUES = (
+    "retry_amplification",
+    "token_amplification",
+    "cost_usd_total",
+    "cost_per_1k_requests_usd",
+    "wasted_cost_usd",
+    "goodput_rps",
+    "achieved_rps",
+    "target_rps",
+    "output_tokens_per_s",
+    "client_cpu_s",
+    "wall_s",
+)
 
 _KIND_AGGS: dict[str, tuple[str, ...]] = {
     TREND: ("p", "avg", "min", "max", "med", "count"),
@@ -66,8 +95,7 @@ def _unit_of(name: str, kind: str) -> str | None:
 
 def metric_info(name: str) -> MetricInfo:
     """What the summary metric ``name`` is; ``CatalogError`` for an unknown name."""
-    for kind, names in ((TREND, TRENDS_MS), (RATIO, RATIOS), (COUNTER, COUNTERS),
-                        (VALUE, VALUES)):
+    for kind, names in ((TREND, TRENDS_MS), (RATIO, RATIOS), (COUNTER, COUNTERS), (VALUE, VALUES)):
         if name in names:
             return MetricInfo(name, kind, _unit_of(name, kind))
     known = ", ".join((*TRENDS_MS, *RATIOS, *COUNTERS, *VALUES))
@@ -78,8 +106,10 @@ def check_expression(info: MetricInfo, expression: Expression) -> None:
     """Raise ``CatalogError`` when the expression's aggregation or units do not fit the metric."""
     if expression.agg not in info.aggregations:
         allowed = ", ".join("p(N)" if a == "p" else a for a in info.aggregations)
-        raise CatalogError(f"aggregation {expression.agg_text!r} does not apply to {info.name} "
-                           f"(a {info.kind}); use {allowed}")
+        raise CatalogError(
+            f"aggregation {expression.agg_text!r} does not apply to {info.name} "
+            f"(a {info.kind}); use {allowed}"
+        )
     for quantity in (expression.bound, expression.baseline_offset):
         if quantity is not None:
             to_metric_unit(info, expression.agg, quantity)
@@ -99,5 +129,7 @@ def to_metric_unit(info: MetricInfo, agg: str, quantity: Quantity) -> float:
         return quantity.number / 100.0
     kind = {"ms": "a duration in ms", "s": "a duration in s", "ratio": "a share in 0..1"}
     described = kind.get(info.unit or "", "a plain number")
-    raise CatalogError(f"unit {unit!r} does not apply to {info.name} ({described}); "
-                       "write the number in the metric's unit")
+    raise CatalogError(
+        f"unit {unit!r} does not apply to {info.name} ({described}); "
+        "write the number in the metric's unit"
+    )

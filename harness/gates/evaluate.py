@@ -45,8 +45,7 @@ _MOCK_BOUND = "the mock fell behind its own schedule: figures describe the mock"
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _validity_figure(summary: Mapping[str, Any], name: str) -> float | None:
@@ -61,9 +60,15 @@ def validity_results(budget: Budget, run: RunData) -> list[GateResult]:
     summary = run.summary
     valid = summary.get("valid") is True
     notes = "; ".join(str(n) for n in summary.get("validity_notes") or ())
-    rows = [GateResult(VALIDITY, "valid", "== true",
-                       Verdict.PASS if valid else Verdict.INCONCLUSIVE,
-                       detail="" if valid else (notes or "the summary says the run is invalid"))]
+    rows = [
+        GateResult(
+            VALIDITY,
+            "valid",
+            "== true",
+            Verdict.PASS if valid else Verdict.INCONCLUSIVE,
+            detail="" if valid else (notes or "the summary says the run is invalid"),
+        )
+    ]
     own = summary.get("validity_limits")
     defaults = ValidityLimits()
     for limit_name, figure, agg, unit in _VALIDITY_FIGURES:
@@ -74,14 +79,23 @@ def validity_results(budget: Budget, run: RunData) -> list[GateResult]:
         observed = _validity_figure(summary, figure)
         text = f"{agg} <= {limit:g}"
         if observed is None:
-            rows.append(GateResult(VALIDITY, figure, text, Verdict.SKIPPED,
-                                   detail="not measured", unit=unit))
+            rows.append(
+                GateResult(
+                    VALIDITY, figure, text, Verdict.SKIPPED, detail="not measured", unit=unit
+                )
+            )
             continue
         verdict = Verdict.PASS if observed <= limit else Verdict.INCONCLUSIVE
-        detail = "" if verdict == Verdict.PASS else \
-            _MOCK_BOUND if figure == "upstream_lag_ms" else _CLIENT_BOUND
-        rows.append(GateResult(VALIDITY, figure, text, verdict, observed, limit, detail=detail,
-                               unit=unit))
+        detail = (
+            ""
+            if verdict == Verdict.PASS
+            else _MOCK_BOUND
+            if figure == "upstream_lag_ms"
+            else _CLIENT_BOUND
+        )
+        rows.append(
+            GateResult(VALIDITY, figure, text, verdict, observed, limit, detail=detail, unit=unit)
+        )
     return rows
 
 
@@ -112,25 +126,37 @@ def judge_threshold(check: Check, run: RunData, min_samples: int) -> GateResult:
     obs = observe(run, check.key, check.info, expr.agg, expr.percentile)
 
     def result(verdict: Verdict, detail: str = "") -> GateResult:
-        return GateResult(check.section, check.key.text, check.text, verdict, obs.value, limit,
-                          detail=detail, strict=check.strict, unit=check.info.unit,
-                          samples=obs.count)
+        return GateResult(
+            check.section,
+            check.key.text,
+            check.text,
+            verdict,
+            obs.value,
+            limit,
+            detail=detail,
+            strict=check.strict,
+            unit=check.info.unit,
+            samples=obs.count,
+        )
 
     if obs.value is None:
         return result(Verdict.INCONCLUSIVE, obs.reason or "no value")
     counted = check.info.kind != "counter" and expr.agg != "count"
     if counted and obs.count is not None and obs.count < min_samples:
-        return result(Verdict.INCONCLUSIVE,
-                      f"only {obs.count} samples (min_samples {min_samples})")
+        return result(Verdict.INCONCLUSIVE, f"only {obs.count} samples (min_samples {min_samples})")
     if check.over_s is None:
         return result(Verdict.PASS if compare(obs.value, expr.op, limit) else Verdict.FAIL)
     if obs.samples is None:
-        return result(Verdict.INCONCLUSIVE, "over needs per-sample figures (a latency trend "
-                                            "or error_rate) and the run's records")
+        return result(
+            Verdict.INCONCLUSIVE,
+            "over needs per-sample figures (a latency trend or error_rate) and the run's records",
+        )
     longest_s = _longest_breach_s(obs.samples, check, limit)
     sustained = longest_s >= check.over_s
-    return result(Verdict.FAIL if sustained else Verdict.PASS,
-                  f"longest sustained breach {longest_s:g} s (over {check.over_s:g} s)")
+    return result(
+        Verdict.FAIL if sustained else Verdict.PASS,
+        f"longest sustained breach {longest_s:g} s (over {check.over_s:g} s)",
+    )
 
 
 def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) -> str | None:
@@ -138,26 +164,37 @@ def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) ->
     if baseline is None:
         return None
     try:
-        problems = differences([baseline, run], budget.require_same,
-                               [baseline.label, run.label])
+        problems = differences([baseline, run], budget.require_same, [baseline.label, run.label])
     except RequireSameError as exc:
         return f"[baseline] require_same {exc}"
     if not problems:
         return None
-    return (f"baseline {baseline.label} is not comparable: " + "; ".join(problems)
-            + " (compare runs of the same scenario workload and seed)")
+    return (
+        f"baseline {baseline.label} is not comparable: "
+        + "; ".join(problems)
+        + " (compare runs of the same scenario workload and seed)"
+    )
 
 
-def evaluate(budget: Budget, run: RunData, baseline: RunData | None,
-             rng: np.random.Generator) -> GateReport:
+def evaluate(
+    budget: Budget, run: RunData, baseline: RunData | None, rng: np.random.Generator
+) -> GateReport:
     """Every row of the gate table for ``run``, in budget order after the validity rows."""
     results = validity_results(budget, run)
     mismatch = baseline_mismatch(budget, run, baseline)
     for check in budget.checks:
         if check.section == "regression" and mismatch is not None:
-            results.append(GateResult(
-                check.section, check.key.text, check.text, Verdict.INCONCLUSIVE,
-                detail=mismatch, strict=check.strict, unit=check.info.unit))
+            results.append(
+                GateResult(
+                    check.section,
+                    check.key.text,
+                    check.text,
+                    Verdict.INCONCLUSIVE,
+                    detail=mismatch,
+                    strict=check.strict,
+                    unit=check.info.unit,
+                )
+            )
         elif check.section == "regression":
             results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
         else:
@@ -165,5 +202,6 @@ def evaluate(budget: Budget, run: RunData, baseline: RunData | None,
     aborted = abort_result(run.manifest)
     if aborted is not None:
         results.append(aborted)
-    return GateReport(run.label, budget.source, tuple(results),
-                      None if baseline is None else baseline.label)
+    return GateReport(
+        run.label, budget.source, tuple(results), None if baseline is None else baseline.label
+    )

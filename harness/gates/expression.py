@@ -31,7 +31,8 @@ _PLAIN = re.compile(rf"^\s*{_AGG}\s*{_OP}\s*{_QUANTITY.format(name='bound')}\s*$
 _BASELINE = re.compile(
     rf"^\s*{_AGG}\s*{_OP}\s*baseline"
     rf"(?:\s*\*\s*(?P<factor>{_NUMBER}))?"
-    rf"(?:\s*(?P<sign>[-+])\s*{_QUANTITY.format(name='offset')})?\s*$")
+    rf"(?:\s*(?P<sign>[-+])\s*{_QUANTITY.format(name='offset')})?\s*$"
+)
 
 
 class ExpressionError(ValueError):
@@ -112,9 +113,13 @@ def parse_expression(text: str) -> Expression:
             magnitude = _number(relative.group("offset"), text)
             sign = -1.0 if relative.group("sign") == "-" else 1.0
             offset = Quantity(sign * magnitude, relative.group("offset_unit"))
-        return Expression(agg=agg, op=relative.group("op"), percentile=pct,
-                          baseline_factor=1.0 if factor is None else _number(factor, text),
-                          baseline_offset=offset)
+        return Expression(
+            agg=agg,
+            op=relative.group("op"),
+            percentile=pct,
+            baseline_factor=1.0 if factor is None else _number(factor, text),
+            baseline_offset=offset,
+        )
     raise ExpressionError(f"{text!r}: {_diagnose(text)}")
 
 
@@ -124,14 +129,21 @@ def _diagnose(text: str) -> str:
     head = re.match(r"^([a-zA-Z_]+)\s*(\()?", stripped)
     if not stripped:
         return "empty expression; write e.g. 'p(99) < 800'"
-    if head is None or head.group(1) not in AGGREGATIONS or (
-            head.group(1) == "p" and head.group(2) is None):
-        return ("starts with an unknown aggregation; use one of p(N), avg, min, max, med, "
-                "value, rate, count")
+    if (
+        head is None
+        or head.group(1) not in AGGREGATIONS
+        or (head.group(1) == "p" and head.group(2) is None)
+    ):
+        return (
+            "starts with an unknown aggregation; use one of p(N), avg, min, max, med, "
+            "value, rate, count"
+        )
     if not re.search(r"<=|>=|==|!=|<|>", stripped):
         return "has no comparison; use one of < <= > >= == !="
-    return ("the right-hand side must be a number with an optional unit (ms, s, us, %) or "
-            "'baseline [* FACTOR] [+|- NUMBER]'")
+    return (
+        "the right-hand side must be a number with an optional unit (ms, s, us, %) or "
+        "'baseline [* FACTOR] [+|- NUMBER]'"
+    )
 
 
 def format_expression(expression: Expression) -> str:

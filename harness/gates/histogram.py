@@ -68,8 +68,7 @@ class LogHistogram:
         positive = array[array > 0.0]
         self._zeros += int(array.size - positive.size)
         clamped = np.clip(positive, MIN_VALUE, MAX_VALUE)
-        indexes, counts = np.unique(np.ceil(np.log(clamped) / self._gamma_log),
-                                    return_counts=True)
+        indexes, counts = np.unique(np.ceil(np.log(clamped) / self._gamma_log), return_counts=True)
         for index, count in zip(indexes.tolist(), counts.tolist(), strict=True):
             key = int(index)
             self._buckets[key] = self._buckets.get(key, 0) + int(count)

@@ -29,13 +29,24 @@ if TYPE_CHECKING:
 
 DEFAULT_ABORT_MIN_SAMPLES = 20
 #: Counter -> the ``LiveCounts`` field that never exceeds its final value.
-LIVE_COUNTERS = {"requests_failed": "requests_failed", "requests_ok": "requests_ok",
-                 "requests_sent": "requests_done", "client_attempts": "attempts",
-                 "requests_dropped": "dropped"}
+LIVE_COUNTERS = {
+    "requests_failed": "requests_failed",
+    "requests_ok": "requests_ok",
+    "requests_sent": "requests_done",
+    "client_attempts": "attempts",
+    "requests_dropped": "dropped",
+}
 LIVE_RATES = ("error_rate",)
 #: Latencies computed live from the attempt records (per-request and ledger-based ones are not).
-LIVE_TRENDS = ("ttft_ms", "ttft_corrected_ms", "tpot_ms", "e2e_ms", "e2e_corrected_ms",
-               "itl_ms", "schedule_lag_ms")
+LIVE_TRENDS = (
+    "ttft_ms",
+    "ttft_corrected_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "e2e_corrected_ms",
+    "itl_ms",
+    "schedule_lag_ms",
+)
 #: Tags that describe a request's final attempt: a sent-attempt trend cannot filter on them.
 _FINAL_ATTEMPT_TAGS = ("outcome", "fault")
 
@@ -67,8 +78,14 @@ class Abort:
         return asdict(self)
 
 
-def abort_problem(section: str, name: str, filter_tags: Sequence[str],
-                  expression: Expression, sustained: bool, strict: bool) -> str | None:
+def abort_problem(
+    section: str,
+    name: str,
+    filter_tags: Sequence[str],
+    expression: Expression,
+    sustained: bool,
+    strict: bool,
+) -> str | None:
     """Why this check cannot abort a run (None when it can)."""
     live = ", ".join((*LIVE_COUNTERS, *LIVE_RATES, *LIVE_TRENDS))
     upper = expression.op in ("<", "<=")
@@ -78,21 +95,27 @@ def abort_problem(section: str, name: str, filter_tags: Sequence[str],
         return "abort_on_fail needs a strict check without over"
     if name in LIVE_TRENDS:
         if name == "schedule_lag_ms" and set(filter_tags) & set(_FINAL_ATTEMPT_TAGS):
-            return ("abort_on_fail on schedule_lag_ms cannot filter on outcome or fault "
-                    "(an attempt's final outcome is known only at the end)")
+            return (
+                "abort_on_fail on schedule_lag_ms cannot filter on outcome or fault "
+                "(an attempt's final outcome is known only at the end)"
+            )
         if expression.agg == "count" and not upper:
             return "abort_on_fail on a count needs an upper bound (< or <=)"
         return None
     if filter_tags:
-        return ("abort_on_fail needs an unfiltered, strict check without over (tag filters "
-                "work on latencies only)")
+        return (
+            "abort_on_fail needs an unfiltered, strict check without over (tag filters "
+            "work on latencies only)"
+        )
     if name in LIVE_RATES:
         return None
     if name not in LIVE_COUNTERS:
         return f"abort_on_fail needs a figure counted live; use one of {live}"
     if not upper:
-        return ("abort_on_fail on a counter needs an upper bound (< or <=): a lower bound "
-                "may still be met before the run ends")
+        return (
+            "abort_on_fail on a counter needs an upper bound (< or <=): a lower bound "
+            "may still be met before the run ends"
+        )
     return None
 
 
@@ -106,8 +129,9 @@ def min_samples(check: Check) -> int:
     return DEFAULT_ABORT_MIN_SAMPLES
 
 
-def _observed(check: Check, counts: LiveCounts,
-              trends: LiveTrends | None) -> tuple[float, int] | None:
+def _observed(
+    check: Check, counts: LiveCounts, trends: LiveTrends | None
+) -> tuple[float, int] | None:
     name = check.info.name
     if name in LIVE_TRENDS:
         found = None if trends is None else trends.figure(check)
@@ -127,8 +151,9 @@ def _observed(check: Check, counts: LiveCounts,
     return float(getattr(counts, LIVE_COUNTERS[name])), counts.requests_done
 
 
-def first_breach(checks: Sequence[Check], counts: LiveCounts,
-                 trends: LiveTrends | None = None) -> Abort | None:
+def first_breach(
+    checks: Sequence[Check], counts: LiveCounts, trends: LiveTrends | None = None
+) -> Abort | None:
     """The first ``abort_on_fail`` check the live figures already fail (latency checks need
     ``trends``, fed with the run's records)."""
     for check in checks:
@@ -157,10 +182,14 @@ def abort_result(manifest: Mapping[str, Any]) -> GateResult | None:
         unit = None
     observed, limit = aborted.get("observed"), aborted.get("limit")
     return GateResult(
-        "thresholds", metric, str(aborted.get("expression", "?")), Verdict.FAIL,
+        "thresholds",
+        metric,
+        str(aborted.get("expression", "?")),
+        Verdict.FAIL,
         float(observed) if isinstance(observed, int | float) else None,
         float(limit) if isinstance(limit, int | float) else None,
         detail=f"abort_on_fail stopped the run at {float(aborted.get('at_s') or 0.0):.1f} s "
-               f"(live figure on {aborted.get('samples')} samples)",
-        unit=unit, samples=aborted.get("samples") if isinstance(aborted.get("samples"),
-                                                                 int) else None)
+        f"(live figure on {aborted.get('samples')} samples)",
+        unit=unit,
+        samples=aborted.get("samples") if isinstance(aborted.get("samples"), int) else None,
+    )

@@ -53,7 +53,8 @@ class LiveTrends:
 
     def __init__(self, checks: Sequence[Check], names: Sequence[str]) -> None:
         self._histograms: dict[_Series, LogHistogram] = {
-            _series(c.key): LogHistogram() for c in checks if c.info.name in names}
+            _series(c.key): LogHistogram() for c in checks if c.info.name in names
+        }
 
     def __bool__(self) -> bool:
         return bool(self._histograms)
@@ -65,8 +66,7 @@ class LiveTrends:
             if filters and not record_matches(record, filters):
                 continue
             if name not in samples:
-                samples[name] = [value_s * 1000.0
-                                 for _, value_s in attempt_samples(record, name)]
+                samples[name] = [value_s * 1000.0 for _, value_s in attempt_samples(record, name)]
             histogram.add_many(samples[name])
 
     def figure(self, check: Check) -> tuple[float | None, int] | None:

@@ -39,8 +39,9 @@ def statistic_for(agg: str, percentile: float | None) -> Statistic | None:
     return None
 
 
-def _resampled(values: NDArray[np.float64], statistic: Statistic, resamples: int,
-               rng: np.random.Generator) -> NDArray[np.float64]:
+def _resampled(
+    values: NDArray[np.float64], statistic: Statistic, resamples: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
     size = values.size
     chunk = max(1, _CHUNK_CELLS // max(size, 1))
     out: list[NDArray[np.float64]] = []
@@ -63,9 +64,17 @@ class Interval:
     p_value: float = 1.0
 
 
-def bootstrap_excess(current: Sequence[float], baseline: Sequence[float], statistic: Statistic,
-                     rng: np.random.Generator, *, factor: float = 1.0, offset: float = 0.0,
-                     confidence: float = 0.90, resamples: int = 1000) -> Interval:
+def bootstrap_excess(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    statistic: Statistic,
+    rng: np.random.Generator,
+    *,
+    factor: float = 1.0,
+    offset: float = 0.0,
+    confidence: float = 0.90,
+    resamples: int = 1000,
+) -> Interval:
     """Two-sided interval of ``stat(current) - (factor * stat(baseline) + offset)``.
 
     A 90 % two-sided interval gives a one-sided 95 % bound on each side.
@@ -74,10 +83,10 @@ def bootstrap_excess(current: Sequence[float], baseline: Sequence[float], statis
     base = np.asarray(baseline, dtype=np.float64)
     if cur.size == 0 or base.size == 0:
         raise ValueError("both samples must be non-empty")
-    estimate = float(statistic(cur[None, :])[0] - (factor * statistic(base[None, :])[0]
-                                                   + offset))
-    diffs = (_resampled(cur, statistic, resamples, rng)
-             - (factor * _resampled(base, statistic, resamples, rng) + offset))
+    estimate = float(statistic(cur[None, :])[0] - (factor * statistic(base[None, :])[0] + offset))
+    diffs = _resampled(cur, statistic, resamples, rng) - (
+        factor * _resampled(base, statistic, resamples, rng) + offset
+    )
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(diffs, [tail, 1.0 - tail])
     p_value = min(1.0, 2.0 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))

@@ -52,24 +52,31 @@ def aggregate(values: Sequence[float], agg: str, percentile: float | None) -> fl
     return float(array.mean())
 
 
-def _from_summary_stats(stats: object, agg: str, percentile: float | None,
-                        name: str) -> Observation:
+def _from_summary_stats(
+    stats: object, agg: str, percentile: float | None, name: str
+) -> Observation:
     if not isinstance(stats, Mapping):
         return Observation(None, None, reason=f"the summary has no {name}")
-    key = (_SUMMARY_PERCENTILE.get(percentile or -1.0) if agg == "p"
-           else _SUMMARY_STAT.get(agg))
+    key = _SUMMARY_PERCENTILE.get(percentile or -1.0) if agg == "p" else _SUMMARY_STAT.get(agg)
     count = stats.get("count")
     count_n = int(count) if isinstance(count, int | float) else None
     if key is None:
-        return Observation(None, count_n, reason="needs records.jsonl (the summary does not "
-                                                 "carry this aggregation)")
+        return Observation(
+            None,
+            count_n,
+            reason="needs records.jsonl (the summary does not carry this aggregation)",
+        )
     value = stats.get(key)
-    return Observation(float(value) if isinstance(value, int | float) else None, count_n,
-                       reason=None if value is not None else "no samples")
+    return Observation(
+        float(value) if isinstance(value, int | float) else None,
+        count_n,
+        reason=None if value is not None else "no samples",
+    )
 
 
-def observe(run: RunData, key: MetricKey, info: MetricInfo, agg: str,
-            percentile: float | None) -> Observation:
+def observe(
+    run: RunData, key: MetricKey, info: MetricInfo, agg: str, percentile: float | None
+) -> Observation:
     """The figure ``agg`` of metric ``key`` in ``run`` (value None with a reason if unknown)."""
     try:
         sliced = select(run, key.filters)
@@ -78,11 +85,11 @@ def observe(run: RunData, key: MetricKey, info: MetricInfo, agg: str,
     if info.kind == TREND:
         samples = trend_samples(sliced, info.name)
         if samples is None:
-            return _from_summary_stats(sliced.summary.get(info.name), agg, percentile,
-                                       info.name)
+            return _from_summary_stats(sliced.summary.get(info.name), agg, percentile, info.name)
         value = aggregate(samples.values, agg, percentile)
-        return Observation(value, len(samples.values), samples,
-                           reason=None if value is not None else "no samples")
+        return Observation(
+            value, len(samples.values), samples, reason=None if value is not None else "no samples"
+        )
     raw = sliced.summary.get(info.name)
     sent = sliced.summary.get("requests_sent")
     count = int(sent) if isinstance(sent, int | float) else None
@@ -90,6 +97,7 @@ def observe(run: RunData, key: MetricKey, info: MetricInfo, agg: str,
         return Observation(float(raw), count)
     samples = request_failures(sliced) if info.name == "error_rate" else None
     if not isinstance(raw, int | float) or isinstance(raw, bool):
-        return Observation(None, count, samples,
-                           reason=f"{info.name} is null in the summary (see its notes)")
+        return Observation(
+            None, count, samples, reason=f"{info.name} is null in the summary (see its notes)"
+        )
     return Observation(float(raw), count, samples)

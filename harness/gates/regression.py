@@ -24,16 +24,32 @@ _UPPER = ("<", "<=")
 _LOWER = (">", ">=")
 
 
-def _result(check: Check, verdict: Verdict, detail: str, current: Observation | None = None,
-            limit: float | None = None, base: float | None = None) -> GateResult:
-    return GateResult(check.section, check.key.text, check.text, verdict,
-                      observed=None if current is None else current.value, limit=limit,
-                      baseline=base, detail=detail, strict=check.strict, unit=check.info.unit,
-                      samples=None if current is None else current.count)
+def _result(
+    check: Check,
+    verdict: Verdict,
+    detail: str,
+    current: Observation | None = None,
+    limit: float | None = None,
+    base: float | None = None,
+) -> GateResult:
+    return GateResult(
+        check.section,
+        check.key.text,
+        check.text,
+        verdict,
+        observed=None if current is None else current.value,
+        limit=limit,
+        baseline=base,
+        detail=detail,
+        strict=check.strict,
+        unit=check.info.unit,
+        samples=None if current is None else current.count,
+    )
 
 
-def judge_regression(check: Check, run: RunData, baseline: RunData | None, min_samples: int,
-                     rng: np.random.Generator) -> GateResult:
+def judge_regression(
+    check: Check, run: RunData, baseline: RunData | None, min_samples: int, rng: np.random.Generator
+) -> GateResult:
     """The verdict of one regression check (see the module docstring)."""
     if baseline is None:
         return _result(check, Verdict.SKIPPED, "no --baseline run given")
@@ -44,29 +60,51 @@ def judge_regression(check: Check, run: RunData, baseline: RunData | None, min_s
         if obs.value is None:
             return _result(check, Verdict.INCONCLUSIVE, f"{side}: {obs.reason}", current)
         if expr.agg != "count" and obs.count is not None and obs.count < min_samples:
-            return _result(check, Verdict.INCONCLUSIVE,
-                           f"{side}: only {obs.count} samples (min_samples {min_samples})",
-                           current)
+            return _result(
+                check,
+                Verdict.INCONCLUSIVE,
+                f"{side}: only {obs.count} samples (min_samples {min_samples})",
+                current,
+            )
     assert current.value is not None and before.value is not None
     factor = expr.baseline_factor if expr.baseline_factor is not None else 1.0
-    offset = (0.0 if expr.baseline_offset is None
-              else to_metric_unit(check.info, expr.agg, expr.baseline_offset))
+    offset = (
+        0.0
+        if expr.baseline_offset is None
+        else to_metric_unit(check.info, expr.agg, expr.baseline_offset)
+    )
     limit = factor * before.value + offset
     if compare(current.value, expr.op, limit):
         return _result(check, Verdict.PASS, "", current, limit, before.value)
     statistic = statistic_for(expr.agg, expr.percentile)
-    if (expr.op not in (*_UPPER, *_LOWER) or statistic is None or current.samples is None
-            or before.samples is None or not current.samples.values
-            or not before.samples.values):
-        return _result(check, Verdict.FAIL, "breached (no per-sample data for a noise check)",
-                       current, limit, before.value)
-    interval = bootstrap_excess(current.samples.values, before.samples.values, statistic, rng,
-                                factor=factor, offset=offset)
+    if (
+        expr.op not in (*_UPPER, *_LOWER)
+        or statistic is None
+        or current.samples is None
+        or before.samples is None
+        or not current.samples.values
+        or not before.samples.values
+    ):
+        return _result(
+            check,
+            Verdict.FAIL,
+            "breached (no per-sample data for a noise check)",
+            current,
+            limit,
+            before.value,
+        )
+    interval = bootstrap_excess(
+        current.samples.values, before.samples.values, statistic, rng, factor=factor, offset=offset
+    )
     real = interval.low > 0 if expr.op in _UPPER else interval.high < 0
-    span = f"excess over the limit {interval.estimate:.4g}, 90% CI [{interval.low:.4g}, " \
-           f"{interval.high:.4g}]"
+    span = (
+        f"excess over the limit {interval.estimate:.4g}, 90% CI [{interval.low:.4g}, "
+        f"{interval.high:.4g}]"
+    )
     if real:
-        return _result(check, Verdict.FAIL, f"significant breach: {span}", current, limit,
-                       before.value)
-    return _result(check, Verdict.PASS, f"breach within noise: {span}", current, limit,
-                   before.value)
+        return _result(
+            check, Verdict.FAIL, f"significant breach: {span}", current, limit, before.value
+        )
+    return _result(
+        check, Verdict.PASS, f"breach within noise: {span}", current, limit, before.value
+    )

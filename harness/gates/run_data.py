@@ -57,12 +57,12 @@ def load_run(root: Path) -> RunData:
     manifest = _json(paths.manifest) if paths.manifest.exists() else {}
     try:
         plan = tuple(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else ()
-        records = (tuple(read_jsonl(paths.records, AttemptRecord))
-                   if paths.records.exists() else None)
+        records = (
+            tuple(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else None
+        )
         ledger = tuple(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RunDataError(str(exc)) from None
-    digest = (hashlib.sha256(paths.plan.read_bytes()).hexdigest()
-              if paths.plan.exists() else None)
+    digest = hashlib.sha256(paths.plan.read_bytes()).hexdigest() if paths.plan.exists() else None
     label = str(summary.get("run_id") or manifest.get("run_id") or root.name)
     return RunData(label, summary, manifest, plan, records, ledger, digest)

@@ -49,7 +49,7 @@ def request_tag(request: LogicalRequest, tag: str) -> str:
     if tag == "outcome":
         return request.outcome
     if tag == "fault":
-        return (final.fault if final is not None and final.fault else NO_FAULT)
+        return final.fault if final is not None and final.fault else NO_FAULT
     return request.tags.get(tag) or NO_TAG
 
 
@@ -61,8 +61,10 @@ def scenario_of(run: RunData) -> Scenario:
     """The run's scenario, from its manifest (``SliceError`` when absent or invalid)."""
     raw = run.manifest.get("scenario")
     if not isinstance(raw, Mapping):
-        raise SliceError(f"run {run.label}: manifest.json has no scenario, so a filtered "
-                         "figure cannot be recomputed")
+        raise SliceError(
+            f"run {run.label}: manifest.json has no scenario, so a filtered "
+            "figure cannot be recomputed"
+        )
     try:
         return Scenario.model_validate(raw)
     except ValidationError:
@@ -79,18 +81,25 @@ def select(run: RunData, filters: Sequence[TagFilter]) -> RunData:
     keep = {r.request_id for r in requests if matches(r, filters)}
     plan = tuple(p for p in run.plan if p.request_id in keep)
     records = tuple(r for r in run.records if r.request_id in keep)
-    ledger = (None if run.ledger is None
-              else tuple(e for e in run.ledger if e.request_id in keep))
+    ledger = None if run.ledger is None else tuple(e for e in run.ledger if e.request_id in keep)
     scenario = scenario_of(run)
     try:
         prices = load_price_book(scenario.prices)
     except ValueError as exc:
         raise SliceError(f"run {run.label}: scenario prices: {exc}") from None
-    summary: dict[str, Any] = summarize(SummaryInputs(
-        run_id=str(run.summary.get("run_id") or run.label), duration_s=scenario.duration,
-        plan=plan, records=records,
-        ledger=ledger, prices=prices, slo=scenario.slo,
-        client_cpu_s=run.summary.get("client_cpu_s"), wall_s=run.summary.get("wall_s")))
+    summary: dict[str, Any] = summarize(
+        SummaryInputs(
+            run_id=str(run.summary.get("run_id") or run.label),
+            duration_s=scenario.duration,
+            plan=plan,
+            records=records,
+            ledger=ledger,
+            prices=prices,
+            slo=scenario.slo,
+            client_cpu_s=run.summary.get("client_cpu_s"),
+            wall_s=run.summary.get("wall_s"),
+        )
+    )
     return replace(run, summary=summary, plan=plan, records=records, ledger=ledger)
 
 
@@ -117,7 +126,10 @@ def request_failures(run: RunData) -> Samples | None:
     """One sample per sent logical request: 1.0 when it failed, 0.0 when it succeeded."""
     if run.records is None:
         return None
-    pairs = [(r.first_scheduled_s or 0.0, 0.0 if r.is_ok else 1.0)
-             for r in group_requests(run.plan, run.records) if r.was_sent]
+    pairs = [
+        (r.first_scheduled_s or 0.0, 0.0 if r.is_ok else 1.0)
+        for r in group_requests(run.plan, run.records)
+        if r.was_sent
+    ]
     pairs.sort()
     return Samples(tuple(t for t, _ in pairs), tuple(v for _, v in pairs))

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from harness.metrics import latency as lat
 from harness.records import AttemptRecord
 
-ATTEMPT_TRENDS: dict[str, tuple[Callable[[AttemptRecord], bool],
-                                Callable[[AttemptRecord], float | None]]] = {
+ATTEMPT_TRENDS: dict[
+    str, tuple[Callable[[AttemptRecord], bool], Callable[[AttemptRecord], float | None]]
+] = {
     "ttft_ms": (lat.is_ok, lat.ttft_s),
     "ttft_corrected_ms": (lat.is_ok, lat.ttft_corrected_s),
     "tpot_ms": (lat.is_ok, lat.tpot_s),

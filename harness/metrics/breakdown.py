@@ -37,8 +37,12 @@ def _tag_keys(tag: str, by_id: Mapping[str, LogicalRequest]) -> tuple[RequestKey
     return of_request, of_item
 
 
-def _group(requests: Sequence[LogicalRequest], items: Sequence[CostItem],
-           request_key: RequestKey, item_key: ItemKey) -> dict[str, Any]:
+def _group(
+    requests: Sequence[LogicalRequest],
+    items: Sequence[CostItem],
+    request_key: RequestKey,
+    item_key: ItemKey,
+) -> dict[str, Any]:
     requests_by: dict[str, list[LogicalRequest]] = defaultdict(list)
     items_by: dict[str, list[CostItem]] = defaultdict(list)
     for request in requests:
@@ -65,8 +69,9 @@ def _group(requests: Sequence[LogicalRequest], items: Sequence[CostItem],
     return result
 
 
-def breakdowns(requests: Sequence[LogicalRequest],
-               items: Sequence[CostItem]) -> dict[str, dict[str, Any]]:
+def breakdowns(
+    requests: Sequence[LogicalRequest], items: Sequence[CostItem]
+) -> dict[str, dict[str, Any]]:
     """All four ``by_*`` objects of summary.json."""
     by_id = {request.request_id: request for request in requests}
     tenant = _tag_keys("tenant", by_id)

@@ -42,37 +42,71 @@ class CostItem:
         return self.cost_usd is None
 
 
-def _item(book: PriceBook, request_id: str | None, model: str, deployment: str, prompt: int,
-          cached: int, completion: int, wasted: bool, cache_write: int = 0) -> CostItem:
-    cost = book.cost_usd(model, None if deployment == UNKNOWN else deployment,
-                         prompt, cached, completion, cache_write)
+def _item(
+    book: PriceBook,
+    request_id: str | None,
+    model: str,
+    deployment: str,
+    prompt: int,
+    cached: int,
+    completion: int,
+    wasted: bool,
+    cache_write: int = 0,
+) -> CostItem:
+    cost = book.cost_usd(
+        model,
+        None if deployment == UNKNOWN else deployment,
+        prompt,
+        cached,
+        completion,
+        cache_write,
+    )
     if cost is None and prompt == 0 and completion == 0:
         cost = 0.0  # nothing was processed, so the missing price cannot matter
-    return CostItem(request_id, model, deployment, prompt, cached, completion, cost, wasted,
-                    cache_write)
+    return CostItem(
+        request_id, model, deployment, prompt, cached, completion, cost, wasted, cache_write
+    )
 
 
 def items_from_ledger(correlation: Correlation, book: PriceBook) -> list[CostItem]:
     return [
-        _item(book, entry.request_id, entry.model or UNKNOWN, entry.deployment or UNKNOWN,
-              entry.prompt_tokens, entry.cached_tokens, entry.completion_tokens,
-              wasted=not delivered, cache_write=entry.cache_write_tokens)
+        _item(
+            book,
+            entry.request_id,
+            entry.model or UNKNOWN,
+            entry.deployment or UNKNOWN,
+            entry.prompt_tokens,
+            entry.cached_tokens,
+            entry.completion_tokens,
+            wasted=not delivered,
+            cache_write=entry.cache_write_tokens,
+        )
         for entry, delivered in zip(correlation.entries, correlation.delivered, strict=True)
     ]
 
 
-def items_from_records(records: Sequence[AttemptRecord], plan_models: Mapping[str, str],
-                       book: PriceBook) -> list[CostItem]:
+def items_from_records(
+    records: Sequence[AttemptRecord], plan_models: Mapping[str, str], book: PriceBook
+) -> list[CostItem]:
     """Client-side fallback: every sent attempt, with the usage it recorded (None as 0)."""
     items: list[CostItem] = []
     for record in records:
         if record.sent_s is None:
             continue
         model = record.model or plan_models.get(record.request_id, UNKNOWN)
-        items.append(_item(book, record.request_id, model, record.deployment or UNKNOWN,
-                           record.prompt_tokens or 0, record.cached_tokens or 0,
-                           record.completion_tokens or 0, wasted=not is_ok(record),
-                           cache_write=record.cache_write_tokens or 0))
+        items.append(
+            _item(
+                book,
+                record.request_id,
+                model,
+                record.deployment or UNKNOWN,
+                record.prompt_tokens or 0,
+                record.cached_tokens or 0,
+                record.completion_tokens or 0,
+                wasted=not is_ok(record),
+                cache_write=record.cache_write_tokens or 0,
+            )
+        )
     return items
 
 
@@ -97,8 +131,12 @@ def token_totals(items: Iterable[CostItem]) -> dict[str, int]:
         cached += item.cached_tokens
         written += item.cache_write_tokens
         completion += item.completion_tokens
-    return {"prompt_tokens": prompt, "cached_tokens": cached, "cache_write_tokens": written,
-            "completion_tokens": completion}
+    return {
+        "prompt_tokens": prompt,
+        "cached_tokens": cached,
+        "cache_write_tokens": written,
+        "completion_tokens": completion,
+    }
 
 
 def unpriced_labels(items: Iterable[CostItem]) -> list[str]:

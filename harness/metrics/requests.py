@@ -92,8 +92,9 @@ class LogicalRequest:
         return final.first_token_s - start
 
 
-def group_requests(plan: Sequence[PlannedRequest],
-                   records: Sequence[AttemptRecord]) -> list[LogicalRequest]:
+def group_requests(
+    plan: Sequence[PlannedRequest], records: Sequence[AttemptRecord]
+) -> list[LogicalRequest]:
     """Plan order first; request ids that appear only in records follow in order of appearance."""
     by_id: dict[str, list[AttemptRecord]] = defaultdict(list)
     for record in records:

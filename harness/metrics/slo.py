@@ -37,8 +37,9 @@ def meets_slo(request: LogicalRequest, slo: Slo) -> bool:
     return True
 
 
-def slo_figures(requests: Sequence[LogicalRequest], slo: Slo,
-                duration_s: float) -> tuple[float | None, float | None]:
+def slo_figures(
+    requests: Sequence[LogicalRequest], slo: Slo, duration_s: float
+) -> tuple[float | None, float | None]:
     """``(goodput_rps, slo_attainment)``: good requests per steady second and per sent one."""
     sent = [r for r in requests if r.was_sent]
     good = sum(1 for r in sent if meets_slo(r, slo))

@@ -96,13 +96,15 @@ def _request_counts(requests: Sequence[LogicalRequest], duration_s: float) -> di
         "error_rate": _ratio(sent - ok, sent),
         "outcomes": dict(sorted(Counter(r.outcome for r in requests).items())),
         "achieved_rps": _ratio(sent, duration_s),
-        "target_rps": _ratio(sum(1 for r in requests if _planned_in_steady_phase(r, duration_s)),
-                             duration_s),
+        "target_rps": _ratio(
+            sum(1 for r in requests if _planned_in_steady_phase(r, duration_s)), duration_s
+        ),
     }
 
 
-def _latencies(records: Sequence[AttemptRecord],
-               requests: Sequence[LogicalRequest]) -> dict[str, Any]:
+def _latencies(
+    records: Sequence[AttemptRecord], requests: Sequence[LogicalRequest]
+) -> dict[str, Any]:
     sent = [r for r in records if lat.is_sent(r)]
     ok = [r for r in sent if lat.is_ok(r)]
 
@@ -117,7 +119,8 @@ def _latencies(records: Sequence[AttemptRecord],
         "e2e_ms": over(ok, lat.e2e_s),
         "e2e_corrected_ms": over(ok, lat.e2e_corrected_s),
         "latency_with_retries_ms": stats_ms(
-            v for r in requests if (v := r.latency_with_retries_s()) is not None),
+            v for r in requests if (v := r.latency_with_retries_s()) is not None
+        ),
         "schedule_lag_ms": over(sent, lat.schedule_lag_s),
     }
 
@@ -135,27 +138,34 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
         "cached_tokens_total": cached,
         "cache_hit_rate": _ratio(cached, prompt),
         "cache_write_tokens_total": written,
-        "usage_source_counts": dict(sorted(Counter(r.usage_source or "none" for r in sent)
-                                           .items())),
+        "usage_source_counts": dict(
+            sorted(Counter(r.usage_source or "none" for r in sent).items())
+        ),
         "client_attempts": len(sent),
         "attempt_outcomes": dict(sorted(Counter(r.outcome for r in records).items())),
     }
 
 
-def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
-                       notes: list[str]) -> tuple[dict[str, Any], list[CostItem]]:
+def _upstream_and_cost(
+    inputs: SummaryInputs, requests_sent: int, notes: list[str]
+) -> tuple[dict[str, Any], list[CostItem]]:
     ok_records = [r for r in inputs.records if lat.is_ok(r)]
     delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)
     figures: dict[str, Any] = {
-        "upstream_attempts": None, "retry_amplification": None,
-        "token_amplification": None, "gateway_overhead_ms": None, "upstream_lag_ms": None,
+        "upstream_attempts": None,
+        "retry_amplification": None,
+        "token_amplification": None,
+        "gateway_overhead_ms": None,
+        "upstream_lag_ms": None,
     }
     if inputs.ledger is None:
         items = items_from_records(inputs.records, plan_models(inputs.plan), inputs.prices)
         figures["cost_source"] = "client"
-        notes.append("no upstream ledger: retry amplification, token amplification and "
-                     "gateway overhead are unknown; cost and waste are the client's view "
-                     "(a lower bound: failed attempts rarely report usage)")
+        notes.append(
+            "no upstream ledger: retry amplification, token amplification and "
+            "gateway overhead are unknown; cost and waste are the client's view "
+            "(a lower bound: failed attempts rarely report usage)"
+        )
     else:
         entries = entries_of_run(inputs.ledger, inputs.run_id)
         correlation = correlate(entries, inputs.records)
@@ -163,8 +173,9 @@ def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
         upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
         overhead = gateway_overhead_s(correlation)
         # Answers with tokens only: a refusal waits for nothing and would dilute the p99.
-        lags_s = [e.lag_ms / 1000.0 for e in entries
-                  if e.lag_ms is not None and e.completion_tokens > 0]
+        lags_s = [
+            e.lag_ms / 1000.0 for e in entries if e.lag_ms is not None and e.completion_tokens > 0
+        ]
         figures.update(
             upstream_attempts=len(entries),
             retry_amplification=_ratio(len(entries), requests_sent),
@@ -174,13 +185,18 @@ def _upstream_and_cost(inputs: SummaryInputs, requests_sent: int,
             cost_source="ledger",
         )
         if entries and not correlation.possible:
-            notes.append("ledger lines carry no request ids (headers dropped on the way?): "
-                         "waste and gateway overhead cannot be attributed")
+            notes.append(
+                "ledger lines carry no request ids (headers dropped on the way?): "
+                "waste and gateway overhead cannot be attributed"
+            )
     total = total_usd(items)
     unpriced = unpriced_labels(items)
     if unpriced:
-        notes.append("no price known for " + ", ".join(unpriced)
-                     + ": cost figures are null (add a [prices] entry to the scenario)")
+        notes.append(
+            "no price known for "
+            + ", ".join(unpriced)
+            + ": cost figures are null (add a [prices] entry to the scenario)"
+        )
     figures.update(
         cost_usd_total=total,
         cost_per_1k_requests_usd=None if total is None else _ratio(total * 1000, requests_sent),
@@ -195,8 +211,11 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     """The JSON-ready content of ``summary.json`` (see the module docstring for semantics)."""
     requests = group_requests(inputs.plan, inputs.records)
     notes: list[str] = []
-    summary: dict[str, Any] = {"schema": SUMMARY_SCHEMA, "run_id": inputs.run_id,
-                               "duration_s": inputs.duration_s}
+    summary: dict[str, Any] = {
+        "schema": SUMMARY_SCHEMA,
+        "run_id": inputs.run_id,
+        "duration_s": inputs.duration_s,
+    }
     summary.update(_request_counts(requests, inputs.duration_s))
     summary.update(_latencies(inputs.records, requests))
     summary.update(_tokens(inputs.records, inputs.duration_s))
@@ -204,27 +223,40 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     cost_figures, items = _upstream_and_cost(inputs, summary["requests_sent"], notes)
     summary.update(cost_figures)
     goodput, attainment = slo_figures(requests, inputs.slo, inputs.duration_s)
-    summary.update(goodput_rps=goodput, slo_attainment=attainment,
-                   slo=inputs.slo.model_dump(mode="json"))
+    summary.update(
+        goodput_rps=goodput, slo_attainment=attainment, slo=inputs.slo.model_dump(mode="json")
+    )
     if summary["requests_unrecorded"]:
-        notes.append(f"{summary['requests_unrecorded']} planned requests have no record "
-                     "(run interrupted?) and count as cancelled")
+        notes.append(
+            f"{summary['requests_unrecorded']} planned requests have no record "
+            "(run interrupted?) and count as cancelled"
+        )
     in_flight = sum(1 for r in requests if r.was_sent and r.outcome == Outcome.CANCELLED)
     if in_flight:
-        notes.append(f"{in_flight} requests were still in flight when the run ended; "
-                     "they count as failed")
+        notes.append(
+            f"{in_flight} requests were still in flight when the run ended; they count as failed"
+        )
     upstream_lag = summary["upstream_lag_ms"]
     valid, validity_notes = assess_validity(
         schedule_lag_p99_ms=summary["schedule_lag_ms"]["p99"],
         upstream_lag_p99_ms=None if upstream_lag is None else upstream_lag["p99"],
         requests_dropped=summary["requests_dropped"],
         requests_sent=summary["requests_sent"],
-        client_cpu_s=inputs.client_cpu_s, wall_s=inputs.wall_s, limits=inputs.limits)
+        client_cpu_s=inputs.client_cpu_s,
+        wall_s=inputs.wall_s,
+        limits=inputs.limits,
+    )
     summary.update(
-        client_cpu_s=inputs.client_cpu_s, wall_s=inputs.wall_s,
-        client_cpu_share=(None if inputs.client_cpu_s is None or inputs.wall_s is None
-                          else _ratio(inputs.client_cpu_s, inputs.wall_s)),
-        valid=valid, validity_notes=validity_notes, notes=notes,
+        client_cpu_s=inputs.client_cpu_s,
+        wall_s=inputs.wall_s,
+        client_cpu_share=(
+            None
+            if inputs.client_cpu_s is None or inputs.wall_s is None
+            else _ratio(inputs.client_cpu_s, inputs.wall_s)
+        ),
+        valid=valid,
+        validity_notes=validity_notes,
+        notes=notes,
         validity_limits=dataclasses.asdict(inputs.limits),
     )
     summary.update(breakdowns(requests, items))

@@ -60,8 +60,9 @@ def correlate(entries: Sequence[LedgerEntry], records: Sequence[AttemptRecord]) 
         if entry.request_id is None:
             delivered.append(True)
             continue
-        match = _claim(entry.request_id, entry.attempt, ok_by_key, ok_by_request,
-                       used_keys, used_requests)
+        match = _claim(
+            entry.request_id, entry.attempt, ok_by_key, ok_by_request, used_keys, used_requests
+        )
         delivered.append(match is not None)
         if match is not None:
             pairs.append((match, entry))
@@ -69,9 +70,14 @@ def correlate(entries: Sequence[LedgerEntry], records: Sequence[AttemptRecord]) 
     return Correlation(ordered, tuple(delivered), tuple(pairs), with_ids)
 
 
-def _claim(request_id: str, attempt: int | None, ok_by_key: dict[tuple[str, int], AttemptRecord],
-           ok_by_request: dict[str, AttemptRecord], used_keys: set[tuple[str, int]],
-           used_requests: set[str]) -> AttemptRecord | None:
+def _claim(
+    request_id: str,
+    attempt: int | None,
+    ok_by_key: dict[tuple[str, int], AttemptRecord],
+    ok_by_request: dict[str, AttemptRecord],
+    used_keys: set[tuple[str, int]],
+    used_requests: set[str],
+) -> AttemptRecord | None:
     if attempt is not None:
         key = (request_id, attempt)
         record = ok_by_key.get(key)

@@ -23,10 +23,16 @@ class ValidityLimits:
     max_upstream_lag_p99_ms: float = 5.0
 
 
-def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
-                    requests_sent: int, client_cpu_s: float | None, wall_s: float | None,
-                    limits: ValidityLimits,
-                    upstream_lag_p99_ms: float | None = None) -> tuple[bool, list[str]]:
+def assess_validity(
+    *,
+    schedule_lag_p99_ms: float | None,
+    requests_dropped: int,
+    requests_sent: int,
+    client_cpu_s: float | None,
+    wall_s: float | None,
+    limits: ValidityLimits,
+    upstream_lag_p99_ms: float | None = None,
+) -> tuple[bool, list[str]]:
     """``(valid, notes)`` for one run; see the module docstring for the rules."""
     valid = True
     notes: list[str] = []
@@ -34,12 +40,19 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
         valid = False
         notes.append("no request was sent, so there is nothing to measure")
     for lag in (
-        _lag_over("schedule lag", schedule_lag_p99_ms, limits.max_schedule_lag_p99_ms,
-                  "the client sent requests late (coordinated omission), so latencies are "
-                  "understated"),
-        _lag_over("upstream lag", upstream_lag_p99_ms, limits.max_upstream_lag_p99_ms,
-                  "the mock fell behind its own schedule (its core was the bottleneck), so "
-                  "latencies describe the mock too"),
+        _lag_over(
+            "schedule lag",
+            schedule_lag_p99_ms,
+            limits.max_schedule_lag_p99_ms,
+            "the client sent requests late (coordinated omission), so latencies are understated",
+        ),
+        _lag_over(
+            "upstream lag",
+            upstream_lag_p99_ms,
+            limits.max_upstream_lag_p99_ms,
+            "the mock fell behind its own schedule (its core was the bottleneck), so "
+            "latencies describe the mock too",
+        ),
     ):
         if lag is not None:
             valid = False
@@ -48,7 +61,8 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
         valid = False
         notes.append(
             f"{requests_dropped} planned requests were dropped because the generator was "
-            f"overloaded (limit {limits.max_dropped_requests})")
+            f"overloaded (limit {limits.max_dropped_requests})"
+        )
     if client_cpu_s is None or wall_s is None or wall_s <= 0:
         notes.append("client CPU share was not measured")
     else:
@@ -57,7 +71,8 @@ def assess_validity(*, schedule_lag_p99_ms: float | None, requests_dropped: int,
             valid = False
             notes.append(
                 f"client CPU share {share:.0%} exceeds {limits.max_client_cpu_share:.0%}: "
-                "the generator was CPU-bound")
+                "the generator was CPU-bound"
+            )
     return valid, notes
 
 

@@ -44,18 +44,27 @@ def windows_from_profile(profile: Mapping[str, Any]) -> list[FaultWindow]:
             continue
         key = (start, math.inf if end is None else float(end))
         found.setdefault(key, []).append(str(rule.get("kind")))
-    return [FaultWindow(start, end, "+".join(sorted(set(kinds))))
-            for (start, end), kinds in sorted(found.items())]
+    return [
+        FaultWindow(start, end, "+".join(sorted(set(kinds))))
+        for (start, end), kinds in sorted(found.items())
+    ]
 
 
 def _phase(records: Sequence[AttemptRecord]) -> dict[str, Any]:
     ok = [r for r in records if r.outcome == "ok"]
-    ttft = [r.first_token_s - r.sent_s for r in ok
-            if r.first_token_s is not None and r.sent_s is not None]
+    ttft = [
+        r.first_token_s - r.sent_s
+        for r in ok
+        if r.first_token_s is not None and r.sent_s is not None
+    ]
     e2e = [r.done_s - r.sent_s for r in ok if r.done_s is not None and r.sent_s is not None]
-    return {"attempts": len(records), "ok": len(ok),
-            "error_rate": (1 - len(ok) / len(records)) if records else None,
-            "ttft_ms": stats_ms(ttft), "e2e_ms": stats_ms(e2e)}
+    return {
+        "attempts": len(records),
+        "ok": len(ok),
+        "error_rate": (1 - len(ok) / len(records)) if records else None,
+        "ttft_ms": stats_ms(ttft),
+        "e2e_ms": stats_ms(e2e),
+    }
 
 
 def _median(values: list[float]) -> float | None:
@@ -66,16 +75,26 @@ def _median(values: list[float]) -> float | None:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def recovery_s(sent: Sequence[AttemptRecord], window: FaultWindow, *, settle_bins: int = 3,
-               ok_slack: float = 0.05, ttft_factor: float = 1.5) -> float | None:
+def recovery_s(
+    sent: Sequence[AttemptRecord],
+    window: FaultWindow,
+    *,
+    settle_bins: int = 3,
+    ok_slack: float = 0.05,
+    ttft_factor: float = 1.5,
+) -> float | None:
     """Seconds from the window's end until the run does as well as before it (see module)."""
     before = [r for r in sent if r.sent_s is not None and r.sent_s < window.start_s]
     if not before or math.isinf(window.end_s):
         return None
     ok_before = sum(r.outcome == "ok" for r in before) / len(before)
-    ttft_before = _median([r.first_token_s - r.sent_s for r in before
-                           if r.outcome == "ok" and r.first_token_s is not None
-                           and r.sent_s is not None])
+    ttft_before = _median(
+        [
+            r.first_token_s - r.sent_s
+            for r in before
+            if r.outcome == "ok" and r.first_token_s is not None and r.sent_s is not None
+        ]
+    )
     bins: dict[int, list[AttemptRecord]] = {}
     for record in sent:
         if record.sent_s is not None and record.sent_s >= window.end_s:
@@ -83,39 +102,50 @@ def recovery_s(sent: Sequence[AttemptRecord], window: FaultWindow, *, settle_bin
 
     def healthy(records: list[AttemptRecord]) -> bool:
         ok_share = sum(r.outcome == "ok" for r in records) / len(records)
-        ttft = _median([r.first_token_s - r.sent_s for r in records
-                        if r.outcome == "ok" and r.first_token_s is not None
-                        and r.sent_s is not None])
+        ttft = _median(
+            [
+                r.first_token_s - r.sent_s
+                for r in records
+                if r.outcome == "ok" and r.first_token_s is not None and r.sent_s is not None
+            ]
+        )
         slow = ttft_before is not None and ttft is not None and ttft > ttft_factor * ttft_before
         return ok_share >= ok_before - ok_slack and not slow
 
     order = sorted(bins)
     for index, second in enumerate(order):
-        following = order[index:index + settle_bins]
+        following = order[index : index + settle_bins]
         if len(following) == settle_bins and all(healthy(bins[b]) for b in following):
             return float(second)
     return None
 
 
-def window_figures(records: Sequence[AttemptRecord],
-                   windows: Sequence[FaultWindow]) -> list[dict[str, Any]]:
+def window_figures(
+    records: Sequence[AttemptRecord], windows: Sequence[FaultWindow]
+) -> list[dict[str, Any]]:
     """Before / during / after figures and recovery time for each window (see the module
     docstring for the clock the windows are read on)."""
     sent = [r for r in records if r.sent_s is not None]
     offset_s = min((r.sent_s for r in sent if r.sent_s is not None), default=0.0)
     figures = []
     for declared in windows:
-        window = replace(declared, start_s=declared.start_s + offset_s,
-                         end_s=declared.end_s + offset_s)
+        window = replace(
+            declared, start_s=declared.start_s + offset_s, end_s=declared.end_s + offset_s
+        )
+
         def in_phase(record: AttemptRecord, lo: float, hi: float) -> bool:
             return record.sent_s is not None and lo <= record.sent_s < hi
-        figures.append({
-            "label": window.label, "start_s": declared.start_s,
-            "end_s": None if math.isinf(declared.end_s) else declared.end_s,
-            "offset_s": round(offset_s, 6),
-            "before": _phase([r for r in sent if in_phase(r, -math.inf, window.start_s)]),
-            "during": _phase([r for r in sent if in_phase(r, window.start_s, window.end_s)]),
-            "after": _phase([r for r in sent if in_phase(r, window.end_s, math.inf)]),
-            "recovery_s": recovery_s(sent, window),
-        })
+
+        figures.append(
+            {
+                "label": window.label,
+                "start_s": declared.start_s,
+                "end_s": None if math.isinf(declared.end_s) else declared.end_s,
+                "offset_s": round(offset_s, 6),
+                "before": _phase([r for r in sent if in_phase(r, -math.inf, window.start_s)]),
+                "during": _phase([r for r in sent if in_phase(r, window.start_s, window.end_s)]),
+                "after": _phase([r for r in sent if in_phase(r, window.end_s, math.inf)]),
+                "recovery_s": recovery_s(sent, window),
+            }
+        )
     return figures

@@ -16,13 +16,18 @@ from harness.report.markdown import render_markdown
 __all__ = ["render_html", "render_markdown", "write_reports"]
 
 
-def write_reports(run_dir: Path, summary: Mapping[str, Any], records: Sequence[AttemptRecord],
-                  manifest: Mapping[str, Any]) -> tuple[Path, Path]:
+def write_reports(
+    run_dir: Path,
+    summary: Mapping[str, Any],
+    records: Sequence[AttemptRecord],
+    manifest: Mapping[str, Any],
+) -> tuple[Path, Path]:
     """Write ``report.html`` (self-contained, opens offline) and ``report.md``; return both."""
     context = {**table_context(summary, manifest), **gate_context(run_dir / "gates.json")}
     html_path = run_dir / "report.html"
     md_path = run_dir / "report.md"
     md_path.write_text(render_markdown(context), encoding="utf-8")
-    html_path.write_text(render_html({**context, **chart_context(summary, records)}),
-                         encoding="utf-8")
+    html_path.write_text(
+        render_html({**context, **chart_context(summary, records)}), encoding="utf-8"
+    )
     return html_path, md_path

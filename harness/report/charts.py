@@ -21,11 +21,20 @@ from harness.report import series
 from harness.report.windows import Span
 
 OUTCOME_COLOURS: dict[str, str] = {
-    "ok": "#2e7d32", "http_429": "#f9a825", "http_4xx": "#8d6e63", "http_5xx": "#c62828",
-    "timeout_connect": "#6a1b9a", "timeout_first_token": "#8e24aa",
-    "timeout_stream": "#ab47bc", "stream_cut": "#00838f", "stream_error": "#d84315",
-    "reset": "#ad1457", "connect_error": "#4527a0", "protocol_error": "#5d4037",
-    "dropped": "#616161", "cancelled": "#9e9e9e",
+    "ok": "#2e7d32",
+    "http_429": "#f9a825",
+    "http_4xx": "#8d6e63",
+    "http_5xx": "#c62828",
+    "timeout_connect": "#6a1b9a",
+    "timeout_first_token": "#8e24aa",
+    "timeout_stream": "#ab47bc",
+    "stream_cut": "#00838f",
+    "stream_error": "#d84315",
+    "reset": "#ad1457",
+    "connect_error": "#4527a0",
+    "protocol_error": "#5d4037",
+    "dropped": "#616161",
+    "cancelled": "#9e9e9e",
 }
 P50_P99 = (("p50", 0.50), ("p99", 0.99))
 _PREAMBLE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
@@ -39,8 +48,13 @@ def _render(name: str, draw: Callable[[Any], None], height_in: float = 3.2) -> s
     import matplotlib
     from matplotlib.figure import Figure
 
-    settings: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": f"tokenstorm-{name}",
-                "font.size": 9, "axes.grid": True, "grid.alpha": 0.3}
+    settings: dict[Any, Any] = {
+        "svg.fonttype": "none",
+        "svg.hashsalt": f"tokenstorm-{name}",
+        "font.size": 9,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    }
     with matplotlib.rc_context(settings):
         figure = Figure(figsize=(8.0, height_in), layout="constrained")
         draw(figure)
@@ -62,16 +76,21 @@ def _render(name: str, draw: Callable[[Any], None], height_in: float = 3.2) -> s
 def _shade(ax: Any, windows: Sequence[Span], end_s: float) -> None:
     """Shade fault windows on a time axis (once in the legend)."""
     for index, (start_s, stop_s, _label) in enumerate(windows):
-        ax.axvspan(start_s, end_s if stop_s is None else stop_s, color="#ffb74d", alpha=0.25,
-                   linewidth=0, label="fault window" if index == 0 else None)
+        ax.axvspan(
+            start_s,
+            end_s if stop_s is None else stop_s,
+            color="#ffb74d",
+            alpha=0.25,
+            linewidth=0,
+            label="fault window" if index == 0 else None,
+        )
 
 
 def _times_and_width(records: Sequence[AttemptRecord]) -> float:
     return series.bin_width_s(series.span_s(records))
 
 
-def latency_over_time(records: Sequence[AttemptRecord],
-                      windows: Sequence[Span] = ()) -> str | None:
+def latency_over_time(records: Sequence[AttemptRecord], windows: Sequence[Span] = ()) -> str | None:
     """p50 and p99 of TTFT and E2E of successful attempts per time bin, by send time."""
     ttft = series.samples_ms(records, lat.ttft_s)
     e2e = series.samples_ms(records, lat.e2e_s)
@@ -81,13 +100,18 @@ def latency_over_time(records: Sequence[AttemptRecord],
 
     def draw(figure: Any) -> None:
         axes = figure.subplots(1, 2, sharex=True)
-        for ax, (label, (times, values)) in zip(axes, (("TTFT", ttft), ("E2E", e2e)),
-                                                strict=True):
+        for ax, (label, (times, values)) in zip(axes, (("TTFT", ttft), ("E2E", e2e)), strict=True):
             binned = series.binned_quantiles(times, values, width, P50_P99)
             _shade(ax, windows, series.span_s(records))
             for name, style in (("p50", "o-"), ("p99", "s--")):
-                ax.plot(binned.starts_s, binned.values[name], style, markersize=2.5,
-                        linewidth=1.2, label=f"{label} {name}")
+                ax.plot(
+                    binned.starts_s,
+                    binned.values[name],
+                    style,
+                    markersize=2.5,
+                    linewidth=1.2,
+                    label=f"{label} {name}",
+                )
             ax.set_title(f"{label} per {width:g} s bin (successful attempts)")
             ax.set_xlabel("send time (s)")
             ax.set_ylabel("ms")
@@ -151,8 +175,9 @@ def itl_histogram(records: Sequence[AttemptRecord]) -> str | None:
     return _render("itl", draw, height_in=2.8)
 
 
-def outcomes_over_time(records: Sequence[AttemptRecord],
-                       windows: Sequence[Span] = ()) -> str | None:
+def outcomes_over_time(
+    records: Sequence[AttemptRecord], windows: Sequence[Span] = ()
+) -> str | None:
     """Stacked attempt outcomes per time bin, with the attempts that carried a fault."""
     if not records:
         return None
@@ -171,12 +196,24 @@ def outcomes_over_time(records: Sequence[AttemptRecord],
         ranked = sorted(binned.values, key=lambda o: (o == "ok", order.get(o, len(order)), o))
         for outcome in ranked:
             counts = binned.values[outcome]
-            ax.bar(binned.starts_s, counts, width=width, align="edge", bottom=bottom,
-                   label=outcome, color=OUTCOME_COLOURS.get(outcome, "#37474f"))
+            ax.bar(
+                binned.starts_s,
+                counts,
+                width=width,
+                align="edge",
+                bottom=bottom,
+                label=outcome,
+                color=OUTCOME_COLOURS.get(outcome, "#37474f"),
+            )
             bottom = counts if bottom is None else bottom + counts
         if faults.starts_s.size:
-            ax.plot(faults.starts_s + width / 2, faults.values["fault"], "k.:",
-                    linewidth=1, label="fault injected")
+            ax.plot(
+                faults.starts_s + width / 2,
+                faults.values["fault"],
+                "k.:",
+                linewidth=1,
+                label="fault injected",
+            )
         ax.set_xlabel("send time (s)")
         ax.set_ylabel(f"attempts per {width:g} s")
         ax.set_title("Attempt outcomes over time")
@@ -185,8 +222,9 @@ def outcomes_over_time(records: Sequence[AttemptRecord],
     return _render("outcomes", draw)
 
 
-def schedule_lag_over_time(records: Sequence[AttemptRecord], limit_ms: float | None = None,
-                           windows: Sequence[Span] = ()) -> str | None:
+def schedule_lag_over_time(
+    records: Sequence[AttemptRecord], limit_ms: float | None = None, windows: Sequence[Span] = ()
+) -> str | None:
     """p99 and max schedule lag of sent attempts per time bin, with the validity limit."""
     times, lags = series.samples_ms(records, lat.schedule_lag_s, only_ok=False)
     if not times:

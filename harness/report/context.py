@@ -44,8 +44,7 @@ def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> di
             ("attempts", tables.count_rows(summary.get("attempt_outcomes"))),
         ],
         "group_header": tables.GROUP_HEADER,
-        "group_tables": [(title, tables.group_rows(summary, key))
-                         for key, title in tables.GROUPS],
+        "group_tables": [(title, tables.group_rows(summary, key)) for key, title in tables.GROUPS],
         "prices": tables.price_rows(summary),
         "window_header": WINDOW_HEADER,
         "windows": window_rows(summary),
@@ -53,19 +52,19 @@ def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> di
     }
 
 
-def chart_context(summary: Mapping[str, Any],
-                  records: Sequence[AttemptRecord]) -> dict[str, Any]:
+def chart_context(summary: Mapping[str, Any], records: Sequence[AttemptRecord]) -> dict[str, Any]:
     limits = summary.get("validity_limits")
     lag = limits.get("max_schedule_lag_p99_ms") if isinstance(limits, Mapping) else None
     limit_ms = float(lag) if isinstance(lag, int | float) else None
     shaded = spans(summary)
     return {
         "charts_time": [
-            {"title": "TTFT and E2E over time",
-             "svg": charts.latency_over_time(records, shaded)},
+            {"title": "TTFT and E2E over time", "svg": charts.latency_over_time(records, shaded)},
             {"title": "Outcomes over time", "svg": charts.outcomes_over_time(records, shaded)},
-            {"title": "Schedule lag over time",
-             "svg": charts.schedule_lag_over_time(records, limit_ms, shaded)},
+            {
+                "title": "Schedule lag over time",
+                "svg": charts.schedule_lag_over_time(records, limit_ms, shaded),
+            },
         ],
         "charts_dist": [
             {"title": "TTFT and E2E distribution", "svg": charts.latency_cdf(records)},

@@ -17,14 +17,20 @@ TEMPLATE = "report.html.j2"
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("harness.report", "templates"), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _trusted_charts(charts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"title": chart["title"],
-             "svg": Markup(chart["svg"]) if chart["svg"] is not None else None}
-            for chart in charts]
+    return [
+        {"title": chart["title"], "svg": Markup(chart["svg"]) if chart["svg"] is not None else None}
+        for chart in charts
+    ]
 
 
 def render_html(context: Mapping[str, Any]) -> str:

@@ -19,8 +19,10 @@ def _cell(value: str) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
     return lines
 
@@ -28,8 +30,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
 def render_markdown(context: Mapping[str, Any]) -> str:
     run = context["run"]
     mark = "✅" if context["valid"] else "❌"
-    lines = [f"## tokenstorm run `{run['run_id']}` ({_cell(run['scenario_name'])})", "",
-             f"{mark} **{context['verdict']}**", ""]
+    lines = [
+        f"## tokenstorm run `{run['run_id']}` ({_cell(run['scenario_name'])})",
+        "",
+        f"{mark} **{context['verdict']}**",
+        "",
+    ]
     lines.extend(f"- {_cell(note)}" for note in context["validity_notes"])
     lines.extend(f"- note: {_cell(note)}" for note in context["notes"])
     if context["validity_notes"] or context["notes"]:
@@ -49,8 +55,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     outcomes = context["outcome_tables"][0][1]
     lines.append("### Outcomes (final outcome per request)")
     lines.append("")
-    lines.extend(markdown_table(("outcome", "requests"), outcomes) if outcomes
-                 else ["no requests"])
+    lines.extend(markdown_table(("outcome", "requests"), outcomes) if outcomes else ["no requests"])
     lines.append("")
     by_model = next(rows for title, rows in context["group_tables"] if title == "model")
     lines.append("### By model")
@@ -58,6 +63,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     header = tuple(h or "model" for h in tables.GROUP_HEADER)
     lines.extend(markdown_table(header, by_model) if by_model else ["no requests"])
     lines.append("")
-    lines.append(f"_{context['snapshot']}; target {_cell(run['target'])}; "
-                 f"started {run['started_at']}_")
+    lines.append(
+        f"_{context['snapshot']}; target {_cell(run['target'])}; started {run['started_at']}_"
+    )
     return "\n".join(lines) + "\n"

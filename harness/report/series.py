@@ -42,8 +42,12 @@ class Binned:
     values: dict[str, FloatArray]
 
 
-def binned_quantiles(times_s: Sequence[float], values: Sequence[float], width_s: float,
-                     quantiles: Sequence[tuple[str, float]]) -> Binned:
+def binned_quantiles(
+    times_s: Sequence[float],
+    values: Sequence[float],
+    width_s: float,
+    quantiles: Sequence[tuple[str, float]],
+) -> Binned:
     """Exact quantiles (linear interpolation) of ``values`` in each time bin."""
     if not times_s:
         return Binned(np.empty(0), {name: np.empty(0) for name, _ in quantiles})
@@ -55,8 +59,10 @@ def binned_quantiles(times_s: Sequence[float], values: Sequence[float], width_s:
         chunk = data[index == bin_index]
         for name, q in quantiles:
             series[name].append(float(np.quantile(chunk, q)) if q < 1 else float(chunk.max()))
-    return Binned(bins.astype(np.float64) * width_s,
-                  {name: np.asarray(v, dtype=np.float64) for name, v in series.items()})
+    return Binned(
+        bins.astype(np.float64) * width_s,
+        {name: np.asarray(v, dtype=np.float64) for name, v in series.items()},
+    )
 
 
 def binned_counts(times_s: Sequence[float], labels: Sequence[str], width_s: float) -> Binned:
@@ -74,8 +80,9 @@ def binned_counts(times_s: Sequence[float], labels: Sequence[str], width_s: floa
     return Binned(starts, counts)
 
 
-def cdf_points(values: Sequence[float],
-               max_points: int = MAX_CDF_POINTS) -> tuple[FloatArray, FloatArray]:
+def cdf_points(
+    values: Sequence[float], max_points: int = MAX_CDF_POINTS
+) -> tuple[FloatArray, FloatArray]:
     """Sorted values and their cumulative share, thinned to at most ``max_points``."""
     data = np.sort(np.asarray(values, dtype=np.float64))
     if data.size == 0:
@@ -87,9 +94,11 @@ def cdf_points(values: Sequence[float],
     return data, shares
 
 
-def samples_ms(records: Sequence[AttemptRecord],
-               metric: Callable[[AttemptRecord], float | None],
-               only_ok: bool = True) -> tuple[list[float], list[float]]:
+def samples_ms(
+    records: Sequence[AttemptRecord],
+    metric: Callable[[AttemptRecord], float | None],
+    only_ok: bool = True,
+) -> tuple[list[float], list[float]]:
     """``(send times s, metric values ms)`` of the attempts where the metric exists."""
     times: list[float] = []
     values: list[float] = []

@@ -26,8 +26,18 @@ LATENCY_METRICS: tuple[tuple[str, str], ...] = (
     ("gateway_overhead_ms", "gateway overhead"),
 )
 LATENCY_HEADER: Row = ("metric", *(name for name, _ in QUANTILES), "max", "mean", "count")
-GROUP_HEADER: Row = ("", "sent", "ok", "error rate", "TTFT p50", "TTFT p99", "E2E p99",
-                     "prompt tokens", "completion tokens", "cost")
+GROUP_HEADER: Row = (
+    "",
+    "sent",
+    "ok",
+    "error rate",
+    "TTFT p50",
+    "TTFT p99",
+    "E2E p99",
+    "prompt tokens",
+    "completion tokens",
+    "cost",
+)
 GROUPS: tuple[tuple[str, str], ...] = (
     ("by_model", "model"),
     ("by_deployment", "deployment"),
@@ -44,25 +54,35 @@ def _stat(summary: Mapping[str, Any], metric: str, key: str) -> Any:
 def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
     s = summary
     return [
-        ("requests sent / planned",
-         f"{fmt.count(s.get('requests_sent'))} / {fmt.count(s.get('requests_planned'))}"),
-        ("ok / failed",
-         f"{fmt.count(s.get('requests_ok'))} / {fmt.count(s.get('requests_failed'))}"),
+        (
+            "requests sent / planned",
+            f"{fmt.count(s.get('requests_sent'))} / {fmt.count(s.get('requests_planned'))}",
+        ),
+        (
+            "ok / failed",
+            f"{fmt.count(s.get('requests_ok'))} / {fmt.count(s.get('requests_failed'))}",
+        ),
         ("error rate", fmt.share(s.get("error_rate"))),
-        ("achieved / target rate",
-         f"{fmt.rate(s.get('achieved_rps'))} / {fmt.rate(s.get('target_rps'))}"),
+        (
+            "achieved / target rate",
+            f"{fmt.rate(s.get('achieved_rps'))} / {fmt.rate(s.get('target_rps'))}",
+        ),
         ("TTFT p50", fmt.ms(_stat(s, "ttft_ms", "p50"))),
         ("TTFT p99", fmt.ms(_stat(s, "ttft_ms", "p99"))),
         ("E2E p50", fmt.ms(_stat(s, "e2e_ms", "p50"))),
         ("E2E p99", fmt.ms(_stat(s, "e2e_ms", "p99"))),
-        ("goodput / SLO attainment",
-         f"{fmt.rate(s.get('goodput_rps'))} / {fmt.share(s.get('slo_attainment'))}"),
+        (
+            "goodput / SLO attainment",
+            f"{fmt.rate(s.get('goodput_rps'))} / {fmt.share(s.get('slo_attainment'))}",
+        ),
         ("retry amplification", fmt.ratio(s.get("retry_amplification"))),
         ("cost total", f"{fmt.usd(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})"),
         ("cost per 1k requests", fmt.usd(s.get("cost_per_1k_requests_usd"))),
         ("wasted cost", fmt.usd(s.get("wasted_cost_usd"))),
-        ("cache hit rate / tokens written to cache",
-         f"{fmt.share(s.get('cache_hit_rate'))} / {fmt.count(s.get('cache_write_tokens_total'))}"),
+        (
+            "cache hit rate / tokens written to cache",
+            f"{fmt.share(s.get('cache_hit_rate'))} / {fmt.count(s.get('cache_write_tokens_total'))}",
+        ),
     ]
 
 
@@ -74,8 +94,15 @@ def latency_rows(summary: Mapping[str, Any]) -> list[Row]:
             rows.append((label, *([fmt.MISSING] * (len(LATENCY_HEADER) - 1))))
             continue
         figures = [fmt.ms(stats.get(name)) for name, _ in QUANTILES]
-        rows.append((label, *figures, fmt.ms(stats.get("max")), fmt.ms(stats.get("mean")),
-                     fmt.count(stats.get("count"))))
+        rows.append(
+            (
+                label,
+                *figures,
+                fmt.ms(stats.get("max")),
+                fmt.ms(stats.get("mean")),
+                fmt.count(stats.get("count")),
+            )
+        )
     return rows
 
 
@@ -94,18 +121,20 @@ def group_rows(summary: Mapping[str, Any], key: str) -> list[Row]:
     rows: list[Row] = []
     for name, group in groups.items():
         tokens = group.get("tokens") or {}
-        rows.append((
-            str(name),
-            fmt.count(group.get("requests_sent")),
-            fmt.count(group.get("requests_ok")),
-            fmt.share(group.get("error_rate")),
-            fmt.ms(_stat(group, "ttft_ms", "p50")),
-            fmt.ms(_stat(group, "ttft_ms", "p99")),
-            fmt.ms(_stat(group, "e2e_ms", "p99")),
-            fmt.count(tokens.get("prompt_tokens")),
-            fmt.count(tokens.get("completion_tokens")),
-            fmt.usd(group.get("cost_usd_total")),
-        ))
+        rows.append(
+            (
+                str(name),
+                fmt.count(group.get("requests_sent")),
+                fmt.count(group.get("requests_ok")),
+                fmt.share(group.get("error_rate")),
+                fmt.ms(_stat(group, "ttft_ms", "p50")),
+                fmt.ms(_stat(group, "ttft_ms", "p99")),
+                fmt.ms(_stat(group, "e2e_ms", "p99")),
+                fmt.count(tokens.get("prompt_tokens")),
+                fmt.count(tokens.get("completion_tokens")),
+                fmt.usd(group.get("cost_usd_total")),
+            )
+        )
     return rows
 
 
@@ -115,10 +144,16 @@ def price_rows(summary: Mapping[str, Any]) -> list[Row]:
     if not isinstance(used, Mapping):
         return []
     return [
-        (str(entry.get("model")), str(entry.get("deployment")), fmt.text(entry.get("source")),
-         fmt.usd(entry.get("input_usd_per_mtok")), fmt.usd(entry.get("output_usd_per_mtok")),
-         fmt.usd(entry.get("cache_read_usd_per_mtok")))
-        for entry in used.values() if isinstance(entry, Mapping)
+        (
+            str(entry.get("model")),
+            str(entry.get("deployment")),
+            fmt.text(entry.get("source")),
+            fmt.usd(entry.get("input_usd_per_mtok")),
+            fmt.usd(entry.get("output_usd_per_mtok")),
+            fmt.usd(entry.get("cache_read_usd_per_mtok")),
+        )
+        for entry in used.values()
+        if isinstance(entry, Mapping)
     ]
 
 

@@ -10,8 +10,16 @@ from harness.report import formatting as fmt
 
 Span = tuple[float, float | None, str]
 
-WINDOW_HEADER = ("fault window", "phase", "attempts", "error rate", "TTFT p50", "TTFT p99",
-                 "E2E p99", "recovered after")
+WINDOW_HEADER = (
+    "fault window",
+    "phase",
+    "attempts",
+    "error rate",
+    "TTFT p50",
+    "TTFT p99",
+    "E2E p99",
+    "recovered after",
+)
 
 
 def spans(summary: Mapping[str, Any]) -> list[Span]:
@@ -20,8 +28,13 @@ def spans(summary: Mapping[str, Any]) -> list[Span]:
     for window in summary.get("fault_windows") or ():
         if isinstance(window, Mapping):
             end = window.get("end_s")
-            found.append((float(window["start_s"]), None if end is None else float(end),
-                          str(window.get("label", "fault"))))
+            found.append(
+                (
+                    float(window["start_s"]),
+                    None if end is None else float(end),
+                    str(window.get("label", "fault")),
+                )
+            )
     return found
 
 
@@ -36,13 +49,23 @@ def window_rows(summary: Mapping[str, Any]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for window in summary.get("fault_windows") or ():
         end = window.get("end_s")
-        name = (f"{window.get('label')} {window['start_s']:g}–"
-                f"{'end' if end is None else format(end, 'g')} s")
+        name = (
+            f"{window.get('label')} {window['start_s']:g}–"
+            f"{'end' if end is None else format(end, 'g')} s"
+        )
         for phase in ("before", "during", "after"):
             figures = window.get(phase) or {}
             ttft, e2e = figures.get("ttft_ms") or {}, figures.get("e2e_ms") or {}
-            rows.append((name if phase == "before" else "", phase,
-                         fmt.count(figures.get("attempts")), fmt.share(figures.get("error_rate")),
-                         fmt.ms(ttft.get("p50")), fmt.ms(ttft.get("p99")), fmt.ms(e2e.get("p99")),
-                         _recovery(window) if phase == "after" else ""))
+            rows.append(
+                (
+                    name if phase == "before" else "",
+                    phase,
+                    fmt.count(figures.get("attempts")),
+                    fmt.share(figures.get("error_rate")),
+                    fmt.ms(ttft.get("p50")),
+                    fmt.ms(ttft.get("p99")),
+                    fmt.ms(e2e.get("p99")),
+                    _recovery(window) if phase == "after" else "",
+                )
+            )
     return rows

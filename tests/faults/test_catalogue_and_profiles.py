@@ -13,15 +13,19 @@ from faults.decide import AttemptContext, attempt_number, choose, forced, parse_
 from faults.profile import ProfileError, Rule, Window, library, load_profile, parse_profile
 from harness.outcomes import Outcome
 
-ISSUE_KINDS = ("delay hang http_429 quota_429 http_500 http_502 http_503 http_504 "
-               "overloaded_529 http_400 http_401 http_404 http_413 stall cut reset error_event "
-               "drop_usage wrong_usage slow_drip fragment malformed_chunk down flap").split()
+ISSUE_KINDS = (
+    "delay hang http_429 quota_429 http_500 http_502 http_503 http_504 "
+    "overloaded_529 http_400 http_401 http_404 http_413 stall cut reset error_event "
+    "drop_usage wrong_usage slow_drip fragment malformed_chunk down flap"
+).split()
 
 
-def _context(t_s: float = 0.0, attempt: int | None = 1, deployment: str = "d",
-             api: str = "openai-chat") -> AttemptContext:
-    return AttemptContext(t_s=t_s, deployment=deployment, model="m", api=api, stream=True,
-                          attempt=attempt)
+def _context(
+    t_s: float = 0.0, attempt: int | None = 1, deployment: str = "d", api: str = "openai-chat"
+) -> AttemptContext:
+    return AttemptContext(
+        t_s=t_s, deployment=deployment, model="m", api=api, stream=True, attempt=attempt
+    )
 
 
 def test_the_catalogue_has_exactly_the_issues_kinds_each_mapped_to_an_outcome() -> None:
@@ -48,21 +52,30 @@ def test_params_resolve_over_defaults_and_reject_unknown_or_negative() -> None:
 
 def test_every_shipped_profile_loads_and_names_known_kinds() -> None:
     names = library()
-    assert {"flaky", "rate-limit-storm", "brownout", "regional-outage", "slow-drip",
-            "cut-streams"} <= set(names)
+    assert {
+        "flaky",
+        "rate-limit-storm",
+        "brownout",
+        "regional-outage",
+        "slow-drip",
+        "cut-streams",
+    } <= set(names)
     for name in names:
         profile = load_profile(name)
         assert profile.name == name and profile.rule and profile.description
 
 
-@pytest.mark.parametrize(("toml", "expected"), [
-    ('[[rule]]\nkind = "cutt"\n', "rule.0.kind: unknown fault kind"),
-    ('[[rule]]\nkind = "cut"\nprobability = 2\n', "rule.0.probability"),
-    ('[[rule]]\nkind = "cut"\nparams = { delay_ms = 3 }\n', "cut takes no parameter delay_ms"),
-    ('[[rule]]\nkind = "cut"\nwindow = { start = "9s", end = "3s" }\n', "end must come after"),
-    ('[[rule]]\nkind = "cut"\nwindow = { start = "soon" }\n', "is not a duration"),
-    ('[[rulez]]\nkind = "cut"\n', "rulez: unknown field"),
-])
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[[rule]]\nkind = "cutt"\n', "rule.0.kind: unknown fault kind"),
+        ('[[rule]]\nkind = "cut"\nprobability = 2\n', "rule.0.probability"),
+        ('[[rule]]\nkind = "cut"\nparams = { delay_ms = 3 }\n', "cut takes no parameter delay_ms"),
+        ('[[rule]]\nkind = "cut"\nwindow = { start = "9s", end = "3s" }\n', "end must come after"),
+        ('[[rule]]\nkind = "cut"\nwindow = { start = "soon" }\n', "is not a duration"),
+        ('[[rulez]]\nkind = "cut"\n', "rulez: unknown field"),
+    ],
+)
 def test_bad_profiles_name_the_file_and_field(tmp_path: Path, toml: str, expected: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(toml)
@@ -79,15 +92,27 @@ def test_missing_profile_lists_the_shipped_ones() -> None:
 def test_window_ramps_in_and_out() -> None:
     window = Window(start=10, end=30, ramp=5)
     assert [window.weight(t) for t in (9.9, 10, 12.5, 15, 20, 27.5, 30)] == [
-        0.0, 0.0, 0.5, 1.0, 1.0, 0.5, 0.0]
+        0.0,
+        0.0,
+        0.5,
+        1.0,
+        1.0,
+        0.5,
+        0.0,
+    ]
     assert Window().weight(1e9) == 1.0
 
 
 def test_choose_respects_targets_windows_and_first_attempts() -> None:
-    profile = parse_profile({"rule": [
-        {"kind": "down", "targets": {"deployments": ["a"]}},
-        {"kind": "http_503", "window": {"start": "10s", "end": "20s"}, "first_attempts": 1},
-    ]}, "test")
+    profile = parse_profile(
+        {
+            "rule": [
+                {"kind": "down", "targets": {"deployments": ["a"]}},
+                {"kind": "http_503", "window": {"start": "10s", "end": "20s"}, "first_attempts": 1},
+            ]
+        },
+        "test",
+    )
     assert choose(profile, _context(deployment="a"), 0.99) is not None
     assert choose(profile, _context(deployment="b"), 0.0) is None  # outside the window
     hit = choose(profile, _context(t_s=15, deployment="b"), 0.5)
@@ -95,12 +120,14 @@ def test_choose_respects_targets_windows_and_first_attempts() -> None:
     assert choose(profile, _context(t_s=15, deployment="b", attempt=2), 0.5) is None
 
 
-@given(shares=st.lists(st.floats(0, 0.5), min_size=1, max_size=4),
-       u=st.floats(0, 1, exclude_max=True))
+@given(
+    shares=st.lists(st.floats(0, 0.5), min_size=1, max_size=4), u=st.floats(0, 1, exclude_max=True)
+)
 def test_rules_own_disjoint_slices_of_the_draw(shares: list[float], u: float) -> None:
     kinds = [FaultKind.HTTP_500, FaultKind.HTTP_502, FaultKind.HTTP_503, FaultKind.HTTP_504]
-    profile = parse_profile({"rule": [
-        {"kind": kinds[i].value, "probability": p} for i, p in enumerate(shares)]}, "test")
+    profile = parse_profile(
+        {"rule": [{"kind": kinds[i].value, "probability": p} for i, p in enumerate(shares)]}, "test"
+    )
     edges = [0.0]
     for share in shares:
         edges.append(min(1.0, edges[-1] + share))
@@ -116,10 +143,13 @@ def test_fault_header_parsing() -> None:
     assert forced("http_429; first_attempts=1", attempt=1) is not None
     assert forced("http_429; first_attempts=1", attempt=2) is None
     assert forced(None, attempt=1) is None
-    for bad, message in [("", "empty"), ("boom", "unknown fault kind 'boom'"),
-                         ("cut; after_tokens", "not 'param=number'"),
-                         ("cut; delay_ms=4", "takes no parameter"),
-                         ("cut; first_attempts=0.5", "whole number")]:
+    for bad, message in [
+        ("", "empty"),
+        ("boom", "unknown fault kind 'boom'"),
+        ("cut; after_tokens", "not 'param=number'"),
+        ("cut; delay_ms=4", "takes no parameter"),
+        ("cut; first_attempts=0.5", "whole number"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_fault_header(bad)
 

@@ -78,10 +78,24 @@ def test_a_windowed_profile_on_the_embedded_mock_end_to_end(tmp_path: Path) -> N
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO.format(profile=profile))
     result = subprocess.run(
-        [sys.executable, "-m", "harness.cli.main", "run", str(scenario), "--out",
-         str(tmp_path), "--run-id", "brownout", "--no-progress"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.main",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "brownout",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "brownout"
 
@@ -102,8 +116,9 @@ def test_a_windowed_profile_on_the_embedded_mock_end_to_end(tmp_path: Path) -> N
             assert record.outcome == CATALOGUE[FaultKind(record.fault)].outcome_stream, record
             assert START_S - SLACK_S <= record.sent_s <= END_S + SLACK_S, record
 
-    ledger = {(e.request_id, e.attempt): e
-              for e in read_jsonl(run_dir / "ledger.jsonl", LedgerEntry)}
+    ledger = {
+        (e.request_id, e.attempt): e for e in read_jsonl(run_dir / "ledger.jsonl", LedgerEntry)
+    }
     assert len(ledger) == len(records)
     for record in records:
         entry = ledger[(record.request_id, record.attempt)]
@@ -111,8 +126,7 @@ def test_a_windowed_profile_on_the_embedded_mock_end_to_end(tmp_path: Path) -> N
 
     summary = json.loads((run_dir / "summary.json").read_text())
     [window] = summary["fault_windows"]
-    assert (window["start_s"], window["end_s"], window["label"]) == (START_S, END_S,
-                                                                     "cut+http_503")
+    assert (window["start_s"], window["end_s"], window["label"]) == (START_S, END_S, "cut+http_503")
     # Before and after it, only attempts sent within the clocks' slack of an edge may fail.
     near_start = sum(START_S - SLACK_S <= r.sent_s < START_S for r in records)  # type: ignore[operator]
     near_end = sum(END_S <= r.sent_s <= END_S + SLACK_S for r in records)  # type: ignore[operator]

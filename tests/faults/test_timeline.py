@@ -17,13 +17,24 @@ def _profile(*rules: dict[str, Any]) -> FaultProfile:
     return parse_profile({"rule": list(rules)}, "test")
 
 
-@given(start=st.floats(0, 100), length=st.floats(0.01, 100), t=st.floats(0, 300),
-       ramp=st.floats(0, 10), probability=st.floats(0.01, 1))
-def test_down_refuses_exactly_inside_its_window(start: float, length: float, t: float,
-                                                ramp: float, probability: float) -> None:
-    profile = _profile({"kind": "down", "probability": probability,
-                        "window": {"start": start, "end": start + length, "ramp": ramp},
-                        "targets": {"deployments": ["b"]}})
+@given(
+    start=st.floats(0, 100),
+    length=st.floats(0.01, 100),
+    t=st.floats(0, 300),
+    ramp=st.floats(0, 10),
+    probability=st.floats(0.01, 1),
+)
+def test_down_refuses_exactly_inside_its_window(
+    start: float, length: float, t: float, ramp: float, probability: float
+) -> None:
+    profile = _profile(
+        {
+            "kind": "down",
+            "probability": probability,
+            "window": {"start": start, "end": start + length, "ramp": ramp},
+            "targets": {"deployments": ["b"]},
+        }
+    )
     inside = start < t < start + length
     edge = min(abs(t - start), abs(t - start - length)) < 1e-6  # float rounding at the edges
     if not edge:
@@ -41,12 +52,20 @@ def test_rules_that_need_a_request_to_judge_never_close_a_listener() -> None:
 
 
 @given(period=st.floats(0.1, 20), start=st.floats(0, 50), t=st.floats(0, 200))
-def test_flap_alternates_by_half_periods_for_its_targets(period: float, start: float,
-                                                         t: float) -> None:
-    targeted = _profile({"kind": "flap", "params": {"period_s": period},
-                         "window": {"start": start}, "targets": {"deployments": ["b"]}})
-    everywhere = _profile({"kind": "flap", "params": {"period_s": period},
-                           "window": {"start": start}})
+def test_flap_alternates_by_half_periods_for_its_targets(
+    period: float, start: float, t: float
+) -> None:
+    targeted = _profile(
+        {
+            "kind": "flap",
+            "params": {"period_s": period},
+            "window": {"start": start},
+            "targets": {"deployments": ["b"]},
+        }
+    )
+    everywhere = _profile(
+        {"kind": "flap", "params": {"period_s": period}, "window": {"start": start}}
+    )
     expected = t >= start and int((t - start) / (period / 2)) % 2 == 1
     assert flapping_down(targeted, "b", "m", t) == expected
     assert flapping_down(everywhere, "a", "m", t) == expected

@@ -45,8 +45,9 @@ class Gateways:
 
 
 def _installed() -> Gateways | None:
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                      else None)
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     litellm = GATEWAYS_VENV / "bin" / "litellm"
     return Gateways(nginx, str(litellm)) if nginx and litellm.exists() else None
 
@@ -57,12 +58,18 @@ def gateways() -> Gateways:
     ``.ci/gateways.sh``; here only checked (tests install nothing and reach no registry).
     Missing ones fail the tests with the script's one line, never skip them."""
     try:
-        result = subprocess.run(["bash", str(PROVISION), "--check"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=CHECK_TIMEOUT_S,
-                                check=False)
+        result = subprocess.run(
+            ["bash", str(PROVISION), "--check"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{PROVISION} --check did not finish within {CHECK_TIMEOUT_S:g} s",
-                    pytrace=False)
+        pytest.fail(
+            f"{PROVISION} --check did not finish within {CHECK_TIMEOUT_S:g} s", pytrace=False
+        )
     found = _installed()
     if result.returncode != 0 or found is None:
         lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
@@ -80,26 +87,45 @@ class Service:
     """A child process in its own session (so its whole group can be killed), logging to a
     file; ``wait_ready`` polls a URL until it answers or the deadline passes."""
 
-    def __init__(self, name: str, command: list[str], log: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name, self.log = name, log
         with log.open("wb") as sink:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sink,
-                                            stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
 
     def _tail(self) -> str:
         text = self.log.read_text(errors="replace").strip().splitlines()
         return " | ".join(text[-5:]) or "(no output)"
 
-    def wait_ready(self, url: str, timeout_s: float, headers: dict[str, str] | None = None,
-                   ) -> None:
+    def wait_ready(
+        self,
+        url: str,
+        timeout_s: float,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
-                pytest.fail(f"{self.name} exited with {self.process.returncode} before it was "
-                            f"ready: {self._tail()}", pytrace=False)
+                pytest.fail(
+                    f"{self.name} exited with {self.process.returncode} before it was "
+                    f"ready: {self._tail()}",
+                    pytrace=False,
+                )
             try:
                 if httpx.get(url, headers=headers, timeout=2.0).status_code < 500:
                     return
@@ -107,8 +133,10 @@ class Service:
                 pass
             time.sleep(0.2)
         self.stop()
-        pytest.fail(f"{self.name} was not ready at {url} within {timeout_s:g} s: "
-                    f"{self._tail()}", pytrace=False)
+        pytest.fail(
+            f"{self.name} was not ready at {url} within {timeout_s:g} s: {self._tail()}",
+            pytrace=False,
+        )
 
     def stop(self) -> None:
         """SIGTERM to the group; once the leader has exited (still unreaped, so its group id
@@ -123,8 +151,10 @@ class Service:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10.0
-        while (time.monotonic() < deadline
-               and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None):
+        while (
+            time.monotonic() < deadline
+            and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        ):
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
@@ -143,8 +173,9 @@ class Upstream:
         return self.base_url + "/tokenstorm/ledger"
 
     def set_demo_faults(self, **shares: float) -> None:
-        response = httpx.put(self.base_url + "/tokenstorm/faults", json={"demo": shares},
-                             timeout=5.0)
+        response = httpx.put(
+            self.base_url + "/tokenstorm/faults", json={"demo": shares}, timeout=5.0
+        )
         assert response.status_code == 200, response.text
 
     def reset(self) -> None:
@@ -153,9 +184,17 @@ class Upstream:
 
 def _replica(name: str) -> DeploymentSettings:
     # Constant timing, any model name: what passes through a gateway is easy to check.
-    return DeploymentSettings(name=name, model="*", port=0, ttft_ms=30.0, itl_ms=8.0,
-                              prefill_ms_per_token=0.0, jitter=0.0, output_tokens=12,
-                              output_tokens_sigma=0.0)
+    return DeploymentSettings(
+        name=name,
+        model="*",
+        port=0,
+        ttft_ms=30.0,
+        itl_ms=8.0,
+        prefill_ms_per_token=0.0,
+        jitter=0.0,
+        output_tokens=12,
+        output_tokens_sigma=0.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +214,9 @@ class Nginx:
     default_url: str
 
 
-def nginx_config(prefix: Path, upstream_ports: tuple[int, int], retry_port: int,
-                 default_port: int) -> str:
+def nginx_config(
+    prefix: Path, upstream_ports: tuple[int, int], retry_port: int, default_port: int
+) -> str:
     servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in upstream_ports)
     retry_on = "error timeout http_500 http_502 http_503 http_504 http_429"
     # As root the master hands sockets and temp files to the worker's user; keep it root so
@@ -213,14 +253,18 @@ http {{
 
 
 @pytest.fixture(scope="module")
-def nginx(gateways: Gateways, upstream: Upstream,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+def nginx(
+    gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Nginx]:
     prefix = tmp_path_factory.mktemp("nginx")
     retry_port, default_port = free_port(), free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_config(prefix, upstream.ports, retry_port, default_port))
-    service = Service("nginx", [gateways.nginx, "-p", str(prefix), "-c", str(conf),
-                                "-e", str(prefix / "error.log")], prefix / "stdout.log")
+    service = Service(
+        "nginx",
+        [gateways.nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+        prefix / "stdout.log",
+    )
     try:
         for port in (retry_port, default_port):
             service.wait_ready(f"http://127.0.0.1:{port}/health", NGINX_READY_S)
@@ -250,18 +294,27 @@ general_settings:
 """
 
 
-def start_litellm(gateways: Gateways, api_base: str, num_retries: int,
-                  folder: Path) -> tuple[Service, str]:
+def start_litellm(
+    gateways: Gateways, api_base: str, num_retries: int, folder: Path
+) -> tuple[Service, str]:
     """LiteLLM proxy with our config; returns the service and its OpenAI base URL."""
     config = folder / f"litellm_retries{num_retries}.yaml"
     config.write_text(litellm_config(api_base, num_retries))
     port = free_port()
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    service = Service(f"litellm (num_retries {num_retries})",
-                      [gateways.litellm, "--config", str(config), "--host", "127.0.0.1",
-                       "--port", str(port)],
-                      folder / f"litellm_retries{num_retries}.log", env=env, cwd=folder)
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    service = Service(
+        f"litellm (num_retries {num_retries})",
+        [gateways.litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        folder / f"litellm_retries{num_retries}.log",
+        env=env,
+        cwd=folder,
+    )
     service.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", LITELLM_READY_S)
     return service, f"http://127.0.0.1:{port}/v1"
 
@@ -291,8 +344,15 @@ class GatewayRuns:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def scenario(self, name: str, url: str, *, rate_rps: float = 8.0,
-                 duration_s: float = 2.0, tag_prompt: bool = False) -> Path:
+    def scenario(
+        self,
+        name: str,
+        url: str,
+        *,
+        rate_rps: float = 8.0,
+        duration_s: float = 2.0,
+        tag_prompt: bool = False,
+    ) -> Path:
         path = self.folder / f"{name}.toml"
         path.write_text(f"""name = "{name}"
 seed = 11
@@ -317,13 +377,25 @@ max_tokens = 12
 """)
         return path
 
-    def run(self, name: str, url: str, ledger_url: str, *, run_id: str | None = None,
-            **scenario: Any) -> Run:
+    def run(
+        self, name: str, url: str, ledger_url: str, *, run_id: str | None = None, **scenario: Any
+    ) -> Run:
         """Run scenario ``name`` (one plan per name) as ``run_id`` (default: the name)."""
         path = self.scenario(name, url, **scenario)
         run_id = run_id or name
-        code = main(["run", str(path), "--ledger", ledger_url, "--out", str(self.folder),
-                     "--run-id", run_id, "--no-progress"])
+        code = main(
+            [
+                "run",
+                str(path),
+                "--ledger",
+                ledger_url,
+                "--out",
+                str(self.folder),
+                "--run-id",
+                run_id,
+                "--no-progress",
+            ]
+        )
         folder = self.folder / run_id
         assert code == 0, (folder / "manifest.json").read_text()
         return Run(json.loads((folder / "summary.json").read_text()), folder)
@@ -334,10 +406,15 @@ def runs(tmp_path: Path) -> GatewayRuns:
     return GatewayRuns(tmp_path)
 
 
-def _litellm(gateways: Gateways, upstream: Upstream, num_retries: int,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    service, url = start_litellm(gateways, upstream.base_url + "/v1", num_retries,
-                                 tmp_path_factory.mktemp("litellm"))
+def _litellm(
+    gateways: Gateways,
+    upstream: Upstream,
+    num_retries: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    service, url = start_litellm(
+        gateways, upstream.base_url + "/v1", num_retries, tmp_path_factory.mktemp("litellm")
+    )
     try:
         yield url
     finally:
@@ -345,16 +422,18 @@ def _litellm(gateways: Gateways, upstream: Upstream, num_retries: int,
 
 
 @pytest.fixture(scope="module")
-def litellm_retry2(gateways: Gateways, upstream: Upstream,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def litellm_retry2(
+    gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start per module, as
     its start-up alone takes seconds."""
     yield from _litellm(gateways, upstream, 2, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def litellm_noretry(gateways: Gateways, upstream: Upstream,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def litellm_noretry(
+    gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """LiteLLM proxy with ``num_retries: 0`` (without it the router retries twice anyway)."""
     yield from _litellm(gateways, upstream, 0, tmp_path_factory)
 

@@ -21,12 +21,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_healthy_streams_pass_with_server_usage(
-        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
-        master_key: None) -> None:
+    litellm_retry2: str, upstream: Upstream, runs: GatewayRuns, master_key: None
+) -> None:
     upstream.reset()
     upstream.set_demo_faults()
-    run = runs.run("litellm-ok", litellm_retry2, upstream.ledger_url, rate_rps=4.0,
-                   tag_prompt=True)
+    run = runs.run("litellm-ok", litellm_retry2, upstream.ledger_url, rate_rps=4.0, tag_prompt=True)
     summary, records, ledger = run.summary, run.records, run.ledger
     assert summary["requests_sent"] >= 6
     assert summary["requests_ok"] == summary["requests_sent"]
@@ -47,8 +46,8 @@ def test_healthy_streams_pass_with_server_usage(
 
 
 def test_num_retries_2_triples_upstream_attempts_on_500(
-        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
-        master_key: None) -> None:
+    litellm_retry2: str, upstream: Upstream, runs: GatewayRuns, master_key: None
+) -> None:
     upstream.reset()
     upstream.set_demo_faults(http_500=1.0)
     try:
@@ -71,8 +70,8 @@ def test_num_retries_2_triples_upstream_attempts_on_500(
 
 
 def test_tagged_multi_turn_sessions_pair_every_turn(
-        litellm_retry2: str, upstream: Upstream, runs: GatewayRuns,
-        master_key: None) -> None:
+    litellm_retry2: str, upstream: Upstream, runs: GatewayRuns, master_key: None
+) -> None:
     """Chat sessions with a system prompt re-send their tagged history through LiteLLM; each
     turn's own tag, at the end of its last user message, names its request in the ledger."""
     upstream.reset()
@@ -100,8 +99,22 @@ turns = {{ dist = "constant", value = 3 }}
 think_time = {{ dist = "constant", value = 0.05 }}
 max_tokens = 12
 """)
-    assert main(["run", str(scenario), "--ledger", upstream.ledger_url, "--out",
-                 str(runs.folder), "--run-id", "litellm-chat", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(scenario),
+                "--ledger",
+                upstream.ledger_url,
+                "--out",
+                str(runs.folder),
+                "--run-id",
+                "litellm-chat",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     folder = runs.folder / "litellm-chat"
     records = list(read_jsonl(folder / "records.jsonl", AttemptRecord))
     entries = list(read_jsonl(folder / "ledger.jsonl", LedgerEntry))
@@ -115,18 +128,36 @@ max_tokens = 12
 
 
 def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(
-        litellm_retry2: str, litellm_noretry: str, upstream: Upstream, runs: GatewayRuns,
-        master_key: None) -> None:
+    litellm_retry2: str,
+    litellm_noretry: str,
+    upstream: Upstream,
+    runs: GatewayRuns,
+    master_key: None,
+) -> None:
     """One plan through LiteLLM with ``num_retries: 2`` and with ``0`` against an upstream
     failing half of all attempts: the retries buy successes with upstream attempts, and
     ``tokenstorm compare`` puts the two amplifications side by side."""
     upstream.reset()
     upstream.set_demo_faults(http_500=0.5)
     try:
-        retry2 = runs.run("litellm-flaky", litellm_retry2, upstream.ledger_url,
-                          run_id="retry2", rate_rps=8.0, duration_s=3.0, tag_prompt=True)
-        noretry = runs.run("litellm-flaky", litellm_noretry, upstream.ledger_url,
-                           run_id="noretry", rate_rps=8.0, duration_s=3.0, tag_prompt=True)
+        retry2 = runs.run(
+            "litellm-flaky",
+            litellm_retry2,
+            upstream.ledger_url,
+            run_id="retry2",
+            rate_rps=8.0,
+            duration_s=3.0,
+            tag_prompt=True,
+        )
+        noretry = runs.run(
+            "litellm-flaky",
+            litellm_noretry,
+            upstream.ledger_url,
+            run_id="noretry",
+            rate_rps=8.0,
+            duration_s=3.0,
+            tag_prompt=True,
+        )
     finally:
         upstream.set_demo_faults()
     assert noretry.summary["retry_amplification"] == 1.0
@@ -137,6 +168,9 @@ def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(
     assert main(["compare", str(noretry.folder), str(retry2.folder), "--out", str(out)]) == 0
     table = (out / "comparison.md").read_text()
     # Tagged prompts give per-request upstream attempts, so the difference gets a test.
-    row = next(line for line in table.splitlines()
-               if line.startswith("| retry amplification |") and "+" in line)
+    row = next(
+        line
+        for line in table.splitlines()
+        if line.startswith("| retry amplification |") and "+" in line
+    )
     assert row.rstrip(" |").endswith("yes"), row

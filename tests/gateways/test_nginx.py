@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_streams_pass_through_and_correlate_by_run_id(
-        nginx: Nginx, upstream: Upstream, runs: GatewayRuns) -> None:
+    nginx: Nginx, upstream: Upstream, runs: GatewayRuns
+) -> None:
     upstream.set_demo_faults()
     run = runs.run("nginx-ok", nginx.retry_url, upstream.ledger_url)
     summary, records, ledger = run.summary, run.records, run.ledger
@@ -31,7 +32,8 @@ def test_streams_pass_through_and_correlate_by_run_id(
     # its attempts, so correlation is per request, not aggregate.
     assert ledger and all(e.run_id == "nginx-ok" for e in ledger)
     assert {(e.request_id, e.attempt) for e in ledger} == {
-        (r.request_id, r.attempt) for r in records}
+        (r.request_id, r.attempt) for r in records
+    }
     assert summary["retry_amplification"] == 1.0
     assert summary["gateway_overhead_ms"] is not None
     assert summary["gateway_overhead_ms"]["count"] == len(records)
@@ -44,7 +46,8 @@ def test_streams_pass_through_and_correlate_by_run_id(
 
 @pytest.mark.parametrize(("which", "expected"), [("retry", 2.0), ("default", 1.0)])
 def test_retry_amplification_on_500_follows_nginx_rules(
-        nginx: Nginx, upstream: Upstream, runs: GatewayRuns, which: str, expected: float) -> None:
+    nginx: Nginx, upstream: Upstream, runs: GatewayRuns, which: str, expected: float
+) -> None:
     """Every upstream attempt answers 500. With ``non_idempotent`` nginx tries each of its two
     servers once (2 upstream attempts per request); without it, a sent POST is never re-sent."""
     upstream.set_demo_faults(http_500=1.0)

@@ -71,38 +71,83 @@ class Req:
 
 def _records(index: int, req: Req) -> tuple[PlannedRequest, AttemptRecord]:
     request_id = f"r{index}"
-    planned = PlannedRequest(request_id=request_id, session_id=f"s{index}", turn=1,
-                             offset_s=req.at_s, think_s=0.0, prompt_tokens=100, max_tokens=8,
-                             model=req.model, api="openai-chat", stream=True, messages=(),
-                             tags=req.tags)
+    planned = PlannedRequest(
+        request_id=request_id,
+        session_id=f"s{index}",
+        turn=1,
+        offset_s=req.at_s,
+        think_s=0.0,
+        prompt_tokens=100,
+        max_tokens=8,
+        model=req.model,
+        api="openai-chat",
+        stream=True,
+        messages=(),
+        tags=req.tags,
+    )
     ok = req.outcome == "ok"
     first = req.at_s + req.ttft_s if ok else None
     done = req.at_s + req.e2e_s
     record = AttemptRecord(
-        request_id=request_id, session_id=f"s{index}", turn=1, attempt=1,
-        scheduled_s=req.at_s, sent_s=req.at_s, first_byte_s=first, first_token_s=first,
-        done_s=done, status_code=200 if ok else 500, outcome=req.outcome,
-        prompt_tokens=100, completion_tokens=3 if ok else None, cached_tokens=0,
-        usage_source="server" if ok else None, model=req.model, deployment="d-" + req.model,
+        request_id=request_id,
+        session_id=f"s{index}",
+        turn=1,
+        attempt=1,
+        scheduled_s=req.at_s,
+        sent_s=req.at_s,
+        first_byte_s=first,
+        first_token_s=first,
+        done_s=done,
+        status_code=200 if ok else 500,
+        outcome=req.outcome,
+        prompt_tokens=100,
+        completion_tokens=3 if ok else None,
+        cached_tokens=0,
+        usage_source="server" if ok else None,
+        model=req.model,
+        deployment="d-" + req.model,
         error_detail=None,
         token_times_s=((req.at_s + (req.ttft_s + req.e2e_s) / 2, done) if ok else ()),
-        tags=req.tags, fault=req.fault)
+        tags=req.tags,
+        fault=req.fault,
+    )
     return planned, record
 
 
-def make_run_from(requests: Sequence[Req], label: str = "run",
-                  client_cpu_s: float | None = 1.0, plan_sha256: str = "plan-1") -> RunData:
-    scenario = parse_scenario({"name": label, "duration": DURATION_S,
-                               "workload": [{"kind": "stream"}]})
+def make_run_from(
+    requests: Sequence[Req],
+    label: str = "run",
+    client_cpu_s: float | None = 1.0,
+    plan_sha256: str = "plan-1",
+) -> RunData:
+    scenario = parse_scenario(
+        {"name": label, "duration": DURATION_S, "workload": [{"kind": "stream"}]}
+    )
     pairs = [_records(i, r) for i, r in enumerate(requests)]
     plan = tuple(p for p, _ in pairs)
     records = tuple(r for _, r in pairs)
-    summary = summarize(SummaryInputs(
-        run_id=label, duration_s=DURATION_S, plan=plan, records=records, ledger=None,
-        prices=load_price_book({}), slo=scenario.slo, client_cpu_s=client_cpu_s,
-        wall_s=DURATION_S))
-    return RunData(label, summary, {"scenario": scenario.model_dump(mode="json")}, plan,
-                   records, None, plan_sha256)
+    summary = summarize(
+        SummaryInputs(
+            run_id=label,
+            duration_s=DURATION_S,
+            plan=plan,
+            records=records,
+            ledger=None,
+            prices=load_price_book({}),
+            slo=scenario.slo,
+            client_cpu_s=client_cpu_s,
+            wall_s=DURATION_S,
+        )
+    )
+    return RunData(
+        label,
+        summary,
+        {"scenario": scenario.model_dump(mode="json")},
+        plan,
+        records,
+        None,
+        plan_sha256,
+    )
 
 
 @pytest.fixture

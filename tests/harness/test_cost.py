@@ -30,8 +30,7 @@ def test_snapshot_file_is_plain_json_and_trimmed() -> None:
     assert all(set(v) <= set(prices_refresh.KEPT_FIELDS) for v in entries.values())
 
 
-def test_mock_models_and_deployments_have_default_prices(
-        snapshot: dict[str, ModelPrice]) -> None:
+def test_mock_models_and_deployments_have_default_prices(snapshot: dict[str, ModelPrice]) -> None:
     book = load_price_book({})
     for name, real in DEFAULT_PRICE_AS.items():
         price = book.price_for(name, None)
@@ -41,12 +40,16 @@ def test_mock_models_and_deployments_have_default_prices(
 
 
 def test_cost_formula_bills_cached_tokens_at_the_cache_read_price(
-        snapshot: dict[str, ModelPrice]) -> None:
+    snapshot: dict[str, ModelPrice],
+) -> None:
     book = load_price_book({})
     real = snapshot["gpt-4o"]
     assert real.cache_read_usd_per_token is not None
-    expected = (900 * real.input_usd_per_token + 100 * real.cache_read_usd_per_token
-                + 20 * real.output_usd_per_token)
+    expected = (
+        900 * real.input_usd_per_token
+        + 100 * real.cache_read_usd_per_token
+        + 20 * real.output_usd_per_token
+    )
     assert book.cost_usd("gpt-4o", None, 1000, 100, 20) == pytest.approx(expected)
 
 
@@ -62,9 +65,14 @@ def test_unknown_model_has_no_cost() -> None:
 
 
 def test_scenario_price_as_overrides_defaults_and_deployment_beats_model(
-        snapshot: dict[str, ModelPrice]) -> None:
-    book = load_price_book({"small-fast": Price(price_as="gpt-4o"),
-                            "mock-small": Price(input_per_mtok=1.0, output_per_mtok=2.0)})
+    snapshot: dict[str, ModelPrice],
+) -> None:
+    book = load_price_book(
+        {
+            "small-fast": Price(price_as="gpt-4o"),
+            "mock-small": Price(input_per_mtok=1.0, output_per_mtok=2.0),
+        }
+    )
     on_deployment = book.price_for("mock-small", "small-fast")
     assert on_deployment is not None
     assert on_deployment.input_usd_per_token == snapshot["gpt-4o"].input_usd_per_token
@@ -94,20 +102,30 @@ def test_prices_per_million_read_without_float_noise(snapshot: dict[str, ModelPr
 
 def test_trim_keeps_priced_chat_and_completion_models_only() -> None:
     raw = {
-        "sample_spec": {"mode": "chat", "input_cost_per_token": 0.0,
-                        "output_cost_per_token": 0.0},
-        "chatty": {"mode": "chat", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-                   "supports_vision": True, "max_input_tokens": 1000},
-        "old": {"mode": "completion", "input_cost_per_token": 1e-6,
-                "output_cost_per_token": 1e-6},
-        "embedder": {"mode": "embedding", "input_cost_per_token": 1e-7,
-                     "output_cost_per_token": 0.0},
+        "sample_spec": {"mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0},
+        "chatty": {
+            "mode": "chat",
+            "input_cost_per_token": 1e-6,
+            "output_cost_per_token": 2e-6,
+            "supports_vision": True,
+            "max_input_tokens": 1000,
+        },
+        "old": {"mode": "completion", "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6},
+        "embedder": {
+            "mode": "embedding",
+            "input_cost_per_token": 1e-7,
+            "output_cost_per_token": 0.0,
+        },
         "unpriced": {"mode": "chat"},
     }
     trimmed = prices_refresh.trim_prices(raw, {"date": "2020-01-02"})
     assert list(trimmed) == ["_snapshot", "chatty", "old"]
-    assert trimmed["chatty"] == {"mode": "chat", "input_cost_per_token": 1e-6,
-                                 "output_cost_per_token": 2e-6, "max_input_tokens": 1000}
+    assert trimmed["chatty"] == {
+        "mode": "chat",
+        "input_cost_per_token": 1e-6,
+        "output_cost_per_token": 2e-6,
+        "max_input_tokens": 1000,
+    }
     assert json.loads(prices_refresh.dumps_snapshot(trimmed)) == trimmed
 
 
@@ -120,8 +138,9 @@ def test_refresh_from_a_local_wheel_writes_a_loadable_snapshot(tmp_path: Path) -
         info = zipfile.ZipInfo(prices_refresh.PRICE_MEMBER, date_time=(2025, 3, 4, 0, 0, 0))
         archive.writestr(info, json.dumps(raw))
     out = tmp_path / "prices.json"
-    code = prices_refresh.main(["--litellm-version", "9.9.9", "--wheel", str(wheel),
-                                "--out", str(out)])
+    code = prices_refresh.main(
+        ["--litellm-version", "9.9.9", "--wheel", str(wheel), "--out", str(out)]
+    )
     assert code == 0
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["_snapshot"]["date"] == "2025-03-04"
@@ -130,13 +149,18 @@ def test_refresh_from_a_local_wheel_writes_a_loadable_snapshot(tmp_path: Path) -
 
 
 def test_cache_writes_are_billed_at_the_cache_creation_price(
-        snapshot: dict[str, ModelPrice]) -> None:
+    snapshot: dict[str, ModelPrice],
+) -> None:
     real = snapshot["claude-sonnet-4-5"]
     assert real.cache_creation_usd_per_token is not None
     assert real.cache_read_usd_per_token is not None
     book = load_price_book({})
-    expected = (300 * real.input_usd_per_token + 500 * real.cache_read_usd_per_token
-                + 200 * real.cache_creation_usd_per_token + 10 * real.output_usd_per_token)
+    expected = (
+        300 * real.input_usd_per_token
+        + 500 * real.cache_read_usd_per_token
+        + 200 * real.cache_creation_usd_per_token
+        + 10 * real.output_usd_per_token
+    )
     assert book.cost_usd("claude-sonnet-4-5", None, 1000, 500, 10, 200) == pytest.approx(expected)
     # Anthropic's published ratios: writes 1.25x the input price, reads 0.1x.
     assert real.cache_creation_usd_per_token == pytest.approx(1.25 * real.input_usd_per_token)
@@ -151,8 +175,16 @@ def test_cache_writes_never_exceed_the_uncached_prompt_and_fall_back_to_input() 
 
 
 def test_explicit_cache_write_price() -> None:
-    book = load_price_book({"mine": Price(input_per_mtok=3.0, output_per_mtok=15.0,
-                                          cached_input_per_mtok=0.3, cache_write_per_mtok=3.75)})
+    book = load_price_book(
+        {
+            "mine": Price(
+                input_per_mtok=3.0,
+                output_per_mtok=15.0,
+                cached_input_per_mtok=0.3,
+                cache_write_per_mtok=3.75,
+            )
+        }
+    )
     price = book.price_for("mine", None)
     assert price is not None and price.as_dict()["cache_write_usd_per_mtok"] == 3.75
     assert book.cost_usd("mine", None, 1_000_000, 0, 0, 1_000_000) == pytest.approx(3.75)

@@ -31,10 +31,19 @@ class ScriptedSender:
     script: Script = _ok
     calls: list[tuple[str, int, float, int]] = field(default_factory=list)
 
-    async def send(self, *, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-                   stream: bool, timeout_s: float, first_token_timeout_s: float | None = None,
-                   headers: Mapping[str, str] | None = None, keep_text: bool = False,
-                   client_prompt_tokens: int | None = None) -> AttemptResult:
+    async def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, str]],
+        max_tokens: int,
+        stream: bool,
+        timeout_s: float,
+        first_token_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_text: bool = False,
+        client_prompt_tokens: int | None = None,
+    ) -> AttemptResult:
         assert headers is not None
         request_id = headers["x-tokenstorm-request-id"]
         attempt = int(headers["x-tokenstorm-attempt"])
@@ -46,38 +55,70 @@ class ScriptedSender:
         done_s = loop.time()
         ok = outcome is Outcome.OK
         return AttemptResult(
-            sent_s=sent_s, first_byte_s=sent_s + 0.01, first_token_s=sent_s + 0.1 if ok else None,
-            done_s=done_s, status_code=200 if ok else 429, outcome=outcome,
-            prompt_tokens=client_prompt_tokens, completion_tokens=3 if ok else None,
-            cached_tokens=0, usage_source="server" if ok else None, model=model,
-            deployment="d", error_detail=None, token_times_s=(), retry_after_s=wait_s,
-            fault=None, text="one two three" if keep_text else "",
+            sent_s=sent_s,
+            first_byte_s=sent_s + 0.01,
+            first_token_s=sent_s + 0.1 if ok else None,
+            done_s=done_s,
+            status_code=200 if ok else 429,
+            outcome=outcome,
+            prompt_tokens=client_prompt_tokens,
+            completion_tokens=3 if ok else None,
+            cached_tokens=0,
+            usage_source="server" if ok else None,
+            model=model,
+            deployment="d",
+            error_detail=None,
+            token_times_s=(),
+            retry_after_s=wait_s,
+            fault=None,
+            text="one two three" if keep_text else "",
         )
 
 
 def _request(session: int, turn: int, offset_s: float, think_s: float = 0.0) -> PlannedRequest:
     return PlannedRequest(
-        request_id=f"s{session}-t{turn}", session_id=f"s{session}", turn=turn,
-        offset_s=offset_s, think_s=think_s, prompt_tokens=4, max_tokens=8, model="m",
-        api="openai-chat", stream=True,
+        request_id=f"s{session}-t{turn}",
+        session_id=f"s{session}",
+        turn=turn,
+        offset_s=offset_s,
+        think_s=think_s,
+        prompt_tokens=4,
+        max_tokens=8,
+        model="m",
+        api="openai-chat",
+        stream=True,
         messages=(PlannedMessage(role="user", tokens=4, seed=session * 100 + turn),),
         tags={"workload": "test"},
     )
 
 
-def _run(plan: list[PlannedRequest], sender: ScriptedSender, virtual: Any, *,
-         duration_s: float = 10.0, drain_s: float = 5.0, attempts: int = 1,
-         stop_at_s: float | None = None,
-         stats: LiveStats | None = None) -> tuple[list[AttemptRecord], float]:
+def _run(
+    plan: list[PlannedRequest],
+    sender: ScriptedSender,
+    virtual: Any,
+    *,
+    duration_s: float = 10.0,
+    drain_s: float = 5.0,
+    attempts: int = 1,
+    stop_at_s: float | None = None,
+    stats: LiveStats | None = None,
+) -> tuple[list[AttemptRecord], float]:
     records: list[AttemptRecord] = []
     policy = RetryPolicy(attempts=attempts, backoff=Backoff(base=0.5, max=4.0, jitter=0.0))
-    config = EngineConfig(run_id="r1", duration_s=duration_s, drain_s=drain_s, timeout_s=60.0,
-                          first_token_timeout_s=None, retry=policy)
+    config = EngineConfig(
+        run_id="r1",
+        duration_s=duration_s,
+        drain_s=drain_s,
+        timeout_s=60.0,
+        first_token_timeout_s=None,
+        retry=policy,
+    )
 
     async def main() -> float:
         loop = asyncio.get_running_loop()
-        engine = Engine(config, sender, records.append, now=loop.time,
-                        rng=np.random.default_rng(0), stats=stats)
+        engine = Engine(
+            config, sender, records.append, now=loop.time, rng=np.random.default_rng(0), stats=stats
+        )
         if stop_at_s is not None:
             loop.call_later(stop_at_s, engine.request_stop, 1.0)
         return await engine.run(plan)
@@ -98,8 +139,11 @@ def test_open_loop_sends_on_time_whatever_is_in_flight(virtual: Any) -> None:
 
 
 def test_later_turns_wait_for_the_answer_plus_think_time_and_carry_history(virtual: Any) -> None:
-    plan = [_request(1, 1, 0.0), _request(1, 2, 0.5, think_s=0.5),
-            _request(1, 3, 1.0, think_s=0.25)]
+    plan = [
+        _request(1, 1, 0.0),
+        _request(1, 2, 0.5, think_s=0.5),
+        _request(1, 3, 1.0, think_s=0.25),
+    ]
     sender = ScriptedSender()
     records, _ = _run(plan, sender, virtual)
     by_turn = {r.turn: r for r in records}
@@ -112,9 +156,9 @@ def test_later_turns_wait_for_the_answer_plus_think_time_and_carry_history(virtu
 def test_retries_follow_retry_after_and_backoff(virtual: Any) -> None:
     def script(request_id: str, attempt: int) -> tuple[Outcome, float, float | None]:
         if attempt == 1:
-            return Outcome.HTTP_429, 0.1, 2.0       # server asks for 2 s
+            return Outcome.HTTP_429, 0.1, 2.0  # server asks for 2 s
         if attempt == 2:
-            return Outcome.HTTP_429, 0.1, None      # no hint: backoff 0.5 * 2 = 1 s
+            return Outcome.HTTP_429, 0.1, None  # no hint: backoff 0.5 * 2 = 1 s
         return Outcome.OK, 0.2, None
 
     records, _ = _run([_request(1, 1, 0.0)], ScriptedSender(script), virtual, attempts=3)
@@ -159,28 +203,36 @@ def test_stop_request_stops_scheduling_and_drains(virtual: Any) -> None:
     assert len(records) == 10 and end_s < 5.0
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     sessions=st.lists(
-        st.tuples(st.floats(0, 5), st.integers(1, 4), st.floats(0, 2)), min_size=1, max_size=8),
+        st.tuples(st.floats(0, 5), st.integers(1, 4), st.floats(0, 2)), min_size=1, max_size=8
+    ),
     fail_every=st.integers(2, 5),
     attempts=st.integers(1, 3),
 )
 def test_every_planned_request_gets_records_with_contiguous_attempts(
-    sessions: list[tuple[float, int, float]], fail_every: int, attempts: int, virtual: Any,
+    sessions: list[tuple[float, int, float]],
+    fail_every: int,
+    attempts: int,
+    virtual: Any,
 ) -> None:
-    plan = [_request(i, turn, offset, think_s=think if turn > 1 else 0.0)
-            for i, (offset, turns, think) in enumerate(sessions)
-            for turn in range(1, turns + 1)]
+    plan = [
+        _request(i, turn, offset, think_s=think if turn > 1 else 0.0)
+        for i, (offset, turns, think) in enumerate(sessions)
+        for turn in range(1, turns + 1)
+    ]
     counter = iter(range(10_000))
 
     def script(request_id: str, attempt: int) -> tuple[Outcome, float, float | None]:
         failed = next(counter) % fail_every == 0
         return (Outcome.HTTP_5XX if failed else Outcome.OK), 0.3, None
 
-    records, _ = _run(plan, ScriptedSender(script), virtual, duration_s=6.0,
-                      drain_s=2.0, attempts=attempts)
+    records, _ = _run(
+        plan, ScriptedSender(script), virtual, duration_s=6.0, drain_s=2.0, attempts=attempts
+    )
     by_request: dict[str, list[int]] = {}
     for record in records:
         by_request.setdefault(record.request_id, []).append(record.attempt)

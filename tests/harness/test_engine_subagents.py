@@ -30,10 +30,19 @@ class Sender:
         self.script = script
         self.sent: dict[str, int] = {}  # request id -> messages sent
 
-    async def send(self, *, model: str, messages: Sequence[Mapping[str, str]], max_tokens: int,
-                   stream: bool, timeout_s: float, first_token_timeout_s: float | None = None,
-                   headers: Mapping[str, str] | None = None, keep_text: bool = False,
-                   client_prompt_tokens: int | None = None) -> AttemptResult:
+    async def send(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, str]],
+        max_tokens: int,
+        stream: bool,
+        timeout_s: float,
+        first_token_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_text: bool = False,
+        client_prompt_tokens: int | None = None,
+    ) -> AttemptResult:
         assert headers is not None
         request_id = headers["x-tokenstorm-request-id"]
         self.sent[request_id] = len(messages)
@@ -43,48 +52,96 @@ class Sender:
         await asyncio.sleep(latency_s)
         ok = outcome is Outcome.OK
         return AttemptResult(
-            sent_s=sent_s, first_byte_s=sent_s, first_token_s=sent_s if ok else None,
-            done_s=loop.time(), status_code=200 if ok else 500, outcome=outcome,
-            prompt_tokens=client_prompt_tokens, completion_tokens=2 if ok else None,
-            cached_tokens=0, usage_source="server" if ok else None, model=model,
-            deployment="d", error_detail=None, token_times_s=(), retry_after_s=None,
-            fault=None, text="an answer" if keep_text else "")
+            sent_s=sent_s,
+            first_byte_s=sent_s,
+            first_token_s=sent_s if ok else None,
+            done_s=loop.time(),
+            status_code=200 if ok else 500,
+            outcome=outcome,
+            prompt_tokens=client_prompt_tokens,
+            completion_tokens=2 if ok else None,
+            cached_tokens=0,
+            usage_source="server" if ok else None,
+            model=model,
+            deployment="d",
+            error_detail=None,
+            token_times_s=(),
+            retry_after_s=None,
+            fault=None,
+            text="an answer" if keep_text else "",
+        )
 
 
-def _turn(session: str, turn: int, offset_s: float = 0.0, think_s: float = 0.0,
-          spawned_by: str = "", waits_for: tuple[str, ...] = ()) -> PlannedRequest:
+def _turn(
+    session: str,
+    turn: int,
+    offset_s: float = 0.0,
+    think_s: float = 0.0,
+    spawned_by: str = "",
+    waits_for: tuple[str, ...] = (),
+) -> PlannedRequest:
     return PlannedRequest(
-        request_id=f"{session}-t{turn}", session_id=session, turn=turn, offset_s=offset_s,
-        think_s=think_s, prompt_tokens=3, max_tokens=4, model="m", api="openai-chat",
-        stream=True, messages=(PlannedMessage(role="user", tokens=3, seed=turn),),
-        spawned_by=spawned_by, waits_for=waits_for)
+        request_id=f"{session}-t{turn}",
+        session_id=session,
+        turn=turn,
+        offset_s=offset_s,
+        think_s=think_s,
+        prompt_tokens=3,
+        max_tokens=4,
+        model="m",
+        api="openai-chat",
+        stream=True,
+        messages=(PlannedMessage(role="user", tokens=3, seed=turn),),
+        spawned_by=spawned_by,
+        waits_for=waits_for,
+    )
 
 
-def _family(children: int = 2, child_turns: int = 2, parent_turns: int = 3,
-            think_s: float = 0.5) -> list[PlannedRequest]:
+def _family(
+    children: int = 2, child_turns: int = 2, parent_turns: int = 3, think_s: float = 0.5
+) -> list[PlannedRequest]:
     """Parent ``p``: its turn 1 spawns ``children`` sub-agents, turn 2 waits for them."""
     kids = tuple(f"p-sub1-{i}" for i in range(children))
     plan = [_turn("p", 1, offset_s=1.0)]
-    plan += [_turn("p", n, 1.0, think_s, waits_for=kids if n == 2 else ())
-             for n in range(2, parent_turns + 1)]
-    plan += [_turn(kid, n, 1.0, think_s if n > 1 else 0.0, spawned_by="p-t1")
-             for kid in kids for n in range(1, child_turns + 1)]
+    plan += [
+        _turn("p", n, 1.0, think_s, waits_for=kids if n == 2 else ())
+        for n in range(2, parent_turns + 1)
+    ]
+    plan += [
+        _turn(kid, n, 1.0, think_s if n > 1 else 0.0, spawned_by="p-t1")
+        for kid in kids
+        for n in range(1, child_turns + 1)
+    ]
     return plan
 
 
-def _run(plan: list[PlannedRequest], script: Script, virtual: Any, *,
-         duration_s: float = 60.0, drain_s: float = 5.0, max_sessions: int = 100,
-         stats: LiveStats | None = None) -> tuple[dict[str, AttemptRecord], Sender]:
+def _run(
+    plan: list[PlannedRequest],
+    script: Script,
+    virtual: Any,
+    *,
+    duration_s: float = 60.0,
+    drain_s: float = 5.0,
+    max_sessions: int = 100,
+    stats: LiveStats | None = None,
+) -> tuple[dict[str, AttemptRecord], Sender]:
     records: list[AttemptRecord] = []
     sender = Sender(script)
-    config = EngineConfig(run_id="r", duration_s=duration_s, drain_s=drain_s, timeout_s=60.0,
-                          first_token_timeout_s=None, retry=RetryPolicy(attempts=1),
-                          max_sessions_in_flight=max_sessions)
+    config = EngineConfig(
+        run_id="r",
+        duration_s=duration_s,
+        drain_s=drain_s,
+        timeout_s=60.0,
+        first_token_timeout_s=None,
+        retry=RetryPolicy(attempts=1),
+        max_sessions_in_flight=max_sessions,
+    )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        engine = Engine(config, sender, records.append, now=loop.time,
-                        rng=np.random.default_rng(0), stats=stats)
+        engine = Engine(
+            config, sender, records.append, now=loop.time, rng=np.random.default_rng(0), stats=stats
+        )
         await engine.run(plan)
 
     virtual(main)
@@ -97,8 +154,7 @@ def _latency(table: Mapping[str, float], default_s: float = 1.0) -> Script:
     return lambda request_id: (Outcome.OK, table.get(request_id, default_s))
 
 
-def test_subagents_start_when_the_parent_turn_ends_and_the_next_turn_waits(
-        virtual: Any) -> None:
+def test_subagents_start_when_the_parent_turn_ends_and_the_next_turn_waits(virtual: Any) -> None:
     plan = _family()
     slow = {"p-sub1-1-t2": 4.0}
     by_id, sender = _run(plan, _latency(slow), virtual)
@@ -111,8 +167,15 @@ def test_subagents_start_when_the_parent_turn_ends_and_the_next_turn_waits(
     assert by_id["p-t2"].scheduled_s == last_child_done + 0.5
     assert by_id["p-t3"].scheduled_s == by_id["p-t2"].done_s + 0.5  # type: ignore[operator]
     # Each session keeps its own history: sub-agents do not see the parent's.
-    assert sender.sent == {"p-t1": 1, "p-t2": 3, "p-t3": 5, "p-sub1-0-t1": 1,
-                           "p-sub1-0-t2": 3, "p-sub1-1-t1": 1, "p-sub1-1-t2": 3}
+    assert sender.sent == {
+        "p-t1": 1,
+        "p-t2": 3,
+        "p-t3": 5,
+        "p-sub1-0-t1": 1,
+        "p-sub1-0-t2": 3,
+        "p-sub1-1-t1": 1,
+        "p-sub1-1-t2": 3,
+    }
 
 
 def test_a_failed_parent_turn_cancels_the_subagents_it_would_start(virtual: Any) -> None:
@@ -150,23 +213,42 @@ def test_the_session_limit_drops_subagents_and_the_parent_goes_on(virtual: Any) 
 
 def test_the_deadline_records_subagents_in_flight_and_never_started(virtual: Any) -> None:
     # Sub-agents never answer; the run ends at duration + drain with everything recorded.
-    by_id, _ = _run(_family(), _latency({"p-sub1-0-t1": 1e9, "p-sub1-1-t1": 1e9}), virtual,
-                    duration_s=10.0, drain_s=2.0)
+    by_id, _ = _run(
+        _family(),
+        _latency({"p-sub1-0-t1": 1e9, "p-sub1-1-t1": 1e9}),
+        virtual,
+        duration_s=10.0,
+        drain_s=2.0,
+    )
     assert by_id["p-sub1-0-t1"].outcome == "cancelled" and by_id["p-sub1-0-t1"].sent_s
     assert by_id["p-sub1-0-t2"].sent_s is None and by_id["p-t2"].sent_s is None
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**20), fail_every=st.integers(2, 9), duration_s=st.floats(2.0, 30.0))
 def test_planned_fan_out_runs_with_every_request_recorded_once(
-        seed: int, fail_every: int, duration_s: float, virtual: Any) -> None:
-    scenario = parse_scenario({
-        "seed": seed, "duration": duration_s, "arrival": {"rate": 1},
-        "workload": [{"kind": "agent_loop", "turns": {"dist": "uniform", "min": 1, "max": 5},
-                      "subagents": {"probability": 0.6, "turns": {"dist": "uniform",
-                                                                   "min": 1, "max": 3},
-                                    "count": {"dist": "uniform", "min": 0, "max": 3}}}]})
+    seed: int, fail_every: int, duration_s: float, virtual: Any
+) -> None:
+    scenario = parse_scenario(
+        {
+            "seed": seed,
+            "duration": duration_s,
+            "arrival": {"rate": 1},
+            "workload": [
+                {
+                    "kind": "agent_loop",
+                    "turns": {"dist": "uniform", "min": 1, "max": 5},
+                    "subagents": {
+                        "probability": 0.6,
+                        "turns": {"dist": "uniform", "min": 1, "max": 3},
+                        "count": {"dist": "uniform", "min": 0, "max": 3},
+                    },
+                }
+            ],
+        }
+    )
     plan = build_plan(scenario)
 
     def script(request_id: str) -> tuple[Outcome, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-USER_TESTS = '''
+USER_TESTS = """
 import httpx
 import pytest
 
@@ -33,18 +33,31 @@ def test_faulty_mock_fails_every_request(tokenstorm_mock):
 @pytest.mark.tokenstorm_mock(faults={"http_5000": 1.0})
 def test_bad_marker(tokenstorm_mock):
     pass
-'''
+"""
 
 
 @pytest.mark.slow
 def test_fixture_in_a_user_suite(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(USER_TESTS)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "harness.pytest_plugin", "-p",
-         "no:cacheprovider", "test_user.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "harness.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "test_user.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         # Load the plugin by -p only, whether or not the pytest11 entry point is installed.
-        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
     out = result.stdout
     assert "2 passed" in out and "1 error" in out, out + result.stderr
     assert "tokenstorm_mock marker: faults.http_5000" in out, out

@@ -40,10 +40,16 @@ def test_the_servers_should_retry_header_wins() -> None:
     assert retry_delay_s(POLICY, 1, Outcome.HTTP_4XX, 400, None, 0.0, True) == 0.5
 
 
-@given(attempt=st.integers(1, 9), u=st.floats(0, 1, exclude_max=True),
-       base=st.floats(0.01, 2), cap=st.floats(0.01, 30), jitter=st.floats(0, 1))
-def test_backoff_stays_within_its_jitter_band(attempt: int, u: float, base: float, cap: float,
-                                              jitter: float) -> None:
+@given(
+    attempt=st.integers(1, 9),
+    u=st.floats(0, 1, exclude_max=True),
+    base=st.floats(0.01, 2),
+    cap=st.floats(0.01, 30),
+    jitter=st.floats(0, 1),
+)
+def test_backoff_stays_within_its_jitter_band(
+    attempt: int, u: float, base: float, cap: float, jitter: float
+) -> None:
     policy = RetryPolicy(attempts=10, backoff=Backoff(base=base, max=cap, jitter=jitter))
     delay = retry_delay_s(policy, attempt, Outcome.HTTP_5XX, 500, None, u)
     assert delay is not None

@@ -28,13 +28,28 @@ class _FreezeWatcher:
 
 
 def test_the_plan_is_frozen_during_the_run_and_thawed_after(tmp_path: Path) -> None:
-    scenario = parse_scenario({
-        "name": "heap", "seed": 2, "duration": "0.5s", "drain": "3s",
-        "arrival": {"process": "constant", "rate": "20/s"},
-        "workload": [{"kind": "stream", "prompt_tokens": 20, "max_tokens": 3}],
-        "mock": {"deployments": [{"name": "only", "model": "mock-small", "ttft_ms": 1,
-                                  "itl_ms": 1, "output_tokens": 3}]},
-    }, "heap")
+    scenario = parse_scenario(
+        {
+            "name": "heap",
+            "seed": 2,
+            "duration": "0.5s",
+            "drain": "3s",
+            "arrival": {"process": "constant", "rate": "20/s"},
+            "workload": [{"kind": "stream", "prompt_tokens": 20, "max_tokens": 3}],
+            "mock": {
+                "deployments": [
+                    {
+                        "name": "only",
+                        "model": "mock-small",
+                        "ttft_ms": 1,
+                        "itl_ms": 1,
+                        "output_tokens": 3,
+                    }
+                ]
+            },
+        },
+        "heap",
+    )
     watcher = _FreezeWatcher()
     assert gc.get_freeze_count() == 0
     result = execute(scenario, tmp_path, "heap", progress=False, abort_check=watcher)

@@ -19,23 +19,42 @@ TTFT_MS, ITL_MS, TOKENS = 100.0, 20.0, 12
 
 
 def _plan(count: int, api: str, stream: bool) -> list[PlannedRequest]:
-    return [PlannedRequest(
-        request_id=f"s{i}-t1", session_id=f"s{i}", turn=1, offset_s=0.1 * i, think_s=0.0,
-        prompt_tokens=50, max_tokens=64, model="any-model", api=api, stream=stream,
-        messages=(PlannedMessage(role="user", tokens=50, seed=i),), tags={})
-        for i in range(count)]
+    return [
+        PlannedRequest(
+            request_id=f"s{i}-t1",
+            session_id=f"s{i}",
+            turn=1,
+            offset_s=0.1 * i,
+            think_s=0.0,
+            prompt_tokens=50,
+            max_tokens=64,
+            model="any-model",
+            api=api,
+            stream=stream,
+            messages=(PlannedMessage(role="user", tokens=50, seed=i),),
+            tags={},
+        )
+        for i in range(count)
+    ]
 
 
 def _run(url: str, api: str, stream: bool) -> list[AttemptRecord]:
     records: list[AttemptRecord] = []
-    config = EngineConfig(run_id="timing", duration_s=5.0, drain_s=5.0, timeout_s=10.0,
-                          first_token_timeout_s=None, retry=RetryPolicy())
+    config = EngineConfig(
+        run_id="timing",
+        duration_s=5.0,
+        drain_s=5.0,
+        timeout_s=10.0,
+        first_token_timeout_s=None,
+        retry=RetryPolicy(),
+    )
 
     async def main() -> None:
         client = HttpClient(url, api)
         try:
-            engine = Engine(config, client, records.append, now=time.perf_counter,
-                            rng=np.random.default_rng(0))
+            engine = Engine(
+                config, client, records.append, now=time.perf_counter, rng=np.random.default_rng(0)
+            )
             await engine.run(_plan(20, api, stream))
         finally:
             await client.close()
@@ -49,10 +68,13 @@ def test_streamed_ttft_and_itl_match_the_mock(api: str) -> None:
     with EmbeddedMock(constant_settings(TTFT_MS, ITL_MS, TOKENS)) as mock:
         records = _run(mock.api_url, api, stream=True)
     assert [r.outcome for r in records] == ["ok"] * 20
-    ttft_ms = np.array([(r.first_token_s - r.sent_s) * 1000 for r in records  # type: ignore[operator]
-                        ])
-    gaps_ms = np.concatenate([np.diff([r.first_token_s, *r.token_times_s]) * 1000
-                              for r in records])
+    ttft_ms = np.array(
+        [
+            (r.first_token_s - r.sent_s) * 1000
+            for r in records  # type: ignore[operator]
+        ]
+    )
+    gaps_ms = np.concatenate([np.diff([r.first_token_s, *r.token_times_s]) * 1000 for r in records])
     assert all(r.completion_tokens == TOKENS and r.usage_source == "server" for r in records)
     assert len(gaps_ms) == 20 * (TOKENS - 1)
     assert TTFT_MS <= np.median(ttft_ms) <= TTFT_MS + 4, ttft_ms

@@ -24,7 +24,8 @@ async def _serving(settings: MockSettings, ledger_path: Path | None = None) -> A
     """Run ``serve`` on the current loop; yields its base URL; stops it on exit."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve(settings, port=0, ledger_path=ledger_path, ready=ready.set_result))
+        serve(settings, port=0, ledger_path=ledger_path, ready=ready.set_result)
+    )
     done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()

@@ -14,10 +14,24 @@ from mock_models.settings import DeploymentSettings, EngineSettings, MockSetting
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
-_SETTINGS = MockSettings(seed=3, deployments=(DeploymentSettings(
-    name="engine", model="m", jitter=0.0, output_tokens=3, output_tokens_sigma=0.0,
-    engine=EngineSettings(step_base_ms=0.2, prefill_ms_per_token=0.0, decode_ms_per_seq=0.0,
-                          prefix_cache_blocks=50)),))
+_SETTINGS = MockSettings(
+    seed=3,
+    deployments=(
+        DeploymentSettings(
+            name="engine",
+            model="m",
+            jitter=0.0,
+            output_tokens=3,
+            output_tokens_sigma=0.0,
+            engine=EngineSettings(
+                step_base_ms=0.2,
+                prefill_ms_per_token=0.0,
+                decode_ms_per_seq=0.0,
+                prefix_cache_blocks=50,
+            ),
+        ),
+    ),
+)
 _BODY = {"model": "m", "messages": [{"role": "user", "content": synthetic_text(40, 1)}]}
 
 
@@ -27,16 +41,16 @@ def test_faults_change_while_serving_and_reset_forgets(serving: Serving) -> None
             admin = base_url + "/tokenstorm/admin"
 
             async def chat() -> tuple[int, dict[str, object]]:
-                async with session.post(base_url + "/v1/chat/completions",
-                                        json=_BODY) as response:
+                async with session.post(base_url + "/v1/chat/completions", json=_BODY) as response:
                     return response.status, orjson.loads(await response.read())
 
             assert (await chat())[0] == 200
             async with session.put(admin + "/faults", json={"http_500": 1.0}) as response:
                 assert response.status == 200
             assert (await chat())[0] == 500
-            async with session.put(admin + "/faults",
-                                   json={"http_500": 0.7, "cut": 0.7}) as response:
+            async with session.put(
+                admin + "/faults", json={"http_500": 0.7, "cut": 0.7}
+            ) as response:
                 assert response.status == 400
                 assert "add up to" in (await response.json())["error"]["message"]
             async with session.get(admin + "/settings") as response:

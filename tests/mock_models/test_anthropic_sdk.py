@@ -14,11 +14,20 @@ from mock_models.settings import DeploymentSettings, EngineSettings, MockSetting
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
-_SETTINGS = MockSettings(seed=5, deployments=(
-    DeploymentSettings(name="claude-ish", model="mock-claude", ttft_ms=1.0,
-                       prefill_ms_per_token=0.0, itl_ms=0.2, output_tokens=12,
-                       output_tokens_sigma=0.4),
-))
+_SETTINGS = MockSettings(
+    seed=5,
+    deployments=(
+        DeploymentSettings(
+            name="claude-ish",
+            model="mock-claude",
+            ttft_ms=1.0,
+            prefill_ms_per_token=0.0,
+            itl_ms=0.2,
+            output_tokens=12,
+            output_tokens_sigma=0.4,
+        ),
+    ),
+)
 _SYSTEM = synthetic_text(33, 4)
 _PROMPT = synthetic_text(48, 6)
 _PROMPT_TOKENS = count_tokens(_SYSTEM) + count_tokens(_PROMPT)
@@ -34,7 +43,9 @@ def test_messages_stream_final_message(serving: Serving) -> None:
             for max_tokens in (5, 1000):
                 events: list[str] = []
                 async with client.messages.stream(
-                    model="mock-claude", max_tokens=max_tokens, system=_SYSTEM,
+                    model="mock-claude",
+                    max_tokens=max_tokens,
+                    system=_SYSTEM,
                     messages=[{"role": "user", "content": _PROMPT}],
                 ) as stream:
                     async for event in stream:
@@ -61,12 +72,22 @@ def test_messages_create_streaming_events(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             stream = await client.messages.create(
-                model="mock-claude", max_tokens=3, stream=True,
-                messages=[{"role": "user", "content": "hello"}])
+                model="mock-claude",
+                max_tokens=3,
+                stream=True,
+                messages=[{"role": "user", "content": "hello"}],
+            )
             kinds = [event.type async for event in stream]
-            assert kinds == ["message_start", "content_block_start", "content_block_delta",
-                             "content_block_delta", "content_block_delta", "content_block_stop",
-                             "message_delta", "message_stop"]
+            assert kinds == [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop",
+            ]
 
     asyncio.run(scenario())
 
@@ -75,8 +96,11 @@ def test_messages_create_non_streaming(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             message = await client.messages.with_raw_response.create(
-                model="mock-claude", max_tokens=2, system=[{"type": "text", "text": _SYSTEM}],
-                messages=[{"role": "user", "content": [{"type": "text", "text": _PROMPT}]}])
+                model="mock-claude",
+                max_tokens=2,
+                system=[{"type": "text", "text": _SYSTEM}],
+                messages=[{"role": "user", "content": [{"type": "text", "text": _PROMPT}]}],
+            )
             assert message.headers["request-id"].startswith("req_")
             assert message.headers["x-tokenstorm-deployment"] == "claude-ish"
             parsed = await message.parse()
@@ -94,8 +118,9 @@ def test_unknown_model_is_not_found(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             try:
-                await client.messages.create(model="claude-nope", max_tokens=5,
-                                             messages=[{"role": "user", "content": "hi"}])
+                await client.messages.create(
+                    model="claude-nope", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+                )
             except anthropic.NotFoundError as exc:
                 assert exc.status_code == 404
                 assert isinstance(exc.body, dict)
@@ -107,27 +132,45 @@ def test_unknown_model_is_not_found(serving: Serving) -> None:
 
 
 _LONG_SYSTEM = synthetic_text(1200, 8)
-_CACHING = MockSettings(seed=5, deployments=(
-    DeploymentSettings(name="claude-cache", model="mock-claude", output_tokens=6,
-                       output_tokens_sigma=0.0, jitter=0.0,
-                       engine=EngineSettings(step_base_ms=0.5, prefill_ms_per_token=0.0,
-                                             decode_ms_per_seq=0.0, prefix_cache_blocks=100)),
-))
+_CACHING = MockSettings(
+    seed=5,
+    deployments=(
+        DeploymentSettings(
+            name="claude-cache",
+            model="mock-claude",
+            output_tokens=6,
+            output_tokens_sigma=0.0,
+            jitter=0.0,
+            engine=EngineSettings(
+                step_base_ms=0.5,
+                prefill_ms_per_token=0.0,
+                decode_ms_per_seq=0.0,
+                prefix_cache_blocks=100,
+            ),
+        ),
+    ),
+)
 
 
 def test_cache_control_usage_parses_through_the_sdk(serving: Serving) -> None:
     """A marked system prompt: written by the first call (5-minute entry), read by the second
     (streamed); every usage field the SDK parses is consistent."""
     system: list[TextBlockParam] = [
-        {"type": "text", "text": _LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+        {"type": "text", "text": _LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}
+    ]
 
     async def scenario() -> None:
         async with serving(_CACHING) as base_url, _client(base_url) as client:
             first = await client.messages.create(
-                model="mock-claude", max_tokens=20, system=system,
-                messages=[{"role": "user", "content": _PROMPT}])
+                model="mock-claude",
+                max_tokens=20,
+                system=system,
+                messages=[{"role": "user", "content": _PROMPT}],
+            )
             async with client.messages.stream(
-                model="mock-claude", max_tokens=20, system=system,
+                model="mock-claude",
+                max_tokens=20,
+                system=system,
                 messages=[{"role": "user", "content": synthetic_text(30, 9)}],
             ) as stream:
                 second = await stream.get_final_message()
@@ -149,18 +192,25 @@ def test_bad_cache_control_is_a_bad_request(serving: Serving) -> None:
     """More than four breakpoints, or a TTL Anthropic does not offer: 400 naming the limit."""
     marked: list[TextBlockParam] = [
         {"type": "text", "text": f"part {i}", "cache_control": {"type": "ephemeral"}}
-        for i in range(5)]
-    bad_ttl: list[TextBlockParam] = [{"type": "text", "text": "x", "cache_control": {
-        "type": "ephemeral", "ttl": "2h"}}]  # type: ignore[typeddict-item]
+        for i in range(5)
+    ]
+    bad_ttl: list[TextBlockParam] = [
+        {"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}
+    ]  # type: ignore[typeddict-item]
 
     async def scenario() -> None:
         async with serving(_CACHING) as base_url, _client(base_url) as client:
-            for system, wording in ((marked, "A maximum of 4 blocks with cache_control"),
-                                    (bad_ttl, "system.0.cache_control.ttl")):
+            for system, wording in (
+                (marked, "A maximum of 4 blocks with cache_control"),
+                (bad_ttl, "system.0.cache_control.ttl"),
+            ):
                 try:
                     await client.messages.create(
-                        model="mock-claude", max_tokens=5, system=system,
-                        messages=[{"role": "user", "content": "hi"}])
+                        model="mock-claude",
+                        max_tokens=5,
+                        system=system,
+                        messages=[{"role": "user", "content": "hi"}],
+                    )
                 except anthropic.BadRequestError as exc:
                     assert wording in str(exc)
                 else:

@@ -10,15 +10,20 @@ from mock_models.flavour import ParsedRequest
 from mock_models.latency import jittered_s
 from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
 
-_REQUEST = ParsedRequest(model="mock-small", prompt_tokens=120, max_tokens=None, stream=True,
-                         include_usage=True)
+_REQUEST = ParsedRequest(
+    model="mock-small", prompt_tokens=120, max_tokens=None, stream=True, include_usage=True
+)
 
 
 def test_digest_is_stable_and_depends_on_every_part() -> None:
     base = attempt_digest(7, "req-1", 1, 0)
     assert base == attempt_digest(7, "req-1", 1, 0)
-    variants = {attempt_digest(8, "req-1", 1, 0), attempt_digest(7, "req-2", 1, 0),
-                attempt_digest(7, "req-1", 2, 0), attempt_digest(7, "req-1", 1, 1)}
+    variants = {
+        attempt_digest(8, "req-1", 1, 0),
+        attempt_digest(7, "req-2", 1, 0),
+        attempt_digest(7, "req-1", 2, 0),
+        attempt_digest(7, "req-1", 1, 1),
+    }
     assert base not in variants
     assert len(variants) == 4
     assert 0 <= base < 2**64
@@ -27,10 +32,14 @@ def test_digest_is_stable_and_depends_on_every_part() -> None:
 def test_plan_is_a_function_of_the_digest() -> None:
     deployment = MockSettings().deployments[0]
     faults = DemoFaults(http_429=0.3, cut=0.3)
-    plans = [plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
-             for i in range(50)]
-    again = [plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
-             for i in range(50)]
+    plans = [
+        plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
+        for i in range(50)
+    ]
+    again = [
+        plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
+        for i in range(50)
+    ]
     assert plans == again
     assert len({plan.latency.completion_tokens for plan in plans}) > 5
     assert {plan.fault for plan in plans} == {"http_429", "cut", None}
@@ -40,8 +49,15 @@ def test_plan_is_a_function_of_the_digest() -> None:
 
 def test_plan_words_and_gaps_are_compact_and_the_seeded_draws() -> None:
     # An open stream holds its plan: words and gaps must not cost an object per token.
-    deployment = DeploymentSettings(name="long", model="mock", ttft_ms=20.0, itl_ms=20.0,
-                                    jitter=0.1, output_tokens=1000, output_tokens_sigma=0.0)
+    deployment = DeploymentSettings(
+        name="long",
+        model="mock",
+        ttft_ms=20.0,
+        itl_ms=20.0,
+        jitter=0.1,
+        output_tokens=1000,
+        output_tokens_sigma=0.0,
+    )
     digest = attempt_digest(3, "long", 1, 0)
     plan = plan_attempt(deployment, DemoFaults(), _REQUEST, digest)
     tokens = plan.latency.completion_tokens

@@ -17,11 +17,16 @@ from mock_models.settings import DeploymentSettings, MockSettings
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
 _GOOD: dict[str, dict[str, Any]] = {
-    "/v1/chat/completions": {"model": "mock-small",
-                             "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/chat/completions": {
+        "model": "mock-small",
+        "messages": [{"role": "user", "content": "hi"}],
+    },
     "/v1/completions": {"model": "mock-small", "prompt": "hi"},
-    "/v1/messages": {"model": "mock-small", "max_tokens": 5,
-                     "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/messages": {
+        "model": "mock-small",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
     "/v1/embeddings": {"model": "mock-small", "input": "hi"},
 }
 _JSON = {"content-type": "application/json"}
@@ -43,27 +48,40 @@ def _cases(path: str) -> list[tuple[str, bytes, dict[str, str], int, str]]:
         ("not an object", b"[1, 2]", _JSON, 400, ""),
         ("unknown model", orjson.dumps({**good, "model": "no-such"}), _JSON, 404, "no-such"),
         ("missing model", orjson.dumps(without_model), _JSON, 400, "model"),
-        ("form post", orjson.dumps(good), {"content-type": "application/x-www-form-urlencoded"},
-         400, "Unsupported content type 'application/x-www-form-urlencoded'"),
-        ("plain text", orjson.dumps(good), {"content-type": "text/plain"}, 400,
-         "Content-Type: application/json"),
-        ("oversized", b'{"pad": "' + b"x" * (65 * 1024 * 1024) + b'"}', _JSON, 413,
-         "exceeds"),
+        (
+            "form post",
+            orjson.dumps(good),
+            {"content-type": "application/x-www-form-urlencoded"},
+            400,
+            "Unsupported content type 'application/x-www-form-urlencoded'",
+        ),
+        (
+            "plain text",
+            orjson.dumps(good),
+            {"content-type": "text/plain"},
+            400,
+            "Content-Type: application/json",
+        ),
+        ("oversized", b'{"pad": "' + b"x" * (65 * 1024 * 1024) + b'"}', _JSON, 413, "exceeds"),
     ]
 
 
 @pytest.mark.parametrize("path", list(_GOOD))
 def test_bad_requests_get_provider_errors_and_the_server_keeps_serving(
-        serving: Serving, path: str) -> None:
+    serving: Serving, path: str
+) -> None:
     async def scenario() -> None:
-        settings = MockSettings(deployments=(DeploymentSettings(
-            name="only", model="mock-small", ttft_ms=1.0, itl_ms=0.1, output_tokens=3),))
+        settings = MockSettings(
+            deployments=(
+                DeploymentSettings(
+                    name="only", model="mock-small", ttft_ms=1.0, itl_ms=0.1, output_tokens=3
+                ),
+            )
+        )
         timeout = aiohttp.ClientTimeout(total=30)
-        async with serving(settings) as base_url, aiohttp.ClientSession(
-                timeout=timeout) as session:
+        async with serving(settings) as base_url, aiohttp.ClientSession(timeout=timeout) as session:
             for name, body, headers, status, wording in _cases(path):
-                async with session.post(base_url + path, data=body,
-                                        headers=headers) as response:
+                async with session.post(base_url + path, data=body, headers=headers) as response:
                     document = orjson.loads(await response.read())
                     assert response.status == status, (name, document)
                     error_type, message = _error(path, document)
@@ -72,8 +90,11 @@ def test_bad_requests_get_provider_errors_and_the_server_keeps_serving(
                     if path != "/v1/messages" and name in {"form post", "plain text"}:
                         assert document["error"]["code"] == "unsupported_content_type"
             # charset parameters are fine, and a good request is still answered.
-            async with session.post(base_url + path, data=orjson.dumps(_GOOD[path]), headers={
-                    "content-type": "application/json; charset=utf-8"}) as response:
+            async with session.post(
+                base_url + path,
+                data=orjson.dumps(_GOOD[path]),
+                headers={"content-type": "application/json; charset=utf-8"},
+            ) as response:
                 assert response.status == 200, await response.text()
 
     asyncio.run(scenario())

@@ -13,9 +13,14 @@ from mock_models.batching import BatchScheduler, Sequence, StepCosts
 
 
 def _costs(**overrides: float) -> StepCosts:
-    fields: dict[str, float] = {"max_num_seqs": 8, "max_waiting_seqs": 100,
-                                "max_num_batched_tokens": 512, "step_base_s": 0.005,
-                                "prefill_s_per_token": 0.0001, "decode_s_per_seq": 0.001}
+    fields: dict[str, float] = {
+        "max_num_seqs": 8,
+        "max_waiting_seqs": 100,
+        "max_num_batched_tokens": 512,
+        "step_base_s": 0.005,
+        "prefill_s_per_token": 0.0001,
+        "decode_s_per_seq": 0.001,
+    }
     fields.update(overrides)
     return StepCosts(**fields)  # type: ignore[arg-type]
 
@@ -37,8 +42,9 @@ class Step:
     decode_seqs: int
 
 
-def simulate(costs: StepCosts, arrivals: list[Arrival],
-             abort_at: dict[int, float] | None = None) -> list[Step]:
+def simulate(
+    costs: StepCosts, arrivals: list[Arrival], abort_at: dict[int, float] | None = None
+) -> list[Step]:
     """Run the scheduler on a fake clock; arrivals join before the first step that starts at
     or after their time. Returns the steps as (start, duration, prefill, decode) tuples."""
     scheduler: BatchScheduler[int] = BatchScheduler(costs)
@@ -134,19 +140,27 @@ def test_a_fully_cached_prompt_still_computes_one_token() -> None:
     assert seq.prefill_left_tokens == 1
 
 
-_arrival = st.builds(Arrival, st.floats(min_value=0, max_value=0.5),
-                     st.integers(min_value=0, max_value=3000),
-                     st.integers(min_value=1, max_value=40))
+_arrival = st.builds(
+    Arrival,
+    st.floats(min_value=0, max_value=0.5),
+    st.integers(min_value=0, max_value=3000),
+    st.integers(min_value=1, max_value=40),
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(_arrival, min_size=1, max_size=30), st.integers(min_value=1, max_value=6),
-       st.integers(min_value=8, max_value=1024), st.integers(min_value=0, max_value=10))
+@given(
+    st.lists(_arrival, min_size=1, max_size=30),
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=8, max_value=1024),
+    st.integers(min_value=0, max_value=10),
+)
 def test_every_admitted_sequence_gets_exactly_its_tokens(
     arrivals: list[Arrival], max_num_seqs: int, budget: int, max_waiting: int
 ) -> None:
-    costs = _costs(max_num_seqs=max_num_seqs, max_num_batched_tokens=budget,
-                   max_waiting_seqs=max_waiting)
+    costs = _costs(
+        max_num_seqs=max_num_seqs, max_num_batched_tokens=budget, max_waiting_seqs=max_waiting
+    )
     steps = simulate(costs, arrivals)
     for arrival in arrivals:
         expected = 0 if arrival.refused else arrival.output_tokens

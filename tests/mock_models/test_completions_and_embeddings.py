@@ -19,15 +19,30 @@ from mock_models.settings import DeploymentSettings, EngineSettings, MockSetting
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., object]
 
-_SETTINGS = MockSettings(seed=7, deployments=(
-    DeploymentSettings(name="constant", model="mock-constant", ttft_ms=1.0,
-                       prefill_ms_per_token=0.0, itl_ms=0.2, output_tokens=30,
-                       output_tokens_sigma=0.3, embedding_dimensions=64),
-    DeploymentSettings(name="engine", model="mock-engine", output_tokens=30,
-                       output_tokens_sigma=0.3,
-                       engine=EngineSettings(step_base_ms=0.05, prefill_ms_per_token=0.0,
-                                             decode_ms_per_seq=0.0)),
-))
+_SETTINGS = MockSettings(
+    seed=7,
+    deployments=(
+        DeploymentSettings(
+            name="constant",
+            model="mock-constant",
+            ttft_ms=1.0,
+            prefill_ms_per_token=0.0,
+            itl_ms=0.2,
+            output_tokens=30,
+            output_tokens_sigma=0.3,
+            embedding_dimensions=64,
+        ),
+        DeploymentSettings(
+            name="engine",
+            model="mock-engine",
+            output_tokens=30,
+            output_tokens_sigma=0.3,
+            engine=EngineSettings(
+                step_base_ms=0.05, prefill_ms_per_token=0.0, decode_ms_per_seq=0.0
+            ),
+        ),
+    ),
+)
 _PROMPT = synthetic_text(41, 3)
 
 
@@ -36,8 +51,9 @@ def _client(base_url: str) -> openai.AsyncOpenAI:
 
 
 @pytest.mark.parametrize("model", ["mock-constant", "mock-engine"])
-def test_text_completions_whole_and_streamed(serving: Serving, ledger_of: LedgerOf,
-                                             model: str) -> None:
+def test_text_completions_whole_and_streamed(
+    serving: Serving, ledger_of: LedgerOf, model: str
+) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             whole = await client.completions.create(model=model, prompt=_PROMPT, max_tokens=5)
@@ -50,14 +66,22 @@ def test_text_completions_whole_and_streamed(serving: Serving, ledger_of: Ledger
             # The legacy endpoint caps at 16 tokens unless told otherwise.
             default = await client.completions.create(model=model, prompt=[_PROMPT])
             assert default.usage is not None and default.usage.completion_tokens == 16
-            ids = await client.completions.create(model=model, prompt=[3, 1, 4, 1, 5],
-                                                  max_tokens=1000)
+            ids = await client.completions.create(
+                model=model, prompt=[3, 1, 4, 1, 5], max_tokens=1000
+            )
             assert ids.usage is not None and ids.usage.prompt_tokens == 5
             assert ids.choices[0].finish_reason == "stop"
             assert count_tokens(ids.choices[0].text) == ids.usage.completion_tokens < 1000
-            chunks = [chunk async for chunk in await client.completions.create(
-                model=model, prompt=_PROMPT, max_tokens=7, stream=True,
-                stream_options={"include_usage": True})]
+            chunks = [
+                chunk
+                async for chunk in await client.completions.create(
+                    model=model,
+                    prompt=_PROMPT,
+                    max_tokens=7,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+            ]
             text_chunks = [c for c in chunks if c.choices and c.choices[0].text]
             text = "".join(c.choices[0].text for c in text_chunks)
             usage = chunks[-1].usage
@@ -65,8 +89,11 @@ def test_text_completions_whole_and_streamed(serving: Serving, ledger_of: Ledger
             assert len(text_chunks) == count_tokens(text) == usage.completion_tokens == 7
             assert {c.object for c in chunks} == {"text_completion"}
             assert len({c.id for c in chunks}) == 1
-            assert [c.choices[0].finish_reason for c in chunks
-                    if c.choices and c.choices[0].finish_reason] == ["length"]
+            assert [
+                c.choices[0].finish_reason
+                for c in chunks
+                if c.choices and c.choices[0].finish_reason
+            ] == ["length"]
             with pytest.raises(openai.BadRequestError) as refused:
                 await client.completions.create(model=model, prompt=["one", "two"])
             assert refused.value.param == "prompt"
@@ -96,8 +123,9 @@ def test_embeddings(serving: Serving, ledger_of: LedgerOf) -> None:
             assert np.allclose(vectors[1], embedding_vector(_PROMPT, 64), atol=1e-6)
             tokens = sum(count_tokens(text) for text in texts)
             assert answer.usage.prompt_tokens == answer.usage.total_tokens == tokens
-            floats = await client.embeddings.create(model="mock-constant", input=texts[0],
-                                                    encoding_format="float", dimensions=8)
+            floats = await client.embeddings.create(
+                model="mock-constant", input=texts[0], encoding_format="float", dimensions=8
+            )
             short = np.array(floats.data[0].embedding)
             head = vectors[0][:8]
             assert short.shape == (8,)
@@ -105,8 +133,11 @@ def test_embeddings(serving: Serving, ledger_of: LedgerOf) -> None:
             engine = await client.embeddings.create(model="mock-engine", input=[[5, 6, 7]])
             assert len(engine.data[0].embedding) == 1536
             assert engine.usage.prompt_tokens == 3
-            for bad, param in (({"input": []}, "input"), ({"input": [""]}, "input"),
-                               ({"input": "x", "dimensions": 65}, "dimensions")):
+            for bad, param in (
+                ({"input": []}, "input"),
+                ({"input": [""]}, "input"),
+                ({"input": "x", "dimensions": 65}, "dimensions"),
+            ):
                 with pytest.raises(openai.BadRequestError) as refused:
                     await client.embeddings.create(model="mock-constant", **bad)
                 assert refused.value.param == param

@@ -15,9 +15,16 @@ from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
 
-_DEPLOYMENT = DeploymentSettings(name="d", model="mock-d", ttft_ms=0.5, itl_ms=0.0,
-                                 prefill_ms_per_token=0.0, jitter=0.3, output_tokens=20,
-                                 output_tokens_sigma=0.8)
+_DEPLOYMENT = DeploymentSettings(
+    name="d",
+    model="mock-d",
+    ttft_ms=0.5,
+    itl_ms=0.0,
+    prefill_ms_per_token=0.0,
+    jitter=0.3,
+    output_tokens=20,
+    output_tokens_sigma=0.8,
+)
 _FAULTS = DemoFaults(http_429=0.2, cut=0.2, cut_after_tokens=2)
 _BODY = {"model": "mock-d", "stream": True, "messages": [{"role": "user", "content": "x y"}]}
 
@@ -38,16 +45,20 @@ async def _run(serving: Serving, ledger_of: LedgerOf, seed: int) -> list[tuple[o
         texts = []
         for index in range(30):
             headers = {"x-tokenstorm-request-id": f"req-{index}", "x-tokenstorm-attempt": "1"}
-            async with session.post(base_url + "/v1/chat/completions", json=_BODY,
-                                    headers=headers) as response:
+            async with session.post(
+                base_url + "/v1/chat/completions", json=_BODY, headers=headers
+            ) as response:
                 texts.append(_streamed_text(await response.read()))
         entries = await ledger_of(session, base_url)
-    return [(e.request_id, e.completion_tokens, e.fault, e.outcome, text)
-            for e, text in zip(entries, texts, strict=True)]
+    return [
+        (e.request_id, e.completion_tokens, e.fault, e.outcome, text)
+        for e, text in zip(entries, texts, strict=True)
+    ]
 
 
-def test_same_seed_same_results_other_seed_other_results(serving: Serving,
-                                                         ledger_of: LedgerOf) -> None:
+def test_same_seed_same_results_other_seed_other_results(
+    serving: Serving, ledger_of: LedgerOf
+) -> None:
     async def scenario() -> None:
         first = await _run(serving, ledger_of, seed=21)
         second = await _run(serving, ledger_of, seed=21)
@@ -70,8 +81,9 @@ def test_a_repeated_attempt_gets_fresh_draws(serving: Serving, ledger_of: Ledger
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
             headers = {"x-tokenstorm-request-id": "same", "x-tokenstorm-attempt": "1"}
             for _ in range(20):
-                async with session.post(base_url + "/v1/chat/completions", json=_BODY,
-                                        headers=headers) as response:
+                async with session.post(
+                    base_url + "/v1/chat/completions", json=_BODY, headers=headers
+                ) as response:
                     await response.read()
             entries = await ledger_of(session, base_url)
         assert {e.fault for e in entries} == {"http_500", None}

@@ -29,9 +29,11 @@ def test_embedded_mock_serves_and_stops(tmp_path: Path) -> None:
         with urllib.request.urlopen(mock.base_url + "/health", timeout=5) as response:
             assert orjson.loads(response.read()) == {"status": "ok"}
         request = urllib.request.Request(
-            mock.api_url + "/chat/completions", method="POST",
+            mock.api_url + "/chat/completions",
+            method="POST",
             data=orjson.dumps({"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
-            headers={"content-type": "application/json", "x-tokenstorm-request-id": "e1"})
+            headers={"content-type": "application/json", "x-tokenstorm-request-id": "e1"},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert orjson.loads(response.read())["usage"]["completion_tokens"] == 3
         with urllib.request.urlopen(mock.ledger_url, timeout=5) as response:
@@ -45,8 +47,7 @@ def test_embedded_mock_serves_and_stops(tmp_path: Path) -> None:
 
 def test_embedded_mock_names_a_failed_start(tmp_path: Path) -> None:
     # A ledger file in a missing directory makes the child fail before it listens.
-    mock = EmbeddedMock(MockSettings(), tmp_path / "missing" / "ledger.jsonl",
-                        start_timeout_s=10)
+    mock = EmbeddedMock(MockSettings(), tmp_path / "missing" / "ledger.jsonl", start_timeout_s=10)
     with pytest.raises(MockStartError, match=r"exited before listening.*ledger\.jsonl"):
         mock.start()
 
@@ -66,7 +67,10 @@ def test_command_line_prints_one_line_and_exits_cleanly_on_sigint() -> None:
     project_root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_models", "--port", "0", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=project_root)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=project_root,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().decode()

@@ -24,19 +24,33 @@ _PATHS = {"openai-chat": "/v1/chat/completions", "anthropic-messages": "/v1/mess
 
 
 def _settings(**engine: Any) -> MockSettings:
-    fields: dict[str, Any] = {"max_num_seqs": 1, "max_waiting_seqs": 0, "step_base_ms": 2.0,
-                              "prefill_ms_per_token": 0.0, "decode_ms_per_seq": 0.0}
+    fields: dict[str, Any] = {
+        "max_num_seqs": 1,
+        "max_waiting_seqs": 0,
+        "step_base_ms": 2.0,
+        "prefill_ms_per_token": 0.0,
+        "decode_ms_per_seq": 0.0,
+    }
     fields.update(engine)
-    deployment = DeploymentSettings(name="one-slot", model="m", jitter=0.0, output_tokens=150,
-                                    output_tokens_sigma=0.0, engine=EngineSettings(**fields))
+    deployment = DeploymentSettings(
+        name="one-slot",
+        model="m",
+        jitter=0.0,
+        output_tokens=150,
+        output_tokens_sigma=0.0,
+        engine=EngineSettings(**fields),
+    )
     return MockSettings(seed=2, deployments=(deployment,))
 
 
 def _body(api: str, request_id: str) -> tuple[str, dict[str, Any], dict[str, str]]:
-    body = {"model": "m", "stream": True, "max_tokens": 1000,
-            "messages": [{"role": "user", "content": "one two three"}]}
-    return _PATHS[api], body, {"x-tokenstorm-request-id": request_id,
-                               "x-tokenstorm-attempt": "1"}
+    body = {
+        "model": "m",
+        "stream": True,
+        "max_tokens": 1000,
+        "messages": [{"role": "user", "content": "one two three"}],
+    }
+    return _PATHS[api], body, {"x-tokenstorm-request-id": request_id, "x-tokenstorm-attempt": "1"}
 
 
 def _is_token(line: bytes) -> bool:
@@ -52,8 +66,9 @@ async def _read_tokens(response: aiohttp.ClientResponse, count: int) -> None:
                 return
 
 
-async def _entries(ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url: str,
-                   count: int) -> list[LedgerEntry]:
+async def _entries(
+    ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url: str, count: int
+) -> list[LedgerEntry]:
     for _ in range(300):
         entries = await ledger_of(session, base_url)
         if len(entries) >= count:
@@ -64,11 +79,14 @@ async def _entries(ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url
 
 @pytest.mark.parametrize("api", list(_PATHS))
 @pytest.mark.parametrize("status", [429, 503])
-def test_a_full_queue_answers_with_a_provider_error(serving: Serving, ledger_of: LedgerOf,
-                                                    api: str, status: int) -> None:
+def test_a_full_queue_answers_with_a_provider_error(
+    serving: Serving, ledger_of: LedgerOf, api: str, status: int
+) -> None:
     async def scenario() -> None:
-        async with serving(_settings(queue_full_status=status)) as base_url, \
-                aiohttp.ClientSession() as session:
+        async with (
+            serving(_settings(queue_full_status=status)) as base_url,
+            aiohttp.ClientSession() as session,
+        ):
             path, body, headers = _body(api, "first")
             first = await session.post(base_url + path, json=body, headers=headers)
             await _read_tokens(first, 1)
@@ -80,8 +98,9 @@ def test_a_full_queue_answers_with_a_provider_error(serving: Serving, ledger_of:
             first.close()
             if api == "anthropic-messages":
                 assert error["type"] == "error"
-                assert error["error"]["type"] == ("rate_limit_error" if status == 429
-                                                  else "overloaded_error")
+                assert error["error"]["type"] == (
+                    "rate_limit_error" if status == 429 else "overloaded_error"
+                )
             else:
                 assert "queue is full" in error["error"]["message"]
             entries = await _entries(ledger_of, session, base_url, 2)
@@ -94,8 +113,9 @@ def test_a_full_queue_answers_with_a_provider_error(serving: Serving, ledger_of:
 
 
 @pytest.mark.parametrize("policy", ["abort", "finish"])
-def test_a_client_leaving_frees_the_slot_or_finishes(serving: Serving, ledger_of: LedgerOf,
-                                                     policy: str) -> None:
+def test_a_client_leaving_frees_the_slot_or_finishes(
+    serving: Serving, ledger_of: LedgerOf, policy: str
+) -> None:
     async def scenario() -> None:
         settings = _settings(max_waiting_seqs=5, on_disconnect=policy)
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
@@ -136,12 +156,19 @@ def test_openai_sdk_streams_from_an_engine_deployment(serving: Serving, loop: st
     settings = _settings(max_num_seqs=4, max_waiting_seqs=10, step_base_ms=0.5)
 
     async def scenario() -> None:
-        async with serving(settings) as base_url, openai.AsyncOpenAI(
-                base_url=base_url + "/v1", api_key="k", max_retries=0) as client:
+        async with (
+            serving(settings) as base_url,
+            openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="k", max_retries=0) as client,
+        ):
+
             async def one() -> tuple[int, int]:
                 stream = await client.chat.completions.create(
-                    model="m", messages=[{"role": "user", "content": "a b c d"}],
-                    max_tokens=20, stream=True, stream_options={"include_usage": True})
+                    model="m",
+                    messages=[{"role": "user", "content": "a b c d"}],
+                    max_tokens=20,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
                 chunks = [chunk async for chunk in stream]
                 texts = [c for c in chunks if c.choices and c.choices[0].delta.content]
                 usage = chunks[-1].usage
@@ -152,7 +179,8 @@ def test_openai_sdk_streams_from_an_engine_deployment(serving: Serving, loop: st
             results = await asyncio.gather(*(one() for _ in range(8)))
             assert results == [(20, 20)] * 8
             whole = await client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "a b"}], max_tokens=7)
+                model="m", messages=[{"role": "user", "content": "a b"}], max_tokens=7
+            )
             assert whole.usage is not None and whole.usage.completion_tokens == 7
             assert len((whole.choices[0].message.content or "").split()) == 7
 

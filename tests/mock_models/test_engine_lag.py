@@ -33,8 +33,13 @@ class _BusySink:
 
 def _run(busy_s: float) -> list[_BusySink]:
     async def scenario() -> list[_BusySink]:
-        settings = EngineSettings(max_num_seqs=8, max_waiting_seqs=8, step_base_ms=4.0,
-                                  prefill_ms_per_token=0.0, decode_ms_per_seq=0.0)
+        settings = EngineSettings(
+            max_num_seqs=8,
+            max_waiting_seqs=8,
+            step_base_ms=4.0,
+            prefill_ms_per_token=0.0,
+            decode_ms_per_seq=0.0,
+        )
         engine = DeploymentEngine(settings, 0.0, 1)
         loop = asyncio.get_running_loop()
         sinks = [_BusySink(busy_s, loop.create_future()) for _ in range(4)]
@@ -63,8 +68,13 @@ def test_an_engine_that_keeps_up_notes_no_lag() -> None:
 
 
 def _engine() -> DeploymentEngine:
-    settings = EngineSettings(max_num_seqs=8, max_waiting_seqs=8, step_base_ms=4.0,
-                              prefill_ms_per_token=0.0, decode_ms_per_seq=0.0)
+    settings = EngineSettings(
+        max_num_seqs=8,
+        max_waiting_seqs=8,
+        step_base_ms=4.0,
+        prefill_ms_per_token=0.0,
+        decode_ms_per_seq=0.0,
+    )
     return DeploymentEngine(settings, 0.0, 1)
 
 

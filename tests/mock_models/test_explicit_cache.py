@@ -115,12 +115,14 @@ def test_capacity_evicts_the_least_recently_used_entry() -> None:
     shared=st.integers(min_value=0, max_value=8),
 )
 def test_reads_and_writes_fit_in_the_prompt_and_end_on_block_boundaries(
-        sizes: list[int], marks: list[int], shared: int) -> None:
+    sizes: list[int], marks: list[int], shared: int
+) -> None:
     cache = ExplicitCache(capacity=50, min_tokens=300)
     earlier = [synthetic_text(size, index) for index, size in enumerate(sizes)]
     cache.use(earlier, [Breakpoint(m) for m in marks], now_s=0.0)
-    pieces = earlier[:shared] + [synthetic_text(size, 99 + i) for i, size in
-                                 enumerate(sizes[shared:])]
+    pieces = earlier[:shared] + [
+        synthetic_text(size, 99 + i) for i, size in enumerate(sizes[shared:])
+    ]
     use = cache.use(pieces, [Breakpoint(m) for m in marks], now_s=1.0)
     total = sum(sizes)
     bounds = {0, *(tokens for tokens, _ in boundary_digests(pieces))}
@@ -136,8 +138,11 @@ def test_lookup_changes_nothing_until_commit() -> None:
     pieces = _turn(1)
     first = cache.lookup(pieces, [Breakpoint(0)], now_s=0.0)
     again = cache.lookup(pieces, [Breakpoint(0)], now_s=0.0)
-    assert (first.read_tokens, first.written_tokens) == (again.read_tokens,
-                                                         again.written_tokens) == (0, 1500)
+    assert (
+        (first.read_tokens, first.written_tokens)
+        == (again.read_tokens, again.written_tokens)
+        == (0, 1500)
+    )
     assert len(cache) == 0
     cache.commit(first, now_s=0.0)
     assert cache.lookup(pieces, [Breakpoint(0)], now_s=1.0).read_tokens == 1500

@@ -22,11 +22,16 @@ TOKENS = 12
 AFTER = 3
 TIMEOUT_S, FIRST_TOKEN_TIMEOUT_S = 1.5, 0.5
 PARAMS = {
-    FaultKind.DELAY: "delay_ms=300", FaultKind.HANG: "hang_s=10",
-    FaultKind.STALL: f"after_tokens={AFTER}; stall_s=10", FaultKind.CUT: f"after_tokens={AFTER}",
-    FaultKind.RESET: f"after_tokens={AFTER}", FaultKind.ERROR_EVENT: f"after_tokens={AFTER}",
-    FaultKind.MALFORMED_CHUNK: f"after_tokens={AFTER}", FaultKind.SLOW_DRIP: "itl_ms=40",
-    FaultKind.WRONG_USAGE: "usage_factor=3", FaultKind.FRAGMENT: "fragment_bytes=5",
+    FaultKind.DELAY: "delay_ms=300",
+    FaultKind.HANG: "hang_s=10",
+    FaultKind.STALL: f"after_tokens={AFTER}; stall_s=10",
+    FaultKind.CUT: f"after_tokens={AFTER}",
+    FaultKind.RESET: f"after_tokens={AFTER}",
+    FaultKind.ERROR_EVENT: f"after_tokens={AFTER}",
+    FaultKind.MALFORMED_CHUNK: f"after_tokens={AFTER}",
+    FaultKind.SLOW_DRIP: "itl_ms=40",
+    FaultKind.WRONG_USAGE: "usage_factor=3",
+    FaultKind.FRAGMENT: "fragment_bytes=5",
     FaultKind.HTTP_429: "retry_after_s=2",
 }
 #: Model names routed to each deployment (the constant one answers any other name).
@@ -41,13 +46,26 @@ def expected_outcome(kind: FaultKind, stream: bool) -> str:
 
 
 def _settings() -> MockSettings:
-    engine = DeploymentSettings.model_validate({
-        "name": "engine", "model": MODELS["engine"], "output_tokens": TOKENS,
-        "output_tokens_sigma": 0.0, "jitter": 0.0,
-        "engine": {"step_base_ms": 2.0, "prefill_ms_per_token": 0.0, "decode_ms_per_seq": 0.0}})
-    constant = DeploymentSettings(name="constant", model="*", ttft_ms=5.0,
-                                  prefill_ms_per_token=0.0, itl_ms=2.0, jitter=0.0,
-                                  output_tokens=TOKENS, output_tokens_sigma=0.0)
+    engine = DeploymentSettings.model_validate(
+        {
+            "name": "engine",
+            "model": MODELS["engine"],
+            "output_tokens": TOKENS,
+            "output_tokens_sigma": 0.0,
+            "jitter": 0.0,
+            "engine": {"step_base_ms": 2.0, "prefill_ms_per_token": 0.0, "decode_ms_per_seq": 0.0},
+        }
+    )
+    constant = DeploymentSettings(
+        name="constant",
+        model="*",
+        ttft_ms=5.0,
+        prefill_ms_per_token=0.0,
+        itl_ms=2.0,
+        jitter=0.0,
+        output_tokens=TOKENS,
+        output_tokens_sigma=0.0,
+    )
     return MockSettings(seed=3, deployments=(engine, constant))
 
 
@@ -62,19 +80,29 @@ def send(url: str, api: str, stream: bool, model: str, headers: dict[str, str]) 
         client = HttpClient(f"{url}/v1", api, api_key="sk-test")
         try:
             return await client.send(
-                model=model, messages=[{"role": "user", "content": "one two three"}],
-                max_tokens=64, stream=stream, timeout_s=TIMEOUT_S,
-                first_token_timeout_s=FIRST_TOKEN_TIMEOUT_S, keep_text=True,
-                client_prompt_tokens=3, headers=headers)
+                model=model,
+                messages=[{"role": "user", "content": "one two three"}],
+                max_tokens=64,
+                stream=stream,
+                timeout_s=TIMEOUT_S,
+                first_token_timeout_s=FIRST_TOKEN_TIMEOUT_S,
+                keep_text=True,
+                client_prompt_tokens=3,
+                headers=headers,
+            )
         finally:
             await client.close()
+
     return asyncio.run(main())
 
 
 def ledger(url: str, run_id: str) -> list[LedgerEntry]:
     response = httpx.get(f"{url}/tokenstorm/ledger", params={"run_id": run_id}, timeout=5)
-    return [from_dict(LedgerEntry, orjson.loads(line))
-            for line in response.content.splitlines() if line.strip()]
+    return [
+        from_dict(LedgerEntry, orjson.loads(line))
+        for line in response.content.splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.mark.slow
@@ -82,13 +110,23 @@ def ledger(url: str, run_id: str) -> list[LedgerEntry]:
 @pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 @pytest.mark.parametrize("kind", list(FaultKind), ids=lambda k: k.value)
-def test_fault_on_the_mock(mock_url: str, kind: FaultKind, stream: bool, api: str,
-                           mode: str) -> None:
+def test_fault_on_the_mock(
+    mock_url: str, kind: FaultKind, stream: bool, api: str, mode: str
+) -> None:
     header = kind.value + (f"; {PARAMS[kind]}" if kind in PARAMS else "")
     request_id = f"{kind.value}-{api}-{stream}-{mode}"
-    result = send(mock_url, api, stream, MODELS[mode], {
-        "x-tokenstorm-fault": header, "x-tokenstorm-run-id": "matrix",
-        "x-tokenstorm-request-id": request_id, "x-tokenstorm-attempt": "1"})
+    result = send(
+        mock_url,
+        api,
+        stream,
+        MODELS[mode],
+        {
+            "x-tokenstorm-fault": header,
+            "x-tokenstorm-run-id": "matrix",
+            "x-tokenstorm-request-id": request_id,
+            "x-tokenstorm-attempt": "1",
+        },
+    )
     assert result.outcome.value == expected_outcome(kind, stream), result.error_detail
     assert result.done_s - result.sent_s < TIMEOUT_S + 1.0  # nothing hangs past its timeout
     spec = CATALOGUE[kind]
@@ -118,8 +156,13 @@ def test_fault_on_the_mock(mock_url: str, kind: FaultKind, stream: bool, api: st
     assert entry.fault == kind.value and entry.attempt == 1
     assert entry.api == api and entry.stream == stream and entry.deployment == mode
     if spec.status is None and kind not in (FaultKind.HANG, FaultKind.DOWN):
-        ends_early = kind in (FaultKind.STALL, FaultKind.CUT, FaultKind.RESET,
-                              FaultKind.ERROR_EVENT, FaultKind.MALFORMED_CHUNK)
+        ends_early = kind in (
+            FaultKind.STALL,
+            FaultKind.CUT,
+            FaultKind.RESET,
+            FaultKind.ERROR_EVENT,
+            FaultKind.MALFORMED_CHUNK,
+        )
         assert entry.completion_tokens == (AFTER if ends_early else TOKENS)
     else:
         assert entry.completion_tokens == 0
@@ -134,8 +177,10 @@ def test_a_bad_fault_header_gets_a_400_naming_it(mock_url: str) -> None:
 
 def test_first_attempts_lets_the_retry_through(mock_url: str) -> None:
     header = {"x-tokenstorm-fault": "http_503; first_attempts=1"}
-    first = send(mock_url, "anthropic-messages", False, "any-model",
-                 {**header, "x-tokenstorm-attempt": "1"})
-    second = send(mock_url, "anthropic-messages", False, "any-model",
-                  {**header, "x-tokenstorm-attempt": "2"})
+    first = send(
+        mock_url, "anthropic-messages", False, "any-model", {**header, "x-tokenstorm-attempt": "1"}
+    )
+    second = send(
+        mock_url, "anthropic-messages", False, "any-model", {**header, "x-tokenstorm-attempt": "2"}
+    )
     assert first.outcome.value == "http_5xx" and second.outcome.value == "ok"

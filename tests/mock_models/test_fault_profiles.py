@@ -25,15 +25,16 @@ _BODY = {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content":
 
 def _settings(profile: dict[str, Any] | str, seed: int = 5) -> MockSettings:
     base = constant_settings(ttft_ms=0, itl_ms=0, output_tokens=4, seed=seed)
-    return MockSettings(seed=seed, deployments=base.deployments,
-                        fault_profile=profile)  # type: ignore[arg-type]
+    return MockSettings(seed=seed, deployments=base.deployments, fault_profile=profile)  # type: ignore[arg-type]
 
 
-async def _post(session: aiohttp.ClientSession, base_url: str,
-                **headers: str) -> tuple[int, str | None]:
+async def _post(
+    session: aiohttp.ClientSession, base_url: str, **headers: str
+) -> tuple[int, str | None]:
     sent = {f"x-tokenstorm-{k.replace('_', '-')}": v for k, v in headers.items()}
-    async with session.post(base_url + "/v1/chat/completions", json=_BODY,
-                            headers=sent) as response:
+    async with session.post(
+        base_url + "/v1/chat/completions", json=_BODY, headers=sent
+    ) as response:
         try:
             await response.read()
         except aiohttp.ClientPayloadError:
@@ -42,11 +43,13 @@ async def _post(session: aiohttp.ClientSession, base_url: str,
 
 
 def test_windows_follow_each_runs_clock_and_first_attempts(serving: Serving) -> None:
-    profile = {"rule": [
-        {"kind": "http_500", "window": {"end": "0.5s"}, "targets": {"models": ["m"]}},
-        {"kind": "http_429", "window": {"start": "1h"}},
-        {"kind": "quota_429", "first_attempts": 2, "targets": {"models": ["n"]}},
-    ]}
+    profile = {
+        "rule": [
+            {"kind": "http_500", "window": {"end": "0.5s"}, "targets": {"models": ["m"]}},
+            {"kind": "http_429", "window": {"start": "1h"}},
+            {"kind": "quota_429", "first_attempts": 2, "targets": {"models": ["n"]}},
+        ]
+    }
 
     async def scenario() -> None:
         async with serving(_settings(profile)) as base_url, aiohttp.ClientSession() as session:
@@ -57,26 +60,38 @@ def test_windows_follow_each_runs_clock_and_first_attempts(serving: Serving) -> 
             other = dict(_BODY, model="n")
             statuses = []
             for attempt in (1, 2, 3):
-                async with session.post(base_url + "/v1/chat/completions", json=other,
-                                        headers={"x-tokenstorm-attempt": str(attempt)}) as r:
+                async with session.post(
+                    base_url + "/v1/chat/completions",
+                    json=other,
+                    headers={"x-tokenstorm-attempt": str(attempt)},
+                ) as r:
                     statuses.append(r.status)
             assert statuses == [429, 429, 200]
+
     asyncio.run(scenario())
 
 
 def _sequence(serving: Serving, seed: int) -> list[str | None]:
-    profile = {"rule": [{"kind": kind, "probability": 0.2}
-                        for kind in ("http_500", "http_503", "cut", "drop_usage")]}
+    profile = {
+        "rule": [
+            {"kind": kind, "probability": 0.2}
+            for kind in ("http_500", "http_503", "cut", "drop_usage")
+        ]
+    }
 
     async def scenario() -> list[str | None]:
-        async with serving(_settings(profile, seed)) as base_url, \
-                aiohttp.ClientSession() as session:
+        async with (
+            serving(_settings(profile, seed)) as base_url,
+            aiohttp.ClientSession() as session,
+        ):
             faults = []
             for index in range(40):
-                _, fault = await _post(session, base_url, run_id="seq",
-                                       request_id=f"r{index}", attempt="1")
+                _, fault = await _post(
+                    session, base_url, run_id="seq", request_id=f"r{index}", attempt="1"
+                )
                 faults.append(fault)
             return faults
+
     return asyncio.run(scenario())
 
 
@@ -90,8 +105,7 @@ def test_the_same_seed_reproduces_the_fault_sequence(serving: Serving) -> None:
 
 def test_the_profile_is_shown_and_swapped_while_serving(serving: Serving) -> None:
     async def scenario() -> None:
-        async with serving(_settings({"rule": []})) as base_url, \
-                aiohttp.ClientSession() as session:
+        async with serving(_settings({"rule": []})) as base_url, aiohttp.ClientSession() as session:
             url = base_url + "/tokenstorm/faults"
             async with session.put(url, json={"profile": "brownout"}) as response:
                 assert response.status == 200
@@ -107,6 +121,7 @@ def test_the_profile_is_shown_and_swapped_while_serving(serving: Serving) -> Non
             async with session.put(url, json={"profile": "nope"}) as response:
                 assert response.status == 400 and "no such fault profile" in await response.text()
             assert (await _post(session, base_url))[0] == 502  # a bad PUT changes nothing
+
     asyncio.run(scenario())
 
 
@@ -121,12 +136,14 @@ def test_flap_alternates_readiness_and_still_serves(serving: Serving) -> None:
                 await asyncio.sleep(0.02)
             assert seen == {200, 503}
             assert await _post(session, base_url) == (200, "flap")
+
     asyncio.run(scenario())
 
 
 def _cli(faults: str) -> MockSettings:
-    args = argparse.Namespace(ttft_ms=None, itl_ms=None, output_tokens=None, config=None,
-                              faults=faults, seed=None)
+    args = argparse.Namespace(
+        ttft_ms=None, itl_ms=None, output_tokens=None, config=None, faults=faults, seed=None
+    )
     return settings_from_args(args)
 
 
@@ -145,9 +162,13 @@ def test_mock_faults_flag_takes_a_profile_or_the_demo_table(tmp_path: Any) -> No
 
 
 def test_scenario_mock_faults_can_name_a_profile() -> None:
-    data = {"mock": {"faults": "cut-streams"}, "target": {"model": "mock-small"},
-            "workload": [{"kind": "chat", "share": 1.0}], "arrival": {"rate": "1/s"},
-            "duration": "1s"}
+    data = {
+        "mock": {"faults": "cut-streams"},
+        "target": {"model": "mock-small"},
+        "workload": [{"kind": "chat", "share": 1.0}],
+        "arrival": {"rate": "1/s"},
+        "duration": "1s",
+    }
     scenario = parse_scenario(data)
     assert scenario.mock.fault_profile is not None
     assert scenario.mock.fault_profile.name == "cut-streams"

@@ -22,8 +22,10 @@ from mock_models.settings import MockSettings, constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 ROUTES = ("/tokenstorm/faults", "/tokenstorm/admin/faults")
-_CHAT = ("/v1/chat/completions",
-         {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]})
+_CHAT = (
+    "/v1/chat/completions",
+    {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]},
+)
 _COMPLETIONS = ("/v1/completions", {"model": "m", "max_tokens": 4, "prompt": "hi there"})
 _EMBEDDINGS = ("/v1/embeddings", {"model": "m", "input": "hi there"})
 
@@ -33,8 +35,12 @@ def _settings(rules: list[dict[str, Any]]) -> MockSettings:
     return MockSettings.model_validate({**base.model_dump(), "fault_profile": {"rule": rules}})
 
 
-async def _call(session: aiohttp.ClientSession, base_url: str, route: tuple[str, Any],
-                headers: dict[str, str] | None = None) -> tuple[int, str | None]:
+async def _call(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    route: tuple[str, Any],
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str | None]:
     path, body = route
     async with session.post(base_url + path, json=body, headers=headers or {}) as response:
         try:
@@ -70,6 +76,7 @@ def test_one_route_shows_and_swaps_profile_and_demo_table(serving: Serving, rout
             async with session.put(url, json={**answer, "demo": {}}) as response:
                 assert (await response.json())["demo"]["http_500"] == 0.0
             assert (await _call(session, base_url, _CHAT))[0] == 200
+
     asyncio.run(scenario())
 
 
@@ -78,9 +85,12 @@ def test_fault_updates_are_parsed_with_one_line_errors() -> None:
     assert profile is None and demo is not None and demo.http_429 == 0.5
     profile, demo = parse_fault_update(b'{"rule": [{"kind": "cut"}]}')
     assert profile is not None and profile.rule[0].kind is FaultKind.CUT and demo is None
-    for raw, words in ((b"[1]", "JSON object"), (b"{", "not JSON"),
-                       (b'{"profile": "nope"}', "no such fault profile"),
-                       (b'{"demo": {"http_429": 2}}', "demo.http_429")):
+    for raw, words in (
+        (b"[1]", "JSON object"),
+        (b"{", "not JSON"),
+        (b'{"profile": "nope"}', "no such fault profile"),
+        (b'{"demo": {"http_429": 2}}', "demo.http_429"),
+    ):
         with pytest.raises(ValueError, match=words) as caught:
             parse_fault_update(raw)
         assert "\n" not in str(caught.value)
@@ -88,8 +98,9 @@ def test_fault_updates_are_parsed_with_one_line_errors() -> None:
 
 def test_targets_name_known_flavours_only() -> None:
     with pytest.raises(ProfileError) as caught:
-        parse_profile({"rule": [{"kind": "http_500",
-                                 "targets": {"apis": ["openai-embedding"]}}]}, "p.toml")
+        parse_profile(
+            {"rule": [{"kind": "http_500", "targets": {"apis": ["openai-embedding"]}}]}, "p.toml"
+        )
     assert str(caught.value).startswith("p.toml: rule.0.targets")
     assert "unknown API flavour 'openai-embedding'" in str(caught.value)
     assert "openai-completions, openai-embeddings" in str(caught.value)
@@ -98,7 +109,8 @@ def test_targets_name_known_flavours_only() -> None:
 @pytest.mark.parametrize("api", API_FLAVOURS)
 @pytest.mark.parametrize("kind", list(FaultKind), ids=lambda k: k.value)
 def test_an_untargeted_rule_reaches_every_flavour_where_it_makes_sense(
-        api: str, kind: FaultKind) -> None:
+    api: str, kind: FaultKind
+) -> None:
     profile = parse_profile({"rule": [{"kind": kind.value}]}, "p")
     chosen = choose(profile, AttemptContext(1.0, "d", "m", api, False), 0.5)
     stream_fault = CATALOGUE[kind].phase is Phase.STREAM
@@ -109,35 +121,50 @@ def test_an_untargeted_rule_reaches_every_flavour_where_it_makes_sense(
 
 
 def test_flavour_targets_split_completions_and_embeddings(serving: Serving) -> None:
-    rules = [{"kind": "http_503", "targets": {"apis": ["openai-embeddings"]}},
-             {"kind": "http_429", "targets": {"apis": ["openai-completions"]}},
-             {"kind": "http_500", "targets": {"apis": ["openai-chat"]}}]
+    rules = [
+        {"kind": "http_503", "targets": {"apis": ["openai-embeddings"]}},
+        {"kind": "http_429", "targets": {"apis": ["openai-completions"]}},
+        {"kind": "http_500", "targets": {"apis": ["openai-chat"]}},
+    ]
 
     async def scenario() -> None:
         async with serving(_settings(rules)) as base_url, aiohttp.ClientSession() as session:
             assert await _call(session, base_url, _EMBEDDINGS) == (503, "http_503")
             assert await _call(session, base_url, _COMPLETIONS) == (429, "http_429")
             assert await _call(session, base_url, _CHAT) == (500, "http_500")
+
     asyncio.run(scenario())
 
 
 def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
     async def scenario() -> None:
         # A cut rule means nothing to embeddings: it leaves them alone, hits the rest.
-        async with serving(_settings([{"kind": "cut", "params": {"after_tokens": 1}}])) \
-                as base_url, aiohttp.ClientSession() as session:
+        async with (
+            serving(_settings([{"kind": "cut", "params": {"after_tokens": 1}}])) as base_url,
+            aiohttp.ClientSession() as session,
+        ):
             assert await _call(session, base_url, _EMBEDDINGS) == (200, None)
             assert (await _call(session, base_url, _COMPLETIONS))[1] == "cut"
 
             def forced(header: str) -> dict[str, str]:
-                return {"x-tokenstorm-fault": header, "x-tokenstorm-run-id": "emb",
-                        "x-tokenstorm-request-id": header.split(";")[0]}
-            assert await _call(session, base_url, _EMBEDDINGS, forced("http_429")) \
-                == (429, "http_429")
-            assert await _call(session, base_url, _EMBEDDINGS, forced("overloaded_529")) \
-                == (529, "overloaded_529")
-            assert await _call(session, base_url, _EMBEDDINGS, forced("delay; delay_ms=50")) \
-                == (200, "delay")
+                return {
+                    "x-tokenstorm-fault": header,
+                    "x-tokenstorm-run-id": "emb",
+                    "x-tokenstorm-request-id": header.split(";")[0],
+                }
+
+            assert await _call(session, base_url, _EMBEDDINGS, forced("http_429")) == (
+                429,
+                "http_429",
+            )
+            assert await _call(session, base_url, _EMBEDDINGS, forced("overloaded_529")) == (
+                529,
+                "overloaded_529",
+            )
+            assert await _call(session, base_url, _EMBEDDINGS, forced("delay; delay_ms=50")) == (
+                200,
+                "delay",
+            )
             with pytest.raises(aiohttp.ClientError):
                 await _call(session, base_url, _EMBEDDINGS, forced("down"))
             with pytest.raises(asyncio.TimeoutError):
@@ -146,11 +173,14 @@ def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
             status, _ = await _call(session, base_url, _EMBEDDINGS, forced("stall"))
             assert status == 400
             await asyncio.sleep(0.1)  # the hung attempt's line lands once it is given up
-            async with session.get(base_url + "/tokenstorm/ledger",
-                                   params={"run_id": "emb"}) as response:
+            async with session.get(
+                base_url + "/tokenstorm/ledger", params={"run_id": "emb"}
+            ) as response:
                 lines = [line for line in (await response.text()).splitlines() if line]
-            seen = {entry["request_id"]: (entry["api"], entry["fault"], entry["outcome"])
-                    for entry in map(orjson.loads, lines)}
+            seen = {
+                entry["request_id"]: (entry["api"], entry["fault"], entry["outcome"])
+                for entry in map(orjson.loads, lines)
+            }
             assert seen == {
                 "http_429": ("openai-embeddings", "http_429", "http_429"),
                 "overloaded_529": ("openai-embeddings", "overloaded_529", "http_5xx"),
@@ -159,28 +189,54 @@ def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
                 "hang": ("openai-embeddings", "hang", "timeout_first_token"),
                 "stall": ("openai-embeddings", None, "http_4xx"),
             }
+
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize(("header", "outcome"), [
-    ("cut; after_tokens=2", "stream_cut"), ("error_event; after_tokens=2", "stream_error"),
-    ("drop_usage", "ok"), ("wrong_usage; usage_factor=3", "ok")])
-def test_stream_faults_reach_text_completions(serving: Serving, header: str,
-                                              outcome: str) -> None:
-    body = {"model": "m", "prompt": "hi there", "max_tokens": 4, "stream": True,
-            "stream_options": {"include_usage": True}}
+@pytest.mark.parametrize(
+    ("header", "outcome"),
+    [
+        ("cut; after_tokens=2", "stream_cut"),
+        ("error_event; after_tokens=2", "stream_error"),
+        ("drop_usage", "ok"),
+        ("wrong_usage; usage_factor=3", "ok"),
+    ],
+)
+def test_stream_faults_reach_text_completions(serving: Serving, header: str, outcome: str) -> None:
+    body = {
+        "model": "m",
+        "prompt": "hi there",
+        "max_tokens": 4,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
     async def scenario() -> None:
         async with serving(_settings([])) as base_url, aiohttp.ClientSession() as session:
-            async with session.post(base_url + "/v1/completions", json=body, headers={
-                    "x-tokenstorm-fault": header, "x-tokenstorm-run-id": "text",
-                    "x-tokenstorm-request-id": "r1"}) as response:
-                events = [line.removeprefix(b"data: ") for line in
-                          (await response.read()).splitlines() if line.startswith(b"data: ")]
-            texts = [orjson.loads(e)["choices"][0]["text"] for e in events
-                     if e.startswith(b"{\"id\"") and orjson.loads(e)["choices"]]
-            usages = [orjson.loads(e)["usage"] for e in events
-                      if e.startswith(b"{") and orjson.loads(e).get("usage")]
+            async with session.post(
+                base_url + "/v1/completions",
+                json=body,
+                headers={
+                    "x-tokenstorm-fault": header,
+                    "x-tokenstorm-run-id": "text",
+                    "x-tokenstorm-request-id": "r1",
+                },
+            ) as response:
+                events = [
+                    line.removeprefix(b"data: ")
+                    for line in (await response.read()).splitlines()
+                    if line.startswith(b"data: ")
+                ]
+            texts = [
+                orjson.loads(e)["choices"][0]["text"]
+                for e in events
+                if e.startswith(b'{"id"') and orjson.loads(e)["choices"]
+            ]
+            usages = [
+                orjson.loads(e)["usage"]
+                for e in events
+                if e.startswith(b"{") and orjson.loads(e).get("usage")
+            ]
             kind = header.split(";")[0]
             assert (events[-1] == b"[DONE]") == (kind in ("drop_usage", "wrong_usage"))
             if kind == "cut":
@@ -191,9 +247,14 @@ def test_stream_faults_reach_text_completions(serving: Serving, header: str,
                 assert usages == []
             if kind == "wrong_usage":
                 assert [u["completion_tokens"] for u in usages] == [12]
-            async with session.get(base_url + "/tokenstorm/ledger",
-                                   params={"run_id": "text"}) as response:
+            async with session.get(
+                base_url + "/tokenstorm/ledger", params={"run_id": "text"}
+            ) as response:
                 [entry] = [orjson.loads(line) for line in (await response.text()).splitlines()]
             assert (entry["api"], entry["fault"], entry["outcome"]) == (
-                "openai-completions", kind, outcome)
+                "openai-completions",
+                kind,
+                outcome,
+            )
+
     asyncio.run(scenario())

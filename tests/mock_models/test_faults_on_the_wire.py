@@ -26,28 +26,40 @@ def _settings(**faults: float) -> MockSettings:
 
 
 def _request(api: str, stream: bool) -> dict[str, object]:
-    body: dict[str, object] = {"model": "any-model", "max_tokens": 50, "stream": stream,
-                               "messages": [{"role": "user", "content": "four words of prompt"}]}
+    body: dict[str, object] = {
+        "model": "any-model",
+        "max_tokens": 50,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "four words of prompt"}],
+    }
     if api == "openai-chat" and stream:
         body["stream_options"] = {"include_usage": True}
     return body
 
 
 def _headers(request_id: str) -> dict[str, str]:
-    return {"x-tokenstorm-run-id": "run-f", "x-tokenstorm-request-id": request_id,
-            "x-tokenstorm-attempt": "2"}
+    return {
+        "x-tokenstorm-run-id": "run-f",
+        "x-tokenstorm-request-id": request_id,
+        "x-tokenstorm-attempt": "2",
+    }
 
 
 @pytest.mark.parametrize("api", list(_PATHS))
-@pytest.mark.parametrize(("kind", "status"), [("http_429", 429), ("http_500", 500),
-                                              ("http_503", 503)])
-def test_http_faults(serving: Serving, ledger_of: LedgerOf, api: str, kind: str,
-                     status: int) -> None:
+@pytest.mark.parametrize(
+    ("kind", "status"), [("http_429", 429), ("http_500", 500), ("http_503", 503)]
+)
+def test_http_faults(
+    serving: Serving, ledger_of: LedgerOf, api: str, kind: str, status: int
+) -> None:
     async def scenario() -> None:
-        async with serving(_settings(**{kind: 1.0})) as base_url, \
-                aiohttp.ClientSession() as session:
-            async with session.post(base_url + _PATHS[api], json=_request(api, True),
-                                    headers=_headers("r-http")) as response:
+        async with (
+            serving(_settings(**{kind: 1.0})) as base_url,
+            aiohttp.ClientSession() as session,
+        ):
+            async with session.post(
+                base_url + _PATHS[api], json=_request(api, True), headers=_headers("r-http")
+            ) as response:
                 body = orjson.loads(await response.read())
                 assert response.status == status
                 assert response.headers["x-tokenstorm-fault"] == kind
@@ -58,8 +70,11 @@ def test_http_faults(serving: Serving, ledger_of: LedgerOf, api: str, kind: str,
                     assert response.headers["retry-after-ms"] == "1250"
                 else:
                     assert "retry-after" not in response.headers
-            error_type = (body["error"]["type"] if api == "anthropic-messages"
-                          else body["error"]["code"] or body["error"]["type"])
+            error_type = (
+                body["error"]["type"]
+                if api == "anthropic-messages"
+                else body["error"]["code"] or body["error"]["type"]
+            )
             expected = {
                 ("anthropic-messages", 429): "rate_limit_error",
                 ("anthropic-messages", 500): "api_error",
@@ -90,12 +105,14 @@ def _sse_events(raw: bytes) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("api", list(_PATHS))
-def test_cut_stream_ends_cleanly_without_terminator(serving: Serving, ledger_of: LedgerOf,
-                                                    api: str) -> None:
+def test_cut_stream_ends_cleanly_without_terminator(
+    serving: Serving, ledger_of: LedgerOf, api: str
+) -> None:
     async def scenario() -> None:
         async with serving(_settings(cut=1.0)) as base_url, aiohttp.ClientSession() as session:
-            async with session.post(base_url + _PATHS[api], json=_request(api, True),
-                                    headers=_headers("r-cut")) as response:
+            async with session.post(
+                base_url + _PATHS[api], json=_request(api, True), headers=_headers("r-cut")
+            ) as response:
                 assert response.status == 200
                 assert response.headers["x-tokenstorm-fault"] == "cut"
                 raw = await response.read()  # a clean end: no payload error
@@ -122,8 +139,9 @@ def test_cut_stream_ends_cleanly_without_terminator(serving: Serving, ledger_of:
 def test_cut_body_is_truncated(serving: Serving, ledger_of: LedgerOf, api: str) -> None:
     async def scenario() -> None:
         async with serving(_settings(cut=1.0)) as base_url, aiohttp.ClientSession() as session:
-            async with session.post(base_url + _PATHS[api], json=_request(api, False),
-                                    headers=_headers("r-cut-body")) as response:
+            async with session.post(
+                base_url + _PATHS[api], json=_request(api, False), headers=_headers("r-cut-body")
+            ) as response:
                 assert response.status == 200
                 assert response.headers["x-tokenstorm-fault"] == "cut"
                 with pytest.raises(aiohttp.ClientPayloadError):
@@ -136,8 +154,9 @@ def test_cut_body_is_truncated(serving: Serving, ledger_of: LedgerOf, api: str) 
 
 
 @pytest.mark.parametrize("api", list(_PATHS))
-def test_request_errors_use_provider_bodies(serving: Serving, ledger_of: LedgerOf,
-                                            api: str) -> None:
+def test_request_errors_use_provider_bodies(
+    serving: Serving, ledger_of: LedgerOf, api: str
+) -> None:
     async def scenario() -> None:
         async with serving(_settings()) as base_url, aiohttp.ClientSession() as session:
             url = base_url + _PATHS[api]
@@ -150,8 +169,11 @@ def test_request_errors_use_provider_bodies(serving: Serving, ledger_of: LedgerO
                 assert bad["type"] == "error"
                 assert bad["error"]["type"] == "invalid_request_error"
             [entry] = await ledger_of(session, base_url)
-            assert (entry.outcome, entry.status_code, entry.request_id) == ("http_4xx", 400,
-                                                                           "r-bad")
+            assert (entry.outcome, entry.status_code, entry.request_id) == (
+                "http_4xx",
+                400,
+                "r-bad",
+            )
             assert entry.fault is None
 
     asyncio.run(scenario())
@@ -162,13 +184,19 @@ def test_unknown_model_is_404_with_provider_body(serving: Serving) -> None:
 
     async def scenario() -> None:
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
-            body = {"model": "gpt-x", "max_tokens": 5,
-                    "messages": [{"role": "user", "content": "hi"}]}
+            body = {
+                "model": "gpt-x",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
             async with session.post(base_url + "/v1/chat/completions", json=body) as response:
                 assert response.status == 404
                 error = orjson.loads(await response.read())["error"]
             assert (error["type"], error["param"], error["code"]) == (
-                "invalid_request_error", "model", "model_not_found")
+                "invalid_request_error",
+                "model",
+                "model_not_found",
+            )
             assert "gpt-x" in error["message"]
             async with session.post(base_url + "/v1/messages", json=body) as response:
                 assert response.status == 404

@@ -15,36 +15,73 @@ def _body(**fields: object) -> bytes:
 
 def test_openai_counts_every_text_part() -> None:
     system, user = synthetic_text(40, 1), synthetic_text(25, 2)
-    parsed = OpenAIChat().parse(_body(model="m", messages=[
-        {"role": "system", "content": system},
-        {"role": "user", "content": [{"type": "text", "text": user},
-                                     {"type": "image_url", "image_url": {"url": "x"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c", "type": "function",
-             "function": {"name": "f", "arguments": '{"city": "new york"}'}}]},
-        {"role": "tool", "tool_call_id": "c", "content": "sunny and warm"},
-    ]))
+    parsed = OpenAIChat().parse(
+        _body(
+            model="m",
+            messages=[
+                {"role": "system", "content": system},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": user},
+                        {"type": "image_url", "image_url": {"url": "x"}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": '{"city": "new york"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c", "content": "sunny and warm"},
+            ],
+        )
+    )
     assert parsed.prompt_tokens == 40 + 25 + count_tokens('{"city": "new york"}') + 3
     assert (parsed.max_tokens, parsed.stream, parsed.include_usage) == (None, False, False)
 
 
 def test_openai_max_completion_tokens_wins_and_usage_needs_stream() -> None:
     flavour = OpenAIChat()
-    parsed = flavour.parse(_body(model="m", messages=[{"role": "user", "content": "hi"}],
-                                 max_completion_tokens=7, max_tokens=99, stream=True,
-                                 stream_options={"include_usage": True}))
+    parsed = flavour.parse(
+        _body(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            max_completion_tokens=7,
+            max_tokens=99,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert (parsed.max_tokens, parsed.stream, parsed.include_usage) == (7, True, True)
-    unstreamed = flavour.parse(_body(model="m", messages=[{"role": "user", "content": "hi"}],
-                                     stream_options={"include_usage": True}))
+    unstreamed = flavour.parse(
+        _body(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            stream_options={"include_usage": True},
+        )
+    )
     assert not unstreamed.include_usage
 
 
-@pytest.mark.parametrize("raw", [
-    b"{not json", b"[1, 2]", _body(messages=[{"role": "user", "content": "x"}]),
-    _body(model="m"), _body(model="m", messages=[]), _body(model="m", messages=["x"]),
-    _body(model="m", messages=[{"role": "user", "content": "x"}], max_tokens=0),
-    _body(model="m", messages=[{"role": "user", "content": "x"}], stream="yes"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"[1, 2]",
+        _body(messages=[{"role": "user", "content": "x"}]),
+        _body(model="m"),
+        _body(model="m", messages=[]),
+        _body(model="m", messages=["x"]),
+        _body(model="m", messages=[{"role": "user", "content": "x"}], max_tokens=0),
+        _body(model="m", messages=[{"role": "user", "content": "x"}], stream="yes"),
+    ],
+)
 def test_openai_rejects_bad_requests_with_400(raw: bytes) -> None:
     with pytest.raises(RequestError) as caught:
         OpenAIChat().parse(raw)
@@ -53,34 +90,58 @@ def test_openai_rejects_bad_requests_with_400(raw: bytes) -> None:
 
 
 def test_anthropic_counts_system_blocks_and_tool_results() -> None:
-    parsed = AnthropicMessages().parse(_body(
-        model="m", max_tokens=50, stream=True,
-        system=[{"type": "text", "text": synthetic_text(30, 3)}],
-        messages=[
-            {"role": "user", "content": "one two three"},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": "four five"},
-                {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "six seven"}}]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "t",
-                 "content": [{"type": "text", "text": "eight nine ten"}]}]},
-        ]))
+    parsed = AnthropicMessages().parse(
+        _body(
+            model="m",
+            max_tokens=50,
+            stream=True,
+            system=[{"type": "text", "text": synthetic_text(30, 3)}],
+            messages=[
+                {"role": "user", "content": "one two three"},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "four five"},
+                        {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "six seven"}},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": "t",
+                            "content": [{"type": "text", "text": "eight nine ten"}],
+                        }
+                    ],
+                },
+            ],
+        )
+    )
     tool_input = count_tokens(orjson.dumps({"q": "six seven"}).decode())
     assert parsed.prompt_tokens == 30 + 3 + 2 + tool_input + 3
     assert (parsed.max_tokens, parsed.stream) == (50, True)
 
 
 def test_anthropic_string_system_counts_too() -> None:
-    parsed = AnthropicMessages().parse(_body(model="m", max_tokens=5, system="be brief",
-                                             messages=[{"role": "user", "content": "hi"}]))
+    parsed = AnthropicMessages().parse(
+        _body(
+            model="m", max_tokens=5, system="be brief", messages=[{"role": "user", "content": "hi"}]
+        )
+    )
     assert parsed.prompt_tokens == 3
 
 
-@pytest.mark.parametrize("raw", [
-    b"", _body(model="m", messages=[{"role": "user", "content": "x"}]),
-    _body(model="m", max_tokens=-1, messages=[{"role": "user", "content": "x"}]),
-    _body(model="m", max_tokens=5, messages=[]), _body(max_tokens=5, messages=[]),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        _body(model="m", messages=[{"role": "user", "content": "x"}]),
+        _body(model="m", max_tokens=-1, messages=[{"role": "user", "content": "x"}]),
+        _body(model="m", max_tokens=5, messages=[]),
+        _body(max_tokens=5, messages=[]),
+    ],
+)
 def test_anthropic_rejects_bad_requests_with_400(raw: bytes) -> None:
     with pytest.raises(RequestError) as caught:
         AnthropicMessages().parse(raw)
@@ -118,11 +179,15 @@ def test_split_template_needs_its_slot() -> None:
 
 def test_openai_chunks_carry_usage_null_only_when_usage_was_asked_for() -> None:
     for include_usage in (False, True):
-        reply = Reply(response_id="x", model="m", prompt_tokens=3, created=1,
-                      include_usage=include_usage)
+        reply = Reply(
+            response_id="x", model="m", prompt_tokens=3, created=1, include_usage=include_usage
+        )
         shape = OpenAIChat().stream_shape(reply)
-        events = [shape.opening(), shape.token(0),
-                  *shape.closing(1, truncated=False).split(b"\n\n")[:-2]]
+        events = [
+            shape.opening(),
+            shape.token(0),
+            *shape.closing(1, truncated=False).split(b"\n\n")[:-2],
+        ]
         chunks = [orjson.loads(event.removeprefix(b"data: ")) for event in events if event]
         if include_usage:
             assert [chunk["usage"] is None for chunk in chunks] == [True, True, True, False]

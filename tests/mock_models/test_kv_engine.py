@@ -27,8 +27,13 @@ class _Counter:
 
 
 def test_preemptions_and_kv_usage_reach_the_metrics() -> None:
-    settings = EngineSettings(max_num_seqs=4, step_base_ms=0.2, prefill_ms_per_token=0.0,
-                              decode_ms_per_seq=0.0, kv_capacity_tokens=600)
+    settings = EngineSettings(
+        max_num_seqs=4,
+        step_base_ms=0.2,
+        prefill_ms_per_token=0.0,
+        decode_ms_per_seq=0.0,
+        kv_capacity_tokens=600,
+    )
 
     async def scenario() -> tuple[DeploymentEngine, list[_Counter], list[float]]:
         engine = DeploymentEngine(settings, jitter=0.0, seed=1)
@@ -58,7 +63,8 @@ def test_preemptions_and_kv_usage_reach_the_metrics() -> None:
 def test_shipped_profiles_size_their_kv_cache_and_overrides_keep_it() -> None:
     for profile in ("8b-h100", "70b-h100-tp8"):
         deployment = DeploymentSettings.model_validate(
-            {"name": "d", "model": "m", "profile": profile, "engine": {"max_num_seqs": 8}})
+            {"name": "d", "model": "m", "profile": profile, "engine": {"max_num_seqs": 8}}
+        )
         assert deployment.engine is not None
         engine = deployment.engine
         # One pool of GPU memory: the prefix cache's blocks are the KV capacity.
@@ -68,8 +74,13 @@ def test_shipped_profiles_size_their_kv_cache_and_overrides_keep_it() -> None:
 
 
 def test_kv_usage_drops_to_zero_when_the_last_sequences_are_aborted() -> None:
-    settings = EngineSettings(max_num_seqs=4, step_base_ms=1.0, prefill_ms_per_token=0.0,
-                              decode_ms_per_seq=0.0, kv_capacity_tokens=10_000)
+    settings = EngineSettings(
+        max_num_seqs=4,
+        step_base_ms=1.0,
+        prefill_ms_per_token=0.0,
+        decode_ms_per_seq=0.0,
+        kv_capacity_tokens=10_000,
+    )
 
     async def scenario() -> tuple[float, float]:
         engine = DeploymentEngine(settings, jitter=0.0, seed=1)

@@ -15,8 +15,13 @@ from mock_models.batching import BatchScheduler, Sequence, StepCosts
 def _costs(kv_capacity_tokens: int, **overrides: int) -> StepCosts:
     fields = {"max_num_seqs": 8, "max_waiting_seqs": 100, "max_num_batched_tokens": 512}
     fields.update(overrides)
-    return StepCosts(step_base_s=0.005, prefill_s_per_token=0.0001, decode_s_per_seq=0.001,
-                     kv_capacity_tokens=kv_capacity_tokens, **fields)
+    return StepCosts(
+        step_base_s=0.005,
+        prefill_s_per_token=0.0001,
+        decode_s_per_seq=0.001,
+        kv_capacity_tokens=kv_capacity_tokens,
+        **fields,
+    )
 
 
 @dataclass
@@ -31,8 +36,9 @@ class Run:
     end_s: float = 0.0
 
 
-def simulate(costs: StepCosts, arrivals: list[tuple[float, int, int, int]]) -> tuple[
-        Run, BatchScheduler[int]]:
+def simulate(
+    costs: StepCosts, arrivals: list[tuple[float, int, int, int]]
+) -> tuple[Run, BatchScheduler[int]]:
     """``arrivals``: (time, uncached prompt, output, cached prompt) each, joining before the
     first step that starts at or after their time."""
     scheduler: BatchScheduler[int] = BatchScheduler(costs)
@@ -63,15 +69,18 @@ def simulate(costs: StepCosts, arrivals: list[tuple[float, int, int, int]]) -> t
 
 @settings(max_examples=60, deadline=None)
 @given(
-    requests=st.lists(st.tuples(st.floats(0, 0.5), st.integers(0, 400), st.integers(1, 60),
-                                st.integers(0, 300)), min_size=1, max_size=25),
+    requests=st.lists(
+        st.tuples(st.floats(0, 0.5), st.integers(0, 400), st.integers(1, 60), st.integers(0, 300)),
+        min_size=1,
+        max_size=25,
+    ),
     spare_tokens=st.integers(0, 1500),
     max_num_seqs=st.integers(1, 10),
     budget=st.integers(1, 600),
 )
 def test_the_cache_is_never_overrun_and_every_sequence_gets_its_tokens(
-        requests: list[tuple[float, int, int, int]], spare_tokens: int, max_num_seqs: int,
-        budget: int) -> None:
+    requests: list[tuple[float, int, int, int]], spare_tokens: int, max_num_seqs: int, budget: int
+) -> None:
     # Every sequence fits on its own (the oldest is never preempted, so one that does not
     # would run over the capacity by design).
     largest = max(uncached + output + cached + 1 for _, uncached, output, cached in requests)
@@ -92,8 +101,7 @@ def test_the_newest_sequence_is_preempted_and_goes_back_to_the_front_of_the_queu
     # a third waits behind them.
     costs = _costs(300, max_num_seqs=2)
     scheduler: BatchScheduler[str] = BatchScheduler(costs)
-    old, new, late = (Sequence("old", 100, 120), Sequence("new", 100, 120),
-                      Sequence("late", 10, 5))
+    old, new, late = (Sequence("old", 100, 120), Sequence("new", 100, 120), Sequence("late", 10, 5))
     assert scheduler.submit(old) and scheduler.submit(new)
     first = scheduler.step()
     assert first is not None and first.prefill_tokens == 200
@@ -145,9 +153,10 @@ def test_a_full_cache_slows_the_streams_down() -> None:
     assert scheduler.preemptions > 0
     assert tight.end_s > roomy.end_s
     assert sum(tight.prefill_tokens) > sum(roomy.prefill_tokens)
-    worst_gap = {name: max(b - a for times in run.token_times.values()
-                           for a, b in itertools.pairwise(times))
-                 for name, run in (("roomy", roomy), ("tight", tight))}
+    worst_gap = {
+        name: max(b - a for times in run.token_times.values() for a, b in itertools.pairwise(times))
+        for name, run in (("roomy", roomy), ("tight", tight))
+    }
     assert worst_gap["tight"] > worst_gap["roomy"]
 
 

@@ -10,9 +10,16 @@ from mock_models.settings import DeploymentSettings, constant_settings
 
 
 def _deployment(**overrides: float) -> DeploymentSettings:
-    fields: dict[str, object] = {"name": "d", "model": "m", "ttft_ms": 80.0,
-                                 "prefill_ms_per_token": 0.5, "itl_ms": 10.0, "jitter": 0.2,
-                                 "output_tokens": 40, "output_tokens_sigma": 0.5}
+    fields: dict[str, object] = {
+        "name": "d",
+        "model": "m",
+        "ttft_ms": 80.0,
+        "prefill_ms_per_token": 0.5,
+        "itl_ms": 10.0,
+        "jitter": 0.2,
+        "output_tokens": 40,
+        "output_tokens_sigma": 0.5,
+    }
     fields.update(overrides)
     return DeploymentSettings.model_validate(fields)
 
@@ -34,10 +41,14 @@ def test_constant_settings_give_exact_timing() -> None:
     assert draw.total_s() == pytest.approx(0.1 + 9 * 0.02)
 
 
-@given(st.integers(min_value=0, max_value=2**32), st.floats(min_value=0.0, max_value=1.0),
-       st.integers(min_value=0, max_value=10_000))
-def test_jittered_durations_stay_within_three_sigma(seed: int, jitter: float,
-                                                    prompt_tokens: int) -> None:
+@given(
+    st.integers(min_value=0, max_value=2**32),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.integers(min_value=0, max_value=10_000),
+)
+def test_jittered_durations_stay_within_three_sigma(
+    seed: int, jitter: float, prompt_tokens: int
+) -> None:
     deployment = _deployment(jitter=jitter)
     draw = draw_latency(deployment, prompt_tokens, None, np.random.default_rng(seed))
     ttft_mean_s = (80.0 + 0.5 * prompt_tokens) / 1000
@@ -48,8 +59,11 @@ def test_jittered_durations_stay_within_three_sigma(seed: int, jitter: float,
     assert len(draw.gaps_s) == draw.completion_tokens - 1
 
 
-@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1, max_value=500),
-       st.floats(min_value=0.0, max_value=2.0))
+@given(
+    st.integers(min_value=0, max_value=2**32),
+    st.integers(min_value=1, max_value=500),
+    st.floats(min_value=0.0, max_value=2.0),
+)
 def test_output_length_honours_max_tokens(seed: int, max_tokens: int, sigma: float) -> None:
     deployment = _deployment(output_tokens_sigma=sigma)
     draw = draw_latency(deployment, 10, max_tokens, np.random.default_rng(seed))
@@ -89,8 +103,7 @@ def test_same_seed_same_draw() -> None:
 
 
 def test_tokens_by_counts_tokens_already_out() -> None:
-    draw = LatencyDraw(ttft_s=0.1, gaps_s=(0.02, 0.02, 0.02), completion_tokens=4,
-                       truncated=False)
+    draw = LatencyDraw(ttft_s=0.1, gaps_s=(0.02, 0.02, 0.02), completion_tokens=4, truncated=False)
     assert [draw.tokens_by(t) for t in (0.05, 0.1, 0.119, 0.121, 0.15, 1.0)] == [0, 1, 1, 2, 3, 4]
     assert draw.total_s(2) == pytest.approx(0.12)
     assert draw.total_s(0) == 0.0

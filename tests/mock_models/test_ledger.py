@@ -32,12 +32,16 @@ def _carries_text(line: bytes) -> bool:
 
 
 def _ids(run_id: str, request_id: str, attempt: int = 1) -> dict[str, str]:
-    return {"x-tokenstorm-run-id": run_id, "x-tokenstorm-request-id": request_id,
-            "x-tokenstorm-attempt": str(attempt)}
+    return {
+        "x-tokenstorm-run-id": run_id,
+        "x-tokenstorm-request-id": request_id,
+        "x-tokenstorm-attempt": str(attempt),
+    }
 
 
-async def _wait_for_entries(ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url: str,
-                            count: int) -> list[LedgerEntry]:
+async def _wait_for_entries(
+    ledger_of: LedgerOf, session: aiohttp.ClientSession, base_url: str, count: int
+) -> list[LedgerEntry]:
     # The server learns of a disconnect asynchronously; give it a moment, not a fixed sleep.
     for _ in range(200):
         entries = await ledger_of(session, base_url)
@@ -47,17 +51,18 @@ async def _wait_for_entries(ledger_of: LedgerOf, session: aiohttp.ClientSession,
     raise AssertionError(f"expected {count} ledger entries, got {len(entries)}")
 
 
-def test_ledger_filter_clear_and_file(serving: Serving, ledger_of: LedgerOf,
-                                      tmp_path: Path) -> None:
+def test_ledger_filter_clear_and_file(
+    serving: Serving, ledger_of: LedgerOf, tmp_path: Path
+) -> None:
     ledger_file = tmp_path / "ledger.jsonl"
 
     async def scenario() -> None:
         settings = constant_settings(ttft_ms=0, itl_ms=0, output_tokens=4)
-        async with serving(settings, ledger_file) as base_url, \
-                aiohttp.ClientSession() as session:
+        async with serving(settings, ledger_file) as base_url, aiohttp.ClientSession() as session:
             for run_id, request_id in (("run-a", "q1"), ("run-b", "q2"), ("run-a", "q3")):
-                async with session.post(base_url + "/v1/chat/completions", json=_CHAT,
-                                        headers=_ids(run_id, request_id)) as response:
+                async with session.post(
+                    base_url + "/v1/chat/completions", json=_CHAT, headers=_ids(run_id, request_id)
+                ) as response:
                     await response.read()
             everything = await ledger_of(session, base_url)
             assert [e.request_id for e in everything] == ["q1", "q2", "q3"]
@@ -88,8 +93,9 @@ def test_client_disconnect_mid_stream_is_cancelled_with_partial_tokens(
     async def scenario() -> None:
         settings = constant_settings(ttft_ms=1, itl_ms=15, output_tokens=60)
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
-            response = await session.post(base_url + path, json=body,
-                                          headers=_ids("run-c", "leaver"))
+            response = await session.post(
+                base_url + path, json=body, headers=_ids("run-c", "leaver")
+            )
             content_events = 0
             async for line in response.content:
                 if _carries_text(line):
@@ -98,8 +104,11 @@ def test_client_disconnect_mid_stream_is_cancelled_with_partial_tokens(
                         break
             response.close()
             [entry] = await _wait_for_entries(ledger_of, session, base_url, 1)
-            assert (entry.outcome, entry.status_code, entry.request_id) == ("cancelled", 200,
-                                                                           "leaver")
+            assert (entry.outcome, entry.status_code, entry.request_id) == (
+                "cancelled",
+                200,
+                "leaver",
+            )
             assert 3 <= entry.completion_tokens < 60
 
     with caplog.at_level(logging.DEBUG):
@@ -107,16 +116,20 @@ def test_client_disconnect_mid_stream_is_cancelled_with_partial_tokens(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
 
 
-def test_client_leaving_before_a_body_answer_is_cancelled(serving: Serving,
-                                                          ledger_of: LedgerOf) -> None:
+def test_client_leaving_before_a_body_answer_is_cancelled(
+    serving: Serving, ledger_of: LedgerOf
+) -> None:
     body = {**_CHAT, "stream": False}
 
     async def scenario() -> None:
         settings = constant_settings(ttft_ms=30, itl_ms=20, output_tokens=50)
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
             with pytest.raises(asyncio.TimeoutError):
-                await session.post(base_url + "/v1/chat/completions", json=body,
-                                   timeout=aiohttp.ClientTimeout(total=0.1))
+                await session.post(
+                    base_url + "/v1/chat/completions",
+                    json=body,
+                    timeout=aiohttp.ClientTimeout(total=0.1),
+                )
             [entry] = await _wait_for_entries(ledger_of, session, base_url, 1)
             assert (entry.outcome, entry.status_code) == ("cancelled", 499)
             assert 1 <= entry.completion_tokens < 50  # generated before the client left
@@ -126,10 +139,23 @@ def test_client_leaving_before_a_body_answer_is_cancelled(serving: Serving,
 
 def test_ledger_without_file_keeps_entries_in_memory() -> None:
     ledger = Ledger()
-    entry = LedgerEntry(run_id="r", request_id="q", attempt=1, received_s=0.5, deployment="d",
-                        model="m", api="openai-chat", stream=True, prompt_tokens=3,
-                        cached_tokens=0, completion_tokens=2, fault=None, outcome="ok",
-                        status_code=200, service_ms=1.0)
+    entry = LedgerEntry(
+        run_id="r",
+        request_id="q",
+        attempt=1,
+        received_s=0.5,
+        deployment="d",
+        model="m",
+        api="openai-chat",
+        stream=True,
+        prompt_tokens=3,
+        cached_tokens=0,
+        completion_tokens=2,
+        fault=None,
+        outcome="ok",
+        status_code=200,
+        service_ms=1.0,
+    )
     ledger.append(entry)
     assert ledger.entries() == [entry] and ledger.entries("other") == []
     assert ledger.to_jsonl().count(b"\n") == 1

@@ -13,14 +13,33 @@ from mock_models.settings import DeploymentSettings, EngineSettings, MockSetting
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
-_SETTINGS = MockSettings(seed=3, deployments=(
-    DeploymentSettings(name="engine", model="mock-e", jitter=0.0, output_tokens=6,
-                       output_tokens_sigma=0.0,
-                       engine=EngineSettings(step_base_ms=0.5, prefill_ms_per_token=0.0,
-                                             decode_ms_per_seq=0.0, prefix_cache_blocks=100)),
-    DeploymentSettings(name="constant", model="mock-c", ttft_ms=1.0, itl_ms=0.5, jitter=0.0,
-                       output_tokens=4, output_tokens_sigma=0.0),
-))
+_SETTINGS = MockSettings(
+    seed=3,
+    deployments=(
+        DeploymentSettings(
+            name="engine",
+            model="mock-e",
+            jitter=0.0,
+            output_tokens=6,
+            output_tokens_sigma=0.0,
+            engine=EngineSettings(
+                step_base_ms=0.5,
+                prefill_ms_per_token=0.0,
+                decode_ms_per_seq=0.0,
+                prefix_cache_blocks=100,
+            ),
+        ),
+        DeploymentSettings(
+            name="constant",
+            model="mock-c",
+            ttft_ms=1.0,
+            itl_ms=0.5,
+            jitter=0.0,
+            output_tokens=4,
+            output_tokens_sigma=0.0,
+        ),
+    ),
+)
 
 
 def _samples(text: str) -> dict[str, float]:
@@ -38,10 +57,12 @@ def test_metrics_add_up(serving: Serving) -> None:
     async def scenario() -> dict[str, float]:
         async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
             for model in ("mock-e", "mock-e", "mock-e", "mock-c", "mock-c"):
-                body = {"model": model, "stream": True,
-                        "messages": [{"role": "user", "content": context}]}
-                async with session.post(base_url + "/v1/chat/completions",
-                                        json=body) as response:
+                body = {
+                    "model": model,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": context}],
+                }
+                async with session.post(base_url + "/v1/chat/completions", json=body) as response:
                     assert response.status == 200
                     await response.read()
             async with session.get(base_url + "/metrics") as response:

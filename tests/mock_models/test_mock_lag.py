@@ -27,27 +27,54 @@ _BLOCK_S = 0.08
 
 def _settings(mode: str) -> MockSettings:
     if mode == "constant":
-        deployment = DeploymentSettings(name="d", model="m", ttft_ms=5.0, itl_ms=10.0,
-                                        jitter=0.0, output_tokens=20, output_tokens_sigma=0.0)
+        deployment = DeploymentSettings(
+            name="d",
+            model="m",
+            ttft_ms=5.0,
+            itl_ms=10.0,
+            jitter=0.0,
+            output_tokens=20,
+            output_tokens_sigma=0.0,
+        )
     else:
-        engine = EngineSettings(max_num_seqs=4, max_waiting_seqs=4, step_base_ms=10.0,
-                                prefill_ms_per_token=0.0, decode_ms_per_seq=0.0)
-        deployment = DeploymentSettings(name="d", model="m", jitter=0.0, output_tokens=20,
-                                        output_tokens_sigma=0.0, engine=engine)
+        engine = EngineSettings(
+            max_num_seqs=4,
+            max_waiting_seqs=4,
+            step_base_ms=10.0,
+            prefill_ms_per_token=0.0,
+            decode_ms_per_seq=0.0,
+        )
+        deployment = DeploymentSettings(
+            name="d",
+            model="m",
+            jitter=0.0,
+            output_tokens=20,
+            output_tokens_sigma=0.0,
+            engine=engine,
+        )
     return MockSettings(seed=1, deployments=(deployment,))
 
 
-async def _ask(session: aiohttp.ClientSession, base_url: str, request_id: str, stream: bool,
-               block_after_s: float | None) -> None:
+async def _ask(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    request_id: str,
+    stream: bool,
+    block_after_s: float | None,
+) -> None:
     """One answer; with ``block_after_s``, the server's loop (this one) is blocked that long
     after sending, as a mock whose core is saturated would be."""
-    body: dict[str, Any] = {"model": "m", "stream": stream,
-                            "messages": [{"role": "user", "content": "hello"}]}
+    body: dict[str, Any] = {
+        "model": "m",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
     headers = {"x-tokenstorm-request-id": request_id, "x-tokenstorm-attempt": "1"}
     if block_after_s is not None:
         asyncio.get_running_loop().call_later(block_after_s, time.sleep, _BLOCK_S)
-    async with session.post(base_url + "/v1/chat/completions", json=body,
-                            headers=headers) as response:
+    async with session.post(
+        base_url + "/v1/chat/completions", json=body, headers=headers
+    ) as response:
         assert response.status == 200
         await response.read()
 
@@ -55,7 +82,8 @@ async def _ask(session: aiohttp.ClientSession, base_url: str, request_id: str, s
 @pytest.mark.parametrize("mode", ["constant", "engine"])
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_late_answer_carries_its_lag_and_an_on_time_one_none(
-        serving: Serving, ledger_of: LedgerOf, mode: str, stream: bool) -> None:
+    serving: Serving, ledger_of: LedgerOf, mode: str, stream: bool
+) -> None:
     async def scenario() -> tuple[dict[str, LedgerEntry], str]:
         async with serving(_settings(mode)) as base_url, aiohttp.ClientSession() as session:
             # The first answer of a fresh server builds its tables: not measured.
@@ -77,6 +105,9 @@ def test_a_late_answer_carries_its_lag_and_an_on_time_one_none(
     # ~36 ms.
     assert late is not None and 4.0 <= late <= _BLOCK_S * 1000
     assert entries["late"].completion_tokens == 20
-    count = next(line for line in metrics.splitlines()
-                 if line.startswith("tokenstorm:mock_lag_seconds_count"))
+    count = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("tokenstorm:mock_lag_seconds_count")
+    )
     assert count.endswith(" 3")

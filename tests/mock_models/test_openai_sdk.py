@@ -11,10 +11,20 @@ import openai
 from harness.prompt_text import count_tokens, synthetic_text
 from mock_models.settings import DeploymentSettings, MockSettings
 
-_SETTINGS = MockSettings(seed=3, deployments=(
-    DeploymentSettings(name="fast", model="mock-fast", ttft_ms=1.0, prefill_ms_per_token=0.0,
-                       itl_ms=0.2, output_tokens=12, output_tokens_sigma=0.4),
-))
+_SETTINGS = MockSettings(
+    seed=3,
+    deployments=(
+        DeploymentSettings(
+            name="fast",
+            model="mock-fast",
+            ttft_ms=1.0,
+            prefill_ms_per_token=0.0,
+            itl_ms=0.2,
+            output_tokens=12,
+            output_tokens_sigma=0.4,
+        ),
+    ),
+)
 _PROMPT = synthetic_text(57, 9)
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
@@ -29,13 +39,20 @@ def test_streaming_with_usage(serving: Serving) -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             for max_tokens in (4, 1000):
                 stream = await client.chat.completions.create(
-                    model="mock-fast", messages=[{"role": "user", "content": _PROMPT}],
-                    max_tokens=max_tokens, stream=True, stream_options={"include_usage": True})
+                    model="mock-fast",
+                    messages=[{"role": "user", "content": _PROMPT}],
+                    max_tokens=max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
                 chunks = [chunk async for chunk in stream]
                 content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
                 text = "".join(c.choices[0].delta.content or "" for c in content_chunks)
-                finish = [c.choices[0].finish_reason for c in chunks
-                          if c.choices and c.choices[0].finish_reason]
+                finish = [
+                    c.choices[0].finish_reason
+                    for c in chunks
+                    if c.choices and c.choices[0].finish_reason
+                ]
                 usage = chunks[-1].usage
                 assert usage is not None and chunks[-1].choices == []
                 assert all(c.usage is None for c in chunks[:-1])
@@ -59,7 +76,8 @@ def test_streaming_without_usage_sends_no_usage_field(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             stream = await client.chat.completions.create(
-                model="mock-fast", messages=[{"role": "user", "content": "hi"}], stream=True)
+                model="mock-fast", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
             chunks = [chunk async for chunk in stream]
             assert all(c.usage is None and c.choices for c in chunks)
             assert chunks[-1].choices[0].finish_reason == "stop"
@@ -71,9 +89,13 @@ def test_non_streaming(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, _client(base_url) as client:
             completion = await client.chat.completions.create(
-                model="mock-fast", max_completion_tokens=3,
-                messages=[{"role": "system", "content": "be brief"},
-                          {"role": "user", "content": _PROMPT}])
+                model="mock-fast",
+                max_completion_tokens=3,
+                messages=[
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": _PROMPT},
+                ],
+            )
             choice = completion.choices[0]
             assert completion.object == "chat.completion" and completion.model == "mock-fast"
             assert choice.message.role == "assistant" and choice.finish_reason == "length"
@@ -92,7 +114,8 @@ def test_models_list_and_unknown_model(serving: Serving) -> None:
             assert models == ["mock-fast"]
             try:
                 await client.chat.completions.create(
-                    model="gpt-nope", messages=[{"role": "user", "content": "hi"}])
+                    model="gpt-nope", messages=[{"role": "user", "content": "hi"}]
+                )
             except openai.NotFoundError as exc:
                 assert exc.status_code == 404
                 assert exc.code == "model_not_found"

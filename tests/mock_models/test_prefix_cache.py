@@ -21,8 +21,9 @@ def test_blocks_hit_only_up_to_the_first_difference() -> None:
     assert not set(shifted) & set(first)
     # Pieces are joined into one token stream, so the split between them does not matter.
     words = _SHARED.split()
-    assert block_hashes([" ".join(words[:10]), " ".join(words[10:])], 16) == \
-        block_hashes([_SHARED], 16)
+    assert block_hashes([" ".join(words[:10]), " ".join(words[10:])], 16) == block_hashes(
+        [_SHARED], 16
+    )
 
 
 def test_cached_tokens_count_leading_blocks_and_leave_the_last_token() -> None:
@@ -53,8 +54,11 @@ def test_least_recently_used_blocks_go_first() -> None:
     assert cache.cached_tokens(c, 40) == 32
 
 
-@given(st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=12),
-       st.integers(min_value=1, max_value=32), st.integers(min_value=1, max_value=20))
+@given(
+    st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=32),
+    st.integers(min_value=1, max_value=20),
+)
 def test_hits_are_whole_blocks_below_the_prompt_and_capacity_holds(
     seeds: list[int], block: int, capacity: int
 ) -> None:

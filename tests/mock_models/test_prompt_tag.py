@@ -23,7 +23,8 @@ _IDS = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
 
 @given(run_id=_IDS, request_id=_IDS, prefix=st.text(max_size=30).filter(lambda t: "[" not in t))
 def test_the_tag_in_the_last_piece_names_run_and_request(
-        run_id: str, request_id: str, prefix: str) -> None:
+    run_id: str, request_id: str, prefix: str
+) -> None:
     draft = AttemptDraft({}, 0.0)
     tag = f"[tokenstorm run={run_id} request={request_id}] "
     draft.adopt_prompt_tag(["system prompt", prefix + tag + "the question"])
@@ -70,28 +71,47 @@ def test_of_two_tags_in_the_last_piece_the_later_one_names_the_request() -> None
 
 def test_a_last_piece_without_a_tag_takes_no_request_id_from_the_history() -> None:
     draft = AttemptDraft({}, 0.0)
-    draft.adopt_prompt_tag([f"q1 {_tag('r1', 's1-t1')}", "answer", f"q2 {_tag('r1', 's1-t2')}",
-                            "answer", "q3 untagged"])
+    draft.adopt_prompt_tag(
+        [
+            f"q1 {_tag('r1', 's1-t1')}",
+            "answer",
+            f"q2 {_tag('r1', 's1-t2')}",
+            "answer",
+            "q3 untagged",
+        ]
+    )
     assert (draft.run_id, draft.request_id) == ("r1", None)
 
 
-_SETTINGS = MockSettings(seed=1, deployments=(DeploymentSettings(
-    name="small", model="mock-small", jitter=0.0, output_tokens=3, output_tokens_sigma=0.0),))
+_SETTINGS = MockSettings(
+    seed=1,
+    deployments=(
+        DeploymentSettings(
+            name="small", model="mock-small", jitter=0.0, output_tokens=3, output_tokens_sigma=0.0
+        ),
+    ),
+)
 
 
 def test_a_headerless_conversation_pairs_every_turn_by_its_tag(
-        serving: Serving, ledger_of: LedgerOf) -> None:
+    serving: Serving, ledger_of: LedgerOf
+) -> None:
     """As through a header-dropping gateway: three turns of one session, each re-sending the
     tagged history, land in the ledger under their own request ids, prompt tags counted."""
+
     async def scenario() -> list[LedgerEntry]:
         messages: list[dict[str, str]] = [{"role": "system", "content": "be brief"}]
         async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
             for turn in (1, 2, 3):
-                messages.append({"role": "user",
-                                 "content": f"question {turn} {_tag('run-9', f's1-t{turn}')}"})
+                messages.append(
+                    {"role": "user", "content": f"question {turn} {_tag('run-9', f's1-t{turn}')}"}
+                )
                 body = {"model": "mock-small", "messages": messages, "stream": False}
-                async with session.post(base_url + "/v1/chat/completions", json=body,
-                                        timeout=aiohttp.ClientTimeout(total=10)) as response:
+                async with session.post(
+                    base_url + "/v1/chat/completions",
+                    json=body,
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as response:
                     assert response.status == 200
                     answer = (await response.json())["choices"][0]["message"]["content"]
                 messages.append({"role": "assistant", "content": answer})

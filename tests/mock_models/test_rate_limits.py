@@ -48,8 +48,9 @@ def test_per_key_limits_keep_keys_apart_and_deployment_limits_do_not() -> None:
 
 
 def test_a_refusal_by_one_limit_charges_no_other() -> None:
-    limiter = RateLimiter((RateLimitSettings(requests_per_minute=10),
-                           RateLimitSettings(tokens_per_minute=50)))
+    limiter = RateLimiter(
+        (RateLimitSettings(requests_per_minute=10), RateLimitSettings(tokens_per_minute=50))
+    )
     assert limiter.check("k", 40, 0.0, 0.0).allowed
     assert not limiter.check("k", 20, 0.0, 0.0).allowed  # over the tokens left
     verdict = limiter.check("k", 5, 0.0, 0.0)
@@ -57,8 +58,10 @@ def test_a_refusal_by_one_limit_charges_no_other() -> None:
     assert verdict.headers["x-ratelimit-remaining-tokens"] == "5"
 
 
-@given(st.integers(min_value=50, max_value=1000),
-       st.lists(st.tuples(st.floats(min_value=0, max_value=5), st.integers(1, 50)), max_size=40))
+@given(
+    st.integers(min_value=50, max_value=1000),
+    st.lists(st.tuples(st.floats(min_value=0, max_value=5), st.integers(1, 50)), max_size=40),
+)
 def test_a_bucket_never_admits_more_than_capacity_plus_refill(
     capacity: int, requests: list[tuple[float, int]]
 ) -> None:
@@ -74,18 +77,24 @@ def test_a_bucket_never_admits_more_than_capacity_plus_refill(
 
 def test_sdks_see_429_with_headers(serving: Serving, ledger_of: LedgerOf) -> None:
     deployment = DeploymentSettings(
-        name="limited", model="mock-limited", ttft_ms=0.0, itl_ms=0.0, output_tokens=3,
-        output_tokens_sigma=0.0, rate_limits=(RateLimitSettings(requests_per_minute=2,
-                                                                per="key"),))
+        name="limited",
+        model="mock-limited",
+        ttft_ms=0.0,
+        itl_ms=0.0,
+        output_tokens=3,
+        output_tokens_sigma=0.0,
+        rate_limits=(RateLimitSettings(requests_per_minute=2, per="key"),),
+    )
 
     async def scenario() -> None:
         async with serving(MockSettings(seed=1, deployments=(deployment,))) as base_url:
-            client = openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="key-1",
-                                        max_retries=0)
+            client = openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="key-1", max_retries=0)
             messages: list[openai.types.chat.ChatCompletionMessageParam] = [
-                {"role": "user", "content": "hi"}]
+                {"role": "user", "content": "hi"}
+            ]
             ok = await client.chat.completions.with_raw_response.create(
-                model="mock-limited", messages=messages)
+                model="mock-limited", messages=messages
+            )
             assert ok.headers["x-ratelimit-remaining-requests"] == "1"
             await client.chat.completions.create(model="mock-limited", messages=messages)
             with pytest.raises(openai.RateLimitError) as refused:
@@ -94,7 +103,8 @@ def test_sdks_see_429_with_headers(serving: Serving, ledger_of: LedgerOf) -> Non
             assert refused.value.code == "rate_limit_exceeded"
             other = anthropic.AsyncAnthropic(base_url=base_url, api_key="key-2", max_retries=0)
             reply = await other.messages.with_raw_response.create(
-                model="mock-limited", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+                model="mock-limited", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+            )
             assert reply.headers["anthropic-ratelimit-requests-remaining"] == "1"
             await client.close()
             await other.close()

@@ -25,17 +25,30 @@ from mock_models.stop_words import first_stop, parse_stop
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
 _CONSTANT = constant_settings(ttft_ms=0.0, itl_ms=0.0, output_tokens=24, seed=5)
-_ENGINE = MockSettings(seed=5, deployments=(DeploymentSettings(
-    name="engine", model=ANY_MODEL, output_tokens=6, output_tokens_sigma=0.3,
-    engine=EngineSettings(step_base_ms=0.05, prefill_ms_per_token=0.0,
-                          decode_ms_per_seq=0.0)),))
+_ENGINE = MockSettings(
+    seed=5,
+    deployments=(
+        DeploymentSettings(
+            name="engine",
+            model=ANY_MODEL,
+            output_tokens=6,
+            output_tokens_sigma=0.3,
+            engine=EngineSettings(
+                step_base_ms=0.05, prefill_ms_per_token=0.0, decode_ms_per_seq=0.0
+            ),
+        ),
+    ),
+)
 _HEADERS = {"x-tokenstorm-request-id": "stop-1", "x-tokenstorm-attempt": "0"}
 
 
-@given(st.lists(st.integers(0, len(VOCABULARY) - 1), max_size=40),
-       st.lists(st.sampled_from(VOCABULARY[:50]), max_size=4))
-def test_first_stop_is_the_earliest_word_in_the_stop_list(words: list[int],
-                                                          stop: list[str]) -> None:
+@given(
+    st.lists(st.integers(0, len(VOCABULARY) - 1), max_size=40),
+    st.lists(st.sampled_from(VOCABULARY[:50]), max_size=4),
+)
+def test_first_stop_is_the_earliest_word_in_the_stop_list(
+    words: list[int], stop: list[str]
+) -> None:
     found = first_stop(tuple(words), tuple(f" {entry}" for entry in stop))
     hits = [i for i, word in enumerate(words) if VOCABULARY[word] in stop]
     if not hits:
@@ -67,19 +80,34 @@ async def _chat(base_url: str, stream: bool, **extra: Any) -> tuple[str, str | N
     async with _openai(base_url) as client:
         if not stream:
             done = await client.chat.completions.create(
-                model="mock-any", messages=[{"role": "user", "content": "hi"}],
-                extra_headers=_HEADERS, **extra)
+                model="mock-any",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_headers=_HEADERS,
+                **extra,
+            )
             assert done.usage is not None
-            return (done.choices[0].message.content or "", done.choices[0].finish_reason,
-                    done.usage.completion_tokens)
-        chunks = [chunk async for chunk in await client.chat.completions.create(
-            model="mock-any", messages=[{"role": "user", "content": "hi"}], stream=True,
-            stream_options={"include_usage": True}, extra_headers=_HEADERS, **extra)]
+            return (
+                done.choices[0].message.content or "",
+                done.choices[0].finish_reason,
+                done.usage.completion_tokens,
+            )
+        chunks = [
+            chunk
+            async for chunk in await client.chat.completions.create(
+                model="mock-any",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_headers=_HEADERS,
+                **extra,
+            )
+        ]
         usage = chunks[-1].usage
         assert usage is not None
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        finish = [c.choices[0].finish_reason for c in chunks
-                  if c.choices and c.choices[0].finish_reason]
+        finish = [
+            c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+        ]
         return text, finish[-1], usage.completion_tokens
 
 
@@ -92,10 +120,11 @@ def test_chat_stop_ends_before_the_first_stop_word(serving: Serving) -> None:
                     text, _, _ = await _chat(base_url, stream)
                 words = text.split()
                 stop_word = words[len(words) // 2]
-                expected = words[:words.index(stop_word)]
+                expected = words[: words.index(stop_word)]
                 async with serving(settings) as base_url:
                     text, finish, tokens = await _chat(
-                        base_url, stream, stop=[f" {stop_word}", "no-such-word"])
+                        base_url, stream, stop=[f" {stop_word}", "no-such-word"]
+                    )
                 assert text.split() == expected and tokens == len(expected)
                 assert finish == "stop"
 
@@ -110,8 +139,9 @@ def test_chat_ignore_eos_generates_max_tokens(serving: Serving) -> None:
                 assert finish == "stop"
                 cap = count_tokens(natural) + 7
                 for stream in (False, True):
-                    text, finish, tokens = await _chat(base_url, stream, max_tokens=cap,
-                                                       extra_body={"ignore_eos": True})
+                    text, finish, tokens = await _chat(
+                        base_url, stream, max_tokens=cap, extra_body={"ignore_eos": True}
+                    )
                     assert tokens == count_tokens(text) == cap and finish == "length"
                 try:
                     await _chat(base_url, False, extra_body={"ignore_eos": "yes"})
@@ -125,11 +155,16 @@ def test_chat_ignore_eos_generates_max_tokens(serving: Serving) -> None:
 
 def test_anthropic_stop_sequences(serving: Serving) -> None:
     async def ask(base_url: str, **extra: Any) -> anthropic.types.Message:
-        async with anthropic.AsyncAnthropic(base_url=base_url, api_key="t",
-                                            max_retries=0) as client:
+        async with anthropic.AsyncAnthropic(
+            base_url=base_url, api_key="t", max_retries=0
+        ) as client:
             message: anthropic.types.Message = await client.messages.create(
-                model="mock-any", max_tokens=100, extra_headers=_HEADERS,
-                messages=[{"role": "user", "content": "hi"}], **extra)
+                model="mock-any",
+                max_tokens=100,
+                extra_headers=_HEADERS,
+                messages=[{"role": "user", "content": "hi"}],
+                **extra,
+            )
             return message
 
     async def scenario() -> None:
@@ -141,7 +176,7 @@ def test_anthropic_stop_sequences(serving: Serving) -> None:
         async with serving(_CONSTANT) as base_url:
             stopped = await ask(base_url, stop_sequences=[stop_word])
         text = "".join(b.text for b in stopped.content if b.type == "text")
-        assert text.split() == words[:words.index(stop_word)]
+        assert text.split() == words[: words.index(stop_word)]
         assert stopped.stop_reason == "stop_sequence" and stopped.stop_sequence == stop_word
         assert stopped.usage.output_tokens == words.index(stop_word)
 

@@ -17,16 +17,24 @@ from mock_models.settings import constant_settings
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 
 _BODIES = {
-    "/v1/chat/completions": {"model": "m", "stream": True,
-                             "messages": [{"role": "user", "content": "hi"}]},
-    "/v1/messages": {"model": "m", "stream": True, "max_tokens": 100,
-                     "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/chat/completions": {
+        "model": "m",
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+    "/v1/messages": {
+        "model": "m",
+        "stream": True,
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
 }
 
 
 def _is_token_event(line: bytes) -> bool:
-    return line.startswith(b"data: ") and (b'"text_delta"' in line or (
-        b'"delta":{"content":"' in line and b'"content":""' not in line))
+    return line.startswith(b"data: ") and (
+        b'"text_delta"' in line or (b'"delta":{"content":"' in line and b'"content":""' not in line)
+    )
 
 
 @pytest.mark.parametrize("path", list(_BODIES))

@@ -30,10 +30,17 @@ def _framed(data: bytes) -> bytes:
     return f"{len(data):x}".encode() + b"\r\n" + data + b"\r\n"
 
 
-def _reply(response_id: str, model: str, created: int, include_usage: bool,
-           tool_name: str | None) -> Reply:
-    return Reply(response_id=response_id, model=model, prompt_tokens=7, created=created,
-                 include_usage=include_usage, tool_name=tool_name)
+def _reply(
+    response_id: str, model: str, created: int, include_usage: bool, tool_name: str | None
+) -> Reply:
+    return Reply(
+        response_id=response_id,
+        model=model,
+        prompt_tokens=7,
+        created=created,
+        include_usage=include_usage,
+        tool_name=tool_name,
+    )
 
 
 def _text_of_event(event: bytes) -> str:
@@ -45,20 +52,32 @@ def _text_of_event(event: bytes) -> str:
         if "text" in choice:
             return str(choice["text"])
         delta = choice["delta"]
-        return str(delta["content"] if "content" in delta
-                   else delta["tool_calls"][0]["function"]["arguments"])
+        return str(
+            delta["content"]
+            if "content" in delta
+            else delta["tool_calls"][0]["function"]["arguments"]
+        )
     delta = document["delta"]
     return str(delta.get("text", delta.get("partial_json")))
 
 
 @settings(max_examples=60, deadline=None)
-@given(words=st.lists(_WORDS, min_size=1, max_size=30),
-       response_id=st.text(alphabet="abcdef0123456789-", min_size=1, max_size=40),
-       model=st.text(min_size=1, max_size=30), created=st.integers(0, 2**40),
-       include_usage=st.booleans(), tool=st.sampled_from([None, "lookup"]))
+@given(
+    words=st.lists(_WORDS, min_size=1, max_size=30),
+    response_id=st.text(alphabet="abcdef0123456789-", min_size=1, max_size=40),
+    model=st.text(min_size=1, max_size=30),
+    created=st.integers(0, 2**40),
+    include_usage=st.booleans(),
+    tool=st.sampled_from([None, "lookup"]),
+)
 def test_a_chunk_is_its_token_framed_whatever_the_answer(
-        words: list[int], response_id: str, model: str, created: int, include_usage: bool,
-        tool: str | None) -> None:
+    words: list[int],
+    response_id: str,
+    model: str,
+    created: int,
+    include_usage: bool,
+    tool: str | None,
+) -> None:
     for flavour in _FLAVOURS:
         shape = flavour.stream_shape(_reply(response_id, model, created, include_usage, tool))
         for word in words:
@@ -108,18 +127,22 @@ class _Transport:
         return self.closing
 
 
-def _sink(shape: StreamShape | None, words: tuple[int, ...], limit: int,
-          piece_bytes: int = 0) -> tuple[WireSink, asyncio.AbstractEventLoop]:
+def _sink(
+    shape: StreamShape | None, words: tuple[int, ...], limit: int, piece_bytes: int = 0
+) -> tuple[WireSink, asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
     return WireSink(shape, words, limit, loop.create_future(), piece_bytes), loop
 
 
 @settings(max_examples=60, deadline=None)
-@given(words=st.lists(_WORDS, min_size=1, max_size=40),
-       counts=st.lists(st.integers(1, 4), min_size=1, max_size=40),
-       held=st.integers(0, 3))
+@given(
+    words=st.lists(_WORDS, min_size=1, max_size=40),
+    counts=st.lists(st.integers(1, 4), min_size=1, max_size=40),
+    held=st.integers(0, 3),
+)
 def test_the_sink_writes_the_chunked_coding_of_its_events(
-        words: list[int], counts: list[int], held: int) -> None:
+    words: list[int], counts: list[int], held: int
+) -> None:
     shape = OpenAIChat().stream_shape(_reply("chatcmpl-x", "mock", 5, True, None))
     sink, loop = _sink(shape, tuple(words), len(words))
     try:
@@ -205,17 +228,19 @@ def _dechunk(body: bytes) -> tuple[bytes, int]:
         if size == 0:
             assert body == b"\r\n"
             return payload, chunks
-        assert body[size:size + 2] == b"\r\n"
-        payload, body, chunks = payload + body[:size], body[size + 2:], chunks + 1
+        assert body[size : size + 2] == b"\r\n"
+        payload, body, chunks = payload + body[:size], body[size + 2 :], chunks + 1
 
 
 async def _raw_stream(base_url: str, path: str, document: dict[str, object]) -> bytes:
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     body = orjson.dumps(document)
-    writer.write(b"POST %b HTTP/1.1\r\nhost: %b\r\ncontent-type: application/json\r\n"
-                 b"content-length: %d\r\nconnection: close\r\n\r\n%b"
-                 % (path.encode(), host.encode(), len(body), body))
+    writer.write(
+        b"POST %b HTTP/1.1\r\nhost: %b\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%b"
+        % (path.encode(), host.encode(), len(body), body)
+    )
     raw = await asyncio.wait_for(reader.read(-1), 10)
     writer.close()
     return raw
@@ -227,18 +252,28 @@ def test_streams_on_the_wire_are_well_framed_with_headers_first(serving: Serving
     async def scenario() -> list[bytes]:
         async with serving(constant_settings(ttft_ms=0, itl_ms=1, output_tokens=6)) as url:
             return [
-                await _raw_stream(url, "/v1/chat/completions",
-                                  {"model": "m", "stream": True, "messages": messages}),
+                await _raw_stream(
+                    url,
+                    "/v1/chat/completions",
+                    {"model": "m", "stream": True, "messages": messages},
+                ),
                 # No opening events here: the headers must still go out first, on their own.
-                await _raw_stream(url, "/v1/completions",
-                                  {"model": "m", "stream": True, "prompt": "frame this"}),
-                await _raw_stream(url, "/v1/messages", {"model": "m", "stream": True,
-                                                        "max_tokens": 6, "messages": messages}),
+                await _raw_stream(
+                    url, "/v1/completions", {"model": "m", "stream": True, "prompt": "frame this"}
+                ),
+                await _raw_stream(
+                    url,
+                    "/v1/messages",
+                    {"model": "m", "stream": True, "max_tokens": 6, "messages": messages},
+                ),
             ]
 
     chat, completion, message = asyncio.run(scenario())
-    for raw, texts_key in ((chat, b'"content":"'), (completion, b'"text":"'),
-                           (message, b'"text_delta"')):
+    for raw, texts_key in (
+        (chat, b'"content":"'),
+        (completion, b'"text":"'),
+        (message, b'"text_delta"'),
+    ):
         head, body = raw.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 200 ")
         assert b"transfer-encoding: chunked" in head.lower()

@@ -18,8 +18,9 @@ from workloads.arrivals import session_offsets_s
 
 
 def _arrivals(seed: int = 1, duration_s: float = 600.0, **arrival: Any) -> np.ndarray:
-    return np.asarray(session_offsets_s(Arrival.model_validate(arrival), duration_s,
-                                        np.random.default_rng(seed)))
+    return np.asarray(
+        session_offsets_s(Arrival.model_validate(arrival), duration_s, np.random.default_rng(seed))
+    )
 
 
 def _cv_and_standard_error(gaps: np.ndarray) -> tuple[float, float]:
@@ -46,8 +47,10 @@ def test_gamma_converges_to_the_rate_and_the_cv(cv: float) -> None:
 
 def _diurnal_integral(a_s: float, b_s: float, ratio: float, period_s: float) -> float:
     amplitude = (ratio - 1) / (ratio + 1)
+
     def primitive(t: float) -> float:
         return t - amplitude * period_s / (2 * math.pi) * math.sin(2 * math.pi * t / period_s)
+
     return primitive(b_s) - primitive(a_s)
 
 
@@ -72,8 +75,11 @@ def test_diurnal_sets_peak_to_trough_and_keeps_the_mean_rate(ratio: float) -> No
 
 def test_a_burst_multiplies_the_rate_inside_its_window_only() -> None:
     rate = 20.0
-    offsets = _arrivals(process="poisson", rate=rate,
-                        shape=[{"kind": "burst", "at": "200s", "length": "50s", "multiplier": 4}])
+    offsets = _arrivals(
+        process="poisson",
+        rate=rate,
+        shape=[{"kind": "burst", "at": "200s", "length": "50s", "multiplier": 4}],
+    )
     for a_s, b_s, multiplier in [(100, 200, 1), (200, 250, 4), (250, 350, 1)]:
         expected = rate * multiplier * (b_s - a_s)
         assert abs(_count(offsets, a_s, b_s) - expected) <= 5 * math.sqrt(expected)
@@ -81,15 +87,20 @@ def test_a_burst_multiplies_the_rate_inside_its_window_only() -> None:
 
 def test_a_ramp_and_stages_follow_their_integrals() -> None:
     rate = 25.0
-    ramp = _arrivals(process="poisson", rate=rate,
-                     shape=[{"kind": "ramp", "at": "100s", "length": "200s", "start": 0.2}])
+    ramp = _arrivals(
+        process="poisson",
+        rate=rate,
+        shape=[{"kind": "ramp", "at": "100s", "length": "200s", "start": 0.2}],
+    )
     for a_s, b_s, mean_multiplier in [(0, 100, 0.2), (100, 300, 0.6), (300, 600, 1.0)]:
         expected = rate * mean_multiplier * (b_s - a_s)
         assert abs(_count(ramp, a_s, b_s) - expected) <= 5 * math.sqrt(expected)
-    stages = [{"length": "1m", "multiplier": 0.5}, {"length": "2m", "multiplier": 0},
-              {"length": "1m", "multiplier": 3}]
-    staged = _arrivals(process="poisson", rate=rate, shape=[{"kind": "stages",
-                                                             "stages": stages}])
+    stages = [
+        {"length": "1m", "multiplier": 0.5},
+        {"length": "2m", "multiplier": 0},
+        {"length": "1m", "multiplier": 3},
+    ]
+    staged = _arrivals(process="poisson", rate=rate, shape=[{"kind": "stages", "stages": stages}])
     assert _count(staged, 60, 180) == 0
     for a_s, b_s, multiplier in [(0, 60, 0.5), (180, 240, 3), (240, 600, 3)]:
         expected = rate * multiplier * (b_s - a_s)
@@ -97,8 +108,12 @@ def test_a_ramp_and_stages_follow_their_integrals() -> None:
 
 
 def test_a_constant_process_under_a_shape_is_an_exact_grid_in_expected_arrivals() -> None:
-    offsets = _arrivals(process="constant", rate=10.0, duration_s=100.0,
-                        shape=[{"kind": "burst", "at": "50s", "length": "10s", "multiplier": 3}])
+    offsets = _arrivals(
+        process="constant",
+        rate=10.0,
+        duration_s=100.0,
+        shape=[{"kind": "burst", "at": "50s", "length": "10s", "multiplier": 3}],
+    )
     assert len(offsets) == 1000 + 200
     assert _count(offsets, 50, 60) == 300
     assert np.allclose(np.diff(offsets[(offsets > 51) & (offsets < 59)]), 1 / 30)
@@ -106,26 +121,46 @@ def test_a_constant_process_under_a_shape_is_an_exact_grid_in_expected_arrivals(
 
 def test_gamma_under_a_diurnal_shape_keeps_its_mean_rate() -> None:
     rate, duration_s = 40.0, 1200.0
-    offsets = _arrivals(duration_s=duration_s, process="gamma", rate=rate, cv=2.0,
-                        shape=[{"kind": "diurnal", "peak_to_trough": 10}])
+    offsets = _arrivals(
+        duration_s=duration_s,
+        process="gamma",
+        rate=rate,
+        cv=2.0,
+        shape=[{"kind": "diurnal", "peak_to_trough": 10}],
+    )
     expected = rate * duration_s
     assert abs(len(offsets) - expected) <= 5.0 * 2.0 * math.sqrt(expected)
 
 
 _SHAPE = st.one_of(
     st.builds(lambda r: {"kind": "diurnal", "peak_to_trough": r}, st.floats(1, 50)),
-    st.builds(lambda at, n, m: {"kind": "burst", "at": at, "length": n, "multiplier": m},
-              st.floats(0, 100), st.floats(0.5, 50), st.floats(0.1, 10)),
-    st.builds(lambda at, n, a, b: {"kind": "ramp", "at": at, "length": n, "start": a, "end": b},
-              st.floats(0, 100), st.floats(0.5, 50), st.floats(0, 3), st.floats(0, 3)),
+    st.builds(
+        lambda at, n, m: {"kind": "burst", "at": at, "length": n, "multiplier": m},
+        st.floats(0, 100),
+        st.floats(0.5, 50),
+        st.floats(0.1, 10),
+    ),
+    st.builds(
+        lambda at, n, a, b: {"kind": "ramp", "at": at, "length": n, "start": a, "end": b},
+        st.floats(0, 100),
+        st.floats(0.5, 50),
+        st.floats(0, 3),
+        st.floats(0, 3),
+    ),
 )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["constant", "poisson", "gamma"]), st.floats(0.2, 20),
-       st.floats(0.3, 4), st.lists(_SHAPE, max_size=3), st.integers(0, 2**32))
+@given(
+    st.sampled_from(["constant", "poisson", "gamma"]),
+    st.floats(0.2, 20),
+    st.floats(0.3, 4),
+    st.lists(_SHAPE, max_size=3),
+    st.integers(0, 2**32),
+)
 def test_shaped_offsets_are_sorted_inside_the_run_and_reproducible(
-        process: str, rate: float, cv: float, shapes: list[dict[str, Any]], seed: int) -> None:
+    process: str, rate: float, cv: float, shapes: list[dict[str, Any]], seed: int
+) -> None:
     arrival = {"process": process, "rate": rate, "cv": cv, "shape": shapes}
     offsets = _arrivals(seed=seed, duration_s=100.0, **arrival)
     assert np.all(np.diff(offsets) >= 0)

@@ -44,8 +44,12 @@ def test_poisson_arrivals_converge_to_the_rate(rate_per_s: float, seed: int) -> 
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(["constant", "poisson"]), st.floats(min_value=0.5, max_value=50.0),
-       st.floats(min_value=0.1, max_value=30.0), seeds)
+@given(
+    st.sampled_from(["constant", "poisson"]),
+    st.floats(min_value=0.5, max_value=50.0),
+    st.floats(min_value=0.1, max_value=30.0),
+    seeds,
+)
 def test_a_longer_run_extends_a_shorter_one(
     process: str, rate_per_s: float, duration_s: float, seed: int
 ) -> None:

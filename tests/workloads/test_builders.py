@@ -13,8 +13,15 @@ from workloads.session import SessionContext
 
 def _context(index: int = 3, workload_index: int = 0, start_s: float = 1.5) -> SessionContext:
     return SessionContext(
-        session_id=f"s{index:06d}", session_index=index, start_s=start_s, api="openai-chat",
-        model="m", stream=True, seed=42, workload_index=workload_index, workload_name="w",
+        session_id=f"s{index:06d}",
+        session_index=index,
+        start_s=start_s,
+        api="openai-chat",
+        model="m",
+        stream=True,
+        seed=42,
+        workload_index=workload_index,
+        workload_name="w",
         tags={"workload": "w"},
     )
 
@@ -30,8 +37,9 @@ def _const(value: float) -> Dist:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 4000), st.integers(0, 4000), st.integers(0, 2**32))
 def test_stream_is_one_user_message(prompt_tokens: int, max_tokens: int, seed: int) -> None:
-    cfg = StreamWorkload(kind="stream", prompt_tokens=_const(prompt_tokens),
-                         max_tokens=_const(max_tokens))
+    cfg = StreamWorkload(
+        kind="stream", prompt_tokens=_const(prompt_tokens), max_tokens=_const(max_tokens)
+    )
     [request] = builder_for("stream")(cfg, _context(), _rng(seed))
     assert request.turn == 1 and request.offset_s == 1.5 and request.think_s == 0.0
     assert [(m.role, m.tokens) for m in request.messages] == [("user", prompt_tokens)]
@@ -39,13 +47,23 @@ def test_stream_is_one_user_message(prompt_tokens: int, max_tokens: int, seed: i
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 12), st.integers(0, 3000), st.integers(1, 500),
-       st.floats(0.0, 30.0), st.integers(0, 2**32))
+@given(
+    st.integers(1, 12),
+    st.integers(0, 3000),
+    st.integers(1, 500),
+    st.floats(0.0, 30.0),
+    st.integers(0, 2**32),
+)
 def test_chat_adds_one_user_message_per_turn(
     turns: int, system_tokens: int, user_tokens: int, think_s: float, seed: int
 ) -> None:
-    cfg = ChatWorkload(kind="chat", turns=_const(turns), system_prompt_tokens=system_tokens,
-                       prompt_tokens=_const(user_tokens), think_time=_const(think_s))
+    cfg = ChatWorkload(
+        kind="chat",
+        turns=_const(turns),
+        system_prompt_tokens=system_tokens,
+        prompt_tokens=_const(user_tokens),
+        think_time=_const(think_s),
+    )
     plan = builder_for("chat")(cfg, _context(), _rng(seed))
     assert len(plan) == turns
     first_roles = [m.role for m in plan[0].messages]
@@ -58,16 +76,30 @@ def test_chat_adds_one_user_message_per_turn(
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 12), st.integers(0, 3000), st.integers(1, 500), st.integers(0, 900),
-       st.floats(0.0, 10.0), st.integers(0, 2**32))
+@given(
+    st.integers(1, 12),
+    st.integers(0, 3000),
+    st.integers(1, 500),
+    st.integers(0, 900),
+    st.floats(0.0, 10.0),
+    st.integers(0, 2**32),
+)
 def test_agent_loop_grows_by_tool_outputs_after_tool_latency(
-    turns: int, system_tokens: int, task_tokens: int, tool_tokens: int, latency_s: float,
+    turns: int,
+    system_tokens: int,
+    task_tokens: int,
+    tool_tokens: int,
+    latency_s: float,
     seed: int,
 ) -> None:
-    cfg = AgentLoopWorkload(kind="agent_loop", turns=_const(turns),
-                            system_prompt_tokens=system_tokens, task_tokens=_const(task_tokens),
-                            tool_output_tokens=_const(tool_tokens),
-                            tool_latency=_const(latency_s))
+    cfg = AgentLoopWorkload(
+        kind="agent_loop",
+        turns=_const(turns),
+        system_prompt_tokens=system_tokens,
+        task_tokens=_const(task_tokens),
+        tool_output_tokens=_const(tool_tokens),
+        tool_latency=_const(latency_s),
+    )
     plan = builder_for("agent_loop")(cfg, _context(), _rng(seed))
     assert len(plan) == turns
     assert plan[0].messages[-1].tokens == task_tokens

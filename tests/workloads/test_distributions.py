@@ -29,17 +29,22 @@ def _draws(dist: Dist, seed: int, count: int = SAMPLES) -> np.ndarray:
 
 @st.composite
 def bounded_dists(draw: st.DrawFn) -> Dist:
-    kind = draw(st.sampled_from(["constant", "uniform", "lognormal", "normal", "exponential",
-                                 "geometric"]))
+    kind = draw(
+        st.sampled_from(["constant", "uniform", "lognormal", "normal", "exponential", "geometric"])
+    )
     low = draw(st.floats(min_value=0.0, max_value=50.0))
     high = low + draw(st.floats(min_value=0.0, max_value=500.0))
     params: dict[str, float] = {
         "constant": {"value": draw(st.floats(min_value=-10.0, max_value=600.0))},
         "uniform": {},
-        "lognormal": {"median": draw(st.floats(min_value=0.5, max_value=500.0)),
-                      "sigma": draw(st.floats(min_value=0.0, max_value=2.0))},
-        "normal": {"mean": draw(st.floats(min_value=-50.0, max_value=500.0)),
-                   "std": draw(st.floats(min_value=0.0, max_value=200.0))},
+        "lognormal": {
+            "median": draw(st.floats(min_value=0.5, max_value=500.0)),
+            "sigma": draw(st.floats(min_value=0.0, max_value=2.0)),
+        },
+        "normal": {
+            "mean": draw(st.floats(min_value=-50.0, max_value=500.0)),
+            "std": draw(st.floats(min_value=0.0, max_value=200.0)),
+        },
         "exponential": {"mean": draw(st.floats(min_value=0.1, max_value=300.0))},
         "geometric": {"mean": draw(st.floats(min_value=1.0, max_value=50.0))},
     }[kind]
@@ -105,8 +110,9 @@ def test_lognormal_median_converges(median: float, sigma: float, seed: int) -> N
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.floats(min_value=-1000.0, max_value=1000.0), st.floats(min_value=0.1, max_value=300.0),
-       seeds)
+@given(
+    st.floats(min_value=-1000.0, max_value=1000.0), st.floats(min_value=0.1, max_value=300.0), seeds
+)
 def test_normal_mean_converges(mean: float, std: float, seed: int) -> None:
     draws = _draws(Dist(dist="normal", mean=mean, std=std), seed)
     assert abs(float(draws.mean()) - mean) <= SIGMAS * std / math.sqrt(SAMPLES)
@@ -132,8 +138,9 @@ def test_geometric_mean_converges_on_positive_integers(mean: float, seed: int) -
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.floats(min_value=-100.0, max_value=100.0), st.floats(min_value=0.0, max_value=500.0),
-       seeds)
+@given(
+    st.floats(min_value=-100.0, max_value=100.0), st.floats(min_value=0.0, max_value=500.0), seeds
+)
 def test_uniform_mean_converges(low: float, width: float, seed: int) -> None:
     draws = _draws(Dist(dist="uniform", min=low, max=low + width), seed)
     std = width / math.sqrt(12.0)

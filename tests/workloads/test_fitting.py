@@ -17,8 +17,13 @@ from workloads.seeds import rng_stream
 from workloads.traces import TraceError, load_trace
 
 SHARED = SHARED_TRACES_DIR
-TRACES = ["AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv",
-          "BurstGPT_1.csv", "conversation_trace.jsonl", "synthetic_trace.jsonl"]
+TRACES = [
+    "AzureLLMInferenceTrace_conv.csv",
+    "AzureLLMInferenceTrace_code.csv",
+    "BurstGPT_1.csv",
+    "conversation_trace.jsonl",
+    "synthetic_trace.jsonl",
+]
 SESSIONS = 20_000
 
 
@@ -32,12 +37,20 @@ def _quantiles(values: list[int] | np.ndarray) -> np.ndarray:
 def test_fitted_token_lengths_reproduce_the_trace_p50_and_p90(name: str, kind: str) -> None:
     rows = load_trace(SHARED / name)
     rate_per_s, _cv = gap_rate_and_cv(interarrival_s(rows))
-    scenario = parse_scenario({
-        "seed": 3, "duration": SESSIONS / rate_per_s,
-        "arrival": {"trace": name},  # found in the shared traces folder
-        "workload": [{"kind": "stream",
-                      "prompt_tokens": {"dist": kind, "trace": name, "column": "prompt_tokens"},
-                      "max_tokens": {"dist": kind, "trace": name, "column": "output_tokens"}}]})
+    scenario = parse_scenario(
+        {
+            "seed": 3,
+            "duration": SESSIONS / rate_per_s,
+            "arrival": {"trace": name},  # found in the shared traces folder
+            "workload": [
+                {
+                    "kind": "stream",
+                    "prompt_tokens": {"dist": kind, "trace": name, "column": "prompt_tokens"},
+                    "max_tokens": {"dist": kind, "trace": name, "column": "output_tokens"},
+                }
+            ],
+        }
+    )
     plan = build_plan(scenario)
     assert len(plan) > SESSIONS // 2
     for planned, recorded in (
@@ -72,8 +85,10 @@ def test_lognormal_fit_matches_two_quantiles_exactly() -> None:
 
 def test_a_trace_dist_without_a_positive_median_fails_with_one_line(tmp_path: Path) -> None:
     trace = tmp_path / "zeros.csv"
-    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
-                     "2023-11-16 18:17:03.9799600,0,0\n2023-11-16 18:17:04.0000000,0,1\n")
+    trace.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2023-11-16 18:17:03.9799600,0,0\n2023-11-16 18:17:04.0000000,0,1\n"
+    )
     dist = Dist(dist="lognormal", trace=str(trace), column="ContextTokens")
     with pytest.raises(TraceError, match=r"median is 0.*empirical"):
         TraceFits().dist(dist)
@@ -86,8 +101,7 @@ def test_unknown_columns_are_named_with_the_known_ones() -> None:
         TraceFits().dist(dist)
 
 
-def test_trace_paths_resolve_beside_the_scenario_then_in_the_shared_folder(
-        tmp_path: Path) -> None:
+def test_trace_paths_resolve_beside_the_scenario_then_in_the_shared_folder(tmp_path: Path) -> None:
     local = tmp_path / "AzureLLMInferenceTrace_conv.csv"
     local.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n")
     spec = {"dist": "empirical", "trace": local.name, "column": "prompt_tokens"}
@@ -98,20 +112,60 @@ def test_trace_paths_resolve_beside_the_scenario_then_in_the_shared_folder(
     assert shared.prompt_tokens.trace == str(SHARED / local.name)  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"workload": [{"kind": "stream", "prompt_tokens": {
-        "dist": "empirical", "trace": "nope.csv", "column": "prompt_tokens"}}]},
-     r"workload\[0\]\.prompt_tokens\.trace: no trace file 'nope.csv' \(looked in "),
-    ({"workload": [{"kind": "stream", "prompt_tokens": {"dist": "empirical"}}]},
-     r"needs values \(or trace and column\)"),
-    ({"workload": [{"kind": "stream", "prompt_tokens": {
-        "dist": "normal", "trace": "BurstGPT_1.csv", "column": "prompt_tokens"}}]},
-     "only empirical and lognormal can be fitted"),
-    ({"workload": [{"kind": "stream", "prompt_tokens": {
-        "dist": "empirical", "trace": "BurstGPT_1.csv"}}]}, "give both trace and column"),
-    ({"arrival": {"trace": "BurstGPT_1.csv", "rate": 3}, "workload": [{"kind": "stream"}]},
-     "arrival: give either trace or rate"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {
+                "workload": [
+                    {
+                        "kind": "stream",
+                        "prompt_tokens": {
+                            "dist": "empirical",
+                            "trace": "nope.csv",
+                            "column": "prompt_tokens",
+                        },
+                    }
+                ]
+            },
+            r"workload\[0\]\.prompt_tokens\.trace: no trace file 'nope.csv' \(looked in ",
+        ),
+        (
+            {"workload": [{"kind": "stream", "prompt_tokens": {"dist": "empirical"}}]},
+            r"needs values \(or trace and column\)",
+        ),
+        (
+            {
+                "workload": [
+                    {
+                        "kind": "stream",
+                        "prompt_tokens": {
+                            "dist": "normal",
+                            "trace": "BurstGPT_1.csv",
+                            "column": "prompt_tokens",
+                        },
+                    }
+                ]
+            },
+            "only empirical and lognormal can be fitted",
+        ),
+        (
+            {
+                "workload": [
+                    {
+                        "kind": "stream",
+                        "prompt_tokens": {"dist": "empirical", "trace": "BurstGPT_1.csv"},
+                    }
+                ]
+            },
+            "give both trace and column",
+        ),
+        (
+            {"arrival": {"trace": "BurstGPT_1.csv", "rate": 3}, "workload": [{"kind": "stream"}]},
+            "arrival: give either trace or rate",
+        ),
+    ],
+)
 def test_bad_trace_references_fail_with_one_line(data: dict[str, object], message: str) -> None:
     with pytest.raises(ScenarioError, match=message) as caught:
         parse_scenario(data, "s.toml")

@@ -27,8 +27,9 @@ def workload_configs(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         config["system_prompt_tokens"] = draw(st.integers(min_value=0, max_value=2000))
     if kind == "chat":
         # A constant 0 think time makes offsets tie inside a session: ordering must still hold.
-        config["think_time"] = draw(st.sampled_from(
-            [0, {"dist": "lognormal", "median": "1s", "sigma": 0.5}]))
+        config["think_time"] = draw(
+            st.sampled_from([0, {"dist": "lognormal", "median": "1s", "sigma": 0.5}])
+        )
     if kind == "agent_loop":
         config["tool_output_tokens"] = {"dist": "lognormal", "median": 200, "sigma": 1.0}
     if draw(st.booleans()):
@@ -38,17 +39,24 @@ def workload_configs(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    kinds = draw(st.lists(st.sampled_from(["stream", "chat", "agent_loop"]), min_size=1,
-                          max_size=3))
-    return parse_scenario({
-        "seed": draw(st.integers(min_value=-(2**40), max_value=2**40)),
-        "duration": draw(st.floats(min_value=0.5, max_value=6.0)),
-        "arrival": {"process": draw(st.sampled_from(["constant", "poisson"])),
-                    "rate": draw(st.floats(min_value=0.5, max_value=10.0))},
-        "target": {"model": draw(st.sampled_from([None, "gateway-model"])),
-                   "stream": draw(st.booleans())},
-        "workload": [draw(workload_configs(kind)) for kind in kinds],
-    })
+    kinds = draw(
+        st.lists(st.sampled_from(["stream", "chat", "agent_loop"]), min_size=1, max_size=3)
+    )
+    return parse_scenario(
+        {
+            "seed": draw(st.integers(min_value=-(2**40), max_value=2**40)),
+            "duration": draw(st.floats(min_value=0.5, max_value=6.0)),
+            "arrival": {
+                "process": draw(st.sampled_from(["constant", "poisson"])),
+                "rate": draw(st.floats(min_value=0.5, max_value=10.0)),
+            },
+            "target": {
+                "model": draw(st.sampled_from([None, "gateway-model"])),
+                "stream": draw(st.booleans()),
+            },
+            "workload": [draw(workload_configs(kind)) for kind in kinds],
+        }
+    )
 
 
 def _bytes(plan: list[PlannedRequest]) -> bytes:
@@ -157,11 +165,16 @@ def test_system_prompts_share_a_seed_and_user_messages_do_not(scenario: Scenario
 @settings(max_examples=20, deadline=None)
 @given(scenarios())
 def test_adding_a_workload_moves_no_arrival(scenario: Scenario) -> None:
-    extra = parse_scenario({
-        **scenario.model_dump(mode="json", exclude={"workload"}),
-        "workload": [*(w.model_dump(mode="json") for w in scenario.workload),
-                     {"kind": "stream", "share": 3.0}],
-    })
+    extra = parse_scenario(
+        {
+            **scenario.model_dump(mode="json", exclude={"workload"}),
+            "workload": [
+                *(w.model_dump(mode="json") for w in scenario.workload),
+                {"kind": "stream", "share": 3.0},
+            ],
+        }
+    )
+
     def starts(plan: list[PlannedRequest]) -> list[float]:
         return [request.offset_s for request in plan if request.turn == 1]
 
@@ -178,18 +191,28 @@ def test_a_longer_run_keeps_the_shorter_runs_sessions(scenario: Scenario) -> Non
 
 
 @settings(max_examples=8, deadline=None)
-@given(st.lists(st.floats(min_value=0.05, max_value=1.0), min_size=2, max_size=4),
-       st.integers(min_value=0, max_value=2**32))
+@given(
+    st.lists(st.floats(min_value=0.05, max_value=1.0), min_size=2, max_size=4),
+    st.integers(min_value=0, max_value=2**32),
+)
 def test_workload_shares_hold_over_many_sessions(shares: list[float], seed: int) -> None:
     sessions = 2000
-    scenario = parse_scenario({
-        "seed": seed,
-        "duration": sessions / 100.0,
-        "arrival": {"process": "constant", "rate": 100.0},
-        "workload": [{"kind": "stream", "share": share, "tags": {"workload": f"w{index}"},
-                      "prompt_tokens": 1}
-                     for index, share in enumerate(shares)],
-    })
+    scenario = parse_scenario(
+        {
+            "seed": seed,
+            "duration": sessions / 100.0,
+            "arrival": {"process": "constant", "rate": 100.0},
+            "workload": [
+                {
+                    "kind": "stream",
+                    "share": share,
+                    "tags": {"workload": f"w{index}"},
+                    "prompt_tokens": 1,
+                }
+                for index, share in enumerate(shares)
+            ],
+        }
+    )
     counts = Counter(request.tags["workload"] for request in build_plan(scenario))
     assert sum(counts.values()) == sessions
     for index, share in enumerate(shares):
@@ -225,10 +248,13 @@ def test_demo_scenario_plans_what_it_says(tmp_path: Path) -> None:
 
 
 def test_a_user_given_workload_tag_is_kept() -> None:
-    scenario = parse_scenario({
-        "duration": 2, "arrival": {"process": "constant", "rate": 2},
-        "workload": [{"kind": "stream", "tags": {"workload": "autocomplete", "tenant": "a"}}],
-    })
+    scenario = parse_scenario(
+        {
+            "duration": 2,
+            "arrival": {"process": "constant", "rate": 2},
+            "workload": [{"kind": "stream", "tags": {"workload": "autocomplete", "tenant": "a"}}],
+        }
+    )
     plan = build_plan(scenario)
     assert plan and all(dict(r.tags) == {"workload": "autocomplete", "tenant": "a"} for r in plan)
     assert all(request.model == DEFAULT_MODEL for request in plan)
@@ -236,10 +262,13 @@ def test_a_user_given_workload_tag_is_kept() -> None:
 
 def test_tied_offsets_keep_turns_in_numeric_order() -> None:
     # Zero think time puts all turns of a session on one offset; turn 10 must follow turn 9.
-    scenario = parse_scenario({
-        "duration": 1, "arrival": {"process": "constant", "rate": 2},
-        "workload": [{"kind": "chat", "turns": 12, "think_time": 0}],
-    })
+    scenario = parse_scenario(
+        {
+            "duration": 1,
+            "arrival": {"process": "constant", "rate": 2},
+            "workload": [{"kind": "chat", "turns": 12, "think_time": 0}],
+        }
+    )
     plan = build_plan(scenario)
     for turns in _sessions(plan).values():
         assert [request.turn for request in turns] == list(range(1, 13))

@@ -18,12 +18,22 @@ from workloads.preview import PlanPreview, preview, render_svg, render_text, spa
 DEMO = Path(harness.__file__).parent / "data" / "demo.toml"
 
 
-def _request(session: str, turn: int, offset_s: float, *messages: PlannedMessage,
-             prompt_tokens: int = 0) -> PlannedRequest:
+def _request(
+    session: str, turn: int, offset_s: float, *messages: PlannedMessage, prompt_tokens: int = 0
+) -> PlannedRequest:
     return PlannedRequest(
-        request_id=f"{session}-t{turn}", session_id=session, turn=turn, offset_s=offset_s,
-        think_s=0.0, prompt_tokens=prompt_tokens, max_tokens=10, model="m", api="openai-chat",
-        stream=True, messages=messages, tags={"workload": "chat"},
+        request_id=f"{session}-t{turn}",
+        session_id=session,
+        turn=turn,
+        offset_s=offset_s,
+        think_s=0.0,
+        prompt_tokens=prompt_tokens,
+        max_tokens=10,
+        model="m",
+        api="openai-chat",
+        stream=True,
+        messages=messages,
+        tags={"workload": "chat"},
     )
 
 
@@ -53,15 +63,27 @@ def test_empty_plan_previews_as_zeros() -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(["constant", "poisson"]), st.floats(0.5, 20.0), st.floats(0.3, 12.0),
-       st.integers(0, 2**32))
-def test_figures_agree_with_the_plan(process: str, rate: float, duration_s: float,
-                                     seed: int) -> None:
-    scenario = parse_scenario({
-        "seed": seed, "duration": duration_s, "arrival": {"process": process, "rate": rate},
-        "workload": [{"kind": "stream", "share": 2}, {"kind": "chat", "model": "big"},
-                     {"kind": "agent_loop", "turns": {"dist": "geometric", "mean": 3}}],
-    })
+@given(
+    st.sampled_from(["constant", "poisson"]),
+    st.floats(0.5, 20.0),
+    st.floats(0.3, 12.0),
+    st.integers(0, 2**32),
+)
+def test_figures_agree_with_the_plan(
+    process: str, rate: float, duration_s: float, seed: int
+) -> None:
+    scenario = parse_scenario(
+        {
+            "seed": seed,
+            "duration": duration_s,
+            "arrival": {"process": process, "rate": rate},
+            "workload": [
+                {"kind": "stream", "share": 2},
+                {"kind": "chat", "model": "big"},
+                {"kind": "agent_loop", "turns": {"dist": "geometric", "mean": 3}},
+            ],
+        }
+    )
     plan = build_plan(scenario)
     summary = preview(plan, duration_s)
     assert summary.requests == len(plan)
@@ -73,8 +95,12 @@ def test_figures_agree_with_the_plan(process: str, rate: float, duration_s: floa
     assert sum(summary.requests_by_workload.values()) == len(plan)
     assert sum(summary.requests_by_model.values()) == len(plan)
     assert summary.prompt_tokens_total == sum(request.prompt_tokens for request in plan)
-    assert (summary.prompt_tokens_p50 <= summary.prompt_tokens_p90 <= summary.prompt_tokens_p99
-            <= summary.prompt_tokens_max)
+    assert (
+        summary.prompt_tokens_p50
+        <= summary.prompt_tokens_p90
+        <= summary.prompt_tokens_p99
+        <= summary.prompt_tokens_max
+    )
     assert summary.max_tokens_p50 <= summary.max_tokens_p90
     assert 0.0 <= summary.shared_prefix_share <= 1.0
     assert 0.0 <= summary.shared_prefix_prompt_share <= 1.0

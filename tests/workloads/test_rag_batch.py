@@ -15,12 +15,21 @@ from workloads.registry import builder_for
 from workloads.session import SessionContext
 
 
-def _context(index: int, workload_index: int = 0,
-             tags: dict[str, str] | None = None) -> SessionContext:
+def _context(
+    index: int, workload_index: int = 0, tags: dict[str, str] | None = None
+) -> SessionContext:
     return SessionContext(
-        session_id=f"s{index:06d}", session_index=index, start_s=2.0, api="openai-chat",
-        model="m", stream=True, seed=11, workload_index=workload_index, workload_name="w",
-        tags=tags or {"workload": "w"})
+        session_id=f"s{index:06d}",
+        session_index=index,
+        start_s=2.0,
+        api="openai-chat",
+        model="m",
+        stream=True,
+        seed=11,
+        workload_index=workload_index,
+        workload_name="w",
+        tags=tags or {"workload": "w"},
+    )
 
 
 def test_rag_documents_come_from_a_shared_pool_in_pool_order() -> None:
@@ -61,15 +70,19 @@ def test_batch_jobs_are_independent_requests_tagged_batch() -> None:
     assert np.allclose(np.diff([r.offset_s for r in plan]), 0.01)
     assert len({m.seed for r in plan for m in r.messages}) == 40
     own_class = _context(4, tags={**tags, "class": "offline"})
-    assert {r.tags["class"] for r in builder_for("batch")(
-        cfg, own_class, np.random.default_rng(4))} == {"offline"}
+    assert {
+        r.tags["class"] for r in builder_for("batch")(cfg, own_class, np.random.default_rng(4))
+    } == {"offline"}
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0.0, 1.0), st.sampled_from(["stream", "batch"]), st.integers(0, 2**32))
 def test_shared_prefix_share_holds_for_every_prompt(share: float, kind: str, seed: int) -> None:
-    config = {"kind": kind, "shared_prefix_share": share,
-              "prompt_tokens": {"dist": "lognormal", "median": 500, "sigma": 1.0}}
+    config = {
+        "kind": kind,
+        "shared_prefix_share": share,
+        "prompt_tokens": {"dist": "lognormal", "median": 500, "sigma": 1.0},
+    }
     cfg = (StreamWorkload if kind == "stream" else BatchWorkload).model_validate(config)
     shared_seed = _context(0).shared_seed(1)
     for index in range(5):
@@ -83,9 +96,14 @@ def test_shared_prefix_share_holds_for_every_prompt(share: float, kind: str, see
 
 
 def test_new_kinds_plan_through_a_scenario_with_their_shares() -> None:
-    scenario = parse_scenario({
-        "seed": 2, "duration": "200s", "arrival": {"rate": 10},
-        "workload": [{"kind": "rag", "share": 3}, {"kind": "stream", "share": 1}]})
+    scenario = parse_scenario(
+        {
+            "seed": 2,
+            "duration": "200s",
+            "arrival": {"rate": 10},
+            "workload": [{"kind": "rag", "share": 3}, {"kind": "stream", "share": 1}],
+        }
+    )
     plan = build_plan(scenario)
     counts = Counter(request.tags["workload"] for request in plan)
     assert abs(counts["rag"] / sum(counts.values()) - 0.75) < 0.05

@@ -21,9 +21,17 @@ from workloads.session import SessionContext
 
 def _context(index: int) -> SessionContext:
     return SessionContext(
-        session_id=f"s{index:06d}", session_index=index, start_s=3.0, api="openai-chat",
-        model="m", stream=True, seed=17, workload_index=0, workload_name="w",
-        tags={"workload": "w"})
+        session_id=f"s{index:06d}",
+        session_index=index,
+        start_s=3.0,
+        api="openai-chat",
+        model="m",
+        stream=True,
+        seed=17,
+        workload_index=0,
+        workload_name="w",
+        tags={"workload": "w"},
+    )
 
 
 def _rag(index: int, seed: int, **config: Any) -> list[PlannedRequest]:
@@ -38,13 +46,26 @@ def _pool_seeds(documents: int) -> dict[int, int]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 8), st.integers(1, 12), st.integers(0, 4), st.floats(0.0, 60.0),
-       st.integers(0, 2**32))
+@given(
+    st.integers(1, 8),
+    st.integers(1, 12),
+    st.integers(0, 4),
+    st.floats(0.0, 60.0),
+    st.integers(0, 2**32),
+)
 def test_follow_ups_add_unseen_documents_and_a_question(
-        turns: int, per_request: int, follow_up: int, think_s: float, seed: int) -> None:
+    turns: int, per_request: int, follow_up: int, think_s: float, seed: int
+) -> None:
     pool = 12
-    plan = _rag(1, seed, turns=turns, documents=pool, documents_per_request=per_request,
-                follow_up_documents=follow_up, think_time=think_s)
+    plan = _rag(
+        1,
+        seed,
+        turns=turns,
+        documents=pool,
+        documents_per_request=per_request,
+        follow_up_documents=follow_up,
+        think_time=think_s,
+    )
     pool_seeds = _pool_seeds(pool)
     assert len(plan) == turns and all(request.resend_history for request in plan)
     seen: list[int] = []
@@ -62,18 +83,28 @@ def test_follow_ups_add_unseen_documents_and_a_question(
     assert len(seen) == len(set(seen))  # never the same document twice in a session
     sizes = context_tokens(plan)
     assert all(later > earlier for earlier, later in itertools.pairwise(sizes))
-    assert [r.prompt_tokens for r in plan] == list(itertools.accumulate(
-        sum(m.tokens for m in r.messages) for r in plan))
+    assert [r.prompt_tokens for r in plan] == list(
+        itertools.accumulate(sum(m.tokens for m in r.messages) for r in plan)
+    )
 
 
 def test_follow_up_documents_repeat_across_sessions() -> None:
-    config = {"turns": 4, "documents": 100, "documents_per_request": 2,
-              "follow_up_documents": 2, "document_zipf_s": 1.2}
+    config = {
+        "turns": 4,
+        "documents": 100,
+        "documents_per_request": 2,
+        "follow_up_documents": 2,
+        "document_zipf_s": 1.2,
+    }
     pool_seeds = _pool_seeds(100)
     owners: Counter[int] = Counter()
     for index in range(200):
-        follow_ups = {pool_seeds[m.seed] for r in _rag(index, index, **config)[1:]
-                      for m in r.messages if m.seed in pool_seeds}
+        follow_ups = {
+            pool_seeds[m.seed]
+            for r in _rag(index, index, **config)[1:]
+            for m in r.messages
+            if m.seed in pool_seeds
+        }
         owners.update(follow_ups)
     assert sum(owners.values()) == 200 * 3 * 2
     # Popular documents come back in many sessions' follow-ups.

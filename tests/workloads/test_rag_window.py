@@ -20,8 +20,17 @@ from workloads.registry import builder_for
 from workloads.session import SessionContext
 
 CONTEXT = SessionContext(
-    session_id="s000004", session_index=4, start_s=1.0, api="openai-chat", model="m",
-    stream=True, seed=23, workload_index=0, workload_name="w", tags={"workload": "w"})
+    session_id="s000004",
+    session_index=4,
+    start_s=1.0,
+    api="openai-chat",
+    model="m",
+    stream=True,
+    seed=23,
+    workload_index=0,
+    workload_name="w",
+    tags={"workload": "w"},
+)
 
 #: Bounds of one turn's own tokens in ``_rag``: up to 4 documents of at most 800 tokens and a
 #: question of at most 100 (turn 1), up to 3 documents and a question later.
@@ -33,14 +42,21 @@ SYSTEM = 500
 
 
 def _rag(seed: int, **config: Any) -> list[PlannedRequest]:
-    cfg = RagWorkload.model_validate({
-        "kind": "rag", "documents": 60, "documents_per_request": 4,
-        "system_prompt_tokens": SYSTEM, "summary_tokens": SUMMARY,
-        "document_tokens": {"dist": "uniform", "min": 100, "max": DOCUMENT_MAX},
-        "question_tokens": {"dist": "uniform", "min": 10, "max": QUESTION_MAX},
-        "max_tokens": {"dist": "uniform", "min": 20, "max": ANSWER_MAX},
-        "turns": {"dist": "constant", "value": 12},
-        "follow_up_documents": {"dist": "uniform", "min": 0, "max": 3}, **config})
+    cfg = RagWorkload.model_validate(
+        {
+            "kind": "rag",
+            "documents": 60,
+            "documents_per_request": 4,
+            "system_prompt_tokens": SYSTEM,
+            "summary_tokens": SUMMARY,
+            "document_tokens": {"dist": "uniform", "min": 100, "max": DOCUMENT_MAX},
+            "question_tokens": {"dist": "uniform", "min": 10, "max": QUESTION_MAX},
+            "max_tokens": {"dist": "uniform", "min": 20, "max": ANSWER_MAX},
+            "turns": {"dist": "constant", "value": 12},
+            "follow_up_documents": {"dist": "uniform", "min": 0, "max": 3},
+            **config,
+        }
+    )
     return builder_for("rag")(cfg, CONTEXT, np.random.default_rng(seed))
 
 
@@ -65,11 +81,12 @@ def test_with_a_window_every_rag_prompt_fits_it(window: int, mode: str, seed: in
     plan = _rag(seed, context_window_tokens=window, on_overflow=mode)
     unbounded = _rag(seed)
     # The window changes what is sent, never the turns, their timing, documents or questions.
-    assert [(r.offset_s, r.think_s, r.max_tokens) for r in plan] == \
-        [(r.offset_s, r.think_s, r.max_tokens) for r in unbounded]
+    assert [(r.offset_s, r.think_s, r.max_tokens) for r in plan] == [
+        (r.offset_s, r.think_s, r.max_tokens) for r in unbounded
+    ]
     for request, size, alone in zip(plan, context_tokens(plan), unbounded, strict=True):
         assert size + request.max_tokens <= window
-        assert request.messages[-len(alone.messages):] == alone.messages
+        assert request.messages[-len(alone.messages) :] == alone.messages
         if not request.resend_history:
             # The whole context is listed, the shared system prompt first.
             assert request.messages[0] == unbounded[0].messages[0]
@@ -87,8 +104,9 @@ def test_a_window_the_session_never_reaches_changes_nothing(seed: int) -> None:
 
 def test_a_long_rag_session_drops_its_oldest_documents_first() -> None:
     window = 6000
-    plan = _rag(3, context_window_tokens=window, document_tokens=700,
-                follow_up_documents=2, max_tokens=100)
+    plan = _rag(
+        3, context_window_tokens=window, document_tokens=700, follow_up_documents=2, max_tokens=100
+    )
     cut = [request for request in plan if not request.resend_history]
     assert cut, "a 12-turn session of 700-token documents must outgrow a 6000-token window"
     first_documents = set(plan[0].messages[1:-1])
@@ -102,11 +120,24 @@ def test_a_long_rag_session_drops_its_oldest_documents_first() -> None:
 
 
 def test_a_scenario_gives_rag_a_window() -> None:
-    scenario = parse_scenario({
-        "seed": 2, "duration": "20s", "arrival": {"rate": 2},
-        "workload": [{"kind": "rag", "turns": 8, "document_tokens": 900,
-                      "follow_up_documents": 2, "context_window_tokens": 5000,
-                      "on_overflow": "summarize", "summary_tokens": 250}]})
+    scenario = parse_scenario(
+        {
+            "seed": 2,
+            "duration": "20s",
+            "arrival": {"rate": 2},
+            "workload": [
+                {
+                    "kind": "rag",
+                    "turns": 8,
+                    "document_tokens": 900,
+                    "follow_up_documents": 2,
+                    "context_window_tokens": 5000,
+                    "on_overflow": "summarize",
+                    "summary_tokens": 250,
+                }
+            ],
+        }
+    )
     plan = build_plan(scenario)
     assert any(not request.resend_history for request in plan)
     by_session: dict[str, list[PlannedRequest]] = {}

@@ -20,14 +20,20 @@ from harness.scenario_workloads import (
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MODELS: list[type[BaseModel]] = [
-    StreamWorkload, ChatWorkload, AgentLoopWorkload, RagWorkload, BatchWorkload, Subagents]
+    StreamWorkload,
+    ChatWorkload,
+    AgentLoopWorkload,
+    RagWorkload,
+    BatchWorkload,
+    Subagents,
+]
 
 
 def _scenario_section() -> str:
     text = README.read_text(encoding="utf-8")
     start = text.index("## Scenario files")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def test_every_kind_has_a_row() -> None:

@@ -23,8 +23,17 @@ from workloads.registry import builder_for
 from workloads.session import SessionContext
 
 CONTEXT = SessionContext(
-    session_id="s000004", session_index=4, start_s=2.0, api="openai-chat", model="m",
-    stream=True, seed=5, workload_index=0, workload_name="w", tags={"workload": "w"})
+    session_id="s000004",
+    session_index=4,
+    start_s=2.0,
+    api="openai-chat",
+    model="m",
+    stream=True,
+    seed=5,
+    workload_index=0,
+    workload_name="w",
+    tags={"workload": "w"},
+)
 
 
 def _agent(seed: int, **config: Any) -> list[PlannedRequest]:
@@ -40,15 +49,28 @@ def _sessions(plan: list[PlannedRequest]) -> dict[str, list[PlannedRequest]]:
 
 
 def _fan_out(turns: int, every: int, count: int, sub_turns: int) -> dict[str, Any]:
-    return {"turns": turns, "subagents": {"every_turns": every, "count": count,
-                                          "turns": sub_turns, "tool_latency": "0.3s"}}
+    return {
+        "turns": turns,
+        "subagents": {
+            "every_turns": every,
+            "count": count,
+            "turns": sub_turns,
+            "tool_latency": "0.3s",
+        },
+    }
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 9), st.integers(1, 4), st.integers(0, 4), st.integers(1, 5),
-       st.integers(0, 2**32))
+@given(
+    st.integers(1, 9),
+    st.integers(1, 4),
+    st.integers(0, 4),
+    st.integers(1, 5),
+    st.integers(0, 2**32),
+)
 def test_every_nth_turn_spawns_count_subagents_and_the_next_turn_waits(
-        turns: int, every: int, count: int, sub_turns: int, seed: int) -> None:
+    turns: int, every: int, count: int, sub_turns: int, seed: int
+) -> None:
     plan = _agent(seed, **_fan_out(turns, every, count, sub_turns))
     sessions = _sessions(plan)
     parent = sessions.pop(CONTEXT.session_id)
@@ -94,8 +116,12 @@ def test_fan_out_leaves_the_parents_own_draws_alone(probability: float, seed: in
 def test_no_session_context_shrinks_without_a_window(seed: int) -> None:
     config: dict[str, Any] = {
         "turns": {"dist": "uniform", "min": 2, "max": 10},
-        "subagents": {"probability": 0.5, "count": {"dist": "uniform", "min": 1, "max": 4},
-                      "turns": {"dist": "geometric", "mean": 3}}}
+        "subagents": {
+            "probability": 0.5,
+            "count": {"dist": "uniform", "min": 1, "max": 4},
+            "turns": {"dist": "geometric", "mean": 3},
+        },
+    }
     for turns in _sessions(_agent(seed, **config)).values():
         sizes = context_tokens(turns)
         assert all(later >= earlier for earlier, later in itertools.pairwise(sizes))
@@ -103,9 +129,19 @@ def test_no_session_context_shrinks_without_a_window(seed: int) -> None:
 
 
 def test_the_context_window_bounds_subagents_too() -> None:
-    plan = _agent(2, turns=3, max_tokens=100, context_window_tokens=5000,
-                  subagents={"every_turns": 1, "count": 2, "turns": 12,
-                             "system_prompt_tokens": 500, "tool_output_tokens": 900})
+    plan = _agent(
+        2,
+        turns=3,
+        max_tokens=100,
+        context_window_tokens=5000,
+        subagents={
+            "every_turns": 1,
+            "count": 2,
+            "turns": 12,
+            "system_prompt_tokens": 500,
+            "tool_output_tokens": 900,
+        },
+    )
     children = [turns for sid, turns in _sessions(plan).items() if sid != CONTEXT.session_id]
     assert len(children) == 4
     for turns in children:
@@ -126,11 +162,21 @@ def test_subagents_share_their_system_prompt_and_nothing_else() -> None:
 
 
 def _scenario(seed: int, **subagents: Any) -> Any:
-    return parse_scenario({
-        "seed": seed, "duration": "20s", "arrival": {"rate": 2},
-        "workload": [{"kind": "agent_loop", "turns": {"dist": "geometric", "mean": 4},
-                      "subagents": subagents or {"probability": 0.4}},
-                     {"kind": "chat"}]})
+    return parse_scenario(
+        {
+            "seed": seed,
+            "duration": "20s",
+            "arrival": {"rate": 2},
+            "workload": [
+                {
+                    "kind": "agent_loop",
+                    "turns": {"dist": "geometric", "mean": 4},
+                    "subagents": subagents or {"probability": 0.4},
+                },
+                {"kind": "chat"},
+            ],
+        }
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -165,29 +211,50 @@ def test_preview_counts_subagent_sessions() -> None:
     assert plain.subagent_sessions == 0 and "sub-agents" not in render_text(plain)
 
 
-@pytest.mark.parametrize("subagents, wrong", [
-    ({}, "probability > 0 or every_turns"),
-    ({"probability": 0.5, "every_turns": 2}, "not both"),
-    ({"every_turns": 0}, "every_turns"),
-    ({"probability": 1.5}, "probability"),
-])
-def test_a_subagents_table_needs_exactly_one_trigger(subagents: dict[str, Any],
-                                                     wrong: str) -> None:
+@pytest.mark.parametrize(
+    "subagents, wrong",
+    [
+        ({}, "probability > 0 or every_turns"),
+        ({"probability": 0.5, "every_turns": 2}, "not both"),
+        ({"every_turns": 0}, "every_turns"),
+        ({"probability": 1.5}, "probability"),
+    ],
+)
+def test_a_subagents_table_needs_exactly_one_trigger(subagents: dict[str, Any], wrong: str) -> None:
     with pytest.raises(ValidationError, match=wrong):
         AgentLoopWorkload.model_validate({"kind": "agent_loop", "subagents": subagents})
 
 
 def test_subagent_sizes_may_be_fitted_to_a_trace(tmp_path: Path) -> None:
     trace = tmp_path / "azure.csv"
-    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
-                     "2023-11-16 18:15:46.6805900,374,44\n"
-                     "2023-11-16 18:15:50.9951690,396,109\n")
-    scenario = parse_scenario({
-        "seed": 1, "duration": "10s", "arrival": {"rate": 2},
-        "workload": [{"kind": "agent_loop", "turns": 2, "subagents": {
-            "every_turns": 1, "count": 1, "turns": 1, "system_prompt_tokens": 0,
-            "task_tokens": {"dist": "empirical", "trace": str(trace),
-                            "column": "prompt_tokens"}}}]})
-    tasks = {request.messages[0].tokens for request in build_plan(scenario)
-             if request.spawned_by}
+    trace.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2023-11-16 18:15:46.6805900,374,44\n"
+        "2023-11-16 18:15:50.9951690,396,109\n"
+    )
+    scenario = parse_scenario(
+        {
+            "seed": 1,
+            "duration": "10s",
+            "arrival": {"rate": 2},
+            "workload": [
+                {
+                    "kind": "agent_loop",
+                    "turns": 2,
+                    "subagents": {
+                        "every_turns": 1,
+                        "count": 1,
+                        "turns": 1,
+                        "system_prompt_tokens": 0,
+                        "task_tokens": {
+                            "dist": "empirical",
+                            "trace": str(trace),
+                            "column": "prompt_tokens",
+                        },
+                    },
+                }
+            ],
+        }
+    )
+    tasks = {request.messages[0].tokens for request in build_plan(scenario) if request.spawned_by}
     assert tasks and tasks <= {374, 396}

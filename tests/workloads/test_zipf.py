@@ -63,11 +63,14 @@ def test_a_heavier_exponent_gives_smaller_counts() -> None:
     assert heavy_mean < light_mean
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({}, "dist 'zipf' needs s"),
-    ({"s": 1.0}, "greater than 1"),
-    ({"s": 0.5}, "greater than 1"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "dist 'zipf' needs s"),
+        ({"s": 1.0}, "greater than 1"),
+        ({"s": 0.5}, "greater than 1"),
+    ],
+)
 def test_an_exponent_of_one_or_less_is_rejected(fields: dict[str, float], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Dist(dist="zipf", **fields)

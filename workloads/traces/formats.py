@@ -71,17 +71,18 @@ def detect_format(first_line: str, source: str, columns: TraceColumns | None = N
     else:
         if columns is not None:
             return "csv"
-        found = _closest({name.strip() for name in next(csv.reader([text]), [])},
-                         _CSV_COLUMNS)
+        found = _closest({name.strip() for name in next(csv.reader([text]), [])}, _CSV_COLUMNS)
     if found is None:
         raise TraceError(
             f"{source}:1: cannot tell the trace format from this line; give format = one of "
-            f"{', '.join(_PARSERS)} (csv/jsonl with [trace.columns])")
+            f"{', '.join(_PARSERS)} (csv/jsonl with [trace.columns])"
+        )
     return found
 
 
-def parse_trace(lines: list[str], source: str, trace_format: str = "auto",
-                columns: TraceColumns | None = None) -> list[TraceRow]:
+def parse_trace(
+    lines: list[str], source: str, trace_format: str = "auto", columns: TraceColumns | None = None
+) -> list[TraceRow]:
     """The rows of a trace given as lines (pure: no file access)."""
     if trace_format == "auto":
         first = next((line for line in lines if line.strip()), None)
@@ -91,13 +92,15 @@ def parse_trace(lines: list[str], source: str, trace_format: str = "auto",
     try:
         parser = _PARSERS[trace_format]
     except KeyError:
-        raise TraceError(f"{source}: unknown trace format {trace_format!r} (known: auto, "
-                         f"{', '.join(_PARSERS)})") from None
+        raise TraceError(
+            f"{source}: unknown trace format {trace_format!r} (known: auto, {', '.join(_PARSERS)})"
+        ) from None
     return parser(lines, source, columns)
 
 
-def load_trace(path: Path, trace_format: str = "auto",
-               columns: TraceColumns | None = None) -> list[TraceRow]:
+def load_trace(
+    path: Path, trace_format: str = "auto", columns: TraceColumns | None = None
+) -> list[TraceRow]:
     """Read and parse the trace file at ``path``; every failure is one ``TraceError`` line."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -45,23 +45,23 @@ def _parse(lines: Iterable[str], source: str, make: _RowMaker) -> list[TraceRow]
 
 def _block_ids(value: Any, where: Where) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(
-            isinstance(item, int) and not isinstance(item, bool) for item in value):
+        isinstance(item, int) and not isinstance(item, bool) for item in value
+    ):
         raise where.error("hash_ids", "must be a list of whole numbers")
     return tuple(value)
 
 
-def parse_mooncake(lines: Iterable[str], source: str,
-                   columns: TraceColumns | None = None) -> list[TraceRow]:
+def parse_mooncake(
+    lines: Iterable[str], source: str, columns: TraceColumns | None = None
+) -> list[TraceRow]:
     """Mooncake FAST'25 traces; ``hash_ids`` become the row's prefix blocks."""
 
     def make(record: dict[str, Any], where: Where) -> TraceRow:
         return TraceRow(
             line=where.line,
             time_ns=_time(required(record, "timestamp", where), "ms", where, "timestamp"),
-            prompt_tokens=tokens(required(record, "input_length", where), where,
-                                 "input_length"),
-            output_tokens=tokens(required(record, "output_length", where), where,
-                                 "output_length"),
+            prompt_tokens=tokens(required(record, "input_length", where), where, "input_length"),
+            output_tokens=tokens(required(record, "output_length", where), where, "output_length"),
             blocks=_block_ids(record.get("hash_ids", []), where),
         )
 
@@ -72,12 +72,14 @@ def _first_event_time(record: dict[str, Any], where: Where) -> int:
     events = record.get("timing_events")
     if not isinstance(events, list) or not events or not isinstance(events[0], dict):
         raise where.error("timing_events", "missing or empty (the first event dates the call)")
-    return _time(required(events[0], "timestamp", where), "iso", where,
-                 "timing_events[0].timestamp")
+    return _time(
+        required(events[0], "timestamp", where), "iso", where, "timing_events[0].timestamp"
+    )
 
 
-def parse_tracelab(lines: Iterable[str], source: str,
-                   columns: TraceColumns | None = None) -> list[TraceRow]:
+def parse_tracelab(
+    lines: Iterable[str], source: str, columns: TraceColumns | None = None
+) -> list[TraceRow]:
     """TraceLab agent-session rounds: one LLM call a line, sent at its first timing event.
 
     The public pool samples sessions from different days, so times are rebased per session:
@@ -86,15 +88,18 @@ def parse_tracelab(lines: Iterable[str], source: str,
 
     def make(record: dict[str, Any], where: Where) -> TraceRow:
         prefix = record.get("prefix_tokens")
-        tags = {key: str(record[name]) for key, name in
-                (("trace_model", "model"), ("trace_provider", "provider")) if record.get(name)}
+        tags = {
+            key: str(record[name])
+            for key, name in (("trace_model", "model"), ("trace_provider", "provider"))
+            if record.get(name)
+        }
         return TraceRow(
             line=where.line,
             time_ns=_first_event_time(record, where),
-            prompt_tokens=tokens(required(record, "input_tokens_total", where), where,
-                                 "input_tokens_total"),
-            output_tokens=tokens(required(record, "output_tokens", where), where,
-                                 "output_tokens"),
+            prompt_tokens=tokens(
+                required(record, "input_tokens_total", where), where, "input_tokens_total"
+            ),
+            output_tokens=tokens(required(record, "output_tokens", where), where, "output_tokens"),
             session=str(required(record, "session_id", where)),
             prefix_tokens=None if prefix is None else tokens(prefix, where, "prefix_tokens"),
             tags=tags,
@@ -104,30 +109,43 @@ def parse_tracelab(lines: Iterable[str], source: str,
     starts: dict[str | None, int] = {}
     for row in rows:
         starts[row.session] = min(starts.get(row.session, row.time_ns), row.time_ns)
-    return [TraceRow(line=row.line, time_ns=row.time_ns - starts[row.session],
-                     prompt_tokens=row.prompt_tokens, output_tokens=row.output_tokens,
-                     session=row.session, prefix_tokens=row.prefix_tokens, tags=row.tags)
-            for row in rows]
+    return [
+        TraceRow(
+            line=row.line,
+            time_ns=row.time_ns - starts[row.session],
+            prompt_tokens=row.prompt_tokens,
+            output_tokens=row.output_tokens,
+            session=row.session,
+            prefix_tokens=row.prefix_tokens,
+            tags=row.tags,
+        )
+        for row in rows
+    ]
 
 
-def parse_jsonl(lines: Iterable[str], source: str,
-                columns: TraceColumns | None = None) -> list[TraceRow]:
+def parse_jsonl(
+    lines: Iterable[str], source: str, columns: TraceColumns | None = None
+) -> list[TraceRow]:
     """Any JSONL trace, its fields named by ``[trace.columns]``."""
     if columns is None:
-        raise TraceError(f"{source}: format 'jsonl' needs [trace.columns] (time, "
-                         "prompt_tokens, output_tokens)")
+        raise TraceError(
+            f"{source}: format 'jsonl' needs [trace.columns] (time, prompt_tokens, output_tokens)"
+        )
     mapping = columns
 
     def make(record: dict[str, Any], where: Where) -> TraceRow:
         session = record.get(mapping.session) if mapping.session else None
         return TraceRow(
             line=where.line,
-            time_ns=_time(required(record, mapping.time, where), mapping.time_unit, where,
-                          mapping.time),
-            prompt_tokens=tokens(required(record, mapping.prompt_tokens, where), where,
-                                 mapping.prompt_tokens),
-            output_tokens=tokens(required(record, mapping.output_tokens, where), where,
-                                 mapping.output_tokens),
+            time_ns=_time(
+                required(record, mapping.time, where), mapping.time_unit, where, mapping.time
+            ),
+            prompt_tokens=tokens(
+                required(record, mapping.prompt_tokens, where), where, mapping.prompt_tokens
+            ),
+            output_tokens=tokens(
+                required(record, mapping.output_tokens, where), where, mapping.output_tokens
+            ),
             session=None if session in (None, "") else str(session),
         )
 

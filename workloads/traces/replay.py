@@ -41,7 +41,8 @@ class _Blocks:
         message = self._full.get(block_id)
         if message is None:
             message = PlannedMessage(
-                "user", self._block_tokens, seeds.block_message_seed(self._seed, block_id))
+                "user", self._block_tokens, seeds.block_message_seed(self._seed, block_id)
+            )
             self._full[block_id] = message
         return message
 
@@ -68,8 +69,9 @@ def _carried(previous: Sequence[PlannedMessage], keep_tokens: int) -> list[Plann
         if keep_tokens <= 0:
             break
         size = min(message.tokens, keep_tokens)
-        carried.append(message if size == message.tokens
-                       else PlannedMessage(message.role, size, message.seed))
+        carried.append(
+            message if size == message.tokens else PlannedMessage(message.role, size, message.seed)
+        )
         keep_tokens -= size
     return carried
 
@@ -82,8 +84,11 @@ def _selected(rows: Sequence[TraceRow], trace: Trace) -> tuple[list[int], int]:
     first_ns = rows[order[0]].time_ns
     start_ns = first_ns + (round(trace.start * _NS_PER_S) if trace.start is not None else 0)
     end_ns = first_ns + round(trace.end * _NS_PER_S) if trace.end is not None else None
-    kept = [index for index in order if rows[index].time_ns >= start_ns
-            and (end_ns is None or rows[index].time_ns < end_ns)]
+    kept = [
+        index
+        for index in order
+        if rows[index].time_ns >= start_ns and (end_ns is None or rows[index].time_ns < end_ns)
+    ]
     return kept, start_ns
 
 
@@ -103,8 +108,9 @@ def trace_span_s(rows: Sequence[TraceRow], trace: Trace) -> float:
     return (rows[kept[-1]].time_ns - origin_ns) / 1e9 / trace.time_scale
 
 
-def replay_trace(rows: Sequence[TraceRow], trace: Trace, *, seed: int, api: str, model: str,
-                 stream: bool) -> list[PlannedRequest]:
+def replay_trace(
+    rows: Sequence[TraceRow], trace: Trace, *, seed: int, api: str, model: str, stream: bool
+) -> list[PlannedRequest]:
     """The planned requests of ``rows`` under ``trace``'s scaling and slice, by offset.
 
     ``rate_scale`` r keeps the time axis: each row yields ``floor(r)`` copies plus one more
@@ -126,26 +132,41 @@ def replay_trace(rows: Sequence[TraceRow], trace: Trace, *, seed: int, api: str,
             shared = _carried(previous, min(row.prefix_tokens, row.prompt_tokens))
         new_tokens = row.prompt_tokens - sum(message.tokens for message in shared)
         time_s = (row.time_ns - origin_ns) / 1e9
-        next_s = ((rows[kept[position + 1]].time_ns - origin_ns) / 1e9
-                  if position + 1 < len(kept) else time_s)
+        next_s = (
+            (rows[kept[position + 1]].time_ns - origin_ns) / 1e9
+            if position + 1 < len(kept)
+            else time_s
+        )
         tags = {**base_tags, **row.tags}
         if row.session is not None:
             tags["trace_session"] = row.session
         for copy in range(max(count, 1)):
             messages = list(shared)
             if new_tokens > 0 or not messages:
-                messages.append(PlannedMessage(
-                    "user", new_tokens, seeds.trace_message_seed(seed, index, copy)))
+                messages.append(
+                    PlannedMessage("user", new_tokens, seeds.trace_message_seed(seed, index, copy))
+                )
             if copy == 0 and row.session is not None:
                 history[row.session] = messages
             if copy >= count:
                 continue  # thinned out: only its history entry was needed
             at_s = time_s if copy == 0 else float(rng.uniform(time_s, next_s))
             session_id = f"r{index:07d}" if copy == 0 else f"r{index:07d}.{copy}"
-            plan.append(PlannedRequest(
-                request_id=f"{session_id}-t1", session_id=session_id, turn=1,
-                offset_s=at_s / trace.time_scale, think_s=0.0,
-                prompt_tokens=row.prompt_tokens, max_tokens=max(row.output_tokens, 1),
-                model=model, api=api, stream=stream, messages=tuple(messages), tags=tags))
+            plan.append(
+                PlannedRequest(
+                    request_id=f"{session_id}-t1",
+                    session_id=session_id,
+                    turn=1,
+                    offset_s=at_s / trace.time_scale,
+                    think_s=0.0,
+                    prompt_tokens=row.prompt_tokens,
+                    max_tokens=max(row.output_tokens, 1),
+                    model=model,
+                    api=api,
+                    stream=stream,
+                    messages=tuple(messages),
+                    tags=tags,
+                )
+            )
     plan.sort(key=lambda request: (request.offset_s, request.session_id))
     return plan

@@ -22,11 +22,16 @@ from mock_models.settings import constant_settings
 TOKENS = 12
 TIMEOUT_S, FIRST_TOKEN_TIMEOUT_S = 3.0, 1.0
 PARAMS = {
-    FaultKind.DELAY: "delay_ms=300", FaultKind.HANG: "hang_s=10",
-    FaultKind.STALL: "after_tokens=3; stall_s=10", FaultKind.CUT: "after_tokens=3",
-    FaultKind.RESET: "after_tokens=3", FaultKind.ERROR_EVENT: "after_tokens=3",
-    FaultKind.MALFORMED_CHUNK: "after_tokens=3", FaultKind.SLOW_DRIP: "itl_ms=40",
-    FaultKind.WRONG_USAGE: "usage_factor=3", FaultKind.FRAGMENT: "fragment_bytes=5",
+    FaultKind.DELAY: "delay_ms=300",
+    FaultKind.HANG: "hang_s=10",
+    FaultKind.STALL: "after_tokens=3; stall_s=10",
+    FaultKind.CUT: "after_tokens=3",
+    FaultKind.RESET: "after_tokens=3",
+    FaultKind.ERROR_EVENT: "after_tokens=3",
+    FaultKind.MALFORMED_CHUNK: "after_tokens=3",
+    FaultKind.SLOW_DRIP: "itl_ms=40",
+    FaultKind.WRONG_USAGE: "usage_factor=3",
+    FaultKind.FRAGMENT: "fragment_bytes=5",
     FaultKind.HTTP_429: "retry_after_s=2",
 }
 
@@ -44,8 +49,20 @@ def expected_outcome(kind: FaultKind, stream: bool) -> str:
 def proxy_url() -> Iterator[str]:
     with EmbeddedMock(constant_settings(5.0, 2.0, TOKENS)) as mock:
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli.main", "proxy", "--upstream", mock.base_url,
-             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "harness.cli.main",
+                "proxy",
+                "--upstream",
+                mock.base_url,
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert process.stdout is not None
             line = process.stdout.readline()
@@ -61,14 +78,24 @@ def _send(url: str, api: str, stream: bool, header: str, request_id: str) -> Att
         client = HttpClient(f"{url}/v1", api, api_key="sk-test")
         try:
             return await client.send(
-                model="any", messages=[{"role": "user", "content": "one two three"}],
-                max_tokens=64, stream=stream, timeout_s=TIMEOUT_S,
-                first_token_timeout_s=FIRST_TOKEN_TIMEOUT_S, keep_text=True,
+                model="any",
+                messages=[{"role": "user", "content": "one two three"}],
+                max_tokens=64,
+                stream=stream,
+                timeout_s=TIMEOUT_S,
+                first_token_timeout_s=FIRST_TOKEN_TIMEOUT_S,
+                keep_text=True,
                 client_prompt_tokens=3,
-                headers={"x-tokenstorm-fault": header, "x-tokenstorm-run-id": "matrix",
-                         "x-tokenstorm-request-id": request_id, "x-tokenstorm-attempt": "1"})
+                headers={
+                    "x-tokenstorm-fault": header,
+                    "x-tokenstorm-run-id": "matrix",
+                    "x-tokenstorm-request-id": request_id,
+                    "x-tokenstorm-attempt": "1",
+                },
+            )
         finally:
             await client.close()
+
     return asyncio.run(main())
 
 
@@ -76,8 +103,7 @@ def _send(url: str, api: str, stream: bool, header: str, request_id: str) -> Att
 @pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 @pytest.mark.parametrize("kind", list(FaultKind), ids=lambda k: k.value)
-def test_fault_through_the_proxy(proxy_url: str, kind: FaultKind, stream: bool,
-                                 api: str) -> None:
+def test_fault_through_the_proxy(proxy_url: str, kind: FaultKind, stream: bool, api: str) -> None:
     header = kind.value + (f"; {PARAMS[kind]}" if kind in PARAMS else "")
     request_id = f"{kind.value}-{api}-{stream}"
     result = _send(proxy_url, api, stream, header, request_id)
@@ -101,8 +127,11 @@ def test_fault_through_the_proxy(proxy_url: str, kind: FaultKind, stream: bool,
         assert len(result.text.split()) == 3
 
     ledger = httpx.get(f"{proxy_url}/tokenstorm/ledger", params={"run_id": "matrix"}, timeout=5)
-    entries = [from_dict(LedgerEntry, orjson.loads(line))
-               for line in ledger.content.splitlines() if line.strip()]
+    entries = [
+        from_dict(LedgerEntry, orjson.loads(line))
+        for line in ledger.content.splitlines()
+        if line.strip()
+    ]
     mine = [e for e in entries if e.request_id == request_id]
     assert len(mine) == 1
     assert mine[0].fault == kind.value and mine[0].attempt == 1
@@ -124,28 +153,41 @@ def test_first_attempts_lets_a_retry_through(proxy_url: str) -> None:
         client = HttpClient(f"{proxy_url}/v1", "openai-chat")
         try:
             return await client.send(
-                model="any", messages=[{"role": "user", "content": "hi"}], max_tokens=8,
-                stream=True, timeout_s=5.0,
-                headers={"x-tokenstorm-fault": header, "x-tokenstorm-attempt": "2"})
+                model="any",
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=8,
+                stream=True,
+                timeout_s=5.0,
+                headers={"x-tokenstorm-fault": header, "x-tokenstorm-attempt": "2"},
+            )
         finally:
             await client.close()
+
     assert asyncio.run(second()).outcome.value == "ok"
 
 
 def test_the_active_profile_can_be_swapped_while_running(proxy_url: str) -> None:
-    swapped = httpx.put(f"{proxy_url}/tokenstorm/faults",
-                        json={"rule": [{"kind": "http_502", "targets": {"models": ["swap"]}}]},
-                        timeout=5)
+    swapped = httpx.put(
+        f"{proxy_url}/tokenstorm/faults",
+        json={"rule": [{"kind": "http_502", "targets": {"models": ["swap"]}}]},
+        timeout=5,
+    )
     assert swapped.status_code == 200
     try:
+
         async def main() -> AttemptResult:
             client = HttpClient(f"{proxy_url}/v1", "openai-chat")
             try:
-                return await client.send(model="swap", messages=[{"role": "user",
-                                                                   "content": "hi"}],
-                                         max_tokens=8, stream=True, timeout_s=5.0)
+                return await client.send(
+                    model="swap",
+                    messages=[{"role": "user", "content": "hi"}],
+                    max_tokens=8,
+                    stream=True,
+                    timeout_s=5.0,
+                )
             finally:
                 await client.close()
+
         result = asyncio.run(main())
         assert result.status_code == 502 and result.fault == "http_502"
         bad = httpx.put(f"{proxy_url}/tokenstorm/faults", json={"profile": "nope"}, timeout=5)

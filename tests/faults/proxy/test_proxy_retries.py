@@ -32,13 +32,30 @@ REQUESTS = 400
 def proxy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     profile = tmp_path_factory.mktemp("profile") / "fail.toml"
     # retry_after 20 ms: the SDK honours retry-after-ms, which keeps the test quick
-    profile.write_text(f'[[rule]]\nkind = "http_429"\nprobability = {P_FAIL}\n'
-                       "params = { retry_after_s = 0.02 }\n")
+    profile.write_text(
+        f'[[rule]]\nkind = "http_429"\nprobability = {P_FAIL}\n'
+        "params = { retry_after_s = 0.02 }\n"
+    )
     with EmbeddedMock(constant_settings(1.0, 0.0, 4)) as mock:
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli.main", "proxy", "--upstream", mock.base_url,
-             "--port", "0", "--faults", str(profile), "--seed", "11"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "harness.cli.main",
+                "proxy",
+                "--upstream",
+                mock.base_url,
+                "--port",
+                "0",
+                "--faults",
+                str(profile),
+                "--seed",
+                "11",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert process.stdout is not None
             line = process.stdout.readline()
@@ -52,8 +69,11 @@ def proxy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _ledger(url: str, run_id: str | None = None) -> list[LedgerEntry]:
     params = {"run_id": run_id} if run_id else {}
     answer = httpx.get(f"{url}/tokenstorm/ledger", params=params, timeout=10)
-    return [from_dict(LedgerEntry, orjson.loads(line))
-            for line in answer.content.splitlines() if line.strip()]
+    return [
+        from_dict(LedgerEntry, orjson.loads(line))
+        for line in answer.content.splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.mark.slow
@@ -64,7 +84,8 @@ def test_openai_sdk_retries_are_counted_by_the_ledger(proxy_url: str) -> None:
     async def one() -> bool:
         try:
             await client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "hello"}], max_tokens=4)
+                model="m", messages=[{"role": "user", "content": "hello"}], max_tokens=4
+            )
             return True
         except openai.RateLimitError:
             return False
@@ -75,6 +96,7 @@ def test_openai_sdk_retries_are_counted_by_the_ledger(proxy_url: str) -> None:
         async def bounded() -> bool:
             async with semaphore:
                 return await one()
+
         try:
             return await asyncio.gather(*(bounded() for _ in range(REQUESTS)))
         finally:
@@ -94,24 +116,43 @@ def test_openai_sdk_retries_are_counted_by_the_ledger(proxy_url: str) -> None:
 
 
 def _plan() -> list[PlannedRequest]:
-    return [PlannedRequest(
-        request_id=f"s{i}-t1", session_id=f"s{i}", turn=1, offset_s=0.01 * i, think_s=0.0,
-        prompt_tokens=3, max_tokens=4, model="m", api="openai-chat", stream=True,
-        messages=(PlannedMessage(role="user", tokens=3, seed=i),), tags={})
-        for i in range(60)]
+    return [
+        PlannedRequest(
+            request_id=f"s{i}-t1",
+            session_id=f"s{i}",
+            turn=1,
+            offset_s=0.01 * i,
+            think_s=0.0,
+            prompt_tokens=3,
+            max_tokens=4,
+            model="m",
+            api="openai-chat",
+            stream=True,
+            messages=(PlannedMessage(role="user", tokens=3, seed=i),),
+            tags={},
+        )
+        for i in range(60)
+    ]
 
 
 def _run_engine(url: str, run_id: str) -> list[AttemptRecord]:
     records: list[AttemptRecord] = []
     policy = RetryPolicy(attempts=3, backoff=Backoff(base=0.01, max=0.05, jitter=0.0))
-    config = EngineConfig(run_id=run_id, duration_s=5.0, drain_s=5.0, timeout_s=5.0,
-                          first_token_timeout_s=None, retry=policy)
+    config = EngineConfig(
+        run_id=run_id,
+        duration_s=5.0,
+        drain_s=5.0,
+        timeout_s=5.0,
+        first_token_timeout_s=None,
+        retry=policy,
+    )
 
     async def main() -> None:
         client = HttpClient(f"{url}/v1", "openai-chat")
         try:
-            engine = Engine(config, client, records.append, now=time.perf_counter,
-                            rng=np.random.default_rng(0))
+            engine = Engine(
+                config, client, records.append, now=time.perf_counter, rng=np.random.default_rng(0)
+            )
             await engine.run(_plan())
         finally:
             await client.close()
@@ -120,8 +161,7 @@ def _run_engine(url: str, run_id: str) -> list[AttemptRecord]:
     return records
 
 
-def test_a_rerun_meets_the_same_faults_on_the_same_attempts(proxy_url: str,
-                                                            tmp_path: Path) -> None:
+def test_a_rerun_meets_the_same_faults_on_the_same_attempts(proxy_url: str, tmp_path: Path) -> None:
     first = _run_engine(proxy_url, "rerun-a")
     second = _run_engine(proxy_url, "rerun-b")
 
@@ -133,4 +173,5 @@ def test_a_rerun_meets_the_same_faults_on_the_same_attempts(proxy_url: str,
     for run_id, records in (("rerun-a", first), ("rerun-b", second)):
         ledger = _ledger(proxy_url, run_id)
         assert sorted((e.request_id, e.attempt, e.fault) for e in ledger) == sorted(
-            (r.request_id, r.attempt, r.fault) for r in records)
+            (r.request_id, r.attempt, r.fault) for r in records
+        )

@@ -26,16 +26,47 @@ def test_run_through_the_proxy_reports_the_fault_window(tmp_path: Path) -> None:
     profile.write_text(PROFILE)
     with EmbeddedMock(constant_settings(2.0, 1.0, 4)) as mock:
         proxy = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli.main", "proxy", "--upstream", mock.base_url,
-             "--port", "0", "--faults", str(profile)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "harness.cli.main",
+                "proxy",
+                "--upstream",
+                mock.base_url,
+                "--port",
+                "0",
+                "--faults",
+                str(profile),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proxy.stdout is not None
             url = proxy.stdout.readline().split()[3]
             result = subprocess.run(
-                [sys.executable, "-m", "harness.cli.main", "run", "--target", f"{url}/v1",
-                 "--rate", "20", "--duration", "6s", "--out", str(tmp_path), "--run-id", "w",
-                 "--no-progress"], capture_output=True, text=True, timeout=60)
+                [
+                    sys.executable,
+                    "-m",
+                    "harness.cli.main",
+                    "run",
+                    "--target",
+                    f"{url}/v1",
+                    "--rate",
+                    "20",
+                    "--duration",
+                    "6s",
+                    "--out",
+                    str(tmp_path),
+                    "--run-id",
+                    "w",
+                    "--no-progress",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         finally:
             proxy.terminate()
             proxy.wait(timeout=10)

@@ -13,8 +13,13 @@ GOOD_WORKLOAD = '[[workload]]\nkind = "stream"\n'
 
 
 def _tokenstorm(*args: str, cwd: Path, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def _closed_port() -> int:
@@ -34,13 +39,17 @@ def _closed_port() -> int:
         ('[[workload]]\nkind = "chatbot"\n', "workload[0]: kind must be one of"),
         ('[target]\napi = "grpc"\n' + GOOD_WORKLOAD, "target.api:"),
         ('[arrival]\nrate = "-3/s"\n' + GOOD_WORKLOAD, "arrival.rate:"),
-        ('[prices]\nmock-small = { price_as = "gpt-4o-mini", input_per_mtok = 1 }\n'
-         + GOOD_WORKLOAD, "prices.mock-small: give either price_as or explicit prices"),
+        (
+            '[prices]\nmock-small = { price_as = "gpt-4o-mini", input_per_mtok = 1 }\n'
+            + GOOD_WORKLOAD,
+            "prices.mock-small: give either price_as or explicit prices",
+        ),
         ("", "workload: missing required field"),
     ],
 )
-def test_bad_scenarios_name_file_and_field(tmp_path: Path, content: str | None,
-                                           expected: str) -> None:
+def test_bad_scenarios_name_file_and_field(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
     scenario = tmp_path / "scenario.toml"
     if content is not None:
         scenario.write_text(content)
@@ -54,8 +63,18 @@ def test_bad_scenarios_name_file_and_field(tmp_path: Path, content: str | None,
 
 def test_unreachable_target_fails_fast_with_one_line(tmp_path: Path) -> None:
     port = _closed_port()
-    result = _tokenstorm("run", "--target", f"http://127.0.0.1:{port}/v1", "--duration", "5s",
-                         "--out", str(tmp_path), "--no-progress", cwd=tmp_path, timeout_s=30)
+    result = _tokenstorm(
+        "run",
+        "--target",
+        f"http://127.0.0.1:{port}/v1",
+        "--duration",
+        "5s",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+        cwd=tmp_path,
+        timeout_s=30,
+    )
     assert result.returncode == 2
     assert "unreachable" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

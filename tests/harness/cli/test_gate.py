@@ -14,9 +14,15 @@ import pytest
 from harness.cli.main import main
 
 HEALTHY: dict[str, Any] = {
-    "run_id": "crafted", "valid": True, "validity_notes": [], "notes": [],
-    "schedule_lag_ms": {"p99": 1.0}, "requests_dropped": 0, "client_cpu_share": 0.2,
-    "requests_sent": 500, "ttft_ms": {"p50": 100.0, "p99": 400.0, "count": 500},
+    "run_id": "crafted",
+    "valid": True,
+    "validity_notes": [],
+    "notes": [],
+    "schedule_lag_ms": {"p99": 1.0},
+    "requests_dropped": 0,
+    "client_cpu_share": 0.2,
+    "requests_sent": 500,
+    "ttft_ms": {"p50": 100.0, "p99": 400.0, "count": 500},
     "error_rate": 0.002,
 }
 BUDGET = '[thresholds]\n"ttft_ms" = ["p(99) < 800", "p(50) < 300"]\n"error_rate" = "rate < 1%"\n'
@@ -35,13 +41,21 @@ def _budget(tmp_path: Path, text: str = BUDGET) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("overrides", "code", "verdict"), [
-    ({}, 0, "pass"),
-    ({"error_rate": 0.02}, 99, "fail"),
-    ({"valid": False, "validity_notes": ["the generator was CPU-bound"]}, 98, "inconclusive"),
-])
-def test_exit_code_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             overrides: dict[str, Any], code: int, verdict: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "code", "verdict"),
+    [
+        ({}, 0, "pass"),
+        ({"error_rate": 0.02}, 99, "fail"),
+        ({"valid": False, "validity_notes": ["the generator was CPU-bound"]}, 98, "inconclusive"),
+    ],
+)
+def test_exit_code_and_files(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    overrides: dict[str, Any],
+    code: int,
+    verdict: str,
+) -> None:
     run_dir = _run_dir(tmp_path, **overrides)
     assert main(["gate", str(run_dir), "--budget", str(_budget(tmp_path))]) == code
     out = capsys.readouterr().out
@@ -57,13 +71,24 @@ def test_exit_code_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert f"Gates: {verdict.upper()}" in html and "p(99) &lt; 800" in html
 
 
-BAD_EXPRESSIONS = ["p99 < 800", "p(99) <", "p(99) < 800 parsecs", "avg => 3", "median < 3",
-                   "p(99) < baseline", "value < 0.3", "p(99) < 5%", "p(200) < 3", "count < 2ms"]
+BAD_EXPRESSIONS = [
+    "p99 < 800",
+    "p(99) <",
+    "p(99) < 800 parsecs",
+    "avg => 3",
+    "median < 3",
+    "p(99) < baseline",
+    "value < 0.3",
+    "p(99) < 5%",
+    "p(200) < 3",
+    "count < 2ms",
+]
 
 
 @pytest.mark.parametrize("expression", BAD_EXPRESSIONS)
 def test_every_bad_expression_exits_104_naming_file_key_and_expression(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], expression: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], expression: str
+) -> None:
     run_dir = _run_dir(tmp_path)
     budget = _budget(tmp_path, f'[thresholds]\n"ttft_ms{{model=m}}" = ["{expression}"]\n')
     assert main(["gate", str(run_dir), "--budget", str(budget)]) == 104
@@ -78,15 +103,20 @@ def test_every_bad_expression_exits_104_naming_file_key_and_expression(
 def test_a_real_process_exits_104_without_a_traceback(tmp_path: Path) -> None:
     run_dir = _run_dir(tmp_path)
     budget = _budget(tmp_path, '[thresholds]\n"ttft_ms" = ["p(99) < soon"]\n')
-    result = subprocess.run([sys.executable, "-m", "harness.cli.main", "gate", str(run_dir),
-                             "--budget", str(budget)], capture_output=True, text=True,
-                            timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", "gate", str(run_dir), "--budget", str(budget)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert result.returncode == 104
     assert "Traceback" not in result.stderr and "'p(99) < soon'" in result.stderr
 
 
-def test_not_a_run_directory_is_a_usage_error(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_a_run_directory_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["gate", str(tmp_path / "nope"), "--budget", str(_budget(tmp_path))]) == 2
     assert "no such run directory" in capsys.readouterr().err
     empty = tmp_path / "empty"

@@ -23,13 +23,27 @@ RUN_IDS = ("base", "same", "slow")
 
 def _scenario(ttft_ms: float) -> dict[str, Any]:
     return {
-        "name": "gate-mock", "seed": 11, "duration": "2.5s", "drain": "5s",
+        "name": "gate-mock",
+        "seed": 11,
+        "duration": "2.5s",
+        "drain": "5s",
         "arrival": {"process": "poisson", "rate": "40/s"},
-        "workload": [{"kind": "stream", "tags": {"tenant": "acme"}, "prompt_tokens": 200,
-                      "max_tokens": 16}],
-        "mock": {"deployments": [{"name": "only", "model": "mock-small", "ttft_ms": ttft_ms,
-                                  "itl_ms": 3, "jitter": 0.2, "output_tokens": 16,
-                                  "output_tokens_sigma": 0}]},
+        "workload": [
+            {"kind": "stream", "tags": {"tenant": "acme"}, "prompt_tokens": 200, "max_tokens": 16}
+        ],
+        "mock": {
+            "deployments": [
+                {
+                    "name": "only",
+                    "model": "mock-small",
+                    "ttft_ms": ttft_ms,
+                    "itl_ms": 3,
+                    "jitter": 0.2,
+                    "output_tokens": 16,
+                    "output_tokens_sigma": 0,
+                }
+            ]
+        },
     }
 
 
@@ -37,8 +51,7 @@ def _scenario(ttft_ms: float) -> dict[str, Any]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("runs")
     for run_id, ttft_ms in zip(RUN_IDS, (40.0, 40.0, 70.0), strict=True):
-        result = execute(parse_scenario(_scenario(ttft_ms), run_id), out, run_id,
-                         progress=False)
+        result = execute(parse_scenario(_scenario(ttft_ms), run_id), out, run_id, progress=False)
         assert result.summary["requests_ok"] > 50, result.summary
     return {run_id: out / run_id for run_id in RUN_IDS}
 
@@ -60,7 +73,8 @@ def _gate(run_dir: Path, baseline: Path, budget: Path) -> tuple[int, dict[str, A
 
 @pytest.mark.slow
 def test_same_seed_does_not_fail_and_extra_latency_does(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     budget = tmp_path / "budget.toml"
     budget.write_text(REGRESSION)
     code, same = _gate(runs["same"], runs["base"], budget)
@@ -79,10 +93,12 @@ def test_same_seed_does_not_fail_and_extra_latency_does(
 
 @pytest.mark.slow
 def test_compare_finds_the_known_difference_and_not_noise(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cmp"
-    code = main(["compare", str(runs["base"]), str(runs["same"]), str(runs["slow"]),
-                 "--out", str(out)])
+    code = main(
+        ["compare", str(runs["base"]), str(runs["same"]), str(runs["slow"]), "--out", str(out)]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     same_line = next(line for line in printed.splitlines() if line.startswith("same vs base"))
@@ -98,8 +114,10 @@ def test_compare_finds_the_known_difference_and_not_noise(
 
 @pytest.mark.slow
 def test_compare_refuses_different_workloads_unless_forced(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
+
     other = tmp_path / "other"
     shutil.copytree(runs["same"], other)
     plan = other / "plan.jsonl"
@@ -108,22 +126,39 @@ def test_compare_refuses_different_workloads_unless_forced(
     err = capsys.readouterr().err
     assert code == 2 and "different workload" in err and "--force" in err
     assert not (tmp_path / "c").exists()
-    forced = main(["compare", str(runs["base"]), str(other), "--out", str(tmp_path / "c"),
-                   "--force"])
+    forced = main(
+        ["compare", str(runs["base"]), str(other), "--out", str(tmp_path / "c"), "--force"]
+    )
     assert forced == 0
     assert "compared with --force" in (tmp_path / "c" / "comparison.md").read_text()
 
 
 @pytest.mark.slow
 def test_run_with_a_budget_exits_with_the_gates_code(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(_toml(_scenario(70.0)))
     budget = tmp_path / "budget.toml"
-    budget.write_text('[thresholds]\n"ttft_ms" = "p(50) < 300"\n'
-                      '[regression]\n"ttft_ms" = "p(50) <= baseline * 1.05 + 2"\n')
-    code = main(["run", str(scenario), "--out", str(tmp_path), "--run-id", "gated",
-                 "--no-progress", "--budget", str(budget), "--baseline", str(runs["base"])])
+    budget.write_text(
+        '[thresholds]\n"ttft_ms" = "p(50) < 300"\n'
+        '[regression]\n"ttft_ms" = "p(50) <= baseline * 1.05 + 2"\n'
+    )
+    code = main(
+        [
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "gated",
+            "--no-progress",
+            "--budget",
+            str(budget),
+            "--baseline",
+            str(runs["base"]),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 99, out
     assert "gate verdict: FAIL (exit 99)" in out
@@ -131,12 +166,23 @@ def test_run_with_a_budget_exits_with_the_gates_code(
     assert "### Gates: FAIL" in (tmp_path / "gated" / "report.md").read_text()
 
 
-def test_run_with_a_bad_budget_sends_nothing(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_with_a_bad_budget_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     budget = tmp_path / "budget.toml"
     budget.write_text('[thresholds]\n"ttft_ms" = "p(50) < later"\n')
-    code = main(["run", "--out", str(tmp_path), "--run-id", "never", "--no-progress",
-                 "--budget", str(budget)])
+    code = main(
+        [
+            "run",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "never",
+            "--no-progress",
+            "--budget",
+            str(budget),
+        ]
+    )
     assert code == 104
     assert "'p(50) < later'" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
@@ -144,6 +190,7 @@ def test_run_with_a_bad_budget_sends_nothing(tmp_path: Path,
 
 def _toml(data: dict[str, Any]) -> str:
     """Just enough TOML for the scenario dicts above (strings, numbers, nested tables)."""
+
     def value(v: Any) -> str:
         if isinstance(v, str):
             return json.dumps(v)
@@ -152,19 +199,23 @@ def _toml(data: dict[str, Any]) -> str:
         if isinstance(v, list):
             return "[" + ", ".join(value(x) for x in v) + "]"
         return repr(v)
+
     return "\n".join(f"{k} = {value(v)}" for k, v in data.items()) + "\n"
 
 
 @pytest.mark.slow
 def test_compare_tells_apart_runs_that_share_a_run_id(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
+
     twin = tmp_path / "pr" / "base"
     shutil.copytree(runs["slow"], twin)
     summary = json.loads((twin / "summary.json").read_text())
     (twin / "summary.json").write_text(json.dumps({**summary, "run_id": "base"}))
     assert main(["compare", str(runs["base"]), str(twin), "--out", str(tmp_path / "c")]) == 0
     assert f"{twin} vs {runs['base']}: significant" in capsys.readouterr().out
-    assert main(["compare", str(runs["base"]), str(runs["base"]), "--out",
-                 str(tmp_path / "d")]) == 2
+    assert (
+        main(["compare", str(runs["base"]), str(runs["base"]), "--out", str(tmp_path / "d")]) == 2
+    )
     assert "given twice" in capsys.readouterr().err

@@ -15,12 +15,14 @@ DURATION_S = 30.0
 
 
 def _scenario(http_500: float) -> str:
-    return (f'name = "abort"\nseed = 5\nduration = "{DURATION_S:g}s"\ndrain = "2s"\n'
-            'arrival = { process = "poisson", rate = "30/s" }\n'
-            'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 4 }]\n'
-            '[mock]\ndeployments = [{ name = "only", model = "mock-small", ttft_ms = 5, '
-            'itl_ms = 1, output_tokens = 4, output_tokens_sigma = 0 }]\n'
-            f'faults = {{ http_500 = {http_500} }}\n')
+    return (
+        f'name = "abort"\nseed = 5\nduration = "{DURATION_S:g}s"\ndrain = "2s"\n'
+        'arrival = { process = "poisson", rate = "30/s" }\n'
+        'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 4 }]\n'
+        '[mock]\ndeployments = [{ name = "only", model = "mock-small", ttft_ms = 5, '
+        "itl_ms = 1, output_tokens = 4, output_tokens_sigma = 0 }]\n"
+        f"faults = {{ http_500 = {http_500} }}\n"
+    )
 
 
 def _run(tmp_path: Path, run_id: str, http_500: float, budget: str) -> tuple[int, str]:
@@ -28,8 +30,19 @@ def _run(tmp_path: Path, run_id: str, http_500: float, budget: str) -> tuple[int
     scenario.write_text(_scenario(http_500))
     budget_file = tmp_path / f"{run_id}-budget.toml"
     budget_file.write_text(budget)
-    code = main(["run", str(scenario), "--out", str(tmp_path), "--run-id", run_id,
-                 "--no-progress", "--budget", str(budget_file)])
+    code = main(
+        [
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            run_id,
+            "--no-progress",
+            "--budget",
+            str(budget_file),
+        ]
+    )
     return code, run_id
 
 
@@ -40,9 +53,12 @@ def _json(path: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_breached_count_stops_the_run_early_and_still_reports(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    budget = ('[thresholds]\n"ttft_ms" = ["p(99) < 2s"]\n'
-              '"requests_failed" = [{ threshold = "count < 10", abort_on_fail = true }]\n')
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = (
+        '[thresholds]\n"ttft_ms" = ["p(99) < 2s"]\n'
+        '"requests_failed" = [{ threshold = "count < 10", abort_on_fail = true }]\n'
+    )
     code, run_id = _run(tmp_path, "failing", 0.5, budget)
     out = capsys.readouterr().out
     assert code == 99, out
@@ -65,9 +81,12 @@ def test_a_breached_count_stops_the_run_early_and_still_reports(
 
 @pytest.mark.slow
 def test_a_rate_waits_for_its_samples_and_a_healthy_run_is_not_aborted(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    budget = ('[thresholds]\n"error_rate" = [{ threshold = "rate < 5%", abort_on_fail = true, '
-              'abort_min_samples = 30 }]\n')
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = (
+        '[thresholds]\n"error_rate" = [{ threshold = "rate < 5%", abort_on_fail = true, '
+        "abort_min_samples = 30 }]\n"
+    )
     code, run_id = _run(tmp_path, "rate", 0.5, budget)
     assert code == 99, capsys.readouterr().out
     aborted = _json(tmp_path / run_id / "manifest.json")["aborted"]
@@ -75,7 +94,18 @@ def test_a_rate_waits_for_its_samples_and_a_healthy_run_is_not_aborted(
     quick = _scenario(0.0).replace(f'duration = "{DURATION_S:g}s"', 'duration = "1.5s"')
     (tmp_path / "healthy.toml").write_text(quick)
     (tmp_path / "b.toml").write_text(budget)
-    code = main(["run", str(tmp_path / "healthy.toml"), "--out", str(tmp_path), "--run-id",
-                 "healthy", "--no-progress", "--budget", str(tmp_path / "b.toml")])
+    code = main(
+        [
+            "run",
+            str(tmp_path / "healthy.toml"),
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "healthy",
+            "--no-progress",
+            "--budget",
+            str(tmp_path / "b.toml"),
+        ]
+    )
     assert code == 0, capsys.readouterr().out
     assert "aborted" not in _json(tmp_path / "healthy" / "manifest.json")

@@ -56,8 +56,9 @@ prefix_cache_blocks = 500
 def _run(tmp_path: Path, cache_control: str) -> Path:
     scenario = tmp_path / f"{cache_control}.toml"
     scenario.write_text(_scenario(cache_control))
-    code = main(["run", str(scenario), "--out", str(tmp_path), "--run-id", cache_control,
-                 "--no-progress"])
+    code = main(
+        ["run", str(scenario), "--out", str(tmp_path), "--run-id", cache_control, "--no-progress"]
+    )
     assert code == 0
     return tmp_path / cache_control
 
@@ -76,12 +77,13 @@ def test_cache_control_writes_then_reads_and_costs_less(tmp_path: Path) -> None:
     assert off_summary["cached_tokens_total"] == off_summary["cache_write_tokens_total"] == 0
 
     records = list(read_jsonl(on / "records.jsonl", AttemptRecord))
-    ledger = {(e.request_id, e.attempt): e for e in read_jsonl(on / "ledger.jsonl",
-                                                                LedgerEntry)}
+    ledger = {(e.request_id, e.attempt): e for e in read_jsonl(on / "ledger.jsonl", LedgerEntry)}
     for record in records:
         entry = ledger[(record.request_id, record.attempt)]
         assert (record.cached_tokens, record.cache_write_tokens) == (
-            entry.cached_tokens, entry.cache_write_tokens)
+            entry.cached_tokens,
+            entry.cache_write_tokens,
+        )
         assert record.prompt_tokens == entry.prompt_tokens
         if record.turn > 1:
             # The previous turn wrote up to its last message; this turn reads that much and
@@ -91,8 +93,7 @@ def test_cache_control_writes_then_reads_and_costs_less(tmp_path: Path) -> None:
     first_turns = [r for r in records if r.turn == 1]
     # Eight sessions share one system prompt: the first writes it, the rest read it.
     assert sum(1 for r in first_turns if (r.cached_tokens or 0) >= 1500) >= len(first_turns) - 1
-    assert on_summary["cache_write_tokens_total"] == sum(
-        r.cache_write_tokens or 0 for r in records)
+    assert on_summary["cache_write_tokens_total"] == sum(r.cache_write_tokens or 0 for r in records)
     assert on_summary["cached_tokens_total"] > on_summary["cache_write_tokens_total"]
     # Same plan, same prompt tokens; reads at 0.1x outweigh writes at 1.25x.
     assert on_summary["prompt_tokens_total"] == off_summary["prompt_tokens_total"]

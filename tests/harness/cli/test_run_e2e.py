@@ -17,8 +17,15 @@ import pytest
 from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
 
 SECRET = "sk-tokenstorm-test-secret-0123456789"
-RUN_FILES = ("manifest.json", "plan.jsonl", "records.jsonl", "ledger.jsonl", "summary.json",
-             "report.html", "report.md")
+RUN_FILES = (
+    "manifest.json",
+    "plan.jsonl",
+    "records.jsonl",
+    "ledger.jsonl",
+    "summary.json",
+    "report.html",
+    "report.md",
+)
 
 
 def _env() -> dict[str, str]:
@@ -32,8 +39,14 @@ def _command(*args: str) -> list[str]:
 @pytest.mark.slow
 def test_default_run_writes_every_file_and_a_consistent_summary(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = subprocess.run(_command("run", "--out", str(tmp_path), "--run-id", "demo-e2e"),
-                            capture_output=True, text=True, timeout=120, env=_env(), cwd=tmp_path)
+    result = subprocess.run(
+        _command("run", "--out", str(tmp_path), "--run-id", "demo-e2e"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        cwd=tmp_path,
+    )
     elapsed_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed_s < 60
@@ -64,8 +77,9 @@ def test_default_run_writes_every_file_and_a_consistent_summary(tmp_path: Path) 
     for path in run_dir.iterdir():
         assert SECRET not in path.read_text(errors="replace"), path.name
 
-    rebuilt = subprocess.run(_command("report", str(run_dir)), capture_output=True, text=True,
-                             timeout=60, cwd=tmp_path)
+    rebuilt = subprocess.run(
+        _command("report", str(run_dir)), capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert rebuilt.returncode == 0, rebuilt.stderr
     again = json.loads((run_dir / "summary.json").read_text())
     assert again == summary
@@ -97,9 +111,13 @@ output_tokens_sigma = 0
 
 def _start(tmp_path: Path, scenario: Path, run_id: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        _command("run", str(scenario), "--out", str(tmp_path), "--run-id", run_id,
-                 "--no-progress"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
+        _command("run", str(scenario), "--out", str(tmp_path), "--run-id", run_id, "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+    )
     records = tmp_path / run_id / "records.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not records.exists() or records.stat().st_size == 0):
@@ -146,8 +164,9 @@ def test_killed_run_leaves_readable_records_for_report(tmp_path: Path) -> None:
         raise AssertionError("the embedded mock outlived the killed run")
     records = list(read_jsonl(run_dir / "records.jsonl", AttemptRecord))
     assert records
-    result = subprocess.run(_command("report", str(run_dir)), capture_output=True, text=True,
-                            timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        _command("report", str(run_dir)), capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["client_attempts"] == sum(1 for r in records if r.sent_s is not None)

@@ -22,9 +22,11 @@ workload = [{ kind = "stream", prompt_tokens = 200, max_tokens = 16 }]
 
 
 def _mock(ttft_ms: float) -> str:
-    return (f'mock = {{ deployments = [{{ name = "only", model = "mock-small", '
-            f'ttft_ms = {ttft_ms:g}, itl_ms = 3, jitter = 0.2, output_tokens = 16, '
-            f'output_tokens_sigma = 0 }}] }}')
+    return (
+        f'mock = {{ deployments = [{{ name = "only", model = "mock-small", '
+        f"ttft_ms = {ttft_ms:g}, itl_ms = 3, jitter = 0.2, output_tokens = 16, "
+        f"output_tokens_sigma = 0 }}] }}"
+    )
 
 
 MATRIX = f"""
@@ -39,13 +41,26 @@ name = "slow"
 
 @pytest.mark.slow
 def test_a_matrix_runs_each_target_with_one_seed_and_compares_them(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "scenario.toml").write_text(SCENARIO)
     (tmp_path / "matrix.toml").write_text(MATRIX)
     (tmp_path / "budget.toml").write_text('[thresholds]\n"ttft_ms" = ["p(50) < 60"]\n')
-    code = main(["run", str(tmp_path / "scenario.toml"), "--matrix", str(tmp_path / "matrix.toml"),
-                 "--out", str(tmp_path / "results"), "--run-id", "m1", "--no-progress",
-                 "--budget", str(tmp_path / "budget.toml")])
+    code = main(
+        [
+            "run",
+            str(tmp_path / "scenario.toml"),
+            "--matrix",
+            str(tmp_path / "matrix.toml"),
+            "--out",
+            str(tmp_path / "results"),
+            "--run-id",
+            "m1",
+            "--no-progress",
+            "--budget",
+            str(tmp_path / "budget.toml"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 99, captured.out  # the slow target fails the budget, the fast one passes
     folder = tmp_path / "results" / "m1"
@@ -65,15 +80,21 @@ def _base() -> Scenario:
     return parse_scenario({"name": "m", "workload": [{"kind": "stream"}]})
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('[[target]]\nname = "a"\n', "at least two [[target]] entries"),
-    ('[[target]]\nname = "a"\n[[target]]\nname = "a"\n', "two [[target]] entries are named 'a'"),
-    ('[[target]]\nname = "a b"\n[[target]]\nname = "c"\n', "[[target]] #1: needs name"),
-    ('[[target]]\nname = "a"\nurl = "ftp://x"\n[[target]]\nname = "c"\n', "[[target]] 'a'"),
-    ('[[target]]\nname = "a"\nmock = 3\n[[target]]\nname = "c"\n', "mock must be a table"),
-    ('seed = 3\n[[target]]\nname = "a"\n[[target]]\nname = "c"\n', "unknown key 'seed'"),
-    ('[[target]\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[[target]]\nname = "a"\n', "at least two [[target]] entries"),
+        (
+            '[[target]]\nname = "a"\n[[target]]\nname = "a"\n',
+            "two [[target]] entries are named 'a'",
+        ),
+        ('[[target]]\nname = "a b"\n[[target]]\nname = "c"\n', "[[target]] #1: needs name"),
+        ('[[target]]\nname = "a"\nurl = "ftp://x"\n[[target]]\nname = "c"\n', "[[target]] 'a'"),
+        ('[[target]]\nname = "a"\nmock = 3\n[[target]]\nname = "c"\n', "mock must be a table"),
+        ('seed = 3\n[[target]]\nname = "a"\n[[target]]\nname = "c"\n', "unknown key 'seed'"),
+        ("[[target]\n", "not valid TOML"),
+    ],
+)
 def test_bad_matrix_files_name_file_and_entry(text: str, needle: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_matrix(text, "m.toml", _base())
@@ -82,9 +103,12 @@ def test_bad_matrix_files_name_file_and_entry(text: str, needle: str) -> None:
 
 
 def test_entries_override_the_target_and_keep_the_workload() -> None:
-    entries = parse_matrix('[[target]]\nname = "a"\nurl = "http://127.0.0.1:1/v1"\n'
-                           '[[target]]\nname = "b"\n' + _mock(10) + "\n", "m.toml",
-                           _base())
+    entries = parse_matrix(
+        '[[target]]\nname = "a"\nurl = "http://127.0.0.1:1/v1"\n'
+        '[[target]]\nname = "b"\n' + _mock(10) + "\n",
+        "m.toml",
+        _base(),
+    )
     assert entries[0].scenario.target.url == "http://127.0.0.1:1/v1"
     assert entries[1].scenario.target.url is None
     assert entries[1].scenario.mock.deployments[0].name == "only"

@@ -24,14 +24,16 @@ def _command(*args: str) -> list[str]:
 @pytest.fixture
 def mock_url() -> Iterator[str]:
     process = subprocess.Popen(
-        _command("mock", "--port", "0", "--ttft-ms", "5", "--itl-ms", "1",
-                 "--output-tokens", "8"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _command("mock", "--port", "0", "--ttft-ms", "5", "--itl-ms", "1", "--output-tokens", "8"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
         assert line.startswith(LISTENING_PREFIX), line
-        yield line[len(LISTENING_PREFIX):]
+        yield line[len(LISTENING_PREFIX) :]
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -39,10 +41,26 @@ def mock_url() -> Iterator[str]:
 
 def test_run_against_a_running_mock_finds_its_ledger(tmp_path: Path, mock_url: str) -> None:
     result = subprocess.run(
-        _command("run", "--target", f"{mock_url}/v1", "--model", "anything", "--rate", "20",
-                 "--duration", "2s", "--out", str(tmp_path), "--run-id", "direct",
-                 "--no-progress"),
-        capture_output=True, text=True, timeout=60)
+        _command(
+            "run",
+            "--target",
+            f"{mock_url}/v1",
+            "--model",
+            "anything",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "direct",
+            "--no-progress",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "direct" / "summary.json").read_text())
     assert summary["requests_sent"] > 20
@@ -79,10 +97,24 @@ def test_run_against_garbage_records_protocol_errors(tmp_path: Path) -> None:
     try:
         port = server.server_address[1]
         result = subprocess.run(
-            _command("run", "--target", f"http://127.0.0.1:{port}/v1", "--rate", "10",
-                     "--duration", "1s", "--out", str(tmp_path), "--run-id", "garbage",
-                     "--no-progress"),
-            capture_output=True, text=True, timeout=60)
+            _command(
+                "run",
+                "--target",
+                f"http://127.0.0.1:{port}/v1",
+                "--rate",
+                "10",
+                "--duration",
+                "1s",
+                "--out",
+                str(tmp_path),
+                "--run-id",
+                "garbage",
+                "--no-progress",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stderr

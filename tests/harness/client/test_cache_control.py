@@ -7,8 +7,12 @@ import pytest
 from harness.client.flavours import Answer, AnthropicMessages, flavour
 from harness.scenario import ScenarioError, parse_scenario
 
-_MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
-             {"role": "assistant", "content": "hello"}, {"role": "user", "content": "more"}]
+_MESSAGES = [
+    {"role": "system", "content": "be brief"},
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "hello"},
+    {"role": "user", "content": "more"},
+]
 _MARK = {"type": "ephemeral"}
 
 
@@ -27,19 +31,35 @@ def test_system_marks_the_system_prompt_only() -> None:
 def test_conversation_also_marks_the_last_message() -> None:
     body = flavour("anthropic-messages", "conversation").body("m", _MESSAGES, 10, stream=False)
     assert body["system"][0]["cache_control"] == _MARK
-    assert body["messages"][-1] == {"role": "user", "content": [
-        {"type": "text", "text": "more", "cache_control": _MARK}]}
+    assert body["messages"][-1] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "more", "cache_control": _MARK}],
+    }
     assert [m["content"] for m in body["messages"][:-1]] == ["hi", "hello"]
 
 
 def test_cache_usage_adds_up_to_the_whole_prompt() -> None:
     answer = Answer()
-    flavour("anthropic-messages").read_body({
-        "type": "message", "model": "m", "content": [{"type": "text", "text": "a b"}],
-        "usage": {"input_tokens": 7, "output_tokens": 2, "cache_read_input_tokens": 1200,
-                  "cache_creation_input_tokens": 300}}, answer, 0.0)
+    flavour("anthropic-messages").read_body(
+        {
+            "type": "message",
+            "model": "m",
+            "content": [{"type": "text", "text": "a b"}],
+            "usage": {
+                "input_tokens": 7,
+                "output_tokens": 2,
+                "cache_read_input_tokens": 1200,
+                "cache_creation_input_tokens": 300,
+            },
+        },
+        answer,
+        0.0,
+    )
     assert (answer.prompt_tokens, answer.cached_tokens, answer.cache_write_tokens) == (
-        1507, 1200, 300)
+        1507,
+        1200,
+        300,
+    )
 
 
 def test_cache_control_is_refused_for_openai_and_unknown_modes() -> None:

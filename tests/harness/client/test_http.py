@@ -17,22 +17,32 @@ from harness.outcomes import Outcome
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _chunk(content: str | None = None, usage: dict[str, Any] | None = None,
-           finish: str | None = None, role: bool = False) -> bytes:
+def _chunk(
+    content: str | None = None,
+    usage: dict[str, Any] | None = None,
+    finish: str | None = None,
+    role: bool = False,
+) -> bytes:
     delta: dict[str, Any] = {}
     if role:
         delta = {"role": "assistant", "content": ""}
     elif content is not None:
         delta = {"content": content}
     choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    body = {"id": "c1", "object": "chat.completion.chunk", "model": "m-served",
-            "choices": choices, "usage": usage}
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "m-served",
+        "choices": choices,
+        "usage": usage,
+    }
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
 async def _stream_start(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "x-tokenstorm-deployment": "dep-a"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "x-tokenstorm-deployment": "dep-a"}
+    )
     await response.prepare(request)
     await response.write(_chunk(role=True))
     return response
@@ -44,8 +54,12 @@ async def ok_stream(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(0.01)
         await response.write(_chunk(word))
     await response.write(_chunk(finish="stop"))
-    usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10,
-             "prompt_tokens_details": {"cached_tokens": 2}}
+    usage = {
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "total_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 2},
+    }
     await response.write(_chunk(usage=usage) + b"data: [DONE]\n\n")
     return response
 
@@ -88,13 +102,17 @@ async def html(request: web.Request) -> web.StreamResponse:
 
 async def unauthorized(request: web.Request) -> web.StreamResponse:
     key = request.headers["Authorization"].removeprefix("Bearer ")
-    return web.json_response({"error": {"message": f"Incorrect API key provided: {key}"}},
-                             status=401)
+    return web.json_response(
+        {"error": {"message": f"Incorrect API key provided: {key}"}}, status=401
+    )
 
 
 async def rate_limited(request: web.Request) -> web.StreamResponse:
-    return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}},
-                             status=429, headers={"retry-after-ms": "250", "retry-after": "1"})
+    return web.json_response(
+        {"error": {"message": "slow down", "type": "rate_limit"}},
+        status=429,
+        headers={"retry-after-ms": "250", "retry-after": "1"},
+    )
 
 
 async def reset(request: web.Request) -> web.StreamResponse:
@@ -113,19 +131,50 @@ async def anthropic_ok(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     events = [
-        ("message_start", {"type": "message_start", "message": {
-            "model": "claude-x", "usage": {"input_tokens": 5, "output_tokens": 1,
-                                           "cache_read_input_tokens": 4}}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "model": "claude-x",
+                    "usage": {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 4},
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
         ("ping", {"type": "ping"}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "hi "}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "there "}}),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "hi "},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "there "},
+            },
+        ),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                           "usage": {"output_tokens": 2}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": 2},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
     for name, data in events:
@@ -136,28 +185,43 @@ async def anthropic_ok(request: web.Request) -> web.StreamResponse:
 async def anthropic_overloaded(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    await response.write(b'event: error\ndata: {"type": "error", "error": '
-                         b'{"type": "overloaded_error", "message": "Overloaded"}}\n\n')
+    await response.write(
+        b'event: error\ndata: {"type": "error", "error": '
+        b'{"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
     return response
 
 
 async def slow_big_body(request: web.Request) -> web.StreamResponse:
     text = "word " * 100_000
-    body = orjson.dumps({"model": "m", "choices": [{"message": {"content": text}}],
-                         "usage": {"prompt_tokens": 2, "completion_tokens": 100_000}})
+    body = orjson.dumps(
+        {
+            "model": "m",
+            "choices": [{"message": {"content": text}}],
+            "usage": {"prompt_tokens": 2, "completion_tokens": 100_000},
+        }
+    )
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.content_length = len(body)
     await response.prepare(request)
     for start in range(0, len(body), 65_536):
-        await response.write(body[start:start + 65_536])
+        await response.write(body[start : start + 65_536])
         await asyncio.sleep(0.005)
     return response
 
 
 ROUTES: dict[str, Handler] = {
-    "ok": ok_stream, "cut": cut_stream, "error": error_event, "badjson": bad_json,
-    "forever": forever, "hang": hang, "html": html, "429": rate_limited, "reset": reset,
-    "401": unauthorized, "big": slow_big_body,
+    "ok": ok_stream,
+    "cut": cut_stream,
+    "error": error_event,
+    "badjson": bad_json,
+    "forever": forever,
+    "hang": hang,
+    "html": html,
+    "429": rate_limited,
+    "reset": reset,
+    "401": unauthorized,
+    "big": slow_big_body,
 }
 
 
@@ -175,14 +239,25 @@ async def _serve() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def _send(base: str, route: str, api: str = "openai-chat", timeout_s: float = 2.0,
-                first_token_timeout_s: float | None = None) -> AttemptResult:
+async def _send(
+    base: str,
+    route: str,
+    api: str = "openai-chat",
+    timeout_s: float = 2.0,
+    first_token_timeout_s: float | None = None,
+) -> AttemptResult:
     client = HttpClient(f"{base}/{route}/v1", api, api_key="sk-secret", connect_timeout_s=1.0)
     try:
         return await client.send(
-            model="m", messages=[{"role": "user", "content": "hello there"}], max_tokens=8,
-            stream=True, timeout_s=timeout_s, first_token_timeout_s=first_token_timeout_s,
-            keep_text=True, client_prompt_tokens=2)
+            model="m",
+            messages=[{"role": "user", "content": "hello there"}],
+            max_tokens=8,
+            stream=True,
+            timeout_s=timeout_s,
+            first_token_timeout_s=first_token_timeout_s,
+            keep_text=True,
+            client_prompt_tokens=2,
+        )
     finally:
         await client.close()
 
@@ -194,6 +269,7 @@ def _run(route: str, **kwargs: Any) -> AttemptResult:
             return await _send(base, route, **kwargs)
         finally:
             await runner.cleanup()
+
     return asyncio.run(main())
 
 
@@ -208,8 +284,12 @@ def test_complete_stream_is_ok_with_server_usage_and_token_times() -> None:
     assert result.first_byte_s is not None and result.first_token_s is not None
     assert result.sent_s <= result.first_byte_s <= result.first_token_s
     assert len(result.token_times_s) == 2  # three content events: first + two more
-    gaps = [b - a for a, b in zip((result.first_token_s, *result.token_times_s),
-                                  result.token_times_s, strict=False)]
+    gaps = [
+        b - a
+        for a, b in zip(
+            (result.first_token_s, *result.token_times_s), result.token_times_s, strict=False
+        )
+    ]
     assert all(gap >= 0.005 for gap in gaps)  # the server slept 10 ms between tokens
     assert result.done_s >= result.token_times_s[-1]
 
@@ -298,11 +378,17 @@ def test_a_whole_body_arriving_in_pieces_is_read_to_its_end() -> None:
         runner, base = await _serve()
         client = HttpClient(f"{base}/big/v1", "openai-chat")
         try:
-            return await client.send(model="m", messages=[{"role": "user", "content": "x"}],
-                                     max_tokens=8, stream=False, timeout_s=10.0)
+            return await client.send(
+                model="m",
+                messages=[{"role": "user", "content": "x"}],
+                max_tokens=8,
+                stream=False,
+                timeout_s=10.0,
+            )
         finally:
             await client.close()
             await runner.cleanup()
+
     result = asyncio.run(main())
     assert result.outcome is Outcome.OK, result.error_detail
     assert result.completion_tokens == 100_000
@@ -312,6 +398,8 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s({"retry-after": "3"}) == 3.0
     assert retry_after_s({"retry-after-ms": "1500"}) == 1.5
     assert retry_after_s({}) is None
-    assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"},
-                         now_wall_s=1445412480.0) == 10.0
+    assert (
+        retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, now_wall_s=1445412480.0)
+        == 10.0
+    )
     assert retry_after_s({"retry-after": "soon"}) is None

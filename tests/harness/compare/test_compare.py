@@ -16,11 +16,14 @@ from harness.gates import RunData
 MakeRun = Callable[..., RunData]
 
 
-def _run(make_run: MakeRun, req: Any, label: str, seed: int, ttft_s: float,
-         failures: int = 0, **kw: Any) -> RunData:
+def _run(
+    make_run: MakeRun, req: Any, label: str, seed: int, ttft_s: float, failures: int = 0, **kw: Any
+) -> RunData:
     rng = np.random.default_rng(seed)
-    ok = [req(float(t), float(t) + 0.3, at_s=1 + i * 0.1)
-          for i, t in enumerate(rng.lognormal(np.log(ttft_s), 0.2, 300))]
+    ok = [
+        req(float(t), float(t) + 0.3, at_s=1 + i * 0.1)
+        for i, t in enumerate(rng.lognormal(np.log(ttft_s), 0.2, 300))
+    ]
     bad = [req(0.0, 0.01, at_s=40 + i * 0.1, outcome="http_5xx") for i in range(failures)]
     return make_run(ok + bad, label, **kw)
 
@@ -40,11 +43,11 @@ def test_a_known_latency_difference_is_significant(make_run: MakeRun, req: Any) 
         assert d.ci_low is not None and d.ci_low > 0
         assert d.rank_p_value is not None and d.rank_p_value < 0.01
     assert diffs["ttft_p50_ms"].difference == pytest.approx(
-        slow.summary["ttft_ms"]["p50"] - base.summary["ttft_ms"]["p50"])
+        slow.summary["ttft_ms"]["p50"] - base.summary["ttft_ms"]["p50"]
+    )
 
 
-def test_an_identical_pair_shows_no_significant_difference(make_run: MakeRun,
-                                                           req: Any) -> None:
+def test_an_identical_pair_shows_no_significant_difference(make_run: MakeRun, req: Any) -> None:
     base = _run(make_run, req, "base", 1, 0.05)
     again = _run(make_run, req, "again", 1, 0.05)
     diffs = _by_key(again, base)
@@ -52,8 +55,7 @@ def test_an_identical_pair_shows_no_significant_difference(make_run: MakeRun,
     assert diffs["ttft_p99_ms"].difference == 0.0
 
 
-def test_two_samples_of_one_distribution_are_not_significant(make_run: MakeRun,
-                                                             req: Any) -> None:
+def test_two_samples_of_one_distribution_are_not_significant(make_run: MakeRun, req: Any) -> None:
     diffs = _by_key(_run(make_run, req, "b", 2, 0.05), _run(make_run, req, "a", 1, 0.05))
     assert diffs["ttft_p50_ms"].significant is False
     assert diffs["e2e_p50_ms"].significant is False
@@ -69,9 +71,13 @@ def test_error_rate_difference(make_run: MakeRun, req: Any) -> None:
 
 def test_goodput_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> None:
     def run(label: str, failed: int) -> RunData:
-        return make_run([req(0.05, 0.3, at_s=1 + i * 0.1,
-                             outcome="http_5xx" if i < failed else "ok") for i in range(300)],
-                        label)
+        return make_run(
+            [
+                req(0.05, 0.3, at_s=1 + i * 0.1, outcome="http_5xx" if i < failed else "ok")
+                for i in range(300)
+            ],
+            label,
+        )
 
     base, worse = run("base", 0), run("worse", 60)
     samples = good_requests(worse)
@@ -85,12 +91,17 @@ def test_goodput_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> Non
 
 
 def _cached(run: RunData, share: float, label: str) -> RunData:
-    records = tuple(replace(r, cached_tokens=int((r.prompt_tokens or 0) * share))
-                    for r in run.records or ())
+    records = tuple(
+        replace(r, cached_tokens=int((r.prompt_tokens or 0) * share)) for r in run.records or ()
+    )
     cached = sum(r.cached_tokens or 0 for r in records)
     prompt = sum(r.prompt_tokens or 0 for r in records)
-    return replace(run, label=label, records=records,
-                   summary={**run.summary, "run_id": label, "cache_hit_rate": cached / prompt})
+    return replace(
+        run,
+        label=label,
+        records=records,
+        summary={**run.summary, "run_id": label, "cache_hit_rate": cached / prompt},
+    )
 
 
 def test_cache_hit_rate_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> None:
@@ -107,8 +118,10 @@ def test_cache_hit_rate_gets_an_interval_and_a_test(make_run: MakeRun, req: Any)
 def test_time_to_recover_is_compared_per_fault_window(make_run: MakeRun, req: Any) -> None:
     def with_windows(label: str, *recoveries: float | None) -> RunData:
         run = _run(make_run, req, label, 1, 0.05)
-        windows = [{"label": "http_503", "start_s": 10.0 * i, "end_s": 10.0 * i + 5,
-                    "recovery_s": r} for i, r in enumerate(recoveries, start=1)]
+        windows = [
+            {"label": "http_503", "start_s": 10.0 * i, "end_s": 10.0 * i + 5, "recovery_s": r}
+            for i, r in enumerate(recoveries, start=1)
+        ]
         return replace(run, summary={**run.summary, "fault_windows": windows})
 
     base, other = with_windows("base", 2.0, 4.0), with_windows("other", 5.0)
@@ -121,8 +134,10 @@ def test_time_to_recover_is_compared_per_fault_window(make_run: MakeRun, req: An
     assert diffs["recovery_s_2"].difference is None
     markdown = render_markdown(comparison, [])
     assert "time to recover after http_503 (10-15 s)" in markdown and "+3.0 s" in markdown
-    plain = compare_runs([_run(make_run, req, "a", 1, 0.05), _run(make_run, req, "b", 1, 0.05)],
-                         np.random.default_rng(0))
+    plain = compare_runs(
+        [_run(make_run, req, "a", 1, 0.05), _run(make_run, req, "b", 1, 0.05)],
+        np.random.default_rng(0),
+    )
     assert not any(f.key.startswith("recovery") for f in plain.figures)
 
 

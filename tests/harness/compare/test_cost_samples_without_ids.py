@@ -14,17 +14,32 @@ from harness.records import LedgerEntry
 
 def _ledger(run: RunData, with_ids: bool) -> tuple[LedgerEntry, ...]:
     assert run.records is not None
-    return tuple(LedgerEntry(
-        run_id=run.label if with_ids else None,
-        request_id=record.request_id if with_ids else None, attempt=None,
-        received_s=record.sent_s or 0.0, deployment="d", model="mock-small",
-        api="openai-chat", stream=True, prompt_tokens=100, cached_tokens=0,
-        cache_write_tokens=0, completion_tokens=3, fault=None, outcome="ok", status_code=200,
-        service_ms=10.0) for record in run.records)
+    return tuple(
+        LedgerEntry(
+            run_id=run.label if with_ids else None,
+            request_id=record.request_id if with_ids else None,
+            attempt=None,
+            received_s=record.sent_s or 0.0,
+            deployment="d",
+            model="mock-small",
+            api="openai-chat",
+            stream=True,
+            prompt_tokens=100,
+            cached_tokens=0,
+            cache_write_tokens=0,
+            completion_tokens=3,
+            fault=None,
+            outcome="ok",
+            status_code=200,
+            service_ms=10.0,
+        )
+        for record in run.records
+    )
 
 
 def test_cost_samples_need_request_ids_in_the_ledger(
-        make_run: Callable[..., RunData], req: Any) -> None:
+    make_run: Callable[..., RunData], req: Any
+) -> None:
     run = make_run([req(0.1, 0.3, at_s=1 + i) for i in range(5)], "tagged")
     tagged = request_costs(replace(run, ledger=_ledger(run, with_ids=True)))
     assert tagged is not None and all(value > 0 for value in tagged.values)

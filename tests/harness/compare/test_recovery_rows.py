@@ -17,11 +17,25 @@ from harness.records import AttemptRecord
 
 def _record(sent_s: float, ok: bool, ttft_s: float = 0.05) -> AttemptRecord:
     return AttemptRecord(
-        request_id=f"r{sent_s}", session_id="s", turn=1, attempt=1, scheduled_s=sent_s,
-        sent_s=sent_s, first_byte_s=None, first_token_s=sent_s + ttft_s if ok else None,
-        done_s=sent_s + ttft_s + 0.1, status_code=200 if ok else 503,
-        outcome="ok" if ok else "http_5xx", prompt_tokens=1, completion_tokens=1,
-        cached_tokens=0, usage_source="server", model="m", deployment="d", error_detail=None)
+        request_id=f"r{sent_s}",
+        session_id="s",
+        turn=1,
+        attempt=1,
+        scheduled_s=sent_s,
+        sent_s=sent_s,
+        first_byte_s=None,
+        first_token_s=sent_s + ttft_s if ok else None,
+        done_s=sent_s + ttft_s + 0.1,
+        status_code=200 if ok else 503,
+        outcome="ok" if ok else "http_5xx",
+        prompt_tokens=1,
+        completion_tokens=1,
+        cached_tokens=0,
+        usage_source="server",
+        model="m",
+        deployment="d",
+        error_detail=None,
+    )
 
 
 def _records(first_s: float, slow_after_s: float = 0.0) -> list[AttemptRecord]:
@@ -31,8 +45,9 @@ def _records(first_s: float, slow_after_s: float = 0.0) -> list[AttemptRecord]:
     for tenth in range(200):
         upstream_s = tenth / 10
         slow = 10 <= upstream_s < 10 + slow_after_s
-        records.append(_record(first_s + upstream_s, ok=not 5 <= upstream_s < 10,
-                               ttft_s=0.5 if slow else 0.05))
+        records.append(
+            _record(first_s + upstream_s, ok=not 5 <= upstream_s < 10, ttft_s=0.5 if slow else 0.05)
+        )
     return records
 
 
@@ -47,8 +62,9 @@ def test_windows_are_read_on_the_clock_of_the_upstream() -> None:
 def _run(label: str, slow_after_s: float) -> RunData:
     records = _records(0.2, slow_after_s)
     windows = window_figures(records, [FaultWindow(5.0, 10.0, "http_503")])
-    return RunData(label, {"run_id": label, "fault_windows": windows}, {}, (),
-                   tuple(records), None, "plan")
+    return RunData(
+        label, {"run_id": label, "fault_windows": windows}, {}, (), tuple(records), None, "plan"
+    )
 
 
 def test_a_changed_recovery_is_a_row_and_a_clause_of_the_headline() -> None:
@@ -66,4 +82,5 @@ def test_a_changed_recovery_is_a_row_and_a_clause_of_the_headline() -> None:
     stuck = replace(slow, label="stuck", summary={"run_id": "stuck", "fault_windows": never})
     comparison = compare_runs([quick, stuck], np.random.default_rng(0))
     assert headline("stuck", "quick", comparison.differences["stuck"]).endswith(
-        "; recovery: did not recover after http_503 (5-10 s)")
+        "; recovery: did not recover after http_503 (5-10 s)"
+    )

@@ -23,8 +23,12 @@ MakeRun = Callable[..., RunData]
 def _pair(make_run: MakeRun, req: type, **second: Any) -> tuple[RunData, RunData]:
     requests = [req(0.05, 0.2, at_s=1 + i * 0.1) for i in range(30)]
     first = make_run(requests, "a")
-    manifest = {**first.manifest, "seed": 1, "api": "openai-chat",
-                "scenario": {**first.manifest["scenario"], "target": {"model": "m1"}}}
+    manifest = {
+        **first.manifest,
+        "seed": 1,
+        "api": "openai-chat",
+        "scenario": {**first.manifest["scenario"], "target": {"model": "m1"}},
+    }
     first = replace(first, manifest=manifest)
     other = replace(make_run(requests, "b"), manifest={**manifest, **second})
     return first, other
@@ -34,7 +38,8 @@ def test_by_default_only_the_plan_must_match(make_run: MakeRun, req: type) -> No
     a, b = _pair(make_run, req, seed=2)
     assert incompatibilities([a, b]) == []
     assert incompatibilities([a, replace(b, plan_sha256="other")])[0].startswith(
-        "run b planned a different workload than a")
+        "run b planned a different workload than a"
+    )
 
 
 def test_named_fields_and_dotted_paths_are_checked(make_run: MakeRun, req: type) -> None:
@@ -44,9 +49,10 @@ def test_named_fields_and_dotted_paths_are_checked(make_run: MakeRun, req: type)
     scenario = {**b.manifest["scenario"], "target": {"model": "m2"}}
     c = replace(b, manifest={**a.manifest, "scenario": scenario})
     [problem] = incompatibilities([a, c], ("target_model",))
-    assert "differ in target_model (\"m1\" vs \"m2\")" in problem
+    assert 'differ in target_model ("m1" vs "m2")' in problem
     assert incompatibilities([a, c], ("scenario.target.model",)) == [
-        problem.replace("target_model", "scenario.target.model")]
+        problem.replace("target_model", "scenario.target.model")
+    ]
     d = replace(b, manifest={k: v for k, v in a.manifest.items() if k != "seed"})
     assert "(1 vs absent)" in incompatibilities([a, d], ("seed",))[0]
 
@@ -70,8 +76,8 @@ def _write(run: RunData, root: Path) -> Path:
 
 
 def test_compare_refuses_with_one_line_and_force_says_it_was_forced(
-        make_run: MakeRun, req: type, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    make_run: MakeRun, req: type, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = _pair(make_run, req, seed=2)
     dir_a, dir_b = _write(a, tmp_path / "x" / "a"), _write(b, tmp_path / "y" / "b")
     args = ["compare", str(dir_a), str(dir_b), "--out", str(tmp_path / "cmp")]
@@ -82,8 +88,10 @@ def test_compare_refuses_with_one_line_and_force_says_it_was_forced(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"runs {dir_a} and {dir_b} differ in seed (1 vs 2)" in err and "--force" in err
-    assert main([*args, "--require-same", "plan,seed", "--force", "--out",
-                 str(tmp_path / "forced")]) == 0
+    assert (
+        main([*args, "--require-same", "plan,seed", "--force", "--out", str(tmp_path / "forced")])
+        == 0
+    )
     assert "compared with --force although: runs" in capsys.readouterr().out
     markdown = (tmp_path / "forced" / "comparison.md").read_text()
     assert "compared with --force although: runs" in markdown and "differ in seed" in markdown

@@ -12,29 +12,45 @@ import pytest
 from harness.cli.main import main
 
 DURATION_S = 30.0
-BUDGET = ('[thresholds]\n"ttft_ms{tenant=acme}" = [{ threshold = "p(99) < 100", '
-          'abort_on_fail = true, delay_abort_eval = "1s", abort_min_samples = 10 }]\n')
+BUDGET = (
+    '[thresholds]\n"ttft_ms{tenant=acme}" = [{ threshold = "p(99) < 100", '
+    'abort_on_fail = true, delay_abort_eval = "1s", abort_min_samples = 10 }]\n'
+)
 
 
 def _scenario(ttft_ms: float, duration_s: float) -> str:
-    return (f'name = "abort-latency"\nseed = 5\nduration = "{duration_s:g}s"\ndrain = "2s"\n'
-            'arrival = { process = "poisson", rate = "30/s" }\n'
-            'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 4, '
-            'tags = { tenant = "acme" } }]\n'
-            '[mock]\ndeployments = [{ name = "only", model = "mock-small", '
-            f'ttft_ms = {ttft_ms}, itl_ms = 1, output_tokens = 4, output_tokens_sigma = 0 }}]\n')
+    return (
+        f'name = "abort-latency"\nseed = 5\nduration = "{duration_s:g}s"\ndrain = "2s"\n'
+        'arrival = { process = "poisson", rate = "30/s" }\n'
+        'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 4, '
+        'tags = { tenant = "acme" } }]\n'
+        '[mock]\ndeployments = [{ name = "only", model = "mock-small", '
+        f"ttft_ms = {ttft_ms}, itl_ms = 1, output_tokens = 4, output_tokens_sigma = 0 }}]\n"
+    )
 
 
 def _run(tmp_path: Path, run_id: str, ttft_ms: float, duration_s: float) -> int:
     (tmp_path / f"{run_id}.toml").write_text(_scenario(ttft_ms, duration_s))
     (tmp_path / "budget.toml").write_text(BUDGET)
-    return main(["run", str(tmp_path / f"{run_id}.toml"), "--out", str(tmp_path), "--run-id",
-                 run_id, "--no-progress", "--budget", str(tmp_path / "budget.toml")])
+    return main(
+        [
+            "run",
+            str(tmp_path / f"{run_id}.toml"),
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            run_id,
+            "--no-progress",
+            "--budget",
+            str(tmp_path / "budget.toml"),
+        ]
+    )
 
 
 @pytest.mark.slow
 def test_a_slow_mock_trips_a_latency_abort_and_a_fast_one_does_not(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = _run(tmp_path, "slow", 250.0, DURATION_S)
     out = capsys.readouterr().out
     assert code == 99, out

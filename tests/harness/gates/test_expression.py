@@ -32,8 +32,9 @@ def expressions(draw: st.DrawFn) -> Expression:
     if draw(st.booleans()):
         return Expression(agg, draw(ops), percentile, bound=Quantity(draw(signed), draw(units)))
     offset = draw(st.none() | st.builds(Quantity, signed, units))
-    return Expression(agg, draw(ops), percentile, baseline_factor=draw(numbers),
-                      baseline_offset=offset)
+    return Expression(
+        agg, draw(ops), percentile, baseline_factor=draw(numbers), baseline_offset=offset
+    )
 
 
 @given(expressions())
@@ -60,27 +61,49 @@ def test_the_issue_forms_parse() -> None:
     assert parse_expression("p(99.9)<2s") == Expression("p", "<", 99.9, Quantity(2.0, "s"))
 
 
-@pytest.mark.parametrize("text", [
-    "", "p99 < 800", "p() < 800", "p(101) < 800", "p(-1) < 8", "pct(99) < 800", "avg 800",
-    "avg < ", "avg < fast", "avg < 800 ms ms", "avg < 800kb", "avg <== 800", "avg => 800",
-    "value <= baseline *", "value <= baseline * x", "value <= baseline + ", "value < 1 2",
-    "value <= 2 * baseline", "count", "< 800",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "p99 < 800",
+        "p() < 800",
+        "p(101) < 800",
+        "p(-1) < 8",
+        "pct(99) < 800",
+        "avg 800",
+        "avg < ",
+        "avg < fast",
+        "avg < 800 ms ms",
+        "avg < 800kb",
+        "avg <== 800",
+        "avg => 800",
+        "value <= baseline *",
+        "value <= baseline * x",
+        "value <= baseline + ",
+        "value < 1 2",
+        "value <= 2 * baseline",
+        "count",
+        "< 800",
+    ],
+)
 def test_bad_expressions_raise_an_error_that_quotes_them(text: str) -> None:
     with pytest.raises(ExpressionError) as caught:
         parse_expression(text)
     assert repr(text) in str(caught.value)
 
 
-@pytest.mark.parametrize(("metric", "text", "expected"), [
-    ("ttft_ms", "p(99) < 800ms", 800.0),
-    ("ttft_ms", "p(99) < 2s", 2000.0),
-    ("ttft_ms", "p(99) < 1500us", 1.5),
-    ("ttft_ms", "p(99) < 800", 800.0),
-    ("error_rate", "rate < 1%", 0.01),
-    ("error_rate", "value < 0.01", 0.01),
-    ("cost_per_1k_requests_usd", "value <= 0.4", 0.4),
-])
+@pytest.mark.parametrize(
+    ("metric", "text", "expected"),
+    [
+        ("ttft_ms", "p(99) < 800ms", 800.0),
+        ("ttft_ms", "p(99) < 2s", 2000.0),
+        ("ttft_ms", "p(99) < 1500us", 1.5),
+        ("ttft_ms", "p(99) < 800", 800.0),
+        ("error_rate", "rate < 1%", 0.01),
+        ("error_rate", "value < 0.01", 0.01),
+        ("cost_per_1k_requests_usd", "value <= 0.4", 0.4),
+    ],
+)
 def test_units_become_the_metric_unit(metric: str, text: str, expected: float) -> None:
     info = metric_info(metric)
     expression = parse_expression(text)
@@ -89,15 +112,18 @@ def test_units_become_the_metric_unit(metric: str, text: str, expected: float) -
     assert to_metric_unit(info, expression.agg, expression.bound) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("metric", "text", "needle"), [
-    ("error_rate", "rate < 5ms", "unit 'ms' does not apply"),
-    ("ttft_ms", "p(99) < 5%", "unit '%' does not apply"),
-    ("cost_per_1k_requests_usd", "value < 1s", "unit 's' does not apply"),
-    ("ttft_ms", "value < 3", "aggregation 'value' does not apply to ttft_ms"),
-    ("error_rate", "p(99) < 3", "aggregation 'p(99)' does not apply"),
-    ("retry_amplification", "count < 3", "aggregation 'count' does not apply"),
-    ("ttft_ms", "count < 3ms", "count is a number of samples"),
-])
+@pytest.mark.parametrize(
+    ("metric", "text", "needle"),
+    [
+        ("error_rate", "rate < 5ms", "unit 'ms' does not apply"),
+        ("ttft_ms", "p(99) < 5%", "unit '%' does not apply"),
+        ("cost_per_1k_requests_usd", "value < 1s", "unit 's' does not apply"),
+        ("ttft_ms", "value < 3", "aggregation 'value' does not apply to ttft_ms"),
+        ("error_rate", "p(99) < 3", "aggregation 'p(99)' does not apply"),
+        ("retry_amplification", "count < 3", "aggregation 'count' does not apply"),
+        ("ttft_ms", "count < 3ms", "count is a number of samples"),
+    ],
+)
 def test_expressions_that_do_not_fit_the_metric(metric: str, text: str, needle: str) -> None:
     with pytest.raises(CatalogError) as caught:
         check_expression(metric_info(metric), parse_expression(text))

@@ -23,8 +23,9 @@ def _filled(values: list[float]) -> LogHistogram:
 
 
 @given(samples_ms, st.floats(0.0, 1.0))
-def test_a_quantile_is_within_the_accuracy_of_the_sample_at_its_rank(values: list[float],
-                                                                     q: float) -> None:
+def test_a_quantile_is_within_the_accuracy_of_the_sample_at_its_rank(
+    values: list[float], q: float
+) -> None:
     found = _filled(values).quantile(q)
     ordered = sorted(values)
     at_rank = ordered[math.floor(q * (len(values) - 1))]

@@ -32,14 +32,22 @@ def _trends(budget: Budget, records: Sequence[AttemptRecord]) -> LiveTrends:
 
 
 def _counts(elapsed_s: float = 30.0) -> LiveCounts:
-    return LiveCounts(elapsed_s=elapsed_s, requests_done=0, requests_ok=0, requests_failed=0,
-                      attempts=0, dropped=0)
+    return LiveCounts(
+        elapsed_s=elapsed_s,
+        requests_done=0,
+        requests_ok=0,
+        requests_failed=0,
+        attempts=0,
+        dropped=0,
+    )
 
 
-def _stream(make_run: MakeRun, req: type, ttfts_s: Sequence[float],
-            tenant: str = "a") -> tuple[AttemptRecord, ...]:
-    run = make_run([req(t, t + 0.1, at_s=1 + i * 0.01, tags={"tenant": tenant})
-                    for i, t in enumerate(ttfts_s)])
+def _stream(
+    make_run: MakeRun, req: type, ttfts_s: Sequence[float], tenant: str = "a"
+) -> tuple[AttemptRecord, ...]:
+    run = make_run(
+        [req(t, t + 0.1, at_s=1 + i * 0.01, tags={"tenant": tenant}) for i, t in enumerate(ttfts_s)]
+    )
     assert run.records is not None
     return run.records
 
@@ -90,13 +98,17 @@ def test_failed_attempts_feed_no_answered_latency(make_run: MakeRun, req: type) 
 
 
 # The fixtures are stateless factories, so sharing them across examples is safe.
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.floats(0.001, 5.0), min_size=1, max_size=60),
-       st.sampled_from(["ttft_ms", "e2e_ms", "itl_ms", "tpot_ms", "schedule_lag_ms"]),
-       st.sampled_from([50.0, 90.0, 99.0]))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.floats(0.001, 5.0), min_size=1, max_size=60),
+    st.sampled_from(["ttft_ms", "e2e_ms", "itl_ms", "tpot_ms", "schedule_lag_ms"]),
+    st.sampled_from([50.0, 90.0, 99.0]),
+)
 def test_the_live_figure_matches_the_end_of_run_figure(
-        make_run: MakeRun, req: type, ttfts_s: list[float], name: str, pct: float) -> None:
+    make_run: MakeRun, req: type, ttfts_s: list[float], name: str, pct: float
+) -> None:
     run = make_run([req(t, t * 2 + 0.05, at_s=1 + i * 0.1) for i, t in enumerate(ttfts_s)])
     budget = _budget(name, f'threshold = "p({pct:g}) < 1"')
     assert run.records is not None
@@ -117,8 +129,9 @@ def test_the_live_figure_matches_the_end_of_run_figure(
 
 def test_the_gate_row_of_a_latency_abort_has_its_unit(make_run: MakeRun, req: type) -> None:
     budget = _budget("ttft_ms", 'threshold = "p(50) < 800"')
-    found = first_breach(budget.checks, _counts(4.0),
-                         _trends(budget, _stream(make_run, req, [2.0] * 20)))
+    found = first_breach(
+        budget.checks, _counts(4.0), _trends(budget, _stream(make_run, req, [2.0] * 20))
+    )
     assert found is not None
     row = abort_result({"aborted": found.as_json()})
     assert row is not None and row.unit == "ms" and row.samples == 20

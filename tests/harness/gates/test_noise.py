@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from harness.gates.noise import bootstrap_excess, mann_whitney, statistic_for
 
-samples = st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1,
-                   max_size=40)
+samples = st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1, max_size=40)
 
 
 def _lognormal(seed: int, n: int, median: float) -> list[float]:
@@ -20,16 +19,18 @@ def _lognormal(seed: int, n: int, median: float) -> list[float]:
 def test_same_distribution_interval_covers_zero() -> None:
     stat = statistic_for("p", 99.0)
     assert stat is not None
-    interval = bootstrap_excess(_lognormal(1, 400, 50), _lognormal(2, 400, 50), stat,
-                                np.random.default_rng(0))
+    interval = bootstrap_excess(
+        _lognormal(1, 400, 50), _lognormal(2, 400, 50), stat, np.random.default_rng(0)
+    )
     assert interval.low < 0 < interval.high
 
 
 def test_shifted_distribution_interval_excludes_zero() -> None:
     stat = statistic_for("med", None)
     assert stat is not None
-    interval = bootstrap_excess(_lognormal(1, 400, 80), _lognormal(2, 400, 50), stat,
-                                np.random.default_rng(0))
+    interval = bootstrap_excess(
+        _lognormal(1, 400, 80), _lognormal(2, 400, 50), stat, np.random.default_rng(0)
+    )
     assert interval.low > 0 and interval.low <= interval.estimate <= interval.high
 
 
@@ -46,10 +47,12 @@ def test_factor_and_offset_move_the_interval() -> None:
 def test_same_rng_seed_same_interval() -> None:
     stat = statistic_for("p", 90.0)
     assert stat is not None
-    a = bootstrap_excess(_lognormal(1, 300, 50), _lognormal(2, 300, 50), stat,
-                         np.random.default_rng(5))
-    b = bootstrap_excess(_lognormal(1, 300, 50), _lognormal(2, 300, 50), stat,
-                         np.random.default_rng(5))
+    a = bootstrap_excess(
+        _lognormal(1, 300, 50), _lognormal(2, 300, 50), stat, np.random.default_rng(5)
+    )
+    b = bootstrap_excess(
+        _lognormal(1, 300, 50), _lognormal(2, 300, 50), stat, np.random.default_rng(5)
+    )
     assert a == b
 
 

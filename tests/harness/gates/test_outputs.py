@@ -7,17 +7,31 @@ from xml.etree import ElementTree
 
 from harness.gates import GateReport, GateResult, Verdict, console_table, gates_json, junit_xml
 
-REPORT = GateReport("run-1", "budget.toml", (
-    GateResult("validity", "valid", "== true", Verdict.PASS),
-    GateResult("thresholds", "ttft_ms", "p(99) < 800", Verdict.PASS, 700.0, 800.0, unit="ms"),
-    GateResult("thresholds", "e2e_ms{model=a&b}", "p(99) < 4s", Verdict.FAIL, 4500.0, 4000.0,
-               unit="ms"),
-    GateResult("thresholds", "retry_amplification", "value <= 1.3", Verdict.INCONCLUSIVE,
-               detail="null"),
-    GateResult("regression", "ttft_ms", "p(99) <= baseline", Verdict.SKIPPED),
-    GateResult("thresholds", "error_rate", "rate < 1%", Verdict.FAIL, 0.02, 0.01,
-               strict=False, unit="ratio"),
-))
+REPORT = GateReport(
+    "run-1",
+    "budget.toml",
+    (
+        GateResult("validity", "valid", "== true", Verdict.PASS),
+        GateResult("thresholds", "ttft_ms", "p(99) < 800", Verdict.PASS, 700.0, 800.0, unit="ms"),
+        GateResult(
+            "thresholds", "e2e_ms{model=a&b}", "p(99) < 4s", Verdict.FAIL, 4500.0, 4000.0, unit="ms"
+        ),
+        GateResult(
+            "thresholds", "retry_amplification", "value <= 1.3", Verdict.INCONCLUSIVE, detail="null"
+        ),
+        GateResult("regression", "ttft_ms", "p(99) <= baseline", Verdict.SKIPPED),
+        GateResult(
+            "thresholds",
+            "error_rate",
+            "rate < 1%",
+            Verdict.FAIL,
+            0.02,
+            0.01,
+            strict=False,
+            unit="ratio",
+        ),
+    ),
+)
 
 
 def test_junit_has_one_testcase_per_row() -> None:
@@ -36,8 +50,7 @@ def test_gates_json_round_trips_through_json() -> None:
     document = json.loads(json.dumps(gates_json(REPORT)))
     assert document["verdict"] == REPORT.verdict.value == "fail"
     assert document["exit_code"] == 99
-    assert [r["verdict"] for r in document["results"]] == [r.verdict.value
-                                                          for r in REPORT.results]
+    assert [r["verdict"] for r in document["results"]] == [r.verdict.value for r in REPORT.results]
 
 
 def test_console_table_marks_each_row() -> None:

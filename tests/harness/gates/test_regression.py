@@ -15,8 +15,9 @@ MakeRun = Callable[..., RunData]
 def _run(make_run: MakeRun, req: Any, seed: int, ttft_median_s: float, label: str) -> RunData:
     rng = np.random.default_rng(seed)
     ttfts = rng.lognormal(np.log(ttft_median_s), 0.25, 300)
-    return make_run([req(float(t), float(t) + 0.2, at_s=1.0 + i * 0.1)
-                     for i, t in enumerate(ttfts)], label)
+    return make_run(
+        [req(float(t), float(t) + 0.2, at_s=1.0 + i * 0.1) for i, t in enumerate(ttfts)], label
+    )
 
 
 def _regression(expression: str, run: RunData, baseline: RunData) -> Any:
@@ -51,8 +52,10 @@ def test_a_lower_bound_regression(make_run: MakeRun, req: Any) -> None:
 
 def test_error_rate_regression_uses_per_request_samples(make_run: MakeRun, req: Any) -> None:
     ok = [req(0.05, 0.2, at_s=1 + i * 0.1) for i in range(200)]
+
     def failing(n: int) -> list[Any]:
         return [req(0.0, 0.01, at_s=30 + i * 0.1, outcome="http_5xx") for i in range(n)]
+
     base = make_run(ok + failing(2), "base")
     slightly = make_run(ok + failing(4), "slightly")
     badly = make_run(ok + failing(60), "badly")
@@ -65,6 +68,7 @@ def test_error_rate_regression_uses_per_request_samples(make_run: MakeRun, req: 
 
 def test_a_baseline_of_another_workload_is_inconclusive(make_run: MakeRun, req: Any) -> None:
     from dataclasses import replace
+
     base = replace(_run(make_run, req, 1, 0.05, "base"), plan_sha256="one")
     other = replace(_run(make_run, req, 2, 0.05, "other"), plan_sha256="two")
     result = _regression("p(50) <= baseline * 2", other, base)
@@ -75,6 +79,7 @@ def test_a_baseline_of_another_workload_is_inconclusive(make_run: MakeRun, req: 
 
 def test_the_budget_says_what_the_baseline_must_share(make_run: MakeRun, req: Any) -> None:
     from dataclasses import replace
+
     base = _run(make_run, req, 1, 0.05, "base")
     other = _run(make_run, req, 2, 0.05, "other")
     base = replace(base, manifest={**base.manifest, "seed": 1})

@@ -9,8 +9,7 @@ from harness.records import AttemptRecord
 
 
 def test_timings_are_differences_of_the_recorded_times(make: Any) -> None:
-    record = make.attempt("r", scheduled_s=10.0, sent_s=10.25, first_token_s=10.75,
-                          done_s=12.0)
+    record = make.attempt("r", scheduled_s=10.0, sent_s=10.25, first_token_s=10.75, done_s=12.0)
     assert lat.schedule_lag_s(record) == 0.25
     assert lat.ttft_s(record) == 0.5
     assert lat.ttft_corrected_s(record) == 0.75
@@ -47,8 +46,7 @@ def test_tpot_divides_the_decode_span_by_tokens_after_the_first(make: Any) -> No
 
 
 def test_tpot_falls_back_to_the_event_count_without_usage(make: Any) -> None:
-    record = make.attempt("r", first_token_s=1.0, token_times_s=(2.0, 3.0),
-                          completion_tokens=None)
+    record = make.attempt("r", first_token_s=1.0, token_times_s=(2.0, 3.0), completion_tokens=None)
     assert lat.output_tokens(record) == 3
     tpot = lat.tpot_s(record)
     assert tpot is not None and math.isclose(tpot, 1.0)

@@ -8,10 +8,12 @@ from harness.records import AttemptRecord
 
 
 def test_attempts_are_grouped_and_ordered_by_attempt_number(
-        make: Any, ok: Callable[..., AttemptRecord]) -> None:
-    records = [ok("a", attempt=2, scheduled_s=2.0, sent_s=2.0),
-               make.attempt("a", attempt=1, outcome="http_429", scheduled_s=0.5, sent_s=0.5,
-                            done_s=0.6)]
+    make: Any, ok: Callable[..., AttemptRecord]
+) -> None:
+    records = [
+        ok("a", attempt=2, scheduled_s=2.0, sent_s=2.0),
+        make.attempt("a", attempt=1, outcome="http_429", scheduled_s=0.5, sent_s=0.5, done_s=0.6),
+    ]
     (request,) = group_requests([make.planned("a")], records)
     assert [a.attempt for a in request.attempts] == [1, 2]
     assert request.is_ok
@@ -21,8 +23,10 @@ def test_attempts_are_grouped_and_ordered_by_attempt_number(
 
 
 def test_final_outcome_is_the_last_sent_attempt(make: Any) -> None:
-    records = [make.attempt("a", attempt=1, outcome="http_5xx", done_s=0.1),
-               make.attempt("a", attempt=2, outcome="cancelled", sent_s=None)]
+    records = [
+        make.attempt("a", attempt=1, outcome="http_5xx", done_s=0.1),
+        make.attempt("a", attempt=2, outcome="cancelled", sent_s=None),
+    ]
     (request,) = group_requests([make.planned("a")], records)
     assert request.was_sent
     assert request.outcome == "http_5xx"
@@ -31,8 +35,10 @@ def test_final_outcome_is_the_last_sent_attempt(make: Any) -> None:
 
 def test_unsent_and_unrecorded_requests(make: Any) -> None:
     plan = [make.planned("dropped"), make.planned("missing")]
-    records = [make.attempt("dropped", outcome="dropped", sent_s=None),
-               make.attempt("extra", outcome="ok", done_s=1.0)]
+    records = [
+        make.attempt("dropped", outcome="dropped", sent_s=None),
+        make.attempt("extra", outcome="ok", done_s=1.0),
+    ]
     requests = group_requests(plan, records)
     assert [r.request_id for r in requests] == ["dropped", "missing", "extra"]
     dropped, missing, extra = requests

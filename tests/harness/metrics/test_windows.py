@@ -11,11 +11,25 @@ from harness.records import AttemptRecord
 
 def _record(sent_s: float, ok: bool, ttft_s: float = 0.05) -> AttemptRecord:
     return AttemptRecord(
-        request_id=f"r{sent_s}", session_id="s", turn=1, attempt=1, scheduled_s=sent_s,
-        sent_s=sent_s, first_byte_s=sent_s + 0.001, first_token_s=sent_s + ttft_s if ok else None,
-        done_s=sent_s + ttft_s + 0.1, status_code=200 if ok else 503,
-        outcome="ok" if ok else "http_5xx", prompt_tokens=1, completion_tokens=1,
-        cached_tokens=0, usage_source="server", model="m", deployment="d", error_detail=None)
+        request_id=f"r{sent_s}",
+        session_id="s",
+        turn=1,
+        attempt=1,
+        scheduled_s=sent_s,
+        sent_s=sent_s,
+        first_byte_s=sent_s + 0.001,
+        first_token_s=sent_s + ttft_s if ok else None,
+        done_s=sent_s + ttft_s + 0.1,
+        status_code=200 if ok else 503,
+        outcome="ok" if ok else "http_5xx",
+        prompt_tokens=1,
+        completion_tokens=1,
+        cached_tokens=0,
+        usage_source="server",
+        model="m",
+        deployment="d",
+        error_detail=None,
+    )
 
 
 def _run() -> list[AttemptRecord]:

@@ -17,36 +17,76 @@ from harness.scenario import Slo
 
 TARGET = "http://127.0.0.1:9/v1"
 MANIFEST: dict[str, Any] = {
-    "run_id": "run-42", "scenario": {"name": "smoke <script>alert(1)</script>"},
-    "target_url": TARGET, "started_at": "2026-01-02T03:04:05+00:00",
+    "run_id": "run-42",
+    "scenario": {"name": "smoke <script>alert(1)</script>"},
+    "target_url": TARGET,
+    "started_at": "2026-01-02T03:04:05+00:00",
     "tokenstorm_version": "0.1.0",
 }
 
 
 def _planned(request_id: str, tenant: str) -> PlannedRequest:
-    return PlannedRequest(request_id, f"s-{request_id}", 1, 0.0, 0.0, 100, 20, "mock-small",
-                          "openai-chat", True, (), {"tenant": tenant, "workload": "stream"})
+    return PlannedRequest(
+        request_id,
+        f"s-{request_id}",
+        1,
+        0.0,
+        0.0,
+        100,
+        20,
+        "mock-small",
+        "openai-chat",
+        True,
+        (),
+        {"tenant": tenant, "workload": "stream"},
+    )
 
 
-def _attempt(request_id: str, start_s: float, outcome: str = "ok", attempt: int = 1,
-             fault: str | None = None) -> AttemptRecord:
+def _attempt(
+    request_id: str, start_s: float, outcome: str = "ok", attempt: int = 1, fault: str | None = None
+) -> AttemptRecord:
     ok = outcome == "ok"
     first = start_s + 0.1 if ok else None
     tokens = tuple(start_s + 0.1 + 0.01 * k for k in range(1, 6)) if ok else ()
     return AttemptRecord(
-        request_id=request_id, session_id=f"s-{request_id}", turn=1, attempt=attempt,
-        scheduled_s=start_s, sent_s=start_s + 0.001, first_byte_s=first, first_token_s=first,
-        done_s=start_s + (0.2 if ok else 0.05), status_code=200 if ok else 503,
-        outcome=outcome, prompt_tokens=100 if ok else None,
-        completion_tokens=6 if ok else None, cached_tokens=0 if ok else None,
-        usage_source="server" if ok else None, model="mock-small", deployment="small-fast",
-        error_detail=None, token_times_s=tokens, tags={"tenant": "acme"}, fault=fault)
+        request_id=request_id,
+        session_id=f"s-{request_id}",
+        turn=1,
+        attempt=attempt,
+        scheduled_s=start_s,
+        sent_s=start_s + 0.001,
+        first_byte_s=first,
+        first_token_s=first,
+        done_s=start_s + (0.2 if ok else 0.05),
+        status_code=200 if ok else 503,
+        outcome=outcome,
+        prompt_tokens=100 if ok else None,
+        completion_tokens=6 if ok else None,
+        cached_tokens=0 if ok else None,
+        usage_source="server" if ok else None,
+        model="mock-small",
+        deployment="small-fast",
+        error_detail=None,
+        token_times_s=tokens,
+        tags={"tenant": "acme"},
+        fault=fault,
+    )
 
 
 def _summary(plan: list[PlannedRequest], records: list[AttemptRecord]) -> dict[str, Any]:
-    return summarize(SummaryInputs(
-        run_id="run-42", duration_s=5.0, plan=plan, records=records, ledger=None,
-        prices=load_price_book({}), slo=Slo(ttft=1.0), client_cpu_s=0.5, wall_s=6.0))
+    return summarize(
+        SummaryInputs(
+            run_id="run-42",
+            duration_s=5.0,
+            plan=plan,
+            records=records,
+            ledger=None,
+            prices=load_price_book({}),
+            slo=Slo(ttft=1.0),
+            client_cpu_s=0.5,
+            wall_s=6.0,
+        )
+    )
 
 
 class _Collect(HTMLParser):
@@ -72,8 +112,9 @@ def _assert_self_contained(html: str) -> None:
     assert set(re.findall(r"https?://[^\s\"'<]+", html)) <= {TARGET}
 
 
-def _run(tmp_path: Path, plan: list[PlannedRequest],
-         records: list[AttemptRecord]) -> tuple[dict[str, Any], str, str]:
+def _run(
+    tmp_path: Path, plan: list[PlannedRequest], records: list[AttemptRecord]
+) -> tuple[dict[str, Any], str, str]:
     summary = _summary(plan, records)
     html_path, md_path = write_reports(tmp_path, summary, records, MANIFEST)
     assert html_path == tmp_path / "report.html" and md_path == tmp_path / "report.md"
@@ -83,15 +124,22 @@ def _run(tmp_path: Path, plan: list[PlannedRequest],
 def test_report_of_a_small_run_shows_the_key_figures(tmp_path: Path) -> None:
     plan = [_planned(f"r{i}", "acme" if i % 2 else "globex") for i in range(12)]
     records = [_attempt(f"r{i}", i * 0.4) for i in range(10)]
-    records += [_attempt("r10", 4.0, "http_5xx", fault="http_503"),
-                _attempt("r11", 4.2, "http_429"), _attempt("r11", 4.6, attempt=2)]
+    records += [
+        _attempt("r10", 4.0, "http_5xx", fault="http_503"),
+        _attempt("r11", 4.2, "http_429"),
+        _attempt("r11", 4.6, attempt=2),
+    ]
     summary, html, md = _run(tmp_path, plan, records)
     _assert_self_contained(html)
     assert html.count("<svg") == 5
     assert "run-42" in html and "run-42" in md
     assert "smoke &lt;script&gt;" in html
-    for figure in (fmt.ms(summary["ttft_ms"]["p99"]), fmt.ms(summary["e2e_ms"]["p50"]),
-                   fmt.share(summary["error_rate"]), fmt.usd(summary["cost_usd_total"])):
+    for figure in (
+        fmt.ms(summary["ttft_ms"]["p99"]),
+        fmt.ms(summary["e2e_ms"]["p50"]),
+        fmt.share(summary["error_rate"]),
+        fmt.usd(summary["cost_usd_total"]),
+    ):
         assert figure in html
         assert figure in md
     assert "VALID" in md and "INVALID" not in md

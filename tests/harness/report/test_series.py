@@ -14,8 +14,9 @@ def test_bins_are_one_second_until_the_run_gets_long() -> None:
 
 
 def test_binned_quantiles_per_bin() -> None:
-    binned = series.binned_quantiles([0.1, 0.2, 0.9, 2.5], [1.0, 3.0, 5.0, 7.0], 1.0,
-                                     (("p50", 0.5), ("max", 1.0)))
+    binned = series.binned_quantiles(
+        [0.1, 0.2, 0.9, 2.5], [1.0, 3.0, 5.0, 7.0], 1.0, (("p50", 0.5), ("max", 1.0))
+    )
     assert list(binned.starts_s) == [0.0, 2.0]
     assert list(binned.values["p50"]) == [3.0, 7.0]
     assert list(binned.values["max"]) == [5.0, 7.0]

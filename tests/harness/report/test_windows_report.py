@@ -4,17 +4,43 @@ from __future__ import annotations
 
 from harness.report.windows import spans, window_rows
 
-SUMMARY = {"fault_windows": [
-    {"label": "http_503", "start_s": 10.0, "end_s": 20.0, "recovery_s": 3.0,
-     "before": {"attempts": 100, "error_rate": 0.0, "ttft_ms": {"p50": 50.0, "p99": 52.0},
-                "e2e_ms": {"p99": 150.0}},
-     "during": {"attempts": 100, "error_rate": 0.5, "ttft_ms": {"p50": 51.0, "p99": 55.0},
-                "e2e_ms": {"p99": 160.0}},
-     "after": {"attempts": 200, "error_rate": 0.0, "ttft_ms": {"p50": 60.0, "p99": 500.0},
-               "e2e_ms": {"p99": 600.0}}},
-    {"label": "down", "start_s": 30.0, "end_s": None, "recovery_s": None,
-     "before": {}, "during": {}, "after": {}},
-]}
+SUMMARY = {
+    "fault_windows": [
+        {
+            "label": "http_503",
+            "start_s": 10.0,
+            "end_s": 20.0,
+            "recovery_s": 3.0,
+            "before": {
+                "attempts": 100,
+                "error_rate": 0.0,
+                "ttft_ms": {"p50": 50.0, "p99": 52.0},
+                "e2e_ms": {"p99": 150.0},
+            },
+            "during": {
+                "attempts": 100,
+                "error_rate": 0.5,
+                "ttft_ms": {"p50": 51.0, "p99": 55.0},
+                "e2e_ms": {"p99": 160.0},
+            },
+            "after": {
+                "attempts": 200,
+                "error_rate": 0.0,
+                "ttft_ms": {"p50": 60.0, "p99": 500.0},
+                "e2e_ms": {"p99": 600.0},
+            },
+        },
+        {
+            "label": "down",
+            "start_s": 30.0,
+            "end_s": None,
+            "recovery_s": None,
+            "before": {},
+            "during": {},
+            "after": {},
+        },
+    ]
+}
 
 
 def test_window_rows_show_each_phase_and_the_recovery() -> None:

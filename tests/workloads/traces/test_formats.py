@@ -26,39 +26,57 @@ def test_burstgpt_v3_is_read_by_column_name_with_sessions_and_float_times() -> N
     assert [row.session for row in rows] == ["4b1c-aa", None, "4b1c-aa"]
     gaps = [rows[i + 1].time_ns - rows[i].time_ns for i in range(2)]
     assert gaps == [1_250_000_000, 1_625_000_000]  # decimal seconds kept digit-exact
-    assert rows[1].tags == {"trace_model": "GPT-4", "trace_log_type": "API log",
-                            "trace_failed": "true"}
+    assert rows[1].tags == {
+        "trace_model": "GPT-4",
+        "trace_log_type": "API log",
+        "trace_failed": "true",
+    }
 
 
 def test_azure_2024_mixed_fractions_and_2025_zulu_times_parse() -> None:
-    mixed = ("TIMESTAMP,ContextTokens,GeneratedTokens\n"
-             "2024-05-10 00:00:00+00:00,10,1\n"
-             "2024-05-10 00:00:00.009930+00:00,11,2\n"
-             "2024-05-10 02:00:01.5+02:00,12,3\n")
+    mixed = (
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2024-05-10 00:00:00+00:00,10,1\n"
+        "2024-05-10 00:00:00.009930+00:00,11,2\n"
+        "2024-05-10 02:00:01.5+02:00,12,3\n"
+    )
     rows = parse_trace(mixed.splitlines(), "a.csv")
     assert [row.time_ns - rows[0].time_ns for row in rows] == [0, 9_930_000, 1_500_000_000]
-    zulu = ("TIMESTAMP,ContextTokens,GeneratedTokens,NumImages\n"
-            "2024-10-15T00:00:01.25Z,7,8,1\n2024-10-15T00:00:02Z,9,10,0\n")
+    zulu = (
+        "TIMESTAMP,ContextTokens,GeneratedTokens,NumImages\n"
+        "2024-10-15T00:00:01.25Z,7,8,1\n2024-10-15T00:00:02Z,9,10,0\n"
+    )
     rows = parse_trace(zulu.splitlines(), "m.csv")
     assert rows[1].time_ns - rows[0].time_ns == 750_000_000
 
 
-@pytest.mark.parametrize(("unit", "cells", "gap_ns"), [
-    ("s", ("10", "12.5"), 2_500_000_000), ("ms", ("10", "12.5"), 2_500_000),
-    ("us", ("10", "12"), 2_000), ("ns", ("10", "12"), 2),
-    ("iso", ("2025-01-01T00:00:00Z", "2025-01-01T00:00:03Z"), 3_000_000_000),
-])
+@pytest.mark.parametrize(
+    ("unit", "cells", "gap_ns"),
+    [
+        ("s", ("10", "12.5"), 2_500_000_000),
+        ("ms", ("10", "12.5"), 2_500_000),
+        ("us", ("10", "12"), 2_000),
+        ("ns", ("10", "12"), 2),
+        ("iso", ("2025-01-01T00:00:00Z", "2025-01-01T00:00:03Z"), 3_000_000_000),
+    ],
+)
 def test_generic_csv_and_jsonl_mappings_honour_the_time_unit(
-        unit: str, cells: tuple[str, str], gap_ns: int) -> None:
-    columns = TraceColumns(time="t", prompt_tokens="in", output_tokens="out", session="sid",
-                           time_unit=unit)  # type: ignore[arg-type]
+    unit: str, cells: tuple[str, str], gap_ns: int
+) -> None:
+    columns = TraceColumns(
+        time="t", prompt_tokens="in", output_tokens="out", session="sid", time_unit=unit
+    )  # type: ignore[arg-type]
     text = f"t,in,out,sid\n{cells[0]},5,6,a\n{cells[1]},7,8,\n"
     rows = parse_trace(text.splitlines(), "g.csv", "auto", columns)
     assert rows[1].time_ns - rows[0].time_ns == gap_ns
     assert [(row.prompt_tokens, row.output_tokens, row.session) for row in rows] == [
-        (5, 6, "a"), (7, 8, None)]
-    jsonl = [f'{{"t": "{cells[0]}", "in": 5, "out": 6}}',
-             f'{{"t": "{cells[1]}", "in": 7, "out": 8, "sid": "x"}}']
+        (5, 6, "a"),
+        (7, 8, None),
+    ]
+    jsonl = [
+        f'{{"t": "{cells[0]}", "in": 5, "out": 6}}',
+        f'{{"t": "{cells[1]}", "in": 7, "out": 8, "sid": "x"}}',
+    ]
     rows = parse_trace(jsonl, "g.jsonl", "auto", columns)
     assert rows[1].time_ns - rows[0].time_ns == gap_ns
     assert [row.session for row in rows] == [None, "x"]
@@ -75,36 +93,76 @@ def _json(**fields: object) -> str:
     return json.dumps(fields) + "\n"
 
 
-@pytest.mark.parametrize(("name", "text", "where"), [
-    ("a.csv", "TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.9,5\n",
-     ":1: column 'GeneratedTokens': missing from the header"),
-    ("a.csv", AZURE_HEAD + "2023-11-16 18:17:0x.1,5,6\n", ":3: column 'TIMESTAMP': bad timestamp"),
-    ("a.csv", AZURE_HEAD + "2023-02-30 18:17:03.1,5,6\n", ":3: column 'TIMESTAMP': bad timestamp"),
-    ("a.csv", AZURE_HEAD + LATER + ",-5,6\n", ":3: column 'ContextTokens': -5 tokens is negative"),
-    ("a.csv", AZURE_HEAD + LATER + ",5,six\n",
-     ":3: column 'GeneratedTokens': 'six' is not a whole number"),
-    ("a.csv", AZURE_HEAD + LATER + ",5,1.5\n",
-     ":3: column 'GeneratedTokens': '1.5' is not a whole number"),
-    ("a.csv", AZURE_HEAD + LATER + ",,6\n", ":3: column 'ContextTokens': missing"),
-    ("a.csv", AZURE_HEAD + "\n" + LATER + ",5\n", ":4: has 2 cells"),
-    ("b.csv", BURSTGPT_HEAD + "noon,ChatGPT,1,2\n", ":2: column 'Timestamp': bad timestamp"),
-    ("m.jsonl", MOONCAKE_OK + _json(timestamp=3, input_length=-1, output_length=5),
-     ":2: column 'input_length': -1 tokens is negative"),
-    ("m.jsonl", MOONCAKE_OK + _json(timestamp=3, output_length=5),
-     ":2: column 'input_length': missing"),
-    ("m.jsonl", MOONCAKE_OK + _json(timestamp="soon", input_length=1, output_length=5),
-     ":2: column 'timestamp': bad timestamp"),
-    ("m.jsonl", MOONCAKE_OK + _json(timestamp=3, input_length=1, output_length=5, hash_ids="x"),
-     ":2: column 'hash_ids': must be a list"),
-    ("m.jsonl", MOONCAKE_OK + "\n" + '{"timestamp": 3,\n', ":3: not valid JSON"),
-    ("t.jsonl", TRACELAB + "}\n", ":1: column 'timing_events': missing"),
-    ("t.jsonl", TRACELAB + ', "timing_events": [{"timestamp": "yesterday"}]}\n',
-     ":1: column 'timing_events[0].timestamp': bad timestamp"),
-    ("x.csv", "when,in,out\n1,2,3\n", ":1: cannot tell the trace format"),
-    ("e.csv", "", ":1: the trace is empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        (
+            "a.csv",
+            "TIMESTAMP,ContextTokens\n2023-11-16 18:17:03.9,5\n",
+            ":1: column 'GeneratedTokens': missing from the header",
+        ),
+        (
+            "a.csv",
+            AZURE_HEAD + "2023-11-16 18:17:0x.1,5,6\n",
+            ":3: column 'TIMESTAMP': bad timestamp",
+        ),
+        (
+            "a.csv",
+            AZURE_HEAD + "2023-02-30 18:17:03.1,5,6\n",
+            ":3: column 'TIMESTAMP': bad timestamp",
+        ),
+        (
+            "a.csv",
+            AZURE_HEAD + LATER + ",-5,6\n",
+            ":3: column 'ContextTokens': -5 tokens is negative",
+        ),
+        (
+            "a.csv",
+            AZURE_HEAD + LATER + ",5,six\n",
+            ":3: column 'GeneratedTokens': 'six' is not a whole number",
+        ),
+        (
+            "a.csv",
+            AZURE_HEAD + LATER + ",5,1.5\n",
+            ":3: column 'GeneratedTokens': '1.5' is not a whole number",
+        ),
+        ("a.csv", AZURE_HEAD + LATER + ",,6\n", ":3: column 'ContextTokens': missing"),
+        ("a.csv", AZURE_HEAD + "\n" + LATER + ",5\n", ":4: has 2 cells"),
+        ("b.csv", BURSTGPT_HEAD + "noon,ChatGPT,1,2\n", ":2: column 'Timestamp': bad timestamp"),
+        (
+            "m.jsonl",
+            MOONCAKE_OK + _json(timestamp=3, input_length=-1, output_length=5),
+            ":2: column 'input_length': -1 tokens is negative",
+        ),
+        (
+            "m.jsonl",
+            MOONCAKE_OK + _json(timestamp=3, output_length=5),
+            ":2: column 'input_length': missing",
+        ),
+        (
+            "m.jsonl",
+            MOONCAKE_OK + _json(timestamp="soon", input_length=1, output_length=5),
+            ":2: column 'timestamp': bad timestamp",
+        ),
+        (
+            "m.jsonl",
+            MOONCAKE_OK + _json(timestamp=3, input_length=1, output_length=5, hash_ids="x"),
+            ":2: column 'hash_ids': must be a list",
+        ),
+        ("m.jsonl", MOONCAKE_OK + "\n" + '{"timestamp": 3,\n', ":3: not valid JSON"),
+        ("t.jsonl", TRACELAB + "}\n", ":1: column 'timing_events': missing"),
+        (
+            "t.jsonl",
+            TRACELAB + ', "timing_events": [{"timestamp": "yesterday"}]}\n',
+            ":1: column 'timing_events[0].timestamp': bad timestamp",
+        ),
+        ("x.csv", "when,in,out\n1,2,3\n", ":1: cannot tell the trace format"),
+        ("e.csv", "", ":1: the trace is empty"),
+    ],
+)
 def test_a_malformed_trace_fails_with_one_line_naming_file_line_and_column(
-        tmp_path: Path, name: str, text: str, where: str) -> None:
+    tmp_path: Path, name: str, text: str, where: str
+) -> None:
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(TraceError) as caught:

@@ -14,8 +14,15 @@ from workloads.traces import TraceRow, replay_trace
 
 
 def _rows(times_s: list[float]) -> list[TraceRow]:
-    return [TraceRow(line=index + 2, time_ns=round(time * 1e9), prompt_tokens=10 + index,
-                     output_tokens=index % 3) for index, time in enumerate(times_s)]
+    return [
+        TraceRow(
+            line=index + 2,
+            time_ns=round(time * 1e9),
+            prompt_tokens=10 + index,
+            output_tokens=index % 3,
+        )
+        for index, time in enumerate(times_s)
+    ]
 
 
 def _plan(rows: list[TraceRow], seed: int = 3, **settings_: object) -> list[PlannedRequest]:
@@ -66,17 +73,22 @@ def test_same_seed_same_plan_other_seed_other_text() -> None:
 
 
 _ROW = st.builds(
-    TraceRow, line=st.just(1), time_ns=st.integers(0, 10**12),
-    prompt_tokens=st.integers(0, 3000), output_tokens=st.integers(0, 500),
+    TraceRow,
+    line=st.just(1),
+    time_ns=st.integers(0, 10**12),
+    prompt_tokens=st.integers(0, 3000),
+    output_tokens=st.integers(0, 500),
     session=st.sampled_from([None, "a", "b"]),
     blocks=st.none() | st.lists(st.integers(0, 20), max_size=8).map(tuple),
-    prefix_tokens=st.none() | st.integers(0, 4000))
+    prefix_tokens=st.none() | st.integers(0, 4000),
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_ROW, max_size=30), st.floats(0.1, 50.0), st.floats(0.2, 3.0))
 def test_any_trace_gives_sorted_offsets_and_exact_prompt_sizes(
-        rows: list[TraceRow], time_scale: float, rate_scale: float) -> None:
+    rows: list[TraceRow], time_scale: float, rate_scale: float
+) -> None:
     plan = _plan(rows, time_scale=time_scale, rate_scale=rate_scale, block_tokens=64)
     offsets = [request.offset_s for request in plan]
     assert offsets == sorted(offsets)

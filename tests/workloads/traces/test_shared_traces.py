@@ -29,14 +29,18 @@ def _ns(iso: str) -> int:
 
 def _azure(path: Path) -> list[tuple[int, int, int]]:
     with path.open(newline="") as handle:
-        return [(_ns(row["TIMESTAMP"]), int(row["ContextTokens"]), int(row["GeneratedTokens"]))
-                for row in csv.DictReader(handle)]
+        return [
+            (_ns(row["TIMESTAMP"]), int(row["ContextTokens"]), int(row["GeneratedTokens"]))
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _burstgpt(path: Path) -> list[tuple[int, int, int]]:
     with path.open(newline="") as handle:
-        return [(int(row["Timestamp"]) * 10**9, int(row["Request tokens"]),
-                 int(row["Response tokens"])) for row in csv.DictReader(handle)]
+        return [
+            (int(row["Timestamp"]) * 10**9, int(row["Request tokens"]), int(row["Response tokens"]))
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -44,8 +48,10 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _mooncake(path: Path) -> list[tuple[int, int, int]]:
-    return [(row["timestamp"] * 10**6, row["input_length"], row["output_length"])
-            for row in _jsonl(path)]
+    return [
+        (row["timestamp"] * 10**6, row["input_length"], row["output_length"])
+        for row in _jsonl(path)
+    ]
 
 
 def _tracelab(path: Path) -> list[tuple[int, int, int]]:
@@ -54,8 +60,10 @@ def _tracelab(path: Path) -> list[tuple[int, int, int]]:
     starts: dict[str, int] = {}
     for row, time in zip(rows, times, strict=True):
         starts[row["session_id"]] = min(starts.get(row["session_id"], time), time)
-    return [(time - starts[row["session_id"]], row["input_tokens_total"], row["output_tokens"])
-            for row, time in zip(rows, times, strict=True)]
+    return [
+        (time - starts[row["session_id"]], row["input_tokens_total"], row["output_tokens"])
+        for row, time in zip(rows, times, strict=True)
+    ]
 
 
 SHARED = {
@@ -71,8 +79,7 @@ SHARED = {
 def _replay(name: str, time_scale: float = 1.0) -> list[PlannedRequest]:
     path = TRACES / name
     trace = Trace(path=str(path), time_scale=time_scale)
-    return replay_trace(load_trace(path), trace, seed=11, api="openai-chat", model="m",
-                        stream=True)
+    return replay_trace(load_trace(path), trace, seed=11, api="openai-chat", model="m", stream=True)
 
 
 def _by_row(plan: list[PlannedRequest]) -> dict[int, PlannedRequest]:
@@ -88,7 +95,8 @@ def test_the_format_is_detected_from_the_first_line(name: str) -> None:
 @pytest.mark.parametrize("time_scale", [1.0, 7.5])
 @pytest.mark.parametrize("name", sorted(SHARED))
 def test_replay_reproduces_count_tokens_and_scaled_offsets_exactly(
-        name: str, time_scale: float) -> None:
+    name: str, time_scale: float
+) -> None:
     expected = SHARED[name][1](TRACES / name)
     plan = _replay(name, time_scale)
     assert len(plan) == len(expected)
@@ -111,8 +119,9 @@ def test_burstgpt_failed_rows_are_kept_tagged_and_ask_for_one_token() -> None:
     failed = {index for index, (_, _, output) in enumerate(expected) if output == 0}
     assert failed  # the shared slice has 0/0 rows; the test must see some
     by_row = _by_row(_replay("BurstGPT_1.csv"))
-    tagged = {index for index, request in by_row.items()
-              if request.tags.get("trace_failed") == "true"}
+    tagged = {
+        index for index, request in by_row.items() if request.tags.get("trace_failed") == "true"
+    }
     assert tagged == failed
     assert all(by_row[index].max_tokens == 1 for index in failed)
 
@@ -159,9 +168,11 @@ def test_tracelab_calls_resend_their_sessions_cached_prefix() -> None:
     for indices in sessions.values():
         indices.sort(key=lambda index: rows[index]["round_index"])
         for before, after in itertools.pairwise(indices):
-            words_before = " ".join(synthetic_text(m.tokens, m.seed)
-                                    for m in by_row[before].messages).split()
-            words_after = " ".join(synthetic_text(m.tokens, m.seed)
-                                   for m in by_row[after].messages).split()
+            words_before = " ".join(
+                synthetic_text(m.tokens, m.seed) for m in by_row[before].messages
+            ).split()
+            words_after = " ".join(
+                synthetic_text(m.tokens, m.seed) for m in by_row[after].messages
+            ).split()
             keep = min(rows[after]["prefix_tokens"], len(words_before))
             assert words_after[:keep] == words_before[:keep]
