@@ -26,7 +26,7 @@ import orjson
 from pinning import pin_apart
 
 from harness.client.http import HttpClient
-from harness.outcomes import Outcome
+from harness.contract.outcomes import Outcome
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 

@@ -16,9 +16,9 @@ import numpy as np
 import uvloop
 
 from harness.client.http import HttpClient
+from harness.contract.records import AttemptRecord, JsonlAppender, PlannedRequest
+from harness.contract.target import RetryPolicy
 from harness.engine import Engine, EngineConfig
-from harness.records import AttemptRecord, JsonlAppender, PlannedRequest
-from harness.scenario import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drive import drive
 from pinning import pin_apart
 
-from harness.records import PlannedMessage, PlannedRequest
+from harness.contract.records import PlannedMessage, PlannedRequest
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.scenario import parse_scenario
 from workloads.planner import build_plan
+from workloads.scenario import parse_scenario
 
 
 def _collect_ms() -> float:

@@ -18,10 +18,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.records import PlannedRequest
-from harness.scenario import Scenario, parse_scenario
+from harness.contract.records import PlannedRequest
 from workloads.planner import build_plan
 from workloads.preview import PlanPreview, preview
+from workloads.scenario import Scenario, parse_scenario
 
 #: Requests per session of the mix below, measured: sizes the duration for ``--requests``.
 _REQUESTS_PER_SESSION = 2.3

@@ -24,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drive import drive
 from pinning import pin_apart
 
-from harness.records import PlannedRequest
-from harness.scenario import Trace
-from harness.scenario_workloads import SHARED_TRACES_DIR
+from harness.contract.distributions import BUNDLED_TRACES_DIR
+from harness.contract.records import PlannedRequest
+from harness.contract.traffic import Trace
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 from workloads.traces import load_trace, replay_trace
 
 LAG_LIMIT_MS = 5.0
-DEFAULT_TRACE = SHARED_TRACES_DIR / "AzureLLMInferenceTrace_conv.csv"
+DEFAULT_TRACE = BUNDLED_TRACES_DIR / "AzureLLMInferenceTrace_conv.csv"
 
 
 def _plan(path: Path, minutes: float, time_scale: float) -> list[PlannedRequest]:

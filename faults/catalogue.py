@@ -57,7 +57,7 @@ class KindSpec:
     params: Mapping[str, float] = field(default_factory=dict)
     #: The HTTP status the client sees (None: 200 or no answer at all).
     status: int | None = None
-    #: Outcome a client records (harness.outcomes values), streamed and whole answers.
+    #: Outcome a client records (harness.contract.outcomes values), streamed and whole answers.
     outcome_stream: str = "ok"
     outcome_body: str = "ok"
     #: True when an SDK retries it by its status rules (x-should-retry can override).

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from faults.catalogue import API_FLAVOURS, FaultKind, resolve_params
-from harness.quantities import parse_duration_s
+from harness.contract.quantities import parse_duration_s
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from harness.scenario import Price
+from harness.contract.terms import Price
 
 SNAPSHOT_RESOURCE = "model_prices.json"
 

@@ -20,11 +20,11 @@ from typing import Protocol
 import numpy as np
 
 from harness.client.http import AttemptResult
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, PlannedRequest
+from harness.contract.target import RetryPolicy
 from harness.engine_sessions import EngineIO, SessionRunner
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, PlannedRequest
 from harness.retry import retry_delay_s
-from harness.scenario import RetryPolicy
 
 _MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen quickly
 

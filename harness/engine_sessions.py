@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.client.http import AttemptResult
-from harness.outcomes import Outcome
-from harness.prompt_text import count_tokens, synthetic_text
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.outcomes import Outcome
+from harness.contract.prompt_text import count_tokens, synthetic_text
+from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
 
 if TYPE_CHECKING:
     from harness.engine import EngineConfig, LiveStats

@@ -9,13 +9,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.contract.records import (
+    AttemptRecord,
+    LedgerEntry,
+    PlannedRequest,
+    RecordFileError,
+    read_jsonl,
+)
 from harness.cost import load_price_book
 from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, RecordFileError, read_jsonl
 from harness.report import write_reports
 from harness.run_dir import RunPaths, read_manifest
-from harness.scenario import Scenario, describe_validation_error
+from workloads.scenario import Scenario, describe_validation_error
 
 
 class RebuildError(ValueError):

@@ -7,8 +7,8 @@ server's ``retry-after`` when it asks for one (up to ``max_retry_after``).
 
 from __future__ import annotations
 
-from harness.outcomes import Outcome
-from harness.scenario import RetryPolicy
+from harness.contract.outcomes import Outcome
+from harness.contract.target import RetryPolicy
 
 
 def retry_delay_s(

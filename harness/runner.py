@@ -27,10 +27,7 @@ import numpy as np
 import orjson
 
 from harness.client.http import HttpClient
-from harness.engine import Engine, EngineConfig, LiveStats
-from harness.progress import show_progress
-from harness.rebuild import rebuild_run
-from harness.records import (
+from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
     LedgerEntry,
@@ -38,10 +35,13 @@ from harness.records import (
     from_dict,
     write_jsonl,
 )
+from harness.engine import Engine, EngineConfig, LiveStats
+from harness.progress import show_progress
+from harness.rebuild import rebuild_run
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
-from harness.scenario import Scenario
 from mock_models.embedded import EmbeddedMock
 from workloads import build_plan
+from workloads.scenario import Scenario
 
 STOP_GRACE_S = 5.0
 #: How often an abort check reads the live counters, and how long in-flight attempts may

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import orjson
 
-from harness.prompt_text import count_tokens
+from harness.contract.prompt_text import count_tokens
 from mock_models.explicit_cache import TTL_1H_S, TTL_5M_S, Breakpoint
 from mock_models.flavour import (
     ANTHROPIC_NO_MODEL,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faults.demo import choose_demo_fault
-from harness.prompt_text import VOCABULARY
+from harness.contract.prompt_text import VOCABULARY
 from mock_models.flavour import ParsedRequest
 from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
 from mock_models.settings import DemoFaults, DeploymentSettings

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from harness.outcomes import Outcome
-from harness.records import LedgerEntry
+from harness.contract.outcomes import Outcome
+from harness.contract.records import LedgerEntry
 from mock_models.responder import CLIENT_CLOSED, Progress
 
 RUN_ID_HEADER: Final = "x-tokenstorm-run-id"

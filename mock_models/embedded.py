@@ -132,7 +132,8 @@ class EmbeddedMock:
             if remaining <= 0:
                 raise MockStartError(
                     self._failure(
-                        f"the mock server did not report listening within {self._start_timeout_s:g} s"
+                        "the mock server did not report listening within "
+                        f"{self._start_timeout_s:g} s"
                     )
                 )
             readable, _, _ = select.select([stdout], [], [], remaining)

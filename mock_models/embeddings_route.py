@@ -17,7 +17,7 @@ from aiohttp import web
 
 from faults.catalogue import applies
 from faults.decide import FaultChoice
-from harness.outcomes import Outcome, outcome_for_status
+from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embedding_admission import check_rate_limit, encode
 from mock_models.embeddings import API, embeddings_body, parse_embeddings

@@ -19,7 +19,7 @@ from faults.catalogue import CATALOGUE, OUTLASTING, RESET_OUTCOME, FaultKind
 from faults.decide import FaultChoice
 from faults.proxy.relay import reset_connection
 from faults.wire import error_body, error_headers
-from harness.outcomes import Outcome
+from harness.contract.outcomes import Outcome
 from mock_models.flavour import ErrorKind
 from mock_models.responder import Progress
 from mock_models.settings import DemoFaults

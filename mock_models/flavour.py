@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from harness.prompt_text import VOCABULARY, count_tokens
+from harness.contract.prompt_text import VOCABULARY, count_tokens
 from mock_models.explicit_cache import Breakpoint
 
 #: Each vocabulary word followed by a space, as a JSON string literal (quotes included), so

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import orjson
 
-from harness.prompt_text import count_tokens
+from harness.contract.prompt_text import count_tokens
 from mock_models.flavour import (
     OPENAI_NO_MODEL,
     TOKEN_SLOT,

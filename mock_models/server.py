@@ -17,7 +17,8 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
-from harness.outcomes import Outcome, outcome_for_status
+from harness.contract.ledger import Ledger
+from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
@@ -42,7 +43,6 @@ from mock_models.flavour import (
     Reply,
     RequestError,
 )
-from mock_models.ledger import Ledger
 from mock_models.listeners import DeploymentListeners, asked_about, listener_routes
 from mock_models.metrics import DeploymentMetrics, render
 from mock_models.openai_api import OpenAIChat

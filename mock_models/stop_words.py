@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.prompt_text import VOCABULARY
+from harness.contract.prompt_text import VOCABULARY
 from mock_models.flavour import ErrorKind, RequestError
 
 _MAX_ENTRIES = 16

@@ -3,13 +3,15 @@ its preview; the engine consumes the plan and never imports this package."""
 
 from workloads.arrivals import arrival_processes, session_offsets_s
 from workloads.distributions import int_floor, sample_duration_s, sample_float, sample_int
+from workloads.kinds import KINDS, WORKLOAD_KINDS, SessionBuilder, builder_for
 from workloads.planner import DEFAULT_MODEL, build_plan, choose_workloads, workload_tags
 from workloads.preview import PlanPreview, preview, render_svg, render_text, sparkline
-from workloads.registry import SessionBuilder, builder_for, register, registered_kinds
 from workloads.session import SessionContext, Turn
 
 __all__ = [
     "DEFAULT_MODEL",
+    "KINDS",
+    "WORKLOAD_KINDS",
     "PlanPreview",
     "SessionBuilder",
     "SessionContext",
@@ -20,8 +22,6 @@ __all__ = [
     "choose_workloads",
     "int_floor",
     "preview",
-    "register",
-    "registered_kinds",
     "render_svg",
     "render_text",
     "sample_duration_s",

@@ -11,15 +11,37 @@ user content, which costs the same prompt tokens. Sub-agent fan-out is
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import AgentLoopWorkload, Dist
+import numpy as np
+from pydantic import Field
+
+from harness.contract.distributions import Dist, DistSpec
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
-from workloads.registry import register
+from workloads.kind_base import ContextWindowSettings, WorkloadBase
 from workloads.session import SessionContext, Turn
-from workloads.subagents import SUBAGENT_SYSTEM_SLOT, fan_out
+from workloads.subagents import SUBAGENT_SYSTEM_SLOT, Subagents, fan_out
+
+
+class AgentLoopWorkload(WorkloadBase, ContextWindowSettings):
+    """An agent: system prompt + task, then tool-call turns whose outputs grow the context;
+    optionally fanning out to sub-agents (``subagents``; off by default)."""
+
+    kind: Literal["agent_loop"]
+    system_prompt_tokens: int = Field(default=1500, ge=0)
+    task_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.8)
+    )
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=6, max=30))
+    tool_output_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=400, sigma=1.0)
+    )
+    tool_latency: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=0.5, sigma=0.7)
+    )
+    subagents: Subagents | None = None
 
 
 def agent_turns(
@@ -56,7 +78,6 @@ def agent_turns(
     return planned
 
 
-@register("agent_loop")
 def build_agent_session(
     cfg: AgentLoopWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:
@@ -90,4 +111,4 @@ def build_agent_session(
             max_tokens=cfg.max_tokens,
         )
 
-    return fan_out(turns, cfg, ctx, sub_agent)
+    return fan_out(turns, cfg, cfg.subagents, ctx, sub_agent)

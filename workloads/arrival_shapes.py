@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from harness.scenario_traffic import ArrivalShape, Burst, Diurnal, Ramp, Stages
+from harness.contract.traffic import ArrivalShape, Burst, Diurnal, Ramp, Stages
 
 Floats = npt.NDArray[np.float64]
 _Multiplier = Callable[[ArrivalShape, float, Floats], Floats]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.scenario import Arrival
+from harness.contract.traffic import Arrival
 from workloads.arrival_shapes import cumulative_rate, warp
 
 _Process = Callable[[float, float, np.random.Generator], list[float]]

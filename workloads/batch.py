@@ -9,17 +9,32 @@ Requests carry ``class = "batch"`` unless the workload's tags name a class.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from harness.records import PlannedRequest
-from harness.scenario import BatchWorkload
+from harness.contract.distributions import Dist, DistSpec, Share
+from harness.contract.records import PlannedRequest
 from workloads.distributions import sample_duration_s, sample_int
-from workloads.registry import register
+from workloads.kind_base import WorkloadBase
 from workloads.session import SessionContext, Turn
 
 
-@register("batch")
+class BatchWorkload(WorkloadBase):
+    """An offline job: ``requests`` independent, latency-tolerant requests submitted
+    ``spacing`` apart, tagged ``class = "batch"`` unless the tags say otherwise."""
+
+    kind: Literal["batch"]
+    requests: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=20))
+    spacing: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=0.05))
+    prompt_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=800, sigma=0.8)
+    )
+    shared_prefix_share: Share = 0.0
+    max_tokens: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=512))
+
+
 def build_batch_job(
     cfg: BatchWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:

@@ -8,17 +8,33 @@ time, and re-sends the history.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import ChatWorkload
+import numpy as np
+from pydantic import Field
+
+from harness.contract.distributions import Dist, DistSpec
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
-from workloads.registry import register
+from workloads.kind_base import ContextWindowSettings, WorkloadBase
 from workloads.session import SessionContext, Turn
 
 
-@register("chat")
+class ChatWorkload(WorkloadBase, ContextWindowSettings):
+    """Multi-turn chat: each turn re-sends the history plus a new user message."""
+
+    kind: Literal["chat"]
+    system_prompt_tokens: int = Field(default=200, ge=0)
+    prompt_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=120, sigma=0.7)
+    )
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=20))
+    think_time: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
+    )
+
+
 def build_chat_session(
     cfg: ChatWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:

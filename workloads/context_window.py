@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from harness.records import PlannedMessage
-from harness.scenario import AgentLoopWorkload, ChatWorkload, RagWorkload
+from harness.contract.records import PlannedMessage
+from workloads.kind_base import ContextWindowSettings
 from workloads.session import SessionContext, Turn
 
 #: Message slots of the stand-ins, far above any slot a builder uses for its own messages.
@@ -52,7 +52,7 @@ def _drop_oldest(kept: list[_Kept], budget_tokens: int) -> int:
 
 
 def fit_to_window(
-    turns: Sequence[Turn], cfg: ChatWorkload | AgentLoopWorkload | RagWorkload, ctx: SessionContext
+    turns: Sequence[Turn], cfg: ContextWindowSettings, ctx: SessionContext
 ) -> list[Turn]:
     """``turns`` with each overflowing turn rewritten (see the module docstring)."""
     window = cfg.context_window_tokens

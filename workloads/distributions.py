@@ -1,4 +1,4 @@
-"""Sampling of scenario distributions: a ``harness.scenario.Dist`` and an RNG in, one number out.
+"""Sampling of scenario distributions: a ``Dist`` (harness.contract) and an RNG in, one number out.
 
 Bounds are applied by clipping (values beyond ``min``/``max`` land on the bound) rather than
 by re-drawing, so every sample costs exactly one draw and a plan stays cheap to rebuild; a
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.scenario import Dist
+from harness.contract.distributions import Dist
 
 _Sampler = Callable[[Dist, np.random.Generator], float]
 _LARGEST_COUNT = float(2**53)

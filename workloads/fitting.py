@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from harness.scenario import Arrival, Dist, Workload
+from harness.contract.distributions import Dist
+from harness.contract.traffic import Arrival
+from workloads.kinds import Workload
 from workloads.traces import TraceError, TraceRow, load_trace
 
 #: z-score of the 90th percentile of a standard normal.

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.records import PlannedRequest
-from harness.scenario import Scenario, Workload
-
-# The builder modules register themselves on import; the planner is where they must be loaded.
-from workloads import agent_loop, batch, chat, rag, seeds, stream  # noqa: F401
+from harness.contract.records import PlannedRequest
+from workloads import seeds
 from workloads.arrivals import session_offsets_s
 from workloads.fitting import TraceFits
-from workloads.registry import builder_for
+from workloads.kinds import Workload, builder_for
+from workloads.scenario import Scenario
 from workloads.session import SessionContext
 from workloads.traces import load_trace, replay_trace
 

@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.records import PlannedMessage, PlannedRequest
+from harness.contract.records import PlannedMessage, PlannedRequest
 
 #: (role, seed, literal content) of a message; the answer to request R is ("answer", 0, R).
 _Key = tuple[str, int, str]

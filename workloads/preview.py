@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.records import PlannedRequest
+from harness.contract.records import PlannedRequest
 from workloads.prefix_sharing import prefix_share, shared_message_share
 
 _SPARK_LEVELS = "▁▂▃▄▅▆▇█"

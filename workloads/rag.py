@@ -12,15 +12,53 @@ turns, their documents included (``workloads.context_window``).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import RagWorkload
+import numpy as np
+from pydantic import Field, model_validator
+
+from harness.contract.distributions import Dist, DistSpec
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads import seeds
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
-from workloads.registry import register
+from workloads.kind_base import ContextWindowSettings, WorkloadBase
 from workloads.session import SessionContext, Turn
+
+
+class RagWorkload(WorkloadBase, ContextWindowSettings):
+    """Retrieval-augmented requests: a question after ``documents_per_request`` documents
+    drawn from a pool of ``documents`` shared by all sessions (popularity Zipf with exponent
+    ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes.
+
+    A session has ``turns`` turns (default 1): each follow-up, ``think_time`` after the
+    previous answer, retrieves ``follow_up_documents`` more pool documents the session has not
+    seen yet, asks a new question, and re-sends the history; ``context_window_tokens`` keeps a
+    long session within the model's window (older documents and questions go first)."""
+
+    kind: Literal["rag"]
+    system_prompt_tokens: int = Field(default=300, ge=0)
+    documents: int = Field(default=200, ge=1)
+    documents_per_request: int = Field(default=4, ge=1)
+    document_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=600, sigma=0.5)
+    )
+    document_zipf_s: float = Field(default=1.0, ge=0)
+    question_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=40, sigma=0.6)
+    )
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
+    think_time: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
+    )
+    follow_up_documents: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
+
+    @model_validator(mode="after")
+    def _enough_documents(self) -> RagWorkload:
+        if self.documents_per_request > self.documents:
+            raise ValueError("documents_per_request must not exceed documents (the pool size)")
+        return self
+
 
 #: Shared-seed slots of documents start here (0: system prompt, 1: shared prompt prefix).
 DOCUMENT_SLOT_BASE = 1_000_000
@@ -59,7 +97,6 @@ def _follow_up_documents(
     return [document(cfg, ctx, int(doc_id)) for doc_id in sorted(picks)]
 
 
-@register("rag")
 def build_rag_session(
     cfg: RagWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.records import PlannedMessage, PlannedRequest
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads.seeds import branch_message_seed, shared_message_seed, unique_message_seed
 
 #: The shared-seed slot of a workload's shared prompt prefix (slot 0 is the system prompt).

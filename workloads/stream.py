@@ -3,16 +3,29 @@ request (a single user message) out."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from harness.records import PlannedRequest
-from harness.scenario import StreamWorkload
+import numpy as np
+from pydantic import Field
+
+from harness.contract.distributions import Dist, DistSpec, Share
+from harness.contract.records import PlannedRequest
 from workloads.distributions import sample_int
-from workloads.registry import register
+from workloads.kind_base import WorkloadBase
 from workloads.session import SessionContext, Turn
 
 
-@register("stream")
+class StreamWorkload(WorkloadBase):
+    """Independent single requests; ``shared_prefix_share`` of each prompt is a prefix every
+    session of the workload shares."""
+
+    kind: Literal["stream"]
+    prompt_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=512, sigma=0.6)
+    )
+    shared_prefix_share: Share = 0.0
+
+
 def build_stream_session(
     cfg: StreamWorkload, ctx: SessionContext, rng: np.random.Generator
 ) -> list[PlannedRequest]:

@@ -16,13 +16,50 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+from pydantic import BaseModel, Field, model_validator
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import AgentLoopWorkload
+from harness.contract.distributions import Dist, DistSpec, Share
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads import seeds
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_int
+from workloads.kind_base import ContextWindowSettings
 from workloads.session import SessionContext, Turn
+
+
+class Subagents(BaseModel):
+    """Sub-agent fan-out of an agent loop (the ``[workload.subagents]`` table).
+
+    A turn that has a next turn spawns sub-agents with ``probability`` (each such turn drawn
+    on its own), or on every ``every_turns``-th turn; give one of the two. It spawns ``count``
+    of them, each an agent session of its own (``turns`` turns, a system prompt shared by all
+    sub-agents of the workload, its own task and tool outputs), started when the spawning
+    turn has finished. The parent's next turn waits for all of them, then adds one message of
+    ``result_tokens`` per sub-agent. ``tool_latency`` unset: the parent's.
+    """
+
+    probability: Share = 0.0
+    every_turns: int | None = Field(default=None, ge=1)
+    count: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=2))
+    turns: DistSpec = Field(default_factory=lambda: Dist(dist="geometric", mean=3, max=10))
+    system_prompt_tokens: int = Field(default=800, ge=0)
+    task_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=200, sigma=0.6)
+    )
+    tool_output_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=1.0)
+    )
+    tool_latency: DistSpec | None = None
+    result_tokens: DistSpec = Field(
+        default_factory=lambda: Dist(dist="lognormal", median=300, sigma=0.6)
+    )
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Subagents:
+        if (self.probability > 0) == (self.every_turns is not None):
+            raise ValueError("give subagents either probability > 0 or every_turns, not both")
+        return self
+
 
 #: The shared-seed slot of the system prompt all sub-agents of a workload share.
 SUBAGENT_SYSTEM_SLOT = 2
@@ -47,13 +84,16 @@ def subagent_session_id(parent_session_id: str, turn: int, index: int) -> str:
 
 
 def fan_out(
-    turns: list[Turn], cfg: AgentLoopWorkload, ctx: SessionContext, build: SubagentBuilder
+    turns: list[Turn],
+    cfg: ContextWindowSettings,
+    sub: Subagents | None,
+    ctx: SessionContext,
+    build: SubagentBuilder,
 ) -> list[PlannedRequest]:
     """The parent's requests, then each spawned sub-agent's (see the module docstring).
 
     Only a turn with a next turn spawns: the next turn is the one that waits.
     """
-    sub = cfg.subagents
     if sub is None:
         return ctx.requests(fit_to_window(turns, cfg, ctx))
     rng = seeds.rng_stream(ctx.seed, seeds.SUBAGENTS, ctx.session_index)

@@ -35,10 +35,10 @@ from faults.decide import (
 from faults.profile import FaultProfile, ProfileError, profile_from_json
 from faults.proxy.answer import answer_body, answer_error
 from faults.proxy.relay import Passed, relay_stream, reset_connection
-from harness.outcomes import outcome_for_status
-from harness.prompt_text import count_tokens
-from harness.records import LedgerEntry
-from mock_models.ledger import Ledger
+from harness.contract.ledger import Ledger
+from harness.contract.outcomes import outcome_for_status
+from harness.contract.prompt_text import count_tokens
+from harness.contract.records import LedgerEntry
 
 _HOP_BY_HOP = frozenset(
     {

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.cli.errors import UserError
+from harness.contract.records import AttemptRecord
 from harness.engine import LiveStats
 from harness.gates import (
     EXIT_BAD_BUDGET,
@@ -35,7 +36,6 @@ from harness.gates import (
 )
 from harness.gates.budget import Check
 from harness.gates.live import LIVE_TRENDS
-from harness.records import AttemptRecord
 from harness.report import write_reports
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.scenario import Scenario, ScenarioError, parse_scenario
+from workloads.scenario import Scenario, ScenarioError, parse_scenario
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

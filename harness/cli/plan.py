@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.cli.errors import UserError
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
-from harness.records import write_jsonl
+from harness.contract.records import write_jsonl
 from workloads import build_plan, preview, render_svg, render_text
 from workloads.traces import TraceError
 

@@ -24,8 +24,8 @@ from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
 from harness.runner import RunError, RunResult, execute
-from harness.scenario import Scenario
 from mock_models.embedded import MockStartError
+from workloads.scenario import Scenario
 from workloads.traces import TraceError
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.errors import UserError
-from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from workloads.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from workloads.traces import TraceError, load_trace, trace_span_s
 
 DEMO_SOURCE = "built-in demo scenario"

@@ -5,7 +5,7 @@ Built on aiohttp (about a tenth of native httpx's CPU per streamed request, see
 bounded: connect by ``connect_timeout_s``, the first token by ``first_token_timeout_s``, the
 whole attempt by ``timeout_s``; bodies and event lines by size. Whatever the target answers
 (HTML, broken JSON, a never-ending stream, a reset), ``send`` returns an ``AttemptResult``
-with one outcome from ``harness.outcomes`` and never raises, except ``CancelledError``.
+with one outcome from ``harness.contract.outcomes`` and never raises, except ``CancelledError``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import orjson
 
 from harness.client.flavours import Answer, Flavour, flavour
 from harness.client.sse import SseDecoder
-from harness.outcomes import Outcome, outcome_for_status
+from harness.contract.outcomes import Outcome, outcome_for_status
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024

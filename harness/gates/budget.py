@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contract.quantities import parse_duration_s
 from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
 from harness.gates.expression import Expression, ExpressionError, parse_expression
 from harness.gates.live import abort_problem
 from harness.gates.sameness import DEFAULT_REQUIRE_SAME
-from harness.quantities import parse_duration_s
 
 SECTIONS = ("thresholds", "regression", "validity", "baseline")
 _ENTRY_FIELDS = (

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from harness.contract.records import AttemptRecord
 from harness.gates.histogram import LogHistogram
 from harness.gates.trends import NO_FAULT, NO_TAG, attempt_samples
 from harness.metrics.requests import UNKNOWN
-from harness.records import AttemptRecord
 
 if TYPE_CHECKING:
     from harness.gates.budget import Check, MetricKey, TagFilter

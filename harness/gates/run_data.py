@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, RecordFileError, read_jsonl
+from harness.contract.records import (
+    AttemptRecord,
+    LedgerEntry,
+    PlannedRequest,
+    RecordFileError,
+    read_jsonl,
+)
 from harness.run_dir import RunPaths
 
 

@@ -24,7 +24,7 @@ from harness.gates.run_data import RunData
 from harness.gates.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
-from harness.scenario import Scenario
+from workloads.scenario import Scenario
 
 
 class SliceError(ValueError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
-from harness.records import AttemptRecord
 
 ATTEMPT_TRENDS: dict[
     str, tuple[Callable[[AttemptRecord], bool], Callable[[AttemptRecord], float | None]]

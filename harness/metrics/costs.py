@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.cost import PriceBook
 from harness.metrics.latency import is_ok
 from harness.metrics.upstream import Correlation
-from harness.records import AttemptRecord, PlannedRequest
 
 UNKNOWN = "(unknown)"
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord
 
 
 def is_sent(record: AttemptRecord) -> bool:

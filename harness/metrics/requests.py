@@ -14,8 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, PlannedRequest
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, PlannedRequest
 
 UNKNOWN = "(unknown)"
 

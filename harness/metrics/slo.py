@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.contract.terms import Slo
 from harness.metrics.latency import tpot_s
 from harness.metrics.requests import LogicalRequest
-from harness.scenario import Slo
 
 
 def meets_slo(request: LogicalRequest, slo: Slo) -> bool:

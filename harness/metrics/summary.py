@@ -31,6 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest
+from harness.contract.terms import Slo
 from harness.cost import PriceBook
 from harness.metrics import latency as lat
 from harness.metrics.breakdown import breakdowns
@@ -48,9 +51,6 @@ from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import slo_figures
 from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
 from harness.metrics.validity import ValidityLimits, assess_validity
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest
-from harness.scenario import Slo
 
 SUMMARY_SCHEMA = "tokenstorm.summary/1"
 

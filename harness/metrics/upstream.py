@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, LedgerEntry
 from harness.metrics.latency import e2e_s, is_ok
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, LedgerEntry
 
 
 def entries_of_run(ledger: Sequence[LedgerEntry], run_id: str) -> list[LedgerEntry]:

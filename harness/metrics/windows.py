@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.contract.records import AttemptRecord
 from harness.metrics.percentiles import stats_ms
-from harness.records import AttemptRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.records import AttemptRecord
+from harness.contract.records import AttemptRecord
 from harness.report.context import chart_context, table_context
 from harness.report.gates import gate_context
 from harness.report.html import render_html

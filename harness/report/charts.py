@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
-from harness.records import AttemptRecord
 from harness.report import series
 from harness.report.windows import Span
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.records import AttemptRecord
+from harness.contract.records import AttemptRecord
 from harness.report import charts, tables
 from harness.report import formatting as fmt
 from harness.report.windows import WINDOW_HEADER, spans, window_rows

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
-from harness.records import AttemptRecord
 
 MAX_BINS = 300
 MAX_CDF_POINTS = 400

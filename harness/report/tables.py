@@ -81,7 +81,8 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
         ("wasted cost", fmt.usd(s.get("wasted_cost_usd"))),
         (
             "cache hit rate / tokens written to cache",
-            f"{fmt.share(s.get('cache_hit_rate'))} / {fmt.count(s.get('cache_write_tokens_total'))}",
+            f"{fmt.share(s.get('cache_hit_rate'))} / "
+            f"{fmt.count(s.get('cache_write_tokens_total'))}",
         ),
     ]
 

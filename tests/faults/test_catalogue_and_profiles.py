@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from faults.catalogue import CATALOGUE, FaultKind, Phase, resolve_params, spec
 from faults.decide import AttemptContext, attempt_number, choose, forced, parse_fault_header
 from faults.profile import ProfileError, Rule, Window, library, load_profile, parse_profile
-from harness.outcomes import Outcome
+from harness.contract.outcomes import Outcome
 
 ISSUE_KINDS = (
     "delay hang http_429 quota_429 http_500 http_502 http_503 http_504 "

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from faults.catalogue import CATALOGUE, FaultKind
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
 
 START_S, END_S = 1.5, 3.0
 #: The mock's window runs on its clock, which starts at the run's first request; the

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from harness.cli.main import main
-from harness.records import AttemptRecord, LedgerEntry, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, read_jsonl
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import DeploymentSettings, MockSettings
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.cli.main import main
-from harness.records import AttemptRecord, LedgerEntry, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, read_jsonl
 
 if TYPE_CHECKING:
     from conftest import GatewayRuns, Upstream

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.cost import load_price_book
 from harness.gates.run_data import RunData
 from harness.metrics.summary import SummaryInputs, summarize
-from harness.records import AttemptRecord, PlannedRequest
-from harness.scenario import parse_scenario
+from workloads.scenario import parse_scenario
 
 T = TypeVar("T")
 

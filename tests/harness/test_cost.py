@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness import prices_refresh
+from harness.contract.terms import Price
 from harness.cost import DEFAULT_PRICE_AS, ModelPrice, load_price_book, read_snapshot
-from harness.scenario import Price
 
 
 @pytest.fixture(scope="module")

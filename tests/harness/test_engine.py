@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.client.http import AttemptResult
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.target import Backoff, RetryPolicy
 from harness.engine import Engine, EngineConfig, LiveStats
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
-from harness.scenario import Backoff, RetryPolicy
 
 Script = Callable[[str, int], tuple[Outcome, float, float | None]]
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from harness.client.http import AttemptResult
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.target import RetryPolicy
 from harness.engine import Engine, EngineConfig
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
-from harness.scenario import RetryPolicy
 
 
 class RecordingSender:

@@ -13,17 +13,17 @@ import numpy as np
 
 from harness.cli.main import main
 from harness.client.http import AttemptResult
-from harness.engine import Engine, EngineConfig
-from harness.outcomes import Outcome
-from harness.prompt_text import count_tokens
-from harness.records import (
+from harness.contract.outcomes import Outcome
+from harness.contract.prompt_text import count_tokens
+from harness.contract.records import (
     AttemptRecord,
     LedgerEntry,
     PlannedMessage,
     PlannedRequest,
     read_jsonl,
 )
-from harness.scenario import RetryPolicy
+from harness.contract.target import RetryPolicy
+from harness.engine import Engine, EngineConfig
 from mock_models.draft import PROMPT_TAG
 
 Sent = dict[str, list[dict[str, str]]]

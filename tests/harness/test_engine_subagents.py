@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.client.http import AttemptResult
+from harness.contract.outcomes import Outcome
+from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.target import RetryPolicy
 from harness.engine import Engine, EngineConfig, LiveStats
-from harness.outcomes import Outcome
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
-from harness.scenario import RetryPolicy, parse_scenario
 from workloads.planner import build_plan
+from workloads.scenario import parse_scenario
 
 #: request id -> (outcome, latency in seconds)
 Script = Callable[[str], tuple[Outcome, float]]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.outcomes import Outcome
+from harness.contract.outcomes import Outcome
+from harness.contract.target import Backoff, RetryPolicy
 from harness.retry import retry_delay_s
-from harness.scenario import Backoff, RetryPolicy
 
 POLICY = RetryPolicy(attempts=3, backoff=Backoff(base=0.5, max=8.0, jitter=0.25))
 

@@ -7,10 +7,10 @@ import gc
 from pathlib import Path
 from typing import Any
 
+from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine import LiveStats
-from harness.records import AttemptRecord, PlannedRequest
 from harness.runner import execute
-from harness.scenario import parse_scenario
+from workloads.scenario import parse_scenario
 
 
 class _FreezeWatcher:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from harness.client.http import HttpClient
+from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.target import RetryPolicy
 from harness.engine import Engine, EngineConfig
-from harness.records import AttemptRecord, PlannedMessage, PlannedRequest
-from harness.scenario import RetryPolicy
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 

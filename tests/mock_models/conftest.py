@@ -12,7 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
-from harness.records import LedgerEntry, from_dict
+from harness.contract.records import LedgerEntry, from_dict
 from mock_models.server import serve
 from mock_models.settings import MockSettings
 

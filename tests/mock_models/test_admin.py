@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import aiohttp
 import orjson
 
-from harness.prompt_text import synthetic_text
+from harness.contract.prompt_text import synthetic_text
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

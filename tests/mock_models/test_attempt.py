@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from harness.prompt_text import VOCABULARY
+from harness.contract.prompt_text import VOCABULARY
 from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
 from mock_models.flavour import ParsedRequest
 from mock_models.latency import jittered_s

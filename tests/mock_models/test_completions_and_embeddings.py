@@ -12,7 +12,7 @@ import numpy as np
 import openai
 import pytest
 
-from harness.prompt_text import count_tokens, synthetic_text
+from harness.contract.prompt_text import count_tokens, synthetic_text
 from mock_models.embeddings import embedding_vector
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import aiohttp
 import orjson
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 import aiohttp
 from multidict import CIMultiDict
 
-from harness.prompt_text import count_tokens, synthetic_text
+from harness.contract.prompt_text import count_tokens, synthetic_text
 from mock_models.settings import (
     DeploymentSettings,
     EngineSettings,

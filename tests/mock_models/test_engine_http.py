@@ -14,7 +14,7 @@ import orjson
 import pytest
 import uvloop
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.prompt_text import synthetic_text
+from harness.contract.prompt_text import synthetic_text
 from mock_models.explicit_cache import (
     LOOKBACK_BLOCKS,
     TTL_1H_S,

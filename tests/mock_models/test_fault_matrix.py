@@ -14,7 +14,7 @@ import pytest
 
 from faults.catalogue import CATALOGUE, FaultKind
 from harness.client.http import AttemptResult, HttpClient
-from harness.records import LedgerEntry, from_dict
+from harness.contract.records import LedgerEntry, from_dict
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import DeploymentSettings, MockSettings
 

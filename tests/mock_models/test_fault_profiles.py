@@ -16,8 +16,8 @@ import pytest
 from harness.cli.errors import UserError
 from harness.cli.mock import settings_from_args
 from harness.pytest_plugin import mock_settings
-from harness.scenario import parse_scenario
 from mock_models.settings import MockSettings, constant_settings
+from workloads.scenario import parse_scenario
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 _BODY = {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content": "hi there"}]}

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.settings import DemoFaults, MockSettings, constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from harness.prompt_text import VOCABULARY, count_tokens, synthetic_text
+from harness.contract.prompt_text import VOCABULARY, count_tokens, synthetic_text
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.flavour import ErrorKind, Reply, RequestError, split_template
 from mock_models.openai_api import OpenAIChat

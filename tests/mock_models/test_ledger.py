@@ -12,8 +12,8 @@ import aiohttp
 import orjson
 import pytest
 
-from harness.records import LedgerEntry, read_jsonl
-from mock_models.ledger import Ledger
+from harness.contract.ledger import Ledger
+from harness.contract.records import LedgerEntry, read_jsonl
 from mock_models.settings import constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 
-from harness.prompt_text import synthetic_text
+from harness.contract.prompt_text import synthetic_text
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 
 import openai
 
-from harness.prompt_text import count_tokens, synthetic_text
+from harness.contract.prompt_text import count_tokens, synthetic_text
 from mock_models.settings import DeploymentSettings, MockSettings
 
 _SETTINGS = MockSettings(

@@ -15,9 +15,9 @@ import aiohttp
 import orjson
 import pytest
 
+from harness.contract.prompt_text import synthetic_text
+from harness.contract.records import LedgerEntry
 from harness.cost import load_price_book
-from harness.prompt_text import synthetic_text
-from harness.records import LedgerEntry
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

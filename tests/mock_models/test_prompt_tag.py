@@ -11,7 +11,7 @@ import aiohttp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.draft import AttemptDraft
 from mock_models.settings import DeploymentSettings, MockSettings
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.records import LedgerEntry
+from harness.contract.records import LedgerEntry
 from mock_models.rate_limits import RateLimiter, TokenBucket
 from mock_models.settings import DeploymentSettings, MockSettings, RateLimitSettings
 

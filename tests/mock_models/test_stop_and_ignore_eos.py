@@ -12,7 +12,7 @@ import openai
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.prompt_text import VOCABULARY, count_tokens
+from harness.contract.prompt_text import VOCABULARY, count_tokens
 from mock_models.settings import (
     ANY_MODEL,
     DeploymentSettings,

@@ -12,7 +12,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.prompt_text import VOCABULARY
+from harness.contract.prompt_text import VOCABULARY
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.flavour import WORD_JSON, Reply, StreamShape, WordTails
 from mock_models.openai_api import OpenAIChat

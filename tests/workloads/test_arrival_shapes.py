@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scenario import Arrival
+from harness.contract.traffic import Arrival
 from workloads.arrival_shapes import rate_multiplier
 from workloads.arrivals import session_offsets_s
 

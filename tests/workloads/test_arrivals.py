@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scenario import Arrival
+from harness.contract.traffic import Arrival
 from workloads.arrivals import arrival_processes, session_offsets_s
 
 seeds = st.integers(min_value=0, max_value=2**32)

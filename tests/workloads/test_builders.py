@@ -6,9 +6,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scenario import AgentLoopWorkload, ChatWorkload, Dist, StreamWorkload
-from workloads.registry import builder_for
+from harness.contract.distributions import Dist
+from workloads.agent_loop import AgentLoopWorkload
+from workloads.chat import ChatWorkload
+from workloads.kinds import builder_for
 from workloads.session import SessionContext
+from workloads.stream import StreamWorkload
 
 
 def _context(index: int = 3, workload_index: int = 0, start_s: float = 1.5) -> SessionContext:

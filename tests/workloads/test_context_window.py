@@ -10,10 +10,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.records import PlannedRequest
-from harness.scenario import AgentLoopWorkload, ChatWorkload
+from harness.contract.records import PlannedRequest
+from workloads.agent_loop import AgentLoopWorkload
+from workloads.chat import ChatWorkload
 from workloads.context_window import context_tokens
-from workloads.registry import builder_for
+from workloads.kinds import builder_for
 from workloads.session import SessionContext
 
 CONTEXT = SessionContext(

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scenario import Dist
+from harness.contract.distributions import Dist
 from workloads.distributions import int_floor, sample_duration_s, sample_float, sample_int
 
 SAMPLES = 2000

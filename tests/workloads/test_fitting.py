@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.scenario import Arrival, Dist, ScenarioError, parse_scenario
-from harness.scenario_workloads import SHARED_TRACES_DIR
+from harness.contract.distributions import BUNDLED_TRACES_DIR, Dist
+from harness.contract.traffic import Arrival
 from workloads.arrivals import session_offsets_s
 from workloads.fitting import TraceFits, fit_lognormal, gap_rate_and_cv, interarrival_s
 from workloads.planner import build_plan
+from workloads.scenario import ScenarioError, parse_scenario
 from workloads.seeds import rng_stream
 from workloads.traces import TraceError, load_trace
 
-SHARED = SHARED_TRACES_DIR
+SHARED = BUNDLED_TRACES_DIR
 TRACES = [
     "AzureLLMInferenceTrace_conv.csv",
     "AzureLLMInferenceTrace_code.csv",

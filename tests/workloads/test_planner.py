@@ -12,9 +12,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import harness
-from harness.records import PlannedRequest, read_jsonl, to_json_line, write_jsonl
-from harness.scenario import Scenario, Workload, load_scenario, parse_scenario
+from harness.contract.records import PlannedRequest, read_jsonl, to_json_line, write_jsonl
+from workloads.kinds import Workload
 from workloads.planner import DEFAULT_MODEL, build_plan
+from workloads.scenario import Scenario, load_scenario, parse_scenario
 
 DEMO = Path(harness.__file__).parent / "data" / "demo.toml"
 

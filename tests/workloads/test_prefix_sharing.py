@@ -11,13 +11,14 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import AgentLoopWorkload, parse_scenario
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads import prefix_sharing
+from workloads.agent_loop import AgentLoopWorkload
+from workloads.kinds import builder_for
 from workloads.planner import build_plan
 from workloads.prefix_sharing import prefix_share
 from workloads.preview import preview
-from workloads.registry import builder_for
+from workloads.scenario import parse_scenario
 from workloads.session import SessionContext
 
 Token = tuple[Any, ...]

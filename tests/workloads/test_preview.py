@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import harness
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import load_scenario, parse_scenario
+from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads.planner import build_plan
 from workloads.preview import PlanPreview, preview, render_svg, render_text, sparkline
+from workloads.scenario import load_scenario, parse_scenario
 
 DEMO = Path(harness.__file__).parent / "data" / "demo.toml"
 

@@ -9,10 +9,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scenario import BatchWorkload, RagWorkload, StreamWorkload, parse_scenario
+from workloads.batch import BatchWorkload
+from workloads.kinds import builder_for
 from workloads.planner import build_plan
-from workloads.registry import builder_for
+from workloads.rag import RagWorkload
+from workloads.scenario import parse_scenario
 from workloads.session import SessionContext
+from workloads.stream import StreamWorkload
 
 
 def _context(

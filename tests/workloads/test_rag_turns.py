@@ -11,11 +11,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.records import PlannedRequest
-from harness.scenario import RagWorkload
+from harness.contract.records import PlannedRequest
 from workloads.context_window import context_tokens
-from workloads.rag import DOCUMENT_SLOT_BASE
-from workloads.registry import builder_for
+from workloads.kinds import builder_for
+from workloads.rag import DOCUMENT_SLOT_BASE, RagWorkload
 from workloads.session import SessionContext
 
 

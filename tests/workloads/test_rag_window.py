@@ -11,12 +11,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.records import PlannedRequest
-from harness.scenario import RagWorkload, parse_scenario
+from harness.contract.records import PlannedRequest
 from workloads.context_window import SUMMARY_SLOT, context_tokens
+from workloads.kinds import builder_for
 from workloads.planner import build_plan
 from workloads.prefix_sharing import prefix_share
-from workloads.registry import builder_for
+from workloads.rag import RagWorkload
+from workloads.scenario import parse_scenario
 from workloads.session import SessionContext
 
 CONTEXT = SessionContext(

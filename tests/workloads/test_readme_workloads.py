@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from harness.scenario_workloads import (
-    WORKLOAD_KINDS,
-    AgentLoopWorkload,
-    BatchWorkload,
-    ChatWorkload,
-    RagWorkload,
-    StreamWorkload,
-    Subagents,
-)
+from workloads.agent_loop import AgentLoopWorkload
+from workloads.batch import BatchWorkload
+from workloads.chat import ChatWorkload
+from workloads.kinds import WORKLOAD_KINDS
+from workloads.rag import RagWorkload
+from workloads.stream import StreamWorkload
+from workloads.subagents import Subagents
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MODELS: list[type[BaseModel]] = [

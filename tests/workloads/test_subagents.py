@@ -14,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from harness.records import PlannedRequest, read_jsonl, to_json_line, write_jsonl
-from harness.scenario import AgentLoopWorkload, parse_scenario
+from harness.contract.records import PlannedRequest, read_jsonl, to_json_line, write_jsonl
+from workloads.agent_loop import AgentLoopWorkload
 from workloads.context_window import context_tokens
+from workloads.kinds import builder_for
 from workloads.planner import build_plan
 from workloads.preview import preview, render_text
-from workloads.registry import builder_for
+from workloads.scenario import parse_scenario
 from workloads.session import SessionContext
 
 CONTEXT = SessionContext(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from harness.scenario import Dist
+from harness.contract.distributions import Dist
 from workloads.distributions import sample_float, sample_int
 
 SAMPLES = 4000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 
-from harness.scenario import TraceColumns
+from harness.contract.traffic import TraceColumns
 from workloads.traces.rows import TraceError, TraceRow, Where, required, tokens
 from workloads.traces.timestamps import time_ns
 

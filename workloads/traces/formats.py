@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from harness.scenario import TraceColumns
+from harness.contract.traffic import TraceColumns
 from workloads.traces.csv_formats import (
     AZURE_COLUMNS,
     BURSTGPT_COLUMNS,

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from harness.scenario import TraceColumns
+from harness.contract.traffic import TraceColumns
 from workloads.traces.rows import TraceError, TraceRow, Where, required, tokens
 from workloads.traces.timestamps import time_ns
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.records import PlannedMessage, PlannedRequest
-from harness.scenario import Trace
+from harness.contract.records import PlannedMessage, PlannedRequest
+from harness.contract.traffic import Trace
 from workloads import seeds
 from workloads.traces.rows import TraceRow
 

@@ -18,9 +18,15 @@ import orjson
 import pytest
 
 from harness.client.http import HttpClient
+from harness.contract.records import (
+    AttemptRecord,
+    LedgerEntry,
+    PlannedMessage,
+    PlannedRequest,
+    from_dict,
+)
+from harness.contract.target import Backoff, RetryPolicy
 from harness.engine import Engine, EngineConfig
-from harness.records import AttemptRecord, LedgerEntry, PlannedMessage, PlannedRequest, from_dict
-from harness.scenario import Backoff, RetryPolicy
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness.cli.main import main
 from harness.runner import execute
-from harness.scenario import parse_scenario
+from workloads.scenario import parse_scenario
 
 RUN_IDS = ("base", "same", "slow")
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from harness.cli.main import main
-from harness.scenario_workloads import SHARED_TRACES_DIR
+from harness.contract.distributions import BUNDLED_TRACES_DIR
 
-AZURE = SHARED_TRACES_DIR / "AzureLLMInferenceTrace_code.csv"
+AZURE = BUNDLED_TRACES_DIR / "AzureLLMInferenceTrace_code.csv"
 
 
 def _plan_lines(path: Path) -> list[dict[str, object]]:

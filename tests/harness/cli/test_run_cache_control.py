@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.cli.main import main
-from harness.records import AttemptRecord, LedgerEntry, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, read_jsonl
 
 
 def _scenario(cache_control: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
 
 SECRET = "sk-tokenstorm-test-secret-0123456789"
 RUN_FILES = (

@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli.main import main
 from harness.cli.matrix import parse_matrix, worst_code
-from harness.scenario import Scenario, parse_scenario
+from workloads.scenario import Scenario, parse_scenario
 
 SCENARIO = """
 name = "matrix"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import AttemptRecord, read_jsonl
+from harness.contract.records import AttemptRecord, read_jsonl
 from mock_models.embedded import LISTENING_PREFIX
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.client.flavours import Answer, AnthropicMessages, flavour
-from harness.scenario import ScenarioError, parse_scenario
+from workloads.scenario import ScenarioError, parse_scenario
 
 _MESSAGES = [
     {"role": "system", "content": "be brief"},

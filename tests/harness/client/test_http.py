@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from harness.client.http import AttemptResult, HttpClient, retry_after_s
-from harness.outcomes import Outcome
+from harness.contract.outcomes import Outcome
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from harness.compare.samples import request_costs
+from harness.contract.records import LedgerEntry
 from harness.gates import RunData
-from harness.records import LedgerEntry
 
 
 def _ledger(run: RunData, with_ids: bool) -> tuple[LedgerEntry, ...]:

@@ -17,7 +17,7 @@ import pytest
 
 from harness.cli.main import main
 from harness.runner import execute
-from harness.scenario import parse_scenario
+from workloads.scenario import parse_scenario
 
 WINDOW = ("0.8s", "1.6s")
 NO_RETRY: dict[str, Any] = {"attempts": 1}

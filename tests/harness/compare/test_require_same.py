@@ -14,8 +14,8 @@ import pytest
 from harness.cli.main import main
 from harness.compare import incompatibilities
 from harness.compare.compat import RequireSameError, parse_require_same
+from harness.contract.records import write_jsonl
 from harness.gates import RunData
-from harness.records import write_jsonl
 
 MakeRun = Callable[..., RunData]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest
 from harness.cost import PriceBook, load_price_book
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest
 
 
 def planned(

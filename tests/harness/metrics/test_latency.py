@@ -4,8 +4,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
-from harness.records import AttemptRecord
 
 
 def test_timings_are_differences_of_the_recorded_times(make: Any) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.contract.records import AttemptRecord
 from harness.metrics.requests import group_requests
-from harness.records import AttemptRecord
 
 
 def test_attempts_are_grouped_and_ordered_by_attempt_number(

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest
+from harness.contract.terms import Slo
 from harness.cost import PriceBook
 from harness.metrics import STAT_KEYS, SummaryInputs, ValidityLimits, summarize
-from harness.records import AttemptRecord, LedgerEntry, PlannedRequest
-from harness.scenario import Slo
 
 Summarize = Callable[..., dict[str, Any]]
 

@@ -4,8 +4,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from harness.contract.records import AttemptRecord
 from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
-from harness.records import AttemptRecord
 
 
 def test_only_this_runs_ledger_lines_count(make: Any) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from faults.profile import load_profile
+from harness.contract.records import AttemptRecord
 from harness.metrics.windows import FaultWindow, recovery_s, window_figures, windows_from_profile
-from harness.records import AttemptRecord
 
 
 def _record(sent_s: float, ok: bool, ttft_s: float = 0.05) -> AttemptRecord:

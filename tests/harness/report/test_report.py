@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from harness.contract.records import AttemptRecord, PlannedRequest
+from harness.contract.terms import Slo
 from harness.cost import load_price_book
 from harness.metrics import SummaryInputs, summarize
-from harness.records import AttemptRecord, PlannedRequest
 from harness.report import formatting as fmt
 from harness.report import write_reports
 from harness.report.markdown import markdown_table
-from harness.scenario import Slo
 
 TARGET = "http://127.0.0.1:9/v1"
 MANIFEST: dict[str, Any] = {

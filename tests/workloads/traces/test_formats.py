@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import TraceColumns
+from harness.contract.traffic import TraceColumns
 from workloads.traces import TraceError, load_trace, parse_trace, trace_formats
 
 BURSTGPT_V3 = """Timestamp,Session ID,Elapsed time,Model,Request tokens,Response tokens,\

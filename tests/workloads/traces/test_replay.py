@@ -8,8 +8,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.records import PlannedRequest
-from harness.scenario import Trace
+from harness.contract.records import PlannedRequest
+from harness.contract.traffic import Trace
 from workloads.traces import TraceRow, replay_trace
 
 

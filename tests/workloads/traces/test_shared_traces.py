@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.prompt_text import synthetic_text
-from harness.records import PlannedRequest
-from harness.scenario import Trace
-from harness.scenario_workloads import SHARED_TRACES_DIR
+from harness.contract.distributions import BUNDLED_TRACES_DIR
+from harness.contract.prompt_text import synthetic_text
+from harness.contract.records import PlannedRequest
+from harness.contract.traffic import Trace
 from workloads.traces import detect_format, load_trace, replay_trace
 
-TRACES = SHARED_TRACES_DIR
+TRACES = BUNDLED_TRACES_DIR
 
 
 def _ns(iso: str) -> int:

@@ -1,8 +1,5 @@
-"""The traffic parts of a scenario: when sessions arrive (``[arrival]`` and its
-``[[arrival.shape]]`` rate multipliers) and which trace is replayed (``[trace]``).
-
-Validated with pydantic like the rest of ``harness.scenario``, which re-exports these models.
-"""
+"""The traffic parts of a scenario: ``[arrival]``, its ``[[arrival.shape]]`` rate multipliers,
+and the ``[trace]`` to replay, validated with pydantic."""
 
 from __future__ import annotations
 
@@ -16,8 +13,8 @@ from pydantic import (
     model_validator,
 )
 
-from harness.quantities import parse_duration_s, parse_rate_per_s
-from harness.scenario_workloads import TraceRef
+from harness.contract.distributions import TraceRef
+from harness.contract.quantities import parse_duration_s, parse_rate_per_s
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 PerSecond = Annotated[float, BeforeValidator(parse_rate_per_s)]

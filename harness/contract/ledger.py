@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.records import JsonlAppender, LedgerEntry, to_json_line
+from harness.contract.records import JsonlAppender, LedgerEntry, to_json_line
 
 
 class Ledger:

@@ -25,9 +25,10 @@ class PlannedMessage:
     """One message a turn adds to its session's conversation.
 
     ``content`` is literal text; when it is empty and ``tokens`` > 0 the text is synthesised at
-    send time by ``harness.prompt_text.synthetic_text(tokens, seed)`` (exactly ``tokens`` tokens
-    under the mock's tokenizer). Equal ``(tokens, seed)`` give equal text, which is how shared
-    prefixes (system prompts, documents) are expressed without writing them into every line.
+    send time by ``harness.contract.prompt_text.synthetic_text(tokens, seed)`` (exactly
+    ``tokens`` tokens under the mock's tokenizer). Equal ``(tokens, seed)`` give equal text,
+    which is how shared prefixes (system prompts, documents) are expressed without writing them
+    into every line.
     """
 
     role: str
