@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from faults.catalogue import API_FLAVOURS, FaultKind, resolve_params
+from harness.contract.config_errors import describe_validation_error
 from harness.contract.quantities import parse_duration_s
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
@@ -118,14 +119,7 @@ def parse_profile(data: dict[str, Any], source: str) -> FaultProfile:
     try:
         return FaultProfile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif first["type"] == "enum":
-            message = f"unknown fault kind; {first['msg']}"
-        raise ProfileError(f"{source}: {where}: {message}") from None
+        raise ProfileError(describe_validation_error(source, exc, enum_noun="fault kind")) from None
 
 
 def load_profile(name_or_path: str) -> FaultProfile:

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from harness.contract.config_errors import describe_validation_error
 from mock_models.embedded import EmbeddedMock, MockStartError
 from mock_models.settings import MockSettings
 
@@ -69,9 +70,7 @@ def mock_settings(
     try:
         return MockSettings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ValueError(f"{MARKER} marker: {where}: {first['msg']}") from None
+        raise ValueError(describe_validation_error(f"{MARKER} marker", exc)) from None
 
 
 @pytest.fixture

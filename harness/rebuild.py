@@ -21,7 +21,7 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.report import write_reports
 from harness.run_dir import RunPaths, read_manifest
-from workloads.scenario import Scenario, describe_validation_error
+from workloads.scenario import Scenario, describe_scenario_error
 
 
 class RebuildError(ValueError):
@@ -34,7 +34,7 @@ def _scenario(paths: RunPaths, manifest: dict[str, Any]) -> Scenario:
     except KeyError:
         raise RebuildError(f"{paths.manifest}: has no 'scenario' entry") from None
     except ValidationError as exc:
-        raise RebuildError(describe_validation_error(f"{paths.manifest} scenario", exc)) from None
+        raise RebuildError(describe_scenario_error(f"{paths.manifest} scenario", exc)) from None
 
 
 def rebuild_run(paths: RunPaths) -> dict[str, Any]:

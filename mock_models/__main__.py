@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.contract.config_errors import describe_validation_error
 from mock_models.embedded import LISTENING_PREFIX
 from mock_models.listeners import ListenerPortError
 from mock_models.server import serve
@@ -105,9 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        print(f"tokenstorm-mock: bad settings: {where}: {first['msg']}", file=sys.stderr)
+        print(describe_validation_error("tokenstorm-mock: bad settings", exc), file=sys.stderr)
         return 2
     if args.ledger_file is not None:
         try:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from harness.contract.config_errors import describe_validation_error
 from harness.contract.quantities import parse_duration_s
 from harness.contract.target import ClientSettings, Target
 from harness.contract.terms import Price, Slo
@@ -67,40 +68,13 @@ class ScenarioError(ValueError):
     """A scenario could not be loaded; ``str()`` is one line naming file, field and fix."""
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in {
-            *WORKLOAD_KINDS,
-            "constant",
-            "function-after",
-            "diurnal",
-            "burst",
-            "ramp",
-            "stages",
-        }:
-            continue  # discriminator / validator names pydantic puts in the path
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
+#: Location parts pydantic adds for tagged unions and validators, not field names.
+_HIDDEN = {*WORKLOAD_KINDS, "constant", "diurnal", "burst", "ramp", "stages"}
 
 
-def describe_validation_error(source: str, exc: ValidationError) -> str:
-    """One line for the first error (and a count of the others)."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    where = _location(tuple(first["loc"]))
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (check its spelling against the documented scenario keys)"
-    elif first["type"] == "missing":
-        message = "missing required field"
-    elif first["type"] == "union_tag_invalid":
-        message = "kind must be one of " + ", ".join(f"'{kind}'" for kind in WORKLOAD_KINDS)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {where}: {message}{more}"
+def describe_scenario_error(source: str, exc: ValidationError) -> str:
+    """One line naming the file, the field and the fix (see ``harness.contract.config_errors``)."""
+    return describe_validation_error(source, exc, hidden=_HIDDEN)
 
 
 def parse_scenario(
@@ -111,7 +85,7 @@ def parse_scenario(
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ScenarioError(describe_validation_error(source, exc)) from None
+        raise ScenarioError(describe_scenario_error(source, exc)) from None
 
 
 def load_scenario(path: Path) -> Scenario:

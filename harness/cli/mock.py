@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from faults.profile import ProfileError, load_profile
 from harness.cli.errors import UserError
+from harness.contract.config_errors import describe_validation_error
 from mock_models import __main__ as mock_main
 from mock_models.settings import DemoFaults, MockSettings, constant_settings
 
@@ -54,12 +55,7 @@ def _read_toml(path: str, flag: str) -> dict[str, Any]:
 
 
 def _validation(source: str, exc: ValidationError) -> UserError:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
-    return UserError(f"{source}: {where}: {message}")
+    return UserError(describe_validation_error(source, exc))
 
 
 def _faults(name_or_path: str) -> dict[str, Any]:

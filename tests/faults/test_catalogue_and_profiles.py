@@ -68,8 +68,8 @@ def test_every_shipped_profile_loads_and_names_known_kinds() -> None:
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ('[[rule]]\nkind = "cutt"\n', "rule.0.kind: unknown fault kind"),
-        ('[[rule]]\nkind = "cut"\nprobability = 2\n', "rule.0.probability"),
+        ('[[rule]]\nkind = "cutt"\n', "rule[0].kind: unknown fault kind"),
+        ('[[rule]]\nkind = "cut"\nprobability = 2\n', "rule[0].probability"),
         ('[[rule]]\nkind = "cut"\nparams = { delay_ms = 3 }\n', "cut takes no parameter delay_ms"),
         ('[[rule]]\nkind = "cut"\nwindow = { start = "9s", end = "3s" }\n', "end must come after"),
         ('[[rule]]\nkind = "cut"\nwindow = { start = "soon" }\n', "is not a duration"),

@@ -101,7 +101,7 @@ def test_targets_name_known_flavours_only() -> None:
         parse_profile(
             {"rule": [{"kind": "http_500", "targets": {"apis": ["openai-embedding"]}}]}, "p.toml"
         )
-    assert str(caught.value).startswith("p.toml: rule.0.targets")
+    assert str(caught.value).startswith("p.toml: rule[0].targets")
     assert "unknown API flavour 'openai-embedding'" in str(caught.value)
     assert "openai-completions, openai-embeddings" in str(caught.value)
 
