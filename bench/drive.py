@@ -18,7 +18,8 @@ import uvloop
 from harness.client.http import HttpClient
 from harness.contract.records import AttemptRecord, JsonlAppender, PlannedRequest
 from harness.contract.target import RetryPolicy
-from harness.engine import Engine, EngineConfig
+from harness.engine import Engine
+from harness.engine_config import EngineConfig
 
 
 @dataclass(frozen=True, slots=True)

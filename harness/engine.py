@@ -13,64 +13,18 @@ passed in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedRequest
-from harness.contract.target import RetryPolicy
+from harness.engine_config import EngineConfig, LiveStats, Sender
 from harness.engine_sessions import EngineIO, SessionRunner
 from harness.retry import retry_delay_s
 
 _MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen quickly
-
-
-class Sender(Protocol):
-    async def send(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, str]],
-        max_tokens: int,
-        stream: bool,
-        timeout_s: float,
-        first_token_timeout_s: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        keep_text: bool = False,
-        client_prompt_tokens: int | None = None,
-    ) -> AttemptResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    run_id: str
-    duration_s: float
-    drain_s: float
-    timeout_s: float
-    first_token_timeout_s: float | None
-    retry: RetryPolicy
-    max_sessions_in_flight: int = 20_000
-    tag_prompt: bool = False
-
-
-@dataclass(slots=True)
-class LiveStats:
-    """Counters the progress display reads while the run goes (written only by the engine)."""
-
-    sent: int = 0
-    ok: int = 0
-    failed_attempts: int = 0
-    in_flight: int = 0
-    last_ttft_s: float | None = None
-    #: Logical requests whose last attempt has finished, and those of them that failed
-    #: (what abort-on-fail checks read; in-flight and cancelled requests are not counted).
-    requests_done: int = 0
-    requests_failed: int = 0
-    dropped: int = 0
 
 
 class Engine:

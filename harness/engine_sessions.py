@@ -17,15 +17,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
 from harness.contract.prompt_text import count_tokens, synthetic_text
 from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
-
-if TYPE_CHECKING:
-    from harness.engine import EngineConfig, LiveStats
+from harness.engine_config import EngineConfig, LiveStats
 
 #: Sends one turn's attempts: (request, messages, prompt tokens, scheduled time, keep text).
 SendTurn = Callable[

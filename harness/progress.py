@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from harness.engine import LiveStats
+from harness.engine_config import LiveStats
 
 
 def status_line(stats: LiveStats, elapsed_s: float, duration_s: float, planned: int) -> str:

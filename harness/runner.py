@@ -35,7 +35,8 @@ from harness.contract.records import (
     from_dict,
     write_jsonl,
 )
-from harness.engine import Engine, EngineConfig, LiveStats
+from harness.engine import Engine
+from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
 from harness.rebuild import rebuild_run
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest

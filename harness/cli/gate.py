@@ -17,7 +17,7 @@ import numpy as np
 
 from harness.cli.errors import UserError
 from harness.contract.records import AttemptRecord
-from harness.engine import LiveStats
+from harness.engine_config import LiveStats
 from harness.gates import (
     EXIT_BAD_BUDGET,
     Budget,

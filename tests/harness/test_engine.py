@@ -15,7 +15,8 @@ from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
 from harness.contract.target import Backoff, RetryPolicy
-from harness.engine import Engine, EngineConfig, LiveStats
+from harness.engine import Engine
+from harness.engine_config import EngineConfig, LiveStats
 
 Script = Callable[[str, int], tuple[Outcome, float, float | None]]
 

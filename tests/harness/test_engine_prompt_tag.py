@@ -23,7 +23,8 @@ from harness.contract.records import (
     read_jsonl,
 )
 from harness.contract.target import RetryPolicy
-from harness.engine import Engine, EngineConfig
+from harness.engine import Engine
+from harness.engine_config import EngineConfig
 from mock_models.draft import PROMPT_TAG
 
 Sent = dict[str, list[dict[str, str]]]

@@ -16,7 +16,8 @@ from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
 from harness.contract.target import RetryPolicy
-from harness.engine import Engine, EngineConfig, LiveStats
+from harness.engine import Engine
+from harness.engine_config import EngineConfig, LiveStats
 from workloads.planner import build_plan
 from workloads.scenario import parse_scenario
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.records import AttemptRecord, PlannedRequest
-from harness.engine import LiveStats
+from harness.engine_config import LiveStats
 from harness.runner import execute
 from workloads.scenario import parse_scenario
 

@@ -11,7 +11,8 @@ import pytest
 from harness.client.http import HttpClient
 from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
 from harness.contract.target import RetryPolicy
-from harness.engine import Engine, EngineConfig
+from harness.engine import Engine
+from harness.engine_config import EngineConfig
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 

@@ -26,7 +26,8 @@ from harness.contract.records import (
     from_dict,
 )
 from harness.contract.target import Backoff, RetryPolicy
-from harness.engine import Engine, EngineConfig
+from harness.engine import Engine
+from harness.engine_config import EngineConfig
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 
