@@ -1,4 +1,4 @@
-"""The closed set of attempt outcomes (metrics.md), shared by the client, the mock and metrics.
+"""The closed set of attempt outcomes (docs/metrics.md), shared by the client, the mock and metrics.
 
 Exception tree of what can happen to one attempt, and the outcome it maps to::
 

@@ -1,6 +1,6 @@
 """Per-attempt derived timings: one ``AttemptRecord`` in, seconds (or None) out.
 
-Definitions are those of ``metrics.md``; nothing here is stored in records, it is always
+Definitions are those of ``docs/metrics.md``; nothing here is stored in records, it is always
 derived from the raw times. Every function returns None when the attempt never reached the
 point the metric needs (never sent, no first token, not finished).
 

@@ -1,6 +1,6 @@
 """Summarize a run: plan, attempt records, ledger and prices in, the ``summary.json`` object out.
 
-Edge semantics (metrics.md gives the definitions):
+Edge semantics (docs/metrics.md gives the definitions):
 
 - Logical-request counts: ``requests_planned`` counts every planned request (plus any request
   id seen only in records); ``requests_sent`` those with at least one sent attempt;
