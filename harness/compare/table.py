@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from harness.compare.samples import cache_hits, good_requests, request_costs, upstream_attempts
-from harness.gates.noise import bootstrap_excess, mann_whitney, statistic_for
-from harness.gates.run_data import RunData
-from harness.gates.slices import Samples, request_failures, trend_samples
+from harness.stats.bootstrap import bootstrap_excess, statistic_for
+from harness.stats.run_data import RunData
+from harness.stats.significance import mann_whitney
+from harness.stats.slices import Samples, request_failures, trend_samples
 
 ALPHA = 0.01
 CONFIDENCE = 0.95

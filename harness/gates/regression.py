@@ -15,10 +15,10 @@ import numpy as np
 from harness.gates.budget import Check
 from harness.gates.catalog import to_metric_unit
 from harness.gates.expression import compare
-from harness.gates.noise import bootstrap_excess, statistic_for
 from harness.gates.observe import Observation, observe
-from harness.gates.run_data import RunData
 from harness.gates.verdicts import GateResult, Verdict
+from harness.stats.bootstrap import bootstrap_excess, statistic_for
+from harness.stats.run_data import RunData
 
 _UPPER = ("<", "<=")
 _LOWER = (">", ">=")

@@ -11,7 +11,7 @@ import pytest
 
 from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
 from harness.compare.samples import cache_hits, good_requests
-from harness.gates import RunData
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 

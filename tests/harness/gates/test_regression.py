@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.gates import RunData, Verdict, evaluate, parse_budget
+from harness.gates import Verdict, evaluate, parse_budget
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 

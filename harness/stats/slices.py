@@ -6,7 +6,7 @@ A filter selects *logical requests* by tag, the way the summary's ``by_*`` split
 any planned tag (``tenant``, ``workload``, ``feature``...). The slice's figures are recomputed
 by ``harness.metrics.summarize`` over the matching plan lines, records and ledger lines, so a
 filtered ``error_rate`` or ``cost_per_1k_requests_usd`` means exactly what the unfiltered one
-does. Trend samples come from ``harness.gates.trends`` (the ``harness.metrics.latency``
+does. Trend samples come from ``harness.stats.trends`` (the ``harness.metrics.latency``
 definitions).
 """
 
@@ -19,16 +19,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.cost import load_price_book
-from harness.gates.budget import TagFilter
-from harness.gates.run_data import RunData
-from harness.gates.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
+from harness.stats.run_data import RunData
+from harness.stats.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 from workloads.scenario import Scenario
 
 
 class SliceError(ValueError):
     """A slice cannot be computed from what the run directory holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """``tag=value`` (or ``tag!=value`` when ``negate``) in a budget key or a slice."""
+
+    tag: str
+    value: str
+    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
