@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.quantities import parse_duration_s
+from harness.gates.abortable import abort_problem
 from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
 from harness.gates.expression import Expression, ExpressionError, parse_expression
-from harness.gates.live import abort_problem
 from harness.stats.sameness import DEFAULT_REQUIRE_SAME
 from harness.stats.slices import TagFilter
 

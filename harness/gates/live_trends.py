@@ -12,16 +12,13 @@ bounded however long the run (see the histogram); figures are within its relativ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from harness.contract.records import AttemptRecord
+from harness.gates.budget import Check, MetricKey
 from harness.metrics.requests import UNKNOWN
 from harness.stats.histogram import LogHistogram
 from harness.stats.slices import TagFilter
 from harness.stats.trends import NO_FAULT, NO_TAG, attempt_samples
-
-if TYPE_CHECKING:
-    from harness.gates.budget import Check, MetricKey
 
 _Series = tuple[str, tuple[TagFilter, ...]]
 
