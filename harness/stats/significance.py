@@ -17,20 +17,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def _ranks(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
-    """Average ranks (ties share their mean rank) and the tie term ``sum(t^3 - t)``."""
+def average_ranks(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
+    """1-based ranks, ties sharing their mean rank, and the tie term ``sum(t^3 - t)``."""
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(first)
+    ends = np.concatenate((starts[1:], [values.size]))
     ranks = np.empty(values.size, dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(ordered)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [values.size]))
-    ties = 0.0
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-        count = end - start
-        ties += float(count**3 - count)
-    return ranks, ties
+    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
+    counts = (ends - starts).astype(np.float64)
+    return ranks, float(np.sum(counts**3 - counts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,7 @@ def mann_whitney(a: Sequence[float], b: Sequence[float]) -> RankTest:
     n1, n2 = x.size, y.size
     if n1 == 0 or n2 == 0:
         raise ValueError("both samples must be non-empty")
-    ranks, ties = _ranks(np.concatenate((x, y)))
+    ranks, ties = average_ranks(np.concatenate((x, y)))
     u = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
     n = n1 + n2
     variance = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
