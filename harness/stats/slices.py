@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.contract.terms import RunTerms
 from harness.cost import load_price_book
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
 from harness.stats.run_data import RunData
 from harness.stats.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
-from workloads.scenario import Scenario
 
 
 class SliceError(ValueError):
@@ -65,8 +65,9 @@ def matches(request: LogicalRequest, filters: Sequence[TagFilter]) -> bool:
     return all((request_tag(request, f.tag) == f.value) != f.negate for f in filters)
 
 
-def scenario_of(run: RunData) -> Scenario:
-    """The run's scenario, from its manifest (``SliceError`` when absent or invalid)."""
+def terms_of(run: RunData) -> RunTerms:
+    """The run's duration, SLO and prices, from its manifest's scenario (``SliceError`` when
+    absent or invalid)."""
     raw = run.manifest.get("scenario")
     if not isinstance(raw, Mapping):
         raise SliceError(
@@ -74,7 +75,7 @@ def scenario_of(run: RunData) -> Scenario:
             "figure cannot be recomputed"
         )
     try:
-        return Scenario.model_validate(raw)
+        return RunTerms.model_validate(raw)
     except ValidationError:
         raise SliceError(f"run {run.label}: manifest.json scenario is not valid") from None
 
@@ -90,7 +91,7 @@ def select(run: RunData, filters: Sequence[TagFilter]) -> RunData:
     plan = tuple(p for p in run.plan if p.request_id in keep)
     records = tuple(r for r in run.records if r.request_id in keep)
     ledger = None if run.ledger is None else tuple(e for e in run.ledger if e.request_id in keep)
-    scenario = scenario_of(run)
+    scenario = terms_of(run)
     try:
         prices = load_price_book(scenario.prices)
     except ValueError as exc:
