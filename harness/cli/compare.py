@@ -24,7 +24,7 @@ from harness.compare.compat import (
     parse_require_same,
 )
 from harness.compare.render import headline
-from harness.gates import RunDataError, load_run
+from harness.stats.run_data import RunDataError, load_run
 
 #: Seed of the bootstrap, so the same runs always give the same intervals.
 BOOTSTRAP_SEED = 0xC0A7

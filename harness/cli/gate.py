@@ -34,8 +34,8 @@ from harness.gates import (
     load_budget,
     load_run,
 )
+from harness.gates.abortable import LIVE_TRENDS
 from harness.gates.budget import Check
-from harness.gates.live import LIVE_TRENDS
 from harness.report import write_reports
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.

@@ -2,7 +2,7 @@
 (empty when they can) out.
 
 What "the same" means is a list of field names (``--require-same``, see
-``harness.gates.sameness``), checked against the first run. By default only ``plan``: the
+``harness.stats.sameness``), checked against the first run. By default only ``plan``: the
 ``plan.jsonl`` files are byte-identical, while target, routing strategy, gateway settings and
 the mock may differ, which is what a comparison is for.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.gates.run_data import RunData
-from harness.gates.sameness import (
+from harness.stats.run_data import RunData
+from harness.stats.sameness import (
     DEFAULT_REQUIRE_SAME,
     SAME_FIELDS,
     RequireSameError,

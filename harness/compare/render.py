@@ -17,6 +17,13 @@ from harness.compare.table import (
 )
 from harness.report.markdown import markdown_table
 
+#: How the intervals are made, said under every comparison.
+METHOD = (
+    "intervals are circular block bootstrap percentile intervals over each run's samples in "
+    "time order; blocks gives each run's block length, chosen from its autocorrelation "
+    "(1: samples are resampled one by one)"
+)
+
 
 def value_text(value: float | None, unit: str | None) -> str:
     if value is None:
@@ -58,6 +65,7 @@ def difference_cells(d: Difference) -> tuple[str, ...]:
         else f"{d.p_value:.3g}"
     )
     rank = "-" if d.rank_p_value is None else f"{d.rank_p_value:.3g}"
+    blocks = "-" if d.blocks is None else f"{d.blocks[0]} / {d.blocks[1]}"
     verdict = {None: "no test", True: "yes", False: "no"}[d.significant]
     return (
         d.label,
@@ -66,6 +74,7 @@ def difference_cells(d: Difference) -> tuple[str, ...]:
         _signed(d.difference, d.unit),
         relative,
         interval,
+        blocks,
         p_value,
         rank,
         verdict,
@@ -79,6 +88,7 @@ DIFF_HEADER = (
     "difference",
     "relative",
     f"{CONFIDENCE:.0%} CI",
+    "blocks (ref / run)",
     "bootstrap p",
     "Mann-Whitney p",
     "significant",
@@ -131,6 +141,7 @@ def _context(comparison: Comparison, notes: list[str]) -> dict[str, Any]:
         "side": side,
         "notes": notes,
         "alpha": ALPHA,
+        "method": METHOD,
         "diff_header": DIFF_HEADER,
         "pairs": [
             (run, headline(run, reference, diffs), [difference_cells(d) for d in diffs])
@@ -157,7 +168,7 @@ def render_markdown(comparison: Comparison, notes: list[str]) -> str:
     lines += [
         "",
         f"_Significant: two-sided bootstrap p < {ALPHA:g} on per-request or "
-        "per-attempt samples; intervals are bootstrap percentile intervals._",
+        f"per-attempt samples; {METHOD}._",
     ]
     return "\n".join(lines) + "\n"
 
@@ -194,7 +205,7 @@ th { background: #f5f5f5; }
 </table>
 {% endfor %}
 <p class="muted">Significant: two-sided bootstrap p &lt; {{ alpha }} on per-request or
-per-attempt samples; intervals are bootstrap percentile intervals.</p>
+per-attempt samples; {{ method }}.</p>
 </body></html>
 """
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from harness.cost import load_price_book
-from harness.gates.run_data import RunData
-from harness.gates.slices import Samples, SliceError, scenario_of
 from harness.metrics.costs import items_from_ledger, items_from_records, plan_models
 from harness.metrics.latency import is_sent
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import meets_slo
 from harness.metrics.upstream import correlate, entries_of_run
+from harness.stats.run_data import RunData
+from harness.stats.slices import Samples, SliceError, terms_of
 
 
 def _run_id(run: RunData) -> str:
@@ -46,7 +46,7 @@ def request_costs(run: RunData) -> Samples | None:
     if run.records is None:
         return None
     try:
-        prices = load_price_book(scenario_of(run).prices)
+        prices = load_price_book(terms_of(run).prices)
     except (SliceError, ValueError):
         return None
     if run.ledger is not None:
@@ -97,7 +97,7 @@ def good_requests(run: RunData) -> Samples | None:
     if run.records is None:
         return None
     try:
-        scenario = scenario_of(run)
+        scenario = terms_of(run)
     except SliceError:
         return None
     sent = _sent(run)

@@ -4,10 +4,12 @@ with confidence intervals and significance out.
 Each figure is read from the runs' summaries. When both runs have per-request or per-attempt
 samples for it, the difference (other - reference) gets a 95 % bootstrap confidence interval
 and a two-sided bootstrap p-value; it is *significant* when that p-value is below
-``ALPHA``. Latency figures also carry a Mann-Whitney p-value (does one run's whole
-distribution sit higher?). Runs with fault windows (summary ``fault_windows``) add one row per
-window: the time to recover after it, side by side with the difference (one figure per run:
-no interval). Pure: the RNG is passed in.
+``ALPHA``. The bootstrap resamples each run's samples in time-contiguous blocks, whose
+lengths each ``Difference`` keeps (``harness.stats.bootstrap`` says why). Latency figures
+also carry a Mann-Whitney p-value (does one run's whole distribution sit higher?). Runs with
+fault windows (summary ``fault_windows``) add one row per window: the time to recover after
+it, side by side with the difference (one figure per run: no interval). Pure: the RNG is
+passed in.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from harness.compare.samples import cache_hits, good_requests, request_costs, upstream_attempts
-from harness.gates.noise import bootstrap_excess, mann_whitney, statistic_for
-from harness.gates.run_data import RunData
-from harness.gates.slices import Samples, request_failures, trend_samples
+from harness.stats.bootstrap import bootstrap_excess, statistic_for
+from harness.stats.run_data import RunData
+from harness.stats.significance import mann_whitney
+from harness.stats.slices import Samples, request_failures, trend_samples
 
 ALPHA = 0.01
 CONFIDENCE = 0.95
@@ -146,6 +149,8 @@ class Difference:
     rank_p_value: float | None = None
     #: None when no test was possible (no per-sample figures).
     significant: bool | None = None
+    #: Bootstrap block lengths in samples, of the reference and of this run (1: per sample).
+    blocks: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,7 @@ def _difference(
         interval.p_value,
         rank,
         interval.p_value < ALPHA,
+        (interval.blocks[1], interval.blocks[0]),
     )
 
 

@@ -10,7 +10,6 @@ from harness.gates.evaluate import evaluate
 from harness.gates.live import Abort, LiveCounts, first_breach
 from harness.gates.live_trends import LiveTrends
 from harness.gates.outputs import console_table, gates_json, junit_xml
-from harness.gates.run_data import RunData, RunDataError, load_run
 from harness.gates.verdicts import (
     EXIT_BAD_BUDGET,
     EXIT_FAIL,
@@ -20,6 +19,7 @@ from harness.gates.verdicts import (
     GateResult,
     Verdict,
 )
+from harness.stats.run_data import RunData, RunDataError, load_run
 
 __all__ = [
     "EXIT_BAD_BUDGET",

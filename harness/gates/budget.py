@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.quantities import parse_duration_s
+from harness.gates.abortable import abort_problem
 from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
 from harness.gates.expression import Expression, ExpressionError, parse_expression
-from harness.gates.live import abort_problem
-from harness.gates.sameness import DEFAULT_REQUIRE_SAME
+from harness.stats.sameness import DEFAULT_REQUIRE_SAME
+from harness.stats.slices import TagFilter
 
 SECTIONS = ("thresholds", "regression", "validity", "baseline")
 _ENTRY_FIELDS = (
@@ -54,13 +55,6 @@ _FILTER = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(!=|!:|=|:)\s*(.+?)\s*$")
 
 class BudgetError(ValueError):
     """A budget file is unusable; ``str()`` is one line naming file, key and expression."""
-
-
-@dataclass(frozen=True, slots=True)
-class TagFilter:
-    tag: str
-    value: str
-    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +92,7 @@ class Budget:
     #: Validity limits the budget sets; the others are the run's own (summary ``validity_limits``).
     limits: Mapping[str, float] = field(default_factory=dict)
     min_samples: int = 1
-    #: Fields the --baseline run must share with the run (``harness.gates.sameness``).
+    #: Fields the --baseline run must share with the run (``harness.stats.sameness``).
     require_same: tuple[str, ...] = DEFAULT_REQUIRE_SAME
 
 

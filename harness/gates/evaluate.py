@@ -27,11 +27,11 @@ from harness.gates.expression import compare
 from harness.gates.live import abort_result
 from harness.gates.observe import aggregate, observe
 from harness.gates.regression import judge_regression
-from harness.gates.run_data import RunData
-from harness.gates.sameness import RequireSameError, differences
-from harness.gates.slices import Samples
 from harness.gates.verdicts import VALIDITY, GateReport, GateResult, Verdict
 from harness.metrics.validity import ValidityLimits
+from harness.stats.run_data import RunData
+from harness.stats.sameness import RequireSameError, differences
+from harness.stats.slices import Samples
 
 #: Validity limit -> the figure it bounds, the aggregation shown, the figure's unit.
 _VALIDITY_FIGURES: tuple[tuple[str, str, str, str | None], ...] = (

@@ -2,27 +2,25 @@
 ``abort_on_fail`` latency check's current figure (and sample count) out.
 
 One bounded ``LogHistogram`` per distinct metric key (name and tag filters) that an abort
-check names, fed from ``harness.gates.trends`` exactly as the end-of-run figures are. A filter
+check names, fed from ``harness.stats.trends`` exactly as the end-of-run figures are. A filter
 is applied to each attempt's own tags: for the latencies of answered attempts (``ttft_ms``,
 ``e2e_ms``, ``itl_ms`` ...) that attempt is its request's final one, so ``outcome``, ``fault``,
-``model`` and ``deployment`` mean what they mean in ``harness.gates.slices``. Memory stays
+``model`` and ``deployment`` mean what they mean in ``harness.stats.slices``. Memory stays
 bounded however long the run (see the histogram); figures are within its relative accuracy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from harness.contract.records import AttemptRecord
-from harness.gates.histogram import LogHistogram
-from harness.gates.trends import NO_FAULT, NO_TAG, attempt_samples
+from harness.gates.budget import Check, MetricKey
 from harness.metrics.requests import UNKNOWN
+from harness.stats.histogram import LogHistogram
+from harness.stats.slices import TagFilter
+from harness.stats.trends import NO_FAULT, NO_TAG, attempt_samples
 
-if TYPE_CHECKING:
-    from harness.gates.budget import Check, MetricKey, TagFilter
-
-_Series = tuple[str, tuple["TagFilter", ...]]
+_Series = tuple[str, tuple[TagFilter, ...]]
 
 
 def record_tag(record: AttemptRecord, tag: str) -> str:

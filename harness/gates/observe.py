@@ -3,7 +3,7 @@
 Trends are aggregated from their per-attempt samples when the records are there (exactly
 as ``harness.metrics.percentiles`` does, so ``p(99)`` equals the summary's ``p99``), else from
 the summary's stats object when it carries that aggregation. Ratios, counters and values are
-the (possibly recomputed, see ``harness.gates.slices``) summary figure. Each observation also
+the (possibly recomputed, see ``harness.stats.slices``) summary figure. Each observation also
 says how many samples it rests on and keeps the samples a noise check can resample.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 
 from harness.gates.budget import MetricKey
 from harness.gates.catalog import COUNTER, TREND, MetricInfo
-from harness.gates.run_data import RunData
-from harness.gates.slices import Samples, SliceError, request_failures, select, trend_samples
 from harness.metrics.percentiles import quantile
+from harness.stats.run_data import RunData
+from harness.stats.slices import Samples, SliceError, request_failures, select, trend_samples
 
 #: Aggregation -> key of a summary stats object, for runs whose records are not available.
 _SUMMARY_STAT = {"avg": "mean", "med": "p50", "max": "max", "count": "count"}

@@ -2,10 +2,12 @@
 
 ``p(99) <= baseline * 1.10 + 25`` first compares the two figures as written. When that
 breaches, the breach must also be *real*: both runs' per-sample values (attempts for
-latencies, requests for the error rate) are bootstrapped, and the check fails only when the
-one-sided 95 % bound of ``current - (factor * baseline + offset)`` lies beyond zero. A breach
-inside the noise passes, and says so. Figures without per-sample values (cost, amplification)
-are compared as written, and the result says no noise check was possible.
+latencies, requests for the error rate) are bootstrapped in time-contiguous blocks (see
+``harness.stats.bootstrap``), and the check fails only when the one-sided 95 % bound of
+``current - (factor * baseline + offset)`` lies beyond zero. A breach inside the noise passes,
+and says so; the detail names the method and block lengths behind the interval. Figures
+without per-sample values (cost, amplification) are compared as written, and the result says
+no noise check was possible.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 from harness.gates.budget import Check
 from harness.gates.catalog import to_metric_unit
 from harness.gates.expression import compare
-from harness.gates.noise import bootstrap_excess, statistic_for
 from harness.gates.observe import Observation, observe
-from harness.gates.run_data import RunData
 from harness.gates.verdicts import GateResult, Verdict
+from harness.stats.bootstrap import bootstrap_excess, statistic_for
+from harness.stats.run_data import RunData
 
 _UPPER = ("<", "<=")
 _LOWER = (">", ">=")
@@ -99,7 +101,7 @@ def judge_regression(
     real = interval.low > 0 if expr.op in _UPPER else interval.high < 0
     span = (
         f"excess over the limit {interval.estimate:.4g}, 90% CI [{interval.low:.4g}, "
-        f"{interval.high:.4g}]"
+        f"{interval.high:.4g}] ({interval.method})"
     )
     if real:
         return _result(

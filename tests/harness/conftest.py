@@ -12,8 +12,8 @@ import pytest
 
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.cost import load_price_book
-from harness.gates.run_data import RunData
 from harness.metrics.summary import SummaryInputs, summarize
+from harness.stats.run_data import RunData
 from workloads.scenario import parse_scenario
 
 T = TypeVar("T")

@@ -11,20 +11,32 @@ import pytest
 
 from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
 from harness.compare.samples import cache_hits, good_requests
-from harness.gates import RunData
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 
 
 def _run(
-    make_run: MakeRun, req: Any, label: str, seed: int, ttft_s: float, failures: int = 0, **kw: Any
+    make_run: MakeRun,
+    req: Any,
+    label: str,
+    seed: int,
+    ttft_s: float,
+    failures: int = 0,
+    burst: bool = False,
+    **kw: Any,
 ) -> RunData:
+    """300 answered requests over 30 s, and ``failures`` failed ones spread among them (or in
+    one burst after them)."""
     rng = np.random.default_rng(seed)
     ok = [
         req(float(t), float(t) + 0.3, at_s=1 + i * 0.1)
         for i, t in enumerate(rng.lognormal(np.log(ttft_s), 0.2, 300))
     ]
-    bad = [req(0.0, 0.01, at_s=40 + i * 0.1, outcome="http_5xx") for i in range(failures)]
+    bad = [
+        req(0.0, 0.01, at_s=40 + i * 0.1 if burst else 1.05 + i * 30 / failures, outcome="http_5xx")
+        for i in range(failures)
+    ]
     return make_run(ok + bad, label, **kw)
 
 
@@ -69,11 +81,29 @@ def test_error_rate_difference(make_run: MakeRun, req: Any) -> None:
     assert d.difference == pytest.approx(60 / 360 - 3 / 303)
 
 
+def test_one_burst_of_failures_is_one_event(make_run: MakeRun, req: Any) -> None:
+    # The same 60 failures back to back: resampled in time blocks they are one event, which
+    # may or may not come back, so the difference is no longer significant.
+    base = _run(make_run, req, "base", 1, 0.05, failures=3)
+    burst = _run(make_run, req, "burst", 1, 0.05, failures=60, burst=True)
+    d = _by_key(burst, base)["error_rate"]
+    assert d.difference == pytest.approx(60 / 360 - 3 / 303)
+    assert d.blocks is not None and d.blocks[1] > 20
+    assert d.significant is False and d.ci_low is not None and d.ci_low <= 0 < d.difference
+    markdown = render_markdown(compare_runs([base, burst], np.random.default_rng(0)), [])
+    assert f"{d.blocks[0]} / {d.blocks[1]}" in markdown and "block bootstrap" in markdown
+
+
 def test_goodput_gets_an_interval_and_a_test(make_run: MakeRun, req: Any) -> None:
     def run(label: str, failed: int) -> RunData:
         return make_run(
             [
-                req(0.05, 0.3, at_s=1 + i * 0.1, outcome="http_5xx" if i < failed else "ok")
+                req(
+                    0.05,
+                    0.3,
+                    at_s=1 + i * 0.1,
+                    outcome="http_5xx" if i % 5 == 0 and i < 5 * failed else "ok",
+                )
                 for i in range(300)
             ],
             label,

@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.compare.samples import request_costs
 from harness.contract.records import LedgerEntry
-from harness.gates import RunData
+from harness.stats.run_data import RunData
 
 
 def _ledger(run: RunData, with_ids: bool) -> tuple[LedgerEntry, ...]:

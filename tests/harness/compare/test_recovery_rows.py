@@ -11,8 +11,8 @@ import numpy as np
 from harness.compare import compare_runs
 from harness.compare.render import headline
 from harness.contract.records import AttemptRecord
-from harness.gates import RunData
 from harness.metrics.windows import FaultWindow, window_figures
+from harness.stats.run_data import RunData
 
 
 def _record(sent_s: float, ok: bool, ttft_s: float = 0.05) -> AttemptRecord:

@@ -15,7 +15,7 @@ from harness.cli.main import main
 from harness.compare import incompatibilities
 from harness.compare.compat import RequireSameError, parse_require_same
 from harness.contract.records import write_jsonl
-from harness.gates import RunData
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 

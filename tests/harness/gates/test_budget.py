@@ -9,11 +9,11 @@ import pytest
 from harness.gates.budget import (
     BudgetError,
     MetricKey,
-    TagFilter,
     load_budget,
     parse_budget,
     parse_metric_key,
 )
+from harness.stats.slices import TagFilter
 
 ISSUE_BUDGET = """
 [thresholds]

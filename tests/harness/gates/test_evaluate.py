@@ -13,12 +13,12 @@ from harness.gates import (
     EXIT_INCONCLUSIVE,
     EXIT_PASS,
     GateReport,
-    RunData,
     Verdict,
     evaluate,
     parse_budget,
 )
 from harness.metrics.percentiles import quantile
+from harness.stats.run_data import RunData
 
 Summary = Callable[..., dict[str, Any]]
 MakeRun = Callable[..., RunData]

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from harness.gates import (
     EXIT_FAIL,
     LiveCounts,
-    RunData,
     Verdict,
     evaluate,
     first_breach,
     parse_budget,
 )
+from harness.stats.run_data import RunData
 
 BUDGET = """
 [thresholds]

@@ -11,11 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.contract.records import AttemptRecord
-from harness.gates import LiveCounts, LiveTrends, RunData, first_breach, parse_budget
+from harness.gates import LiveCounts, LiveTrends, first_breach, parse_budget
+from harness.gates.abortable import LIVE_TRENDS
 from harness.gates.budget import Budget
-from harness.gates.histogram import DEFAULT_ACCURACY
-from harness.gates.live import LIVE_TRENDS, abort_result, min_samples
+from harness.gates.live import abort_result, min_samples
 from harness.gates.observe import observe
+from harness.stats.histogram import DEFAULT_ACCURACY
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.gates import RunData, Verdict, evaluate, parse_budget
+from harness.gates import Verdict, evaluate, parse_budget
+from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]
 
@@ -97,3 +98,16 @@ def test_the_budget_says_what_the_baseline_must_share(make_run: MakeRun, req: An
     unknown = verdict('["colour"]')
     assert unknown.verdict == Verdict.INCONCLUSIVE
     assert unknown.detail.startswith("[baseline] require_same colour: no run's manifest")
+
+
+def test_the_detail_names_the_bootstrap_behind_the_interval(make_run: MakeRun, req: Any) -> None:
+    base = _run(make_run, req, 1, 0.05, "base")
+    slow = _run(make_run, req, 2, 0.08, "slow")
+    steady = _regression("p(50) <= baseline * 1.10 + 5", slow, base)
+    assert steady.detail.endswith("(per-sample bootstrap)")
+    # Slow only in its second half: its attempts are correlated in time, resampled in blocks.
+    ttfts = [0.05] * 150 + [0.09] * 150
+    drift = make_run([req(t, t + 0.2, at_s=1.0 + i * 0.1) for i, t in enumerate(ttfts)], "drift")
+    drifting = _regression("avg <= baseline", drift, base)
+    assert "(block bootstrap: blocks of " in drifting.detail
+    assert drifting.detail.endswith(" samples in this run, 1 in the baseline)")

@@ -1,6 +1,6 @@
 """What gates and comparisons read of a run: a run directory in, a ``RunData`` out.
 
-The only module of ``harness.gates`` that touches files. ``summary.json`` is required (run
+The only module of ``harness.stats`` that touches files. ``summary.json`` is required (run
 ``tokenstorm report RUN_DIR`` first when it is missing); plan, records and ledger are read
 when present, because tag filters, percentiles the summary does not carry, and the noise
 checks need the per-attempt samples.

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.gates.run_data import RunData
+from harness.stats.run_data import RunData
 
 DEFAULT_REQUIRE_SAME = ("plan",)
 #: Named fields -> their path in manifest.json ("plan" is the plan.jsonl hash instead).

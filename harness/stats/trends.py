@@ -1,7 +1,7 @@
 """Per-attempt trend samples: one ``AttemptRecord`` and a trend metric name in, its samples out.
 
 The one definition of which attempts feed a latency trend and with what value, shared by the
-end-of-run figures (``harness.gates.slices``) and the live figures abort-on-fail reads while
+end-of-run figures (``harness.stats.slices``) and the live figures abort-on-fail reads while
 records arrive (``harness.gates.live_trends``). Each sample is ``(run-clock time_s, value_s)``:
 attempt trends are timed at the send, inter-token gaps at the later token. Pure.
 """

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.gates.histogram import DEFAULT_ACCURACY, LogHistogram
+from harness.stats.histogram import DEFAULT_ACCURACY, LogHistogram
 
 samples_ms = st.lists(st.floats(0.01, 1e6, allow_nan=False), min_size=1, max_size=300)
 

@@ -6,7 +6,7 @@ A filter selects *logical requests* by tag, the way the summary's ``by_*`` split
 any planned tag (``tenant``, ``workload``, ``feature``...). The slice's figures are recomputed
 by ``harness.metrics.summarize`` over the matching plan lines, records and ledger lines, so a
 filtered ``error_rate`` or ``cost_per_1k_requests_usd`` means exactly what the unfiltered one
-does. Trend samples come from ``harness.gates.trends`` (the ``harness.metrics.latency``
+does. Trend samples come from ``harness.stats.trends`` (the ``harness.metrics.latency``
 definitions).
 """
 
@@ -18,17 +18,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.contract.terms import RunTerms
 from harness.cost import load_price_book
-from harness.gates.budget import TagFilter
-from harness.gates.run_data import RunData
-from harness.gates.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
-from workloads.scenario import Scenario
+from harness.stats.run_data import RunData
+from harness.stats.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 
 
 class SliceError(ValueError):
     """A slice cannot be computed from what the run directory holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """``tag=value`` (or ``tag!=value`` when ``negate``) in a budget key or a slice."""
+
+    tag: str
+    value: str
+    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +65,9 @@ def matches(request: LogicalRequest, filters: Sequence[TagFilter]) -> bool:
     return all((request_tag(request, f.tag) == f.value) != f.negate for f in filters)
 
 
-def scenario_of(run: RunData) -> Scenario:
-    """The run's scenario, from its manifest (``SliceError`` when absent or invalid)."""
+def terms_of(run: RunData) -> RunTerms:
+    """The run's duration, SLO and prices, from its manifest's scenario (``SliceError`` when
+    absent or invalid)."""
     raw = run.manifest.get("scenario")
     if not isinstance(raw, Mapping):
         raise SliceError(
@@ -66,7 +75,7 @@ def scenario_of(run: RunData) -> Scenario:
             "figure cannot be recomputed"
         )
     try:
-        return Scenario.model_validate(raw)
+        return RunTerms.model_validate(raw)
     except ValidationError:
         raise SliceError(f"run {run.label}: manifest.json scenario is not valid") from None
 
@@ -82,7 +91,7 @@ def select(run: RunData, filters: Sequence[TagFilter]) -> RunData:
     plan = tuple(p for p in run.plan if p.request_id in keep)
     records = tuple(r for r in run.records if r.request_id in keep)
     ledger = None if run.ledger is None else tuple(e for e in run.ledger if e.request_id in keep)
-    scenario = scenario_of(run)
+    scenario = terms_of(run)
     try:
         prices = load_price_book(scenario.prices)
     except ValueError as exc:

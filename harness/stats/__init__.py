@@ -1,0 +1,8 @@
+"""Statistics shared by gates and comparisons: run directories in, samples, bootstrap intervals,
+rank tests and streaming histograms out.
+
+``run_data`` reads a run, ``sameness`` says whether two runs are comparable, ``slices`` and
+``trends`` give a run's per-sample values, ``bootstrap`` and ``significance`` judge whether a
+difference is real, ``histogram`` keeps bounded live quantiles. Imports neither
+``harness.gates`` nor ``harness.compare``; both import it.
+"""
