@@ -23,6 +23,7 @@ from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
 from mock_models.chaos import FaultBook
+from mock_models.clock import MonotonicClock
 from mock_models.constant_stream import constant_stream_answer
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embeddings_route import EmbeddingsRoute
@@ -76,14 +77,20 @@ class MockService:
         self._anthropic = AnthropicMessages()
         self._completions = OpenAICompletions()
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
+        # The real clock, on which ``started`` and the answers' other times are read too.
+        clock = MonotonicClock()
         self.engines = {
             d.name: DeploymentEngine(
-                d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0), self.metrics[d.name]
+                d.engine,
+                d.jitter,
+                attempt_digest(self._seed, d.name, 0, 0),
+                self.metrics[d.name],
+                clock=clock,
             )
             for d in settings.deployments
             if d.engine is not None
         }
-        self.ticker = Ticker()
+        self.ticker = Ticker(clock)
         self.faults = FaultBook(settings.fault_profile, self._seed, self._epoch)
         self.listeners = DeploymentListeners(settings, self.faults)
         self._embeddings = EmbeddingsRoute(self, self._epoch, _MAX_BODY_BYTES)
