@@ -6,7 +6,7 @@ before an answer applied to embeddings, with ledger lines that say so."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from faults.catalogue import API_FLAVOURS, CATALOGUE, FaultKind, Phase, applies
 from faults.decide import AttemptContext, choose
 from faults.profile import ProfileError, parse_profile
+from harness.contract.records import LedgerEntry
 from mock_models.admin import parse_fault_update
 from mock_models.settings import MockSettings, constant_settings
 
@@ -136,7 +137,9 @@ def test_flavour_targets_split_completions_and_embeddings(serving: Serving) -> N
     asyncio.run(scenario())
 
 
-def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
+def test_embeddings_take_the_faults_before_the_answer(
+    serving: Serving, ledger_of: Callable[..., Awaitable[list[LedgerEntry]]]
+) -> None:
     async def scenario() -> None:
         # A cut rule means nothing to embeddings: it leaves them alone, hits the rest.
         async with (
@@ -172,15 +175,9 @@ def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
                     await _call(session, base_url, _EMBEDDINGS, forced("hang; hang_s=5"))
             status, _ = await _call(session, base_url, _EMBEDDINGS, forced("stall"))
             assert status == 400
-            await asyncio.sleep(0.1)  # the hung attempt's line lands once it is given up
-            async with session.get(
-                base_url + "/tokenstorm/ledger", params={"run_id": "emb"}
-            ) as response:
-                lines = [line for line in (await response.text()).splitlines() if line]
-            seen = {
-                entry["request_id"]: (entry["api"], entry["fault"], entry["outcome"])
-                for entry in map(orjson.loads, lines)
-            }
+            # The hung attempt's line lands once the server learns it was given up.
+            entries = await ledger_of(session, base_url, run_id="emb", at_least=6)
+            seen = {entry.request_id: (entry.api, entry.fault, entry.outcome) for entry in entries}
             assert seen == {
                 "http_429": ("openai-embeddings", "http_429", "http_429"),
                 "overloaded_529": ("openai-embeddings", "overloaded_529", "http_5xx"),
