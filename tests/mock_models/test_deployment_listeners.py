@@ -47,7 +47,7 @@ def _settings(rules: list[dict[str, Any]]) -> MockSettings:
         {
             "seed": 1,
             "deployments": [_replica("replica-a").model_dump(), _replica("replica-b").model_dump()],
-            "fault_profile": {"rule": rules},
+            "faults": {"rule": rules},
         }
     )
 
@@ -216,7 +216,7 @@ def test_a_stream_in_flight_when_the_listener_dies_is_a_reset_on_both_sides(
         {
             "seed": 1,
             "deployments": [_replica("replica-a").model_dump(), slow.model_dump()],
-            "fault_profile": {"rule": rules},
+            "faults": {"rule": rules},
         }
     )
 

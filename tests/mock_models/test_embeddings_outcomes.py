@@ -68,7 +68,7 @@ def test_embeddings_cut_by_a_down_window_are_a_reset_by_down(
     settings = MockSettings.model_validate(
         {
             "seed": 1,
-            "fault_profile": {"rule": rules},
+            "faults": {"rule": rules},
             "deployments": [
                 _deployment("replica-a", port=0).model_dump(),
                 _deployment("replica-b", ttft_ms=3000, port=0).model_dump(),
