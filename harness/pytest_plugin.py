@@ -3,24 +3,23 @@ faults a test asks for, for the length of one test of a user's own suite.
 
 ::
 
-    @pytest.mark.tokenstorm_mock(faults={"http_429": 0.2, "retry_after_s": 0.1}, seed=3)
+    @pytest.mark.tokenstorm_mock(
+        faults={"rule": [{"kind": "http_429", "probability": 0.2}]}, seed=3
+    )
     def test_my_client_retries(tokenstorm_mock):
         client = openai.OpenAI(base_url=tokenstorm_mock.api_url, api_key="unused")
         ...
 
-Marker arguments: ``faults`` (a dict of ``http_429 http_500 http_503 cut retry_after_s
-cut_after_tokens``, or the path of such a TOML file, as ``tokenstorm mock --faults``),
-``profile`` (a fault profile of the whole catalogue: a shipped name such as ``"brownout"``,
-a TOML path, or a dict with ``rule`` entries), ``deployments`` (a list of deployment dicts,
-as a scenario's ``[[mock.deployments]]``) and ``seed``. A test can also force one fault per
-request with the ``x-tokenstorm-fault: KIND; param=value`` header. Without the marker: the
-default deployments (mock-small, mock-large), no faults.
+Marker arguments: ``faults`` (a fault profile: a shipped name such as ``"flaky"``, a TOML
+path, or a dict with ``rule`` entries, as ``tokenstorm mock --faults``), ``deployments`` (a
+list of deployment dicts, as a scenario's ``[[mock.deployments]]``) and ``seed``. A test can
+also force one fault per request with the ``x-tokenstorm-fault: KIND; param=value`` header.
+Without the marker: the default deployments (mock-small, mock-large), no faults.
 Registered through the ``pytest11`` entry point, or with ``-p harness.pytest_plugin``.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ MARKER = "tokenstorm_mock"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(faults=None, profile=None, deployments=None, seed=0): settings "
+        f"{MARKER}(faults=None, deployments=None, seed=0): settings "
         "of the "
         "tokenstorm_mock fixture (the tokenstorm mock model server)",
     )
@@ -48,23 +47,11 @@ def mock_settings(
     faults: Mapping[str, Any] | str | Path | None = None,
     deployments: Sequence[Mapping[str, Any]] | None = None,
     seed: int = 0,
-    profile: Mapping[str, Any] | str | Path | None = None,
 ) -> MockSettings:
     """Validated mock settings; ``ValueError`` with one line naming the bad field."""
     data: dict[str, Any] = {"seed": seed}
-    if isinstance(faults, str | Path):
-        try:
-            data["faults"] = tomllib.loads(Path(faults).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"faults file {faults}: {exc}") from None
-    elif faults is not None:
-        data["faults"] = dict(faults)
-    if profile is not None:
-        data["fault_profile"] = (
-            str(profile)
-            if isinstance(profile, Path)
-            else (profile if isinstance(profile, str) else dict(profile))
-        )
+    if faults is not None:
+        data["faults"] = str(faults) if isinstance(faults, str | Path) else dict(faults)
     if deployments is not None:
         data["deployments"] = [dict(d) for d in deployments]
     try:

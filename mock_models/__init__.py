@@ -1,4 +1,4 @@
-"""The mock model server: OpenAI- and Anthropic-compatible, with a latency model, demo faults
+"""The mock model server: OpenAI- and Anthropic-compatible, with a latency model, a fault profile
 and a ledger of every attempt.
 
 Entry points: ``mock_models.server.build_app`` / ``serve`` (in-process),

@@ -1,5 +1,5 @@
 """Everything random about one attempt, decided up front: the seed, the attempt's ids and a
-parsed request in; an ``AttemptPlan`` (fault, latency, answer words) out.
+parsed request in; an ``AttemptPlan`` (fault draw, latency, answer words) out.
 
 Pure apart from ``RepeatCounter``'s bookkeeping. The RNG of an attempt is seeded from a stable
 hash of (mock seed, request id, attempt number, repeat), so runs with the same seed and ids get
@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faults.demo import choose_demo_fault
 from harness.contract.prompt_text import VOCABULARY
 from mock_models.flavour import ParsedRequest
 from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
-from mock_models.settings import DemoFaults, DeploymentSettings
+from mock_models.settings import DeploymentSettings
 from mock_models.stop_words import first_stop
 from mock_models.tools import choose_tool
 
@@ -37,7 +36,9 @@ class AttemptPlan:
     """
 
     digest: int
-    fault: str | None
+    #: The attempt's uniform draw in [0, 1) for the fault profile (``faults.decide.choose``):
+    #: the first of its RNG, ``fault_draw(digest)``.
+    fault_u: float
     latency: LatencyDraw
     words: Sequence[int]
     #: The tool the answer calls (its words are then the call's arguments), or None.
@@ -52,18 +53,23 @@ def attempt_digest(seed: int, key: str, attempt: int, repeat: int) -> int:
     return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest(), "big")
 
 
+def fault_draw(digest: int) -> float:
+    """The uniform draw in [0, 1) that picks an attempt's fault: the first of its RNG."""
+    return float(np.random.Generator(np.random.PCG64(digest)).random())
+
+
 def plan_attempt(
     deployment: DeploymentSettings,
-    faults: DemoFaults,
     request: ParsedRequest,
     digest: int,
 ) -> AttemptPlan:
-    """Draw, in a fixed order, the fault, the latency, the words and the tool of one attempt.
+    """Draw, in a fixed order, the fault draw, the latency, the words and the tool of one
+    attempt.
 
     An engine deployment draws only the output length: its timing comes out of the engine.
     """
     rng = np.random.Generator(np.random.PCG64(digest))
-    fault = choose_demo_fault(float(rng.random()), faults)
+    fault_u = float(rng.random())
     if deployment.engine is None:
         latency = draw_latency(
             deployment, request.prompt_tokens, request.max_tokens, rng, request.ignore_eos
@@ -89,7 +95,11 @@ def plan_attempt(
         else None
     )
     plan = AttemptPlan(
-        digest=digest, fault=fault, latency=latency, words=array("H", words.tobytes()), tool=tool
+        digest=digest,
+        fault_u=fault_u,
+        latency=latency,
+        words=array("H", words.tobytes()),
+        tool=tool,
     )
     # Tool arguments are JSON fragments, not prose: a stop word must not break them.
     return plan if tool is not None or not request.stop else _stopped(plan, request.stop)

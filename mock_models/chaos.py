@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
-import numpy as np
-
 from faults.decide import (
     FAULT_HEADER,
     AttemptContext,
     FaultChoice,
-    attempt_draw,
     attempt_number,
     choose,
     forced,
@@ -30,12 +27,10 @@ _EMPTY = FaultProfile(name="none")
 class FaultBook:
     """The active fault profile of one mock server and the run clocks its windows use."""
 
-    __slots__ = ("_rng", "_run_started_s", "_seed", "_started_s", "profile")
+    __slots__ = ("_run_started_s", "_started_s", "profile")
 
-    def __init__(self, profile: FaultProfile | None, seed: int, started_s: float) -> None:
+    def __init__(self, profile: FaultProfile | None, started_s: float) -> None:
         self.profile = profile if profile is not None else _EMPTY
-        self._seed = seed
-        self._rng = np.random.default_rng(seed)
         self._started_s = started_s
         self._run_started_s: OrderedDict[str, float] = OrderedDict()
 
@@ -61,9 +56,11 @@ class FaultBook:
         api: str,
         stream: bool,
         now_s: float,
+        u: float,
     ) -> FaultChoice | None:
-        """The profile's fault for this attempt: reproducible per (seed, request id, attempt)
-        when the request carries an id, else from the server's own sequence of draws."""
+        """The profile's fault for this attempt, picked by ``u``, the attempt's own uniform
+        draw (``mock_models.attempt.fault_draw``: reproducible per seed, request id and
+        attempt)."""
         if not self.profile.rule:
             return None
         attempt = attempt_number(headers)
@@ -74,12 +71,6 @@ class FaultBook:
             api,
             stream,
             attempt,
-        )
-        request_id = headers.get("x-tokenstorm-request-id")
-        u = (
-            attempt_draw(self._seed, request_id, attempt)
-            if request_id is not None
-            else float(self._rng.random())
         )
         return choose(self.profile, context, u)
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from faults.catalogue import applies
 from faults.decide import FaultChoice
 from harness.contract.outcomes import Outcome, outcome_for_status
+from mock_models.attempt import fault_draw
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embedding_admission import check_rate_limit, encode
 from mock_models.embeddings import API, embeddings_body, parse_embeddings
@@ -108,7 +109,13 @@ class EmbeddingsRoute:
             headers,
         )
         choice = forced or service.faults.drawn(
-            request.headers, deployment.name, parsed.model, API, False, time.monotonic()
+            request.headers,
+            deployment.name,
+            parsed.model,
+            API,
+            False,
+            time.monotonic(),
+            fault_draw(service.digest(draft)),
         )
         if choice is not None:
             before = await self._fault(request, choice, draft, progress, headers)

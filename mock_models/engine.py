@@ -1,6 +1,6 @@
 """The asyncio driver of one deployment's batching engine: sequences with a ``TokenSink`` in;
-steps run on the real clock (``time.monotonic()``), each step's tokens handed to every emitting
-sink at once.
+steps run on the clock it is given (``mock_models.clock``), each step's tokens handed to every
+emitting sink at once.
 
 One task per deployment sleeps until each step's absolute end and then calls the sinks
 directly (no task wake-up per stream), which is what lets one core hold thousands of open
@@ -10,9 +10,7 @@ The engine also tells how late each token went out against the schedule the mode
 its sequence came in (``TokenSink.lag_sum_s``): a mock whose core cannot keep up starts steps
 late, or moves its whole schedule after a long stall, and the tokens' timing then describes
 the mock, not the model. Every move of the schedule since a sequence was submitted counts
-against all of its later tokens. That needs the real clock: uvloop's is libuv's millisecond
-time cached at the start of an iteration, which would leave out whatever ran before the engine
-in that iteration.
+against all of its later tokens.
 """
 
 from __future__ import annotations
@@ -20,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from typing import Protocol
 
 from mock_models.batching import BatchScheduler, Sequence, StepCosts
+from mock_models.clock import Clock
 from mock_models.metrics import DeploymentMetrics
 from mock_models.prefix_cache import PrefixCache
-from mock_models.responder import LAG_NOTED_S, sleep_until
+from mock_models.responder import LAG_NOTED_S
 from mock_models.settings import EngineSettings
 
 _TRUNCATE_SIGMAS = 3.0
@@ -67,6 +65,7 @@ class DeploymentEngine:
     """The engine loop of one deployment; started on the first submission."""
 
     __slots__ = (
+        "_clock",
         "_drift_s",
         "_jitter",
         "_rng",
@@ -87,8 +86,11 @@ class DeploymentEngine:
         jitter: float,
         seed: int,
         metrics: DeploymentMetrics | None = None,
+        *,
+        clock: Clock,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self.metrics = metrics if metrics is not None else DeploymentMetrics()
         self._scheduler: BatchScheduler[TokenSink] = BatchScheduler(step_costs(settings))
         self._jitter = jitter
@@ -135,7 +137,7 @@ class DeploymentEngine:
         seq = Sequence(sink, uncached_prompt_tokens, output_tokens, cached_prompt_tokens)
         if not self._scheduler.submit(seq):
             return None
-        now_s = time.monotonic()
+        now_s = self._clock.now_s()
         # The move a stall in progress will make at the next step is already built up: it did
         # not delay a sequence that arrives now.
         pending_s = 0.0
@@ -173,11 +175,13 @@ class DeploymentEngine:
         """Where the schedule starts after idle: the submission that woke the engine (the wait
         until this task ran is the mock's), or now."""
         woken_s, self._woken_s = self._woken_s, None
-        return time.monotonic() if woken_s is None else woken_s
+        return self._clock.now_s() if woken_s is None else woken_s
 
     async def _run(self) -> None:
         wake = self._wake
         assert wake is not None
+        clock = self._clock
+        now_s = clock.now_s
         step_end = self._wake_time()
         while True:
             step = self._scheduler.step(self._jitter_factor())
@@ -193,16 +197,16 @@ class DeploymentEngine:
             # overlaps output processing with the next step): lateness of up to one step is
             # caught up, a longer stall moves the schedule instead of causing a burst.
             scheduled_end = step_end + step.duration_s
-            step_end = max(step_end, time.monotonic() - step.duration_s) + step.duration_s
+            step_end = max(step_end, now_s() - step.duration_s) + step.duration_s
             self._drift_s += step_end - scheduled_end
             self._step_end_s, self._step_s = step_end, step.duration_s
-            if step_end - time.monotonic() > _EARLY_S:
-                await sleep_until(step_end, _EARLY_S)
+            if step_end - now_s() > _EARLY_S:
+                await clock.sleep_until(step_end, _EARLY_S)
             else:
                 await asyncio.sleep(0)  # a late step still lets new requests in first
             # A token's lag: this step's own lateness, and every move of the schedule since its
             # sequence came in.
-            late_s = time.monotonic() - step_end + self._drift_s
+            late_s = now_s() - step_end + self._drift_s
             # Every decoding stream's gap is this step (first tokens are TTFT, not ITL).
             metrics = self.metrics
             metrics.itl.observe(step.duration_s, step.decode_seqs)

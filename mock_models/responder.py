@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from mock_models.attempt import AttemptPlan
+from mock_models.clock import sleep_until
 from mock_models.flavour import ErrorKind, Flavour, Reply, RequestError, check_content_type
 
 if TYPE_CHECKING:
@@ -74,16 +75,6 @@ async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
         raise RequestError(
             413, ErrorKind.INVALID_REQUEST, f"Request body exceeds {max_bytes} bytes."
         ) from None
-
-
-async def sleep_until(deadline_s: float, early_s: float = 0.0) -> None:
-    """Sleep until ``deadline_s`` (``time.monotonic()``), or until at most ``early_s`` before
-    it; see ``ticker`` for why not loop time. uvloop's timers count whole milliseconds from a
-    stale clock and can fire early: each wake-up sleeps again for what is left."""
-    delay_s = deadline_s - time.monotonic()
-    while delay_s > early_s:
-        await asyncio.sleep(delay_s)
-        delay_s = deadline_s - time.monotonic()
 
 
 def error_response(

@@ -23,19 +23,13 @@ from mock_models.admin import add_admin_routes
 from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
 from mock_models.chaos import FaultBook
+from mock_models.clock import MonotonicClock
 from mock_models.constant_stream import constant_stream_answer
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embeddings_route import EmbeddingsRoute
 from mock_models.engine import DeploymentEngine
 from mock_models.engine_answer import engine_answer
-from mock_models.fault_actions import (
-    Cut,
-    Refuse,
-    abandoned_outcome,
-    action_for,
-    apply_before,
-    fault_outcome,
-)
+from mock_models.fault_actions import abandoned_outcome, apply_before, fault_outcome
 from mock_models.flavour import (
     ErrorKind,
     Flavour,
@@ -76,15 +70,21 @@ class MockService:
         self._anthropic = AnthropicMessages()
         self._completions = OpenAICompletions()
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
+        # The real clock, on which ``started`` and the answers' other times are read too.
+        clock = MonotonicClock()
         self.engines = {
             d.name: DeploymentEngine(
-                d.engine, d.jitter, attempt_digest(self._seed, d.name, 0, 0), self.metrics[d.name]
+                d.engine,
+                d.jitter,
+                attempt_digest(self._seed, d.name, 0, 0),
+                self.metrics[d.name],
+                clock=clock,
             )
             for d in settings.deployments
             if d.engine is not None
         }
-        self.ticker = Ticker()
-        self.faults = FaultBook(settings.fault_profile, self._seed, self._epoch)
+        self.ticker = Ticker(clock)
+        self.faults = FaultBook(settings.faults, self._epoch)
         self.listeners = DeploymentListeners(settings, self.faults)
         self._embeddings = EmbeddingsRoute(self, self._epoch, _MAX_BODY_BYTES)
         self.limiters = {
@@ -196,6 +196,13 @@ class MockService:
                     lambda _: self._record(flavour, draft, progress, received)
                 )
 
+    def digest(self, draft: AttemptDraft) -> int:
+        """The attempt's seed (``attempt.attempt_digest``); an arrival without a request id
+        takes the next of the server's own keys."""
+        key = draft.request_id or f"#{next(self._anonymous)}"
+        attempt = draft.attempt or 0
+        return attempt_digest(self._seed, key, attempt, self._repeats.next(f"{key}\x1f{attempt}"))
+
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``
         window cut it (the client sees the same), else what the client's leaving means."""
@@ -231,9 +238,7 @@ class MockService:
         progress: Progress,
         started: float,
     ) -> web.StreamResponse:
-        key = draft.request_id or f"#{next(self._anonymous)}"
-        attempt = draft.attempt or 0
-        digest = attempt_digest(self._seed, key, attempt, self._repeats.next(f"{key}\x1f{attempt}"))
+        digest = self.digest(draft)
         headers = {flavour.id_header: f"req_tokenstorm{digest:016x}"}
         if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
             return self._refuse(
@@ -292,8 +297,7 @@ class MockService:
                     f"Rate limit reached for {deployment.model}. Please try "
                     f"again in {verdict.retry_after_s:.3g}s.",
                 )
-        faults = self.settings.faults
-        plan = plan_attempt(deployment, faults, parsed, digest)
+        plan = plan_attempt(deployment, parsed, digest)
         choice = forced or self.faults.drawn(
             request.headers,
             deployment.name,
@@ -301,45 +305,20 @@ class MockService:
             flavour.api,
             parsed.stream,
             time.monotonic(),
+            plan.fault_u,
         )
         if choice is not None:
-            # A catalogue fault takes the place of the demo fault the plan drew.
-            plan = dataclasses.replace(plan, fault=None)
-            return await self._catalogue_fault(
+            return await self._fault(
                 request, flavour, draft, progress, headers, choice, plan, parsed, deployment.name
             )
-        if plan.fault is not None:
-            draft.fault = headers[FAULT_HEADER] = plan.fault
-        action = action_for(plan.fault, faults)
-        if isinstance(action, Refuse):
-            return self._refuse(
-                flavour,
-                draft,
-                progress,
-                headers,
-                action.status,
-                action.kind,
-                action.message,
-                retry_after_s=action.retry_after_s,
-            )
-        tamper = Tamper.cut(flavour.api, action.after_tokens) if isinstance(action, Cut) else None
         response = await self._generate(
-            request,
-            flavour,
-            draft,
-            progress,
-            headers,
-            plan,
-            parsed,
-            deployment.name,
-            started,
-            tamper,
+            request, flavour, draft, progress, headers, plan, parsed, deployment.name, started, None
         )
         if progress.status == 200:
-            draft.outcome = Outcome.OK if tamper is None else Outcome.STREAM_CUT
+            draft.outcome = Outcome.OK
         return response
 
-    async def _catalogue_fault(
+    async def _fault(
         self,
         request: web.Request,
         flavour: Flavour,
@@ -351,7 +330,7 @@ class MockService:
         parsed: ParsedRequest,
         deployment: str,
     ) -> web.StreamResponse:
-        """Answer an attempt a catalogue fault hits; the ledger gets the kind's outcome."""
+        """Answer an attempt a fault hits; the ledger gets the kind's outcome."""
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
         draft.outcome = fault_outcome(choice.kind, parsed.stream)
         before = await apply_before(request, choice, flavour.api, headers, progress)
@@ -429,11 +408,10 @@ class MockService:
         kind: ErrorKind,
         message: str,
         param: str | None = None,
-        retry_after_s: float | None = None,
     ) -> web.Response:
         progress.status = status
         draft.outcome = outcome_for_status(status)
-        return error_response(flavour, status, kind, message, headers, param, retry_after_s)
+        return error_response(flavour, status, kind, message, headers, param)
 
 
 def _json_response(document: object) -> web.Response:

@@ -1,4 +1,4 @@
-"""Settings of the mock model server: its deployments, latency and demo faults.
+"""Settings of the mock model server: its deployments, latency and fault profile.
 
 Validated at the edge (TOML ``[mock]`` section of a scenario, ``tokenstorm mock --config``,
 quick flags); the server itself only reads the frozen result.
@@ -129,26 +129,6 @@ class DeploymentSettings(_Strict):
         return self
 
 
-class DemoFaults(_Strict):
-    """Probabilities, per attempt, of the demo's faults (their sum must be <= 1)."""
-
-    http_429: float = Field(default=0.0, ge=0, le=1)
-    http_500: float = Field(default=0.0, ge=0, le=1)
-    http_503: float = Field(default=0.0, ge=0, le=1)
-    cut: float = Field(default=0.0, ge=0, le=1)
-    #: ``retry-after`` sent with the 429s, in seconds (also as ``retry-after-ms``).
-    retry_after_s: float = Field(default=1.0, ge=0)
-    #: A cut stream ends (without its terminator) after this many tokens.
-    cut_after_tokens: int = Field(default=8, ge=0)
-
-    @model_validator(mode="after")
-    def _shares_fit(self) -> DemoFaults:
-        total = self.http_429 + self.http_500 + self.http_503 + self.cut
-        if total > 1.0 + 1e-9:
-            raise ValueError(f"fault probabilities add up to {total:.3f}; they must be <= 1")
-        return self
-
-
 def default_deployments() -> tuple[DeploymentSettings, ...]:
     """A small fast cheap model and a large slow one (priced as gpt-4o-mini and gpt-4o), each
     an iteration-level engine with a shipped profile."""
@@ -166,10 +146,9 @@ class MockSettings(_Strict):
     #: None: the scenario's seed (or 0 for `tokenstorm mock`).
     seed: int | None = None
     deployments: tuple[DeploymentSettings, ...] = Field(default_factory=default_deployments)
-    faults: DemoFaults = Field(default_factory=DemoFaults)
-    #: A fault profile of the whole catalogue (``faults = "brownout"`` or a TOML path in a
-    #: scenario's ``[mock]`` loads one here), applied beside the demo faults.
-    fault_profile: FaultProfile | None = None
+    #: The fault profile (``faults/profile.py``): a shipped name (``faults = "brownout"``), a
+    #: TOML path, or a profile table with its ``rule`` entries; None: no faults.
+    faults: FaultProfile | None = None
     #: When set, a request must carry one of these (``authorization: Bearer`` or
     #: ``x-api-key``) or gets the provider's 401.
     api_keys: tuple[str, ...] = ()
@@ -179,15 +158,10 @@ class MockSettings(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _profile_by_name(cls, data: Any) -> Any:
-        """``faults = "brownout"`` (a profile name or path) instead of a demo fault table."""
+        """``faults = "brownout"``: a shipped profile's name, or a TOML file's path."""
         if isinstance(data, dict) and isinstance(data.get("faults"), str):
-            data = {
-                **{k: v for k, v in data.items() if k != "faults"},
-                "fault_profile": data["faults"],
-            }
-        if isinstance(data, dict) and isinstance(data.get("fault_profile"), str):
             try:
-                data = {**data, "fault_profile": load_profile(data["fault_profile"])}
+                data = {**data, "faults": load_profile(data["faults"])}
             except ProfileError as exc:
                 raise ValueError(str(exc)) from None
         return data

@@ -52,11 +52,6 @@ class Tamper:
         limit = int(choice.params["after_tokens"]) if choice.kind in ENDINGS else None
         return cls(choice.kind, api, dict(choice.params), limit)
 
-    @classmethod
-    def cut(cls, api: str, after_tokens: int) -> Tamper:
-        """The demo faults' cut."""
-        return cls(FaultKind.CUT, api, {"after_tokens": float(after_tokens)}, after_tokens)
-
     @property
     def drip_s(self) -> float:
         """Seconds between tokens a slow drip imposes (0: no drip)."""

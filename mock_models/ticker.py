@@ -3,25 +3,20 @@ their absolute deadlines in; each sink's ``emit()`` called when its deadline com
 
 A per-stream sleep per token costs a task wake-up each; at thousands of open streams that
 alone saturates a core. Here deadlines sit in a timing wheel of one-millisecond slots (a slot
-list per millisecond, a heap of the occupied slot numbers), one timer handle is armed for the
+list per millisecond, a heap of the occupied slot numbers), one timer is armed for the
 earliest slot, and every token of every slot due by then goes out in the same callback. A
 token costs a list append and its write; no heap operation, tuple or task per token.
-Deadlines are absolute ``time.monotonic()`` values, so lateness does not accumulate over a
-stream.
-
-Not the loop's clock: uvloop's is libuv's millisecond time cached at the start of an
-iteration, and its timers count from that stale value, so under load they fire several ms
-late. Armed from the real clock they fire at most a millisecond early, and re-arm.
+Deadlines are absolute times on the clock the ticker is given (``mock_models.clock``), so
+lateness does not accumulate over a stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import math
-import time
 from collections.abc import Sequence
 
+from mock_models.clock import Clock, Timer
 from mock_models.responder import LAG_NOTED_S
 from mock_models.wire import WireSink
 
@@ -49,17 +44,18 @@ class _Paced:
 class Ticker:
     """The timing wheel of the constant-latency streams on one event loop."""
 
-    __slots__ = ("_armed_slot", "_handle", "_occupied", "_slots")
+    __slots__ = ("_armed_slot", "_clock", "_handle", "_occupied", "_slots")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._slots: dict[int, list[_Paced]] = {}
         #: Heap of the keys of ``_slots``.
         self._occupied: list[int] = []
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: Timer | None = None
         self._armed_slot = 0
 
     def pace(self, sink: WireSink, first_s: float, gaps_s: Sequence[float]) -> None:
-        """Emit ``sink``'s first token at ``first_s`` (``time.monotonic()``), then one after
+        """Emit ``sink``'s first token at ``first_s`` (on the ticker's clock), then one after
         each gap."""
         self._put(_Paced(sink, first_s, gaps_s))
         self._arm()
@@ -82,14 +78,14 @@ class Ticker:
                 return
             self._handle.cancel()
         self._armed_slot = earliest
-        delay = earliest / _SLOTS_PER_S - time.monotonic()
-        self._handle = asyncio.get_running_loop().call_later(max(0.0, delay), self._fire)
+        self._handle = self._clock.call_at(earliest / _SLOTS_PER_S, self._fire)
 
     def _fire(self) -> None:
         # Every token of every constant-latency stream passes here: the per-stream step is
         # inlined (no call but the sink's, one slot computation per token in the common case).
         self._handle = None
-        now_slot = int(time.monotonic() * _SLOTS_PER_S) + 1
+        now_s = self._clock.now_s
+        now_slot = int(now_s() * _SLOTS_PER_S) + 1
         occupied, slots = self._occupied, self._slots
         ceil, heappop, heappush = math.ceil, heapq.heappop, heapq.heappush
         while occupied and occupied[0] <= now_slot:
@@ -97,8 +93,8 @@ class Ticker:
             # The slot's writes begin now, its tokens were due by its end: when that is late,
             # every token written is charged its own lateness (a catch-up write holds tokens
             # due at different times). One clock read a slot; the sums only when late.
-            now_s = time.monotonic()
-            late = now_s - due / _SLOTS_PER_S > LAG_NOTED_S
+            begun_s = now_s()
+            late = begun_s - due / _SLOTS_PER_S > LAG_NOTED_S
             for paced in slots.pop(due):
                 # Tokens of one stream already due go out in one write, as a server's
                 # buffered writer would send them.
@@ -123,7 +119,7 @@ class Ticker:
                     more = sink.emit(count)
                     # A cut or stopped sink writes fewer: charge those, pro rata.
                     written = sink.tokens - before
-                    sink.lag_sum_s += (now_s * count - due_sum_s) * written / count
+                    sink.lag_sum_s += (begun_s * count - due_sum_s) * written / count
                 else:
                     more = sink.emit(count)
                 if more and index < remaining:

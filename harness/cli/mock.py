@@ -13,7 +13,7 @@ from faults.profile import ProfileError, load_profile
 from harness.cli.errors import UserError
 from harness.contract.config_errors import describe_validation_error
 from mock_models import __main__ as mock_main
-from mock_models.settings import DemoFaults, MockSettings, constant_settings
+from mock_models.settings import MockSettings, constant_settings
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,8 +34,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument(
         "--faults",
         metavar="PROFILE",
-        help="a fault profile: a shipped name (brownout, flaky, ...) or a TOML "
-        "path; a TOML of demo fault shares (http_429, cut, ...) also works",
+        help="a fault profile: a shipped name (demo, brownout, flaky, ...) or a TOML path",
     )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ttft-ms", type=float, help="constant time to first token")
@@ -59,17 +58,9 @@ def _validation(source: str, exc: ValidationError) -> UserError:
 
 
 def _faults(name_or_path: str) -> dict[str, Any]:
-    """Settings fields for ``--faults``: a fault profile, or the older demo fault table."""
-    if name_or_path.endswith(".toml"):
-        table = _read_toml(name_or_path, "--faults")
-        if "rule" not in table:
-            try:
-                DemoFaults.model_validate(table)
-            except ValidationError as exc:
-                raise _validation(f"--faults {name_or_path}", exc) from None
-            return {"faults": table}
+    """Settings fields for ``--faults``: a fault profile, by shipped name or TOML path."""
     try:
-        return {"fault_profile": load_profile(name_or_path)}
+        return {"faults": load_profile(name_or_path)}
     except ProfileError as exc:
         raise UserError(f"--faults {exc}") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faults.catalogue import CATALOGUE, FaultKind, Phase, resolve_params, spec
@@ -165,3 +165,49 @@ def test_rule_models_are_frozen() -> None:
     rule = Rule(kind=FaultKind.CUT)
     with pytest.raises(ValueError):
         rule.probability = 0.5  # type: ignore[misc]
+
+
+@settings(max_examples=40)
+@given(shares=st.lists(st.floats(0, 0.5), min_size=1, max_size=4))
+def test_each_rules_slice_measures_its_share_and_one_takes_it_all(shares: list[float]) -> None:
+    # Sweep [0, 1) on a fine grid: the fraction of points per rule approximates its share
+    # (capped where the shares pass 1) within the grid step.
+    kinds = [FaultKind.HTTP_500, FaultKind.HTTP_502, FaultKind.HTTP_503, FaultKind.HTTP_504]
+    rules = [{"kind": kinds[i].value, "probability": p} for i, p in enumerate(shares)]
+    profile = parse_profile({"rule": rules}, "test")
+    steps = 5_000
+    counts: dict[int | None, int] = {}
+    for i in range(steps):
+        hit = choose(profile, _context(), i / steps)
+        index = None if hit is None else hit.rule_index
+        counts[index] = counts.get(index, 0) + 1
+    edge = 0.0
+    for index, share in enumerate(shares):
+        capped = min(1.0, edge + share) - edge
+        edge += capped
+        assert abs(counts.get(index, 0) / steps - capped) <= 2 / steps
+    assert abs(counts.get(None, 0) / steps - (1.0 - edge)) <= 2 / steps
+    everything = parse_profile({"rule": [{"kind": "http_502"}]}, "test")
+    hits = [choose(everything, _context(), u) for u in (0.0, 0.5, 0.999999)]
+    assert [None if hit is None else hit.kind for hit in hits] == [FaultKind.HTTP_502] * 3
+
+
+@given(
+    u=st.floats(0, 1, exclude_max=True),
+    api=st.sampled_from(["openai-chat", "openai-completions", "anthropic-messages"]),
+    stream=st.booleans(),
+)
+def test_the_demo_profile_splits_the_draw_as_the_demo_table_did(
+    u: float, api: str, stream: bool
+) -> None:
+    # The table laid 429, 500, 503 and cut out in that order over [0, 1), as running sums of
+    # their shares: one draw per attempt lands in the same kind under the profile.
+    upper, table = 0.0, None
+    for kind, share in (("http_429", 0.04), ("http_500", 0.02), ("http_503", 0.02), ("cut", 0.03)):
+        upper += share
+        if u < upper:
+            table = kind
+            break
+    context = AttemptContext(t_s=u * 60, deployment="d", model="m", api=api, stream=stream)
+    hit = choose(load_profile("demo"), context, u)
+    assert (None if hit is None else hit.kind.value) == table

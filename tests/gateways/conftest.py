@@ -172,9 +172,11 @@ class Upstream:
     def ledger_url(self) -> str:
         return self.base_url + "/tokenstorm/ledger"
 
-    def set_demo_faults(self, **shares: float) -> None:
+    def set_faults(self, **probabilities: float) -> None:
+        """A fault profile of one rule per kind, with these probabilities (none: no faults)."""
+        rules = [{"kind": kind, "probability": p} for kind, p in probabilities.items()]
         response = httpx.put(
-            self.base_url + "/tokenstorm/faults", json={"demo": shares}, timeout=5.0
+            self.base_url + "/tokenstorm/faults", json={"rule": rules}, timeout=5.0
         )
         assert response.status_code == 200, response.text
 

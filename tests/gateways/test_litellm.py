@@ -24,7 +24,7 @@ def test_healthy_streams_pass_with_server_usage(
     litellm_retry2: str, upstream: Upstream, runs: GatewayRuns, master_key: None
 ) -> None:
     upstream.reset()
-    upstream.set_demo_faults()
+    upstream.set_faults()
     run = runs.run("litellm-ok", litellm_retry2, upstream.ledger_url, rate_rps=4.0, tag_prompt=True)
     summary, records, ledger = run.summary, run.records, run.ledger
     assert summary["requests_sent"] >= 6
@@ -49,11 +49,11 @@ def test_num_retries_2_triples_upstream_attempts_on_500(
     litellm_retry2: str, upstream: Upstream, runs: GatewayRuns, master_key: None
 ) -> None:
     upstream.reset()
-    upstream.set_demo_faults(http_500=1.0)
+    upstream.set_faults(http_500=1.0)
     try:
         run = runs.run("litellm-500", litellm_retry2, upstream.ledger_url, rate_rps=2.0)
     finally:
-        upstream.set_demo_faults()
+        upstream.set_faults()
     summary, records, ledger = run.summary, run.records, run.ledger
     assert summary["requests_sent"] >= 4
     assert summary["requests_ok"] == 0
@@ -75,7 +75,7 @@ def test_tagged_multi_turn_sessions_pair_every_turn(
     """Chat sessions with a system prompt re-send their tagged history through LiteLLM; each
     turn's own tag, at the end of its last user message, names its request in the ledger."""
     upstream.reset()
-    upstream.set_demo_faults()
+    upstream.set_faults()
     scenario = runs.folder / "litellm-chat.toml"
     scenario.write_text(f"""name = "litellm-chat"
 seed = 12
@@ -138,7 +138,7 @@ def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(
     failing half of all attempts: the retries buy successes with upstream attempts, and
     ``tokenstorm compare`` puts the two amplifications side by side."""
     upstream.reset()
-    upstream.set_demo_faults(http_500=0.5)
+    upstream.set_faults(http_500=0.5)
     try:
         retry2 = runs.run(
             "litellm-flaky",
@@ -159,7 +159,7 @@ def test_compare_shows_what_num_retries_costs_on_a_flaky_upstream(
             tag_prompt=True,
         )
     finally:
-        upstream.set_demo_faults()
+        upstream.set_faults()
     assert noretry.summary["retry_amplification"] == 1.0
     assert noretry.summary["requests_failed"] > 0
     assert retry2.summary["retry_amplification"] > 1.2

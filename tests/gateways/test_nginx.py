@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 def test_streams_pass_through_and_correlate_by_run_id(
     nginx: Nginx, upstream: Upstream, runs: GatewayRuns
 ) -> None:
-    upstream.set_demo_faults()
+    upstream.set_faults()
     run = runs.run("nginx-ok", nginx.retry_url, upstream.ledger_url)
     summary, records, ledger = run.summary, run.records, run.ledger
     assert summary["requests_sent"] >= 10
@@ -50,13 +50,13 @@ def test_retry_amplification_on_500_follows_nginx_rules(
 ) -> None:
     """Every upstream attempt answers 500. With ``non_idempotent`` nginx tries each of its two
     servers once (2 upstream attempts per request); without it, a sent POST is never re-sent."""
-    upstream.set_demo_faults(http_500=1.0)
+    upstream.set_faults(http_500=1.0)
     try:
         url = nginx.retry_url if which == "retry" else nginx.default_url
         run_id = f"nginx-500-{which}"
         run = runs.run(run_id, url, upstream.ledger_url, rate_rps=5.0)
     finally:
-        upstream.set_demo_faults()
+        upstream.set_faults()
     summary, records, ledger = run.summary, run.records, run.ledger
     assert summary["requests_sent"] >= 5
     assert summary["requests_ok"] == 0

@@ -25,12 +25,12 @@ def test_default_mock_answers(tokenstorm_mock):
     assert _status(tokenstorm_mock) == 200
 
 
-@pytest.mark.tokenstorm_mock(faults={"http_503": 1.0}, seed=5)
+@pytest.mark.tokenstorm_mock(faults={"rule": [{"kind": "http_503"}]}, seed=5)
 def test_faulty_mock_fails_every_request(tokenstorm_mock):
     assert {_status(tokenstorm_mock) for _ in range(3)} == {503}
 
 
-@pytest.mark.tokenstorm_mock(faults={"http_5000": 1.0})
+@pytest.mark.tokenstorm_mock(faults={"rule": [{"kind": "http_5000"}]})
 def test_bad_marker(tokenstorm_mock):
     pass
 """
@@ -60,4 +60,4 @@ def test_fixture_in_a_user_suite(tmp_path: Path) -> None:
     )
     out = result.stdout
     assert "2 passed" in out and "1 error" in out, out + result.stderr
-    assert "tokenstorm_mock marker: faults.http_5000" in out, out
+    assert "tokenstorm_mock marker: faults.rule.0.kind" in out, out

@@ -44,17 +44,23 @@ def serving() -> Serving:
 
 
 async def fetch_ledger(
-    session: aiohttp.ClientSession, base_url: str, run_id: str | None = None
+    session: aiohttp.ClientSession, base_url: str, run_id: str | None = None, at_least: int = 0
 ) -> list[LedgerEntry]:
+    """The ledger, once it holds ``at_least`` lines: a line lands when its attempt ends, which
+    the server may learn of after the client did (polled, for up to 10 s)."""
     params = {"run_id": run_id} if run_id is not None else None
-    async with session.get(base_url + "/tokenstorm/ledger", params=params) as response:
-        assert response.status == 200
-        assert response.content_type == "application/x-ndjson"
-        lines = (await response.read()).splitlines()
-    return [from_dict(LedgerEntry, orjson.loads(line)) for line in lines if line.strip()]
+    for _ in range(1000):
+        async with session.get(base_url + "/tokenstorm/ledger", params=params) as response:
+            assert response.status == 200
+            assert response.content_type == "application/x-ndjson"
+            lines = [line for line in (await response.read()).splitlines() if line.strip()]
+        if len(lines) >= at_least:
+            break
+        await asyncio.sleep(0.01)
+    return [from_dict(LedgerEntry, orjson.loads(line)) for line in lines]
 
 
 @pytest.fixture
 def ledger_of() -> Callable[..., object]:
-    """``await ledger_of(session, base_url, run_id=None)`` → the ledger entries."""
+    """``await ledger_of(session, base_url, run_id=None, at_least=0)`` → the ledger entries."""
     return fetch_ledger

@@ -1,4 +1,4 @@
-"""The admin API: read settings, swap demo faults while serving, reset state."""
+"""The admin API: read settings, swap the fault profile while serving, reset state."""
 
 from __future__ import annotations
 
@@ -39,23 +39,30 @@ def test_faults_change_while_serving_and_reset_forgets(serving: Serving) -> None
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
             admin = base_url + "/tokenstorm/admin"
+            faults = base_url + "/tokenstorm/faults"
 
             async def chat() -> tuple[int, dict[str, object]]:
                 async with session.post(base_url + "/v1/chat/completions", json=_BODY) as response:
                     return response.status, orjson.loads(await response.read())
 
             assert (await chat())[0] == 200
-            async with session.put(admin + "/faults", json={"http_500": 1.0}) as response:
+            async with session.put(faults, json={"rule": [{"kind": "http_500"}]}) as response:
                 assert response.status == 200
             assert (await chat())[0] == 500
             async with session.put(
-                admin + "/faults", json={"http_500": 0.7, "cut": 0.7}
+                faults, json={"rule": [{"kind": "http_500", "probability": 1.7}]}
             ) as response:
                 assert response.status == 400
-                assert "add up to" in (await response.json())["error"]["message"]
+                message = (await response.json())["error"]["message"]
+                assert message.startswith("PUT /tokenstorm/faults: rule.0.probability: ")
+            async with session.get(faults) as response:
+                assert [r["kind"] for r in (await response.json())["rule"]] == ["http_500"]
             async with session.get(admin + "/settings") as response:
-                assert (await response.json())["faults"]["http_500"] == 1.0  # unchanged
-            async with session.put(admin + "/faults", json={}) as response:
+                assert (await response.json())["faults"] is None  # as started
+            async with session.put(faults, json={"profile": "none.toml"}) as response:
+                assert response.status == 400
+                assert "no such fault profile file" in (await response.json())["error"]["message"]
+            async with session.put(faults, json={"rule": []}) as response:
                 assert response.status == 200
             status, answer = await chat()
             assert status == 200

@@ -5,10 +5,10 @@ import sys
 import numpy as np
 
 from harness.contract.prompt_text import VOCABULARY
-from mock_models.attempt import RepeatCounter, attempt_digest, plan_attempt
+from mock_models.attempt import RepeatCounter, attempt_digest, fault_draw, plan_attempt
 from mock_models.flavour import ParsedRequest
 from mock_models.latency import jittered_s
-from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
+from mock_models.settings import DeploymentSettings, MockSettings
 
 _REQUEST = ParsedRequest(
     model="mock-small", prompt_tokens=120, max_tokens=None, stream=True, include_usage=True
@@ -31,18 +31,15 @@ def test_digest_is_stable_and_depends_on_every_part() -> None:
 
 def test_plan_is_a_function_of_the_digest() -> None:
     deployment = MockSettings().deployments[0]
-    faults = DemoFaults(http_429=0.3, cut=0.3)
-    plans = [
-        plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
-        for i in range(50)
-    ]
-    again = [
-        plan_attempt(deployment, faults, _REQUEST, attempt_digest(1, f"r{i}", 1, 0))
-        for i in range(50)
-    ]
+    digests = [attempt_digest(1, f"r{i}", 1, 0) for i in range(50)]
+    plans = [plan_attempt(deployment, _REQUEST, digest) for digest in digests]
+    again = [plan_attempt(deployment, _REQUEST, digest) for digest in digests]
     assert plans == again
     assert len({plan.latency.completion_tokens for plan in plans}) > 5
-    assert {plan.fault for plan in plans} == {"http_429", "cut", None}
+    # The fault draw is the first of the attempt's RNG, uniform over [0, 1).
+    assert [plan.fault_u for plan in plans] == [fault_draw(digest) for digest in digests]
+    assert len({plan.fault_u for plan in plans}) == 50
+    assert all(0.0 <= plan.fault_u < 1.0 for plan in plans)
     for plan in plans:
         assert len(plan.words) == plan.latency.completion_tokens
 
@@ -59,7 +56,7 @@ def test_plan_words_and_gaps_are_compact_and_the_seeded_draws() -> None:
         output_tokens_sigma=0.0,
     )
     digest = attempt_digest(3, "long", 1, 0)
-    plan = plan_attempt(deployment, DemoFaults(), _REQUEST, digest)
+    plan = plan_attempt(deployment, _REQUEST, digest)
     tokens = plan.latency.completion_tokens
     assert tokens == 1000
     held = sys.getsizeof(plan.words) + sys.getsizeof(plan.latency.gaps_s)
@@ -67,7 +64,7 @@ def test_plan_words_and_gaps_are_compact_and_the_seeded_draws() -> None:
     # The same draws as the generator gives, in the same order (fault, TTFT, length, gaps,
     # words): narrowing the storage changed no value.
     rng = np.random.Generator(np.random.PCG64(digest))
-    rng.random()
+    assert plan.fault_u == rng.random()
     jittered_s(0.02, 0.1, rng, 1)
     gaps = jittered_s(0.02, 0.1, rng, tokens - 1)
     words = rng.integers(0, len(VOCABULARY), size=tokens)

@@ -9,8 +9,9 @@ from contextlib import AbstractAsyncContextManager
 import aiohttp
 import orjson
 
+from faults.profile import FaultProfile, parse_profile
 from harness.contract.records import LedgerEntry
-from mock_models.settings import DemoFaults, DeploymentSettings, MockSettings
+from mock_models.settings import DeploymentSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
@@ -25,7 +26,15 @@ _DEPLOYMENT = DeploymentSettings(
     output_tokens=20,
     output_tokens_sigma=0.8,
 )
-_FAULTS = DemoFaults(http_429=0.2, cut=0.2, cut_after_tokens=2)
+_FAULTS = parse_profile(
+    {
+        "rule": [
+            {"kind": "http_429", "probability": 0.2},
+            {"kind": "cut", "probability": 0.2, "params": {"after_tokens": 2}},
+        ]
+    },
+    "test",
+)
 _BODY = {"model": "mock-d", "stream": True, "messages": [{"role": "user", "content": "x y"}]}
 
 
@@ -74,7 +83,7 @@ def test_same_seed_same_results_other_seed_other_results(
 
 def test_a_repeated_attempt_gets_fresh_draws(serving: Serving, ledger_of: LedgerOf) -> None:
     # A gateway retrying with the same headers must not meet the same fault forever.
-    faults = DemoFaults(http_500=0.5)
+    faults = FaultProfile.model_validate({"rule": [{"kind": "http_500", "probability": 0.5}]})
     settings = MockSettings(seed=4, deployments=(_DEPLOYMENT,), faults=faults)
 
     async def scenario() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from mock_models.__main__ import main, settings_from_args
 from mock_models.embedded import EmbeddedMock, MockStartError
-from mock_models.settings import DemoFaults, MockSettings, constant_settings
+from mock_models.settings import MockSettings, constant_settings
 
 
 def test_embedded_mock_serves_and_stops(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_embedded_mock_names_a_failed_start(tmp_path: Path) -> None:
 
 def test_command_line_rejects_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
     bad = MockSettings().model_dump()
-    bad["faults"] = DemoFaults().model_dump() | {"http_429": 0.8, "cut": 0.8}
+    bad["faults"] = {"rule": [{"kind": "http_429", "probability": 1.8}]}
     assert main(["--port", "0", "--config-json", orjson.dumps(bad).decode()]) == 2
     assert main(["--port", "0", "--config-json", "{not json"]) == 2
     captured = capsys.readouterr()

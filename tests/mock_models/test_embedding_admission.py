@@ -34,6 +34,22 @@ async def _embed(
         return (response.status, CIMultiDict(response.headers), body, time.monotonic() - sent)
 
 
+async def _until_no_sequence_runs(session: aiohttp.ClientSession, base_url: str) -> None:
+    """Poll ``/metrics`` until the engine runs no sequence (an aborted one leaves at the step
+    after the server learns the client left)."""
+    for _ in range(1000):
+        async with session.get(base_url + "/metrics") as response:
+            running = [
+                line
+                for line in (await response.text()).splitlines()
+                if line.startswith("vllm:num_requests_running{")
+            ]
+        if running and all(line.endswith(" 0") for line in running):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"a sequence still runs: {running}")
+
+
 def test_a_constant_deployment_takes_its_prefill_time(serving: Serving) -> None:
     text = synthetic_text(120, 3)
     tokens = count_tokens(text)
@@ -97,7 +113,7 @@ def test_an_engine_deployment_queues_embeddings_beside_its_streams(serving: Serv
             async with session.post(base_url + "/v1/chat/completions", json=chat) as stream:
                 await stream.content.readline()  # the slot is taken
                 busy_status, _, busy_body, _ = await _embed(session, base_url, "embed", text)
-            await asyncio.sleep(0.05)  # the aborted stream leaves at the next step
+            await _until_no_sequence_runs(session, base_url)  # the aborted stream's slot
             status, _, _, elapsed_s = await _embed(session, base_url, "embed", text)
             return busy_status, busy_body, status, elapsed_s
 

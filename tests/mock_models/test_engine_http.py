@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -123,23 +122,18 @@ def test_a_client_leaving_frees_the_slot_or_finishes(
             leaver = await session.post(base_url + path, json=body, headers=headers)
             await _read_tokens(leaver, 3)
             leaver.close()
-            left_at = time.monotonic()
             path, body, headers = _body("openai-chat", "next")
             async with session.post(base_url + path, json=body, headers=headers) as response:
-                await _read_tokens(response, 1)
-                next_ttft_s = time.monotonic() - left_at
                 await response.read()
             entries = await _entries(ledger_of, session, base_url, 2)
         by_id = {e.request_id: e for e in entries}
         assert by_id["leaver"].outcome == "cancelled"
         assert by_id["next"].outcome == "ok" and by_id["next"].completion_tokens == 150
-        # 150 tokens at 2 ms a step: finishing the leaver takes ~0.3 s.
+        # When the freed slot takes the next sequence: test_kv_engine, on a fake clock.
         if policy == "abort":
             assert 3 <= by_id["leaver"].completion_tokens < 150
-            assert next_ttft_s < 0.2
         else:
             assert by_id["leaver"].completion_tokens == 150  # billed in full
-            assert next_ttft_s > 0.2
             assert [e.request_id for e in entries] == ["leaver", "next"]
 
     asyncio.run(scenario())

@@ -128,7 +128,8 @@ def test_fault_on_the_mock(
         },
     )
     assert result.outcome.value == expected_outcome(kind, stream), result.error_detail
-    assert result.done_s - result.sent_s < TIMEOUT_S + 1.0  # nothing hangs past its timeout
+    # Nothing hangs past its timeout (a hang lasts an hour; a loaded machine adds seconds).
+    assert result.done_s - result.sent_s < TIMEOUT_S + 5.0
     spec = CATALOGUE[kind]
     if spec.status is not None:
         assert result.status_code == spec.status

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tomllib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from faults.profile import load_profile
 from harness.cli.errors import UserError
 from harness.cli.mock import settings_from_args
+from harness.cli.scenario_source import demo_scenario_text
 from harness.pytest_plugin import mock_settings
 from mock_models.settings import MockSettings, constant_settings
 from workloads.scenario import parse_scenario
@@ -25,7 +28,9 @@ _BODY = {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content":
 
 def _settings(profile: dict[str, Any] | str, seed: int = 5) -> MockSettings:
     base = constant_settings(ttft_ms=0, itl_ms=0, output_tokens=4, seed=seed)
-    return MockSettings(seed=seed, deployments=base.deployments, fault_profile=profile)  # type: ignore[arg-type]
+    return MockSettings.model_validate(
+        {"seed": seed, "deployments": base.deployments, "faults": profile}
+    )
 
 
 async def _post(
@@ -147,18 +152,26 @@ def _cli(faults: str) -> MockSettings:
     return settings_from_args(args)
 
 
-def test_mock_faults_flag_takes_a_profile_or_the_demo_table(tmp_path: Any) -> None:
-    profile = _cli("brownout").fault_profile
+def test_mock_faults_flag_takes_a_profile_name_or_file(tmp_path: Any) -> None:
+    profile = _cli("brownout").faults
     assert profile is not None and profile.name == "brownout"
-    demo = tmp_path / "demo.toml"
-    demo.write_text("http_429 = 0.5\n")
-    assert _cli(str(demo)).faults.http_429 == 0.5
+    demo = _cli("demo").faults
+    assert demo is not None and [rule.kind for rule in demo.rule] == [
+        "http_429",
+        "http_500",
+        "http_503",
+        "cut",
+    ]
     rules = tmp_path / "mine.toml"
     rules.write_text('[[rule]]\nkind = "cut"\nparams = { after_tokens = 2 }\n')
-    mine = _cli(str(rules)).fault_profile
+    mine = _cli(str(rules)).faults
     assert mine is not None and mine.name == "mine" and mine.rule[0].params == {"after_tokens": 2}
     with pytest.raises(UserError, match="no such fault profile"):
         _cli("nope")
+    table = tmp_path / "table.toml"  # the old demo table is no profile
+    table.write_text("http_429 = 0.5\n")
+    with pytest.raises(UserError, match=r"table\.toml: http_429: unknown field"):
+        _cli(str(table))
 
 
 def test_scenario_mock_faults_can_name_a_profile() -> None:
@@ -170,14 +183,22 @@ def test_scenario_mock_faults_can_name_a_profile() -> None:
         "duration": "1s",
     }
     scenario = parse_scenario(data)
-    assert scenario.mock.fault_profile is not None
-    assert scenario.mock.fault_profile.name == "cut-streams"
-    assert scenario.mock.faults.cut == 0.0  # the demo faults stay off
+    assert scenario.mock.faults is not None
+    assert scenario.mock.faults.name == "cut-streams"
+    inline = parse_scenario({**data, "mock": {"faults": {"rule": [{"kind": "http_502"}]}}})
+    assert inline.mock.faults is not None and inline.mock.faults.rule[0].kind == "http_502"
+    assert parse_scenario({k: v for k, v in data.items() if k != "mock"}).mock.faults is None
+
+
+def test_the_built_in_demo_names_the_demo_profile() -> None:
+    scenario = parse_scenario(tomllib.loads(demo_scenario_text()))
+    assert scenario.mock.faults == load_profile("demo")
 
 
 def test_the_pytest_plugin_takes_a_profile() -> None:
-    settings = mock_settings(profile={"rule": [{"kind": "http_504"}]}, seed=2)
-    assert settings.fault_profile is not None and settings.fault_profile.rule[0].kind == "http_504"
-    assert mock_settings(profile="flaky").fault_profile is not None
+    settings = mock_settings(faults={"rule": [{"kind": "http_504"}]}, seed=2)
+    assert settings.faults is not None and settings.faults.rule[0].kind == "http_504"
+    flaky = mock_settings(faults="flaky").faults
+    assert flaky is not None and flaky.name == "flaky"
     with pytest.raises(ValueError, match="tokenstorm_mock marker"):
-        mock_settings(profile="no-such-profile")
+        mock_settings(faults="no-such-profile")

@@ -1,12 +1,12 @@
-"""One fault route (``/tokenstorm/faults``, with ``/tokenstorm/admin/faults`` as its alias)
-that shows and swaps both the profile and the demo table; rules reaching every API flavour
-(``/v1/completions`` and ``/v1/embeddings`` too) unless they name some; the faults that act
-before an answer applied to embeddings, with ledger lines that say so."""
+"""One fault route (``/tokenstorm/faults``) that shows and swaps the fault profile, and no
+other; rules reaching every API flavour (``/v1/completions`` and ``/v1/embeddings`` too) unless
+they name some; the faults that act before an answer applied to embeddings, with ledger lines
+that say so."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -16,12 +16,12 @@ import pytest
 
 from faults.catalogue import API_FLAVOURS, CATALOGUE, FaultKind, Phase, applies
 from faults.decide import AttemptContext, choose
-from faults.profile import ProfileError, parse_profile
-from mock_models.admin import parse_fault_update
+from faults.profile import ProfileError, load_profile, parse_profile, profile_from_json
+from harness.contract.records import LedgerEntry
 from mock_models.settings import MockSettings, constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
-ROUTES = ("/tokenstorm/faults", "/tokenstorm/admin/faults")
+ROUTE = "/tokenstorm/faults"
 _CHAT = (
     "/v1/chat/completions",
     {"model": "m", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]},
@@ -32,7 +32,7 @@ _EMBEDDINGS = ("/v1/embeddings", {"model": "m", "input": "hi there"})
 
 def _settings(rules: list[dict[str, Any]]) -> MockSettings:
     base = constant_settings(ttft_ms=0, itl_ms=0, output_tokens=4, seed=2)
-    return MockSettings.model_validate({**base.model_dump(), "fault_profile": {"rule": rules}})
+    return MockSettings.model_validate({**base.model_dump(), "faults": {"rule": rules}})
 
 
 async def _call(
@@ -50,49 +50,55 @@ async def _call(
         return response.status, response.headers.get("x-tokenstorm-fault")
 
 
-@pytest.mark.parametrize("route", ROUTES)
-def test_one_route_shows_and_swaps_profile_and_demo_table(serving: Serving, route: str) -> None:
+def test_one_route_shows_and_swaps_the_profile(serving: Serving) -> None:
     async def scenario() -> None:
         async with serving(_settings([])) as base_url, aiohttp.ClientSession() as session:
-            url = base_url + route
-            body = {"profile": "rate-limit-storm", "demo": {"http_500": 1.0}}
-            async with session.put(url, json=body) as response:
+            url = base_url + ROUTE
+            async with session.put(url, json={"profile": "demo"}) as response:
                 assert response.status == 200
                 answer = await response.json()
-            assert answer["name"] == "rate-limit-storm" and answer["demo"]["http_500"] == 1.0
-            for other in ROUTES:  # both names show the same set-up
-                async with session.get(base_url + other) as response:
-                    assert await response.json() == answer
-            assert (await _call(session, base_url, _CHAT))[0] == 500  # the demo table acts
-            # A bad half leaves both halves as they were.
-            bad = {"rule": [{"kind": "http_502"}], "demo": {"http_500": 0.8, "cut": 0.8}}
-            async with session.put(url, json=bad) as response:
-                assert response.status == 400
-                message = (await response.json())["error"]["message"]
-                assert message.startswith(f"PUT {route}: demo") and "add up to" in message
+            assert answer["name"] == "demo" and "demo" not in answer
+            assert [rule["kind"] for rule in answer["rule"]] == [
+                "http_429",
+                "http_500",
+                "http_503",
+                "cut",
+            ]
             async with session.get(url) as response:
                 assert await response.json() == answer
-            # The GET document goes back in as it is, and {} clears the demo table.
-            async with session.put(url, json={**answer, "demo": {}}) as response:
-                assert (await response.json())["demo"]["http_500"] == 0.0
+            # The old name of the route, and the demo table it took, are gone.
+            async with session.get(base_url + "/tokenstorm/admin/faults") as response:
+                assert response.status == 404
+            async with session.put(url, json={"demo": {"http_500": 1.0}}) as response:
+                assert response.status == 400
+                message = (await response.json())["error"]["message"]
+                assert message.startswith(f"PUT {ROUTE}: demo: unknown field")
+            async with session.get(url) as response:
+                assert await response.json() == answer  # a bad PUT changes nothing
+            # The GET document goes back in as it is.
+            http_500 = {**answer, "rule": [{**answer["rule"][1], "probability": 1.0}]}
+            async with session.put(url, json=http_500) as response:
+                assert response.status == 200
+            assert (await _call(session, base_url, _CHAT))[0] == 500
+            async with session.put(url, json={"rule": []}) as response:
+                assert (await response.json())["rule"] == []
             assert (await _call(session, base_url, _CHAT))[0] == 200
 
     asyncio.run(scenario())
 
 
 def test_fault_updates_are_parsed_with_one_line_errors() -> None:
-    profile, demo = parse_fault_update(b'{"http_429": 0.5}')
-    assert profile is None and demo is not None and demo.http_429 == 0.5
-    profile, demo = parse_fault_update(b'{"rule": [{"kind": "cut"}]}')
-    assert profile is not None and profile.rule[0].kind is FaultKind.CUT and demo is None
+    profile = profile_from_json(b'{"rule": [{"kind": "cut"}]}')
+    assert profile.rule[0].kind is FaultKind.CUT
+    assert profile_from_json(b'{"profile": "demo"}') == load_profile("demo")
     for raw, words in (
         (b"[1]", "JSON object"),
         (b"{", "not JSON"),
         (b'{"profile": "nope"}', "no such fault profile"),
-        (b'{"demo": {"http_429": 2}}', "demo.http_429"),
+        (b'{"http_429": 0.5}', "http_429: unknown field"),
     ):
-        with pytest.raises(ValueError, match=words) as caught:
-            parse_fault_update(raw)
+        with pytest.raises(ProfileError, match=words) as caught:
+            profile_from_json(raw)
         assert "\n" not in str(caught.value)
 
 
@@ -136,7 +142,9 @@ def test_flavour_targets_split_completions_and_embeddings(serving: Serving) -> N
     asyncio.run(scenario())
 
 
-def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
+def test_embeddings_take_the_faults_before_the_answer(
+    serving: Serving, ledger_of: Callable[..., Awaitable[list[LedgerEntry]]]
+) -> None:
     async def scenario() -> None:
         # A cut rule means nothing to embeddings: it leaves them alone, hits the rest.
         async with (
@@ -172,15 +180,9 @@ def test_embeddings_take_the_faults_before_the_answer(serving: Serving) -> None:
                     await _call(session, base_url, _EMBEDDINGS, forced("hang; hang_s=5"))
             status, _ = await _call(session, base_url, _EMBEDDINGS, forced("stall"))
             assert status == 400
-            await asyncio.sleep(0.1)  # the hung attempt's line lands once it is given up
-            async with session.get(
-                base_url + "/tokenstorm/ledger", params={"run_id": "emb"}
-            ) as response:
-                lines = [line for line in (await response.text()).splitlines() if line]
-            seen = {
-                entry["request_id"]: (entry["api"], entry["fault"], entry["outcome"])
-                for entry in map(orjson.loads, lines)
-            }
+            # The hung attempt's line lands once the server learns it was given up.
+            entries = await ledger_of(session, base_url, run_id="emb", at_least=6)
+            seen = {entry.request_id: (entry.api, entry.fault, entry.outcome) for entry in entries}
             assert seen == {
                 "http_429": ("openai-embeddings", "http_429", "http_429"),
                 "overloaded_529": ("openai-embeddings", "overloaded_529", "http_5xx"),

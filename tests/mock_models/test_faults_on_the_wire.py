@@ -1,4 +1,5 @@
-"""Demo faults as a client sees them, and as the ledger records them."""
+"""The demo profile's kinds of fault (an error status, a cut) as a client sees them, and as the
+ledger records them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import aiohttp
 import orjson
 import pytest
 
+from faults.profile import FaultProfile
 from harness.contract.records import LedgerEntry
-from mock_models.settings import DemoFaults, MockSettings, constant_settings
+from mock_models.settings import MockSettings, constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
@@ -19,10 +21,17 @@ LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
 _PATHS = {"openai-chat": "/v1/chat/completions", "anthropic-messages": "/v1/messages"}
 
 
+_PARAMS = {"http_429": {"retry_after_s": 1.25}, "cut": {"after_tokens": 3}}
+
+
 def _settings(**faults: float) -> MockSettings:
     base = constant_settings(ttft_ms=1, itl_ms=0, output_tokens=10)
-    fault_settings = DemoFaults(retry_after_s=1.25, cut_after_tokens=3, **faults)
-    return MockSettings(seed=1, deployments=base.deployments, faults=fault_settings)
+    rules = [
+        {"kind": kind, "probability": probability, "params": _PARAMS.get(kind, {})}
+        for kind, probability in faults.items()
+    ]
+    profile = FaultProfile.model_validate({"rule": rules})
+    return MockSettings(seed=1, deployments=base.deployments, faults=profile)
 
 
 def _request(api: str, stream: bool) -> dict[str, object]:
@@ -78,10 +87,10 @@ def test_http_faults(
             expected = {
                 ("anthropic-messages", 429): "rate_limit_error",
                 ("anthropic-messages", 500): "api_error",
-                ("anthropic-messages", 503): "overloaded_error",
+                ("anthropic-messages", 503): "api_error",
                 ("openai-chat", 429): "rate_limit_exceeded",
                 ("openai-chat", 500): "server_error",
-                ("openai-chat", 503): "server_error",
+                ("openai-chat", 503): "service_unavailable",
             }[(api, status)]
             assert error_type == expected
             [entry] = await ledger_of(session, base_url)

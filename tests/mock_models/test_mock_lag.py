@@ -2,8 +2,10 @@
 because the server's loop was busy carries that lag in its ledger line and in /metrics; an
 answer served on time does not. Constant and engine deployments, streamed and not.
 
-The client shares the server's loop here, so "on time" allows up to a millisecond on average;
-the late answer is held up by 80 ms."""
+A ``timing`` test: real clock and loopback, so it runs in CI with bounds wide enough for a loaded
+machine (the late answer is held up by 80 ms; one on time may still catch a few ms of a busy
+machine). The exact accounting is tested on a fake clock (``test_engine_lag``, ``test_ticker``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]
 
 _BLOCK_S = 0.08
+#: What a loaded machine may add to an on-time answer's mean lag per token, in ms.
+_BUSY_MACHINE_MS = 10.0
+
+pytestmark = pytest.mark.timing
 
 
 def _settings(mode: str) -> MockSettings:
@@ -99,11 +105,12 @@ def test_a_late_answer_carries_its_lag_and_an_on_time_one_none(
 
     entries, metrics = asyncio.run(scenario())
     on_time, late = entries["on-time"].lag_ms, entries["late"].lag_ms
-    assert on_time is not None and on_time < 1.0
-    # The mean per token: streamed constant ~19 ms (five tokens 35-75 ms late of 20), engine
+    assert on_time is not None and late is not None
+    # The mean per token: streamed constant ~14 ms (five tokens 35-75 ms late of 20), engine
     # ~22 ms (one step 70 ms late, then the schedule moved 60 ms for every later token), a body
-    # ~36 ms.
-    assert late is not None and 4.0 <= late <= _BLOCK_S * 1000
+    # ~36 ms; a busy machine only adds to it.
+    assert 4.0 <= late <= 10 * _BLOCK_S * 1000
+    assert on_time < min(late, _BUSY_MACHINE_MS)
     assert entries["late"].completion_tokens == 20
     count = next(
         line

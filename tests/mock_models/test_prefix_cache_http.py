@@ -1,4 +1,5 @@
-"""Repeated context through the HTTP API: reported as cached, billed cheaper, answered faster.
+"""Repeated context through the HTTP API: reported as cached and billed cheaper (that cached
+tokens are not prefilled, so answered faster, is ``test_kv_engine``'s, on a fake clock).
 
 OpenAI's API caches prefixes by itself; Anthropic's only where ``cache_control`` marks a block
 (the first request then pays a cache write, the second reads it)."""
@@ -6,7 +7,6 @@ OpenAI's API caches prefixes by itself; Anthropic's only where ``cache_control``
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -94,33 +94,21 @@ def _usage(api: str, raw: bytes) -> dict[str, int]:
     }
 
 
-def _carries_a_token(lines: list[bytes]) -> bool:
-    return any(
-        b'"text_delta"' in line or (b'"content":"' in line and b'"content":""' not in line)
-        for line in lines
-    )
-
-
 @pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
-def test_repeated_context_is_cached_cheaper_and_faster(
+def test_repeated_context_is_cached_and_cheaper(
     serving: Serving, ledger_of: LedgerOf, api: str
 ) -> None:
     """OpenAI: automatic block hits; Anthropic: the marked context is written, then read."""
 
     async def scenario() -> None:
         async with serving(_SETTINGS) as base_url, aiohttp.ClientSession() as session:
-            ttfts, usages = [], []
+            usages = []
             for index, question in enumerate(("what is in it", "and what else is there")):
                 path, body = _request(api, question)
-                sent = time.perf_counter()
                 async with session.post(
                     base_url + path, json=body, headers={"x-tokenstorm-request-id": f"q{index}"}
                 ) as response:
-                    head = b""
-                    while not _carries_a_token(head.rsplit(b"\n", 2)[-2:]):
-                        head += await response.content.readline()
-                    ttfts.append(time.perf_counter() - sent)
-                    usages.append(_usage(api, head + await response.read()))
+                    usages.append(_usage(api, await response.read()))
             entries = await ledger_of(session, base_url)
         assert usages[0]["cached"] == 0
         if api == "openai-chat":
@@ -131,8 +119,6 @@ def test_repeated_context_is_cached_cheaper_and_faster(
             assert [u["written"] for u in usages] == [3000, 0]
             assert usages[1]["cached"] == 3000
         assert usages[1]["prompt"] == 3000 + len("and what else is there".split())
-        # 3,000 prefill tokens at 0.05 ms are 150 ms; the cached request prefills a handful.
-        assert ttfts[1] < ttfts[0] / 3
         assert [e.cached_tokens for e in entries] == [u["cached"] for u in usages]
         assert [e.cache_write_tokens for e in entries] == [u["written"] for u in usages]
         prices = load_price_book({})
@@ -203,11 +189,11 @@ def test_a_request_refused_by_a_full_queue_writes_no_cache_entry(
     async def scenario() -> None:
         async with serving(settings) as base_url, aiohttp.ClientSession() as session:
             url = base_url + "/v1/messages"
-            busy = asyncio.create_task(session.post(url, json=first_body))
-            await asyncio.sleep(0.05)  # the first holds the only slot for ~80 ms
+            # A stream's headers leave once its sequence is in the engine: the slot is taken.
+            busy = await session.post(url, json=first_body)
             async with session.post(url, json={**first_body, "system": other}) as refused:
                 assert refused.status == 429
-            async with await busy as response:
+            async with busy as response:
                 await response.read()
             async with session.post(url, json={**first_body, "system": other}) as third:
                 usage = _usage("anthropic-messages", await third.read())

@@ -108,7 +108,8 @@ def test_fault_through_the_proxy(proxy_url: str, kind: FaultKind, stream: bool, 
     request_id = f"{kind.value}-{api}-{stream}"
     result = _send(proxy_url, api, stream, header, request_id)
     assert result.outcome.value == expected_outcome(kind, stream), result.error_detail
-    assert result.done_s - result.sent_s < TIMEOUT_S + 1.0  # nothing hangs past its timeout
+    # Nothing hangs past its timeout (a hang lasts an hour; a loaded machine adds seconds).
+    assert result.done_s - result.sent_s < TIMEOUT_S + 5.0
     if CATALOGUE[kind].status is not None:
         assert result.status_code == CATALOGUE[kind].status
     if kind is FaultKind.HTTP_429:

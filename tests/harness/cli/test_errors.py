@@ -92,9 +92,9 @@ def test_report_on_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
     assert "manifest.json: missing" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_mock_rejects_bad_fault_shares(tmp_path: Path) -> None:
+def test_mock_rejects_a_bad_fault_profile(tmp_path: Path) -> None:
     faults = tmp_path / "faults.toml"
-    faults.write_text("http_429 = 0.8\ncut = 0.5\n")
+    faults.write_text('[[rule]]\nkind = "http_429"\nprobability = 1.8\n')
     result = _tokenstorm("mock", "--port", "0", "--faults", str(faults), cwd=tmp_path)
     assert result.returncode == 2
-    assert "must be <= 1" in result.stderr and "Traceback" not in result.stderr
+    assert "rule.0.probability" in result.stderr and "Traceback" not in result.stderr

@@ -21,7 +21,7 @@ def _scenario(http_500: float) -> str:
         'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 4 }]\n'
         '[mock]\ndeployments = [{ name = "only", model = "mock-small", ttft_ms = 5, '
         "itl_ms = 1, output_tokens = 4, output_tokens_sigma = 0 }]\n"
-        f"faults = {{ http_500 = {http_500} }}\n"
+        f'faults = {{ rule = [{{ kind = "http_500", probability = {http_500} }}] }}\n'
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 from harness.client.http import AttemptResult, HttpClient, retry_after_s
@@ -246,7 +247,13 @@ async def _send(
     timeout_s: float = 2.0,
     first_token_timeout_s: float | None = None,
 ) -> AttemptResult:
-    client = HttpClient(f"{base}/{route}/v1", api, api_key="sk-secret", connect_timeout_s=1.0)
+    client = HttpClient(
+        f"{base}/{route}/v1",
+        api,
+        api_key="sk-secret",
+        connect_timeout_s=1.0,
+        now=asyncio.get_running_loop().time,
+    )
     try:
         return await client.send(
             model="m",
@@ -262,7 +269,13 @@ async def _send(
         await client.close()
 
 
-def _run(route: str, **kwargs: Any) -> AttemptResult:
+def _run(
+    route: str,
+    virtual: Callable[[Callable[[], Awaitable[AttemptResult]]], Any] | None = None,
+    **kwargs: Any,
+) -> AttemptResult:
+    """One attempt against ``route``; on virtual time when given the ``virtual`` fixture."""
+
     async def main() -> AttemptResult:
         runner, base = await _serve()
         try:
@@ -270,6 +283,9 @@ def _run(route: str, **kwargs: Any) -> AttemptResult:
         finally:
             await runner.cleanup()
 
+    if virtual is not None:
+        result: AttemptResult = virtual(main)
+        return result
     return asyncio.run(main())
 
 
@@ -312,16 +328,16 @@ def test_malformed_chunk_is_protocol_error() -> None:
     assert result.outcome is Outcome.PROTOCOL_ERROR
 
 
-def test_never_ending_stream_times_out_within_its_deadline() -> None:
-    result = _run("forever", timeout_s=0.3)
+def test_never_ending_stream_times_out_at_its_deadline(virtual: Any) -> None:
+    result = _run("forever", virtual, timeout_s=0.3)
     assert result.outcome is Outcome.TIMEOUT_STREAM
-    assert 0.29 <= result.done_s - result.sent_s < 1.0
+    assert result.done_s - result.sent_s == pytest.approx(0.3, abs=1e-9)  # virtual time
 
 
-def test_no_answer_is_a_first_token_timeout() -> None:
-    result = _run("hang", timeout_s=5.0, first_token_timeout_s=0.2)
+def test_no_answer_is_a_first_token_timeout(virtual: Any) -> None:
+    result = _run("hang", virtual, timeout_s=5.0, first_token_timeout_s=0.2)
     assert result.outcome is Outcome.TIMEOUT_FIRST_TOKEN
-    assert result.done_s - result.sent_s < 1.0
+    assert result.done_s - result.sent_s == pytest.approx(0.2, abs=1e-9)  # virtual time
 
 
 def test_html_instead_of_a_stream_is_protocol_error() -> None:
