@@ -17,7 +17,6 @@ from harness.cost import load_price_book
 from harness.gates.catalog import COUNTERS, RATIOS, TRENDS_MS, VALUES
 from harness.metrics.summary import SummaryInputs, summarize
 from mock_models.settings import (
-    DemoFaults,
     DeploymentSettings,
     EngineSettings,
     MockSettings,
@@ -100,7 +99,7 @@ def test_every_shipped_profile_is_documented() -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [MockSettings, DeploymentSettings, EngineSettings, RateLimitSettings, DemoFaults],
+    [MockSettings, DeploymentSettings, EngineSettings, RateLimitSettings],
     ids=lambda model: model.__name__,
 )
 def test_every_mock_setting_is_named(model: type[BaseModel]) -> None:
