@@ -19,6 +19,9 @@ Edge semantics (docs/metrics.md gives the definitions):
 - Token totals are what the client observed over all sent attempts (usage when the server
   sent one, else the client's count); ``output_tokens_per_s`` is the completion tokens of
   successful attempts per second of the planned steady phase, like ``achieved_rps``.
+  ``cached_tokens_total`` and ``cache_hit_rate`` are null when no attempt's usage said.
+- Unknown stays unknown: a figure that cannot be computed (no price, no usage, no ledger) is
+  null, never 0; ``wasted_cost_usd`` is null whenever ``cost_usd_total`` is.
 - Cost, waste, upstream attempts and amplification come from the ledger when there is one
   (``cost_source = "ledger"``); see ``harness.metrics.costs`` and ``harness.metrics.upstream``.
 """
@@ -128,7 +131,10 @@ def _latencies(
 def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, Any]:
     sent = [r for r in records if lat.is_sent(r)]
     prompt = sum(r.prompt_tokens or 0 for r in sent)
-    cached = sum(r.cached_tokens or 0 for r in sent)
+    # Only a server's usage says how much of a prompt its cache served: with none (usage
+    # dropped, or counted by the client) the figures are unknown, not 0.
+    reported = [r.cached_tokens for r in sent if r.cached_tokens is not None]
+    cached = sum(reported) if reported else None
     written = sum(r.cache_write_tokens or 0 for r in sent)
     delivered = sum(lat.output_tokens(r) for r in sent if lat.is_ok(r))
     return {
@@ -136,7 +142,7 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
         "prompt_tokens_total": prompt,
         "completion_tokens_total": sum(r.completion_tokens or 0 for r in sent),
         "cached_tokens_total": cached,
-        "cache_hit_rate": _ratio(cached, prompt),
+        "cache_hit_rate": None if cached is None else _ratio(cached, prompt),
         "cache_write_tokens_total": written,
         "usage_source_counts": dict(
             sorted(Counter(r.usage_source or "none" for r in sent).items())
@@ -200,7 +206,9 @@ def _upstream_and_cost(
     figures.update(
         cost_usd_total=total,
         cost_per_1k_requests_usd=None if total is None else _ratio(total * 1000, requests_sent),
-        wasted_cost_usd=total_usd(i for i in items if i.wasted),
+        # A share of an unknown total is unknown too, even when the attempts it covers
+        # happen to bill no token: "$0 wasted" beside an unknown total would read as known.
+        wasted_cost_usd=None if total is None else total_usd(i for i in items if i.wasted),
         unpriced_models=unpriced,
         prices=prices_used(items, inputs.prices),
     )

@@ -76,9 +76,12 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             f"{fmt.rate(s.get('goodput_rps'))} / {fmt.share(s.get('slo_attainment'))}",
         ),
         ("retry amplification", fmt.ratio(s.get("retry_amplification"))),
-        ("cost total", f"{fmt.usd(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})"),
-        ("cost per 1k requests", fmt.usd(s.get("cost_per_1k_requests_usd"))),
-        ("wasted cost", fmt.usd(s.get("wasted_cost_usd"))),
+        (
+            "cost total",
+            f"{fmt.usd_or_unknown(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})",
+        ),
+        ("cost per 1k requests", fmt.usd_or_unknown(s.get("cost_per_1k_requests_usd"))),
+        ("wasted cost", fmt.usd_or_unknown(s.get("wasted_cost_usd"))),
         (
             "cache hit rate / tokens written to cache",
             f"{fmt.share(s.get('cache_hit_rate'))} / "

@@ -1,0 +1,21 @@
+"""Report tables read from a summary dict: unknown figures say so."""
+
+from __future__ import annotations
+
+from harness.report import tables
+
+
+def test_unknown_cost_figures_read_unknown_in_the_headline() -> None:
+    rows = dict(
+        tables.headline_rows(
+            {"cost_usd_total": None, "cost_per_1k_requests_usd": None, "wasted_cost_usd": None}
+        )
+    )
+    assert rows["wasted cost"].startswith("unknown")
+    assert rows["cost total"].startswith("unknown")
+    assert "$0" not in "".join(rows.values())
+
+
+def test_zero_waste_reads_zero() -> None:
+    rows = dict(tables.headline_rows({"cost_usd_total": 0.5, "wasted_cost_usd": 0.0}))
+    assert rows["wasted cost"] == "$0"
