@@ -55,7 +55,7 @@ from harness.metrics.slo import slo_figures
 from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
 from harness.metrics.validity import ValidityLimits, assess_validity
 
-SUMMARY_SCHEMA = "tokenstorm.summary/1"
+SUMMARY_SCHEMA = "tokenstorm.summary/2"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,11 +38,24 @@ GROUP_HEADER: Row = (
     "completion tokens",
     "cost",
 )
+#: The client's view: requests grouped by what the client asked for.
 GROUPS: tuple[tuple[str, str], ...] = (
-    ("by_model", "model"),
-    ("by_deployment", "deployment"),
+    ("by_requested_model", "requested model"),
     ("by_tenant", "tenant"),
     ("by_workload", "workload"),
+)
+#: The upstream's view: every attempt the upstream received, by the deployment that served it.
+UPSTREAM_HEADER: Row = (
+    "deployment",
+    "models served",
+    "attempts",
+    "ok",
+    "delivered",
+    "outcomes",
+    "prompt tokens",
+    "completion tokens",
+    "cost",
+    "wasted",
 )
 
 
@@ -140,6 +153,47 @@ def group_rows(summary: Mapping[str, Any], key: str) -> list[Row]:
             )
         )
     return rows
+
+
+def _count_list(counts: Any) -> str:
+    if not isinstance(counts, Mapping) or not counts:
+        return fmt.MISSING
+    return ", ".join(f"{name} {fmt.count(number)}" for name, number in counts.items())
+
+
+def upstream_rows(summary: Mapping[str, Any]) -> list[Row]:
+    """``by_upstream_deployment``: one row per deployment the upstream's attempts went to."""
+    groups = summary.get("by_upstream_deployment")
+    if not isinstance(groups, Mapping):
+        return []
+    rows: list[Row] = []
+    for name, group in groups.items():
+        tokens = group.get("tokens") or {}
+        rows.append(
+            (
+                str(name),
+                _count_list(group.get("models")),
+                fmt.count(group.get("attempts")),
+                fmt.count(group.get("attempts_ok")),
+                fmt.count(group.get("delivered")),
+                _count_list(group.get("outcomes")),
+                fmt.count(tokens.get("prompt_tokens")),
+                fmt.count(tokens.get("completion_tokens")),
+                fmt.usd(group.get("cost_usd_total")),
+                fmt.usd(group.get("wasted_cost_usd")),
+            )
+        )
+    return rows
+
+
+def upstream_title(summary: Mapping[str, Any]) -> str:
+    """Where the upstream table's attempts come from."""
+    if summary.get("cost_source") == "ledger":
+        return "by upstream deployment (every attempt the upstream received, from its ledger)"
+    return (
+        "by upstream deployment (no ledger: the client's attempts, by the deployment their "
+        "answers named)"
+    )
 
 
 def price_rows(summary: Mapping[str, Any]) -> list[Row]:
