@@ -69,6 +69,11 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
             slo=scenario.slo,
             client_cpu_s=manifest.get("client_cpu_s"),
             wall_s=manifest.get("wall_s"),
+            ledger_url=manifest.get("ledger_url"),
+            ledger_origin=str(
+                manifest.get("ledger_origin")
+                or ("embedded" if manifest.get("embedded_mock") else "unknown")
+            ),
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".

@@ -367,6 +367,11 @@ def execute(
                 if entries or not upstream.ledger_guessed:
                     write_jsonl(paths.ledger, entries)
                     manifest["ledger_url"] = redact_url(ledger)
+                    manifest["ledger_origin"] = (
+                        "embedded"
+                        if embedded
+                        else ("target" if upstream.ledger_guessed else "option")
+                    )
                     if note:
                         manifest["ledger_note"] = note
             except RunError as exc:

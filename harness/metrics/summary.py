@@ -22,8 +22,8 @@ Edge semantics (docs/metrics.md gives the definitions):
   ``cached_tokens_total`` and ``cache_hit_rate`` are null when no attempt's usage said.
 - Unknown stays unknown: a figure that cannot be computed (no price, no usage, no ledger) is
   null, never 0; ``wasted_cost_usd`` is null whenever ``cost_usd_total`` is.
-- Cost, waste, upstream attempts and amplification come from the ledger when there is one
-  (``cost_source = "ledger"``); see ``harness.metrics.costs`` and ``harness.metrics.upstream``.
+- Cost, waste, upstream attempts, amplification and gateway overhead come from the ledger
+  when there is one (``cost_source = "ledger"``); see ``harness.metrics.upstream_figures``.
 """
 
 from __future__ import annotations
@@ -31,45 +31,22 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness.contract.outcomes import Outcome
-from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest
-from harness.contract.terms import Slo
-from harness.cost import PriceBook
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
 from harness.metrics.breakdown import breakdowns
-from harness.metrics.costs import (
-    CostItem,
-    items_from_ledger,
-    items_from_records,
-    plan_models,
-    prices_used,
-    total_usd,
-    unpriced_labels,
-)
+from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats_ms
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import slo_figures
-from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
-from harness.metrics.validity import ValidityLimits, assess_validity
+from harness.metrics.upstream_figures import upstream_and_cost
+from harness.metrics.validity import assess_validity
+
+__all__ = ["SUMMARY_SCHEMA", "SummaryInputs", "summarize"]
 
 SUMMARY_SCHEMA = "tokenstorm.summary/2"
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryInputs:
-    run_id: str
-    duration_s: float
-    plan: Sequence[PlannedRequest]
-    records: Sequence[AttemptRecord]
-    ledger: Sequence[LedgerEntry] | None
-    prices: PriceBook
-    slo: Slo
-    client_cpu_s: float | None
-    wall_s: float | None
-    limits: ValidityLimits = field(default_factory=ValidityLimits)
 
 
 def _ratio(numerator: float | None, denominator: float) -> float | None:
@@ -152,69 +129,6 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
     }
 
 
-def _upstream_and_cost(
-    inputs: SummaryInputs, requests_sent: int, notes: list[str]
-) -> tuple[dict[str, Any], list[CostItem]]:
-    ok_records = [r for r in inputs.records if lat.is_ok(r)]
-    delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)
-    figures: dict[str, Any] = {
-        "upstream_attempts": None,
-        "retry_amplification": None,
-        "token_amplification": None,
-        "gateway_overhead_ms": None,
-        "upstream_lag_ms": None,
-    }
-    if inputs.ledger is None:
-        items = items_from_records(inputs.records, plan_models(inputs.plan), inputs.prices)
-        figures["cost_source"] = "client"
-        notes.append(
-            "no upstream ledger: retry amplification, token amplification and "
-            "gateway overhead are unknown; cost and waste are the client's view "
-            "(a lower bound: failed attempts rarely report usage)"
-        )
-    else:
-        entries = entries_of_run(inputs.ledger, inputs.run_id)
-        correlation = correlate(entries, inputs.records)
-        items = items_from_ledger(correlation, inputs.prices)
-        upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
-        overhead = gateway_overhead_s(correlation)
-        # Answers with tokens only: a refusal waits for nothing and would dilute the p99.
-        lags_s = [
-            e.lag_ms / 1000.0 for e in entries if e.lag_ms is not None and e.completion_tokens > 0
-        ]
-        figures.update(
-            upstream_attempts=len(entries),
-            retry_amplification=_ratio(len(entries), requests_sent),
-            token_amplification=_ratio(upstream_tokens, delivered_tokens),
-            gateway_overhead_ms=None if overhead is None else stats_ms(overhead),
-            upstream_lag_ms=stats_ms(lags_s) if lags_s else None,
-            cost_source="ledger",
-        )
-        if entries and not correlation.possible:
-            notes.append(
-                "ledger lines carry no request ids (headers dropped on the way?): "
-                "waste and gateway overhead cannot be attributed"
-            )
-    total = total_usd(items)
-    unpriced = unpriced_labels(items)
-    if unpriced:
-        notes.append(
-            "no price known for "
-            + ", ".join(unpriced)
-            + ": cost figures are null (add a [prices] entry to the scenario)"
-        )
-    figures.update(
-        cost_usd_total=total,
-        cost_per_1k_requests_usd=None if total is None else _ratio(total * 1000, requests_sent),
-        # A share of an unknown total is unknown too, even when the attempts it covers
-        # happen to bill no token: "$0 wasted" beside an unknown total would read as known.
-        wasted_cost_usd=None if total is None else total_usd(i for i in items if i.wasted),
-        unpriced_models=unpriced,
-        prices=prices_used(items, inputs.prices),
-    )
-    return figures, items
-
-
 def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     """The JSON-ready content of ``summary.json`` (see the module docstring for semantics)."""
     requests = group_requests(inputs.plan, inputs.records)
@@ -228,7 +142,7 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     summary.update(_latencies(inputs.records, requests))
     summary.update(_tokens(inputs.records, inputs.duration_s))
     summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
-    cost_figures, items = _upstream_and_cost(inputs, summary["requests_sent"], notes)
+    cost_figures, items = upstream_and_cost(inputs, summary["requests_sent"], notes)
     summary.update(cost_figures)
     goodput, attainment = slo_figures(requests, inputs.slo, inputs.duration_s)
     summary.update(

@@ -89,6 +89,7 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             f"{fmt.rate(s.get('goodput_rps'))} / {fmt.share(s.get('slo_attainment'))}",
         ),
         ("retry amplification", fmt.ratio(s.get("retry_amplification"))),
+        ("upstream ledger", ledger_line(s.get("ledger_source"))),
         (
             "cost total",
             f"{fmt.usd_or_unknown(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})",
@@ -101,6 +102,27 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             f"{fmt.count(s.get('cache_write_tokens_total'))}",
         ),
     ]
+
+
+_ORIGINS = {
+    "embedded": "the embedded mock",
+    "target": "found at the target",
+    "option": "given with --ledger",
+}
+_UPSTREAMS = {
+    "mock": "written by a tokenstorm mock, the model: gateway overhead is measured against it",
+    "proxy": "written by a fault proxy: gateway overhead cannot be told from it",
+}
+
+
+def ledger_line(source: Any) -> str:
+    """Which ledger a run read, and whether gateway overhead could be measured against it."""
+    if not isinstance(source, Mapping):
+        return "none"
+    origin = _ORIGINS.get(str(source.get("origin")), "origin not recorded")
+    upstream = _UPSTREAMS.get(str(source.get("upstream")), "writer unknown")
+    url = source.get("url")
+    return f"{url} ({origin}; {upstream})" if url else f"{origin} ({upstream})"
 
 
 def latency_rows(summary: Mapping[str, Any]) -> list[Row]:

@@ -69,6 +69,9 @@ def test_run_against_a_running_mock_finds_its_ledger(tmp_path: Path, mock_url: s
     assert summary["retry_amplification"] == 1.0
     manifest = json.loads((tmp_path / "direct" / "manifest.json").read_text())
     assert manifest["ledger_url"] == f"{mock_url}/tokenstorm/ledger"
+    assert manifest["ledger_origin"] == "target"
+    assert summary["ledger_source"]["upstream"] == "mock"
+    assert summary["gateway_overhead_ms"]["count"] == summary["requests_ok"]
 
 
 class _HtmlHandler(BaseHTTPRequestHandler):
