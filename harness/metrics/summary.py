@@ -10,9 +10,11 @@ Edge semantics (docs/metrics.md gives the definitions):
   So ``planned = sent + dropped + cancelled`` and ``sent = ok + failed``.
 - TTFT, TTFT corrected, ITL, TPOT, E2E and E2E corrected come from *successful* attempts only,
   so all latency distributions describe the same population; failures show in the error rate
-  and the outcome counts. ITL pools every gap of every successful stream; TPOT needs >= 2
-  output tokens. ``latency_with_retries_ms`` covers every sent request whose final attempt
-  finished, whatever its outcome: from the first attempt's intended time to the final end.
+  and the outcome counts. ITL pools every gap of every successful stream, and is withheld
+  when the client read tokens in batches because it fell behind
+  (``harness.metrics.token_pace``); TPOT needs >= 2 output tokens.
+  ``latency_with_retries_ms`` covers every sent request whose final attempt finished,
+  whatever its outcome: from the first attempt's intended time to the final end.
 - ``target_rps`` counts the planned requests whose (earliest) offset falls inside the steady
   phase; ``achieved_rps`` the requests actually sent; both per second of ``duration_s``.
 - Schedule lag covers every sent attempt, retries included.
@@ -41,6 +43,7 @@ from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats_ms
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import slo_figures
+from harness.metrics.token_pace import client_behind, itl_figures
 from harness.metrics.upstream_figures import upstream_and_cost
 from harness.metrics.validity import assess_validity
 
@@ -94,7 +97,6 @@ def _latencies(
     return {
         "ttft_ms": over(ok, lat.ttft_s),
         "ttft_corrected_ms": over(ok, lat.ttft_corrected_s),
-        "itl_ms": stats_ms(gap for a in ok for gap in lat.itl_gaps_s(a)),
         "tpot_ms": over(ok, lat.tpot_s),
         "e2e_ms": over(ok, lat.e2e_s),
         "e2e_corrected_ms": over(ok, lat.e2e_corrected_s),
@@ -140,6 +142,23 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     }
     summary.update(_request_counts(requests, inputs.duration_s))
     summary.update(_latencies(inputs.records, requests))
+    cpu_share = (
+        None
+        if inputs.client_cpu_s is None or inputs.wall_s is None
+        else _ratio(inputs.client_cpu_s, inputs.wall_s)
+    )
+    itl = itl_figures(
+        [gap for a in inputs.records if lat.is_ok(a) for gap in lat.itl_gaps_s(a)],
+        client_behind(
+            summary["schedule_lag_ms"]["p99"],
+            cpu_share,
+            inputs.limits.max_schedule_lag_p99_ms,
+            inputs.limits.max_client_cpu_share,
+        ),
+    )
+    summary.update(itl_ms=itl.itl_ms, itl_same_read_share=itl.same_read_share)
+    if itl.remark is not None:
+        notes.append(itl.remark)
     summary.update(_tokens(inputs.records, inputs.duration_s))
     summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
     cost_figures, items = upstream_and_cost(inputs, summary["requests_sent"], notes)
@@ -168,14 +187,12 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         wall_s=inputs.wall_s,
         limits=inputs.limits,
     )
+    if itl.withheld_because is not None:
+        validity_notes.append(itl.withheld_because)
     summary.update(
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
-        client_cpu_share=(
-            None
-            if inputs.client_cpu_s is None or inputs.wall_s is None
-            else _ratio(inputs.client_cpu_s, inputs.wall_s)
-        ),
+        client_cpu_share=cpu_share,
         valid=valid,
         validity_notes=validity_notes,
         notes=notes,
