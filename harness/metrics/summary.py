@@ -186,6 +186,8 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
         limits=inputs.limits,
+        achieved_rps=summary["achieved_rps"],
+        target_rps=summary["target_rps"],
     )
     if itl.withheld_because is not None:
         validity_notes.append(itl.withheld_because)
