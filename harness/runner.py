@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import orjson
 
@@ -38,7 +37,6 @@ from harness.contract.records import (
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
-from harness.rebuild import rebuild_run
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from mock_models.embedded import EmbeddedMock
 from workloads import build_plan
@@ -92,6 +90,8 @@ def _check_reachable(url: str, timeout_s: float) -> None:
 def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
     proxy serves it at /tokenstorm/faults), or None when there is none to be had."""
+    import httpx  # only once the run is over: it is not needed before the first request
+
     url = ledger_url.removesuffix("/ledger") + "/faults"
     try:
         response = httpx.get(url, timeout=timeout_s)
@@ -112,6 +112,8 @@ def fetch_ledger(
     ``x-tokenstorm-*`` headers), the lines without any run id are kept instead, and the note
     says so. Raises ``RunError`` with a one-line reason when the ledger cannot be read.
     """
+    import httpx
+
     try:
         response = httpx.get(ledger_url, timeout=timeout_s)
         response.raise_for_status()
@@ -266,8 +268,12 @@ def execute(
     preflight: bool = True,
     progress: bool = True,
     abort_check: AbortCheck | None = None,
+    reports: bool = True,
 ) -> RunResult:
     """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
+
+    ``reports=False`` writes summary.json but not report.html and report.md
+    (``tokenstorm report`` builds them later from the run's files).
 
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
@@ -381,7 +387,9 @@ def execute(
             if profile is not None:
                 manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
-    summary = rebuild_run(paths)
+    from harness.rebuild import rebuild_run  # metrics and reports: after the run, not before
+
+    summary = rebuild_run(paths, reports=reports)
     return RunResult(
         paths=paths,
         summary=summary,

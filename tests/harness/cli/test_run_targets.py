@@ -129,3 +129,33 @@ def test_run_against_garbage_records_protocol_errors(tmp_path: Path) -> None:
     assert summary["error_rate"] == 1.0
     assert summary["retry_amplification"] is None  # no ledger: never guessed
     assert not (run_dir / "ledger.jsonl").exists()
+
+
+def test_no_report_writes_the_summary_only_and_never_loads_matplotlib(
+    tmp_path: Path, mock_url: str
+) -> None:
+    # In one process, as a CI loop runs it: the whole run, then what it imported.
+    script = (
+        "import sys\n"
+        "from harness.cli.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "loaded = sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules)\n"
+        "print('LOADED', ','.join(loaded))\n"
+        "sys.exit(code)\n"
+    )
+    args = ["run", "--target", f"{mock_url}/v1", "--rate", "10", "--duration", "1s"]
+    args += ["--out", str(tmp_path), "--run-id", "ci", "--no-progress", "--no-report"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED \n" in result.stdout, result.stdout
+    assert "not written (--no-report)" in result.stdout
+    run_dir = tmp_path / "ci"
+    assert (run_dir / "summary.json").is_file()
+    assert not (run_dir / "report.html").exists() and not (run_dir / "report.md").exists()
+    later = subprocess.run(
+        _command("report", str(run_dir)), capture_output=True, text=True, timeout=60
+    )
+    assert later.returncode == 0, later.stderr
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
