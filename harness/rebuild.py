@@ -82,6 +82,12 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
         notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
     if "finished_at" not in manifest:
         notes.append("the run did not finish (killed?): figures cover the records written")
+    wanted = scenario.arrival.requests
+    if wanted is not None and len(plan) < wanted:
+        notes.append(
+            f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
+            "the duration or the trace ended first"
+        )
     for key in ("ledger_error", "ledger_note"):
         if manifest.get(key):
             notes.append(str(manifest[key]))

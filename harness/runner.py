@@ -39,7 +39,7 @@ from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from mock_models.embedded import EmbeddedMock
-from workloads import build_plan
+from workloads.planner import plan_run
 from workloads.scenario import Scenario
 
 STOP_GRACE_S = 5.0
@@ -90,7 +90,7 @@ def _check_reachable(url: str, timeout_s: float) -> None:
 def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
     proxy serves it at /tokenstorm/faults), or None when there is none to be had."""
-    import httpx  # only once the run is over: it is not needed before the first request
+    import httpx  # not needed before the first request
 
     url = ledger_url.removesuffix("/ledger") + "/faults"
     try:
@@ -270,10 +270,8 @@ def execute(
     abort_check: AbortCheck | None = None,
     reports: bool = True,
 ) -> RunResult:
-    """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
-
-    ``reports=False`` writes summary.json but not report.html and report.md
-    (``tokenstorm report`` builds them later from the run's files).
+    """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
+    alone) one run into ``out_dir/run_id``.
 
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
@@ -286,7 +284,10 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    plan = build_plan(scenario)
+    planned = plan_run(scenario)
+    plan = planned.plan
+    if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
+        scenario = scenario.model_copy(update={"duration": planned.duration_s})
     write_jsonl(paths.plan, plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
@@ -319,7 +320,8 @@ def execute(
         )
         config = EngineConfig(
             run_id=run_id,
-            duration_s=scenario.duration,
+            # After a plan cut by [arrival] requests, later turns may go on for a drain.
+            duration_s=scenario.duration + (scenario.drain if planned.cut_by_requests else 0.0),
             drain_s=scenario.drain,
             timeout_s=scenario.target.timeout,
             first_token_timeout_s=scenario.target.first_token_timeout,
@@ -373,11 +375,8 @@ def execute(
                 if entries or not upstream.ledger_guessed:
                     write_jsonl(paths.ledger, entries)
                     manifest["ledger_url"] = redact_url(ledger)
-                    manifest["ledger_origin"] = (
-                        "embedded"
-                        if embedded
-                        else ("target" if upstream.ledger_guessed else "option")
-                    )
+                    origin = "target" if upstream.ledger_guessed else "option"
+                    manifest["ledger_origin"] = "embedded" if embedded else origin
                     if note:
                         manifest["ledger_note"] = note
             except RunError as exc:
@@ -387,7 +386,7 @@ def execute(
             if profile is not None:
                 manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
-    from harness.rebuild import rebuild_run  # metrics and reports: after the run, not before
+    from harness.rebuild import rebuild_run  # not needed before the first request
 
     summary = rebuild_run(paths, reports=reports)
     return RunResult(

@@ -159,3 +159,34 @@ def test_no_report_writes_the_summary_only_and_never_loads_matplotlib(
     )
     assert later.returncode == 0, later.stderr
     assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+
+
+def test_run_with_requests_sends_exactly_that_many(tmp_path: Path, mock_url: str) -> None:
+    result = subprocess.run(
+        _command(
+            "run",
+            "--target",
+            f"{mock_url}/v1",
+            "--rate",
+            "40",
+            "--requests",
+            "12",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "twelve",
+            "--no-progress",
+            "--no-report",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "twelve" / "summary.json").read_text())
+    assert summary["requests_planned"] == summary["requests_sent"] == 12
+    # The steady phase is the plan's (about 12 / 40 s), not the quick flags' 30 s default.
+    assert summary["duration_s"] < 2.0
+    manifest = json.loads((tmp_path / "twelve" / "manifest.json").read_text())
+    assert manifest["scenario"]["arrival"]["requests"] == 12
+    assert manifest["scenario"]["duration"] == summary["duration_s"]
