@@ -10,7 +10,8 @@ Cost of one attempt, prices in USD per token::
     (prompt - cached - cache_write) * input + cached * cache_read + cache_write * cache_creation
     + completion * output
 
-(a cache price missing from the entry is the input price: what a provider without one bills).
+(a cache price missing from the entry is the input price: what a provider without one bills),
+over the tokens ``billed_tokens`` says the attempt is billed for (refusals cost nothing).
 
 Refresh the snapshot with ``python -m harness.prices_refresh`` (never edit it by hand).
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from harness.contract.outcomes import Outcome
 from harness.contract.terms import Price
 
 SNAPSHOT_RESOURCE = "model_prices.json"
@@ -37,6 +39,55 @@ DEFAULT_PRICE_AS: Mapping[str, str] = {
 }
 
 _PER_MTOK = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class BilledTokens:
+    """The tokens of one attempt a provider bills (``cached`` and ``cache_write`` are parts of
+    ``prompt``)."""
+
+    prompt: int
+    cached: int
+    cache_write: int
+    completion: int
+
+
+NOT_BILLED = BilledTokens(0, 0, 0, 0)
+
+
+def billed_tokens(
+    outcome: str,
+    prompt_tokens: int,
+    cached_tokens: int,
+    cache_write_tokens: int,
+    completion_tokens: int,
+) -> BilledTokens:
+    """What one attempt is billed for, by how it ended: only what the upstream processed.
+
+    - ``ok``: everything it reported, prompt and completion (an answer without completion
+      tokens, an embedding, still bills its prompt).
+    - any other outcome after at least one generated token (``stream_cut``, ``stream_error``,
+      ``reset``, ``timeout_stream``, ``protocol_error``, a client that gave up or was cancelled
+      mid-stream): the prefill and the tokens generated, prompt + completion.
+    - any other outcome with no generated token: nothing. A refusal (``http_429``,
+      ``http_4xx``, ``http_5xx`` including 529) is answered before the model runs; a
+      connection that failed (``connect_error``, ``timeout_connect``) or a request never sent
+      (``dropped``) never reached it; an attempt that timed out or was cancelled before its
+      first token (``timeout_first_token``, ``cancelled``) produced nothing to bill.
+
+    Providers bill tokens processed and do not charge refused requests (Azure OpenAI states it
+    for 429s; Novita's billing page lists 4xx, 429 and 5xx as free and a client disconnect
+    after the model started as billed). A provider that bills a prompt rejected by its content
+    filter, or the prefill of a request cancelled before its first token, bills more than this.
+    """
+    if outcome != Outcome.OK and completion_tokens <= 0:
+        return NOT_BILLED
+    return BilledTokens(
+        max(prompt_tokens, 0),
+        max(cached_tokens, 0),
+        max(cache_write_tokens, 0),
+        max(completion_tokens, 0),
+    )
 
 
 @dataclass(frozen=True, slots=True)

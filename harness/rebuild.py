@@ -19,7 +19,6 @@ from harness.contract.records import (
 from harness.cost import load_price_book
 from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
-from harness.report import write_reports
 from harness.run_dir import RunPaths, read_manifest
 from workloads.scenario import Scenario, describe_scenario_error
 
@@ -37,8 +36,9 @@ def _scenario(paths: RunPaths, manifest: dict[str, Any]) -> Scenario:
         raise RebuildError(describe_scenario_error(f"{paths.manifest} scenario", exc)) from None
 
 
-def rebuild_run(paths: RunPaths) -> dict[str, Any]:
-    """Summarise and report the run in ``paths``; return the summary."""
+def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
+    """Summarise the run in ``paths`` into summary.json and, unless ``reports`` is false, write
+    report.html and report.md (which import jinja2 and matplotlib); return the summary."""
     if not paths.root.is_dir():
         raise RebuildError(f"{paths.root}: no such run directory")
     try:
@@ -69,6 +69,11 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
             slo=scenario.slo,
             client_cpu_s=manifest.get("client_cpu_s"),
             wall_s=manifest.get("wall_s"),
+            ledger_url=manifest.get("ledger_url"),
+            ledger_origin=str(
+                manifest.get("ledger_origin")
+                or ("embedded" if manifest.get("embedded_mock") else "unknown")
+            ),
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".
@@ -77,6 +82,12 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
         notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
     if "finished_at" not in manifest:
         notes.append("the run did not finish (killed?): figures cover the records written")
+    wanted = scenario.arrival.requests
+    if wanted is not None and len(plan) < wanted:
+        notes.append(
+            f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
+            "the duration or the trace ended first"
+        )
     for key in ("ledger_error", "ledger_note"):
         if manifest.get(key):
             notes.append(str(manifest[key]))
@@ -86,5 +97,8 @@ def rebuild_run(paths: RunPaths) -> dict[str, Any]:
         if windows:
             summary["fault_windows"] = window_figures(records, windows)
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    write_reports(paths.root, summary, records, manifest)
+    if reports:
+        from harness.report import write_reports
+
+        write_reports(paths.root, summary, records, manifest)
     return summary

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import orjson
 
@@ -38,10 +37,9 @@ from harness.contract.records import (
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
-from harness.rebuild import rebuild_run
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from mock_models.embedded import EmbeddedMock
-from workloads import build_plan
+from workloads.planner import plan_run
 from workloads.scenario import Scenario
 
 STOP_GRACE_S = 5.0
@@ -92,6 +90,8 @@ def _check_reachable(url: str, timeout_s: float) -> None:
 def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
     proxy serves it at /tokenstorm/faults), or None when there is none to be had."""
+    import httpx  # not needed before the first request
+
     url = ledger_url.removesuffix("/ledger") + "/faults"
     try:
         response = httpx.get(url, timeout=timeout_s)
@@ -112,6 +112,8 @@ def fetch_ledger(
     ``x-tokenstorm-*`` headers), the lines without any run id are kept instead, and the note
     says so. Raises ``RunError`` with a one-line reason when the ledger cannot be read.
     """
+    import httpx
+
     try:
         response = httpx.get(ledger_url, timeout=timeout_s)
         response.raise_for_status()
@@ -266,8 +268,10 @@ def execute(
     preflight: bool = True,
     progress: bool = True,
     abort_check: AbortCheck | None = None,
+    reports: bool = True,
 ) -> RunResult:
-    """Plan, send, record, summarise and report one run into ``out_dir/run_id``.
+    """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
+    alone) one run into ``out_dir/run_id``.
 
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
@@ -280,7 +284,10 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    plan = build_plan(scenario)
+    planned = plan_run(scenario)
+    plan = planned.plan
+    if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
+        scenario = scenario.model_copy(update={"duration": planned.duration_s})
     write_jsonl(paths.plan, plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
@@ -313,7 +320,8 @@ def execute(
         )
         config = EngineConfig(
             run_id=run_id,
-            duration_s=scenario.duration,
+            # After a plan cut by [arrival] requests, later turns may go on for a drain.
+            duration_s=scenario.duration + (scenario.drain if planned.cut_by_requests else 0.0),
             drain_s=scenario.drain,
             timeout_s=scenario.target.timeout,
             first_token_timeout_s=scenario.target.first_token_timeout,
@@ -367,6 +375,8 @@ def execute(
                 if entries or not upstream.ledger_guessed:
                     write_jsonl(paths.ledger, entries)
                     manifest["ledger_url"] = redact_url(ledger)
+                    origin = "target" if upstream.ledger_guessed else "option"
+                    manifest["ledger_origin"] = "embedded" if embedded else origin
                     if note:
                         manifest["ledger_note"] = note
             except RunError as exc:
@@ -376,7 +386,9 @@ def execute(
             if profile is not None:
                 manifest["fault_profile"] = profile
         write_manifest(paths, manifest)
-    summary = rebuild_run(paths)
+    from harness.rebuild import rebuild_run  # not needed before the first request
+
+    summary = rebuild_run(paths, reports=reports)
     return RunResult(
         paths=paths,
         summary=summary,

@@ -61,6 +61,15 @@ class Scenario(_Strict):
             raise ValueError("duration must be greater than zero")
         if not self.workload and self.trace is None:
             raise ValueError("give at least one [[workload]] or a [trace] to replay")
+        if (
+            self.arrival.requests is not None
+            and self.arrival.shape
+            and "duration" not in self.model_fields_set
+        ):
+            raise ValueError(
+                "arrival shapes are laid over the run's duration: with [arrival] requests, "
+                "give duration too"
+            )
         return self
 
 

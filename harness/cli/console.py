@@ -13,7 +13,21 @@ def _ms(stats: Any, key: str) -> str:
 
 
 def _usd(value: Any) -> str:
-    return "-" if value is None else f"${value:.4f}"
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def _cost_line(summary: Mapping[str, Any]) -> str:
+    """Cost, per 1k requests and waste; an unknown figure says "unknown", never $0."""
+    source = summary.get("cost_source", "-")
+    if summary.get("cost_usd_total") is None:
+        unpriced = summary.get("unpriced_models") or []
+        why = f"no price for {', '.join(unpriced)}" if unpriced else "not computable"
+        return f"unknown ({why}; {source})"
+    return (
+        f"{_usd(summary.get('cost_usd_total'))} total, "
+        f"{_usd(summary.get('cost_per_1k_requests_usd'))} per 1k requests, "
+        f"{_usd(summary.get('wasted_cost_usd'))} wasted ({source})"
+    )
 
 
 def render_summary(summary: Mapping[str, Any], report_path: str, target: str) -> str:
@@ -39,9 +53,7 @@ def render_summary(summary: Mapping[str, Any], report_path: str, target: str) ->
         f"{_ms(summary.get('ttft_ms'), 'p99'):>8}",
         f"  E2E           p50 {_ms(summary.get('e2e_ms'), 'p50'):>8}   p99 "
         f"{_ms(summary.get('e2e_ms'), 'p99'):>8}",
-        f"  cost          {_usd(summary.get('cost_usd_total'))} total, "
-        f"{_usd(summary.get('cost_per_1k_requests_usd'))} per 1k requests, "
-        f"{_usd(summary.get('wasted_cost_usd'))} wasted ({summary.get('cost_source', '-')})",
+        f"  cost          {_cost_line(summary)}",
         f"  retry amp.    {amp}",
         f"  validity      {verdict}",
         *(f"  note          {note}" for note in summary.get("notes", [])),

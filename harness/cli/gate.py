@@ -36,7 +36,6 @@ from harness.gates import (
 )
 from harness.gates.abortable import LIVE_TRENDS
 from harness.gates.budget import Check
-from harness.report import write_reports
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.
 NOISE_SEED = 0x6A7E
@@ -62,8 +61,11 @@ def bad_budget(exc: BudgetError) -> int:
     return EXIT_BAD_BUDGET
 
 
-def apply_budget(run_dir: Path, budget: Budget, baseline_dir: Path | None) -> GateReport:
-    """Evaluate, write gates.json, junit.xml and the reports' gate table; return the report."""
+def apply_budget(
+    run_dir: Path, budget: Budget, baseline_dir: Path | None, *, reports: bool = True
+) -> GateReport:
+    """Evaluate, write gates.json, junit.xml and (unless ``reports`` is false) the reports'
+    gate table; return the report."""
     try:
         run = load_run(run_dir)
         baseline = None if baseline_dir is None else load_run(baseline_dir)
@@ -74,7 +76,10 @@ def apply_budget(run_dir: Path, budget: Budget, baseline_dir: Path | None) -> Ga
         json.dumps(gates_json(report), indent=2) + "\n", encoding="utf-8"
     )
     (run_dir / "junit.xml").write_text(junit_xml(report), encoding="utf-8")
-    write_reports(run_dir, run.summary, list(run.records or ()), run.manifest)
+    if reports:
+        from harness.report import write_reports  # jinja2: not on a run's start-up path
+
+        write_reports(run_dir, run.summary, list(run.records or ()), run.manifest)
     return report
 
 
@@ -107,7 +112,8 @@ def gate_after_run(run_dir: Path, budget: Budget | None, args: argparse.Namespac
     if budget is None:
         return 0
     baseline = None if args.baseline is None else Path(args.baseline)
-    report = apply_budget(run_dir, budget, baseline)
+    reports = not getattr(args, "no_report", False)
+    report = apply_budget(run_dir, budget, baseline, reports=reports)
     sys.stdout.write(console_table(report) + "\n")
     return report.exit_code
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from harness.cli.errors import UserError
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
 from harness.contract.records import write_jsonl
-from workloads import build_plan, preview, render_svg, render_text
+from workloads import preview, render_svg, render_text
+from workloads.planner import plan_run
 from workloads.traces import TraceError
 
 
@@ -31,16 +32,17 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def handle(args: argparse.Namespace) -> int:
     scenario, source = resolve_scenario(args.scenario, args)
     try:
-        plan = build_plan(scenario)
+        planned = plan_run(scenario)
     except TraceError as exc:
         raise UserError(str(exc)) from None
+    plan = planned.plan
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         count = write_jsonl(out, plan)
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
-    summary = preview(plan, scenario.duration)
+    summary = preview(plan, planned.duration_s)
     sys.stdout.write(
         f"plan of {source} ({scenario.name}, seed {scenario.seed}): "
         f"{count} requests written to {out}\n"

@@ -8,7 +8,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.cli.compare import write_comparison
 from harness.cli.console import render_summary
 from harness.cli.errors import EXIT_INTERRUPTED, UserError
 from harness.cli.gate import (
@@ -57,6 +56,12 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="do not check that the target accepts connections first",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write summary.json but not report.html/report.md (for CI loops that gate on "
+        "the summary; 'tokenstorm report RUN_DIR' builds them later)",
+    )
     add_budget_flags(parser)
     parser.add_argument(
         "--matrix",
@@ -85,13 +90,19 @@ def _one(
             preflight=not args.no_preflight,
             progress=not args.no_progress,
             abort_check=abort_check(budget),
+            reports=not args.no_report,
         )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None
     target = (
         "embedded mock" if scenario.target.url is None else str(redact_url(scenario.target.url))
     )
-    sys.stdout.write(render_summary(result.summary, str(result.paths.report_html), target) + "\n")
+    report = (
+        f"not written (--no-report); tokenstorm report {result.paths.root} builds it"
+        if args.no_report
+        else str(result.paths.report_html)
+    )
+    sys.stdout.write(render_summary(result.summary, report, target) + "\n")
     if result.aborted is not None:
         sys.stdout.write(
             f"aborted at {result.aborted['at_s']:.1f} s: "
@@ -139,6 +150,8 @@ def _matrix(
         if result.interrupted:
             return EXIT_INTERRUPTED
         codes.append(code)
+    from harness.cli.compare import write_comparison  # only a matrix compares
+
     write_comparison(
         [folder / e.name for e in entries],
         folder,

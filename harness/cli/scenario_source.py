@@ -41,6 +41,13 @@ def add_quick_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", choices=["openai-chat", "anthropic-messages"])
     parser.add_argument("--rate", metavar="RPS", help="session arrival rate, e.g. 5 or '300/m'")
     parser.add_argument("--duration", metavar="S", help="run length, e.g. 30s, 5m")
+    parser.add_argument(
+        "--requests",
+        metavar="N",
+        type=int,
+        help="stop after N requests ([arrival] requests); without --duration the run lasts "
+        "as long as they need, the scenario's duration aside",
+    )
     parser.add_argument("--seed", type=int)
 
 
@@ -174,6 +181,10 @@ def _override(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     data["target"] = target
     if getattr(args, "rate", None):
         data["arrival"] = {**data.get("arrival", {}), "rate": args.rate}
+    if getattr(args, "requests", None) is not None:
+        data["arrival"] = {**data.get("arrival", {}), "requests": args.requests}
+        if not getattr(args, "duration", None):
+            data.pop("duration", None)  # N requests, however long they take
     if getattr(args, "duration", None):
         data["duration"] = args.duration
     if getattr(args, "seed", None) is not None:

@@ -74,6 +74,10 @@ class Arrival(_Strict):
 
     ``trace`` instead fits a gamma process to a recorded trace (its mean rate times
     ``trace_time_scale``, its inter-arrival CV); the path is found like a ``Dist`` trace.
+
+    ``requests`` stops the plan after that many requests (sessions start until it is reached,
+    the last one keeps only its first turns); without a ``duration`` the run lasts as long as
+    they need, with one whichever ends first wins (``workloads.planner``).
     """
 
     process: Literal["constant", "poisson", "gamma"] = "poisson"
@@ -82,6 +86,7 @@ class Arrival(_Strict):
     shape: tuple[ArrivalShape, ...] = ()
     trace: TraceRef = None
     trace_time_scale: float = Field(default=1.0, gt=0)
+    requests: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> Arrival:

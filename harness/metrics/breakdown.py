@@ -1,17 +1,22 @@
-"""Splits by tag: logical requests and cost items in, ``by_model``/``by_deployment``/``by_tenant``/
-``by_workload`` objects out (tag value -> a small summary).
+"""Splits: logical requests and cost items in, the ``by_*`` objects of summary.json out.
 
-Request counts and latencies go to the group of the request's *final* attempt (for model and
-deployment) or of its planned tags (tenant, workload). Cost and tokens go to the group of each
-billable attempt itself, so a failed attempt on one deployment followed by a success on
-another charges each deployment its own share. A request without the tag is grouped under
-``(none)``; a ledger line that cannot be tied to a request under ``(unknown)``.
+Two views, named as such. The client's view (``by_requested_model``, ``by_tenant``,
+``by_workload``) groups logical requests by what the client asked for: the plan's model, or
+its planned tags; counts and latencies are the requests', and cost and tokens are those of
+every attempt made on a request's behalf (tied to it by request id), wherever a gateway sent
+it. A request without the tag is grouped under ``(none)``; an attempt tied to no request under
+``(unknown)``. The upstream's view (``by_upstream_deployment``) groups the attempts the
+upstream received by the deployment that served them, from the same source as cost (the
+ledger's lines, or the client's attempts and the deployment their answers named): attempts,
+outcomes, the models served, tokens billed, cost and waste. After a gateway's fallback the
+first view shows the requested model and what answered it, the second every deployment that
+was tried.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from harness.metrics.costs import CostItem, token_totals, total_usd
@@ -26,18 +31,30 @@ RequestKey = Callable[[LogicalRequest], str]
 ItemKey = Callable[[CostItem], str]
 
 
-def _tag_keys(tag: str, by_id: Mapping[str, LogicalRequest]) -> tuple[RequestKey, ItemKey]:
-    def of_request(request: LogicalRequest) -> str:
-        return request.tags.get(tag) or NO_TAG
-
+def _keys(of_request: RequestKey, by_id: Mapping[str, LogicalRequest]) -> ItemKey:
     def of_item(item: CostItem) -> str:
         request = by_id.get(item.request_id) if item.request_id is not None else None
         return of_request(request) if request is not None else UNKNOWN
 
-    return of_request, of_item
+    return of_item
 
 
-def _group(
+def _tag(tag: str) -> RequestKey:
+    return lambda request: request.tags.get(tag) or NO_TAG
+
+
+def _waste_usd(items: Sequence[CostItem]) -> float | None:
+    """What the group's undelivered attempts cost; unknown whenever the group's cost is."""
+    if total_usd(items) is None:
+        return None
+    return total_usd(i for i in items if i.wasted)
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))
+
+
+def _client_group(
     requests: Sequence[LogicalRequest],
     items: Sequence[CostItem],
     request_key: RequestKey,
@@ -69,16 +86,54 @@ def _group(
     return result
 
 
+def _answered_by(requests: Sequence[LogicalRequest]) -> dict[str, dict[str, int]]:
+    """Per requested model, the model named by the answers of its successful requests."""
+    answered: dict[str, list[str]] = defaultdict(list)
+    for request in requests:
+        final = request.final
+        if request.is_ok and final is not None:
+            answered[request.requested_model].append(final.model or UNKNOWN)
+    return {model: _counts(names) for model, names in answered.items()}
+
+
+def _upstream(items: Sequence[CostItem]) -> dict[str, Any]:
+    by_deployment: dict[str, list[CostItem]] = defaultdict(list)
+    for item in items:
+        by_deployment[item.deployment].append(item)
+    result: dict[str, Any] = {}
+    for deployment in sorted(by_deployment):
+        group = by_deployment[deployment]
+        result[deployment] = {
+            "attempts": len(group),
+            "attempts_ok": sum(1 for i in group if i.outcome == "ok"),
+            "delivered": sum(1 for i in group if not i.wasted),
+            "outcomes": _counts(i.outcome for i in group),
+            "models": _counts(i.model for i in group),
+            "tokens": token_totals(group),
+            "cost_usd_total": total_usd(group),
+            "wasted_cost_usd": _waste_usd(group),
+        }
+    return result
+
+
 def breakdowns(
     requests: Sequence[LogicalRequest], items: Sequence[CostItem]
 ) -> dict[str, dict[str, Any]]:
-    """All four ``by_*`` objects of summary.json."""
+    """The ``by_*`` objects of summary.json (see the module docstring for the two views)."""
     by_id = {request.request_id: request for request in requests}
-    tenant = _tag_keys("tenant", by_id)
-    workload = _tag_keys("workload", by_id)
+
+    def requested(request: LogicalRequest) -> str:
+        return request.requested_model
+
+    by_model = _client_group(requests, items, requested, _keys(requested, by_id))
+    for model, answered in _answered_by(requests).items():
+        by_model[model]["answered_by_model"] = answered
+    for figures in by_model.values():
+        figures.setdefault("answered_by_model", {})
+    tenant, workload = _tag("tenant"), _tag("workload")
     return {
-        "by_model": _group(requests, items, lambda r: r.model, lambda i: i.model),
-        "by_deployment": _group(requests, items, lambda r: r.deployment, lambda i: i.deployment),
-        "by_tenant": _group(requests, items, *tenant),
-        "by_workload": _group(requests, items, *workload),
+        "by_requested_model": by_model,
+        "by_upstream_deployment": _upstream(items),
+        "by_tenant": _client_group(requests, items, tenant, _keys(tenant, by_id)),
+        "by_workload": _client_group(requests, items, workload, _keys(workload, by_id)),
     }

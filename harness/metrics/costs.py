@@ -1,9 +1,10 @@
 """Billable attempts: ledger lines (or client attempts) and a ``PriceBook`` in, USD figures out.
 
-With a ledger, cost is what the upstream billed: every attempt it received, with the tokens
-it processed and generated (also for streams the client abandoned). Without one, cost falls
-back to the client's own attempts and usage, which misses upstream retries and usually the
-tokens of failed attempts, so the summary says which source it used.
+With a ledger, cost is what the upstream would bill: every attempt it received, for the tokens
+``harness.cost.billed_tokens`` bills by its outcome (a refusal costs nothing; a stream cut or
+abandoned after its first token costs its prompt and the tokens generated). Without one, cost
+falls back to the client's own attempts and usage under the same rule, which misses upstream
+retries and usually the tokens of failed attempts, so the summary says which source it used.
 
 A figure is None, never a silent 0, when some billable attempt has tokens but no known price;
 ``unpriced`` then names the model/deployment pairs concerned.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.records import AttemptRecord, PlannedRequest
-from harness.cost import PriceBook
+from harness.cost import PriceBook, billed_tokens
 from harness.metrics.latency import is_ok
 from harness.metrics.upstream import Correlation
 
@@ -25,7 +26,8 @@ UNKNOWN = "(unknown)"
 
 @dataclass(frozen=True, slots=True)
 class CostItem:
-    """One billable attempt: who served it, its tokens, its price, and whether it was waste."""
+    """One attempt: who served it, how it ended, the tokens it is billed for, their price, and
+    whether it was waste."""
 
     request_id: str | None
     model: str
@@ -36,6 +38,7 @@ class CostItem:
     cost_usd: float | None
     wasted: bool
     cache_write_tokens: int = 0
+    outcome: str = "ok"
 
     @property
     def unpriced(self) -> bool:
@@ -47,24 +50,33 @@ def _item(
     request_id: str | None,
     model: str,
     deployment: str,
-    prompt: int,
-    cached: int,
-    completion: int,
+    outcome: str,
+    tokens: tuple[int, int, int, int],
     wasted: bool,
-    cache_write: int = 0,
 ) -> CostItem:
+    """``tokens`` as reported: prompt, cached, cache write, completion; billed by the outcome."""
+    billed = billed_tokens(outcome, *tokens)
     cost = book.cost_usd(
         model,
         None if deployment == UNKNOWN else deployment,
-        prompt,
-        cached,
-        completion,
-        cache_write,
+        billed.prompt,
+        billed.cached,
+        billed.completion,
+        billed.cache_write,
     )
-    if cost is None and prompt == 0 and completion == 0:
-        cost = 0.0  # nothing was processed, so the missing price cannot matter
+    if cost is None and billed.prompt == 0 and billed.completion == 0:
+        cost = 0.0  # nothing is billed, so the missing price cannot matter
     return CostItem(
-        request_id, model, deployment, prompt, cached, completion, cost, wasted, cache_write
+        request_id,
+        model,
+        deployment,
+        billed.prompt,
+        billed.cached,
+        billed.completion,
+        cost,
+        wasted,
+        billed.cache_write,
+        outcome,
     )
 
 
@@ -75,11 +87,14 @@ def items_from_ledger(correlation: Correlation, book: PriceBook) -> list[CostIte
             entry.request_id,
             entry.model or UNKNOWN,
             entry.deployment or UNKNOWN,
-            entry.prompt_tokens,
-            entry.cached_tokens,
-            entry.completion_tokens,
+            entry.outcome,
+            (
+                entry.prompt_tokens,
+                entry.cached_tokens,
+                entry.cache_write_tokens,
+                entry.completion_tokens,
+            ),
             wasted=not delivered,
-            cache_write=entry.cache_write_tokens,
         )
         for entry, delivered in zip(correlation.entries, correlation.delivered, strict=True)
     ]
@@ -100,11 +115,14 @@ def items_from_records(
                 record.request_id,
                 model,
                 record.deployment or UNKNOWN,
-                record.prompt_tokens or 0,
-                record.cached_tokens or 0,
-                record.completion_tokens or 0,
+                record.outcome,
+                (
+                    record.prompt_tokens or 0,
+                    record.cached_tokens or 0,
+                    record.cache_write_tokens or 0,
+                    record.completion_tokens or 0,
+                ),
                 wasted=not is_ok(record),
-                cache_write=record.cache_write_tokens or 0,
             )
         )
     return items

@@ -69,6 +69,14 @@ class LogicalRequest:
         return self.planned.model if self.planned is not None else UNKNOWN
 
     @property
+    def requested_model(self) -> str:
+        """The model the client asked for (the plan's), whoever answered."""
+        if self.planned is not None:
+            return self.planned.model
+        first = self.attempts[0].model if self.attempts else None
+        return first or UNKNOWN
+
+    @property
     def deployment(self) -> str:
         final = self.final
         if final is not None and final.deployment:

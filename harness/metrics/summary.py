@@ -10,17 +10,22 @@ Edge semantics (docs/metrics.md gives the definitions):
   So ``planned = sent + dropped + cancelled`` and ``sent = ok + failed``.
 - TTFT, TTFT corrected, ITL, TPOT, E2E and E2E corrected come from *successful* attempts only,
   so all latency distributions describe the same population; failures show in the error rate
-  and the outcome counts. ITL pools every gap of every successful stream; TPOT needs >= 2
-  output tokens. ``latency_with_retries_ms`` covers every sent request whose final attempt
-  finished, whatever its outcome: from the first attempt's intended time to the final end.
+  and the outcome counts. ITL pools every gap of every successful stream, and is withheld
+  when the client read tokens in batches because it fell behind
+  (``harness.metrics.token_pace``); TPOT needs >= 2 output tokens.
+  ``latency_with_retries_ms`` covers every sent request whose final attempt finished,
+  whatever its outcome: from the first attempt's intended time to the final end.
 - ``target_rps`` counts the planned requests whose (earliest) offset falls inside the steady
   phase; ``achieved_rps`` the requests actually sent; both per second of ``duration_s``.
 - Schedule lag covers every sent attempt, retries included.
 - Token totals are what the client observed over all sent attempts (usage when the server
   sent one, else the client's count); ``output_tokens_per_s`` is the completion tokens of
   successful attempts per second of the planned steady phase, like ``achieved_rps``.
-- Cost, waste, upstream attempts and amplification come from the ledger when there is one
-  (``cost_source = "ledger"``); see ``harness.metrics.costs`` and ``harness.metrics.upstream``.
+  ``cached_tokens_total`` and ``cache_hit_rate`` are null when no attempt's usage said.
+- Unknown stays unknown: a figure that cannot be computed (no price, no usage, no ledger) is
+  null, never 0; ``wasted_cost_usd`` is null whenever ``cost_usd_total`` is.
+- Cost, waste, upstream attempts, amplification and gateway overhead come from the ledger
+  when there is one (``cost_source = "ledger"``); see ``harness.metrics.upstream_figures``.
 """
 
 from __future__ import annotations
@@ -28,45 +33,23 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness.contract.outcomes import Outcome
-from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest
-from harness.contract.terms import Slo
-from harness.cost import PriceBook
+from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
 from harness.metrics.breakdown import breakdowns
-from harness.metrics.costs import (
-    CostItem,
-    items_from_ledger,
-    items_from_records,
-    plan_models,
-    prices_used,
-    total_usd,
-    unpriced_labels,
-)
+from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats_ms
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import slo_figures
-from harness.metrics.upstream import correlate, entries_of_run, gateway_overhead_s
-from harness.metrics.validity import ValidityLimits, assess_validity
+from harness.metrics.token_pace import client_behind, itl_figures
+from harness.metrics.upstream_figures import upstream_and_cost
+from harness.metrics.validity import assess_validity
 
-SUMMARY_SCHEMA = "tokenstorm.summary/1"
+__all__ = ["SUMMARY_SCHEMA", "SummaryInputs", "summarize"]
 
-
-@dataclass(frozen=True, slots=True)
-class SummaryInputs:
-    run_id: str
-    duration_s: float
-    plan: Sequence[PlannedRequest]
-    records: Sequence[AttemptRecord]
-    ledger: Sequence[LedgerEntry] | None
-    prices: PriceBook
-    slo: Slo
-    client_cpu_s: float | None
-    wall_s: float | None
-    limits: ValidityLimits = field(default_factory=ValidityLimits)
+SUMMARY_SCHEMA = "tokenstorm.summary/2"
 
 
 def _ratio(numerator: float | None, denominator: float) -> float | None:
@@ -114,7 +97,6 @@ def _latencies(
     return {
         "ttft_ms": over(ok, lat.ttft_s),
         "ttft_corrected_ms": over(ok, lat.ttft_corrected_s),
-        "itl_ms": stats_ms(gap for a in ok for gap in lat.itl_gaps_s(a)),
         "tpot_ms": over(ok, lat.tpot_s),
         "e2e_ms": over(ok, lat.e2e_s),
         "e2e_corrected_ms": over(ok, lat.e2e_corrected_s),
@@ -128,7 +110,10 @@ def _latencies(
 def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, Any]:
     sent = [r for r in records if lat.is_sent(r)]
     prompt = sum(r.prompt_tokens or 0 for r in sent)
-    cached = sum(r.cached_tokens or 0 for r in sent)
+    # Only a server's usage says how much of a prompt its cache served: with none (usage
+    # dropped, or counted by the client) the figures are unknown, not 0.
+    reported = [r.cached_tokens for r in sent if r.cached_tokens is not None]
+    cached = sum(reported) if reported else None
     written = sum(r.cache_write_tokens or 0 for r in sent)
     delivered = sum(lat.output_tokens(r) for r in sent if lat.is_ok(r))
     return {
@@ -136,7 +121,7 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
         "prompt_tokens_total": prompt,
         "completion_tokens_total": sum(r.completion_tokens or 0 for r in sent),
         "cached_tokens_total": cached,
-        "cache_hit_rate": _ratio(cached, prompt),
+        "cache_hit_rate": None if cached is None else _ratio(cached, prompt),
         "cache_write_tokens_total": written,
         "usage_source_counts": dict(
             sorted(Counter(r.usage_source or "none" for r in sent).items())
@@ -144,67 +129,6 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
         "client_attempts": len(sent),
         "attempt_outcomes": dict(sorted(Counter(r.outcome for r in records).items())),
     }
-
-
-def _upstream_and_cost(
-    inputs: SummaryInputs, requests_sent: int, notes: list[str]
-) -> tuple[dict[str, Any], list[CostItem]]:
-    ok_records = [r for r in inputs.records if lat.is_ok(r)]
-    delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)
-    figures: dict[str, Any] = {
-        "upstream_attempts": None,
-        "retry_amplification": None,
-        "token_amplification": None,
-        "gateway_overhead_ms": None,
-        "upstream_lag_ms": None,
-    }
-    if inputs.ledger is None:
-        items = items_from_records(inputs.records, plan_models(inputs.plan), inputs.prices)
-        figures["cost_source"] = "client"
-        notes.append(
-            "no upstream ledger: retry amplification, token amplification and "
-            "gateway overhead are unknown; cost and waste are the client's view "
-            "(a lower bound: failed attempts rarely report usage)"
-        )
-    else:
-        entries = entries_of_run(inputs.ledger, inputs.run_id)
-        correlation = correlate(entries, inputs.records)
-        items = items_from_ledger(correlation, inputs.prices)
-        upstream_tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries)
-        overhead = gateway_overhead_s(correlation)
-        # Answers with tokens only: a refusal waits for nothing and would dilute the p99.
-        lags_s = [
-            e.lag_ms / 1000.0 for e in entries if e.lag_ms is not None and e.completion_tokens > 0
-        ]
-        figures.update(
-            upstream_attempts=len(entries),
-            retry_amplification=_ratio(len(entries), requests_sent),
-            token_amplification=_ratio(upstream_tokens, delivered_tokens),
-            gateway_overhead_ms=None if overhead is None else stats_ms(overhead),
-            upstream_lag_ms=stats_ms(lags_s) if lags_s else None,
-            cost_source="ledger",
-        )
-        if entries and not correlation.possible:
-            notes.append(
-                "ledger lines carry no request ids (headers dropped on the way?): "
-                "waste and gateway overhead cannot be attributed"
-            )
-    total = total_usd(items)
-    unpriced = unpriced_labels(items)
-    if unpriced:
-        notes.append(
-            "no price known for "
-            + ", ".join(unpriced)
-            + ": cost figures are null (add a [prices] entry to the scenario)"
-        )
-    figures.update(
-        cost_usd_total=total,
-        cost_per_1k_requests_usd=None if total is None else _ratio(total * 1000, requests_sent),
-        wasted_cost_usd=total_usd(i for i in items if i.wasted),
-        unpriced_models=unpriced,
-        prices=prices_used(items, inputs.prices),
-    )
-    return figures, items
 
 
 def summarize(inputs: SummaryInputs) -> dict[str, Any]:
@@ -218,9 +142,26 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     }
     summary.update(_request_counts(requests, inputs.duration_s))
     summary.update(_latencies(inputs.records, requests))
+    cpu_share = (
+        None
+        if inputs.client_cpu_s is None or inputs.wall_s is None
+        else _ratio(inputs.client_cpu_s, inputs.wall_s)
+    )
+    itl = itl_figures(
+        [gap for a in inputs.records if lat.is_ok(a) for gap in lat.itl_gaps_s(a)],
+        client_behind(
+            summary["schedule_lag_ms"]["p99"],
+            cpu_share,
+            inputs.limits.max_schedule_lag_p99_ms,
+            inputs.limits.max_client_cpu_share,
+        ),
+    )
+    summary.update(itl_ms=itl.itl_ms, itl_same_read_share=itl.same_read_share)
+    if itl.remark is not None:
+        notes.append(itl.remark)
     summary.update(_tokens(inputs.records, inputs.duration_s))
     summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
-    cost_figures, items = _upstream_and_cost(inputs, summary["requests_sent"], notes)
+    cost_figures, items = upstream_and_cost(inputs, summary["requests_sent"], notes)
     summary.update(cost_figures)
     goodput, attainment = slo_figures(requests, inputs.slo, inputs.duration_s)
     summary.update(
@@ -245,15 +186,15 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
         limits=inputs.limits,
+        achieved_rps=summary["achieved_rps"],
+        target_rps=summary["target_rps"],
     )
+    if itl.withheld_because is not None:
+        validity_notes.append(itl.withheld_because)
     summary.update(
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
-        client_cpu_share=(
-            None
-            if inputs.client_cpu_s is None or inputs.wall_s is None
-            else _ratio(inputs.client_cpu_s, inputs.wall_s)
-        ),
+        client_cpu_share=cpu_share,
         valid=valid,
         validity_notes=validity_notes,
         notes=notes,

@@ -1,10 +1,11 @@
 """Run validity: the test rig's own health figures in, a verdict and its reasons out.
 
 A run is invalid when the load generator rather than the target was the bottleneck, because
-then its latencies describe the client: the client sent late (schedule lag p99 above a limit),
-could not keep up at all (dropped requests), or used nearly a whole CPU. It is invalid too
-when the upstream is a tokenstorm mock that fell behind its own schedule (upstream lag p99,
-from the ledger): a gateway test's latencies then describe the mock's core, not the gateway.
+then its figures describe the client: the client sent late (schedule lag p99 above a limit;
+``schedule_lag_effects`` words what that does to each figure), could not keep up at all
+(dropped requests), or used nearly a whole CPU. It is invalid too when the upstream is a
+tokenstorm mock that fell behind its own schedule (upstream lag p99, from the ledger): a
+gateway test's latencies then describe the mock's core, not the gateway.
 Each failed check adds a note saying which figure crossed which limit; checks that could not
 be made add a note too (but for upstream lag, which only a mock knows) but do not make the run
 invalid.
@@ -32,6 +33,8 @@ def assess_validity(
     wall_s: float | None,
     limits: ValidityLimits,
     upstream_lag_p99_ms: float | None = None,
+    achieved_rps: float | None = None,
+    target_rps: float | None = None,
 ) -> tuple[bool, list[str]]:
     """``(valid, notes)`` for one run; see the module docstring for the rules."""
     valid = True
@@ -44,7 +47,7 @@ def assess_validity(
             "schedule lag",
             schedule_lag_p99_ms,
             limits.max_schedule_lag_p99_ms,
-            "the client sent requests late (coordinated omission), so latencies are understated",
+            schedule_lag_effects(achieved_rps, target_rps),
         ),
         _lag_over(
             "upstream lag",
@@ -74,6 +77,24 @@ def assess_validity(
                 "the generator was CPU-bound"
             )
     return valid, notes
+
+
+def schedule_lag_effects(achieved_rps: float | None, target_rps: float | None) -> str:
+    """What a client that fell behind its schedule does to each figure.
+
+    The lag is the client's own queueing or CPU, not the target's: latencies timed from the
+    actual send may be inflated by it too (a busy client reads its answers late), the corrected
+    latencies from the planned send include the whole lag, and the rate sent falls short of
+    the plan. None of them is understated.
+    """
+    rate = "the achieved rate may fall short of the plan"
+    if achieved_rps is not None and target_rps is not None and achieved_rps < target_rps:
+        rate = f"the achieved rate ({achieved_rps:,.1f}/s) is below the plan ({target_rps:,.1f}/s)"
+    return (
+        "the client fell behind its own schedule (queueing or CPU on the client side): "
+        "TTFT, ITL and E2E from the actual send may be inflated by the client's late reading; "
+        "the corrected TTFT and E2E include the lag itself, which the target did not cause; " + rate
+    )
 
 
 def _lag_over(name: str, p99_ms: float | None, limit_ms: float, meaning: str) -> str | None:

@@ -26,6 +26,11 @@ def usd(value: Any) -> str:
     return f"${value:.4g}"
 
 
+def usd_or_unknown(value: Any) -> str:
+    """A headline cost: "unknown" when it could not be computed (the notes say why)."""
+    return "unknown (see notes)" if not isinstance(value, int | float) else usd(value)
+
+
 def share(value: Any) -> str:
     """A fraction as a percentage (error rate, cache hit rate, SLO attainment)."""
     if not isinstance(value, int | float):

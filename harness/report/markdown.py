@@ -1,7 +1,8 @@
 """The Markdown report: report context in, a short ``report.md`` for CI job summaries out.
 
-Verdict line, headline table, outcome counts and the by-model table; no charts. Table cells
-are escaped so that a model name or note with ``|`` cannot break a table.
+Verdict line, headline table, outcome counts, the by-requested-model table (client's view) and
+the by-upstream-deployment table (upstream's view); no charts. Table cells are escaped so
+that a model name or note with ``|`` cannot break a table.
 """
 
 from __future__ import annotations
@@ -57,11 +58,18 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     lines.append("")
     lines.extend(markdown_table(("outcome", "requests"), outcomes) if outcomes else ["no requests"])
     lines.append("")
-    by_model = next(rows for title, rows in context["group_tables"] if title == "model")
-    lines.append("### By model")
+    by_model = next(rows for title, rows in context["group_tables"] if title == "requested model")
+    lines.append("### By requested model (client's view)")
     lines.append("")
-    header = tuple(h or "model" for h in tables.GROUP_HEADER)
+    header = tuple(h or "requested model" for h in tables.GROUP_HEADER)
     lines.extend(markdown_table(header, by_model) if by_model else ["no requests"])
+    lines.append("")
+    lines.append(f"### {str(context['upstream_title']).capitalize()}")
+    lines.append("")
+    upstream = context["upstream"]
+    lines.extend(
+        markdown_table(context["upstream_header"], upstream) if upstream else ["no attempts"]
+    )
     lines.append("")
     lines.append(
         f"_{context['snapshot']}; target {_cell(run['target'])}; started {run['started_at']}_"

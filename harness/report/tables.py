@@ -38,11 +38,24 @@ GROUP_HEADER: Row = (
     "completion tokens",
     "cost",
 )
+#: The client's view: requests grouped by what the client asked for.
 GROUPS: tuple[tuple[str, str], ...] = (
-    ("by_model", "model"),
-    ("by_deployment", "deployment"),
+    ("by_requested_model", "requested model"),
     ("by_tenant", "tenant"),
     ("by_workload", "workload"),
+)
+#: The upstream's view: every attempt the upstream received, by the deployment that served it.
+UPSTREAM_HEADER: Row = (
+    "deployment",
+    "models served",
+    "attempts",
+    "ok",
+    "delivered",
+    "outcomes",
+    "prompt tokens",
+    "completion tokens",
+    "cost",
+    "wasted",
 )
 
 
@@ -76,15 +89,40 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             f"{fmt.rate(s.get('goodput_rps'))} / {fmt.share(s.get('slo_attainment'))}",
         ),
         ("retry amplification", fmt.ratio(s.get("retry_amplification"))),
-        ("cost total", f"{fmt.usd(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})"),
-        ("cost per 1k requests", fmt.usd(s.get("cost_per_1k_requests_usd"))),
-        ("wasted cost", fmt.usd(s.get("wasted_cost_usd"))),
+        ("upstream ledger", ledger_line(s.get("ledger_source"))),
+        (
+            "cost total",
+            f"{fmt.usd_or_unknown(s.get('cost_usd_total'))} ({fmt.text(s.get('cost_source'))})",
+        ),
+        ("cost per 1k requests", fmt.usd_or_unknown(s.get("cost_per_1k_requests_usd"))),
+        ("wasted cost", fmt.usd_or_unknown(s.get("wasted_cost_usd"))),
         (
             "cache hit rate / tokens written to cache",
             f"{fmt.share(s.get('cache_hit_rate'))} / "
             f"{fmt.count(s.get('cache_write_tokens_total'))}",
         ),
     ]
+
+
+_ORIGINS = {
+    "embedded": "the embedded mock",
+    "target": "found at the target",
+    "option": "given with --ledger",
+}
+_UPSTREAMS = {
+    "mock": "written by a tokenstorm mock, the model: gateway overhead is measured against it",
+    "proxy": "written by a fault proxy: gateway overhead cannot be told from it",
+}
+
+
+def ledger_line(source: Any) -> str:
+    """Which ledger a run read, and whether gateway overhead could be measured against it."""
+    if not isinstance(source, Mapping):
+        return "none"
+    origin = _ORIGINS.get(str(source.get("origin")), "origin not recorded")
+    upstream = _UPSTREAMS.get(str(source.get("upstream")), "writer unknown")
+    url = source.get("url")
+    return f"{url} ({origin}; {upstream})" if url else f"{origin} ({upstream})"
 
 
 def latency_rows(summary: Mapping[str, Any]) -> list[Row]:
@@ -137,6 +175,47 @@ def group_rows(summary: Mapping[str, Any], key: str) -> list[Row]:
             )
         )
     return rows
+
+
+def _count_list(counts: Any) -> str:
+    if not isinstance(counts, Mapping) or not counts:
+        return fmt.MISSING
+    return ", ".join(f"{name} {fmt.count(number)}" for name, number in counts.items())
+
+
+def upstream_rows(summary: Mapping[str, Any]) -> list[Row]:
+    """``by_upstream_deployment``: one row per deployment the upstream's attempts went to."""
+    groups = summary.get("by_upstream_deployment")
+    if not isinstance(groups, Mapping):
+        return []
+    rows: list[Row] = []
+    for name, group in groups.items():
+        tokens = group.get("tokens") or {}
+        rows.append(
+            (
+                str(name),
+                _count_list(group.get("models")),
+                fmt.count(group.get("attempts")),
+                fmt.count(group.get("attempts_ok")),
+                fmt.count(group.get("delivered")),
+                _count_list(group.get("outcomes")),
+                fmt.count(tokens.get("prompt_tokens")),
+                fmt.count(tokens.get("completion_tokens")),
+                fmt.usd(group.get("cost_usd_total")),
+                fmt.usd(group.get("wasted_cost_usd")),
+            )
+        )
+    return rows
+
+
+def upstream_title(summary: Mapping[str, Any]) -> str:
+    """Where the upstream table's attempts come from."""
+    if summary.get("cost_source") == "ledger":
+        return "by upstream deployment (every attempt the upstream received, from its ledger)"
+    return (
+        "by upstream deployment (no ledger: the client's attempts, by the deployment their "
+        "answers named)"
+    )
 
 
 def price_rows(summary: Mapping[str, Any]) -> list[Row]:

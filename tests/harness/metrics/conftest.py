@@ -92,7 +92,9 @@ def ledger_line(
     model: str = "mock-small",
     deployment: str = "small-fast",
     run_id: str | None = "run",
+    lag_ms: float | None = 0.0,
 ) -> LedgerEntry:
+    """A line as a tokenstorm mock writes it (``lag_ms`` set); ``lag_ms=None`` for the proxy's."""
     return LedgerEntry(
         run_id=run_id,
         request_id=request_id,
@@ -109,6 +111,7 @@ def ledger_line(
         outcome=outcome,
         status_code=200 if outcome == "ok" else 500,
         service_ms=service_ms,
+        lag_ms=lag_ms,
     )
 
 

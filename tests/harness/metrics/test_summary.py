@@ -65,7 +65,7 @@ def mixed(make: Any, ok: Callable[..., AttemptRecord]) -> tuple[list[Any], list[
 
 def test_request_counts_and_error_rate(run: Summarize, mixed: Any) -> None:
     summary = run(*mixed)
-    assert summary["schema"] == "tokenstorm.summary/1"
+    assert summary["schema"] == "tokenstorm.summary/2"
     assert summary["requests_planned"] == 5
     assert summary["requests_sent"] == 3
     assert summary["requests_ok"] == 2
@@ -280,10 +280,10 @@ def test_splits_by_tag_model_and_deployment(
     assert acme["error_rate"] == pytest.approx(0.5)
     assert summary["by_tenant"]["globex"]["error_rate"] == 0
     assert set(summary["by_workload"]) == {"chat", "agent", "(none)"}
-    assert set(summary["by_model"]) == {"mock-small", "mock-large"}
-    assert set(summary["by_deployment"]) == {"small-fast", "large-slow"}
-    assert summary["by_model"]["mock-large"]["ttft_ms"]["count"] == 1
-    split_costs = sum(g["cost_usd_total"] for g in summary["by_model"].values())
+    assert set(summary["by_requested_model"]) == {"mock-small", "mock-large"}
+    assert set(summary["by_upstream_deployment"]) == {"small-fast", "large-slow"}
+    assert summary["by_requested_model"]["mock-large"]["ttft_ms"]["count"] == 1
+    split_costs = sum(g["cost_usd_total"] for g in summary["by_requested_model"].values())
     assert split_costs == pytest.approx(summary["cost_usd_total"])
     tokens = summary["by_tenant"]["globex"]["tokens"]
     assert tokens["prompt_tokens"] == 100 and tokens["completion_tokens"] == 3
