@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from harness.api.errors import ErrorKind, RequestError
 from mock_models.engine import DeploymentEngine
-from mock_models.flavour import ErrorKind, RequestError
 from mock_models.rate_limits import RateLimiter
 from mock_models.responder import LAG_NOTED_S, sleep_until
 from mock_models.settings import DeploymentSettings

@@ -17,14 +17,13 @@ from aiohttp import web
 
 from faults.catalogue import CATALOGUE, OUTLASTING, RESET_OUTCOME, FaultKind
 from faults.decide import FaultChoice
+from faults.injection import error_body, error_headers
 from faults.proxy.relay import reset_connection
-from faults.wire import error_body, error_headers
+from harness.api.errors import ErrorKind
+from harness.api.wire_api import WireApi
 from harness.contract.outcomes import Outcome
-from mock_models.flavour import ErrorKind
 from mock_models.responder import Progress
 from mock_models.settings import DemoFaults
-
-_ID_HEADERS = frozenset({"x-request-id", "request-id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ def action_for(fault: str | None, faults: DemoFaults) -> FaultAction | None:
 async def apply_before(
     request: web.Request,
     choice: FaultChoice,
-    api: str,
+    api: WireApi,
     headers: Mapping[str, str],
     progress: Progress,
 ) -> web.Response | None:
@@ -100,7 +99,7 @@ async def apply_before(
         all_headers = {**headers, **error_headers(kind, api, params)}
         content_type = all_headers.pop("content-type")
         progress.status = status
-        request_id = next((v for k, v in headers.items() if k in _ID_HEADERS), "")
+        request_id = headers.get(api.id_header, "")
         return web.Response(
             status=status,
             body=error_body(kind, api, request_id),
