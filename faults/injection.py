@@ -1,7 +1,7 @@
-"""What a fault puts on the wire, for any API: a fault kind and the answer's ``WireApi`` in; the
-status error's body and headers, the in-band error and malformed frames, a whole body rewritten
-(error after 200, usage dropped or scaled) and a fragmenting writer's pieces out. The fault
-chooses the error; the API spells it. Pure: bytes out, no sockets."""
+"""What a fault puts on the wire, for any API: a fault kind and a ``WireApi`` in; error
+bodies and headers, in-band error and malformed frames, rewritten bodies and a fragmenting
+writer's pieces out. The fault chooses the error; the API spells it. Pure: bytes out, no
+sockets."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Anthropic messages (``POST /v1/messages``) on the wire: planned requests in, bodies and
-version headers out; bodies in, ``message`` objects and the message_start … message_stop
-event sequence out; events and bodies in, content and usage out; Anthropic error bodies.
+"""Anthropic messages (``POST /v1/messages``) on the wire: planned requests in, bodies
+and headers out; ``Reply`` in, ``message`` objects and the message_start … message_stop events
+out; events and bodies in, content and usage out.
 
 Anthropic's ``input_tokens`` leaves out the tokens read from and written to the cache; ours is
 the whole prompt, so reading usage adds the three, and rendering it subtracts them.

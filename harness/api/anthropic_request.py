@@ -1,6 +1,6 @@
-"""Anthropic messages requests on the wire, both ways: a planned request in, the body (with
-prompt-cache breakpoints placed as the client's ``cache_control`` mode says) out; a body in,
-the ``ParsedRequest`` (prompt pieces, breakpoints, tools, stop sequences) out."""
+"""Anthropic messages requests, both ways: a planned request in, its body (prompt-cache
+breakpoints placed per ``cache_control``) out; a body in, the ``ParsedRequest`` (pieces,
+breakpoints, tools, stop sequences) out."""
 
 from __future__ import annotations
 

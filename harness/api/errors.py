@@ -1,7 +1,6 @@
-"""Errors on the wire, common to every API: the kinds of error an answer can carry (each API
-spells them in its own body), the refusal a request parser raises, and the retry headers —
-a wait in seconds in, ``retry-after``/``-ms`` out; response headers in, the wait and the
-``x-should-retry`` verdict out."""
+"""Errors on the wire, common to every API: error kinds (each API spells them), the refusal
+a parser raises, and retry headers: a wait in, ``retry-after``/``-ms`` out; headers in, the
+wait and ``x-should-retry`` verdict out."""
 
 from __future__ import annotations
 

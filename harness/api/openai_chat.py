@@ -1,6 +1,6 @@
-"""OpenAI chat completions (``POST /v1/chat/completions``) on the wire: planned requests in,
-bodies out (client); bodies in, ``ParsedRequest`` out and ``chat.completion`` objects and
-``chat.completion.chunk`` events out (server); chunks and bodies in, content and usage out."""
+"""OpenAI chat completions (``POST /v1/chat/completions``) on the wire: planned requests
+in, bodies out; bodies in, ``ParsedRequest`` out; ``Reply`` in, ``chat.completion`` objects and
+chunks out; chunks and bodies in, content and usage out."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ from harness.contract.apis import OPENAI_CHAT
 from harness.contract.prompt_text import count_tokens
 
 _END: Final = StreamEvent(EventKind.END)
+_TEXT: Final = EventKind.TEXT
+_OTHER: Final = EventKind.OTHER
+_NO_DELTA: Final[dict[str, Any]] = {}
+_new_event: Final = tuple.__new__
 
 
 def _call_id(reply: Reply) -> str:
@@ -207,16 +211,16 @@ class OpenAIChat(OpenAIWire):
         if event == "error":
             return StreamEvent(EventKind.ERROR, error=short(data))
         obj = orjson.loads(data)
-        if not isinstance(obj, dict):
+        if obj.__class__ is not dict:
             raise ValueError("chunk is not a JSON object")
         if obj.get("error"):
             return StreamEvent(EventKind.ERROR, error=short(obj["error"]), document=obj)
-        kind, text = EventKind.OTHER, ""
+        kind, text = _OTHER, ""
         for choice in obj.get("choices") or ():
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta") or _NO_DELTA
             content = delta.get("content")
             if content:
-                kind, text = EventKind.TEXT, content
+                kind, text = _TEXT, content
                 break
             calls = delta.get("tool_calls")
             if calls:
@@ -226,9 +230,13 @@ class OpenAIChat(OpenAIWire):
                 kind, text = EventKind.TOOL_CALL, fragment if isinstance(fragment, str) else ""
                 break
             if delta.get("refusal"):
-                kind = EventKind.TEXT
+                kind = _TEXT
                 break
-        return StreamEvent(kind, text, usage_object(obj), obj.get("model"), None, obj)
+        usage = obj.get("usage")
+        usage = usage if usage.__class__ is dict and usage else None
+        # Built as a tuple (a NamedTuple's own constructor costs several times more): this
+        # runs once per streamed token.
+        return _new_event(StreamEvent, (kind, text, usage, obj.get("model"), None, obj))
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("error"):

@@ -1,6 +1,6 @@
-"""What OpenAI's endpoints share on the wire: bearer credentials, the ``{"error": ...}`` bodies
-and in-band error events, usage objects (``usage_of`` out, ``read_usage`` in), rate-limit
-headers and the generation options of chat and text completions (body dict in, fields out)."""
+"""What OpenAI's endpoints share on the wire: bearer credentials, ``{"error": ...}``
+bodies and events, usage objects (``usage_of`` out, ``read_usage`` in), rate-limit headers,
+and chat's and completions' generation options."""
 
 from __future__ import annotations
 

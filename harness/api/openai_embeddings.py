@@ -1,6 +1,6 @@
-"""OpenAI embeddings (``POST /v1/embeddings``) on the wire: planned requests in, bodies out;
-bodies in, a ``ParsedRequest`` (inputs as prompt pieces) out; little-endian float32 vectors
-in, the ``list`` of ``embedding`` objects (float lists or base64) with usage out.
+"""OpenAI embeddings (``POST /v1/embeddings``) on the wire: planned requests in, bodies
+out; bodies in, a ``ParsedRequest`` (inputs as pieces) out; float32 vectors in, the ``list`` of
+``embedding`` objects with usage out.
 
 Its answers never stream: the streaming methods of ``WireApi`` refuse with ``ValueError``.
 """

@@ -1,6 +1,6 @@
-"""What every API's answer rendering shares: a ``Reply`` (the per-answer values) and vocabulary
-word indices in; token events from templates split once per answer, alone or pre-framed as
-HTTP/1.1 chunks (``TokenTemplate``), and the text and tool-call arguments the words spell out.
+"""What every API's answer rendering shares: a ``Reply`` and word indices in; token
+events from templates split once per answer, alone or pre-framed as HTTP/1.1 chunks, and the
+text and tool arguments the words spell out.
 
 Streamed tokens are rendered from templates split once per response, so one token costs a
 byte concatenation, not a JSON encoding.

@@ -1,6 +1,6 @@
-"""Requests on the wire, common to every API: what a client plans to send (``OutgoingRequest``)
-and what a server parses out of a body (``ParsedRequest``), with the checks every API's parser
-shares (JSON object, model, positive integers, stop entries, text of message content)."""
+"""Requests on the wire, common to every API: what a client plans to send
+(``OutgoingRequest``), what a server parses out of a body (``ParsedRequest``), and the checks
+every API's parser shares."""
 
 from __future__ import annotations
 

@@ -113,6 +113,13 @@ class SseDecoder:
         rest = lines.pop()
         ready = self._ready
         limit = self._max_line_bytes
+        too_long = False
+        if len(buffer) > limit:  # only then can a complete line be too long
+            for index, raw in enumerate(lines):
+                if len(raw) > limit:
+                    del lines[index:]
+                    too_long = True
+                    break
         for raw in lines:
             if not raw:
                 if self._data or self._event:
@@ -120,9 +127,6 @@ class SseDecoder:
                     self._event = ""
                     self._data = []
                 continue
-            if len(raw) > limit:
-                self._break(f"event-stream line longer than {limit} bytes")
-                return
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -138,9 +142,9 @@ class SseDecoder:
                 self._data.append("")
             # Anything else is ignored by the spec: comments, id, retry, unknown fields, and a
             # line with no colon (a field name with an empty value).
-        # Checked after the complete lines, so the same stream breaks at the same event in
-        # any chunking: a line is too long whether it arrives whole or in parts.
-        if len(rest) > limit:
+        # Checked after the complete lines before it, so the same stream breaks at the same
+        # event in any chunking: a line is too long whether it arrives whole or in parts.
+        if too_long or len(rest) > limit:
             self._break(f"event-stream line longer than {limit} bytes")
             return
         self._buffer = rest

@@ -45,22 +45,30 @@ class Answer:
             self.text_parts.append(text)
 
     def take_event(self, event: StreamEvent, now_s: float, api: WireApi) -> None:
-        """Count one decoded stream event that arrived at ``now_s``."""
-        kind = event.kind
-        if kind is _TEXT:
-            self.add_content(now_s, event.text)
-        elif kind is _TOOL_CALL:
-            self.add_content(now_s, "")
+        """Count one decoded stream event that arrived at ``now_s``.
+
+        This runs once per streamed token, so it unpacks the event once and counts content
+        inline (``add_content``'s body) rather than through attribute and method lookups.
+        """
+        kind, text, usage, model, error, _ = event
+        if kind is _TEXT or kind is _TOOL_CALL:
+            if self.first_token_s is None:
+                self.first_token_s = now_s
+            else:
+                self.token_times_s.append(now_s)
+            self.content_events += 1
+            if text and kind is _TEXT and self.text_parts is not None:
+                self.text_parts.append(text)
         elif kind is _END:
             self.terminated = True
             return
         elif kind is _ERROR:
-            self.error = event.error
+            self.error = error
             return
         if self.model is None:
-            self.model = event.model
-        if event.usage is not None:
-            api.read_usage(event.usage, self)
+            self.model = model
+        if usage is not None:
+            api.read_usage(usage, self)
 
     def take_body(self, body: BodyAnswer, now_s: float, api: WireApi) -> None:
         """Count a decoded whole answer that arrived at ``now_s``."""
