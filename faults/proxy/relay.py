@@ -62,21 +62,19 @@ class FrameFilter:
         event, data = found
         api, passed = self.api, self.passed
         try:
-            decoded = api.decode_event(event, data)
+            kind, _, usage, model, _, document = api.decode_event(event, data)
         except ValueError:
             return raw, False  # not JSON, or not an object: passed on as it is
-        if decoded.kind is EventKind.END:
+        if kind is EventKind.END:
             passed.terminated = True
             return raw, False
-        document = decoded.document
         if document is None:
             return raw, False
-        content = decoded.kind in _CONTENT
+        content = kind in _CONTENT
         if content:
             passed.content_tokens += 1
         if passed.model is None:
-            passed.model = decoded.model
-        usage = decoded.usage
+            passed.model = model
         if usage is None:
             return raw, content
         api.read_usage(usage, passed)

@@ -29,7 +29,7 @@ from harness.api.rendering import (
 )
 from harness.api.requests import OutgoingRequest, ParsedRequest
 from harness.api.sse import FRAME_END, event_frame, event_prefix
-from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, TokenCounts
+from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, TokenCounts, stream_event
 from harness.contract.apis import ANTHROPIC_MESSAGES
 
 VERSION: Final = "2023-06-01"
@@ -51,8 +51,8 @@ ERROR_TYPES: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.TOO_LARGE: "request_too_large",
 }
 
-_OTHER: Final = StreamEvent(EventKind.OTHER)
-_END: Final = StreamEvent(EventKind.END)
+_OTHER: Final = stream_event(EventKind.OTHER)
+_END: Final = stream_event(EventKind.END)
 
 
 def _event(name: str, document: dict[str, Any]) -> bytes:
@@ -196,26 +196,26 @@ class AnthropicMessages:
             delta = obj.get("delta") or {}
             text = delta.get("text")
             if text:
-                return StreamEvent(EventKind.TEXT, text, document=obj)
+                return (EventKind.TEXT, text, None, None, None, obj)
             fragment = delta.get("partial_json")
             if fragment:
-                return StreamEvent(EventKind.TOOL_CALL, fragment, document=obj)
+                return (EventKind.TOOL_CALL, fragment, None, None, None, obj)
             if delta.get("thinking"):
-                return StreamEvent(EventKind.TEXT, document=obj)
-            return StreamEvent(EventKind.OTHER, document=obj)
+                return stream_event(EventKind.TEXT, document=obj)
+            return stream_event(EventKind.OTHER, document=obj)
         if kind == "message_start":
             message = obj.get("message") or {}
             usage = _usage_object(message.get("usage"))
-            return StreamEvent(EventKind.OTHER, "", usage, message.get("model"), None, obj)
+            return stream_event(EventKind.OTHER, "", usage, message.get("model"), None, obj)
         if kind == "message_delta":
-            return StreamEvent(
+            return stream_event(
                 EventKind.OTHER, "", _usage_object(obj.get("usage")), None, None, obj
             )
         if kind == "message_stop":
             return _END
         if kind == "error":
-            return StreamEvent(EventKind.ERROR, error=short(obj.get("error") or obj), document=obj)
-        return StreamEvent(EventKind.OTHER, document=obj)
+            return stream_event(EventKind.ERROR, error=short(obj.get("error") or obj), document=obj)
+        return stream_event(EventKind.OTHER, document=obj)
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("type") == "error":

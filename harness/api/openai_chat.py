@@ -39,15 +39,14 @@ from harness.api.requests import (
     text_pieces,
 )
 from harness.api.sse import DATA_FIELD, FRAME_END, data_frame
-from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent
+from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, stream_event
 from harness.contract.apis import OPENAI_CHAT
 from harness.contract.prompt_text import count_tokens
 
-_END: Final = StreamEvent(EventKind.END)
+_END: Final = stream_event(EventKind.END)
 _TEXT: Final = EventKind.TEXT
 _OTHER: Final = EventKind.OTHER
 _NO_DELTA: Final[dict[str, Any]] = {}
-_new_event: Final = tuple.__new__
 
 
 def _call_id(reply: Reply) -> str:
@@ -209,12 +208,12 @@ class OpenAIChat(OpenAIWire):
         if data == "[DONE]":
             return _END
         if event == "error":
-            return StreamEvent(EventKind.ERROR, error=short(data))
+            return stream_event(EventKind.ERROR, error=short(data))
         obj = orjson.loads(data)
         if obj.__class__ is not dict:
             raise ValueError("chunk is not a JSON object")
         if obj.get("error"):
-            return StreamEvent(EventKind.ERROR, error=short(obj["error"]), document=obj)
+            return stream_event(EventKind.ERROR, error=short(obj["error"]), document=obj)
         kind, text = _OTHER, ""
         for choice in obj.get("choices") or ():
             delta = choice.get("delta") or _NO_DELTA
@@ -234,9 +233,7 @@ class OpenAIChat(OpenAIWire):
                 break
         usage = obj.get("usage")
         usage = usage if usage.__class__ is dict and usage else None
-        # Built as a tuple (a NamedTuple's own constructor costs several times more): this
-        # runs once per streamed token.
-        return _new_event(StreamEvent, (kind, text, usage, obj.get("model"), None, obj))
+        return (kind, text, usage, obj.get("model"), None, obj)
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("error"):

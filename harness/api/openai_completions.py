@@ -34,12 +34,12 @@ from harness.api.rendering import (
 )
 from harness.api.requests import OutgoingRequest, ParsedRequest, decode_object, required_model
 from harness.api.sse import DATA_FIELD, FRAME_END, data_frame
-from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent
+from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, stream_event
 from harness.contract.apis import OPENAI_COMPLETIONS
 from harness.contract.prompt_text import count_tokens
 
 _OBJECT: Final = "text_completion"
-_END: Final = StreamEvent(EventKind.END)
+_END: Final = stream_event(EventKind.END)
 
 
 def _is_token_ids(value: Any) -> bool:
@@ -139,18 +139,18 @@ class OpenAICompletions(OpenAIWire):
         if data == "[DONE]":
             return _END
         if event == "error":
-            return StreamEvent(EventKind.ERROR, error=short(data))
+            return stream_event(EventKind.ERROR, error=short(data))
         obj = orjson.loads(data)
         if not isinstance(obj, dict):
             raise ValueError("chunk is not a JSON object")
         if obj.get("error"):
-            return StreamEvent(EventKind.ERROR, error=short(obj["error"]), document=obj)
+            return stream_event(EventKind.ERROR, error=short(obj["error"]), document=obj)
         kind, text = EventKind.OTHER, ""
         for choice in obj.get("choices") or ():
             if choice.get("text"):
                 kind, text = EventKind.TEXT, choice["text"]
                 break
-        return StreamEvent(kind, text, usage_object(obj), obj.get("model"), None, obj)
+        return (kind, text, usage_object(obj), obj.get("model"), None, obj)
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("error"):

@@ -63,7 +63,8 @@ def frame_event(frame: bytes) -> Event | None:
 
 class SseDecoder:
     """Feed it bytes with ``receive_data``; pull what they completed with ``next_event`` (one
-    at a time, None when none is ready) or ``events`` (all that are ready)."""
+    at a time, None when none is ready) or ``events`` (all that are ready); ``feed`` does
+    both in one call for a reader that handles each chunk's events at once."""
 
     __slots__ = ("_buffer", "_data", "_event", "_max_line_bytes", "_ready", "error")
 
@@ -91,6 +92,14 @@ class SseDecoder:
                     self._buffer += b"\r"
                 return
         self._consume(buffer)
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """``receive_data(chunk)``, then ``events()``."""
+        self.receive_data(chunk)
+        ready = self._ready
+        if ready:
+            self._ready = []
+        return ready
 
     def next_event(self) -> Event | None:
         """The oldest completed event not pulled yet, or None."""

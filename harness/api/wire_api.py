@@ -32,17 +32,27 @@ class EventKind(Enum):
     END = "end"
 
 
-class StreamEvent(NamedTuple):
-    """One decoded stream event; ``usage`` is the raw usage object the event carries (read
-    it with ``WireApi.read_usage``; a relay may rewrite it in ``document``)."""
+#: One decoded stream event: ``(kind, text, usage, model, error, document)``, unpacked by name.
+#: ``text`` is a content delta's text or a tool call's fragment; ``usage`` the raw usage object
+#: the event carries (read it with ``WireApi.read_usage``; a relay may rewrite it in
+#: ``document``, the event's JSON data, None for terminators and non-JSON events). A plain
+#: tuple: one is built per streamed token, and a NamedTuple's constructor costs several times
+#: what the literal does.
+StreamEvent = tuple[
+    EventKind, str, dict[str, Any] | None, str | None, str | None, dict[str, Any] | None
+]
 
-    kind: EventKind
-    text: str = ""
-    usage: dict[str, Any] | None = None
-    model: str | None = None
-    error: str | None = None
-    #: The event's JSON data (None for terminators and non-JSON events).
-    document: dict[str, Any] | None = None
+
+def stream_event(
+    kind: EventKind,
+    text: str = "",
+    usage: dict[str, Any] | None = None,
+    model: str | None = None,
+    error: str | None = None,
+    document: dict[str, Any] | None = None,
+) -> StreamEvent:
+    """A ``StreamEvent`` by field name (per-token paths write the tuple out)."""
+    return (kind, text, usage, model, error, document)
 
 
 class BodyAnswer(NamedTuple):

@@ -8,9 +8,14 @@ token; a tool-call fragment counts as content but adds no answer text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.api.sse import Event
 from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, WireApi
+
+#: ``WireApi.decode_event``, bound.
+Decode = Callable[[str, str], StreamEvent]
 
 _TEXT = EventKind.TEXT
 _TOOL_CALL = EventKind.TOOL_CALL
@@ -44,31 +49,33 @@ class Answer:
         if self.text_parts is not None and text:
             self.text_parts.append(text)
 
-    def take_event(self, event: StreamEvent, now_s: float, api: WireApi) -> None:
-        """Count one decoded stream event that arrived at ``now_s``.
+    def take_events(self, events: list[Event], api: WireApi, decode: Decode, now_s: float) -> None:
+        """Decode and count the SSE events of one chunk, which arrived at ``now_s``.
 
-        This runs once per streamed token, so it unpacks the event once and counts content
-        inline (``add_content``'s body) rather than through attribute and method lookups.
+        This runs for every streamed token, so it is kept flat: each event is decoded,
+        unpacked once and counted inline (``add_content``'s body), with no call per event
+        beyond the decoding.
         """
-        kind, text, usage, model, error, _ = event
-        if kind is _TEXT or kind is _TOOL_CALL:
-            if self.first_token_s is None:
-                self.first_token_s = now_s
-            else:
-                self.token_times_s.append(now_s)
-            self.content_events += 1
-            if text and kind is _TEXT and self.text_parts is not None:
-                self.text_parts.append(text)
-        elif kind is _END:
-            self.terminated = True
-            return
-        elif kind is _ERROR:
-            self.error = error
-            return
-        if self.model is None:
-            self.model = model
-        if usage is not None:
-            api.read_usage(usage, self)
+        for name, data in events:
+            kind, text, usage, model, error, _ = decode(name, data)
+            if kind is _TEXT or kind is _TOOL_CALL:
+                if self.first_token_s is None:
+                    self.first_token_s = now_s
+                else:
+                    self.token_times_s.append(now_s)
+                self.content_events += 1
+                if text and kind is _TEXT and self.text_parts is not None:
+                    self.text_parts.append(text)
+            elif kind is _END:
+                self.terminated = True
+                continue
+            elif kind is _ERROR:
+                self.error = error
+                continue
+            if self.model is None:
+                self.model = model
+            if usage is not None:
+                api.read_usage(usage, self)
 
     def take_body(self, body: BodyAnswer, now_s: float, api: WireApi) -> None:
         """Count a decoded whole answer that arrived at ``now_s``."""

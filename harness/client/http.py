@@ -291,7 +291,7 @@ class HttpClient:
         decoder = SseDecoder()
         api = self._api
         decode = api.decode_event
-        take = answer.take_event
+        take = answer.take_events
         content = resp.content
         now = self._now
         waiting_first = True
@@ -301,9 +301,7 @@ class HttpClient:
                 if not chunk:
                     break
                 now_s = now()
-                decoder.receive_data(chunk)
-                for event, data in decoder.events():
-                    take(decode(event, data), now_s, api)
+                take(decoder.feed(chunk), api, decode, now_s)
                 if decoder.error is not None:
                     raise ValueError(decoder.error)
                 if waiting_first and answer.first_token_s is not None:

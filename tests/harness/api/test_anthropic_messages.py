@@ -12,7 +12,7 @@ from harness.api.errors import ErrorKind
 from harness.api.rendering import Reply
 from harness.api.requests import TTL_1H_S, Breakpoint, OutgoingRequest, check_cache_control
 from harness.api.sse import SseDecoder
-from harness.api.wire_api import EventKind, StreamEvent
+from harness.api.wire_api import EventKind, StreamEvent, stream_event
 from harness.client.answer import Answer
 from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from workloads.scenario import ScenarioError, parse_scenario
@@ -137,38 +137,38 @@ def test_error_bodies_and_events_are_exact() -> None:
 @pytest.mark.parametrize(
     ("event", "data", "expected"),
     [
-        ("ping", '{"type": "ping"}', StreamEvent(EventKind.OTHER)),
-        ("message_stop", '{"type":"message_stop"}', StreamEvent(EventKind.END)),
+        ("ping", '{"type": "ping"}', stream_event(EventKind.OTHER)),
+        ("message_stop", '{"type":"message_stop"}', stream_event(EventKind.END)),
         (
             "content_block_delta",
             '{"type":"content_block_delta","delta":{"type":"text_delta","text":"hi"}}',
-            StreamEvent(EventKind.TEXT, "hi"),
+            stream_event(EventKind.TEXT, "hi"),
         ),
         (
             "content_block_delta",
             '{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}',
-            StreamEvent(EventKind.TEXT),
+            stream_event(EventKind.TEXT),
         ),
         (
             "content_block_delta",
             '{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":""}}',
-            StreamEvent(EventKind.OTHER),
+            stream_event(EventKind.OTHER),
         ),
         (
             "message_start",
             '{"type":"message_start","message":{"model":"m","usage":{"input_tokens":3}}}',
-            StreamEvent(EventKind.OTHER, usage={"input_tokens": 3}, model="m"),
+            stream_event(EventKind.OTHER, usage={"input_tokens": 3}, model="m"),
         ),
         (
             "error",
             '{"type":"error","error":{"type":"overloaded_error"}}',
-            StreamEvent(EventKind.ERROR, error='{"type":"overloaded_error"}'),
+            stream_event(EventKind.ERROR, error='{"type":"overloaded_error"}'),
         ),
     ],
 )
 def test_events_decode_to_their_meaning(event: str, data: str, expected: StreamEvent) -> None:
     decoded = AnthropicMessages().decode_event(event, data)
-    assert decoded._replace(document=None) == expected
+    assert decoded[:5] == expected[:5]
 
 
 def test_without_usage_strips_both_places() -> None:

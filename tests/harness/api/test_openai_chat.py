@@ -10,7 +10,7 @@ from harness.api.errors import ErrorKind
 from harness.api.openai_chat import OpenAIChat
 from harness.api.rendering import Reply
 from harness.api.requests import OutgoingRequest
-from harness.api.wire_api import EventKind, StreamEvent
+from harness.api.wire_api import EventKind, StreamEvent, stream_event
 from harness.contract.prompt_text import VOCABULARY
 
 _REPLY = Reply(
@@ -101,40 +101,40 @@ def test_error_bodies_and_events_are_exact() -> None:
 @pytest.mark.parametrize(
     ("event", "data", "expected"),
     [
-        ("message", "[DONE]", StreamEvent(EventKind.END)),
-        ("error", "upstream gone", StreamEvent(EventKind.ERROR, error="upstream gone")),
+        ("message", "[DONE]", stream_event(EventKind.END)),
+        ("error", "upstream gone", stream_event(EventKind.ERROR, error="upstream gone")),
         (
             "message",
             '{"model":"m","choices":[{"delta":{"role":"assistant","content":""}}]}',
-            StreamEvent(EventKind.OTHER, model="m"),
+            stream_event(EventKind.OTHER, model="m"),
         ),
         (
             "message",
             '{"choices":[{"delta":{"content":"hi "}}]}',
-            StreamEvent(EventKind.TEXT, "hi "),
+            stream_event(EventKind.TEXT, "hi "),
         ),
-        ("message", '{"choices":[{"delta":{"refusal":"no"}}]}', StreamEvent(EventKind.TEXT)),
+        ("message", '{"choices":[{"delta":{"refusal":"no"}}]}', stream_event(EventKind.TEXT)),
         (
             "message",
             '{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"q"}}]}}]}',
-            StreamEvent(EventKind.TOOL_CALL, '{"q'),
+            stream_event(EventKind.TOOL_CALL, '{"q'),
         ),
         (
             "message",
             '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}',
-            StreamEvent(EventKind.OTHER, usage={"prompt_tokens": 3, "completion_tokens": 1}),
+            stream_event(EventKind.OTHER, usage={"prompt_tokens": 3, "completion_tokens": 1}),
         ),
     ],
 )
 def test_chunks_decode_to_their_meaning(event: str, data: str, expected: StreamEvent) -> None:
     decoded = OpenAIChat().decode_event(event, data)
-    assert decoded._replace(document=None) == expected
+    assert decoded[:5] == expected[:5]
 
 
 def test_in_band_errors_and_malformed_chunks() -> None:
     api = OpenAIChat()
     decoded = api.decode_event("message", '{"error":{"message":"overloaded"}}')
-    assert decoded.kind is EventKind.ERROR and decoded.error == '{"message":"overloaded"}'
+    assert (decoded[0], decoded[4]) == (EventKind.ERROR, '{"message":"overloaded"}')
     with pytest.raises(ValueError, match="chunk is not a JSON object"):
         api.decode_event("message", "[1]")
     with pytest.raises(ValueError):

@@ -113,12 +113,18 @@ def test_a_rendered_stream_decodes_back_to_its_content_and_usage(
     for a, b in zip([0, *points], [*points, len(stream)], strict=True):
         decoder.receive_data(stream[a:b])
     assert decoder.error is None and not decoder.pending()
-    answer, fragments = Answer(text_parts=[]), []
-    for event, data in decoder.events():
-        decoded = api.decode_event(event, data)
-        if decoded.kind is EventKind.TOOL_CALL:
-            fragments.append(decoded.text)
-        answer.take_event(decoded, 1.0, api)
+    events = decoder.events()
+    fragments = (
+        [
+            text
+            for kind, text, *_ in map(api.decode_event, *zip(*events, strict=True))
+            if kind is EventKind.TOOL_CALL
+        ]
+        if events
+        else []
+    )
+    answer = Answer(text_parts=[])
+    answer.take_events(events, api, api.decode_event, 1.0)
     assert answer.terminated and answer.error is None and answer.model == "m-1"
     assert (answer.prompt_tokens, answer.cached_tokens) == (40, cached)
     assert answer.completion_tokens == len(words)
@@ -159,11 +165,9 @@ def test_a_rendered_body_decodes_back_to_its_text_and_usage(
 def test_openai_chunks_without_usage_asked_carry_none() -> None:
     api = wire_api(OPENAI_CHAT)
     shape = api.stream_shape(_reply(None, 0, include_usage=False))
-    decoder = SseDecoder()
-    decoder.receive_data(shape.opening() + shape.token(3) + shape.closing(1, False))
     answer = Answer()
-    for event, data in decoder.events():
-        answer.take_event(api.decode_event(event, data), 1.0, api)
+    events = SseDecoder().feed(shape.opening() + shape.token(3) + shape.closing(1, False))
+    answer.take_events(events, api, api.decode_event, 1.0)
     assert answer.terminated and answer.completion_tokens is None
 
 
