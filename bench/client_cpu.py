@@ -26,6 +26,7 @@ import orjson
 from pinning import pin_apart
 
 from harness.client.http import HttpClient
+from harness.contract.apis import OPENAI_CHAT
 from harness.contract.outcomes import Outcome
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
@@ -66,7 +67,7 @@ async def _measure(send: Send, concurrency: int, duration_s: float) -> tuple[int
 async def _tokenstorm(
     url: str, tokens: int, concurrency: int, duration_s: float
 ) -> tuple[int, int, float]:
-    client = HttpClient(url, "openai-chat", max_connections=concurrency)
+    client = HttpClient(url, OPENAI_CHAT, max_connections=concurrency)
 
     async def send() -> bool:
         result = await client.send(

@@ -16,6 +16,7 @@ import numpy as np
 import uvloop
 
 from harness.client.http import HttpClient
+from harness.contract.apis import OPENAI_CHAT
 from harness.contract.records import AttemptRecord, JsonlAppender, PlannedRequest
 from harness.contract.target import RetryPolicy
 from harness.engine import Engine
@@ -65,7 +66,7 @@ def drive(url: str, plan: list[PlannedRequest], duration_s: float, records_path:
     )
 
     async def main() -> None:
-        client = HttpClient(url, "openai-chat", max_connections=4096)
+        client = HttpClient(url, OPENAI_CHAT, max_connections=4096)
         try:
             engine = Engine(
                 config, client, sink, now=time.perf_counter, rng=np.random.default_rng(0)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drive import drive
 from pinning import pin_apart
 
+from harness.contract.apis import OPENAI_CHAT
 from harness.contract.records import PlannedMessage, PlannedRequest
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
@@ -40,7 +41,7 @@ def _plan(rate_rps: float, duration_s: float) -> list[PlannedRequest]:
             prompt_tokens=64,
             max_tokens=16,
             model="mock",
-            api="openai-chat",
+            api=OPENAI_CHAT,
             stream=True,
             messages=(PlannedMessage(role="user", tokens=64, seed=i % 50),),
             tags={},

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from pinning import pin_apart
 
+from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import (
     DeploymentSettings,
@@ -34,7 +35,7 @@ from mock_models.settings import (
 )
 
 _REQUESTS = {
-    "openai-chat": (
+    OPENAI_CHAT: (
         "/v1/chat/completions",
         b"data: [DONE]\n\n",
         {
@@ -44,7 +45,7 @@ _REQUESTS = {
             "messages": [{"role": "user", "content": "tell me a story about a benchmark"}],
         },
     ),
-    "anthropic-messages": (
+    ANTHROPIC_MESSAGES: (
         "/v1/messages",
         b"event: message_stop",
         {
@@ -122,7 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--api", choices=sorted(_REQUESTS), default="openai-chat")
+    parser.add_argument("--api", choices=sorted(_REQUESTS), default=OPENAI_CHAT)
     parser.add_argument("--mode", choices=("constant", "engine"), default="constant")
     args = parser.parse_args()
     with EmbeddedMock(zero_latency(args.mode)) as mock:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drive import drive
 from pinning import pin_apart
 
+from harness.contract.apis import OPENAI_CHAT
 from harness.contract.distributions import BUNDLED_TRACES_DIR
 from harness.contract.records import PlannedRequest
 from harness.contract.traffic import Trace
@@ -38,7 +39,7 @@ DEFAULT_TRACE = BUNDLED_TRACES_DIR / "AzureLLMInferenceTrace_conv.csv"
 def _plan(path: Path, minutes: float, time_scale: float) -> list[PlannedRequest]:
     trace = Trace(path=str(path), time_scale=time_scale, end=minutes * 60.0)
     rows = load_trace(path, trace.format, trace.columns)
-    return replay_trace(rows, trace, seed=0, api="openai-chat", model="mock", stream=True)
+    return replay_trace(rows, trace, seed=0, api=OPENAI_CHAT, model="mock", stream=True)
 
 
 def _replay(

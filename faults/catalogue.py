@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from harness.contract.apis import (
+    ANTHROPIC_MESSAGES,
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    OPENAI_EMBEDDINGS,
+)
+
 
 class FaultKind(StrEnum):
     DELAY = "delay"
@@ -190,10 +197,10 @@ _SPECS = (
 CATALOGUE: Mapping[FaultKind, KindSpec] = MappingProxyType({s.kind: s for s in _SPECS})
 
 #: The API flavours rules target (``targets.apis``), as plans, records and ledgers name them.
-API_FLAVOURS = ("openai-chat", "openai-completions", "openai-embeddings", "anthropic-messages")
+API_FLAVOURS = (OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_EMBEDDINGS, ANTHROPIC_MESSAGES)
 #: Flavours whose answer is one JSON body with no tokens to tamper with: only the faults that
 #: act before the answer, on the connection or on readiness apply to them.
-WHOLE_ONLY_APIS = frozenset({"openai-embeddings"})
+WHOLE_ONLY_APIS = frozenset({OPENAI_EMBEDDINGS})
 
 #: Outcome a client records for an attempt a ``down`` fault resets (shared listener).
 RESET_OUTCOME = "reset"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.api.requests import ParsedRequest
 from harness.contract.prompt_text import VOCABULARY
-from mock_models.flavour import ParsedRequest
 from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
 from mock_models.settings import DeploymentSettings
 from mock_models.stop_words import first_stop

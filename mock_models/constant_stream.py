@@ -1,4 +1,4 @@
-"""A streamed answer of a constant-latency deployment: an aiohttp request, a flavour and an
+"""A streamed answer of a constant-latency deployment: an aiohttp request, a wire API and an
 ``AttemptPlan`` in; an SSE stream (whole or cut) out, its tokens paced by the server's
 ``Ticker`` at the plan's exact TTFT and gaps, with ``Progress`` for the ledger."""
 
@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from harness.api.rendering import Reply
+from harness.api.wire_api import WireApi
 from mock_models.attempt import AttemptPlan
-from mock_models.flavour import Flavour, Reply
 from mock_models.responder import Progress
 from mock_models.tamper import Tamper
 from mock_models.ticker import Ticker
@@ -19,7 +20,7 @@ from mock_models.wire import WireSink, close_stream, open_stream
 
 async def constant_stream_answer(
     request: web.Request,
-    flavour: Flavour,
+    api: WireApi,
     reply: Reply,
     plan: AttemptPlan,
     headers: Mapping[str, str],
@@ -37,7 +38,7 @@ async def constant_stream_answer(
     limit = latency.completion_tokens
     if tamper is not None and tamper.limit is not None:
         limit = min(limit, tamper.limit)
-    shape = flavour.stream_shape(reply)
+    shape = api.stream_shape(reply)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     sink = WireSink(shape, plan.words, limit, done, tamper.piece_bytes if tamper is not None else 0)
     try:

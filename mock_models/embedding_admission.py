@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from harness.api.errors import ErrorKind, RequestError
 from mock_models.clock import sleep_until
 from mock_models.engine import DeploymentEngine
-from mock_models.flavour import ErrorKind, RequestError
 from mock_models.rate_limits import RateLimiter
 from mock_models.responder import LAG_NOTED_S
 from mock_models.settings import DeploymentSettings

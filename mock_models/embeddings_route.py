@@ -17,14 +17,15 @@ from aiohttp import web
 
 from faults.catalogue import applies
 from faults.decide import FaultChoice
+from harness.api.errors import ErrorKind, RequestError
+from harness.api.registry import wire_api
+from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.attempt import fault_draw
 from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
 from mock_models.embedding_admission import check_rate_limit, encode
-from mock_models.embeddings import API, embeddings_body, parse_embeddings
+from mock_models.embeddings import embeddings_body
 from mock_models.fault_actions import apply_before, fault_outcome
-from mock_models.flavour import ErrorKind, RequestError
-from mock_models.openai_api import OpenAIChat
 from mock_models.responder import Progress, error_response, read_json_body
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class EmbeddingsRoute:
         self._epoch_s = epoch_s
         self._max_body_bytes = max_body_bytes
         self._ids = itertools.count()
-        self._errors = OpenAIChat()  # embeddings errors have OpenAI's shape
+        self._api = wire_api(OPENAI_EMBEDDINGS)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         """Vectors after the deployment's encoding time (``embedding_admission``); the
@@ -47,7 +48,7 @@ class EmbeddingsRoute:
         received = time.monotonic()
         draft = AttemptDraft(request.headers, received - self._epoch_s)
         progress = Progress()
-        headers = {"x-request-id": f"req_tokenstorm{next(self._ids):016x}"}
+        headers = {self._api.id_header: f"req_tokenstorm{next(self._ids):016x}"}
         transport = request.transport  # the request forgets it once the connection closes
         try:
             response = await self._answer(request, draft, progress, headers)
@@ -55,7 +56,7 @@ class EmbeddingsRoute:
             progress.status = exc.status
             draft.outcome = outcome_for_status(exc.status)
             response = error_response(
-                self._errors, exc.status, exc.kind, exc.message, headers, exc.param
+                self._api, exc.status, exc.kind, exc.message, headers, exc.param
             )
         except asyncio.CancelledError:
             self._service.abandoned(draft, transport)
@@ -65,7 +66,7 @@ class EmbeddingsRoute:
             raise
         finally:
             service_ms = (time.monotonic() - received) * 1000.0
-            self._service.ledger.append(draft.entry(API, progress, service_ms))
+            self._service.ledger.append(draft.entry(OPENAI_EMBEDDINGS, progress, service_ms))
         return response
 
     async def _answer(
@@ -79,7 +80,7 @@ class EmbeddingsRoute:
             forced = service.faults.forced(request.headers)
         except ValueError as exc:
             raise RequestError(400, ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER) from None
-        if forced is not None and not applies(forced.kind, API):
+        if forced is not None and not applies(forced.kind, OPENAI_EMBEDDINGS):
             raise RequestError(
                 400,
                 ErrorKind.INVALID_REQUEST,
@@ -88,7 +89,7 @@ class EmbeddingsRoute:
                 "act before the answer",
                 FAULT_HEADER,
             )
-        parsed = parse_embeddings(await read_json_body(request, self._max_body_bytes))
+        parsed = self._api.parse(await read_json_body(request, self._max_body_bytes))
         draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
         deployment = settings.deployment_for(parsed.model, service.listeners.owner(request))
         if deployment is None:
@@ -112,7 +113,7 @@ class EmbeddingsRoute:
             request.headers,
             deployment.name,
             parsed.model,
-            API,
+            OPENAI_EMBEDDINGS,
             False,
             time.monotonic(),
             fault_draw(service.digest(draft)),
@@ -138,7 +139,7 @@ class EmbeddingsRoute:
     ) -> web.StreamResponse | None:
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
         draft.outcome = fault_outcome(choice.kind, False)
-        before = await apply_before(request, choice, API, headers, progress)
+        before = await apply_before(request, choice, self._api, headers, progress)
         if before is None:
             draft.outcome = Outcome.OK
         return before

@@ -1,4 +1,4 @@
-"""Answering one attempt through a deployment's batching engine: an aiohttp request, a flavour,
+"""Answering one attempt through a deployment's batching engine: an aiohttp request, a wire API,
 an ``AttemptPlan`` and the engine in; a queue-full error, an SSE stream (whole or cut) or a
 JSON body out, with ``Progress`` saying how far it got for the ledger.
 
@@ -17,10 +17,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from harness.api.errors import ErrorKind
+from harness.api.rendering import Reply
+from harness.api.requests import ParsedRequest
+from harness.api.wire_api import WireApi
 from mock_models.attempt import AttemptPlan
 from mock_models.engine import DeploymentEngine
 from mock_models.explicit_cache import CacheUse
-from mock_models.flavour import ErrorKind, Flavour, ParsedRequest, Reply
 from mock_models.prefix_cache import block_hashes
 from mock_models.responder import Progress, error_response
 from mock_models.tamper import Tamper
@@ -31,7 +34,7 @@ _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please re
 
 async def engine_answer(
     request: web.Request,
-    flavour: Flavour,
+    api: WireApi,
     reply: Reply,
     plan: AttemptPlan,
     headers: Mapping[str, str],
@@ -76,7 +79,7 @@ async def engine_answer(
     cut_after = tamper.limit if tamper is not None else None
     limit = completion_tokens if cut_after is None else min(completion_tokens, cut_after)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    shape = flavour.stream_shape(reply) if stream else None
+    shape = api.stream_shape(reply) if stream else None
     sink = WireSink(shape, plan.words, limit, done, tamper.piece_bytes if tamper is not None else 0)
     drip = DripSink(sink, tamper.drip_s) if tamper is not None and tamper.drip_s else None
     seq = engine.submit(
@@ -86,7 +89,7 @@ async def engine_answer(
         status = settings.queue_full_status
         progress.status = status
         kind = ErrorKind.RATE_LIMIT if status == 429 else ErrorKind.OVERLOADED
-        return error_response(flavour, status, kind, _QUEUE_FULL, headers)
+        return error_response(api, status, kind, _QUEUE_FULL, headers)
     if hashes:
         cache.remember(hashes)
     elif explicit_use is not None:
@@ -116,9 +119,7 @@ async def engine_answer(
     if limit < completion_tokens:
         engine.abort(seq)  # a cut: the connection ends here, so does the generation
     if response is None:
-        body = flavour.full_body(
-            reply, list(plan.words[:completion_tokens]), plan.latency.truncated
-        )
+        body = api.full_body(reply, list(plan.words[:completion_tokens]), plan.latency.truncated)
         if tamper is not None:
             return await tamper.send_body(request, body, headers, progress)
         progress.status = 200

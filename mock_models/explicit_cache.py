@@ -21,17 +21,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.api.requests import TTL_5M_S, Breakpoint
+
 LOOKBACK_BLOCKS = 20
-TTL_5M_S = 300.0
-TTL_1H_S = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Breakpoint:
-    """A ``cache_control`` marker: on the block at ``block_index``, with its lifetime."""
-
-    block_index: int
-    ttl_s: float = TTL_5M_S
 
 
 @dataclass(frozen=True, slots=True)

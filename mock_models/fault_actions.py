@@ -14,18 +14,17 @@ from aiohttp import web
 
 from faults.catalogue import CATALOGUE, OUTLASTING, RESET_OUTCOME, FaultKind
 from faults.decide import FaultChoice
+from faults.injection import error_body, error_headers
 from faults.proxy.relay import reset_connection
-from faults.wire import error_body, error_headers
+from harness.api.wire_api import WireApi
 from harness.contract.outcomes import Outcome
 from mock_models.responder import Progress
-
-_ID_HEADERS = frozenset({"x-request-id", "request-id"})
 
 
 async def apply_before(
     request: web.Request,
     choice: FaultChoice,
-    api: str,
+    api: WireApi,
     headers: Mapping[str, str],
     progress: Progress,
 ) -> web.Response | None:
@@ -45,7 +44,7 @@ async def apply_before(
         all_headers = {**headers, **error_headers(kind, api, params)}
         content_type = all_headers.pop("content-type")
         progress.status = status
-        request_id = next((v for k, v in headers.items() if k in _ID_HEADERS), "")
+        request_id = headers.get(api.id_header, "")
         return web.Response(
             status=status,
             body=error_body(kind, api, request_id),

@@ -1,4 +1,4 @@
-"""Error and JSON answers with their timing: an aiohttp request, a flavour and an
+"""Error and JSON answers with their timing: an aiohttp request, a wire API and an
 ``AttemptPlan`` in; a provider error or a JSON body (whole or truncated) out, with ``Progress``
 saying how far the attempt got for the ledger. Streams are in ``wire`` and ``constant_stream``.
 """
@@ -6,16 +6,18 @@ saying how far the attempt got for the ledger. Streams are in ``wire`` and ``con
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from harness.api.errors import ErrorKind, RequestError, retry_headers
+from harness.api.rendering import Reply
+from harness.api.requests import check_content_type
+from harness.api.wire_api import WireApi
 from mock_models.attempt import AttemptPlan
 from mock_models.clock import sleep_until
-from mock_models.flavour import ErrorKind, Flavour, Reply, RequestError, check_content_type
 
 if TYPE_CHECKING:
     from mock_models.tamper import Tamper
@@ -78,7 +80,7 @@ async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
 
 
 def error_response(
-    flavour: Flavour,
+    api: WireApi,
     status: int,
     kind: ErrorKind,
     message: str,
@@ -89,15 +91,14 @@ def error_response(
     """A provider-style error answer; 429s carry ``retry-after`` (s, rounded up) and ``-ms``."""
     all_headers = dict(headers)
     if retry_after_s is not None:
-        all_headers["retry-after"] = str(math.ceil(retry_after_s))
-        all_headers["retry-after-ms"] = str(round(retry_after_s * 1000))
-    body = flavour.error_body(kind, message, param, all_headers.get(flavour.id_header, ""))
+        all_headers.update(retry_headers(retry_after_s))
+    body = api.error_body(kind, message, param, all_headers.get(api.id_header, ""))
     return web.Response(status=status, body=body, content_type=_JSON, headers=all_headers)
 
 
 async def body_answer(
     request: web.Request,
-    flavour: Flavour,
+    api: WireApi,
     reply: Reply,
     plan: AttemptPlan,
     headers: Mapping[str, str],
@@ -120,7 +121,7 @@ async def body_answer(
         progress.tokens = latency.tokens_by(now_s - started)
     if now_s - due_s > LAG_NOTED_S:
         progress.lag_s = now_s - due_s
-    body = flavour.full_body(reply, list(plan.words), latency.truncated)
+    body = api.full_body(reply, list(plan.words), latency.truncated)
     progress.tokens = limit
     if tamper is None:
         progress.status = 200

@@ -17,10 +17,15 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
+from harness.api.errors import ErrorKind, RequestError
+from harness.api.registry import wire_api
+from harness.api.rendering import Reply
+from harness.api.requests import ParsedRequest
+from harness.api.wire_api import WireApi
+from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.admin import add_admin_routes
-from mock_models.anthropic_api import AnthropicMessages
 from mock_models.attempt import AttemptPlan, RepeatCounter, attempt_digest, plan_attempt
 from mock_models.chaos import FaultBook
 from mock_models.clock import MonotonicClock
@@ -30,17 +35,8 @@ from mock_models.embeddings_route import EmbeddingsRoute
 from mock_models.engine import DeploymentEngine
 from mock_models.engine_answer import engine_answer
 from mock_models.fault_actions import abandoned_outcome, apply_before, fault_outcome
-from mock_models.flavour import (
-    ErrorKind,
-    Flavour,
-    ParsedRequest,
-    Reply,
-    RequestError,
-)
 from mock_models.listeners import DeploymentListeners, asked_about, listener_routes
 from mock_models.metrics import DeploymentMetrics, render
-from mock_models.openai_api import OpenAIChat
-from mock_models.openai_completions import OpenAICompletions
 from mock_models.rate_limits import RateLimiter
 from mock_models.responder import (
     Progress,
@@ -66,9 +62,9 @@ class MockService:
         self._epoch = time.monotonic()
         self._repeats = RepeatCounter()
         self._anonymous = itertools.count()
-        self._openai = OpenAIChat()
-        self._anthropic = AnthropicMessages()
-        self._completions = OpenAICompletions()
+        self._openai = wire_api(OPENAI_CHAT)
+        self._anthropic = wire_api(ANTHROPIC_MESSAGES)
+        self._completions = wire_api(OPENAI_COMPLETIONS)
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
         # The real clock, on which ``started`` and the answers' other times are read too.
         clock = MonotonicClock()
@@ -172,13 +168,13 @@ class MockService:
     async def delete_ledger(self, request: web.Request) -> web.Response:
         return _json_response({"deleted": self.ledger.clear()})
 
-    async def _answer(self, request: web.Request, flavour: Flavour) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, api: WireApi) -> web.StreamResponse:
         received = started = time.monotonic()
         draft = AttemptDraft(request.headers, received - self._epoch)
         progress = Progress()
         transport = request.transport
         try:
-            response = await self._attempt(request, flavour, draft, progress, started)
+            response = await self._attempt(request, api, draft, progress, started)
             if progress.disconnected:
                 self.abandoned(draft, transport)
             return response
@@ -190,10 +186,10 @@ class MockService:
             raise
         finally:
             if progress.settled is None:
-                self._record(flavour, draft, progress, received)
+                self._record(api, draft, progress, received)
             else:
                 progress.settled.add_done_callback(
-                    lambda _: self._record(flavour, draft, progress, received)
+                    lambda _: self._record(api, draft, progress, received)
                 )
 
     def digest(self, draft: AttemptDraft) -> int:
@@ -212,11 +208,11 @@ class MockService:
             draft.outcome = abandoned_outcome(draft.fault, draft.outcome)
 
     def _record(
-        self, flavour: Flavour, draft: AttemptDraft, progress: Progress, received: float
+        self, api: WireApi, draft: AttemptDraft, progress: Progress, received: float
     ) -> None:
         """The attempt's ledger line and metrics, once its generation is over."""
         service_s = time.monotonic() - received
-        self.ledger.append(draft.entry(flavour.api, progress, service_s * 1000.0))
+        self.ledger.append(draft.entry(api.name, progress, service_s * 1000.0))
         metrics = self.metrics.get(draft.deployment)
         if metrics is not None:
             if progress.first_token_s is not None:
@@ -233,16 +229,16 @@ class MockService:
     async def _attempt(
         self,
         request: web.Request,
-        flavour: Flavour,
+        api: WireApi,
         draft: AttemptDraft,
         progress: Progress,
         started: float,
     ) -> web.StreamResponse:
         digest = self.digest(draft)
-        headers = {flavour.id_header: f"req_tokenstorm{digest:016x}"}
+        headers = {api.id_header: f"req_tokenstorm{digest:016x}"}
         if self.settings.api_keys and api_key(request.headers) not in self.settings.api_keys:
             return self._refuse(
-                flavour,
+                api,
                 draft,
                 progress,
                 headers,
@@ -254,7 +250,7 @@ class MockService:
             forced = self.faults.forced(request.headers)
         except ValueError as exc:
             return self._refuse(
-                flavour,
+                api,
                 draft,
                 progress,
                 headers,
@@ -264,7 +260,7 @@ class MockService:
                 FAULT_HEADER,
             )
         try:
-            parsed = flavour.parse(await read_json_body(request, _MAX_BODY_BYTES))
+            parsed = api.parse(await read_json_body(request, _MAX_BODY_BYTES))
             draft.model, draft.stream = parsed.model, parsed.stream
             draft.prompt_tokens = parsed.prompt_tokens
             draft.adopt_prompt_tag(parsed.prompt_pieces)
@@ -278,7 +274,7 @@ class MockService:
                 )
         except RequestError as exc:
             return self._refuse(
-                flavour, draft, progress, headers, exc.status, exc.kind, exc.message, exc.param
+                api, draft, progress, headers, exc.status, exc.kind, exc.message, exc.param
             )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
         limiter = self.limiters.get(deployment.name)
@@ -288,7 +284,7 @@ class MockService:
             headers.update(verdict.headers)
             if not verdict.allowed:
                 return self._refuse(
-                    flavour,
+                    api,
                     draft,
                     progress,
                     headers,
@@ -302,17 +298,17 @@ class MockService:
             request.headers,
             deployment.name,
             parsed.model,
-            flavour.api,
+            api.name,
             parsed.stream,
             time.monotonic(),
             plan.fault_u,
         )
         if choice is not None:
             return await self._fault(
-                request, flavour, draft, progress, headers, choice, plan, parsed, deployment.name
+                request, api, draft, progress, headers, choice, plan, parsed, deployment.name
             )
         response = await self._generate(
-            request, flavour, draft, progress, headers, plan, parsed, deployment.name, started, None
+            request, api, draft, progress, headers, plan, parsed, deployment.name, started, None
         )
         if progress.status == 200:
             draft.outcome = Outcome.OK
@@ -321,7 +317,7 @@ class MockService:
     async def _fault(
         self,
         request: web.Request,
-        flavour: Flavour,
+        api: WireApi,
         draft: AttemptDraft,
         progress: Progress,
         headers: dict[str, str],
@@ -333,10 +329,10 @@ class MockService:
         """Answer an attempt a fault hits; the ledger gets the kind's outcome."""
         draft.fault = headers[FAULT_HEADER] = choice.kind.value
         draft.outcome = fault_outcome(choice.kind, parsed.stream)
-        before = await apply_before(request, choice, flavour.api, headers, progress)
+        before = await apply_before(request, choice, api, headers, progress)
         if before is not None:
             return before
-        tamper = Tamper.of(choice, flavour.api)
+        tamper = Tamper.of(choice, api)
         if tamper is not None and tamper.drip_s:
             latency = dataclasses.replace(
                 plan.latency, gaps_s=(tamper.drip_s,) * len(plan.latency.gaps_s)
@@ -344,7 +340,7 @@ class MockService:
             plan = dataclasses.replace(plan, latency=latency)
         return await self._generate(
             request,
-            flavour,
+            api,
             draft,
             progress,
             headers,
@@ -358,7 +354,7 @@ class MockService:
     async def _generate(
         self,
         request: web.Request,
-        flavour: Flavour,
+        api: WireApi,
         draft: AttemptDraft,
         progress: Progress,
         headers: dict[str, str],
@@ -370,7 +366,7 @@ class MockService:
     ) -> web.StreamResponse:
         """The answer itself, through the deployment's engine or the constant model."""
         reply = Reply(
-            response_id=flavour.response_id(plan.digest),
+            response_id=api.response_id(plan.digest),
             model=parsed.model,
             prompt_tokens=parsed.prompt_tokens,
             created=int(time.time()),
@@ -381,26 +377,26 @@ class MockService:
         engine = self.engines.get(deployment)
         if engine is not None:
             response = await engine_answer(
-                request, flavour, reply, plan, headers, progress, engine, parsed, tamper
+                request, api, reply, plan, headers, progress, engine, parsed, tamper
             )
             if progress.status not in (200, 0):
                 draft.outcome = outcome_for_status(progress.status)
         elif parsed.stream:
             response = await constant_stream_answer(
-                request, flavour, reply, plan, headers, started, progress, self.ticker, tamper
+                request, api, reply, plan, headers, started, progress, self.ticker, tamper
             )
             self.metrics[deployment].itl.observe_all(
                 plan.latency.gaps_s[: max(0, progress.tokens - 1)]
             )
         else:
             response = await body_answer(
-                request, flavour, reply, plan, headers, started, progress, tamper
+                request, api, reply, plan, headers, started, progress, tamper
             )
         return response
 
     def _refuse(
         self,
-        flavour: Flavour,
+        api: WireApi,
         draft: AttemptDraft,
         progress: Progress,
         headers: Mapping[str, str],
@@ -411,7 +407,7 @@ class MockService:
     ) -> web.Response:
         progress.status = status
         draft.outcome = outcome_for_status(status)
-        return error_response(flavour, status, kind, message, headers, param)
+        return error_response(api, status, kind, message, headers, param)
 
 
 def _json_response(document: object) -> web.Response:

@@ -15,8 +15,10 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
-from faults.proxy.relay import FrameFilter, Passed, next_frame, reset_connection
-from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
+from faults.injection import in_band_error, rewrite_body, split_frames
+from faults.proxy.relay import FrameFilter, Passed, reset_connection
+from harness.api.sse import next_frame
+from harness.api.wire_api import WireApi
 from mock_models.responder import Progress, send_cut_body
 
 #: Kinds that end an answer after ``after_tokens`` tokens.
@@ -39,13 +41,13 @@ _JSON = "application/json"
 @dataclass(frozen=True, slots=True)
 class Tamper:
     kind: FaultKind
-    api: str
+    api: WireApi
     params: Mapping[str, float] = field(default_factory=dict)
     #: Tokens generated before the answer ends early (None: all of them).
     limit: int | None = None
 
     @classmethod
-    def of(cls, choice: FaultChoice | None, api: str) -> Tamper | None:
+    def of(cls, choice: FaultChoice | None, api: WireApi) -> Tamper | None:
         """The tamper of a stream-phase fault (None for any other kind)."""
         if choice is None or choice.kind not in ENDINGS | SHAPERS:
             return None
@@ -95,7 +97,7 @@ class Tamper:
                 if self.kind is FaultKind.ERROR_EVENT:
                     await response.write(in_band_error(self.api))
                 elif self.kind is FaultKind.MALFORMED_CHUNK:
-                    await response.write(malformed_event(self.api))
+                    await response.write(self.api.malformed_event())
                 await response.write_eof()
         except ConnectionError:
             progress.disconnected = True
@@ -113,7 +115,8 @@ class Tamper:
             reset_connection(request)
             progress.status = 0
             return web.Response(status=502)
-        body = self._rewrite(body)
+        if kind in (FaultKind.ERROR_EVENT, FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE):
+            body = orjson.dumps(rewrite_body(kind, self.api, orjson.loads(body), self.params))
         if kind is FaultKind.MALFORMED_CHUNK:
             body = body[: max(1, len(body) // 2)] + b"\x00}{"
         response = web.StreamResponse(status=200, headers={"content-type": _JSON, **headers})
@@ -130,39 +133,3 @@ class Tamper:
         except ConnectionError:
             progress.disconnected = True
         return response
-
-    def _rewrite(self, body: bytes) -> bytes:
-        kind = self.kind
-        if kind is FaultKind.ERROR_EVENT:
-            if self.api == ANTHROPIC:
-                return orjson.dumps(
-                    {
-                        "type": "error",
-                        "error": {
-                            "type": "overloaded_error",
-                            "message": "Overloaded (injected by tokenstorm)",
-                        },
-                    }
-                )
-            return orjson.dumps(
-                {
-                    "error": {
-                        "message": "The server had an error (injected by tokenstorm)",
-                        "type": "server_error",
-                        "param": None,
-                        "code": None,
-                    }
-                }
-            )
-        if kind not in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE):
-            return body
-        document = orjson.loads(body)
-        if kind is FaultKind.DROP_USAGE:
-            document.pop("usage", None)
-        else:
-            factor = self.params["usage_factor"]
-            document["usage"] = {
-                k: round(v * factor) if isinstance(v, int) else v
-                for k, v in document["usage"].items()
-            }
-        return orjson.dumps(document)

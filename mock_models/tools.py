@@ -1,19 +1,13 @@
 """Tool calls of the mock: the request's tools and tool choice and a uniform draw in; the tool
-the answer calls (or None) out, and the argument text a call's tokens spell.
+the answer calls (or None) out.
 
-Pure. A call's arguments are ``{"query": "<the answer's words>"}``, so each generated token
-is one fragment of that JSON (its word and a space) and streamed deltas concatenate into it.
+Pure. A call's arguments are the answer's words (``harness.api.rendering.arguments_text``), so
+each generated token is one fragment of that JSON and streamed deltas concatenate into it.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
-from mock_models.flavour import ParsedRequest, text_of
-
-#: What the arguments start and end with around the words.
-ARGUMENTS_OPEN: Final = '{"query": "'
-ARGUMENTS_CLOSE: Final = '"}'
+from harness.api.requests import ParsedRequest
 
 
 def choose_tool(request: ParsedRequest, u: float, auto_share: float) -> str | None:
@@ -26,8 +20,3 @@ def choose_tool(request: ParsedRequest, u: float, auto_share: float) -> str | No
     if request.tool_choice == "required" or u < auto_share:
         return request.tools[0]
     return None
-
-
-def arguments_text(words: list[int]) -> str:
-    """The whole arguments JSON of a call whose tokens are ``words``."""
-    return ARGUMENTS_OPEN + text_of(words) + ARGUMENTS_CLOSE

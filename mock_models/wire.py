@@ -1,4 +1,4 @@
-"""The streamed side of an answer on the wire: a flavour's ``StreamShape`` and a connection in;
+"""The streamed side of an answer on the wire: an API's ``StreamShape`` and a connection in;
 token chunks written straight onto the transport (``WireSink``; a token on time is one
 pre-framed ``StreamShape.chunk`` and one write), and the SSE response opened and closed
 around them (headers with the opening events, the closing events with the last chunk).
@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from faults.wire import split_frames
+from faults.injection import split_frames
+from harness.api.rendering import StreamShape
 from mock_models.attempt import AttemptPlan
-from mock_models.flavour import StreamShape
 from mock_models.responder import SSE_HEADERS, Progress
 from mock_models.tamper import Tamper
 

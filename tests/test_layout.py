@@ -115,6 +115,24 @@ def test_every_part_of_the_harness_has_a_place_in_the_layers() -> None:
     assert unnamed == set(), f"add these to a contract in pyproject.toml: {sorted(unnamed)}"
 
 
+#: What the wire API layer may import besides our contract and itself: pure standard modules
+#: and orjson. No sockets, no asyncio, no clock: bytes and events in, values out.
+_SANS_IO_ROOTS = frozenset(
+    {"__future__", "array", "base64", "collections", "dataclasses", "email", "enum", "math"}
+    | {"orjson", "re", "struct", "sys", "types", "typing", "itertools", "functools", "hashlib"}
+)
+
+
+def test_the_api_layer_does_no_io() -> None:
+    problems = []
+    for path in sorted((ROOT / "harness" / "api").rglob("*.py")):
+        for imported in _imports(path):
+            ours = imported.startswith(("harness.contract", "harness.api"))
+            if not ours and imported.split(".")[0] not in _SANS_IO_ROOTS:
+                problems.append(f"{_name(path)} imports {imported}")
+    assert problems == []
+
+
 def test_modules_stay_small_and_open_with_a_docstring() -> None:
     for path in _modules():
         text = path.read_text(encoding="utf-8")

@@ -14,15 +14,15 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
+from faults.injection import error_body, error_headers, rewrite_body, split_frames
 from faults.proxy.relay import Passed, reset_connection
-from faults.wire import ANTHROPIC, error_body, error_headers, split_frames
-from harness.client.usage import read_usage
+from harness.api.wire_api import WireApi
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def answer_error(
-    request: web.Request, kind: FaultKind, api: str, params: Mapping[str, float]
+    request: web.Request, kind: FaultKind, api: WireApi, params: Mapping[str, float]
 ) -> web.Response:
     """The provider-shaped error a status fault answers with, instead of the upstream."""
     status = {FaultKind.QUOTA_429: 429, FaultKind.OVERLOADED_529: 529}.get(
@@ -35,58 +35,20 @@ def answer_error(
     )
 
 
-def _count(api: str, obj: dict[str, Any], passed: Passed) -> None:
-    passed.model = obj.get("model")
-    usage = obj.get("usage")
-    if isinstance(usage, dict):
-        read_usage(api, usage, passed)
-    if api == ANTHROPIC:
-        text = "".join(b.get("text", "") for b in obj.get("content") or () if isinstance(b, dict))
-    else:
-        text = "".join(
-            (c.get("message") or {}).get("content") or ""
-            for c in obj.get("choices") or ()
-            if isinstance(c, dict)
-        )
-    passed.content_tokens = len(text.split())
+def _count(api: WireApi, document: dict[str, Any], passed: Passed) -> None:
+    answer = api.decode_body(document)
+    passed.model = answer.model
+    if answer.usage is not None:
+        api.read_usage(answer.usage, passed)
+    passed.content_tokens = len(answer.text.split())
     passed.terminated = True
-
-
-def _rewrite(
-    kind: FaultKind | None, api: str, obj: dict[str, Any], params: Mapping[str, float]
-) -> dict[str, Any]:
-    if kind is FaultKind.DROP_USAGE:
-        obj.pop("usage", None)
-    elif kind is FaultKind.WRONG_USAGE and isinstance(obj.get("usage"), dict):
-        factor = params.get("usage_factor", 2.0)
-        obj["usage"] = {
-            k: round(v * factor) if isinstance(v, int) else v for k, v in obj["usage"].items()
-        }
-    elif kind is FaultKind.ERROR_EVENT:
-        if api == ANTHROPIC:
-            return {
-                "type": "error",
-                "error": {
-                    "type": "overloaded_error",
-                    "message": "Overloaded (injected by tokenstorm)",
-                },
-            }
-        return {
-            "error": {
-                "message": "The server had an error (injected by tokenstorm)",
-                "type": "server_error",
-                "param": None,
-                "code": None,
-            }
-        }
-    return obj
 
 
 async def answer_body(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
     headers: dict[str, str],
-    api: str,
+    api: WireApi,
     choice: FaultChoice | None,
     passed: Passed,
 ) -> web.StreamResponse:
@@ -103,7 +65,7 @@ async def answer_body(
     if isinstance(obj, dict):
         _count(api, obj, passed)
         if kind in (FaultKind.DROP_USAGE, FaultKind.WRONG_USAGE, FaultKind.ERROR_EVENT):
-            body = orjson.dumps(_rewrite(kind, api, obj, params))
+            body = orjson.dumps(rewrite_body(kind, api, obj, params))
     if kind is FaultKind.SLOW_DRIP:
         await asyncio.sleep(params["itl_ms"] / 1000.0 * max(passed.content_tokens, 1))
     if kind is FaultKind.STALL:

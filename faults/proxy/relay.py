@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
-from faults.wire import ANTHROPIC, in_band_error, malformed_event, split_frames
-from harness.client.sse import SseDecoder
-from harness.client.usage import read_usage
+from faults.injection import in_band_error, split_frames
+from harness.api.sse import frame_event, next_frame
+from harness.api.wire_api import EventKind, WireApi
 
-_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 _MAX_BUFFER_BYTES = 8 * 1024 * 1024
+_CONTENT = frozenset({EventKind.TEXT, EventKind.TOOL_CALL})
 
 
 @dataclass(slots=True)
@@ -40,45 +39,16 @@ class Passed:
     delivered: bool = False
 
 
-def next_frame(buffer: bytes) -> tuple[bytes, bytes] | None:
-    """(first complete SSE frame with its separator, rest) or None when none is complete."""
-    best: tuple[int, int] | None = None
-    for separator in _SEPARATORS:
-        at = buffer.find(separator)
-        if at >= 0 and (best is None or at < best[0]):
-            best = (at, len(separator))
-    if best is None:
-        return None
-    end = best[0] + best[1]
-    return buffer[:end], buffer[end:]
-
-
-def _usage_fields(api: str, obj: dict[str, Any]) -> dict[str, Any] | None:
-    if api == ANTHROPIC:
-        if obj.get("type") == "message_start":
-            usage = (obj.get("message") or {}).get("usage")
-            return usage if isinstance(usage, dict) else None
-        usage = obj.get("usage")
-        return usage if isinstance(usage, dict) else None
-    usage = obj.get("usage")
-    return usage if isinstance(usage, dict) else None
-
-
 def _scale_usage(usage: dict[str, Any], factor: float) -> None:
     for key, value in list(usage.items()):
         if isinstance(value, int) and key.endswith("tokens"):
             usage[key] = round(value * factor)
 
 
-def _reserialise(event: str, obj: dict[str, Any], api: str) -> bytes:
-    head = f"event: {event}\n".encode() if api == ANTHROPIC else b""
-    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
 class FrameFilter:
     """Classifies one frame, counts it, and rewrites it for usage faults."""
 
-    def __init__(self, api: str, choice: FaultChoice | None, passed: Passed) -> None:
+    def __init__(self, api: WireApi, choice: FaultChoice | None, passed: Passed) -> None:
         self.api = api
         self.kind = choice.kind if choice else None
         self.params = dict(choice.params) if choice else {}
@@ -86,55 +56,35 @@ class FrameFilter:
 
     def frame(self, raw: bytes) -> tuple[bytes | None, bool]:
         """(bytes to send or None to drop, whether the frame carries content)."""
-        events = SseDecoder().feed(raw)
-        if not events:
+        found = frame_event(raw)
+        if found is None:
             return raw, False
-        event, data = events[0]
-        if data == "[DONE]" or event == "message_stop":
-            self.passed.terminated = True
-            return raw, False
+        event, data = found
+        api, passed = self.api, self.passed
         try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            kind, _, usage, model, _, document = api.decode_event(event, data)
+        except ValueError:
+            return raw, False  # not JSON, or not an object: passed on as it is
+        if kind is EventKind.END:
+            passed.terminated = True
             return raw, False
-        if not isinstance(obj, dict):
+        if document is None:
             return raw, False
-        content = self._is_content(obj)
+        content = kind in _CONTENT
         if content:
-            self.passed.content_tokens += 1
-        if self.passed.model is None:
-            self.passed.model = obj.get("model") or (obj.get("message") or {}).get("model")
-        usage = _usage_fields(self.api, obj)
+            passed.content_tokens += 1
+        if passed.model is None:
+            passed.model = model
         if usage is None:
             return raw, content
-        read_usage(self.api, usage, self.passed)
+        api.read_usage(usage, passed)
         if self.kind is FaultKind.DROP_USAGE:
-            if self.api != ANTHROPIC and not obj.get("choices"):
-                return None, content  # the usage-only chunk
-            _drop_usage(obj, self.api)
-            return _reserialise(event, obj, self.api), content
+            kept = api.without_usage(document)
+            return (None if kept is None else api.event_frame(event, kept)), content
         if self.kind is FaultKind.WRONG_USAGE:
             _scale_usage(usage, self.params.get("usage_factor", 2.0))
-            return _reserialise(event, obj, self.api), content
+            return api.event_frame(event, document), content
         return raw, content
-
-    def _is_content(self, obj: dict[str, Any]) -> bool:
-        if self.api == ANTHROPIC:
-            return obj.get("type") == "content_block_delta"
-        for choice in obj.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if delta.get("content") or delta.get("tool_calls"):
-                return True
-        return False
-
-
-def _drop_usage(obj: dict[str, Any], api: str) -> None:
-    if api == ANTHROPIC:
-        obj.pop("usage", None)
-        if isinstance(obj.get("message"), dict):
-            obj["message"].pop("usage", None)
-    else:
-        obj["usage"] = None
 
 
 def reset_connection(request: web.Request) -> None:
@@ -158,7 +108,7 @@ async def relay_stream(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
     response: web.StreamResponse,
-    api: str,
+    api: WireApi,
     choice: FaultChoice | None,
     passed: Passed,
 ) -> None:
@@ -195,7 +145,7 @@ async def _end_early(
     request: web.Request,
     response: web.StreamResponse,
     kind: FaultKind,
-    api: str,
+    api: WireApi,
     params: dict[str, float],
 ) -> bool:
     """Apply a mid-stream fault once its token count is reached; True when the stream ends."""
@@ -210,7 +160,7 @@ async def _end_early(
         await response.write(in_band_error(api))
         await response.write_eof()
     elif kind is FaultKind.MALFORMED_CHUNK:
-        await response.write(malformed_event(api))
+        await response.write(api.malformed_event())
         await response.write_eof()
     else:
         return False

@@ -35,6 +35,8 @@ from faults.decide import (
 from faults.profile import FaultProfile, ProfileError, profile_from_json
 from faults.proxy.answer import answer_body, answer_error
 from faults.proxy.relay import Passed, relay_stream, reset_connection
+from harness.api.registry import api_for_path, wire_api
+from harness.contract.apis import OPENAI_CHAT
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import outcome_for_status
 from harness.contract.prompt_text import count_tokens
@@ -83,23 +85,6 @@ def upstream_base(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/').removesuffix('/v1')}"
 
 
-def _api_of(path: str) -> str:
-    """The API flavour a request path speaks (``faults.catalogue.API_FLAVOURS``)."""
-    path = path.rstrip("/")
-    for suffix, api in _FLAVOUR_PATHS:
-        if path.endswith(suffix):
-            return api
-    return "openai-chat"
-
-
-_FLAVOUR_PATHS = (
-    ("/messages", "anthropic-messages"),
-    ("/chat/completions", "openai-chat"),
-    ("/completions", "openai-completions"),
-    ("/embeddings", "openai-embeddings"),
-)
-
-
 def _run_clock_s(state: ProxyState, run_id: str | None, now_s: float) -> float:
     """Seconds since this run's first request (fault windows are on the run clock)."""
     if run_id is None:
@@ -136,7 +121,7 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
         body = body if isinstance(body, dict) else {}
     except orjson.JSONDecodeError:
         body = {}
-    api = _api_of(request.path)
+    api = api_for_path(request.path) or OPENAI_CHAT
     model = str(body.get("model", ""))
     stream = bool(body.get("stream", False))
     attempt = attempt_number(request.headers)
@@ -217,9 +202,10 @@ async def _dispatch(
 ) -> tuple[web.StreamResponse, int, str]:
     kind = choice.kind if choice else None
     params = dict(choice.params) if choice else {}
+    wire = wire_api(api)
     if kind is not None and CATALOGUE[kind].status is not None:
         return (
-            answer_error(request, kind, api, params),
+            answer_error(request, kind, wire, params),
             CATALOGUE[kind].status or 500,
             CATALOGUE[kind].outcome_body,
         )
@@ -265,7 +251,7 @@ async def _dispatch(
             reply_headers["x-tokenstorm-fault"] = kind.value
         is_sse = upstream.headers.get("Content-Type", "").startswith("text/event-stream")
         if upstream.status >= 300 or not is_sse:
-            response = await answer_body(request, upstream, reply_headers, api, choice, passed)
+            response = await answer_body(request, upstream, reply_headers, wire, choice, passed)
             outcome = outcome_for_status(upstream.status).value
             if upstream.status < 300 and kind is not None:
                 outcome = CATALOGUE[kind].outcome_body
@@ -273,7 +259,7 @@ async def _dispatch(
         response = web.StreamResponse(status=upstream.status, headers=reply_headers)
         await response.prepare(request)
         try:
-            await relay_stream(request, upstream, response, api, choice, passed)
+            await relay_stream(request, upstream, response, wire, choice, passed)
         except (ConnectionError, aiohttp.ClientConnectionError):
             passed.disconnected = True
         left = passed.disconnected and not passed.terminated

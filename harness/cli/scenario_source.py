@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.errors import UserError
+from harness.contract.apis import CLIENT_APIS
 from workloads.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from workloads.traces import TraceError, load_trace, trace_span_s
 
@@ -38,7 +39,7 @@ def add_quick_flags(parser: argparse.ArgumentParser) -> None:
         help="OpenAI/Anthropic-compatible base URL, e.g. http://127.0.0.1:8000/v1",
     )
     parser.add_argument("--model", help="model name to request (overrides the scenario's)")
-    parser.add_argument("--api", choices=["openai-chat", "anthropic-messages"])
+    parser.add_argument("--api", choices=list(CLIENT_APIS))
     parser.add_argument("--rate", metavar="RPS", help="session arrival rate, e.g. 5 or '300/m'")
     parser.add_argument("--duration", metavar="S", help="run length, e.g. 30s, 5m")
     parser.add_argument(

@@ -11,7 +11,6 @@ with one outcome from ``harness.contract.outcomes`` and never raises, except ``C
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import errno
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,8 +19,12 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-from harness.client.flavours import Answer, Flavour, flavour
-from harness.client.sse import SseDecoder
+from harness.api import errors
+from harness.api.registry import wire_api
+from harness.api.requests import OutgoingRequest, check_cache_control
+from harness.api.sse import SseDecoder
+from harness.api.wire_api import WireApi
+from harness.client.answer import Answer
 from harness.contract.outcomes import Outcome, outcome_for_status
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -64,25 +67,8 @@ class _Phase:
 
 
 def retry_after_s(headers: Mapping[str, str], now_wall_s: float | None = None) -> float | None:
-    """Server-requested delay: ``retry-after-ms`` first, then ``retry-after`` (s or date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now_wall_s is None else now_wall_s))
+    """Server-requested delay (``harness.api.errors.retry_after_s``), dates against now."""
+    return errors.retry_after_s(headers, time.time() if now_wall_s is None else now_wall_s)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -125,7 +111,7 @@ def _transport_outcome(exc: BaseException, phase: _Phase) -> tuple[Outcome, str]
 
 
 class HttpClient:
-    """Sends attempts to one target URL with one API flavour."""
+    """Sends attempts to one target URL speaking one wire API."""
 
     def __init__(
         self,
@@ -138,10 +124,12 @@ class HttpClient:
         now: Callable[[], float] = time.perf_counter,
         cache_control: str = "off",
     ) -> None:
-        self._flavour: Flavour = flavour(api, cache_control)
+        check_cache_control(api, cache_control)
+        self._api: WireApi = wire_api(api)
+        self._cache_control = cache_control
         self._secret = api_key
-        self._url = base_url.rstrip("/") + self._flavour.path
-        self._headers = {"Content-Type": "application/json", **self._flavour.headers(api_key)}
+        self._url = base_url.rstrip("/") + self._api.path
+        self._headers = {"Content-Type": "application/json", **self._api.request_headers(api_key)}
         self._connect_timeout_s = connect_timeout_s
         self._max_connections = max_connections
         self._now = now
@@ -187,7 +175,8 @@ class HttpClient:
         client_prompt_tokens: int | None = None,
     ) -> AttemptResult:
         """Send one attempt; classify its end. Raises only ``asyncio.CancelledError``."""
-        body = orjson.dumps(self._flavour.body(model, messages, max_tokens, stream))
+        planned = OutgoingRequest(model, messages, max_tokens, stream, self._cache_control)
+        body = orjson.dumps(self._api.request_body(planned))
         all_headers = {**self._headers, **headers} if headers else self._headers
         answer = Answer(text_parts=[] if keep_text else None)
         phase = _Phase()
@@ -212,8 +201,7 @@ class HttpClient:
                     if status >= 300:
                         outcome = outcome_for_status(status)
                         wait_s = retry_after_s(resp.headers)
-                        verdict = resp.headers.get("x-should-retry", "").strip().lower()
-                        should_retry = {"true": True, "false": False}.get(verdict)
+                        should_retry = errors.should_retry(resp.headers)
                         error = await self._error_detail(resp)
                     else:
                         outcome, error = await self._read_answer(
@@ -251,7 +239,7 @@ class HttpClient:
     async def _error_detail(self, resp: aiohttp.ClientResponse) -> str:
         raw = await resp.content.read(MAX_ERROR_BODY_BYTES)
         try:
-            message = self._flavour.error_message(orjson.loads(raw))
+            message = self._api.error_message(orjson.loads(raw))
         except orjson.JSONDecodeError:
             message = None
         if message is None:
@@ -281,7 +269,7 @@ class HttpClient:
                     return Outcome.PROTOCOL_ERROR, f"body larger than {MAX_BODY_BYTES} bytes"
             raw = b"".join(parts)
             try:
-                self._flavour.read_body(orjson.loads(raw), answer, self._now())
+                answer.take_body(self._api.decode_body(orjson.loads(raw)), self._now(), self._api)
             except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
                 return Outcome.PROTOCOL_ERROR, f"invalid JSON body: {exc}"[:300]
             if answer.error is not None:
@@ -301,7 +289,9 @@ class HttpClient:
         deadline_loop_s: float,
     ) -> tuple[Outcome, str | None]:
         decoder = SseDecoder()
-        reader = self._flavour.reader(answer)
+        api = self._api
+        decode = api.decode_event
+        take = answer.take_events
         content = resp.content
         now = self._now
         waiting_first = True
@@ -311,8 +301,9 @@ class HttpClient:
                 if not chunk:
                     break
                 now_s = now()
-                for event, data in decoder.feed(chunk):
-                    reader.on_event(event, data, now_s)
+                take(decoder.feed(chunk), api, decode, now_s)
+                if decoder.error is not None:
+                    raise ValueError(decoder.error)
                 if waiting_first and answer.first_token_s is not None:
                     guard.reschedule(deadline_loop_s)
                     waiting_first = False

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from harness.contract.apis import ANTHROPIC_MESSAGES, CLIENT_APIS, OPENAI_CHAT
 from harness.contract.quantities import parse_duration_s
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
-Api = Literal["openai-chat", "anthropic-messages"]
 
 DEFAULT_KEY_ENV: dict[str, str] = {
-    "openai-chat": "OPENAI_API_KEY",
-    "anthropic-messages": "ANTHROPIC_API_KEY",
+    OPENAI_CHAT: "OPENAI_API_KEY",
+    ANTHROPIC_MESSAGES: "ANTHROPIC_API_KEY",
 }
 
 
@@ -51,7 +51,8 @@ class Target(_Strict):
     """Where requests go. Without ``url`` the embedded mock serves them."""
 
     url: str | None = None
-    api: Api = "openai-chat"
+    #: The wire API spoken, one of ``harness.contract.apis.CLIENT_APIS``.
+    api: str = OPENAI_CHAT
     model: str | None = None
     api_key_env: str | None = None
     timeout: Seconds = 60.0
@@ -65,14 +66,21 @@ class Target(_Strict):
     #: prompt) or "conversation" (the system prompt and each request's last message).
     cache_control: Literal["off", "system", "conversation"] = "off"
 
+    @field_validator("api")
+    @classmethod
+    def _known_api(cls, api: str) -> str:
+        if api not in CLIENT_APIS:
+            raise ValueError(f"api {api!r} is not one of {', '.join(CLIENT_APIS)}")
+        return api
+
     @model_validator(mode="after")
     def _url_scheme(self) -> Target:
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url {self.url!r} must start with http:// or https://")
-        if self.cache_control != "off" and self.api != "anthropic-messages":
+        if self.cache_control != "off" and self.api != ANTHROPIC_MESSAGES:
             raise ValueError(
                 f"cache_control = {self.cache_control!r} needs api = "
-                "'anthropic-messages' (OpenAI caches prefixes by itself)"
+                f"{ANTHROPIC_MESSAGES!r} (OpenAI caches prefixes by itself)"
             )
         return self
 

@@ -60,4 +60,4 @@ def test_fixture_in_a_user_suite(tmp_path: Path) -> None:
     )
     out = result.stdout
     assert "2 passed" in out and "1 error" in out, out + result.stderr
-    assert "tokenstorm_mock marker: faults.rule.0.kind" in out, out
+    assert "tokenstorm_mock marker: faults.rule[0].kind" in out, out

@@ -54,7 +54,7 @@ def test_faults_change_while_serving_and_reset_forgets(serving: Serving) -> None
             ) as response:
                 assert response.status == 400
                 message = (await response.json())["error"]["message"]
-                assert message.startswith("PUT /tokenstorm/faults: rule.0.probability: ")
+                assert message.startswith("PUT /tokenstorm/faults: rule[0].probability: ")
             async with session.get(faults) as response:
                 assert [r["kind"] for r in (await response.json())["rule"]] == ["http_500"]
             async with session.get(admin + "/settings") as response:

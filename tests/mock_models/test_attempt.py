@@ -4,9 +4,9 @@ import sys
 
 import numpy as np
 
+from harness.api.requests import ParsedRequest
 from harness.contract.prompt_text import VOCABULARY
 from mock_models.attempt import RepeatCounter, attempt_digest, fault_draw, plan_attempt
-from mock_models.flavour import ParsedRequest
 from mock_models.latency import jittered_s
 from mock_models.settings import DeploymentSettings, MockSettings
 

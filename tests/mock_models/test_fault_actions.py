@@ -9,8 +9,9 @@ import pytest
 
 from faults.catalogue import CATALOGUE, FaultKind
 from faults.decide import FaultChoice
+from faults.injection import error_body, error_headers
 from faults.profile import load_profile
-from faults.wire import error_body, error_headers
+from harness.api.registry import wire_api
 from mock_models.fault_actions import abandoned_outcome, fault_outcome
 from mock_models.tamper import Tamper
 
@@ -30,8 +31,9 @@ def test_the_demo_profile_keeps_the_tables_shares_in_its_order() -> None:
         assert rule.first_attempts is None and rule.targets.match("d", "m", "openai-chat", True)
 
 
-@pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
-def test_each_demo_refusal_has_its_status_and_retry_after(api: str) -> None:
+@pytest.mark.parametrize("api_name", ["openai-chat", "anthropic-messages"])
+def test_each_demo_refusal_has_its_status_and_retry_after(api_name: str) -> None:
+    api = wire_api(api_name)
     refusals = {rule.kind: rule.resolved_params() for rule in _DEMO.rule[:3]}
     assert [CATALOGUE[kind].status for kind in refusals] == [429, 500, 503]
     for kind, params in refusals.items():
@@ -45,8 +47,9 @@ def test_each_demo_refusal_has_its_status_and_retry_after(api: str) -> None:
         )
 
 
-@pytest.mark.parametrize("api", ["openai-chat", "anthropic-messages"])
-def test_the_demo_cut_ends_the_answer_after_ten_tokens(api: str) -> None:
+@pytest.mark.parametrize("api_name", ["openai-chat", "anthropic-messages"])
+def test_the_demo_cut_ends_the_answer_after_ten_tokens(api_name: str) -> None:
+    api = wire_api(api_name)
     cut = _DEMO.rule[3]
     tamper = Tamper.of(FaultChoice(cut.kind, cut.resolved_params()), api)
     assert tamper is not None and (tamper.kind, tamper.limit) == (FaultKind.CUT, 10)

@@ -12,6 +12,7 @@ import openai
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.api.requests import parse_stop
 from harness.contract.prompt_text import VOCABULARY, count_tokens
 from mock_models.settings import (
     ANY_MODEL,
@@ -20,7 +21,7 @@ from mock_models.settings import (
     MockSettings,
     constant_settings,
 )
-from mock_models.stop_words import first_stop, parse_stop
+from mock_models.stop_words import first_stop
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_models.flavour import ParsedRequest
+from harness.api.requests import ParsedRequest
 from mock_models.settings import DeploymentSettings, MockSettings
 from mock_models.tools import choose_tool
 

@@ -12,11 +12,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.api.anthropic_messages import AnthropicMessages
+from harness.api.openai_chat import OpenAIChat
+from harness.api.openai_completions import OpenAICompletions
+from harness.api.rendering import WORD_JSON, Reply, StreamShape, WordTails
 from harness.contract.prompt_text import VOCABULARY
-from mock_models.anthropic_api import AnthropicMessages
-from mock_models.flavour import WORD_JSON, Reply, StreamShape, WordTails
-from mock_models.openai_api import OpenAIChat
-from mock_models.openai_completions import OpenAICompletions
 from mock_models.settings import constant_settings
 from mock_models.wire import WireSink
 

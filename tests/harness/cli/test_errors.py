@@ -97,4 +97,4 @@ def test_mock_rejects_a_bad_fault_profile(tmp_path: Path) -> None:
     faults.write_text('[[rule]]\nkind = "http_429"\nprobability = 1.8\n')
     result = _tokenstorm("mock", "--port", "0", "--faults", str(faults), cwd=tmp_path)
     assert result.returncode == 2
-    assert "rule.0.probability" in result.stderr and "Traceback" not in result.stderr
+    assert "rule[0].probability" in result.stderr and "Traceback" not in result.stderr

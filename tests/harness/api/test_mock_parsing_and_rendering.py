@@ -1,12 +1,15 @@
+"""Server side of chat and messages: request bodies parsed and checked, answers rendered."""
+
 from __future__ import annotations
 
 import orjson
 import pytest
 
+from harness.api.anthropic_messages import AnthropicMessages
+from harness.api.errors import ErrorKind, RequestError
+from harness.api.openai_chat import OpenAIChat
+from harness.api.rendering import Reply, split_template
 from harness.contract.prompt_text import VOCABULARY, count_tokens, synthetic_text
-from mock_models.anthropic_api import AnthropicMessages
-from mock_models.flavour import ErrorKind, Reply, RequestError, split_template
-from mock_models.openai_api import OpenAIChat
 
 
 def _body(**fields: object) -> bytes:

@@ -1,5 +1,6 @@
-"""OpenAI legacy text-completions flavour of the mock: ``POST /v1/completions`` bodies in,
-``text_completion`` objects (whole, or as SSE chunks) and OpenAI error bodies out.
+"""OpenAI legacy text completions (``POST /v1/completions``) on the wire: planned requests in,
+bodies out; bodies in, ``ParsedRequest`` and ``text_completion`` objects or SSE chunks out;
+chunks and bodies in, content and usage out.
 
 One prompt per request: a string, a list of token ids, or a list holding one of those. A list
 of several prompts asks for several independent generations, which the mock does not batch
@@ -8,36 +9,37 @@ into one answer; it is refused with a 400 saying to send them one by one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
-from harness.contract.prompt_text import count_tokens
-from mock_models.flavour import (
-    OPENAI_NO_MODEL,
+from harness.api.errors import ErrorKind, RequestError, short
+from harness.api.openai_common import (
+    DONE,
+    FINGERPRINT,
+    NO_MODEL,
+    OpenAIWire,
+    generation_options,
+    usage_object,
+    usage_of,
+)
+from harness.api.rendering import (
     TOKEN_SLOT,
-    ErrorKind,
-    ParsedRequest,
     Reply,
-    RequestError,
     TokenTemplate,
     WordTails,
-    decode_object,
-    required_model,
     split_template,
     text_of,
 )
-from mock_models.openai_api import (
-    DONE,
-    FINGERPRINT,
-    OPENAI_ERRORS,
-    event_bytes,
-    generation_options,
-    usage_of,
-)
+from harness.api.requests import OutgoingRequest, ParsedRequest, decode_object, required_model
+from harness.api.sse import DATA_FIELD, FRAME_END, data_frame
+from harness.api.wire_api import BodyAnswer, EventKind, StreamEvent, stream_event
+from harness.contract.apis import OPENAI_COMPLETIONS
+from harness.contract.prompt_text import count_tokens
 
-API: Final = "openai-completions"
 _OBJECT: Final = "text_completion"
+_END: Final = stream_event(EventKind.END)
 
 
 def _is_token_ids(value: Any) -> bool:
@@ -87,7 +89,7 @@ class CompletionStream(TokenTemplate):
             "system_fingerprint": FINGERPRINT,
         }
         prefix, suffix = split_template(self._chunk(TOKEN_SLOT, None))
-        self._set_template(b"data: " + prefix, suffix + b"\n\n", tails)
+        self._set_template(DATA_FIELD + prefix, suffix + FRAME_END, tails)
 
     def _chunk(self, text: str, finish_reason: str | None) -> dict[str, Any]:
         chunk = dict(self._base)
@@ -102,28 +104,65 @@ class CompletionStream(TokenTemplate):
         return b""
 
     def closing(self, completion_tokens: int, truncated: bool) -> bytes:
-        parts = [event_bytes(self._chunk("", "length" if truncated else "stop"))]
+        parts = [data_frame(orjson.dumps(self._chunk("", "length" if truncated else "stop")))]
         if self._reply.include_usage:
             usage_chunk = dict(self._base)
             usage_chunk["choices"] = []
             usage_chunk["usage"] = usage_of(self._reply, completion_tokens)
-            parts.append(event_bytes(usage_chunk))
+            parts.append(data_frame(orjson.dumps(usage_chunk)))
         parts.append(DONE)
         return b"".join(parts)
 
 
-class OpenAICompletions:
-    """The ``POST /v1/completions`` flavour."""
+class OpenAICompletions(OpenAIWire):
+    """The ``POST /v1/completions`` API."""
 
-    api: Final = API
-    id_header: Final = "x-request-id"
+    name: Final = OPENAI_COMPLETIONS
+    path: Final = "/completions"
 
     def __init__(self) -> None:
         self._tails = WordTails()
 
+    def request_body(self, request: OutgoingRequest) -> dict[str, Any]:
+        """The messages' contents, blank-line separated, as the one prompt."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "prompt": "\n\n".join(message["content"] for message in request.messages),
+            "max_tokens": request.max_tokens,
+            "stream": request.stream,
+        }
+        if request.stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def decode_event(self, event: str, data: str) -> StreamEvent:
+        if data == "[DONE]":
+            return _END
+        if event == "error":
+            return stream_event(EventKind.ERROR, error=short(data))
+        obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("chunk is not a JSON object")
+        if obj.get("error"):
+            return stream_event(EventKind.ERROR, error=short(obj["error"]), document=obj)
+        kind, text = EventKind.OTHER, ""
+        for choice in obj.get("choices") or ():
+            if choice.get("text"):
+                kind, text = EventKind.TEXT, choice["text"]
+                break
+        return (kind, text, usage_object(obj), obj.get("model"), None, obj)
+
+    def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
+        if document.get("error"):
+            return BodyAnswer(error=short(document["error"]))
+        text = "".join(choice.get("text") or "" for choice in document.get("choices") or ())
+        return BodyAnswer(
+            text, bool(text), usage_object(document), document.get("model"), None, True
+        )
+
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)
-        model = required_model(body, OPENAI_NO_MODEL)
+        model = required_model(body, NO_MODEL)
         if "prompt" not in body:
             raise RequestError(
                 400, ErrorKind.INVALID_REQUEST, "You must provide a prompt parameter.", "prompt"
@@ -139,18 +178,10 @@ class OpenAICompletions:
     def response_id(self, digest: int) -> str:
         return f"cmpl-tokenstorm{digest:016x}"
 
-    def error_body(
-        self, kind: ErrorKind, message: str, param: str | None, request_id: str
-    ) -> bytes:
-        error_type, code = OPENAI_ERRORS[kind]
-        return orjson.dumps(
-            {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-        )
-
     def stream_shape(self, reply: Reply) -> CompletionStream:
         return CompletionStream(reply, self._tails)
 
-    def full_body(self, reply: Reply, words: list[int], truncated: bool) -> bytes:
+    def full_body(self, reply: Reply, words: Sequence[int], truncated: bool) -> bytes:
         return orjson.dumps(
             {
                 "id": reply.response_id,

@@ -1,0 +1,14 @@
+"""The wire APIs by name, as plans, records and ledgers spell them: the one place the names
+are written (``harness.api.registry`` maps each to its implementation)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+OPENAI_CHAT: Final = "openai-chat"
+OPENAI_COMPLETIONS: Final = "openai-completions"
+OPENAI_EMBEDDINGS: Final = "openai-embeddings"
+ANTHROPIC_MESSAGES: Final = "anthropic-messages"
+
+#: The APIs a scenario's client speaks (``[target] api``).
+CLIENT_APIS: Final = (OPENAI_CHAT, ANTHROPIC_MESSAGES)
