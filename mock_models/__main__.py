@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from harness.contract.config_errors import describe_validation_error
 from mock_models.embedded import LISTENING_PREFIX
-from mock_models.listeners import ListenerPortError
-from mock_models.server import serve
+from mock_models.http.listeners import ListenerPortError
+from mock_models.http.server import serve
 from mock_models.settings import MockSettings
 
 

@@ -1,5 +1,5 @@
 """Fixtures for every test: an event loop on virtual time (no real sleeping, exact times), and
-a mock clock (``mock_models.clock.Clock``) that reads it.
+a mock clock (``mock_models.sim.clock.Clock``) that reads it.
 
 The loop is asyncio's own selector loop, built with a selector of ours (a public constructor
 argument) and its ``time()`` overridden: when the loop would wait for its next timer, the
@@ -69,7 +69,7 @@ def virtual() -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]:
 
 
 class LoopClock:
-    """A ``mock_models.clock.Clock`` on the running loop's own time: exact on a
+    """A ``mock_models.sim.clock.Clock`` on the running loop's own time: exact on a
     ``VirtualTimeLoop``, whose ``advance`` then stands for a busy mock."""
 
     def __init__(self) -> None:

@@ -25,7 +25,7 @@ from harness.contract.records import (
 from harness.contract.target import RetryPolicy
 from harness.engine import Engine
 from harness.engine_config import EngineConfig
-from mock_models.draft import PROMPT_TAG
+from mock_models.http.draft import PROMPT_TAG
 
 Sent = dict[str, list[dict[str, str]]]
 

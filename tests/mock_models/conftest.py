@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from harness.contract.records import LedgerEntry, from_dict
-from mock_models.server import serve
+from mock_models.http.server import serve
 from mock_models.settings import MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

@@ -6,9 +6,9 @@ import numpy as np
 
 from harness.api.requests import ParsedRequest
 from harness.contract.prompt_text import VOCABULARY
-from mock_models.attempt import RepeatCounter, attempt_digest, fault_draw, plan_attempt
-from mock_models.latency import jittered_s
 from mock_models.settings import DeploymentSettings, MockSettings
+from mock_models.sim.attempt import RepeatCounter, attempt_digest, fault_draw, plan_attempt
+from mock_models.sim.latency import jittered_s
 
 _REQUEST = ParsedRequest(
     model="mock-small", prompt_tokens=120, max_tokens=None, stream=True, include_usage=True

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_models.batching import BatchScheduler, Sequence, StepCosts
+from mock_models.sim.batching import BatchScheduler, Sequence, StepCosts
 
 
 def _costs(**overrides: float) -> StepCosts:

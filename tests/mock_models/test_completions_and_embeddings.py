@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from harness.contract.prompt_text import count_tokens, synthetic_text
-from mock_models.embeddings import embedding_vector
 from mock_models.settings import DeploymentSettings, EngineSettings, MockSettings
+from mock_models.sim.embeddings import embedding_vector
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., object]

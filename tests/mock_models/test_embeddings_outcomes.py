@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mock_models import embeddings_route
+from mock_models.http import embeddings_route
 from mock_models.settings import DeploymentSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

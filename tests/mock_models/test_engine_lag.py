@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_models.engine import DeploymentEngine
 from mock_models.settings import EngineSettings
+from mock_models.sim.engine import DeploymentEngine
 
 START_S = 1000.0
 STEP_S = 0.004

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from harness.api.requests import TTL_1H_S, Breakpoint
 from harness.contract.prompt_text import synthetic_text
-from mock_models.explicit_cache import LOOKBACK_BLOCKS, ExplicitCache, boundary_digests
+from mock_models.sim.explicit_cache import LOOKBACK_BLOCKS, ExplicitCache, boundary_digests
 
 _SYSTEM = synthetic_text(1500, 1)
 

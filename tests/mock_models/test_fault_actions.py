@@ -12,8 +12,8 @@ from faults.decide import FaultChoice
 from faults.injection import error_body, error_headers
 from faults.profile import load_profile
 from harness.api.registry import wire_api
-from mock_models.fault_actions import abandoned_outcome, fault_outcome
-from mock_models.tamper import Tamper
+from mock_models.chaos.actions import abandoned_outcome, fault_outcome
+from mock_models.chaos.tamper import Tamper
 
 _DEMO = load_profile("demo")
 

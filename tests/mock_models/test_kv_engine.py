@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mock_models.engine import DeploymentEngine
-from mock_models.metrics import render
 from mock_models.settings import DeploymentSettings, EngineSettings
+from mock_models.sim.engine import DeploymentEngine
+from mock_models.sim.metrics import render
 
 
 class _Counter:

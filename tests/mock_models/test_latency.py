@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_models.latency import LatencyDraw, draw_latency, truncated_normal
 from mock_models.settings import DeploymentSettings, constant_settings
+from mock_models.sim.latency import LatencyDraw, draw_latency, truncated_normal
 
 
 def _deployment(**overrides: float) -> DeploymentSettings:

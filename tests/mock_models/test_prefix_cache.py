@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.contract.prompt_text import synthetic_text
-from mock_models.prefix_cache import PrefixCache, block_hashes
+from mock_models.sim.prefix_cache import PrefixCache, block_hashes
 
 _SHARED = synthetic_text(64, 1)
 

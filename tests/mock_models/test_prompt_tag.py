@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.contract.records import LedgerEntry
-from mock_models.draft import AttemptDraft
+from mock_models.http.draft import AttemptDraft
 from mock_models.settings import DeploymentSettings, MockSettings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]

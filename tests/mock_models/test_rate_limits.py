@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.contract.records import LedgerEntry
-from mock_models.rate_limits import RateLimiter, TokenBucket
 from mock_models.settings import DeploymentSettings, MockSettings, RateLimitSettings
+from mock_models.sim.rate_limits import RateLimiter, TokenBucket
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 LedgerOf = Callable[..., Awaitable[list[LedgerEntry]]]

@@ -21,7 +21,7 @@ from mock_models.settings import (
     MockSettings,
     constant_settings,
 )
-from mock_models.stop_words import first_stop
+from mock_models.sim.stop_words import first_stop
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_models.ticker import Ticker
-from mock_models.wire import WireSink
+from mock_models.http.wire import WireSink
+from mock_models.sim.ticker import Ticker
 
 START_S = 1000.0
 SLOT_S = 0.001

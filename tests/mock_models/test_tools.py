@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from harness.api.requests import ParsedRequest
 from mock_models.settings import DeploymentSettings, MockSettings
-from mock_models.tools import choose_tool
+from mock_models.sim.tools import choose_tool
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 

@@ -17,8 +17,8 @@ from harness.api.openai_chat import OpenAIChat
 from harness.api.openai_completions import OpenAICompletions
 from harness.api.rendering import WORD_JSON, Reply, StreamShape, WordTails
 from harness.contract.prompt_text import VOCABULARY
+from mock_models.http.wire import WireSink
 from mock_models.settings import constant_settings
-from mock_models.wire import WireSink
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
 _FLAVOURS = (OpenAIChat(), OpenAICompletions(), AnthropicMessages())

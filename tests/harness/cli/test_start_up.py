@@ -8,7 +8,14 @@ import sys
 
 #: Modules the run path must not import up front: the report renderers (matplotlib alone was
 #: 0.9 s of CPU), the ledger's HTTP client, and the other verbs' machinery.
-LATE = ("matplotlib", "jinja2", "httpx", "harness.report", "harness.compare", "mock_models.server")
+LATE = (
+    "matplotlib",
+    "jinja2",
+    "httpx",
+    "harness.report",
+    "harness.compare",
+    "mock_models.http.server",
+)
 
 
 def test_the_run_path_imports_nothing_it_needs_only_after_the_run() -> None:

@@ -2,7 +2,7 @@
 API and streaming flag in; the ``FaultChoice`` that hits it out (forced by the
 ``x-tokenstorm-fault`` header, else drawn from the active profile on the run clock), plus the
 readiness ``flap`` and ``down`` rules dictate per deployment (the routes that show and swap
-the active profile are in ``mock_models.admin``)."""
+the active profile are in ``mock_models.http.admin``)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class FaultBook:
         u: float,
     ) -> FaultChoice | None:
         """The profile's fault for this attempt, picked by ``u``, the attempt's own uniform
-        draw (``mock_models.attempt.fault_draw``: reproducible per seed, request id and
+        draw (``mock_models.sim.attempt.fault_draw``: reproducible per seed, request id and
         attempt)."""
         if not self.profile.rule:
             return None

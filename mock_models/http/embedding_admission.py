@@ -15,11 +15,10 @@ import asyncio
 import time
 
 from harness.api.errors import ErrorKind, RequestError
-from mock_models.clock import sleep_until
-from mock_models.engine import DeploymentEngine
-from mock_models.rate_limits import RateLimiter
-from mock_models.responder import LAG_NOTED_S
 from mock_models.settings import DeploymentSettings
+from mock_models.sim.clock import LAG_NOTED_S, sleep_until
+from mock_models.sim.engine import DeploymentEngine
+from mock_models.sim.rate_limits import RateLimiter
 
 _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
 

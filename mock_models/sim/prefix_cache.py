@@ -14,7 +14,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from mock_models.explicit_cache import ExplicitCache
+from mock_models.sim.explicit_cache import ExplicitCache
 
 #: Anthropic's smallest cacheable prompt for most models (2,048 for Haiku).
 EXPLICIT_MIN_TOKENS = 1024

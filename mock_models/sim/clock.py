@@ -60,3 +60,10 @@ class MonotonicClock:
     def call_at(self, deadline_s: float, callback: Callable[[], object]) -> Timer:
         delay_s = max(0.0, deadline_s - time.monotonic())
         return asyncio.get_running_loop().call_later(delay_s, callback)
+
+
+#: Lateness the mock notes (``Progress.lag_s``, ``WireSink.lag_sum_s``): a batch of token writes
+#: (a ticker slot, an engine step) or an answer begun more than this after it was due. The
+#: loop's timers are millisecond-grained and the ticker's slots a millisecond wide, so up to
+#: two milliseconds is their design, not a delay.
+LAG_NOTED_S = 0.002

@@ -11,11 +11,11 @@ from aiohttp import web
 
 from harness.api.rendering import Reply
 from harness.api.wire_api import WireApi
-from mock_models.attempt import AttemptPlan
-from mock_models.responder import Progress
-from mock_models.tamper import Tamper
-from mock_models.ticker import Ticker
-from mock_models.wire import WireSink, close_stream, open_stream
+from mock_models.chaos.tamper import Tamper
+from mock_models.http.wire import WireSink, close_stream, open_stream
+from mock_models.sim.attempt import AttemptPlan
+from mock_models.sim.progress import Progress
+from mock_models.sim.ticker import Ticker
 
 
 async def constant_stream_answer(

@@ -19,7 +19,7 @@ from faults.injection import in_band_error, rewrite_body, split_frames
 from faults.proxy.relay import FrameFilter, Passed, reset_connection
 from harness.api.sse import next_frame
 from harness.api.wire_api import WireApi
-from mock_models.responder import Progress, send_cut_body
+from mock_models.sim.progress import Progress
 
 #: Kinds that end an answer after ``after_tokens`` tokens.
 ENDINGS = frozenset(
@@ -133,3 +133,21 @@ class Tamper:
         except ConnectionError:
             progress.disconnected = True
         return response
+
+
+async def send_cut_body(
+    request: web.Request, body: bytes, headers: Mapping[str, str], progress: Progress
+) -> web.StreamResponse:
+    """Announce ``body``'s full length, send half of it and hang up (a cut JSON answer)."""
+    # The full length is announced and only half sent; force_close makes the server hang up
+    # after it, so the client sees a truncated body, not a hang.
+    response = web.StreamResponse(status=200, headers={"content-type": _JSON, **headers})
+    response.content_length = len(body)
+    response.force_close()
+    await response.prepare(request)
+    progress.status = 200
+    try:
+        await response.write(body[: len(body) // 2])
+    except ConnectionError:
+        progress.disconnected = True
+    return response

@@ -1,10 +1,10 @@
 """The asyncio driver of one deployment's batching engine: sequences with a ``TokenSink`` in;
-steps run on the clock it is given (``mock_models.clock``), each step's tokens handed to every
+steps run on the clock it is given (``mock_models.sim.clock``), each step's tokens handed to every
 emitting sink at once.
 
 One task per deployment sleeps until each step's absolute end and then calls the sinks
 directly (no task wake-up per stream), which is what lets one core hold thousands of open
-streams. The scheduling itself is ``mock_models.batching`` (pure).
+streams. The scheduling itself is ``mock_models.sim.batching`` (pure).
 
 The engine also tells how late each token went out against the schedule the model set when
 its sequence came in (``TokenSink.lag_sum_s``): a mock whose core cannot keep up starts steps
@@ -20,12 +20,11 @@ import contextlib
 import random
 from typing import Protocol
 
-from mock_models.batching import BatchScheduler, Sequence, StepCosts
-from mock_models.clock import Clock
-from mock_models.metrics import DeploymentMetrics
-from mock_models.prefix_cache import PrefixCache
-from mock_models.responder import LAG_NOTED_S
 from mock_models.settings import EngineSettings
+from mock_models.sim.batching import BatchScheduler, Sequence, StepCosts
+from mock_models.sim.clock import LAG_NOTED_S, Clock
+from mock_models.sim.metrics import DeploymentMetrics
+from mock_models.sim.prefix_cache import PrefixCache
 
 _TRUNCATE_SIGMAS = 3.0
 

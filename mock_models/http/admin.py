@@ -15,15 +15,27 @@ way keep the faults they drew.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import orjson
 from aiohttp import web
 
 from faults.profile import ProfileError, profile_from_json
+from mock_models.chaos.book import FaultBook
+from mock_models.settings import MockSettings
 
-if TYPE_CHECKING:
-    from mock_models.server import MockService
+
+class AdminService(Protocol):
+    """What the admin routes need of the server: its settings, faults and reset."""
+
+    @property
+    def settings(self) -> MockSettings: ...
+
+    @property
+    def faults(self) -> FaultBook: ...
+
+    def reset(self) -> dict[str, int]: ...
+
 
 FAULTS_ROUTE = "/tokenstorm/faults"
 
@@ -36,7 +48,7 @@ def _error(message: str) -> web.Response:
     return _json({"error": {"message": message, "type": "invalid_request_error"}}, 400)
 
 
-def add_admin_routes(app: web.Application, service: MockService) -> None:
+def add_admin_routes(app: web.Application, service: AdminService) -> None:
     """Register the admin and fault routes of ``service`` on ``app``."""
 
     def active_profile() -> web.Response:

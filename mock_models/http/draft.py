@@ -9,7 +9,7 @@ from typing import Final
 
 from harness.contract.outcomes import Outcome
 from harness.contract.records import LedgerEntry
-from mock_models.responder import CLIENT_CLOSED, Progress
+from mock_models.sim.progress import CLIENT_CLOSED, Progress
 
 RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
 REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from aiohttp import web
 
@@ -20,22 +21,53 @@ from faults.decide import FaultChoice
 from harness.api.errors import ErrorKind, RequestError
 from harness.api.registry import wire_api
 from harness.contract.apis import OPENAI_EMBEDDINGS
+from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
-from mock_models.attempt import fault_draw
-from mock_models.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
-from mock_models.embedding_admission import check_rate_limit, encode
-from mock_models.embeddings import embeddings_body
-from mock_models.fault_actions import apply_before, fault_outcome
-from mock_models.responder import Progress, error_response, read_json_body
+from mock_models.chaos.actions import apply_before, fault_outcome
+from mock_models.chaos.book import FaultBook
+from mock_models.http.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.http.embedding_admission import check_rate_limit, encode
+from mock_models.http.listeners import DeploymentListeners
+from mock_models.http.responder import error_response, read_json_body
+from mock_models.settings import MockSettings
+from mock_models.sim.attempt import fault_draw
+from mock_models.sim.embeddings import embeddings_body
+from mock_models.sim.engine import DeploymentEngine
+from mock_models.sim.progress import Progress
+from mock_models.sim.rate_limits import RateLimiter
 
-if TYPE_CHECKING:
-    from mock_models.server import MockService
+
+class EmbeddingsService(Protocol):
+    """What the embeddings route needs of the server: settings, faults, listeners, rate
+    limiters and engines to admit an attempt, and the ledger and seed to record it."""
+
+    @property
+    def settings(self) -> MockSettings: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def faults(self) -> FaultBook: ...
+
+    @property
+    def listeners(self) -> DeploymentListeners: ...
+
+    @property
+    def limiters(self) -> Mapping[str, RateLimiter]: ...
+
+    @property
+    def engines(self) -> Mapping[str, DeploymentEngine]: ...
+
+    def digest(self, draft: AttemptDraft) -> int: ...
+
+    def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
 
 
 class EmbeddingsRoute:
     """``POST /v1/embeddings`` of one mock server."""
 
-    def __init__(self, service: MockService, epoch_s: float, max_body_bytes: int) -> None:
+    def __init__(self, service: EmbeddingsService, epoch_s: float, max_body_bytes: int) -> None:
         self._service = service
         self._epoch_s = epoch_s
         self._max_body_bytes = max_body_bytes

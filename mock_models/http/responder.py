@@ -5,7 +5,6 @@ saying how far the attempt got for the ledger. Streams are in ``wire`` and ``con
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -16,55 +15,16 @@ from harness.api.errors import ErrorKind, RequestError, retry_headers
 from harness.api.rendering import Reply
 from harness.api.requests import check_content_type
 from harness.api.wire_api import WireApi
-from mock_models.attempt import AttemptPlan
-from mock_models.clock import sleep_until
+from mock_models.sim.attempt import AttemptPlan
+from mock_models.sim.clock import LAG_NOTED_S, sleep_until
+from mock_models.sim.progress import Progress
 
 if TYPE_CHECKING:
-    from mock_models.tamper import Tamper
+    from mock_models.chaos.tamper import Tamper
 
-#: Status the ledger records when the client left before any status line was sent
-#: (nginx's "client closed request").
-CLIENT_CLOSED = 499
 
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 _JSON = "application/json"
-
-
-#: Lateness the mock notes (``Progress.lag_s``, ``WireSink.lag_sum_s``): a batch of token writes
-#: (a ticker slot, an engine step) or an answer begun more than this after it was due. The
-#: loop's timers are millisecond-grained and the ticker's slots a millisecond wide, so up to
-#: two milliseconds is their design, not a delay.
-LAG_NOTED_S = 0.002
-
-
-class Progress:
-    """How far an answer got: the status sent, the tokens generated so far, and whether the
-    client went away while it was being written."""
-
-    __slots__ = (
-        "cache_write_tokens",
-        "cached_tokens",
-        "disconnected",
-        "first_token_s",
-        "lag_s",
-        "settled",
-        "status",
-        "tokens",
-    )
-
-    def __init__(self) -> None:
-        self.status = CLIENT_CLOSED
-        self.tokens = 0
-        self.cached_tokens = 0
-        self.cache_write_tokens = 0
-        self.disconnected = False
-        self.first_token_s: float | None = None
-        #: What the answer's tokens waited for the mock itself, on average per token
-        #: (``WireSink.lag_s``; a body sent at once: how late it went out).
-        self.lag_s = 0.0
-        #: Set when generation goes on after the handler returned (a client that left a
-        #: deployment whose engine finishes such sequences): the ledger line waits for it.
-        self.settled: asyncio.Future[None] | None = None
 
 
 async def read_json_body(request: web.Request, max_bytes: int) -> bytes:
@@ -127,21 +87,3 @@ async def body_answer(
         progress.status = 200
         return web.Response(status=200, body=body, content_type=_JSON, headers=headers)
     return await tamper.send_body(request, body, headers, progress)
-
-
-async def send_cut_body(
-    request: web.Request, body: bytes, headers: Mapping[str, str], progress: Progress
-) -> web.StreamResponse:
-    """Announce ``body``'s full length, send half of it and hang up (a cut JSON answer)."""
-    # The full length is announced and only half sent; force_close makes the server hang up
-    # after it, so the client sees a truncated body, not a hang.
-    response = web.StreamResponse(status=200, headers={"content-type": _JSON, **headers})
-    response.content_length = len(body)
-    response.force_close()
-    await response.prepare(request)
-    progress.status = 200
-    try:
-        await response.write(body[: len(body) // 2])
-    except ConnectionError:
-        progress.disconnected = True
-    return response

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from faults.injection import split_frames
 from harness.api.rendering import StreamShape
-from mock_models.attempt import AttemptPlan
-from mock_models.responder import SSE_HEADERS, Progress
-from mock_models.tamper import Tamper
+from mock_models.chaos.tamper import Tamper
+from mock_models.http.responder import SSE_HEADERS
+from mock_models.sim.attempt import AttemptPlan
+from mock_models.sim.progress import Progress
 
 
 class WireSink:

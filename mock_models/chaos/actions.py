@@ -2,7 +2,7 @@
 decides it) in; what the server does about it before the answer, and the ledger outcome, out.
 
 The catalogue's faults that act before the answer are carried out by ``apply_before``, those
-inside the answer by a ``mock_models.tamper.Tamper``, without touching the engine.
+inside the answer by a ``mock_models.chaos.tamper.Tamper``, without touching the engine.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from faults.injection import error_body, error_headers
 from faults.proxy.relay import reset_connection
 from harness.api.wire_api import WireApi
 from harness.contract.outcomes import Outcome
-from mock_models.responder import Progress
+from mock_models.sim.progress import Progress
 
 
 async def apply_before(
@@ -36,7 +36,7 @@ async def apply_before(
     listener (or a connection opened before the window), which cannot refuse it, and a
     client sees the same thing as a pod that died under it (its outcome is ``reset``). A
     deployment with its own listener refuses new connections for the window instead
-    (``mock_models.listeners``).
+    (``mock_models.http.listeners``).
     """
     kind, params = choice.kind, choice.params
     status = CATALOGUE[kind].status

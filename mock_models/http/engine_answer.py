@@ -21,13 +21,14 @@ from harness.api.errors import ErrorKind
 from harness.api.rendering import Reply
 from harness.api.requests import ParsedRequest
 from harness.api.wire_api import WireApi
-from mock_models.attempt import AttemptPlan
-from mock_models.engine import DeploymentEngine
-from mock_models.explicit_cache import CacheUse
-from mock_models.prefix_cache import block_hashes
-from mock_models.responder import Progress, error_response
-from mock_models.tamper import Tamper
-from mock_models.wire import DripSink, WireSink, close_stream, open_stream
+from mock_models.chaos.tamper import Tamper
+from mock_models.http.responder import error_response
+from mock_models.http.wire import DripSink, WireSink, close_stream, open_stream
+from mock_models.sim.attempt import AttemptPlan
+from mock_models.sim.engine import DeploymentEngine
+from mock_models.sim.explicit_cache import CacheUse
+from mock_models.sim.prefix_cache import block_hashes
+from mock_models.sim.progress import Progress
 
 _QUEUE_FULL = "The server is busy: the waiting requests queue is full. Please retry later."
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from harness.api.requests import ParsedRequest
 from harness.contract.prompt_text import VOCABULARY
-from mock_models.latency import LatencyDraw, draw_latency, natural_output_tokens
 from mock_models.settings import DeploymentSettings
-from mock_models.stop_words import first_stop
-from mock_models.tools import choose_tool
+from mock_models.sim.latency import LatencyDraw, draw_latency, natural_output_tokens
+from mock_models.sim.stop_words import first_stop
+from mock_models.sim.tools import choose_tool
 
 
 @dataclass(frozen=True, slots=True)

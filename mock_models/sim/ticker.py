@@ -6,7 +6,7 @@ alone saturates a core. Here deadlines sit in a timing wheel of one-millisecond 
 list per millisecond, a heap of the occupied slot numbers), one timer is armed for the
 earliest slot, and every token of every slot due by then goes out in the same callback. A
 token costs a list append and its write; no heap operation, tuple or task per token.
-Deadlines are absolute times on the clock the ticker is given (``mock_models.clock``), so
+Deadlines are absolute times on the clock the ticker is given (``mock_models.sim.clock``), so
 lateness does not accumulate over a stream.
 """
 
@@ -15,10 +15,23 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
-from mock_models.clock import Clock, Timer
-from mock_models.responder import LAG_NOTED_S
-from mock_models.wire import WireSink
+from mock_models.sim.clock import LAG_NOTED_S, Clock, Timer
+
+
+class PacedSink(Protocol):
+    """What the ticker writes a stream's tokens to (a ``WireSink`` on the server)."""
+
+    #: Tokens written so far.
+    tokens: int
+    #: Over its tokens, the sum of how late each went out against its deadline.
+    lag_sum_s: float
+
+    def emit(self, count: int) -> bool:
+        """Write the next ``count`` tokens; False when the stream wants no more."""
+        ...
+
 
 #: Slots per second. A millisecond: uvloop's timers have that resolution, and a finer slot
 #: makes the loop spin on timers that fire a fraction of a millisecond early. Slot ``k`` holds
@@ -33,7 +46,7 @@ class _Paced:
 
     __slots__ = ("deadline_s", "gaps_s", "index", "sink")
 
-    def __init__(self, sink: WireSink, deadline_s: float, gaps_s: Sequence[float]) -> None:
+    def __init__(self, sink: PacedSink, deadline_s: float, gaps_s: Sequence[float]) -> None:
         self.sink = sink
         self.deadline_s = deadline_s
         self.gaps_s = gaps_s
@@ -54,7 +67,7 @@ class Ticker:
         self._handle: Timer | None = None
         self._armed_slot = 0
 
-    def pace(self, sink: WireSink, first_s: float, gaps_s: Sequence[float]) -> None:
+    def pace(self, sink: PacedSink, first_s: float, gaps_s: Sequence[float]) -> None:
         """Emit ``sink``'s first token at ``first_s`` (on the ticker's clock), then one after
         each gap."""
         self._put(_Paced(sink, first_s, gaps_s))

@@ -4,7 +4,7 @@ book in; one listening socket per such deployment, closed while a ``down`` windo
 window ends, plus which deployment a request reached through its own listener.
 
 The server's shared listener serves every deployment and is never closed: there a ``down``
-attempt is reset instead (see ``mock_models.fault_actions.apply_before``).
+attempt is reset instead (see ``mock_models.chaos.actions.apply_before``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from faults.proxy.relay import reset_transport
-from mock_models.chaos import FaultBook
+from mock_models.chaos.book import FaultBook
 from mock_models.settings import DeploymentSettings, MockSettings
 
 #: How often the fault windows are checked: the refusal starts at most this late.
