@@ -4,7 +4,8 @@ CPU per request per worker.
 Starts the mock (``constant_settings(0, 0, 32)``) with each worker count in turn and drives it
 with ``wrk`` (one thread, a Lua script for the POST body; the cheapest client here, so the
 mock gets most of the cores) for ``--duration`` seconds after a 1 s warm-up, reading each
-worker's CPU time from /proc. Prints one row per worker count, then the ratio of rates.
+worker's CPU time from /proc and wrk's from its rusage. Prints one row per worker count, then
+the ratio of rates.
 Needs ``wrk`` on the PATH (``apt-get install wrk``). Nothing is pinned: on a 2-core machine
 the client shares the cores with the workers, as it would in CI.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,8 +49,9 @@ def _worker_pids(mock: EmbeddedMock, workers: int) -> list[int]:
         return [int(w["pid"]) for w in json.loads(response.read())["workers"]]
 
 
-def _wrk(url: str, script: Path, connections: int, duration_s: float) -> tuple[float, int]:
-    """Requests per second and non-2xx answers of one wrk run."""
+def _wrk(url: str, script: Path, connections: int, duration_s: float) -> tuple[float, int, float]:
+    """Requests per second, non-2xx answers and wrk's CPU seconds of one wrk run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "-s", str(script), url],
         capture_output=True,
@@ -58,7 +61,9 @@ def _wrk(url: str, script: Path, connections: int, duration_s: float) -> tuple[f
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rate, int(bad.group(1)) if bad else 0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return rate, int(bad.group(1)) if bad else 0, cpu_s
 
 
 def _measure(workers: int, connections: int, duration_s: float, script: Path) -> dict[str, float]:
@@ -67,7 +72,7 @@ def _measure(workers: int, connections: int, duration_s: float, script: Path) ->
         _wrk(url, script, connections, 1.0)  # warm-up: connections, caches
         pids = _worker_pids(mock, workers)
         before = [cpu_seconds(pid) for pid in pids]
-        rate, bad = _wrk(url, script, connections, duration_s)
+        rate, bad, client_cpu_s = _wrk(url, script, connections, duration_s)
         cpu_s = [cpu_seconds(pid) - start for pid, start in zip(pids, before, strict=True)]
     requests = rate * duration_s
     return {
@@ -77,6 +82,7 @@ def _measure(workers: int, connections: int, duration_s: float, script: Path) ->
         "cpu_ms_per_request": sum(cpu_s) / max(requests, 1) * 1e3,
         "worker_busy": max(cpu_s) / duration_s,
         "worker_spread": min(cpu_s) / max(max(cpu_s), 1e-9),
+        "client_busy": client_cpu_s / duration_s,
     }
 
 
@@ -98,7 +104,7 @@ def main() -> int:
             f"workers={row['workers']:.0f}  streamed completions/s={row['rate_rps']:.0f}  "
             f"failed={row['failed']:.0f}  mock CPU per request={row['cpu_ms_per_request']:.3f} ms  "
             f"busiest worker={row['worker_busy']:.0%} of a core  "
-            f"least/most busy={row['worker_spread']:.2f}"
+            f"least/most busy={row['worker_spread']:.2f}  wrk={row['client_busy']:.0%} of a core"
         )
     if len(rows) > 1:
         base = rows[0]

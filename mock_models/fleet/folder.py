@@ -30,6 +30,20 @@ def ledger_path(folder: Path, index: int) -> Path:
     return folder / f"ledger-{index}.jsonl"
 
 
+def end_last_line(path: Path) -> None:
+    """End a half-written last line (its writer was killed) so the next line starts afresh."""
+    try:
+        with path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    except FileNotFoundError:
+        pass
+
+
 def ledger_paths(folder: Path) -> list[Path]:
     """Every worker's ledger file, by index."""
     return sorted(folder.glob("ledger-*.jsonl"), key=lambda path: _index(path.stem))

@@ -33,7 +33,10 @@ def merged_ledger(
         except FileNotFoundError:
             continue
         for line_number, line in enumerate(ledger_lines(data, starts.get(path.name, 0))):
-            document = orjson.loads(line)
+            try:
+                document = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # the half a killed worker wrote, ended by its successor
             if run_id is not None and document.get("run_id") != run_id:
                 continue
             keyed.append((float(document["received_s"]), file_number, line_number, line))

@@ -47,6 +47,7 @@ async def _serve(args: argparse.Namespace) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     settings = MockSettings.model_validate_json(args.config_json)
+    folder.end_last_line(folder.ledger_path(args.folder, args.index))
     app = build_app(
         settings, ledger_path=folder.ledger_path(args.folder, args.index), epoch_s=args.epoch_s
     )

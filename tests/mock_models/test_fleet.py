@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -284,3 +286,41 @@ def test_deleting_the_ledger_empties_it_on_every_worker(fleet: EmbeddedMock) -> 
                 assert len((await response.read()).splitlines()) == 1
 
     asyncio.run(scenario())
+
+
+def test_ctrl_c_stops_the_fleet_and_stderr_tells_of_a_restart(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "mock_models", "--port", "0", "--workers", "2"]
+    command += ["--config-json", _SETTINGS.model_dump_json()]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().decode().split(" on ", 1)[1].strip()
+
+        async def kill_one() -> tuple[int, list[int]]:
+            async with _fresh() as session:
+                victim = _workers(await _ready(session, base_url))[0]["pid"]
+                os.kill(victim, signal.SIGKILL)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    document = await _ready(session, base_url)
+                    if document["status"] == "ready" and victim not in (
+                        pids := [w["pid"] for w in _workers(document)]
+                    ):
+                        return victim, pids
+                    await asyncio.sleep(0.05)
+            raise AssertionError("the killed worker was not restarted within 10 s")
+
+        victim, workers = asyncio.run(kill_one())
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert f"worker 0 (pid {victim}) exited with code -9; restarting it (restart 1)" in (
+        stderr.decode()
+    )
+    assert not any(_alive(pid) for pid in workers)

@@ -62,3 +62,15 @@ def test_ledger_lines_merge_by_received_time_each_once(tmp_path: Path) -> None:
         )  # the half line, completed; a new one
     # The line cleared half-written is not counted as cleared: it shows up once done.
     assert len(merged_ledger(paths, folder.cleared_offsets(tmp_path)).splitlines()) == 2
+
+
+def test_a_line_a_killed_worker_left_half_written_is_skipped(tmp_path: Path) -> None:
+    path = folder.ledger_path(tmp_path, 0)
+    folder.end_last_line(path)  # no file yet: nothing to do
+    path.write_bytes(_line(1.0, "a") + b'{"received_s": 2')
+    folder.end_last_line(path)  # the successor starts
+    folder.end_last_line(path)  # twice changes nothing
+    with path.open("ab") as handle:
+        handle.write(_line(3.0, "a"))
+    merged = merged_ledger([path], {}).splitlines()
+    assert [orjson.loads(line)["received_s"] for line in merged] == [1.0, 3.0]
