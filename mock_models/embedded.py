@@ -53,7 +53,7 @@ class EmbeddedMock:
         *,
         start_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
-        workers: int = 1,
+        workers: int | None = None,
     ) -> None:
         self._settings = settings
         self._workers = workers
@@ -101,7 +101,7 @@ class EmbeddedMock:
         ]
         if self._ledger_path is not None:
             command += ["--ledger-file", str(self._ledger_path)]
-        if self._workers != 1:
+        if self._workers is not None:  # else the settings' ``workers``
             command += ["--workers", str(self._workers)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(

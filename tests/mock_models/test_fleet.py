@@ -244,11 +244,12 @@ def test_stopping_the_parent_stops_every_worker() -> None:
         async with _fresh() as session:
             return [w["pid"] for w in _workers(await _ready(session, mock.base_url))]
 
-    mock = EmbeddedMock(_SETTINGS, workers=2)
+    # The settings' ``workers`` alone make a fleet (as a scenario's ``[mock] workers`` does).
+    mock = EmbeddedMock(_SETTINGS.model_copy(update={"workers": 2}))
     mock.start()
     try:
         workers = asyncio.run(pids(mock))
-        assert all(_alive(pid) for pid in workers)
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
     finally:
         mock.stop()
     assert not any(_alive(pid) for pid in workers)
