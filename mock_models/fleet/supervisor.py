@@ -164,6 +164,8 @@ class Fleet:
                 if lived_s < _QUICK_DEATH_S:
                     await asyncio.sleep(pauses_s[worker.index])
                     pauses_s[worker.index] = min(2.0, pauses_s[worker.index] * 2)
+                else:
+                    pauses_s[worker.index] = 0.1
                 try:
                     await self._start(worker)
                 except WorkerStartError as exc:
