@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from harness.contract.config_errors import describe_validation_error
 from mock_models.embedded import LISTENING_PREFIX
+from mock_models.fleet.supervisor import WorkerStartError, run_fleet
 from mock_models.http.listeners import ListenerPortError
-from mock_models.http.server import serve
+from mock_models.http.server import base_url, serve
 from mock_models.settings import MockSettings
 
 
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-json", help="MockSettings as JSON (default: built-in demo)")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
     parser.add_argument("--ledger-file", type=Path, help="also append the ledger to this file")
+    parser.add_argument(
+        "--workers", help="processes on the one port, each a full replica; auto: one per core"
+    )
     return parser
 
 
@@ -41,8 +45,13 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
     settings = (
         MockSettings.model_validate_json(args.config_json) if args.config_json else MockSettings()
     )
+    overrides: dict[str, object] = {}
     if args.seed is not None:
-        settings = MockSettings.model_validate({**settings.model_dump(), "seed": args.seed})
+        overrides["seed"] = args.seed
+    if getattr(args, "workers", None) is not None:
+        overrides["workers"] = args.workers
+    if overrides:
+        settings = MockSettings.model_validate({**settings.model_dump(), **overrides})
     return settings
 
 
@@ -88,6 +97,14 @@ async def _serve_until_signalled(settings: MockSettings, args: argparse.Namespac
         pass
 
 
+async def _serve_fleet(settings: MockSettings, args: argparse.Namespace, workers: int) -> None:
+    def announce(port: int) -> None:
+        _announce(base_url(args.host, port))
+        print(f"tokenstorm-mock: {workers} workers on that port (SO_REUSEPORT)", flush=True)
+
+    await run_fleet(settings, args.host, args.port, workers, args.ledger_file, announce)
+
+
 def _runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     try:
         import uvloop
@@ -118,10 +135,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+    workers = settings.worker_count()
+    if workers > 1 and any(d.port is not None for d in settings.deployments):
+        print(
+            "tokenstorm-mock: deployments with a port of their own need workers = 1 "
+            "(every worker would bind that port)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        _runner()(_serve_until_signalled(settings, args))
+        if workers > 1:
+            _runner()(_serve_fleet(settings, args, workers))
+        else:
+            _runner()(_serve_until_signalled(settings, args))
     except KeyboardInterrupt:
         return 130  # Ctrl-C before the signal handlers were in place
+    except WorkerStartError as exc:
+        print(f"tokenstorm-mock: {exc}", file=sys.stderr)
+        return 1
     except ListenerPortError as exc:
         print(f"tokenstorm-mock: {exc}", file=sys.stderr)
         return 2  # a settings mistake, like a bad field

@@ -53,8 +53,10 @@ class EmbeddedMock:
         *,
         start_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
+        workers: int | None = None,
     ) -> None:
         self._settings = settings
+        self._workers = workers
         self._ledger_path = ledger_path
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
@@ -99,6 +101,8 @@ class EmbeddedMock:
         ]
         if self._ledger_path is not None:
             command += ["--ledger-file", str(self._ledger_path)]
+        if self._workers is not None:  # else the settings' ``workers``
+            command += ["--workers", str(self._workers)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             part for part in (_PROJECT_ROOT, env.get("PYTHONPATH")) if part

@@ -6,7 +6,8 @@ quick flags); the server itself only reads the frozen result.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import os
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -154,6 +155,9 @@ class MockSettings(_Strict):
     api_keys: tuple[str, ...] = ()
     #: ``/ready`` answers 503 for this long after start, as a server loading its model would.
     startup_s: float = Field(default=0.0, ge=0)
+    #: Processes of ``tokenstorm mock``, each a full replica on the same port; ``"auto"``:
+    #: one per core (``mock_models.fleet``).
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +190,12 @@ class MockSettings(_Strict):
                 "its own, or 0 for any free one"
             )
         return self
+
+    def worker_count(self) -> int:
+        """How many worker processes ``workers`` means here."""
+        if self.workers == "auto":
+            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return self.workers
 
     def deployment_for(self, model: str, own: str | None = None) -> DeploymentSettings | None:
         """The deployment serving ``model`` (a ``*`` deployment serves any name); on the own

@@ -41,6 +41,11 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--itl-ms", type=float, help="constant time between tokens")
     parser.add_argument("--output-tokens", type=int, help="constant output length")
     parser.add_argument("--ledger-file", metavar="PATH", help="also append the ledger here")
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        help="processes sharing the port, each a full replica (auto: one per core; default 1)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -107,4 +112,6 @@ def handle(args: argparse.Namespace) -> int:
     ]
     if args.ledger_file:
         argv += ["--ledger-file", args.ledger_file]
+    if args.workers:
+        argv += ["--workers", args.workers]
     return mock_main.main(argv)

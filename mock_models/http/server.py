@@ -38,11 +38,14 @@ from mock_models.sim.ticker import Ticker
 class MockService:
     """The handlers of one mock server and the state they share (ledger, repeat counts)."""
 
-    def __init__(self, settings: MockSettings, ledger: Ledger) -> None:
+    def __init__(
+        self, settings: MockSettings, ledger: Ledger, epoch_s: float | None = None
+    ) -> None:
         self.settings = settings
         self.ledger = ledger
         self._seed = settings.seed or 0
-        self._epoch = time.monotonic()
+        # A fleet's workers share their parent's start (``time.monotonic`` is system-wide).
+        self._epoch = time.monotonic() if epoch_s is None else epoch_s
         self._repeats = RepeatCounter()
         self._anonymous = itertools.count()
         self._openai = wire_api(OPENAI_CHAT)
@@ -176,9 +179,12 @@ def _json_response(document: object) -> web.Response:
 SERVICE_KEY: Final = web.AppKey("tokenstorm_mock_service", MockService)
 
 
-def build_app(settings: MockSettings, *, ledger_path: Path | None = None) -> web.Application:
-    """The mock as an aiohttp application (run it with ``serve`` or an ``AppRunner``)."""
-    service = MockService(settings, Ledger(ledger_path))
+def build_app(
+    settings: MockSettings, *, ledger_path: Path | None = None, epoch_s: float | None = None
+) -> web.Application:
+    """The mock as an aiohttp application (run it with ``serve`` or an ``AppRunner``);
+    ``epoch_s``, a ``time.monotonic`` reading, is when it started (default: now)."""
+    service = MockService(settings, Ledger(ledger_path), epoch_s)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICE_KEY] = service
     app.router.add_post("/v1/chat/completions", service.chat_completions)

@@ -1,0 +1,121 @@
+"""The fleet's shared run folder: paths of each worker's ledger file and address record, the
+active fault profile and the ledger's cleared marks in; small JSON documents read and written
+atomically out.
+
+Layout: ``worker-I.json`` (pid, private admin port, restarts), ``ledger-I.jsonl`` (worker I's
+ledger lines, all its lives), ``faults.json`` (the profile last put), ``cleared.json`` (the
+byte size of each ledger file when the ledger was last emptied).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """Where one live worker answers for the fleet's private admin traffic."""
+
+    index: int
+    pid: int
+    admin_port: int
+    restarts: int
+
+
+def ledger_path(folder: Path, index: int) -> Path:
+    return folder / f"ledger-{index}.jsonl"
+
+
+def end_last_line(path: Path) -> None:
+    """End a half-written last line (its writer was killed) so the next line starts afresh."""
+    try:
+        with path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    except FileNotFoundError:
+        pass
+
+
+def ledger_paths(folder: Path) -> list[Path]:
+    """Every worker's ledger file, by index."""
+    return sorted(folder.glob("ledger-*.jsonl"), key=lambda path: _index(path.stem))
+
+
+def _index(stem: str) -> int:
+    return int(stem.rsplit("-", 1)[1])
+
+
+def write_atomic(path: Path, document: object) -> None:
+    """Replace ``path`` with ``document`` as JSON, never leaving a half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(orjson.dumps(document))
+    temporary.replace(path)
+
+
+def read_document(path: Path) -> object | None:
+    """The JSON document at ``path``, or None when it does not exist."""
+    try:
+        document: object = orjson.loads(path.read_bytes())
+        return document
+    except FileNotFoundError:
+        return None
+
+
+def announce(folder: Path, record: WorkerRecord) -> None:
+    write_atomic(
+        folder / f"worker-{record.index}.json",
+        {
+            "index": record.index,
+            "pid": record.pid,
+            "admin_port": record.admin_port,
+            "restarts": record.restarts,
+        },
+    )
+
+
+def workers(folder: Path) -> list[WorkerRecord]:
+    """The workers' latest records, by index (a restarted worker's replaces its last)."""
+    found: list[WorkerRecord] = []
+    for path in folder.glob("worker-*.json"):
+        document = read_document(path)
+        if isinstance(document, dict):
+            found.append(WorkerRecord(**document))
+    return sorted(found, key=lambda record: record.index)
+
+
+def faults_path(folder: Path) -> Path:
+    return folder / "faults.json"
+
+
+def cleared_path(folder: Path) -> Path:
+    return folder / "cleared.json"
+
+
+def cleared_offsets(folder: Path) -> dict[str, int]:
+    """Per ledger file name, the byte offset its lines start at since the last clear."""
+    document = read_document(cleared_path(folder))
+    return {str(k): int(v) for k, v in document.items()} if isinstance(document, dict) else {}
+
+
+def mark_cleared(folder: Path) -> int:
+    """Empty the fleet's ledger by moving every file's start to its end; returns how many
+    lines that dropped."""
+    before = cleared_offsets(folder)
+    offsets: dict[str, int] = {}
+    dropped = 0
+    for path in ledger_paths(folder):
+        data = path.read_bytes()
+        start = before.get(path.name, 0)
+        end = data.rfind(b"\n") + 1  # a line still being written stays for later
+        dropped += data.count(b"\n", start, end)
+        offsets[path.name] = max(start, end)
+    write_atomic(cleared_path(folder), offsets)
+    return dropped

@@ -1,0 +1,223 @@
+"""The parent of a mock fleet: settings, address and worker count in; N worker processes
+sharing one port, each restarted when it dies, all stopped on SIGTERM or SIGINT, out.
+
+The parent binds the port first (``SO_REUSEPORT``, never listening) so ``port 0`` names one
+port for all and a taken port fails before any worker starts. Workers run in their own
+session (a terminal's Ctrl-C reaches the parent only, which stops them in order) and get
+SIGTERM from Linux should the parent die without doing so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from mock_models.fleet import folder
+from mock_models.fleet.merge import merged_ledger
+from mock_models.fleet.worker import WORKER_LISTENING
+from mock_models.settings import MockSettings
+
+START_TIMEOUT_S: Final = 15.0
+STOP_TIMEOUT_S: Final = 5.0
+#: A worker that dies sooner than this after starting is restarted after a growing pause.
+_QUICK_DEATH_S: Final = 1.0
+_PR_SET_PDEATHSIG: Final = 1
+
+
+_FOLDER_PREFIX: Final = "tokenstorm-mock-fleet-"
+
+
+def _remove_orphaned_folders() -> None:
+    """Remove the run folders of fleets whose parent was killed before it could."""
+    for found in Path(tempfile.gettempdir()).glob(f"{_FOLDER_PREFIX}*-*"):
+        pid = found.name.removeprefix(_FOLDER_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(found, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkerStartError(RuntimeError):
+    """A worker did not come up at start; the message says which and why."""
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A bound, not listening, ``SO_REUSEPORT`` socket holding ``port`` (0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Worker:
+    __slots__ = ("index", "process", "restarts", "started_s")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.restarts = 0
+        self.process: asyncio.subprocess.Process | None = None
+        self.started_s = 0.0
+
+
+class Fleet:
+    """N workers of ``settings`` on ``host:port``, sharing the run folder ``run_folder``."""
+
+    def __init__(
+        self, settings: MockSettings, host: str, port: int, workers: int, run_folder: Path
+    ) -> None:
+        self._command = [
+            sys.executable,
+            "-m",
+            "mock_models.fleet.worker",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--config-json",
+            settings.model_dump_json(),
+            "--workers",
+            str(workers),
+            "--folder",
+            str(run_folder),
+            "--epoch-s",
+            repr(time.monotonic()),
+        ]
+        self._workers = [_Worker(index) for index in range(workers)]
+        self.run_folder = run_folder
+
+    async def _start(self, worker: _Worker) -> None:
+        command = [*self._command, "--index", str(worker.index)]
+        command += ["--restarts", str(worker.restarts)]
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        worker.process, worker.started_s = process, time.monotonic()
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
+        except TimeoutError:
+            line = b""
+        if not line.startswith(WORKER_LISTENING.encode()):
+            raise WorkerStartError(
+                f"worker {worker.index} did not start (exit code {process.returncode}); "
+                "see its stderr above"
+            )
+
+    async def start(self) -> None:
+        """Start every worker and wait until each listens; raises ``WorkerStartError``."""
+        await asyncio.gather(*(self._start(worker) for worker in self._workers))
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Restart workers as they die, until ``stop`` is set."""
+        stopping = asyncio.create_task(stop.wait())
+        waits = {asyncio.create_task(w.process.wait()): w for w in self._workers if w.process}
+        pauses_s = {w.index: 0.1 for w in self._workers}
+        while not stop.is_set():
+            done, _ = await asyncio.wait({stopping, *waits}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopping}:
+                worker = waits.pop(task)
+                if stop.is_set():
+                    continue
+                lived_s = time.monotonic() - worker.started_s
+                worker.restarts += 1
+                print(
+                    f"tokenstorm-mock: worker {worker.index} (pid "
+                    f"{worker.process.pid if worker.process else '?'}) exited with code "
+                    f"{task.result()}; restarting it (restart {worker.restarts})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if lived_s < _QUICK_DEATH_S:
+                    await asyncio.sleep(pauses_s[worker.index])
+                    pauses_s[worker.index] = min(2.0, pauses_s[worker.index] * 2)
+                else:
+                    pauses_s[worker.index] = 0.1
+                try:
+                    await self._start(worker)
+                except WorkerStartError as exc:
+                    print(f"tokenstorm-mock: {exc}", file=sys.stderr, flush=True)
+                if worker.process is not None:
+                    waits[asyncio.create_task(worker.process.wait())] = worker
+        stopping.cancel()
+        for task in waits:
+            task.cancel()
+
+    async def stop(self) -> None:
+        """SIGTERM every worker, SIGKILL those still there after ``STOP_TIMEOUT_S``."""
+        processes = [w.process for w in self._workers if w.process is not None]
+        for process in processes:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+
+
+async def run_fleet(
+    settings: MockSettings,
+    host: str,
+    port: int,
+    workers: int,
+    ledger_file: Path | None,
+    announce: Callable[[int], None],
+) -> None:
+    """Serve ``workers`` workers until SIGTERM or SIGINT; ``announce`` gets the bound port.
+    Raises ``OSError`` when the port cannot be had, ``WorkerStartError`` when a worker fails."""
+    reserved = reserve_port(host, port)
+    _remove_orphaned_folders()
+    run_folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-"))
+    fleet = Fleet(settings, host, int(reserved.getsockname()[1]), workers, run_folder)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await fleet.start()
+        announce(int(reserved.getsockname()[1]))
+        await fleet.supervise(stop)
+    finally:
+        await fleet.stop()
+        reserved.close()
+        if ledger_file is not None:
+            with ledger_file.open("ab") as handle:
+                handle.write(merged_ledger(folder.ledger_paths(run_folder), {}))
+        shutil.rmtree(run_folder, ignore_errors=True)

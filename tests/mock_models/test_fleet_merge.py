@@ -1,0 +1,76 @@
+"""Merging workers' views: metrics summed per series (usage shares kept per worker), ledger
+lines each once, by received time, a half-written line left for later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from mock_models.fleet import folder
+from mock_models.fleet.merge import merged_ledger, merged_metrics
+
+_TEXT = """# HELP vllm:generation_tokens_total Tokens generated.
+# TYPE vllm:generation_tokens_total counter
+vllm:generation_tokens_total{model_name="m",deployment="d"} {tokens}
+# HELP vllm:kv_cache_usage_perc KV-cache usage.
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{model_name="m",deployment="d"} {usage}
+# HELP vllm:e2e_request_latency_seconds Time.
+# TYPE vllm:e2e_request_latency_seconds histogram
+vllm:e2e_request_latency_seconds_bucket{model_name="m",deployment="d",le="0.1"} {tokens}
+vllm:e2e_request_latency_seconds_sum{model_name="m",deployment="d"} {usage}
+"""
+
+
+def _text(tokens: int, usage: float) -> str:
+    return _TEXT.replace("{tokens}", str(tokens)).replace("{usage}", repr(usage))
+
+
+def test_metrics_sum_per_series_and_keep_shares_per_worker() -> None:
+    lines = merged_metrics([(0, _text(3, 0.25)), (1, _text(4, 0.5))]).decode().splitlines()
+    assert lines.count("# TYPE vllm:generation_tokens_total counter") == 1
+    assert 'vllm:generation_tokens_total{model_name="m",deployment="d"} 7' in lines
+    assert 'vllm:kv_cache_usage_perc{model_name="m",deployment="d",worker="0"} 0.25' in lines
+    assert 'vllm:kv_cache_usage_perc{model_name="m",deployment="d",worker="1"} 0.5' in lines
+    bucket = 'vllm:e2e_request_latency_seconds_bucket{model_name="m",deployment="d",le="0.1"} 7'
+    assert bucket in lines
+    assert 'vllm:e2e_request_latency_seconds_sum{model_name="m",deployment="d"} 0.75' in lines
+    # Each family's samples follow its own TYPE line.
+    type_line = lines.index("# TYPE vllm:kv_cache_usage_perc gauge")
+    assert lines[type_line + 1].startswith("vllm:kv_cache_usage_perc")
+
+
+def _line(received_s: float, run_id: str) -> bytes:
+    return orjson.dumps({"received_s": received_s, "run_id": run_id}) + b"\n"
+
+
+def test_ledger_lines_merge_by_received_time_each_once(tmp_path: Path) -> None:
+    folder.ledger_path(tmp_path, 0).write_bytes(
+        _line(1.0, "a") + _line(3.0, "b") + b'{"received_s": 5'
+    )
+    folder.ledger_path(tmp_path, 1).write_bytes(_line(2.0, "a"))
+    paths = folder.ledger_paths(tmp_path)
+    merged = [orjson.loads(line) for line in merged_ledger(paths, {}).splitlines()]
+    assert [line["received_s"] for line in merged] == [1.0, 2.0, 3.0]
+    assert len(merged_ledger(paths, {}, "a").splitlines()) == 2
+    assert folder.mark_cleared(tmp_path) == 3
+    assert merged_ledger(paths, folder.cleared_offsets(tmp_path)) == b""
+    with folder.ledger_path(tmp_path, 0).open("ab") as handle:
+        handle.write(
+            b'.0, "run_id": "a"}\n' + _line(4.0, "a")
+        )  # the half line, completed; a new one
+    # The line cleared half-written is not counted as cleared: it shows up once done.
+    assert len(merged_ledger(paths, folder.cleared_offsets(tmp_path)).splitlines()) == 2
+
+
+def test_a_line_a_killed_worker_left_half_written_is_skipped(tmp_path: Path) -> None:
+    path = folder.ledger_path(tmp_path, 0)
+    folder.end_last_line(path)  # no file yet: nothing to do
+    path.write_bytes(_line(1.0, "a") + b'{"received_s": 2')
+    folder.end_last_line(path)  # the successor starts
+    folder.end_last_line(path)  # twice changes nothing
+    with path.open("ab") as handle:
+        handle.write(_line(3.0, "a"))
+    merged = merged_ledger([path], {}).splitlines()
+    assert [orjson.loads(line)["received_s"] for line in merged] == [1.0, 3.0]
