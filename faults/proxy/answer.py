@@ -16,9 +16,16 @@ from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
 from faults.injection import error_body, error_headers, rewrite_body, split_frames
 from faults.proxy.relay import Passed, reset_connection
+from harness.api.tokenstorm_headers import PROXY_SERVER, SERVER_HEADER
 from harness.api.wire_api import WireApi
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+async def say_proxy(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer names the proxy (over an upstream mock's own header), so a client knows
+    the ``/tokenstorm/*`` routes exist."""
+    response.headers[SERVER_HEADER] = PROXY_SERVER
 
 
 def answer_error(

@@ -33,7 +33,7 @@ from faults.decide import (
     forced,
 )
 from faults.profile import FaultProfile, ProfileError, profile_from_json
-from faults.proxy.answer import answer_body, answer_error
+from faults.proxy.answer import answer_body, answer_error, say_proxy
 from faults.proxy.relay import Passed, relay_stream, reset_connection
 from harness.api.registry import api_for_path, wire_api
 from harness.contract.apis import OPENAI_CHAT
@@ -349,6 +349,7 @@ def build_app(
     read_timeout_s: float = 600.0,
 ) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
+    app.on_response_prepare.append(say_proxy)
     app[STATE_KEY] = ProxyState(
         upstream_base(upstream),
         profile,

@@ -23,6 +23,7 @@ from harness.api import errors
 from harness.api.registry import wire_api
 from harness.api.requests import OutgoingRequest, check_cache_control
 from harness.api.sse import SseDecoder
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER, tokenstorm_server
 from harness.api.wire_api import WireApi
 from harness.client.answer import Answer
 from harness.contract.outcomes import Outcome, outcome_for_status
@@ -134,6 +135,8 @@ class HttpClient:
         self._max_connections = max_connections
         self._now = now
         self._session: aiohttp.ClientSession | None = None
+        #: ``mock`` or ``proxy`` once an answer said a tokenstorm part serves this URL.
+        self.tokenstorm_server: str | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -196,8 +199,10 @@ class HttpClient:
                     phase.connected = True
                     phase.first_byte_s = self._now()
                     status = resp.status
-                    deployment = resp.headers.get("x-tokenstorm-deployment")
-                    fault = resp.headers.get("x-tokenstorm-fault")
+                    deployment = resp.headers.get(DEPLOYMENT_HEADER)
+                    fault = resp.headers.get(FAULT_HEADER)
+                    if self.tokenstorm_server is None:
+                        self.tokenstorm_server = tokenstorm_server(resp.headers)
                     if status >= 300:
                         outcome = outcome_for_status(status)
                         wait_s = retry_after_s(resp.headers)

@@ -16,6 +16,7 @@ from faults.decide import FaultChoice
 from harness.api.errors import ErrorKind, RequestError
 from harness.api.rendering import Reply
 from harness.api.requests import ParsedRequest
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER
 from harness.api.wire_api import WireApi
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
@@ -23,7 +24,7 @@ from mock_models.chaos.actions import apply_before, fault_outcome
 from mock_models.chaos.book import FaultBook
 from mock_models.chaos.tamper import Tamper
 from mock_models.http.constant_stream import constant_stream_answer
-from mock_models.http.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.http.draft import AttemptDraft, api_key
 from mock_models.http.engine_answer import engine_answer
 from mock_models.http.listeners import DeploymentListeners
 from mock_models.http.responder import body_answer, error_response, read_json_body

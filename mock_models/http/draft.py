@@ -7,15 +7,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from harness.api.tokenstorm_headers import (
+    ATTEMPT_HEADER,
+    REQUEST_ID_HEADER,
+    RUN_ID_HEADER,
+)
 from harness.contract.outcomes import Outcome
 from harness.contract.records import LedgerEntry
 from mock_models.sim.progress import CLIENT_CLOSED, Progress
 
-RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
-REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
-ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
-DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
-FAULT_HEADER: Final = "x-tokenstorm-fault"
 #: The tag the harness appends to each request's last user message (``target.tag_prompt``)
 #: for gateways that drop unknown headers but forward the body.
 PROMPT_TAG: Final = re.compile(r"\[tokenstorm run=([A-Za-z0-9._-]+) request=([^\]\s]+)\]")

@@ -20,12 +20,13 @@ from faults.catalogue import applies
 from faults.decide import FaultChoice
 from harness.api.errors import ErrorKind, RequestError
 from harness.api.registry import wire_api
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER
 from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.chaos.actions import apply_before, fault_outcome
 from mock_models.chaos.book import FaultBook
-from mock_models.http.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.http.draft import AttemptDraft, api_key
 from mock_models.http.embedding_admission import check_rate_limit, encode
 from mock_models.http.listeners import DeploymentListeners
 from mock_models.http.responder import error_response, read_json_body

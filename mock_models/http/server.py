@@ -16,6 +16,7 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from harness.api.registry import wire_api
+from harness.api.tokenstorm_headers import MOCK_SERVER, SERVER_HEADER
 from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome
@@ -175,6 +176,11 @@ def _json_response(document: object) -> web.Response:
     return web.Response(body=orjson.dumps(document), content_type="application/json")
 
 
+async def _say_mock(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer names its server, so a client knows the ``/tokenstorm/*`` routes exist."""
+    response.headers[SERVER_HEADER] = MOCK_SERVER
+
+
 #: Where ``build_app`` keeps the service, for in-process callers that want its ledger.
 SERVICE_KEY: Final = web.AppKey("tokenstorm_mock_service", MockService)
 
@@ -187,6 +193,7 @@ def build_app(
     service = MockService(settings, Ledger(ledger_path), epoch_s)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICE_KEY] = service
+    app.on_response_prepare.append(_say_mock)
     app.router.add_post("/v1/chat/completions", service.chat_completions)
     app.router.add_post("/v1/messages", service.messages)
     app.router.add_post("/v1/completions", service.completions)
