@@ -48,6 +48,8 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise RebuildError(f"{paths.manifest}: not valid JSON ({exc})") from None
     scenario = _scenario(paths, manifest)
+    pool = manifest.get("pool")
+    pool = pool if isinstance(pool, dict) else {}
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
         records = list(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else []
@@ -74,6 +76,8 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
                 manifest.get("ledger_origin")
                 or ("embedded" if manifest.get("embedded_mock") else "unknown")
             ),
+            pool_waits=pool.get("attempts_waited_for_pool"),
+            max_connections=pool.get("max_connections"),
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".
@@ -88,7 +92,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
             "the duration or the trace ended first"
         )
-    for key in ("ledger_error", "ledger_note"):
+    for key in ("ledger_error", "ledger_note", "pool_warning"):
         if manifest.get(key):
             notes.append(str(manifest[key]))
     profile = manifest.get("fault_profile")

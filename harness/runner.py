@@ -1,11 +1,11 @@
 """One run from start to finish: plan → engine → records (+ ledger) → summary → reports.
 
 The only place that wires the stages together; each stage stays usable alone. Starts the
-embedded mock when the scenario has no target URL, sends the plan, fetches the upstream's
-ledger (one named, or the target's own when its answers said it is a tokenstorm mock or
-proxy: a foreign server is never asked), and rebuilds summary and reports from the files it
-wrote (the same path ``tokenstorm report`` takes), so what the console shows is what the
-files say.
+embedded mock when the scenario has no target URL, sizes the connection pool from the plan,
+sends the plan, fetches the upstream's ledger (one named, or the target's own when its
+answers said it is a tokenstorm mock or proxy: a foreign server is never asked), and
+rebuilds summary and reports from the files it wrote (the same path ``tokenstorm report``
+takes), so what the console shows is what the files say.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from harness.client.http import HttpClient
+from harness.client.pool import plan_pool
 from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
@@ -124,6 +125,16 @@ def _read_back(
     elif client.tokenstorm_server is not None:
         guess = guess_ledger(upstream.api_url)
         read_back(paths, manifest, guess, manifest["run_id"], origin="target", guessed=True)
+
+
+def _open_files_limit() -> int | None:
+    """The process's soft limit on open files (``ulimit -n``), None where unknown."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def _freeze_heap() -> bool:
@@ -225,6 +236,7 @@ def execute(
     progress: bool = True,
     abort_check: AbortCheck | None = None,
     reports: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
     alone) one run into ``out_dir/run_id``.
@@ -232,6 +244,7 @@ def execute(
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
     also a ``RecordObserver``, it sees every attempt record right after it is written.
+    ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
     """
     paths = RunPaths(out_dir / run_id)
     try:
@@ -266,12 +279,19 @@ def execute(
             "tokenstorm_version": versions().get("tokenstorm"),
             "started_at": started_at(),
         }
+        pool = plan_pool(
+            plan, scenario.target.timeout, scenario.target.max_connections, _open_files_limit()
+        )
+        if pool.warning is not None:
+            manifest["pool_warning"] = pool.warning
+            if warn is not None:
+                warn(pool.warning)
         client = HttpClient(
             url,
             scenario.target.api,
             api_key=api_key,
             connect_timeout_s=scenario.target.connect_timeout,
-            max_connections=scenario.target.max_connections,
+            max_connections=pool.max_connections,
             cache_control=scenario.target.cache_control,
         )
         config = EngineConfig(
@@ -325,6 +345,11 @@ def execute(
         if aborted:
             manifest["aborted"] = aborted[0]
         manifest["finished_at"] = started_at(datetime.now(UTC))
+        manifest["pool"] = {
+            **pool.to_json(),
+            "peak_in_flight": client.peak_in_flight,
+            "attempts_waited_for_pool": client.pool_waits,
+        }
         _read_back(paths, manifest, upstream, client)
         write_manifest(paths, manifest)
     from harness.rebuild import rebuild_run  # not needed before the first request

@@ -60,7 +60,8 @@ class Target(_Strict):
     first_token_timeout: Seconds | None = None
     stream: bool = True
     ledger: str | None = None
-    max_connections: int = Field(default=1024, ge=1)
+    #: The client's connection pool; None: sized from the plan's expected concurrency.
+    max_connections: int | None = Field(default=None, ge=1)
     tag_prompt: bool = False
     #: Anthropic prompt-cache breakpoints the client places: "off", "system" (the system
     #: prompt) or "conversation" (the system prompt and each request's last message).

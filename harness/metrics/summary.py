@@ -188,6 +188,8 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         limits=inputs.limits,
         achieved_rps=summary["achieved_rps"],
         target_rps=summary["target_rps"],
+        pool_waits=inputs.pool_waits,
+        max_connections=inputs.max_connections,
     )
     if itl.withheld_because is not None:
         validity_notes.append(itl.withheld_because)
@@ -195,6 +197,8 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
         client_cpu_share=cpu_share,
+        max_connections=inputs.max_connections,
+        pool_waits=inputs.pool_waits,
         valid=valid,
         validity_notes=validity_notes,
         notes=notes,
