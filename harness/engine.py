@@ -155,7 +155,7 @@ class Engine:
             finally:
                 stats.in_flight -= 1
             stats.sent += 1
-            record = self._record(request, attempt, scheduled_s, result)
+            record = self._record(request, attempt, scheduled_s, result, prompt_tokens)
             self._sink(record)
             if result.outcome is Outcome.OK:
                 stats.ok += 1
@@ -182,7 +182,12 @@ class Engine:
             attempt += 1
 
     def _record(
-        self, request: PlannedRequest, attempt: int, scheduled_s: float, result: AttemptResult
+        self,
+        request: PlannedRequest,
+        attempt: int,
+        scheduled_s: float,
+        result: AttemptResult,
+        prompt_tokens: int,
     ) -> AttemptRecord:
         start = self._start_s
         return AttemptRecord(
@@ -210,6 +215,7 @@ class Engine:
             retry_after_s=result.retry_after_s,
             fault=result.fault,
             cache_write_tokens=result.cache_write_tokens,
+            planned_prompt_tokens=prompt_tokens,
         )
 
 

@@ -78,6 +78,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             ),
             pool_waits=pool.get("attempts_waited_for_pool"),
             max_connections=pool.get("max_connections"),
+            tokenizer=str(manifest.get("tokenizer") or "mock"),
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".

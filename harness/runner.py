@@ -28,6 +28,7 @@ import numpy as np
 
 from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
+from harness.client.tokenizer import TokenizerError, load_tokenizer
 from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
@@ -246,6 +247,10 @@ def execute(
     also a ``RecordObserver``, it sees every attempt record right after it is written.
     ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
     """
+    try:
+        tokenizer = load_tokenizer(scenario.target.tokenizer)
+    except TokenizerError as exc:
+        raise RunError(str(exc)) from None
     paths = RunPaths(out_dir / run_id)
     try:
         paths.root.mkdir(parents=True, exist_ok=False)
@@ -272,6 +277,7 @@ def execute(
             "embedded_mock": embedded,
             "ledger_url": redact_url(upstream.ledger_url),
             "api": scenario.target.api,
+            "tokenizer": tokenizer.name,
             "api_key_env": scenario.target.key_env,
             "api_key_present": api_key is not None,
             "engine": "asyncio",
@@ -303,6 +309,7 @@ def execute(
             first_token_timeout_s=scenario.target.first_token_timeout,
             retry=scenario.client.retry,
             tag_prompt=scenario.target.tag_prompt,
+            tokenizer=tokenizer,
         )
         appender = JsonlAppender(paths.records)
         sink = appender.append

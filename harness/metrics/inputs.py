@@ -36,3 +36,5 @@ class SummaryInputs:
     #: not measured, runs of older versions).
     pool_waits: int | None = None
     max_connections: int | None = None
+    #: What the client sized and counted prompts in (``mock``, or a tokenizer file's name).
+    tokenizer: str = "mock"
