@@ -100,7 +100,9 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     if isinstance(profile, dict):
         windows = windows_from_profile(profile)
         if windows:
-            summary["fault_windows"] = window_figures(records, windows)
+            summary["fault_windows"] = window_figures(
+                records, windows, bool(manifest.get("run_start_announced"))
+            )
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if reports:
         from harness.report import write_reports

@@ -39,7 +39,7 @@ from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
-from harness.upstream_files import guess_ledger, read_back
+from harness.upstream_files import announce_start, guess_ledger, read_back
 from mock_models.embedded import EmbeddedMock
 from workloads.planner import plan_run
 from workloads.scenario import Scenario
@@ -333,11 +333,26 @@ def execute(
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
         aborted: list[dict[str, Any]] = []
 
+        announced: list[bool] = []
+
         async def main() -> float:
+            # A named ledger's upstream (a tokenstorm mock or proxy) learns the run's start.
+            announcer = (
+                None
+                if upstream.ledger_url is None
+                else asyncio.create_task(
+                    announce_start(upstream.ledger_url, run_id, engine.started, engine.clock_s)
+                )
+            )
             try:
                 return await _drive(engine, plan, scenario, progress, abort_check, aborted)
             finally:
                 await client.close()
+                if announcer is not None:
+                    if not announcer.done():
+                        announcer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        announced.append(await announcer)
 
         frozen = _freeze_heap()
         try:
@@ -349,6 +364,7 @@ def execute(
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
         manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
+        manifest["run_start_announced"] = any(announced)
         if aborted:
             manifest["aborted"] = aborted[0]
         manifest["finished_at"] = started_at(datetime.now(UTC))

@@ -1,14 +1,18 @@
-"""What a run reads back from a tokenstorm mock or proxy once it has sent: its ledger lines and
-its active fault profile (``/tokenstorm/ledger`` and ``/tokenstorm/faults``), into the run's
-files and manifest; the caller decides whether the upstream is one to ask."""
+"""What a run tells and reads back from a tokenstorm mock or proxy: its start as it begins
+(``/tokenstorm/runs``), and once it has sent, its ledger lines and active fault profile
+(``/tokenstorm/ledger`` and ``/tokenstorm/faults``) into the run's files and manifest; the
+caller decides whether the upstream is one to ask."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from harness.api.run_start import RUNS_ROUTE, run_start_body
 from harness.contract.records import LedgerEntry, from_dict, write_jsonl
 from harness.run_dir import RunPaths, redact_url
 
@@ -21,6 +25,30 @@ def guess_ledger(api_url: str) -> str:
     """Where a tokenstorm mock or proxy at ``api_url`` serves its ledger."""
     parts = urlsplit(api_url)
     return f"{parts.scheme}://{parts.netloc}/tokenstorm/ledger"
+
+
+async def announce_start(
+    ledger_url: str,
+    run_id: str,
+    started: asyncio.Event,
+    clock_s: Callable[[], float],
+    timeout_s: float = 2.0,
+) -> bool:
+    """Once ``started`` is set, tell the upstream serving this ledger what the run clock
+    (``clock_s``) reads, so it times fault windows on the run's clock rather than from the
+    first request it gets (behind a gateway that may come late); True when it took it."""
+    import aiohttp
+
+    url = ledger_url.removesuffix("/ledger").removesuffix("/tokenstorm") + RUNS_ROUTE
+    await started.wait()
+    try:
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            body = run_start_body(run_id, clock_s())
+            async with session.post(url, data=body) as response:
+                return response.status == 200
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return False
 
 
 def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
