@@ -45,6 +45,8 @@ class Engine:
         self._rng = rng
         self.stats = stats or LiveStats()
         self.stop_requested = asyncio.Event()
+        #: Set when the run clock starts (``clock_s`` reads it from then on).
+        self.started = asyncio.Event()
         self._start_s = 0.0
         self._grace_until_s: float | None = None
 
@@ -56,6 +58,10 @@ class Engine:
 
     def _clock(self) -> float:
         return self._now() - self._start_s
+
+    def clock_s(self) -> float:
+        """The run clock: seconds since the engine started sending."""
+        return self._clock()
 
     async def _sleep_until(self, when_s: float) -> bool:
         """Sleep until run-clock ``when_s``; False if a stop came first."""
@@ -81,6 +87,7 @@ class Engine:
             self.stats,
         )
         self._start_s = self._now()
+        self.started.set()
         hard_end_s = self._config.duration_s + self._config.drain_s
         scheduler = asyncio.create_task(self._schedule(sessions))
         try:
@@ -155,7 +162,7 @@ class Engine:
             finally:
                 stats.in_flight -= 1
             stats.sent += 1
-            record = self._record(request, attempt, scheduled_s, result)
+            record = self._record(request, attempt, scheduled_s, result, prompt_tokens)
             self._sink(record)
             if result.outcome is Outcome.OK:
                 stats.ok += 1
@@ -182,7 +189,12 @@ class Engine:
             attempt += 1
 
     def _record(
-        self, request: PlannedRequest, attempt: int, scheduled_s: float, result: AttemptResult
+        self,
+        request: PlannedRequest,
+        attempt: int,
+        scheduled_s: float,
+        result: AttemptResult,
+        prompt_tokens: int,
     ) -> AttemptRecord:
         start = self._start_s
         return AttemptRecord(
@@ -210,6 +222,7 @@ class Engine:
             retry_after_s=result.retry_after_s,
             fault=result.fault,
             cache_write_tokens=result.cache_write_tokens,
+            planned_prompt_tokens=prompt_tokens,
         )
 
 

@@ -4,10 +4,11 @@ its settings and the live counters the progress display reads."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from harness.client.http import AttemptResult
+from harness.client.tokenizer import MockTokenizer, PromptTokenizer
 from harness.contract.target import RetryPolicy
 
 
@@ -37,6 +38,8 @@ class EngineConfig:
     retry: RetryPolicy
     max_sessions_in_flight: int = 20_000
     tag_prompt: bool = False
+    #: What prompts are sized and counted in (``[target] tokenizer``; the mock's words).
+    tokenizer: PromptTokenizer = field(default_factory=MockTokenizer)
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 sent (exactly one final record per planned request), sub-agent sessions started and awaited.
 
 Turns inside a session wait for the previous answer plus ``think_s`` and re-send the history
-with the answers actually received. With ``tag_prompt`` each turn's last user message ends with
+with the answers actually received, sized and counted by the configured tokenizer (the mock's
+words, or ``[target] tokenizer``). With ``tag_prompt`` each turn's last user message ends with
 that request's ``[tokenstorm run=.. request=..]`` tag (history re-sent as it was sent).
 A session whose first turn names ``spawned_by`` (a parent turn in the plan) is a sub-agent:
 it starts when that turn has finished well, not at its offset; a turn with ``waits_for`` waits
@@ -20,8 +21,7 @@ from dataclasses import dataclass
 
 from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
-from harness.contract.prompt_text import count_tokens, synthetic_text
-from harness.contract.records import AttemptRecord, PlannedMessage, PlannedRequest
+from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
 
 #: Sends one turn's attempts: (request, messages, prompt tokens, scheduled time, keep text).
@@ -152,13 +152,17 @@ class SessionRunner:
                 if not await io.sleep_until(scheduled_s):
                     self.skip(turns, "run stopped before this turn", scheduled_s=scheduled_s)
                     return
-            added = [_render(m) for m in request.messages]
+            tokenizer = config.tokenizer
+            added = [
+                {"role": m.role, "content": m.content or tokenizer.text(m.tokens, m.seed)}
+                for m in request.messages
+            ]
             if config.tag_prompt:
                 added = _tag(added, config.run_id, request.request_id)
             if not request.resend_history:
                 history, history_tokens = [], 0  # the plan lists this turn's whole context
             messages = history + added
-            prompt_tokens = history_tokens + sum(count_tokens(m["content"]) for m in added)
+            prompt_tokens = history_tokens + sum(tokenizer.count(m["content"]) for m in added)
             progress.recorded = index + 1  # the attempts write this turn's records
             result = await io.send(
                 request, messages, prompt_tokens, scheduled_s, index + 1 < len(turns)
@@ -172,7 +176,7 @@ class SessionRunner:
                 return
             self._spawn(request)
             history = [*messages, {"role": "assistant", "content": result.text}]
-            history_tokens = prompt_tokens + count_tokens(result.text)
+            history_tokens = prompt_tokens + tokenizer.count(result.text)
 
     def _spawn(self, request: PlannedRequest) -> None:
         """Start the sub-agent sessions ``request`` spawns (the session limit still holds)."""
@@ -199,11 +203,6 @@ class SessionRunner:
         ]
         if waiting:
             await asyncio.wait(waiting)
-
-
-def _render(message: PlannedMessage) -> dict[str, str]:
-    content = message.content or synthetic_text(message.tokens, message.seed)
-    return {"role": message.role, "content": content}
 
 
 def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:

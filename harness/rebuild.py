@@ -48,6 +48,8 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise RebuildError(f"{paths.manifest}: not valid JSON ({exc})") from None
     scenario = _scenario(paths, manifest)
+    pool = manifest.get("pool")
+    pool = pool if isinstance(pool, dict) else {}
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
         records = list(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else []
@@ -74,6 +76,9 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
                 manifest.get("ledger_origin")
                 or ("embedded" if manifest.get("embedded_mock") else "unknown")
             ),
+            pool_waits=pool.get("attempts_waited_for_pool"),
+            max_connections=pool.get("max_connections"),
+            tokenizer=str(manifest.get("tokenizer") or "mock"),
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".
@@ -88,14 +93,16 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
             "the duration or the trace ended first"
         )
-    for key in ("ledger_error", "ledger_note"):
+    for key in ("ledger_error", "ledger_note", "pool_warning"):
         if manifest.get(key):
             notes.append(str(manifest[key]))
     profile = manifest.get("fault_profile")
     if isinstance(profile, dict):
         windows = windows_from_profile(profile)
         if windows:
-            summary["fault_windows"] = window_figures(records, windows)
+            summary["fault_windows"] = window_figures(
+                records, windows, bool(manifest.get("run_start_announced"))
+            )
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if reports:
         from harness.report import write_reports

@@ -1,9 +1,11 @@
 """One run from start to finish: plan → engine → records (+ ledger) → summary → reports.
 
 The only place that wires the stages together; each stage stays usable alone. Starts the
-embedded mock when the scenario has no target URL, sends the plan, fetches the upstream's
-ledger, and rebuilds summary and reports from the files it wrote (the same path
-``tokenstorm report`` takes), so what the console shows is what the files say.
+embedded mock when the scenario has no target URL, sizes the connection pool from the plan,
+sends the plan, fetches the upstream's ledger (one named, or the target's own when its
+answers said it is a tokenstorm mock or proxy: a foreign server is never asked), and
+rebuilds summary and reports from the files it wrote (the same path ``tokenstorm report``
+takes), so what the console shows is what the files say.
 """
 
 from __future__ import annotations
@@ -23,21 +25,21 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import numpy as np
-import orjson
 
 from harness.client.http import HttpClient
+from harness.client.pool import plan_pool
+from harness.client.tokenizer import TokenizerError, load_tokenizer
 from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
-    LedgerEntry,
     PlannedRequest,
-    from_dict,
     write_jsonl,
 )
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
 from harness.progress import show_progress
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
+from harness.upstream_files import announce_start, guess_ledger, read_back
 from mock_models.embedded import EmbeddedMock
 from workloads.planner import plan_run
 from workloads.scenario import Scenario
@@ -87,72 +89,13 @@ def _check_reachable(url: str, timeout_s: float) -> None:
         ) from None
 
 
-def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
-    """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
-    proxy serves it at /tokenstorm/faults), or None when there is none to be had."""
-    import httpx  # not needed before the first request
-
-    url = ledger_url.removesuffix("/ledger") + "/faults"
-    try:
-        response = httpx.get(url, timeout=timeout_s)
-        if response.status_code != 200:
-            return None
-        document = response.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return document if isinstance(document, dict) and "rule" in document else None
-
-
-def fetch_ledger(
-    ledger_url: str, run_id: str, timeout_s: float = 15.0
-) -> tuple[list[LedgerEntry], str | None]:
-    """The upstream's ledger lines for this run, and a note on how they were matched.
-
-    Lines carrying this run's id are kept. When none does (a gateway in between dropped the
-    ``x-tokenstorm-*`` headers), the lines without any run id are kept instead, and the note
-    says so. Raises ``RunError`` with a one-line reason when the ledger cannot be read.
-    """
-    import httpx
-
-    try:
-        response = httpx.get(ledger_url, timeout=timeout_s)
-        response.raise_for_status()
-        entries = [
-            from_dict(LedgerEntry, orjson.loads(line))
-            for line in response.content.splitlines()
-            if line.strip()
-        ]
-    except httpx.HTTPError as exc:
-        raise RunError(f"could not fetch the ledger from {redact_url(ledger_url)}: {exc}") from None
-    except (orjson.JSONDecodeError, TypeError) as exc:
-        raise RunError(
-            f"the ledger at {redact_url(ledger_url)} is not valid JSON lines ({exc})"
-        ) from None
-    ours = [e for e in entries if e.run_id == run_id]
-    if ours:
-        return ours, None
-    untagged = [e for e in entries if e.run_id is None]
-    if untagged:
-        return untagged, (
-            f"no ledger line carried run id {run_id}; counted the "
-            f"{len(untagged)} lines without a run id (headers dropped on the way?)"
-        )
-    return [], None
-
-
 @dataclass(frozen=True, slots=True)
 class _Upstream:
     api_url: str
+    #: The ledger named by ``--ledger``, ``target.ledger`` or the embedded mock; None when
+    #: only a tokenstorm target's own answers can say where one is.
     ledger_url: str | None
-    #: The ledger URL was guessed (the target may be a tokenstorm mock): a miss is no error.
-    ledger_guessed: bool
     embedded: bool
-
-
-def _guess_ledger(api_url: str) -> str:
-    """Where a tokenstorm mock or proxy at ``api_url`` serves its ledger."""
-    parts = urlsplit(api_url)
-    return f"{parts.scheme}://{parts.netloc}/tokenstorm/ledger"
 
 
 @contextlib.contextmanager
@@ -160,14 +103,39 @@ def _upstream(scenario: Scenario, ledger_url: str | None) -> Iterator[_Upstream]
     """Where requests go and where the ledger is; starts the embedded mock when no URL."""
     url = scenario.target.url
     if url is not None:
-        explicit = ledger_url or scenario.target.ledger
-        yield _Upstream(url, explicit or _guess_ledger(url), explicit is None, False)
+        yield _Upstream(url, ledger_url or scenario.target.ledger, False)
         return
     settings = scenario.mock
     if settings.seed is None:
         settings = settings.model_copy(update={"seed": scenario.seed})
     with EmbeddedMock(settings) as mock:
-        yield _Upstream(mock.api_url, mock.ledger_url, False, True)
+        yield _Upstream(mock.api_url, mock.ledger_url, True)
+
+
+def _read_back(
+    paths: RunPaths, manifest: dict[str, Any], upstream: _Upstream, client: HttpClient
+) -> None:
+    """Fetch ledger and fault profile from a ledger that was named, or from the target when
+    its answers said it is a tokenstorm mock or proxy; ask no foreign server for them."""
+    manifest["upstream_server"] = "mock" if upstream.embedded else client.tokenstorm_server
+    if upstream.ledger_url is not None:
+        origin = "embedded" if upstream.embedded else "option"
+        read_back(
+            paths, manifest, upstream.ledger_url, manifest["run_id"], origin=origin, guessed=False
+        )
+    elif client.tokenstorm_server is not None:
+        guess = guess_ledger(upstream.api_url)
+        read_back(paths, manifest, guess, manifest["run_id"], origin="target", guessed=True)
+
+
+def _open_files_limit() -> int | None:
+    """The process's soft limit on open files (``ulimit -n``), None where unknown."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def _freeze_heap() -> bool:
@@ -269,6 +237,7 @@ def execute(
     progress: bool = True,
     abort_check: AbortCheck | None = None,
     reports: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
     alone) one run into ``out_dir/run_id``.
@@ -276,7 +245,12 @@ def execute(
     ``abort_check`` is asked every ``ABORT_EVERY_S`` while the run goes; when it returns a
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
     also a ``RecordObserver``, it sees every attempt record right after it is written.
+    ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
     """
+    try:
+        tokenizer = load_tokenizer(scenario.target.tokenizer)
+    except TokenizerError as exc:
+        raise RunError(str(exc)) from None
     paths = RunPaths(out_dir / run_id)
     try:
         paths.root.mkdir(parents=True, exist_ok=False)
@@ -291,7 +265,7 @@ def execute(
     write_jsonl(paths.plan, plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
-        url, ledger, embedded = upstream.api_url, upstream.ledger_url, upstream.embedded
+        url, embedded = upstream.api_url, upstream.embedded
         if preflight and not embedded:
             _check_reachable(url, scenario.target.connect_timeout)
         manifest: dict[str, Any] = {
@@ -301,8 +275,9 @@ def execute(
             "scenario": scenario.model_dump(mode="json"),
             "target_url": redact_url(url),
             "embedded_mock": embedded,
-            "ledger_url": None if upstream.ledger_guessed else redact_url(ledger),
+            "ledger_url": redact_url(upstream.ledger_url),
             "api": scenario.target.api,
+            "tokenizer": tokenizer.name,
             "api_key_env": scenario.target.key_env,
             "api_key_present": api_key is not None,
             "engine": "asyncio",
@@ -310,12 +285,19 @@ def execute(
             "tokenstorm_version": versions().get("tokenstorm"),
             "started_at": started_at(),
         }
+        pool = plan_pool(
+            plan, scenario.target.timeout, scenario.target.max_connections, _open_files_limit()
+        )
+        if pool.warning is not None:
+            manifest["pool_warning"] = pool.warning
+            if warn is not None:
+                warn(pool.warning)
         client = HttpClient(
             url,
             scenario.target.api,
             api_key=api_key,
             connect_timeout_s=scenario.target.connect_timeout,
-            max_connections=scenario.target.max_connections,
+            max_connections=pool.max_connections,
             cache_control=scenario.target.cache_control,
         )
         config = EngineConfig(
@@ -327,6 +309,7 @@ def execute(
             first_token_timeout_s=scenario.target.first_token_timeout,
             retry=scenario.client.retry,
             tag_prompt=scenario.target.tag_prompt,
+            tokenizer=tokenizer,
         )
         appender = JsonlAppender(paths.records)
         sink = appender.append
@@ -350,11 +333,26 @@ def execute(
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
         aborted: list[dict[str, Any]] = []
 
+        announced: list[bool] = []
+
         async def main() -> float:
+            # A named ledger's upstream (a tokenstorm mock or proxy) learns the run's start.
+            announcer = (
+                None
+                if upstream.ledger_url is None
+                else asyncio.create_task(
+                    announce_start(upstream.ledger_url, run_id, engine.started, engine.clock_s)
+                )
+            )
             try:
                 return await _drive(engine, plan, scenario, progress, abort_check, aborted)
             finally:
                 await client.close()
+                if announcer is not None:
+                    if not announcer.done():
+                        announcer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        announced.append(await announcer)
 
         frozen = _freeze_heap()
         try:
@@ -366,25 +364,16 @@ def execute(
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
         manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
+        manifest["run_start_announced"] = any(announced)
         if aborted:
             manifest["aborted"] = aborted[0]
         manifest["finished_at"] = started_at(datetime.now(UTC))
-        if ledger is not None:
-            try:
-                entries, note = fetch_ledger(ledger, run_id)
-                if entries or not upstream.ledger_guessed:
-                    write_jsonl(paths.ledger, entries)
-                    manifest["ledger_url"] = redact_url(ledger)
-                    origin = "target" if upstream.ledger_guessed else "option"
-                    manifest["ledger_origin"] = "embedded" if embedded else origin
-                    if note:
-                        manifest["ledger_note"] = note
-            except RunError as exc:
-                if not upstream.ledger_guessed:
-                    manifest["ledger_error"] = str(exc)
-            profile = fetch_fault_profile(ledger)
-            if profile is not None:
-                manifest["fault_profile"] = profile
+        manifest["pool"] = {
+            **pool.to_json(),
+            "peak_in_flight": client.peak_in_flight,
+            "attempts_waited_for_pool": client.pool_waits,
+        }
+        _read_back(paths, manifest, upstream, client)
         write_manifest(paths, manifest)
     from harness.rebuild import rebuild_run  # not needed before the first request
 

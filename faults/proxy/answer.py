@@ -16,9 +16,34 @@ from faults.catalogue import FaultKind
 from faults.decide import FaultChoice
 from faults.injection import error_body, error_headers, rewrite_body, split_frames
 from faults.proxy.relay import Passed, reset_connection
+from harness.api.tokenstorm_headers import PROXY_SERVER, SERVER_HEADER
 from harness.api.wire_api import WireApi
+from harness.contract.prompt_text import count_tokens
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+async def say_proxy(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer names the proxy (over an upstream mock's own header), so a client knows
+    the ``/tokenstorm/*`` routes exist."""
+    response.headers[SERVER_HEADER] = PROXY_SERVER
+
+
+def prompt_tokens_of(body: dict[str, Any]) -> int:
+    """The prompt tokens of a request body as the mock counts them (its whitespace words)."""
+    total = 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += count_tokens(content)
+        elif isinstance(content, list):
+            total += sum(
+                count_tokens(part.get("text", "")) for part in content if isinstance(part, dict)
+            )
+    system = body.get("system")
+    if isinstance(system, str):
+        total += count_tokens(system)
+    return total
 
 
 def answer_error(

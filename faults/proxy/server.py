@@ -33,13 +33,13 @@ from faults.decide import (
     forced,
 )
 from faults.profile import FaultProfile, ProfileError, profile_from_json
-from faults.proxy.answer import answer_body, answer_error
+from faults.proxy.answer import answer_body, answer_error, prompt_tokens_of, say_proxy
 from faults.proxy.relay import Passed, relay_stream, reset_connection
 from harness.api.registry import api_for_path, wire_api
+from harness.api.run_start import RUNS_ROUTE, read_run_start
 from harness.contract.apis import OPENAI_CHAT
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import outcome_for_status
-from harness.contract.prompt_text import count_tokens
 from harness.contract.records import LedgerEntry
 
 _HOP_BY_HOP = frozenset(
@@ -94,22 +94,6 @@ def _run_clock_s(state: ProxyState, run_id: str | None, now_s: float) -> float:
     while len(state.run_started_s) > _RUN_CLOCKS:
         state.run_started_s.popitem(last=False)
     return now_s - first
-
-
-def _prompt_tokens(body: dict[str, Any]) -> int:
-    total = 0
-    for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            total += count_tokens(content)
-        elif isinstance(content, list):
-            total += sum(
-                count_tokens(part.get("text", "")) for part in content if isinstance(part, dict)
-            )
-    system = body.get("system")
-    if isinstance(system, str):
-        total += count_tokens(system)
-    return total
 
 
 async def proxy_request(request: web.Request) -> web.StreamResponse:
@@ -300,7 +284,7 @@ def _record(
             stream=stream,
             prompt_tokens=passed.prompt_tokens
             if passed.prompt_tokens is not None
-            else _prompt_tokens(body),
+            else prompt_tokens_of(body),
             cached_tokens=passed.cached_tokens or 0,
             cache_write_tokens=passed.cache_write_tokens or 0,
             completion_tokens=max(passed.content_tokens, passed.completion_tokens or 0)
@@ -319,6 +303,19 @@ async def _ledger(request: web.Request) -> web.Response:
     return web.Response(
         body=request.app[STATE_KEY].ledger.to_jsonl(run_id), content_type="application/x-ndjson"
     )
+
+
+async def _start_run(request: web.Request) -> web.Response:
+    """A run's own start (``POST /tokenstorm/runs``): its windows go by its clock."""
+    received_s = time.monotonic()
+    try:
+        run_id, run_clock_s = read_run_start(await request.read())
+    except ValueError as exc:
+        return web.json_response({"error": {"message": str(exc)}}, status=400)
+    clocks = request.app[STATE_KEY].run_started_s  # trimmed by the next request's clock
+    clocks[run_id] = received_s - run_clock_s
+    clocks.move_to_end(run_id)
+    return web.json_response({"run_id": run_id, "run_clock_s": run_clock_s})
 
 
 async def _clear_ledger(request: web.Request) -> web.Response:
@@ -349,6 +346,7 @@ def build_app(
     read_timeout_s: float = 600.0,
 ) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
+    app.on_response_prepare.append(say_proxy)
     app[STATE_KEY] = ProxyState(
         upstream_base(upstream),
         profile,
@@ -375,6 +373,7 @@ def build_app(
     app.router.add_delete("/tokenstorm/ledger", _clear_ledger)
     app.router.add_get("/tokenstorm/faults", _get_faults)
     app.router.add_put("/tokenstorm/faults", _put_faults)
+    app.router.add_post(RUNS_ROUTE, _start_run)
     app.router.add_route("*", "/{tail:.*}", proxy_request)
     return app
 

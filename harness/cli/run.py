@@ -72,6 +72,10 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.set_defaults(handler=handle)
 
 
+def _warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def _one(
     scenario: Scenario,
     out: Path,
@@ -91,6 +95,7 @@ def _one(
             progress=not args.no_progress,
             abort_check=abort_check(budget),
             reports=not args.no_report,
+            warn=_warn,
         )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None

@@ -11,7 +11,6 @@ with one outcome from ``harness.contract.outcomes`` and never raises, except ``C
 from __future__ import annotations
 
 import asyncio
-import errno
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,11 @@ from harness.api import errors
 from harness.api.registry import wire_api
 from harness.api.requests import OutgoingRequest, check_cache_control
 from harness.api.sse import SseDecoder
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER, tokenstorm_server
 from harness.api.wire_api import WireApi
 from harness.client.answer import Answer
+from harness.client.pool import DEFAULT_MAX_CONNECTIONS
+from harness.client.transport import Phase, transport_outcome
 from harness.contract.outcomes import Outcome, outcome_for_status
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -56,58 +58,9 @@ class AttemptResult:
     cache_write_tokens: int | None = None
 
 
-class _Phase:
-    """Where an attempt is, so a timeout can be named for the phase it hit."""
-
-    __slots__ = ("connected", "first_byte_s")
-
-    def __init__(self) -> None:
-        self.connected = False
-        self.first_byte_s: float | None = None
-
-
 def retry_after_s(headers: Mapping[str, str], now_wall_s: float | None = None) -> float | None:
     """Server-requested delay (``harness.api.errors.retry_after_s``), dates against now."""
     return errors.retry_after_s(headers, time.time() if now_wall_s is None else now_wall_s)
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception, its causes and the exceptions it carries in its args (aiohttp wraps
-    the connection reset of a broken body inside a payload error's arguments)."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 10:
-        current = todo.pop()
-        seen.append(current)
-        todo.extend(a for a in current.args if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                todo.append(linked)
-    return seen
-
-
-def _transport_outcome(exc: BaseException, phase: _Phase) -> tuple[Outcome, str]:
-    detail = f"{type(exc).__name__}: {exc}"[:300]
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return Outcome.TIMEOUT_CONNECT, detail
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Outcome.CONNECT_ERROR, detail
-    if any(
-        isinstance(c, ConnectionResetError | BrokenPipeError)
-        or (isinstance(c, OSError) and c.errno in (errno.ECONNRESET, errno.EPIPE))
-        for c in _causes(exc)
-    ) or "Connection reset by peer" in str(exc):
-        # aiohttp reports a reset inside a broken body only in the payload error's message.
-        return Outcome.RESET, detail
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return Outcome.STREAM_CUT, detail
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return (Outcome.STREAM_CUT if phase.first_byte_s is not None else Outcome.RESET), detail
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return Outcome.PROTOCOL_ERROR, detail
-    if isinstance(exc, aiohttp.ClientOSError):
-        return (Outcome.RESET if phase.connected else Outcome.CONNECT_ERROR), detail
-    return Outcome.PROTOCOL_ERROR, detail
 
 
 class HttpClient:
@@ -120,7 +73,7 @@ class HttpClient:
         *,
         api_key: str | None = None,
         connect_timeout_s: float = 5.0,
-        max_connections: int = 1024,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         now: Callable[[], float] = time.perf_counter,
         cache_control: str = "off",
     ) -> None:
@@ -134,6 +87,13 @@ class HttpClient:
         self._max_connections = max_connections
         self._now = now
         self._session: aiohttp.ClientSession | None = None
+        #: ``mock`` or ``proxy`` once an answer said a tokenstorm part serves this URL.
+        self.tokenstorm_server: str | None = None
+        #: Attempts that found every pooled connection taken (they waited for one), and the
+        #: most attempts in flight at once.
+        self.pool_waits = 0
+        self.peak_in_flight = 0
+        self._in_flight = 0
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -179,7 +139,7 @@ class HttpClient:
         body = orjson.dumps(self._api.request_body(planned))
         all_headers = {**self._headers, **headers} if headers else self._headers
         answer = Answer(text_parts=[] if keep_text else None)
-        phase = _Phase()
+        phase = Phase()
         status: int | None = None
         deployment = fault = error = None
         wait_s: float | None = None
@@ -190,14 +150,20 @@ class HttpClient:
         first_deadline_s = min(deadline_s, sent_s + (first_token_timeout_s or timeout_s))
         loop = asyncio.get_running_loop()
         loop_offset = loop.time() - sent_s
+        if self._in_flight >= self._max_connections:
+            self.pool_waits += 1  # every connection is taken: this attempt waits for one
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
         try:
             async with asyncio.timeout_at(first_deadline_s + loop_offset) as guard:
                 async with self._client().post(self._url, data=body, headers=all_headers) as resp:
                     phase.connected = True
                     phase.first_byte_s = self._now()
                     status = resp.status
-                    deployment = resp.headers.get("x-tokenstorm-deployment")
-                    fault = resp.headers.get("x-tokenstorm-fault")
+                    deployment = resp.headers.get(DEPLOYMENT_HEADER)
+                    fault = resp.headers.get(FAULT_HEADER)
+                    if self.tokenstorm_server is None:
+                        self.tokenstorm_server = tokenstorm_server(resp.headers)
                     if status >= 300:
                         outcome = outcome_for_status(status)
                         wait_s = retry_after_s(resp.headers)
@@ -219,7 +185,9 @@ class HttpClient:
                 outcome = Outcome.TIMEOUT_STREAM
                 error = f"stream not finished within {timeout_s:.3f} s"
         except (aiohttp.ClientError, OSError) as exc:
-            outcome, error = _transport_outcome(exc, phase)
+            outcome, error = transport_outcome(exc, phase)
+        finally:
+            self._in_flight -= 1
         done_s = self._now()
         return self._result(
             answer,

@@ -106,6 +106,9 @@ class AttemptRecord:
     #: Prompt tokens the server says it wrote to its prompt cache (Anthropic's
     #: cache_creation_input_tokens); billed at the cache-creation price.
     cache_write_tokens: int | None = None
+    #: The prompt's tokens as the client planned and counted them (the mock's whitespace
+    #: words, or ``[target] tokenizer``), whatever the server reported; None when unsent.
+    planned_prompt_tokens: int | None = None
     schema: str = RECORD_SCHEMA
 
 

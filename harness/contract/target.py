@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.contract.apis import ANTHROPIC_MESSAGES, CLIENT_APIS, OPENAI_CHAT
 from harness.contract.quantities import parse_duration_s
@@ -60,11 +69,15 @@ class Target(_Strict):
     first_token_timeout: Seconds | None = None
     stream: bool = True
     ledger: str | None = None
-    max_connections: int = Field(default=1024, ge=1)
+    #: The client's connection pool; None: sized from the plan's expected concurrency.
+    max_connections: int | None = Field(default=None, ge=1)
     tag_prompt: bool = False
     #: Anthropic prompt-cache breakpoints the client places: "off", "system" (the system
     #: prompt) or "conversation" (the system prompt and each request's last message).
     cache_control: Literal["off", "system", "conversation"] = "off"
+    #: A local Hugging Face ``tokenizer.json`` prompts are sized and counted in; None: the
+    #: mock's whitespace words. Relative to the scenario file's folder.
+    tokenizer: str | None = None
 
     @field_validator("api")
     @classmethod
@@ -72,6 +85,23 @@ class Target(_Strict):
         if api not in CLIENT_APIS:
             raise ValueError(f"api {api!r} is not one of {', '.join(CLIENT_APIS)}")
         return api
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Made absolute against the scenario's folder, and checked to exist, when read from
+        a scenario file (a run's manifest keeps the absolute path, checked when it runs)."""
+        if value is None:
+            return None
+        context = info.context if isinstance(info.context, dict) else {}
+        base_dir = context.get("base_dir")
+        if not isinstance(base_dir, Path):
+            return value
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        if not path.is_file():
+            raise ValueError(f"no tokenizer file '{value}' (looked in {path.parent})")
+        return str(path.resolve())
 
     @model_validator(mode="after")
     def _url_scheme(self) -> Target:

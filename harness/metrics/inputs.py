@@ -32,3 +32,9 @@ class SummaryInputs:
     #: The ledger's URL (secrets redacted) and origin, one of ``LEDGER_ORIGINS``.
     ledger_url: str | None = None
     ledger_origin: str = "unknown"
+    #: Attempts that waited for a free connection of the client's pool, and its size (None:
+    #: not measured, runs of older versions).
+    pool_waits: int | None = None
+    max_connections: int | None = None
+    #: What the client sized and counted prompts in (``mock``, or a tokenizer file's name).
+    tokenizer: str = "mock"

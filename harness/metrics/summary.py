@@ -22,6 +22,10 @@ Edge semantics (docs/metrics.md gives the definitions):
   sent one, else the client's count); ``output_tokens_per_s`` is the completion tokens of
   successful attempts per second of the planned steady phase, like ``achieved_rps``.
   ``cached_tokens_total`` and ``cache_hit_rate`` are null when no attempt's usage said.
+  ``prompt_tokens_planned_total`` and ``prompt_tokens_upstream_total`` compare, over the
+  attempts whose server usage reported a prompt count, what the client planned and counted
+  (its tokenizer, ``prompt_tokenizer``) with what the upstream counted; their ratio is
+  ``prompt_tokens_upstream_ratio`` (null when no usage said; a note when far from 1).
 - Unknown stays unknown: a figure that cannot be computed (no price, no usage, no ledger) is
   null, never 0; ``wasted_cost_usd`` is null whenever ``cost_usd_total`` is.
 - Cost, waste, upstream attempts, amplification and gateway overhead come from the ledger
@@ -131,6 +135,48 @@ def _tokens(records: Sequence[AttemptRecord], duration_s: float) -> dict[str, An
     }
 
 
+#: A ratio of upstream to planned prompt tokens outside this band gets a note (chat templates
+#: add a few tokens per message, so the upstream's count runs a little above the plan's).
+_PROMPT_RATIO_BAND = (0.8, 1.25)
+
+
+def _prompt_counts(records: Sequence[AttemptRecord], tokenizer: str) -> dict[str, Any]:
+    pairs = [
+        (planned, upstream)
+        for r in records
+        if r.usage_source == "server"
+        and (planned := r.planned_prompt_tokens) is not None
+        and (upstream := r.prompt_tokens) is not None
+    ]
+    planned_total = sum(p for p, _ in pairs) if pairs else None
+    upstream_total = sum(u for _, u in pairs) if pairs else None
+    return {
+        "prompt_tokenizer": tokenizer,
+        "prompt_tokens_planned_total": planned_total,
+        "prompt_tokens_upstream_total": upstream_total,
+        "prompt_tokens_upstream_ratio": None
+        if planned_total is None
+        else _ratio(upstream_total, planned_total),
+        "prompt_tokens_compared_attempts": len(pairs),
+    }
+
+
+def _prompt_note(figures: dict[str, Any]) -> str | None:
+    ratio = figures["prompt_tokens_upstream_ratio"]
+    if ratio is None or _PROMPT_RATIO_BAND[0] <= ratio <= _PROMPT_RATIO_BAND[1]:
+        return None
+    tokenizer = figures["prompt_tokenizer"]
+    fix = (
+        "set [target] tokenizer to the model's tokenizer.json to plan in its tokens"
+        if tokenizer == "mock"
+        else f"[target] tokenizer ({tokenizer}) is not the one the upstream counts with"
+    )
+    return (
+        f"the upstream counted {ratio:.2f} times the prompt tokens the client planned "
+        f"({tokenizer} tokenizer): prompts are not the size asked for; {fix}"
+    )
+
+
 def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     """The JSON-ready content of ``summary.json`` (see the module docstring for semantics)."""
     requests = group_requests(inputs.plan, inputs.records)
@@ -160,6 +206,10 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
     if itl.remark is not None:
         notes.append(itl.remark)
     summary.update(_tokens(inputs.records, inputs.duration_s))
+    prompt_counts = _prompt_counts([r for r in inputs.records if lat.is_sent(r)], inputs.tokenizer)
+    summary.update(prompt_counts)
+    if (prompt_note := _prompt_note(prompt_counts)) is not None:
+        notes.append(prompt_note)
     summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
     cost_figures, items = upstream_and_cost(inputs, summary["requests_sent"], notes)
     summary.update(cost_figures)
@@ -188,6 +238,8 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         limits=inputs.limits,
         achieved_rps=summary["achieved_rps"],
         target_rps=summary["target_rps"],
+        pool_waits=inputs.pool_waits,
+        max_connections=inputs.max_connections,
     )
     if itl.withheld_because is not None:
         validity_notes.append(itl.withheld_because)
@@ -195,6 +247,8 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         client_cpu_s=inputs.client_cpu_s,
         wall_s=inputs.wall_s,
         client_cpu_share=cpu_share,
+        max_connections=inputs.max_connections,
+        pool_waits=inputs.pool_waits,
         valid=valid,
         validity_notes=validity_notes,
         notes=notes,

@@ -3,9 +3,10 @@
 A run is invalid when the load generator rather than the target was the bottleneck, because
 then its figures describe the client: the client sent late (schedule lag p99 above a limit;
 ``schedule_lag_effects`` words what that does to each figure), could not keep up at all
-(dropped requests), or used nearly a whole CPU. It is invalid too when the upstream is a
-tokenstorm mock that fell behind its own schedule (upstream lag p99, from the ledger): a
-gateway test's latencies then describe the mock's core, not the gateway.
+(dropped requests), used nearly a whole CPU, or held attempts back because every connection
+of its pool was taken (attempts that waited for a pool slot). It is invalid too when the
+upstream is a tokenstorm mock that fell behind its own schedule (upstream lag p99, from the
+ledger): a gateway test's latencies then describe the mock's core, not the gateway.
 Each failed check adds a note saying which figure crossed which limit; checks that could not
 be made add a note too (but for upstream lag, which only a mock knows) but do not make the run
 invalid.
@@ -22,6 +23,7 @@ class ValidityLimits:
     max_dropped_requests: int = 0
     max_client_cpu_share: float = 0.9
     max_upstream_lag_p99_ms: float = 5.0
+    max_pool_waits: int = 0
 
 
 def assess_validity(
@@ -35,6 +37,8 @@ def assess_validity(
     upstream_lag_p99_ms: float | None = None,
     achieved_rps: float | None = None,
     target_rps: float | None = None,
+    pool_waits: int | None = None,
+    max_connections: int | None = None,
 ) -> tuple[bool, list[str]]:
     """``(valid, notes)`` for one run; see the module docstring for the rules."""
     valid = True
@@ -66,6 +70,9 @@ def assess_validity(
             f"{requests_dropped} planned requests were dropped because the generator was "
             f"overloaded (limit {limits.max_dropped_requests})"
         )
+    if pool_waits is not None and pool_waits > limits.max_pool_waits:
+        valid = False
+        notes.append(_pool_note(pool_waits, max_connections))
     if client_cpu_s is None or wall_s is None or wall_s <= 0:
         notes.append("client CPU share was not measured")
     else:
@@ -77,6 +84,15 @@ def assess_validity(
                 "the generator was CPU-bound"
             )
     return valid, notes
+
+
+def _pool_note(waits: int, max_connections: int | None) -> str:
+    pool = "" if max_connections is None else f" ({max_connections:,} connections)"
+    return (
+        f"{waits:,} attempts waited for a free connection: the client's pool{pool} capped "
+        "the concurrency, a client bottleneck; latencies from the planned send include the "
+        "wait, and the target never saw the load planned (raise [target] max_connections)"
+    )
 
 
 def schedule_lag_effects(achieved_rps: float | None, target_rps: float | None) -> str:

@@ -7,12 +7,14 @@ which ``settle_bins`` consecutive non-empty bins all do as well as the baseline 
 at least baseline - ``ok_slack``, TTFT p50 at most ``ttft_factor`` x baseline). ``None`` when
 that never happens before the records end.
 
-Clocks: a tokenstorm mock or proxy times a window from the first request of the run it
-receives (its ``x-tokenstorm-run-id``), while records count from the engine's start. The
-window is moved onto the records' clock by the first attempt's send time (``offset_s`` in
-each window's figures); ``start_s`` and ``end_s`` stay as the profile declared them. Without
-the run id (a gateway dropped the headers) the upstream counts from its own start instead,
-which no record shows: the figures are then only as right as that offset is small.
+Clocks: records count from the engine's start. A run that named its upstream's ledger tells
+that mock or proxy its start (``POST /tokenstorm/runs``), and the upstream's windows are then
+on the records' clock (``offset_s`` 0). Otherwise a tokenstorm mock or proxy times a window
+from the first request of the run it receives (the run id of its headers, or the mock reads
+it from the prompt tag), and the window is moved onto the records' clock by the first
+attempt's send time (``offset_s``); ``start_s`` and ``end_s`` stay as the profile declared
+them. Without any run id the upstream counts from its own start, which no record shows: the
+figures are then only as right as that offset is small.
 """
 
 from __future__ import annotations
@@ -121,12 +123,16 @@ def recovery_s(
 
 
 def window_figures(
-    records: Sequence[AttemptRecord], windows: Sequence[FaultWindow]
+    records: Sequence[AttemptRecord],
+    windows: Sequence[FaultWindow],
+    start_announced: bool = False,
 ) -> list[dict[str, Any]]:
     """Before / during / after figures and recovery time for each window (see the module
-    docstring for the clock the windows are read on)."""
+    docstring for the clock the windows are read on; ``start_announced``: the upstream
+    was told the run's start)."""
     sent = [r for r in records if r.sent_s is not None]
-    offset_s = min((r.sent_s for r in sent if r.sent_s is not None), default=0.0)
+    first_sent_s = min((r.sent_s for r in sent if r.sent_s is not None), default=0.0)
+    offset_s = 0.0 if start_announced else first_sent_s
     figures = []
     for declared in windows:
         window = replace(

@@ -1,8 +1,9 @@
-"""The mock's side of the fault catalogue: request headers, the attempt's deployment, model,
-API and streaming flag in; the ``FaultChoice`` that hits it out (forced by the
-``x-tokenstorm-fault`` header, else drawn from the active profile on the run clock), plus the
-readiness ``flap`` and ``down`` rules dictate per deployment (the routes that show and swap
-the active profile are in ``mock_models.http.admin``)."""
+"""The mock's side of the fault catalogue: the attempt's run, number, deployment, model, API
+and streaming flag in; the ``FaultChoice`` that hits it out (forced by the
+``x-tokenstorm-fault`` header, else drawn from the active profile on the run's clock, which
+starts with the run's first request here), plus the readiness ``flap`` and ``down`` rules
+dictate per deployment (the routes that show and swap the active profile are in
+``mock_models.http.admin``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from faults.decide import (
     FAULT_HEADER,
     AttemptContext,
     FaultChoice,
-    attempt_number,
     choose,
     forced,
+    parse_fault_header,
 )
 from faults.profile import FaultProfile
 from faults.timeline import flapping_down, refusing
@@ -44,13 +45,35 @@ class FaultBook:
             self._run_started_s.popitem(last=False)
         return now_s - first
 
-    def forced(self, headers: Mapping[str, str]) -> FaultChoice | None:
-        """The header's fault for this attempt; ``ValueError`` (for a 400) when malformed."""
-        return forced(headers.get(FAULT_HEADER), attempt_number(headers))
+    def start_run(self, run_id: str, started_s: float) -> None:
+        """Run ``run_id``'s clock started at ``started_s`` (the run said so itself), whatever
+        request of it arrived first."""
+        self._run_started_s[run_id] = started_s
+        self._run_started_s.move_to_end(run_id)
+        while len(self._run_started_s) > _RUN_CLOCKS:
+            self._run_started_s.popitem(last=False)
+
+    def forget_runs(self) -> int:
+        """Forget every run's clock (the next request of a run starts it anew); how many."""
+        count = len(self._run_started_s)
+        self._run_started_s.clear()
+        return count
+
+    @staticmethod
+    def check_forced(headers: Mapping[str, str]) -> None:
+        """``ValueError`` (for a 400) when the forcing header is malformed."""
+        header = headers.get(FAULT_HEADER)
+        if header:
+            parse_fault_header(header)
+
+    def forced(self, headers: Mapping[str, str], attempt: int | None) -> FaultChoice | None:
+        """The header's fault for attempt number ``attempt``; ``ValueError`` when malformed."""
+        return forced(headers.get(FAULT_HEADER), attempt)
 
     def drawn(
         self,
-        headers: Mapping[str, str],
+        run_id: str | None,
+        attempt: int | None,
         deployment: str,
         model: str,
         api: str,
@@ -58,14 +81,14 @@ class FaultBook:
         now_s: float,
         u: float,
     ) -> FaultChoice | None:
-        """The profile's fault for this attempt, picked by ``u``, the attempt's own uniform
-        draw (``mock_models.sim.attempt.fault_draw``: reproducible per seed, request id and
+        """The profile's fault for attempt number ``attempt`` of a request of run ``run_id``
+        (from headers or the prompt tag), picked by ``u``, the attempt's own uniform draw
+        (``mock_models.sim.attempt.fault_draw``: reproducible per seed, request id and
         attempt)."""
         if not self.profile.rule:
             return None
-        attempt = attempt_number(headers)
         context = AttemptContext(
-            self.run_clock_s(headers.get("x-tokenstorm-run-id"), now_s),
+            self.run_clock_s(run_id, now_s),
             deployment,
             model,
             api,

@@ -1,6 +1,7 @@
-"""The fleet's admin routes: a request on the shared port for the ledger, faults, metrics,
-readiness or a reset in; the answer of the whole fleet out, from the shared run folder or by
-asking every worker on its private admin port (where the same paths answer for that worker).
+"""The fleet's admin routes: a request on the shared port for the ledger, faults, a run's
+start, metrics, readiness or a reset in; the answer of the whole fleet out, from the shared
+run folder or by asking every worker on its private admin port (where the same paths answer
+for that worker).
 
 An aiohttp middleware picks which: only the listed paths on the shared port are the fleet's;
 everything else, answers included, goes straight to the worker's own handlers.
@@ -9,6 +10,7 @@ everything else, answers included, goes straight to the worker's own handlers.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
@@ -18,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from faults.profile import ProfileError, profile_from_json
+from harness.api.run_start import RUNS_ROUTE, read_run_start, run_start_body
 from mock_models.fleet import folder
 from mock_models.fleet.merge import merged_ledger, merged_metrics
 
@@ -29,6 +32,7 @@ _FLEET_ROUTES: Final = frozenset(
         ("GET", _LEDGER),
         ("DELETE", _LEDGER),
         ("PUT", _FAULTS),
+        ("POST", RUNS_ROUTE),
         ("POST", _RESET),
         ("GET", "/metrics"),
         ("GET", "/ready"),
@@ -61,6 +65,7 @@ class FleetAdmin:
             ("GET", _LEDGER): self._get_ledger,
             ("DELETE", _LEDGER): self._delete_ledger,
             ("PUT", _FAULTS): self._put_faults,
+            ("POST", RUNS_ROUTE): self._start_run,
             ("POST", _RESET): self._reset,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/ready"): self._ready,
@@ -111,11 +116,25 @@ class FleetAdmin:
 
     async def _reset(self, request: web.Request) -> web.Response:
         deleted = folder.mark_cleared(self._folder)
-        blocks = 0
+        blocks = runs = 0
         for _, status, body in await self._each("POST", _RESET):
             if status == 200:
-                blocks += int(orjson.loads(body).get("prefix_cache_blocks", 0))
-        return _json({"ledger_entries": deleted, "prefix_cache_blocks": blocks})
+                answer = orjson.loads(body)
+                blocks += int(answer.get("prefix_cache_blocks", 0))
+                runs = max(runs, int(answer.get("runs", 0)))
+        return _json({"ledger_entries": deleted, "prefix_cache_blocks": blocks, "runs": runs})
+
+    async def _start_run(self, request: web.Request) -> web.Response:
+        """A run's start, passed on to every worker (its clock read on as it is passed), so
+        all of them time the run's windows from one instant."""
+        received_s = time.monotonic()
+        try:
+            run_id, run_clock_s = read_run_start(await request.read())
+        except ValueError as exc:
+            return _json({"error": {"message": str(exc), "type": "invalid_request_error"}}, 400)
+        body = run_start_body(run_id, run_clock_s + time.monotonic() - received_s)
+        await self._each("POST", RUNS_ROUTE, body)
+        return _json({"run_id": run_id, "run_clock_s": run_clock_s})
 
     async def _put_faults(self, request: web.Request) -> web.Response:
         try:

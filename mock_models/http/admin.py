@@ -1,12 +1,14 @@
 """The mock's admin API, for changing a running server: HTTP requests in; the current
-settings, the active or replaced fault profile, or a reset of ledger, prefix caches and
-metrics out.
+settings, the active or replaced fault profile, a run's start, or a reset of ledger, prefix
+caches, metrics and run clocks out.
 
 - ``GET /tokenstorm/admin/settings``: the settings as JSON.
 - ``GET /tokenstorm/faults``: the active fault profile (``name``, ``description``, ``rule``,
   as the fault proxy serves it).
 - ``PUT /tokenstorm/faults``: ``{"profile": "brownout"}`` (a shipped name or a path) or a
   whole profile object; answers with the new profile.
+- ``POST /tokenstorm/runs``: ``{"run_id": ..., "run_clock_s": ...}``, what the run's clock
+  read as it sent this: fault windows of that run are timed on its clock from then on.
 - ``POST /tokenstorm/admin/reset``.
 
 Bad input: a 400 with one line naming the field, the server unchanged; attempts already under
@@ -15,12 +17,14 @@ way keep the faults they drew.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import orjson
 from aiohttp import web
 
 from faults.profile import ProfileError, profile_from_json
+from harness.api.run_start import RUNS_ROUTE, read_run_start
 from mock_models.chaos.book import FaultBook
 from mock_models.settings import MockSettings
 
@@ -70,10 +74,20 @@ def add_admin_routes(app: web.Application, service: AdminService) -> None:
         service.faults.profile = profile
         return active_profile()
 
+    async def start_run(request: web.Request) -> web.Response:
+        received_s = time.monotonic()
+        try:
+            run_id, run_clock_s = read_run_start(await request.read())
+        except ValueError as exc:
+            return _error(str(exc))
+        service.faults.start_run(run_id, received_s - run_clock_s)
+        return _json({"run_id": run_id, "run_clock_s": run_clock_s})
+
     async def reset(request: web.Request) -> web.Response:
         return _json(service.reset())
 
     app.router.add_get("/tokenstorm/admin/settings", get_settings)
     app.router.add_get(FAULTS_ROUTE, get_faults)
     app.router.add_put(FAULTS_ROUTE, put_faults)
+    app.router.add_post(RUNS_ROUTE, start_run)
     app.router.add_post("/tokenstorm/admin/reset", reset)

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import Final, Protocol
+from typing import Final
 
 from aiohttp import web
 
@@ -16,60 +16,21 @@ from faults.decide import FaultChoice
 from harness.api.errors import ErrorKind, RequestError
 from harness.api.rendering import Reply
 from harness.api.requests import ParsedRequest
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER
 from harness.api.wire_api import WireApi
-from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.chaos.actions import apply_before, fault_outcome
-from mock_models.chaos.book import FaultBook
 from mock_models.chaos.tamper import Tamper
+from mock_models.http.answer_service import AnswerService
 from mock_models.http.constant_stream import constant_stream_answer
-from mock_models.http.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.http.draft import AttemptDraft, api_key
 from mock_models.http.engine_answer import engine_answer
-from mock_models.http.listeners import DeploymentListeners
 from mock_models.http.responder import body_answer, error_response, read_json_body
-from mock_models.settings import MockSettings
 from mock_models.sim.attempt import AttemptPlan, plan_attempt
-from mock_models.sim.engine import DeploymentEngine
-from mock_models.sim.metrics import DeploymentMetrics
 from mock_models.sim.progress import Progress
-from mock_models.sim.rate_limits import RateLimiter
-from mock_models.sim.ticker import Ticker
 
 # Prompts of agent loops can be megabytes of text; aiohttp's default limit is 1 MiB.
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
-
-
-class AnswerService(Protocol):
-    """What the answer routes need of the server: settings, faults, listeners, limiters and
-    engines to answer an attempt, the ticker to pace it, the ledger and metrics to record it."""
-
-    @property
-    def settings(self) -> MockSettings: ...
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-    @property
-    def metrics(self) -> Mapping[str, DeploymentMetrics]: ...
-
-    @property
-    def engines(self) -> Mapping[str, DeploymentEngine]: ...
-
-    @property
-    def ticker(self) -> Ticker: ...
-
-    @property
-    def faults(self) -> FaultBook: ...
-
-    @property
-    def listeners(self) -> DeploymentListeners: ...
-
-    @property
-    def limiters(self) -> Mapping[str, RateLimiter]: ...
-
-    def digest(self, draft: AttemptDraft) -> int: ...
-
-    def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
 
 
 class AnswerRoute:
@@ -130,41 +91,13 @@ class AnswerRoute:
         progress: Progress,
         started: float,
     ) -> web.StreamResponse:
-        digest = self._service.digest(draft)
-        headers = {api.id_header: f"req_tokenstorm{digest:016x}"}
-        if (
-            self._service.settings.api_keys
-            and api_key(request.headers) not in self._service.settings.api_keys
-        ):
-            return self._refuse(
-                api,
-                draft,
-                progress,
-                headers,
-                401,
-                ErrorKind.AUTHENTICATION,
-                "Incorrect API key provided. You can find your API key in your account settings.",
-            )
+        service = self._service
+        headers: dict[str, str] = {}
         try:
-            forced = self._service.faults.forced(request.headers)
-        except ValueError as exc:
-            return self._refuse(
-                api,
-                draft,
-                progress,
-                headers,
-                400,
-                ErrorKind.INVALID_REQUEST,
-                str(exc),
-                FAULT_HEADER,
-            )
-        try:
-            parsed = api.parse(await read_json_body(request, MAX_BODY_BYTES))
-            draft.model, draft.stream = parsed.model, parsed.stream
-            draft.prompt_tokens = parsed.prompt_tokens
-            draft.adopt_prompt_tag(parsed.prompt_pieces)
-            deployment = self._service.settings.deployment_for(
-                parsed.model, self._service.listeners.owner(request)
+            parsed = await self._admit(request, api, draft)
+            digest = self._identify(api, draft, headers)
+            deployment = service.settings.deployment_for(
+                parsed.model, service.listeners.owner(request)
             )
             if deployment is None:
                 raise RequestError(
@@ -174,11 +107,13 @@ class AnswerRoute:
                     "model",
                 )
         except RequestError as exc:
+            if api.id_header not in headers:
+                self._identify(api, draft, headers)
             return self._refuse(
                 api, draft, progress, headers, exc.status, exc.kind, exc.message, exc.param
             )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
-        limiter = self._service.limiters.get(deployment.name)
+        limiter = service.limiters.get(deployment.name)
         if limiter is not None:
             tokens = parsed.prompt_tokens + (parsed.max_tokens or deployment.output_tokens)
             verdict = limiter.check(api_key(request.headers), tokens, time.monotonic(), time.time())
@@ -195,8 +130,10 @@ class AnswerRoute:
                     f"again in {verdict.retry_after_s:.3g}s.",
                 )
         plan = plan_attempt(deployment, parsed, digest)
-        choice = forced or self._service.faults.drawn(
-            request.headers,
+        attempt = draft.rule_attempt
+        choice = service.faults.forced(request.headers, attempt) or service.faults.drawn(
+            draft.run_id,
+            attempt,
             deployment.name,
             parsed.model,
             api.name,
@@ -214,6 +151,34 @@ class AnswerRoute:
         if progress.status == 200:
             draft.outcome = Outcome.OK
         return response
+
+    async def _admit(
+        self, request: web.Request, api: WireApi, draft: AttemptDraft
+    ) -> ParsedRequest:
+        """The request parsed and named (headers, else its prompt tag); ``RequestError`` for
+        a wrong key, a malformed forcing header or a bad body, in that order."""
+        keys = self._service.settings.api_keys
+        if keys and api_key(request.headers) not in keys:
+            raise RequestError(
+                401,
+                ErrorKind.AUTHENTICATION,
+                "Incorrect API key provided. You can find your API key in your account settings.",
+            )
+        try:
+            self._service.faults.check_forced(request.headers)
+        except ValueError as exc:
+            raise RequestError(400, ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER) from None
+        parsed = api.parse(await read_json_body(request, MAX_BODY_BYTES))
+        draft.model, draft.stream = parsed.model, parsed.stream
+        draft.prompt_tokens = parsed.prompt_tokens
+        draft.adopt_prompt_tag(parsed.prompt_pieces)
+        return parsed
+
+    def _identify(self, api: WireApi, draft: AttemptDraft, headers: dict[str, str]) -> int:
+        """The attempt's digest (counting it for its request), named in the answer's id."""
+        digest = self._service.identify(draft, time.monotonic())
+        headers[api.id_header] = f"req_tokenstorm{digest:016x}"
+        return digest
 
     async def _fault(
         self,

@@ -7,15 +7,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from faults.decide import attempt_number
+from harness.api.tokenstorm_headers import (
+    ATTEMPT_HEADER,
+    REQUEST_ID_HEADER,
+    RUN_ID_HEADER,
+)
 from harness.contract.outcomes import Outcome
 from harness.contract.records import LedgerEntry
 from mock_models.sim.progress import CLIENT_CLOSED, Progress
 
-RUN_ID_HEADER: Final = "x-tokenstorm-run-id"
-REQUEST_ID_HEADER: Final = "x-tokenstorm-request-id"
-ATTEMPT_HEADER: Final = "x-tokenstorm-attempt"
-DEPLOYMENT_HEADER: Final = "x-tokenstorm-deployment"
-FAULT_HEADER: Final = "x-tokenstorm-fault"
 #: The tag the harness appends to each request's last user message (``target.tag_prompt``)
 #: for gateways that drop unknown headers but forward the body.
 PROMPT_TAG: Final = re.compile(r"\[tokenstorm run=([A-Za-z0-9._-]+) request=([^\]\s]+)\]")
@@ -26,6 +27,7 @@ class AttemptDraft:
 
     __slots__ = (
         "attempt",
+        "counted_attempt",
         "deployment",
         "fault",
         "model",
@@ -34,6 +36,7 @@ class AttemptDraft:
         "received_s",
         "request_id",
         "run_id",
+        "said_attempt",
         "stream",
     )
 
@@ -42,6 +45,11 @@ class AttemptDraft:
         self.request_id = headers.get(REQUEST_ID_HEADER)
         raw_attempt = headers.get(ATTEMPT_HEADER)
         self.attempt = int(raw_attempt) if raw_attempt and raw_attempt.isdigit() else None
+        #: The attempt number the headers say (``x-tokenstorm-attempt``, else the Stainless
+        #: SDKs' retry count), and the mock's own once the request is named (set by the
+        #: service: its count of the request's arrivals, or the headers' when larger).
+        self.said_attempt = attempt_number(headers)
+        self.counted_attempt: int | None = None
         self.received_s = received_s
         self.deployment = ""
         self.model = ""
@@ -73,6 +81,12 @@ class AttemptDraft:
                 if index == len(pieces) - 1:
                     self.request_id = newest[1]
                 return
+
+    @property
+    def rule_attempt(self) -> int | None:
+        """The attempt number fault rules go by: the mock's own when the request is named,
+        else what the headers say."""
+        return self.said_attempt if self.counted_attempt is None else self.counted_attempt
 
     def entry(self, api: str, progress: Progress, service_ms: float) -> LedgerEntry:
         return LedgerEntry(

@@ -20,12 +20,13 @@ from faults.catalogue import applies
 from faults.decide import FaultChoice
 from harness.api.errors import ErrorKind, RequestError
 from harness.api.registry import wire_api
+from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER
 from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.chaos.actions import apply_before, fault_outcome
 from mock_models.chaos.book import FaultBook
-from mock_models.http.draft import DEPLOYMENT_HEADER, FAULT_HEADER, AttemptDraft, api_key
+from mock_models.http.draft import AttemptDraft, api_key
 from mock_models.http.embedding_admission import check_rate_limit, encode
 from mock_models.http.listeners import DeploymentListeners
 from mock_models.http.responder import error_response, read_json_body
@@ -59,7 +60,7 @@ class EmbeddingsService(Protocol):
     @property
     def engines(self) -> Mapping[str, DeploymentEngine]: ...
 
-    def digest(self, draft: AttemptDraft) -> int: ...
+    def identify(self, draft: AttemptDraft, now_s: float) -> int: ...
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
 
@@ -108,8 +109,10 @@ class EmbeddingsRoute:
         settings = service.settings
         if settings.api_keys and api_key(request.headers) not in settings.api_keys:
             raise RequestError(401, ErrorKind.AUTHENTICATION, "Incorrect API key provided.")
+        digest = service.identify(draft, time.monotonic())
+        attempt = draft.rule_attempt
         try:
-            forced = service.faults.forced(request.headers)
+            forced = service.faults.forced(request.headers, attempt)
         except ValueError as exc:
             raise RequestError(400, ErrorKind.INVALID_REQUEST, str(exc), FAULT_HEADER) from None
         if forced is not None and not applies(forced.kind, OPENAI_EMBEDDINGS):
@@ -142,13 +145,14 @@ class EmbeddingsRoute:
             headers,
         )
         choice = forced or service.faults.drawn(
-            request.headers,
+            draft.run_id,
+            attempt,
             deployment.name,
             parsed.model,
             OPENAI_EMBEDDINGS,
             False,
             time.monotonic(),
-            fault_draw(service.digest(draft)),
+            fault_draw(digest),
         )
         if choice is not None:
             before = await self._fault(request, choice, draft, progress, headers)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from faults.catalogue import FaultKind
 from harness.api.registry import wire_api
+from harness.api.tokenstorm_headers import MOCK_SERVER, SERVER_HEADER
 from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
 from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome
@@ -46,7 +47,8 @@ class MockService:
         self._seed = settings.seed or 0
         # A fleet's workers share their parent's start (``time.monotonic`` is system-wide).
         self._epoch = time.monotonic() if epoch_s is None else epoch_s
-        self._repeats = RepeatCounter()
+        #: Arrivals so far of each named request, per run: the mock's own attempt numbers.
+        self._attempts = RepeatCounter()
         self._anonymous = itertools.count()
         self._openai = wire_api(OPENAI_CHAT)
         self._anthropic = wire_api(ANTHROPIC_MESSAGES)
@@ -75,7 +77,10 @@ class MockService:
         }
 
     def reset(self) -> dict[str, int]:
-        """Forget the ledger, the prefix caches and the metrics; say how much was dropped."""
+        """Forget the ledger, the prefix caches, the metrics, the runs' clocks and attempt
+        counts; say how much was dropped."""
+        self._attempts = RepeatCounter()
+        runs = self.faults.forget_runs()
         cached_blocks = 0
         for name, engine in self.engines.items():
             cached_blocks += len(engine.prefix_cache)
@@ -85,7 +90,11 @@ class MockService:
         for name in self.metrics:
             if name not in self.engines:
                 self.metrics[name] = DeploymentMetrics()
-        return {"ledger_entries": self.ledger.clear(), "prefix_cache_blocks": cached_blocks}
+        return {
+            "ledger_entries": self.ledger.clear(),
+            "prefix_cache_blocks": cached_blocks,
+            "runs": runs,
+        }
 
     async def close(self) -> None:
         """Stop the engine loops and close the ledger."""
@@ -155,12 +164,25 @@ class MockService:
     async def delete_ledger(self, request: web.Request) -> web.Response:
         return _json_response({"deleted": self.ledger.clear()})
 
-    def digest(self, draft: AttemptDraft) -> int:
-        """The attempt's seed (``attempt.attempt_digest``); an arrival without a request id
-        takes the next of the server's own keys."""
-        key = draft.request_id or f"#{next(self._anonymous)}"
-        attempt = draft.attempt or 0
-        return attempt_digest(self._seed, key, attempt, self._repeats.next(f"{key}\x1f{attempt}"))
+    def identify(self, draft: AttemptDraft, now_s: float) -> int:
+        """The attempt's seed (``attempt.attempt_digest``) from (seed, request id, attempt),
+        whatever path it came by; its run's clock starts with the run's first arrival.
+
+        A named request (headers or prompt tag) numbers its attempts by the mock's own count
+        of its arrivals in its run (``draft.counted_attempt``), over what headers say:
+        LiteLLM's SDK says ``x-stainless-retry-count: 0`` on every retry, and a gateway
+        retrying upstream repeats the client's ``x-tokenstorm-attempt``. Headers win only
+        when they say more: a worker of a fleet counts only the arrivals it serves. An
+        arrival without a request id takes the next of the server's own keys (arrival order).
+        """
+        self.faults.run_clock_s(draft.run_id, now_s)
+        if draft.request_id is None:
+            key = f"#{next(self._anonymous)}"
+            return attempt_digest(self._seed, key, draft.attempt or 0, 0)
+        counted = self._attempts.next(f"{draft.run_id or ''}\x1f{draft.request_id}") + 1
+        counted = max(counted, draft.said_attempt or 0)
+        draft.counted_attempt = counted
+        return attempt_digest(self._seed, draft.request_id, counted, 0)
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``
@@ -175,6 +197,11 @@ def _json_response(document: object) -> web.Response:
     return web.Response(body=orjson.dumps(document), content_type="application/json")
 
 
+async def _say_mock(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer names its server, so a client knows the ``/tokenstorm/*`` routes exist."""
+    response.headers[SERVER_HEADER] = MOCK_SERVER
+
+
 #: Where ``build_app`` keeps the service, for in-process callers that want its ledger.
 SERVICE_KEY: Final = web.AppKey("tokenstorm_mock_service", MockService)
 
@@ -187,6 +214,7 @@ def build_app(
     service = MockService(settings, Ledger(ledger_path), epoch_s)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICE_KEY] = service
+    app.on_response_prepare.append(_say_mock)
     app.router.add_post("/v1/chat/completions", service.chat_completions)
     app.router.add_post("/v1/messages", service.messages)
     app.router.add_post("/v1/completions", service.completions)

@@ -17,8 +17,8 @@ from faults.catalogue import CATALOGUE, FaultKind
 from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
 
 START_S, END_S = 1.5, 3.0
-#: The mock's window runs on its clock, which starts at the run's first request; the
-#: harness's records are on the run clock. A little slack covers the gap between the two.
+#: The run tells its embedded mock its start, so the window runs on the run clock; a little
+#: slack covers the time between reading that clock and the mock receiving it.
 SLACK_S = 0.3
 
 PROFILE = f"""
@@ -101,6 +101,7 @@ def test_a_windowed_profile_on_the_embedded_mock_end_to_end(tmp_path: Path) -> N
 
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [rule["kind"] for rule in manifest["fault_profile"]["rule"]] == ["http_503", "cut"]
+    assert manifest["run_start_announced"] is True
 
     plan = list(read_jsonl(run_dir / "plan.jsonl", PlannedRequest))
     records = list(read_jsonl(run_dir / "records.jsonl", AttemptRecord))
@@ -127,6 +128,7 @@ def test_a_windowed_profile_on_the_embedded_mock_end_to_end(tmp_path: Path) -> N
     summary = json.loads((run_dir / "summary.json").read_text())
     [window] = summary["fault_windows"]
     assert (window["start_s"], window["end_s"], window["label"]) == (START_S, END_S, "cut+http_503")
+    assert window["offset_s"] == 0.0  # the mock was told the run's start
     # Before and after it, only attempts sent within the clocks' slack of an edge may fail.
     near_start = sum(START_S - SLACK_S <= r.sent_s < START_S for r in records)  # type: ignore[operator]
     near_end = sum(END_S <= r.sent_s <= END_S + SLACK_S for r in records)  # type: ignore[operator]

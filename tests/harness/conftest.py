@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from harness.contract.prompt_text import VOCABULARY
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.cost import load_price_book
 from harness.metrics.summary import SummaryInputs, summarize
@@ -15,6 +17,22 @@ from harness.stats.run_data import RunData
 from workloads.scenario import parse_scenario
 
 DURATION_S = 60.0
+
+
+@pytest.fixture(scope="session")
+def bpe_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``tokenizer.json`` made here: a BPE trained on the mock's own words with too small a
+    vocabulary to hold them whole, so most words become 2 or more tokens, as under a real
+    model's tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=120, special_tokens=["[UNK]"])
+    tokenizer.train_from_iterator([" ".join(VOCABULARY)] * 4, trainer)
+    path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tokenizer.save(str(path))
+    return path
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,11 @@ def test_faults_change_while_serving_and_reset_forgets(serving: Serving) -> None
             assert isinstance(usage, dict)
             assert usage["prompt_tokens_details"]["cached_tokens"] == 32  # seen before
             async with session.post(admin + "/reset") as response:
-                assert await response.json() == {"ledger_entries": 3, "prefix_cache_blocks": 2}
+                assert await response.json() == {
+                    "ledger_entries": 3,
+                    "prefix_cache_blocks": 2,
+                    "runs": 0,
+                }
             status, answer = await chat()
             usage = answer["usage"]
             assert isinstance(usage, dict)

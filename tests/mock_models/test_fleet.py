@@ -19,6 +19,7 @@ import openai
 import orjson
 import pytest
 
+from harness.api.run_start import run_start_body
 from harness.contract.prompt_text import synthetic_text
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import DeploymentSettings, MockSettings
@@ -130,7 +131,9 @@ async def _attempts(session: aiohttp.ClientSession, base_url: str, run_id: str) 
             headers = {
                 "x-tokenstorm-run-id": run_id,
                 "x-tokenstorm-request-id": f"r{request}",
-                "x-tokenstorm-attempt": str(attempt),
+                # 1-based, as the client sends it: a worker that did not see the earlier
+                # attempts goes by the header, which then says more than its own count.
+                "x-tokenstorm-attempt": str(attempt + 1),
             }
             url = base_url + "/v1/chat/completions"
             async with session.post(url, json=_BODY, headers=headers) as response:
@@ -325,3 +328,39 @@ def test_ctrl_c_stops_the_fleet_and_stderr_tells_of_a_restart(tmp_path: Path) ->
         stderr.decode()
     )
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_runs_start_reaches_every_worker(fleet: EmbeddedMock) -> None:
+    """A run that announces its start 10 s into its clock meets the 5 s window on whichever
+    worker serves it; without the announcement a worker would start the run's clock at the
+    first request it sees."""
+
+    async def scenario() -> tuple[list[int], dict[str, int]]:
+        profile = {"name": "late", "rule": [{"kind": "http_500", "window": {"start": 5}}]}
+        async with _fresh() as session:
+            async with session.post(fleet.base_url + "/tokenstorm/admin/reset") as response:
+                assert response.status == 200  # earlier tests' runs forgotten
+            async with session.put(fleet.base_url + "/tokenstorm/faults", json=profile) as put:
+                assert put.status == 200
+            start = run_start_body("announced", 10.0)
+            async with session.post(fleet.base_url + "/tokenstorm/runs", data=start) as response:
+                assert response.status == 200
+            statuses = []
+            for _ in range(16):
+                async with session.post(
+                    fleet.base_url + "/v1/chat/completions",
+                    json=_BODY,
+                    headers={"x-tokenstorm-run-id": "announced"},
+                ) as response:
+                    statuses.append(response.status)
+            async with session.put(
+                fleet.base_url + "/tokenstorm/faults", json={"name": "none"}
+            ) as put:
+                assert put.status == 200
+            async with session.post(fleet.base_url + "/tokenstorm/admin/reset") as response:
+                reset = await response.json()
+        return statuses, reset
+
+    statuses, reset = asyncio.run(scenario())
+    assert statuses == [500] * 16
+    assert reset["runs"] == 1  # each worker forgot the one run it was told of

@@ -84,3 +84,7 @@ def test_run_through_the_proxy_reports_the_fault_window(tmp_path: Path) -> None:
     html = (tmp_path / "w" / "report.html").read_text()
     assert "<h2>Fault windows</h2>" in html
     assert html.count("fault window") >= 3  # shaded in the legend of the three time charts
+    # The proxy names itself on every answer, so the run knew its ledger was there to read.
+    manifest = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert manifest["upstream_server"] == "proxy"
+    assert manifest["ledger_origin"] == "target"

@@ -57,6 +57,9 @@ def test_windows_are_read_on_the_clock_of_the_upstream() -> None:
     assert figures["during"]["error_rate"] == 1.0 and figures["during"]["attempts"] == 50
     assert figures["before"]["error_rate"] == 0.0 and figures["after"]["error_rate"] == 0.0
     assert figures["recovery_s"] == 0.0
+    # An upstream told the run's start keeps the run's clock: nothing to move.
+    [told] = window_figures(_records(0.7), [FaultWindow(5.0, 10.0, "http_503")], True)
+    assert told["offset_s"] == 0.0 and told["during"]["error_rate"] < 1.0
 
 
 def _run(label: str, slow_after_s: float) -> RunData:
