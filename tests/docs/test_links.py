@@ -1,6 +1,5 @@
 """The repository stands on its own: every relative link in README.md and docs/ reaches a file
-(and heading) of the repository, and no tracked text file points into the design notes that
-live outside it."""
+(and heading) of the repository, and no tracked text file names a path outside the checkout."""
 
 from __future__ import annotations
 
@@ -15,12 +14,8 @@ PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-#: Built from parts so that this file does not name them itself.
-FORBIDDEN = ("../" + "shared", "/work/" + "shared")
-#: Tracked files allowed to name them for now, by file name, with the reason. The trace-store
-#: fallback in the scenario code is not documentation; it goes when that code reads only
-#: TOKENSTORM_TRACES (a later change of the code's owners).
-KNOWN_MENTIONS: dict[str, str] = {}
+#: A relative path that climbs folders: ``../x``, ``../../x``.
+_CLIMB = re.compile(r"(?<![\w.])((?:\.\./)+)[\w.-]")
 
 
 def links(markdown: str) -> list[str]:
@@ -95,19 +90,26 @@ def _tracked_text_files() -> list[Path]:
     return files
 
 
+def escapes(path: Path, text: str) -> list[str]:
+    """The relative paths in ``text`` that climb above the repository from ``path``'s folder."""
+    depth = len(path.parent.relative_to(ROOT).parts)
+    return [m.group(0) for m in _CLIMB.finditer(text) if m.group(1).count("../") > depth]
+
+
+def test_the_escape_finder_sees_a_climb_out_of_the_repository() -> None:
+    page = ROOT / "docs" / "page.md"
+    assert escapes(page, "see [x](../README.md)") == []
+    assert escapes(page, "see ../../notes/x.md") == ["../../n"]
+
+
 def test_no_tracked_file_points_outside_the_repository() -> None:
     files = _tracked_text_files()
     assert ROOT / "README.md" in files
+    outside = str(ROOT.parent) + "/"
     offenders = []
-    still_needed = set()
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for needle in FORBIDDEN:
-            if needle in text:
-                if path.name in KNOWN_MENTIONS:
-                    still_needed.add(path.name)
-                else:
-                    offenders.append(f"{path.relative_to(ROOT)} names {needle}")
+        offenders += [f"{path.relative_to(ROOT)} names {e}" for e in escapes(path, text)]
+        if outside in text.replace(str(ROOT), ""):
+            offenders.append(f"{path.relative_to(ROOT)} names a path in {outside}")
     assert offenders == [], "link docs/ instead"
-    stale = set(KNOWN_MENTIONS) - still_needed
-    assert stale == set(), f"{stale} no longer name it: drop them from KNOWN_MENTIONS"
