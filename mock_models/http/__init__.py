@@ -3,5 +3,5 @@ messages, embeddings, models, health, ledger, metrics, admin), per-deployment li
 the answer paths that write JSON bodies and SSE streams through ``harness.api``.
 
 Routes take narrow protocols of what they need (``admin.AdminService``,
-``embeddings_route.EmbeddingsService``), not the whole server object.
+``answer_service.AttemptService``), not the whole server object.
 """

@@ -19,9 +19,10 @@ from mock_models.sim.rate_limits import RateLimiter
 from mock_models.sim.ticker import Ticker
 
 
-class AnswerService(Protocol):
-    """What the answer routes need of the server: settings, faults, listeners, limiters and
-    engines to answer an attempt, the ticker to pace it, the ledger and metrics to record it."""
+class AttemptService(Protocol):
+    """What every route that answers attempts needs of the server: settings, faults,
+    listeners, limiters and engines to admit an attempt, the ledger to record it, and the
+    naming of each attempt (the embeddings route needs no more)."""
 
     @property
     def settings(self) -> MockSettings: ...
@@ -30,13 +31,7 @@ class AnswerService(Protocol):
     def ledger(self) -> Ledger: ...
 
     @property
-    def metrics(self) -> Mapping[str, DeploymentMetrics]: ...
-
-    @property
     def engines(self) -> Mapping[str, DeploymentEngine]: ...
-
-    @property
-    def ticker(self) -> Ticker: ...
 
     @property
     def faults(self) -> FaultBook: ...
@@ -50,3 +45,14 @@ class AnswerService(Protocol):
     def identify(self, draft: AttemptDraft, now_s: float) -> int: ...
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
+
+
+class AnswerService(AttemptService, Protocol):
+    """What the generating routes need besides: the ticker to pace an answer and the
+    deployments' metrics to record it."""
+
+    @property
+    def metrics(self) -> Mapping[str, DeploymentMetrics]: ...
+
+    @property
+    def ticker(self) -> Ticker: ...

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping
-from typing import Protocol
 
 from aiohttp import web
 
@@ -22,53 +20,21 @@ from harness.api.errors import ErrorKind, RequestError
 from harness.api.registry import wire_api
 from harness.api.tokenstorm_headers import DEPLOYMENT_HEADER, FAULT_HEADER
 from harness.contract.apis import OPENAI_EMBEDDINGS
-from harness.contract.ledger import Ledger
 from harness.contract.outcomes import Outcome, outcome_for_status
 from mock_models.chaos.actions import apply_before, fault_outcome
-from mock_models.chaos.book import FaultBook
+from mock_models.http.answer_service import AttemptService
 from mock_models.http.draft import AttemptDraft, api_key
 from mock_models.http.embedding_admission import check_rate_limit, encode
-from mock_models.http.listeners import DeploymentListeners
 from mock_models.http.responder import error_response, read_json_body
-from mock_models.settings import MockSettings
 from mock_models.sim.attempt import fault_draw
 from mock_models.sim.embeddings import embeddings_body
-from mock_models.sim.engine import DeploymentEngine
 from mock_models.sim.progress import Progress
-from mock_models.sim.rate_limits import RateLimiter
-
-
-class EmbeddingsService(Protocol):
-    """What the embeddings route needs of the server: settings, faults, listeners, rate
-    limiters and engines to admit an attempt, and the ledger and seed to record it."""
-
-    @property
-    def settings(self) -> MockSettings: ...
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-    @property
-    def faults(self) -> FaultBook: ...
-
-    @property
-    def listeners(self) -> DeploymentListeners: ...
-
-    @property
-    def limiters(self) -> Mapping[str, RateLimiter]: ...
-
-    @property
-    def engines(self) -> Mapping[str, DeploymentEngine]: ...
-
-    def identify(self, draft: AttemptDraft, now_s: float) -> int: ...
-
-    def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
 
 
 class EmbeddingsRoute:
     """``POST /v1/embeddings`` of one mock server."""
 
-    def __init__(self, service: EmbeddingsService, epoch_s: float, max_body_bytes: int) -> None:
+    def __init__(self, service: AttemptService, epoch_s: float, max_body_bytes: int) -> None:
         self._service = service
         self._epoch_s = epoch_s
         self._max_body_bytes = max_body_bytes
