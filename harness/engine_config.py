@@ -37,6 +37,8 @@ class EngineConfig:
     retry: RetryPolicy
     max_sessions_in_flight: int = 20_000
     tag_prompt: bool = False
+    #: The closed loop starts no more sessions than this (a bound on count besides time).
+    max_closed_loop_sessions: int = 1_000_000
 
 
 @dataclass(slots=True)

@@ -74,6 +74,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
                 manifest.get("ledger_origin")
                 or ("embedded" if manifest.get("embedded_mock") else "unknown")
             ),
+            concurrency=scenario.arrival.concurrency,
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".

@@ -61,6 +61,11 @@ class Scenario(_Strict):
             raise ValueError("duration must be greater than zero")
         if not self.workload and self.trace is None:
             raise ValueError("give at least one [[workload]] or a [trace] to replay")
+        if self.arrival.process == "concurrency" and (self.trace is not None or not self.workload):
+            raise ValueError(
+                "the closed loop (arrival concurrency) runs [[workload]] sessions; "
+                "a [trace] replays its own send times"
+            )
         if (
             self.arrival.requests is not None
             and self.arrival.shape

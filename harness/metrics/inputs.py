@@ -32,3 +32,5 @@ class SummaryInputs:
     #: The ledger's URL (secrets redacted) and origin, one of ``LEDGER_ORIGINS``.
     ledger_url: str | None = None
     ledger_origin: str = "unknown"
+    #: Sessions kept in flight by a closed loop (``[arrival] concurrency``); None: open loop.
+    concurrency: int | None = None
