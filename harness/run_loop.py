@@ -1,6 +1,7 @@
-"""Around the engine while it sends: an engine and what to send in, its finish time out, with
-Ctrl-C and SIGTERM turned into a graceful stop, the progress display, and abort-on-fail checks
-read once a second; plus the event loop and the frozen heap the run goes on.
+"""Around the engine while it sends: an engine and what to send in, its finish time out.
+
+Ctrl-C and SIGTERM become a graceful stop, the progress display runs, and abort-on-fail checks
+read the live counters once a second; also the event loop and the frozen heap a run goes on.
 """
 
 from __future__ import annotations
