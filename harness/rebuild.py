@@ -74,7 +74,8 @@ def replica_of(settings: Projection) -> Replica | None:
     try:
         sweep = folder / "sweep.json"
         if sweep.exists():
-            rps = json.loads(sweep.read_text(encoding="utf-8")).get("max_rps_meeting_slo")
+            result = json.loads(sweep.read_text(encoding="utf-8")).get("result") or {}
+            rps = result.get("max_rps_meeting_slo")
             return Replica(f"sweep {folder.name}: highest load meeting its SLO", gpus or 1, rps)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
