@@ -1,5 +1,5 @@
 """How long one full garbage collection stalls the event loop over a plan, with and without
-the heap frozen as the runner does before sending (``harness.runner._freeze_heap``).
+the heap frozen as the runner does before sending (``harness.run_loop.freeze_heap``).
 
 Builds an agent-loop plan of about ``--rate`` x ``--duration`` sessions (5 turns each), then
 times ``gc.collect()`` three times on the live heap and once after ``gc.freeze()``. A full

@@ -1,6 +1,7 @@
-"""The asyncio engine: sends a plan open-loop and writes one record per client attempt.
+"""The asyncio engine: sends a plan open- or closed-loop, one record per client attempt out.
 
-Sessions start at their planned ``offset_s`` whatever is in flight (open loop); inside a
+Sessions start at their planned ``offset_s`` whatever is in flight (open loop, ``run``); in
+the closed loop (``run_closed_loop``) a session starts when one of N ends instead. Inside a
 session (``harness.engine_sessions``) turns wait for the previous answer plus ``think_s``
 (closed loop), and sub-agent sessions start when their parent turn has finished. Every
 attempt records its intended (``scheduled_s``) and actual (``sent_s``) send time, so the
@@ -13,13 +14,15 @@ passed in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from harness.client.http import AttemptResult
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedRequest
+from harness.engine_closed_loop import keep_in_flight
 from harness.engine_config import EngineConfig, LiveStats, Sender
 from harness.engine_sessions import EngineIO, SessionRunner
 from harness.retry import retry_delay_s
@@ -73,9 +76,8 @@ class Engine:
                 return True
             await asyncio.sleep(min(delay, _MAX_SLEEP_S))
 
-    async def run(self, plan: Iterable[PlannedRequest]) -> float:
-        """Send the plan; return the run-clock time the engine finished."""
-        sessions = SessionRunner(
+    def _sessions(self, plan: Iterable[PlannedRequest]) -> SessionRunner:
+        return SessionRunner(
             plan,
             self._config,
             EngineIO(
@@ -86,10 +88,37 @@ class Engine:
             ),
             self.stats,
         )
+
+    async def run(self, plan: Iterable[PlannedRequest]) -> float:
+        """Send the plan; return the run-clock time the engine finished."""
+        sessions = self._sessions(plan)
+        return await self._until_done(sessions, self._schedule(sessions))
+
+    async def run_closed_loop(
+        self, units: Iterator[Sequence[PlannedRequest]], concurrency: int
+    ) -> float:
+        """Keep ``concurrency`` sessions in flight, drawing ``units`` (a session with its
+        sub-agents, or a batch job's independent requests) as slots free; a unit's root
+        sessions take one slot each. Return the run-clock time the engine finished."""
+        sessions = self._sessions(())
+        schedule = keep_in_flight(
+            sessions,
+            units,
+            concurrency,
+            clock=self._clock,
+            stopped=self.stop_requested,
+            duration_s=self._config.duration_s,
+            max_sessions=self._config.max_closed_loop_sessions,
+        )
+        return await self._until_done(sessions, schedule)
+
+    async def _until_done(
+        self, sessions: SessionRunner, schedule: Coroutine[Any, Any, None]
+    ) -> float:
         self._start_s = self._now()
         self.started.set()
         hard_end_s = self._config.duration_s + self._config.drain_s
-        scheduler = asyncio.create_task(self._schedule(sessions))
+        scheduler = asyncio.create_task(schedule)
         try:
             while not scheduler.done() or sessions.tasks:
                 limit_s = (

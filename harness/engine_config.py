@@ -40,6 +40,8 @@ class EngineConfig:
     tag_prompt: bool = False
     #: What prompts are sized and counted in (``[target] tokenizer``; the mock's words).
     tokenizer: PromptTokenizer = field(default_factory=MockTokenizer)
+    #: The closed loop starts no more sessions than this (a bound on count besides time).
+    max_closed_loop_sessions: int = 1_000_000
 
 
 @dataclass(slots=True)

@@ -77,12 +77,35 @@ class SessionRunner:
         self.roots = sorted(roots, key=lambda turns: (turns[0].offset_s, turns[0].session_id))
         self._progress = {session_id: _Progress() for session_id in self._sessions}
 
-    def start(self, turns: list[PlannedRequest]) -> None:
-        """Run one session as a task of its own."""
-        task = asyncio.create_task(self._session(turns))
+    def add(self, unit: Iterable[PlannedRequest]) -> list[list[PlannedRequest]]:
+        """Take in the sessions of one more unit (the closed loop draws them as it goes);
+        return its root sessions (those no planned turn of it spawns), in plan order."""
+        added: dict[str, list[PlannedRequest]] = {}
+        for request in unit:
+            added.setdefault(request.session_id, []).append(request)
+        known = {r.request_id for turns in added.values() for r in turns}
+        roots: list[list[PlannedRequest]] = []
+        for session_id, turns in added.items():
+            turns.sort(key=lambda r: r.turn)
+            self._sessions[session_id] = turns
+            self._progress[session_id] = _Progress()
+            parent = turns[0].spawned_by
+            if parent in known:
+                self._children.setdefault(parent, []).append(session_id)
+            else:
+                roots.append(turns)
+        return sorted(roots, key=lambda turns: (turns[0].offset_s, turns[0].session_id))
+
+    def start(
+        self, turns: list[PlannedRequest], start_s: float | None = None
+    ) -> asyncio.Task[None]:
+        """Run one session as a task of its own; ``start_s`` is its first turn's intended
+        send time when that is not its planned offset (the closed loop: when a slot freed)."""
+        task = asyncio.create_task(self._session(turns, start_s))
         self._progress[turns[0].session_id].task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     def skip(
         self,
@@ -128,18 +151,20 @@ class SessionRunner:
                 )
                 self.skip(turns, why, scheduled_s=now_s)
 
-    async def _session(self, turns: list[PlannedRequest]) -> None:
+    async def _session(self, turns: list[PlannedRequest], start_s: float | None) -> None:
         try:
-            await self._turns(turns, self._progress[turns[0].session_id])
+            await self._turns(turns, self._progress[turns[0].session_id], start_s)
         except asyncio.CancelledError:
             self.skip(turns, "run deadline reached before this turn", scheduled_s=self._io.clock())
             raise
 
-    async def _turns(self, turns: list[PlannedRequest], progress: _Progress) -> None:
+    async def _turns(
+        self, turns: list[PlannedRequest], progress: _Progress, start_s: float | None
+    ) -> None:
         io, config = self._io, self._config
         history: list[dict[str, str]] = []
         history_tokens = 0
-        scheduled_s = turns[0].offset_s
+        scheduled_s = turns[0].offset_s if start_s is None else start_s
         started_by_parent = turns[0].spawned_by in self._children
         for index, request in enumerate(turns):
             if index > 0 or started_by_parent:

@@ -15,11 +15,20 @@ from typing import TextIO
 from harness.engine_config import LiveStats
 
 
-def status_line(stats: LiveStats, elapsed_s: float, duration_s: float, planned: int) -> str:
+def status_line(
+    stats: LiveStats, elapsed_s: float, duration_s: float | None, planned: int | None
+) -> str:
+    """One status line; a duration or plan size not known ahead (the closed loop) is left out."""
     rate = stats.sent / elapsed_s if elapsed_s > 0 else 0.0
     ttft = "-" if stats.last_ttft_s is None else f"{stats.last_ttft_s * 1000:.0f} ms"
+    clock = (
+        f"{elapsed_s:5.1f} s"
+        if duration_s is None
+        else f"{min(elapsed_s, duration_s):5.1f}/{duration_s:.0f} s"
+    )
+    sent = f"{stats.sent}" if planned is None else f"{stats.sent}/{planned}"
     return (
-        f"{min(elapsed_s, duration_s):5.1f}/{duration_s:.0f} s  sent {stats.sent}/{planned}  "
+        f"{clock}  sent {sent}  "
         f"{rate:6.1f} req/s  in flight {stats.in_flight}  ok {stats.ok}  "
         f"failed attempts {stats.failed_attempts}  last TTFT {ttft}"
     )
@@ -28,8 +37,8 @@ def status_line(stats: LiveStats, elapsed_s: float, duration_s: float, planned: 
 async def show_progress(
     stats: LiveStats,
     clock_s: Callable[[], float],
-    duration_s: float,
-    planned: int,
+    duration_s: float | None,
+    planned: int | None,
     stream: TextIO | None = None,
     quiet_every_s: float = 5.0,
 ) -> None:

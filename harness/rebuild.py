@@ -1,14 +1,23 @@
 """Rebuild a run's summary and reports from its files: manifest, plan, records and ledger in,
-summary.json, report.html and report.md out. Works on a run that was killed mid-way (its
-records end early, perhaps mid-line; its manifest lacks the end-of-run figures)."""
+summary.json, report.html and report.md out (and projection.json when the scenario has a
+``[projection]``). Works on a run that was killed mid-way (its records end early, perhaps
+mid-line; its manifest lacks the end-of-run figures)."""
 
 from __future__ import annotations
 
 import json
+import tomllib
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
+from harness.capacity.document import Replica, projection_document
+from harness.capacity.from_run import costs_of_run
+from harness.capacity.replica import engine_figures, gpus_in_name
+from harness.contract.capacity import Projection
 from harness.contract.records import (
     AttemptRecord,
     LedgerEntry,
@@ -20,11 +29,71 @@ from harness.cost import load_price_book
 from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
+from harness.stats.run_data import RunData
 from workloads.scenario import Scenario, describe_scenario_error
 
 
 class RebuildError(ValueError):
     """The run directory cannot be summarised; ``str()`` is one line naming the file."""
+
+
+#: Seed of the projection's bootstrap, so a run always projects the same interval.
+PROJECTION_SEED = 0x9A0
+
+
+def _profile_engine(name: str) -> tuple[dict[str, Any], str]:
+    """A mock profile's ``[engine]`` table: a shipped profile's name or a TOML path."""
+    path = Path(name)
+    shipped = resources.files("mock_models").joinpath("profiles", f"{name}.toml")
+    try:
+        text = (path if path.suffix == ".toml" else shipped).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"replica_profile {name!r}: cannot read it ({exc})") from None
+    engine = data.get("engine")
+    if not isinstance(engine, dict):
+        raise ValueError(f"replica_profile {name!r}: has no [engine] table to model a replica")
+    return engine, path.stem
+
+
+def replica_of(settings: Projection) -> Replica | None:
+    """The self-hosted replica ``settings`` name (``ValueError``, one line, if unusable)."""
+    gpus = settings.gpus_per_replica
+    if settings.replica_rps is not None:
+        return Replica(f"{settings.replica_rps:g} req/s as given", gpus or 1, settings.replica_rps)
+    if settings.replica_profile is not None:
+        engine, stem = _profile_engine(settings.replica_profile)
+        return Replica(
+            f"mock profile {stem}",
+            gpus or gpus_in_name(stem) or 1,
+            engine=engine_figures(engine),
+        )
+    if settings.replica_run is None:
+        return None
+    folder = Path(settings.replica_run)
+    try:
+        sweep = folder / "sweep.json"
+        if sweep.exists():
+            result = json.loads(sweep.read_text(encoding="utf-8")).get("result") or {}
+            rps = result.get("max_rps_meeting_slo")
+            return Replica(f"sweep {folder.name}: highest load meeting its SLO", gpus or 1, rps)
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"replica_run {folder}: not a run or sweep directory ({exc})") from None
+    ok, duration_s = summary.get("requests_ok"), summary.get("duration_s")
+    rps = ok / duration_s if isinstance(ok, int) and duration_s else None
+    return Replica(f"run {folder.name}: answers per second it carried", gpus or 1, rps)
+
+
+def project_run(run: RunData, settings: Projection) -> dict[str, Any]:
+    """The ``projection.json`` document of a run (``ValueError``, one line, if impossible)."""
+    return projection_document(
+        costs_of_run(run),
+        settings,
+        run.label,
+        np.random.default_rng(PROJECTION_SEED),
+        replica_of(settings),
+    )
 
 
 def _scenario(paths: RunPaths, manifest: dict[str, Any]) -> Scenario:
@@ -79,6 +148,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             pool_waits=pool.get("attempts_waited_for_pool"),
             max_connections=pool.get("max_connections"),
             tokenizer=str(manifest.get("tokenizer") or "mock"),
+            concurrency=scenario.arrival.concurrency,
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".
@@ -103,6 +173,18 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             summary["fault_windows"] = window_figures(
                 records, windows, bool(manifest.get("run_start_announced"))
             )
+    if scenario.projection is not None:
+        ledger_lines = None if ledger is None else tuple(ledger)
+        run = RunData(
+            str(summary["run_id"]), summary, manifest, tuple(plan), tuple(records), ledger_lines
+        )
+        try:
+            document = project_run(run, scenario.projection)
+            (paths.root / "projection.json").write_text(
+                json.dumps(document, indent=2) + "\n", encoding="utf-8"
+            )
+        except ValueError as exc:
+            notes.append(f"no cost projection: {exc}")
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if reports:
         from harness.report import write_reports

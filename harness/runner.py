@@ -14,15 +14,12 @@ import asyncio
 import contextlib
 import gc
 import os
-import signal
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from typing import Any
 
 import numpy as np
 
@@ -37,32 +34,25 @@ from harness.contract.records import (
 )
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
-from harness.progress import show_progress
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
-from harness.upstream_files import announce_start, guess_ledger, read_back
+from harness.run_loop import (
+    AbortCheck,
+    RecordObserver,
+    drive,
+    event_loop_runner,
+    freeze_heap,
+)
+from harness.upstream_files import (
+    RunError,
+    announce_start,
+    check_reachable,
+    guess_ledger,
+    read_back,
+)
 from mock_models.embedded import EmbeddedMock
+from workloads.closed_loop import CLOSED_LOOP, session_units
 from workloads.planner import plan_run
 from workloads.scenario import Scenario
-
-STOP_GRACE_S = 5.0
-#: How often an abort check reads the live counters, and how long in-flight attempts may
-#: finish once it fires.
-ABORT_EVERY_S = 1.0
-ABORT_GRACE_S = 1.0
-
-#: Reads the live counters and the run clock; returns why to stop (a JSON object) or None.
-AbortCheck = Callable[[LiveStats, float], "dict[str, Any] | None"]
-
-
-@runtime_checkable
-class RecordObserver(Protocol):
-    """An abort check that also reads each attempt record as it is written (live latencies)."""
-
-    def observe(self, record: AttemptRecord) -> None: ...
-
-
-class RunError(RuntimeError):
-    """A run could not start or finish; ``str()`` is one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +62,6 @@ class RunResult:
     interrupted: bool
     #: Why abort-on-fail stopped the run (None when it ran its course).
     aborted: dict[str, Any] | None = None
-
-
-def _check_reachable(url: str, timeout_s: float) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise RunError(
-            f"target {redact_url(url)} is unreachable ({reason}); start it, fix --target, "
-            "or pass --no-preflight to record the failures anyway"
-        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,93 +113,58 @@ def _open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
-def _freeze_heap() -> bool:
-    """Move every object alive now (the plan above all) out of the collector's reach for the
-    run: a full collection walks the whole heap, and over a large plan that stalls the event
-    loop for hundreds of milliseconds (600 ms for a 600,000-request plan), which would show
-    as schedule lag. False when garbage collection is off anyway."""
-    if not gc.isenabled():
-        return False
-    gc.collect()
-    gc.freeze()
-    return True
+@dataclass(slots=True)
+class _Work:
+    """What the engine sends: the open loop's whole plan, or the closed loop's units drawn as
+    slots free (``plan`` then collects them, and is written after the run)."""
+
+    plan: list[PlannedRequest]
+    scenario: Scenario
+    #: The engine's steady phase (with [arrival] requests, the drain may follow a cut plan).
+    engine_duration_s: float
+    send: Callable[[Engine], Coroutine[Any, Any, float]]
+    #: Requests planned, for the progress display (None: the closed loop draws as it goes).
+    planned: int | None
+    closed_loop: bool = False
+    #: A closed loop of ``[arrival] requests`` without a duration: the steady phase is then
+    #: what the requests took, until the last one ended.
+    open_ended: bool = False
 
 
-def _event_loop_runner() -> Callable[[Any], Any]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.run
-    return lambda coro: asyncio.Runner(loop_factory=uvloop.new_event_loop).run(coro)
+def _work(scenario: Scenario) -> _Work:
+    if scenario.arrival.process != CLOSED_LOOP:
+        planned = plan_run(scenario)
+        plan = planned.plan
+        if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
+            scenario = scenario.model_copy(update={"duration": planned.duration_s})
+        # After a plan cut by [arrival] requests, later turns may go on for a drain.
+        drain_s = scenario.drain if planned.cut_by_requests else 0.0
+        return _Work(plan, scenario, scenario.duration + drain_s, lambda e: e.run(plan), len(plan))
+    drawn: list[PlannedRequest] = []
 
+    def units() -> Iterator[list[PlannedRequest]]:
+        for unit in session_units(scenario):
+            drawn.extend(unit)
+            yield unit
 
-async def _watch_abort(
-    engine: Engine, check: AbortCheck, clock_s: Callable[[], float], found: list[dict[str, Any]]
-) -> None:
-    while not engine.stop_requested.is_set():
-        await asyncio.sleep(ABORT_EVERY_S)
-        reason = check(engine.stats, clock_s())
-        if reason is not None:
-            found.append(reason)
-            engine.request_stop(ABORT_GRACE_S)
-            return
-
-
-async def _drive(
-    engine: Engine,
-    plan: list[PlannedRequest],
-    scenario: Scenario,
-    progress: bool,
-    abort_check: AbortCheck | None = None,
-    aborted: list[dict[str, Any]] | None = None,
-) -> float:
-    loop = asyncio.get_running_loop()
-    interrupts = 0
-
-    def on_interrupt() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        engine.request_stop(STOP_GRACE_S if interrupts == 1 else 0.0)
-
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
-        loop.add_signal_handler(signal.SIGTERM, on_interrupt)
-    start_s = time.perf_counter()
-    display = (
-        asyncio.create_task(
-            show_progress(
-                engine.stats, lambda: time.perf_counter() - start_s, scenario.duration, len(plan)
-            )
-        )
-        if progress
-        else None
+    requests = scenario.arrival.requests
+    concurrency = scenario.arrival.concurrency or 1
+    open_ended = requests is not None and "duration" not in scenario.model_fields_set
+    # Open-ended, the time bound is every request taking its whole timeout, one after another.
+    bound_s = (requests or 0) * scenario.target.timeout * scenario.client.retry.attempts
+    return _Work(
+        drawn,
+        scenario,
+        bound_s if open_ended else scenario.duration,
+        lambda e: e.run_closed_loop(units(), concurrency),
+        requests,
+        closed_loop=True,
+        open_ended=open_ended,
     )
-    watcher = (
-        asyncio.create_task(
-            _watch_abort(
-                engine,
-                abort_check,
-                lambda: time.perf_counter() - start_s,
-                aborted if aborted is not None else [],
-            )
-        )
-        if abort_check is not None
-        else None
-    )
-    try:
-        return await engine.run(plan)
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        if display is not None:
-            display.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await display
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _plan_order(request: PlannedRequest) -> tuple[float, str, int]:
+    return (request.offset_s, request.session_id, request.turn)
 
 
 def execute(
@@ -258,16 +198,15 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    planned = plan_run(scenario)
-    plan = planned.plan
-    if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
-        scenario = scenario.model_copy(update={"duration": planned.duration_s})
-    write_jsonl(paths.plan, plan)
+    work = _work(scenario)
+    scenario = work.scenario
+    if not work.closed_loop:
+        write_jsonl(paths.plan, work.plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
         url, embedded = upstream.api_url, upstream.embedded
         if preflight and not embedded:
-            _check_reachable(url, scenario.target.connect_timeout)
+            check_reachable(url, scenario.target.connect_timeout)
         manifest: dict[str, Any] = {
             "run_id": run_id,
             "name": scenario.name,
@@ -286,7 +225,11 @@ def execute(
             "started_at": started_at(),
         }
         pool = plan_pool(
-            plan, scenario.target.timeout, scenario.target.max_connections, _open_files_limit()
+            work.plan,
+            scenario.target.timeout,
+            scenario.target.max_connections,
+            _open_files_limit(),
+            known_peak=(scenario.arrival.concurrency or 1) if work.closed_loop else None,
         )
         if pool.warning is not None:
             manifest["pool_warning"] = pool.warning
@@ -302,8 +245,7 @@ def execute(
         )
         config = EngineConfig(
             run_id=run_id,
-            # After a plan cut by [arrival] requests, later turns may go on for a drain.
-            duration_s=scenario.duration + (scenario.drain if planned.cut_by_requests else 0.0),
+            duration_s=work.engine_duration_s,
             drain_s=scenario.drain,
             timeout_s=scenario.target.timeout,
             first_token_timeout_s=scenario.target.first_token_timeout,
@@ -312,12 +254,14 @@ def execute(
             tokenizer=tokenizer,
         )
         appender = JsonlAppender(paths.records)
-        sink = appender.append
-        if isinstance(abort_check, RecordObserver):
-            observe = abort_check.observe
+        ended_s = [0.0]  # when the last attempt ended (an open-ended closed loop's phase)
+        observe = abort_check.observe if isinstance(abort_check, RecordObserver) else None
 
-            def sink(record: AttemptRecord) -> None:
-                appender.append(record)
+        def sink(record: AttemptRecord) -> None:
+            appender.append(record)
+            if record.done_s is not None and record.done_s > ended_s[0]:
+                ended_s[0] = record.done_s
+            if observe is not None:
                 observe(record)
 
         engine = Engine(
@@ -345,7 +289,14 @@ def execute(
                 )
             )
             try:
-                return await _drive(engine, plan, scenario, progress, abort_check, aborted)
+                return await drive(
+                    engine,
+                    work.send,
+                    (None if work.open_ended else scenario.duration, work.planned),
+                    progress,
+                    abort_check,
+                    aborted,
+                )
             finally:
                 await client.close()
                 if announcer is not None:
@@ -354,13 +305,19 @@ def execute(
                     with contextlib.suppress(asyncio.CancelledError):
                         announced.append(await announcer)
 
-        frozen = _freeze_heap()
+        frozen = freeze_heap()
         try:
-            _event_loop_runner()(main())
+            event_loop_runner()(main())
         finally:
             if frozen:
                 gc.unfreeze()
             appender.close()
+        if work.closed_loop:
+            drawn: list[PlannedRequest] = sorted(work.plan, key=_plan_order)
+            write_jsonl(paths.plan, drawn)
+            if work.open_ended:
+                scenario = scenario.model_copy(update={"duration": max(ended_s[0], 1e-6)})
+                manifest["scenario"] = scenario.model_dump(mode="json")
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
         manifest["interrupted"] = engine.stop_requested.is_set() and not aborted

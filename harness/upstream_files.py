@@ -1,4 +1,5 @@
-"""What a run tells and reads back from a tokenstorm mock or proxy: its start as it begins
+"""What a run checks, tells and reads back from its upstream: that the target answers at all
+before it starts; then, from a tokenstorm mock or proxy, its start as it begins
 (``/tokenstorm/runs``), and once it has sent, its ledger lines and active fault profile
 (``/tokenstorm/ledger`` and ``/tokenstorm/faults``) into the run's files and manifest; the
 caller decides whether the upstream is one to ask."""
@@ -6,6 +7,7 @@ caller decides whether the upstream is one to ask."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +17,26 @@ import orjson
 from harness.api.run_start import RUNS_ROUTE, run_start_body
 from harness.contract.records import LedgerEntry, from_dict, write_jsonl
 from harness.run_dir import RunPaths, redact_url
+
+
+class RunError(RuntimeError):
+    """A run could not start or finish; ``str()`` is one line for the user."""
+
+
+def check_reachable(url: str, timeout_s: float) -> None:
+    """Raise ``RunError`` unless a TCP connection to the target's host and port opens."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RunError(
+            f"target {redact_url(url)} is unreachable ({reason}); start it, fix --target, "
+            "or pass --no-preflight to record the failures anyway"
+        ) from None
 
 
 class LedgerError(RuntimeError):

@@ -88,7 +88,8 @@ def _renewal(
 
 
 def arrival_processes() -> tuple[str, ...]:
-    """The names of the arrival processes this module knows."""
+    """The names of the open-loop arrival processes this module knows (the closed loop,
+    ``concurrency``, has no offsets: ``workloads.closed_loop``)."""
     return tuple(sorted(_PROCESSES))
 
 
@@ -110,6 +111,8 @@ def session_offsets_s(arrival: Arrival, duration_s: float, rng: np.random.Genera
     (``workloads.arrival_shapes``): the local rate is ``rate * multiplier(t)``, the burstiness
     of the gaps is kept.
     """
+    if arrival.process not in _PROCESSES:
+        raise ValueError(f"{arrival.process!r} is not an open-loop arrival process")
     if duration_s <= 0 or arrival.rate <= 0:
         return []
     if not arrival.shape:

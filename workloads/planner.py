@@ -19,21 +19,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from harness.contract.records import PlannedRequest
 from harness.contract.traffic import Arrival
 from workloads import seeds
 from workloads.arrivals import session_offsets_s
+from workloads.closed_loop import CLOSED_LOOP, preview_plan
 from workloads.fitting import TraceFits
-from workloads.kinds import Workload, builder_for
+from workloads.kinds import Workload
 from workloads.request_cap import first_requests
 from workloads.scenario import Scenario
-from workloads.session import SessionContext
+from workloads.session_mix import (
+    DEFAULT_MODEL,
+    choose_workloads,
+    session_requests,
+    workload_tags,
+)
 from workloads.traces import load_trace, replay_trace
 
-#: The model a request names when neither the workload nor the target names one.
-DEFAULT_MODEL = "mock-small"
+__all__ = [
+    "DEFAULT_MODEL",
+    "PlannedRun",
+    "build_plan",
+    "choose_workloads",
+    "plan_run",
+    "workload_tags",
+]
+
 #: How many times the arrival horizon may double while looking for ``requests`` requests.
 _MAX_DOUBLINGS = 40
 
@@ -47,27 +58,9 @@ class PlannedRun:
     duration_s: float
     #: True when ``[arrival] requests`` ended the plan before any duration did.
     cut_by_requests: bool = False
-
-
-def choose_workloads(shares: Sequence[float], count: int, rng: np.random.Generator) -> list[int]:
-    """For ``count`` sessions, the index of the workload each runs, drawn by normalised share.
-
-    One uniform draw per session, in session order, so the first sessions' choices do not
-    depend on how many sessions follow.
-    """
-    weights = np.asarray(shares, dtype=float)
-    cumulative = np.cumsum(weights / weights.sum())
-    draws = rng.random(count)
-    picks = np.searchsorted(cumulative, draws, side="right")
-    # Rounding can leave the last cumulative weight a hair under 1.
-    return [int(pick) for pick in np.minimum(picks, len(shares) - 1)]
-
-
-def workload_tags(workload: Workload) -> dict[str, str]:
-    """The tags a workload's requests carry: its own, plus ``workload`` = kind unless given."""
-    tags = dict(workload.tags)
-    tags.setdefault("workload", workload.kind)
-    return tags
+    #: A closed-loop scenario: the plan is a preview of its first sessions (the run draws
+    #: sessions as slots free up, ``workloads.closed_loop``), every one starting at 0.
+    closed_loop: bool = False
 
 
 def build_plan(scenario: Scenario) -> list[PlannedRequest]:
@@ -85,6 +78,8 @@ def plan_run(scenario: Scenario) -> PlannedRun:
     synthetic workloads if there are any. Distributions and arrivals that name a trace are
     fitted to it first (``workloads.fitting``). ``TraceError`` if a trace cannot be read.
     """
+    if scenario.arrival.process == CLOSED_LOOP:
+        return PlannedRun(preview_plan(scenario), scenario.duration, closed_loop=True)
     requests = scenario.arrival.requests
     bounded = requests is None or "duration" in scenario.model_fields_set
     fits = TraceFits()
@@ -163,23 +158,14 @@ def _build_sessions(
         seeds.rng_stream(scenario.seed, seeds.WORKLOAD_CHOICE),
     )
     tags = [workload_tags(workload) for workload in fitted]
+    target = (scenario.target.api, scenario.target.model, scenario.target.stream)
     for index in range(first_index, len(offsets_s)):
         if wanted is not None and len(plan) >= wanted:
             return index
-        start_s, choice = offsets_s[index], choices[index]
-        workload = fitted[choice]
-        context = SessionContext(
-            session_id=f"s{index:06d}",
-            session_index=index,
-            start_s=start_s,
-            api=scenario.target.api,
-            model=workload.model or scenario.target.model or DEFAULT_MODEL,
-            stream=scenario.target.stream,
-            seed=scenario.seed,
-            workload_index=choice,
-            workload_name=tags[choice]["workload"],
-            tags=tags[choice],
+        choice = choices[index]
+        plan.extend(
+            session_requests(
+                scenario.seed, target, fitted[choice], tags[choice], index, offsets_s[index], choice
+            )
         )
-        rng = seeds.rng_stream(scenario.seed, seeds.SESSION, index)
-        plan.extend(builder_for(workload.kind)(workload, context, rng))
     return len(offsets_s)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from harness.contract.capacity import Projection
 from harness.contract.config_errors import describe_validation_error
 from harness.contract.quantities import parse_duration_s
 from harness.contract.target import ClientSettings, Target
@@ -45,6 +46,8 @@ class Scenario(_Strict):
     slo: Slo = Field(default_factory=Slo)
     prices: dict[str, Price] = Field(default_factory=dict)
     mock: MockSettings = Field(default_factory=MockSettings)
+    #: Cost at scale for the report (``tokenstorm project`` reads it too).
+    projection: Projection | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -61,6 +64,11 @@ class Scenario(_Strict):
             raise ValueError("duration must be greater than zero")
         if not self.workload and self.trace is None:
             raise ValueError("give at least one [[workload]] or a [trace] to replay")
+        if self.arrival.process == "concurrency" and (self.trace is not None or not self.workload):
+            raise ValueError(
+                "the closed loop (arrival concurrency) runs [[workload]] sessions; "
+                "a [trace] replays its own send times"
+            )
         if (
             self.arrival.requests is not None
             and self.arrival.shape

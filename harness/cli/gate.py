@@ -1,4 +1,5 @@
-"""``tokenstorm gate RUN_DIR --budget FILE [--baseline RUN_DIR]``: judge a run against a budget.
+"""``tokenstorm gate RUN_DIR --budget FILE [--baseline RUN_DIR]``: judge a run against a budget
+(or a sweep directory's answer against the budget's ``[sweep]`` rows).
 
 Writes ``gates.json`` and ``junit.xml`` into the run directory, adds the ✓/✗ table to its
 ``report.md`` and ``report.html``, prints the table, and exits 0 pass, 99 fail,
@@ -36,6 +37,7 @@ from harness.gates import (
 )
 from harness.gates.abortable import LIVE_TRENDS
 from harness.gates.budget import Check
+from harness.gates.sweep import evaluate_sweep
 
 #: Seed of the noise checks' bootstrap, so the same runs always get the same verdict.
 NOISE_SEED = 0x6A7E
@@ -48,7 +50,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         description="Evaluate the budget's thresholds (and regressions against --baseline) on "
         "a run directory. Exit 0 pass, 99 fail, 98 inconclusive, 104 bad budget.",
     )
-    parser.add_argument("run_dir", help="a results/<run_id> directory")
+    parser.add_argument("run_dir", help="a results/<run_id> directory, or a sweep directory")
     parser.add_argument("--budget", required=True, metavar="FILE", help="budget TOML file")
     parser.add_argument(
         "--baseline", metavar="RUN_DIR", help="run directory the [regression] checks compare with"
@@ -152,11 +154,30 @@ def abort_check(budget: Budget | None) -> BudgetWatch | None:
     return BudgetWatch(checks) if checks else None
 
 
+def gate_sweep(folder: Path, budget: Budget) -> GateReport:
+    """Judge a sweep directory's answer with the budget's ``[sweep]`` rows; write its
+    gates.json and junit.xml."""
+    try:
+        document = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{folder / 'sweep.json'}: cannot read it ({exc})") from None
+    report = evaluate_sweep(budget, document, str(document.get("sweep_id") or folder.name))
+    (folder / "gates.json").write_text(
+        json.dumps(gates_json(report), indent=2) + "\n", encoding="utf-8"
+    )
+    (folder / "junit.xml").write_text(junit_xml(report), encoding="utf-8")
+    return report
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
         budget = load_budget(Path(args.budget))
     except BudgetError as exc:
         return bad_budget(exc)
+    if (Path(args.run_dir) / "sweep.json").is_file():
+        report = gate_sweep(Path(args.run_dir), budget)
+        sys.stdout.write(console_table(report) + "\n")
+        return report.exit_code
     baseline = None if args.baseline is None else Path(args.baseline)
     report = apply_budget(Path(args.run_dir), budget, baseline)
     sys.stdout.write(console_table(report) + "\n")

@@ -48,6 +48,14 @@ def handle(args: argparse.Namespace) -> int:
         f"{count} requests written to {out}\n"
     )
     sys.stdout.write(render_text(summary) + "\n")
+    if planned.closed_loop:
+        sessions = len({r.session_id for r in plan if not r.spawned_by})
+        sys.stdout.write(
+            f"closed loop: {scenario.arrival.concurrency} sessions in flight, each starting "
+            "when one ends, so sessions have no planned start (all are planned from 0); the "
+            f"run draws sessions as it needs them, in this order: these are its first "
+            f"{sessions}\n"
+        )
     if args.svg:
         try:
             Path(args.svg).write_text(render_svg(summary), encoding="utf-8")

@@ -22,7 +22,8 @@ from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolv
 from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
-from harness.runner import RunError, RunResult, execute
+from harness.runner import RunResult, execute
+from harness.upstream_files import RunError
 from mock_models.embedded import MockStartError
 from workloads.scenario import Scenario
 from workloads.traces import TraceError

@@ -49,6 +49,14 @@ def add_quick_flags(parser: argparse.ArgumentParser) -> None:
         help="stop after N requests ([arrival] requests); without --duration the run lasts "
         "as long as they need, the scenario's duration aside",
     )
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=int,
+        help="closed loop: keep N sessions in flight, a new one starting when one ends "
+        "(replaces the scenario's arrival rate; queueing at the target then hides from the "
+        "latencies)",
+    )
     parser.add_argument("--seed", type=int)
 
 
@@ -180,6 +188,13 @@ def _override(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             for w in data["workload"]
         ]
     data["target"] = target
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is not None:
+        if getattr(args, "rate", None):
+            raise UserError("give --rate (open loop) or --concurrency (closed loop), not both")
+        # The closed loop replaces the arrival process; only a request count carries over.
+        kept = {k: v for k, v in data.get("arrival", {}).items() if k == "requests"}
+        data["arrival"] = {**kept, "process": "concurrency", "concurrency": concurrency}
     if getattr(args, "rate", None):
         data["arrival"] = {**data.get("arrival", {}), "rate": args.rate}
     if getattr(args, "requests", None) is not None:

@@ -71,14 +71,19 @@ def plan_pool(
     timeout_s: float,
     configured: int | None,
     open_files_limit: int | None,
+    known_peak: int | None = None,
 ) -> PoolPlan:
     """The pool for ``plan``: ``configured`` when given (with a warning when the plan is
     expected to exceed it), else the expected peak plus headroom, at least
-    ``DEFAULT_MAX_CONNECTIONS``, within ``open_files_limit`` (the process's ``ulimit -n``)."""
-    peak = expected_peak_in_flight(plan, timeout_s)
+    ``DEFAULT_MAX_CONNECTIONS``, within ``open_files_limit`` (the process's ``ulimit -n``).
+    ``known_peak`` replaces the estimate where the peak is fixed in advance (a closed loop's
+    sessions in flight, whose plan is drawn as it goes)."""
+    peak = expected_peak_in_flight(plan, timeout_s) if known_peak is None else known_peak
     how = (
         f"the plan may hold up to {peak:,} attempts in flight (each counted "
         f"{SLOW_FIRST_TOKEN_S:g} s + {SLOW_TOKEN_S * 1000:g} ms per output token)"
+        if known_peak is None
+        else f"the closed loop holds up to {peak:,} attempts in flight"
     )
     consequence = (
         "attempts beyond it wait for a free connection, and a run where any did is marked "

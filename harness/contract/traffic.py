@@ -3,7 +3,7 @@ and the ``[trace]`` to replay, validated with pydantic."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -72,6 +72,10 @@ class Arrival(_Strict):
     coefficient of variation ``cv``: 1 is Poisson, above 1 burstier) at ``rate``; each
     ``[[arrival.shape]]`` multiplies the rate over time (they compose by product).
 
+    ``concurrency`` (``process = "concurrency"``, implied by giving it) is the closed loop:
+    ``concurrency`` sessions in flight, a new one starting when one ends; no rate, shape or
+    trace then applies.
+
     ``trace`` instead fits a gamma process to a recorded trace (its mean rate times
     ``trace_time_scale``, its inter-arrival CV); the path is found like a ``Dist`` trace.
 
@@ -80,21 +84,53 @@ class Arrival(_Strict):
     they need, with one whichever ends first wins (``workloads.planner``).
     """
 
-    process: Literal["constant", "poisson", "gamma"] = "poisson"
+    process: Literal["constant", "poisson", "gamma", "concurrency"] = "poisson"
     rate: PerSecond = 2.0
     cv: float = Field(default=1.0, gt=0)
     shape: tuple[ArrivalShape, ...] = ()
     trace: TraceRef = None
     trace_time_scale: float = Field(default=1.0, gt=0)
     requests: int | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=20_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _closed_loop_implied(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "concurrency" in data and "process" not in data:
+            return {**data, "process": "concurrency"}
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> Arrival:
+        if self.process == "concurrency":
+            return self._closed_loop()
+        if self.concurrency is not None:
+            raise ValueError(
+                f'concurrency belongs to process = "concurrency", not "{self.process}"'
+            )
         given = {"process", "rate", "cv"} & self.model_fields_set
         if self.trace is not None and given:
             raise ValueError(
                 f"give either trace or {'/'.join(sorted(given))}: a trace "
                 "fits a gamma process's rate and cv"
+            )
+        return self
+
+    def _closed_loop(self) -> Arrival:
+        if self.concurrency is None:
+            raise ValueError('process = "concurrency" needs concurrency = N (sessions in flight)')
+        # Compared with the defaults, not by presence: a run's manifest lists every field.
+        fields = type(self).model_fields
+        open_loop = [
+            name
+            for name in ("rate", "cv", "shape", "trace", "trace_time_scale")
+            if getattr(self, name) != fields[name].get_default(call_default_factory=True)
+        ]
+        if open_loop:
+            verb = "does" if len(open_loop) == 1 else "do"
+            raise ValueError(
+                f"{', '.join(open_loop)} {verb} not apply to the closed loop "
+                '(process = "concurrency"): sessions start when one ends, not at a rate'
             )
         return self
 

@@ -10,6 +10,8 @@
                                 delay_abort_eval = "10s", abort_min_samples = 200 }]
     [regression]                       # against the run given with --baseline
     "ttft_ms" = ["p(99) <= baseline * 1.10 + 25"]
+    [sweep]                            # a sweep directory's answer (tokenstorm sweep)
+    "max_rate_meeting_slo" = ["value >= 40"]
     [baseline]                         # what the baseline must share, else inconclusive
     require_same = ["plan", "seed", "target_model"]
     [validity]                         # any breach makes the run inconclusive, never pass
@@ -35,12 +37,18 @@ from typing import Any
 
 from harness.contract.quantities import parse_duration_s
 from harness.gates.abortable import abort_problem
-from harness.gates.catalog import CatalogError, MetricInfo, check_expression, metric_info
+from harness.gates.catalog import (
+    CatalogError,
+    MetricInfo,
+    check_expression,
+    metric_info,
+    sweep_metric_info,
+)
 from harness.gates.expression import Expression, ExpressionError, parse_expression
 from harness.stats.sameness import DEFAULT_REQUIRE_SAME
 from harness.stats.slices import TagFilter
 
-SECTIONS = ("thresholds", "regression", "validity", "baseline")
+SECTIONS = ("thresholds", "regression", "validity", "baseline", "sweep")
 _ENTRY_FIELDS = (
     "threshold",
     "strict",
@@ -163,9 +171,11 @@ def _checks(source: str, section: str, table: Any) -> list[Check]:
         where = f'{source}: [{section}] "{key_text}"'
         try:
             key = parse_metric_key(key_text)
-            info = metric_info(key.name)
+            info = sweep_metric_info(key.name) if section == "sweep" else metric_info(key.name)
         except (ValueError, CatalogError) as exc:
             raise BudgetError(f"{where}: {exc}") from None
+        if section == "sweep" and key.filters:
+            raise BudgetError(f"{where}: a sweep's figures take no {{tag=value}} filters")
         for raw in entries if isinstance(entries, list) else [entries]:
             text, options = _entry(where, raw)
             try:
@@ -262,11 +272,14 @@ def parse_budget(text: str, source: str = "<budget>") -> Budget:
             + ", ".join(f"[{s}]" for s in SECTIONS)
         )
     checks = [
-        *_checks(source, "thresholds", data.get("thresholds", {})),
-        *_checks(source, "regression", data.get("regression", {})),
+        check
+        for section in ("thresholds", "regression", "sweep")
+        for check in _checks(source, section, data.get(section, {}))
     ]
     if not checks:
-        raise BudgetError(f"{source}: no [thresholds] or [regression] entry: nothing to gate")
+        raise BudgetError(
+            f"{source}: no [thresholds], [regression] or [sweep] entry: nothing to gate"
+        )
     limits, min_samples = _validity(source, data.get("validity", {}))
     require_same = _require_same(source, data.get("baseline", {}))
     return Budget(source, tuple(checks), limits, min_samples, require_same)

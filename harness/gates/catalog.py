@@ -58,6 +58,16 @@ VALUES = (
     "wall_s",
 )
 
+#: What a sweep directory's ``sweep.json`` answers, for a budget's ``[sweep]`` section: the
+#: highest arrival rate, concurrency and achieved requests/s meeting the SLO, and the highest
+#: goodput any step reached (each a plain value, in req/s or sessions).
+SWEEP_VALUES = (
+    "max_rate_meeting_slo",
+    "max_concurrency_meeting_slo",
+    "max_rps_meeting_slo",
+    "max_goodput_rps",
+)
+
 _KIND_AGGS: dict[str, tuple[str, ...]] = {
     TREND: ("p", "avg", "min", "max", "med", "count"),
     RATIO: ("rate", "value"),
@@ -98,8 +108,17 @@ def metric_info(name: str) -> MetricInfo:
     for kind, names in ((TREND, TRENDS_MS), (RATIO, RATIOS), (COUNTER, COUNTERS), (VALUE, VALUES)):
         if name in names:
             return MetricInfo(name, kind, _unit_of(name, kind))
+    if name in SWEEP_VALUES:
+        raise CatalogError(f"{name} is a sweep's figure: it belongs in [sweep]")
     known = ", ".join((*TRENDS_MS, *RATIOS, *COUNTERS, *VALUES))
     raise CatalogError(f"unknown metric {name!r}; known metrics: {known}")
+
+
+def sweep_metric_info(name: str) -> MetricInfo:
+    """What the ``[sweep]`` figure ``name`` is; ``CatalogError`` for any other name."""
+    if name in SWEEP_VALUES:
+        return MetricInfo(name, VALUE, None)
+    raise CatalogError(f"unknown sweep figure {name!r}; known: {', '.join(SWEEP_VALUES)}")
 
 
 def check_expression(info: MetricInfo, expression: Expression) -> None:

@@ -159,6 +159,19 @@ def judge_threshold(check: Check, run: RunData, min_samples: int) -> GateResult:
     )
 
 
+def skipped(check: Check, why: str) -> GateResult:
+    """A row for a check that does not apply to what is gated."""
+    return GateResult(
+        check.section,
+        check.key.text,
+        check.text,
+        Verdict.SKIPPED,
+        detail=why,
+        strict=check.strict,
+        unit=check.info.unit,
+    )
+
+
 def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) -> str | None:
     """Why the baseline cannot judge regressions of ``run`` (None when it can)."""
     if baseline is None:
@@ -183,7 +196,9 @@ def evaluate(
     results = validity_results(budget, run)
     mismatch = baseline_mismatch(budget, run, baseline)
     for check in budget.checks:
-        if check.section == "regression" and mismatch is not None:
+        if check.section == "sweep":
+            results.append(skipped(check, "a sweep's figure: gate the sweep directory"))
+        elif check.section == "regression" and mismatch is not None:
             results.append(
                 GateResult(
                     check.section,

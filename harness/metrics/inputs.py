@@ -38,3 +38,5 @@ class SummaryInputs:
     max_connections: int | None = None
     #: What the client sized and counted prompts in (``mock``, or a tokenizer file's name).
     tokenizer: str = "mock"
+    #: Sessions kept in flight by a closed loop (``[arrival] concurrency``); None: open loop.
+    concurrency: int | None = None

@@ -16,7 +16,9 @@ Edge semantics (docs/metrics.md gives the definitions):
   ``latency_with_retries_ms`` covers every sent request whose final attempt finished,
   whatever its outcome: from the first attempt's intended time to the final end.
 - ``target_rps`` counts the planned requests whose (earliest) offset falls inside the steady
-  phase; ``achieved_rps`` the requests actually sent; both per second of ``duration_s``.
+  phase; ``achieved_rps`` the requests actually sent; both per second of ``duration_s``. A
+  closed loop (``concurrency`` set) plans no rate: its ``target_rps`` is null, and a note
+  says that the target's queueing is hidden from its latencies (``CLOSED_LOOP_NOTE``).
 - Schedule lag covers every sent attempt, retries included.
 - Token totals are what the client observed over all sent attempts (usage when the server
   sent one, else the client's count); ``output_tokens_per_s`` is the completion tokens of
@@ -55,6 +57,15 @@ __all__ = ["SUMMARY_SCHEMA", "SummaryInputs", "summarize"]
 
 SUMMARY_SCHEMA = "tokenstorm.summary/2"
 
+CLOSED_LOOP_NOTE = (
+    "closed loop ({n} sessions in flight): a session starts only when another ends, so "
+    "when the target queues, the next send waits instead of the user; that queueing delay "
+    "is missing from every latency here, schedule lag and corrected figures included "
+    "(coordinated omission), and the load is what the target let through, not what users "
+    "would offer. Open loop is the default because real users arrive whether or not the "
+    "system is slow: use it (a rate) to measure latency under a given load"
+)
+
 
 def _ratio(numerator: float | None, denominator: float) -> float | None:
     if numerator is None or denominator <= 0:
@@ -68,7 +79,9 @@ def _planned_in_steady_phase(request: LogicalRequest, duration_s: float) -> bool
     return request.planned is None or request.planned.offset_s < duration_s
 
 
-def _request_counts(requests: Sequence[LogicalRequest], duration_s: float) -> dict[str, Any]:
+def _request_counts(
+    requests: Sequence[LogicalRequest], duration_s: float, closed_loop: bool
+) -> dict[str, Any]:
     sent = sum(1 for r in requests if r.was_sent)
     ok = sum(1 for r in requests if r.is_ok)
     unsent = Counter(r.outcome for r in requests if not r.was_sent)
@@ -83,7 +96,9 @@ def _request_counts(requests: Sequence[LogicalRequest], duration_s: float) -> di
         "error_rate": _ratio(sent - ok, sent),
         "outcomes": dict(sorted(Counter(r.outcome for r in requests).items())),
         "achieved_rps": _ratio(sent, duration_s),
-        "target_rps": _ratio(
+        "target_rps": None
+        if closed_loop
+        else _ratio(
             sum(1 for r in requests if _planned_in_steady_phase(r, duration_s)), duration_s
         ),
     }
@@ -185,8 +200,11 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         "schema": SUMMARY_SCHEMA,
         "run_id": inputs.run_id,
         "duration_s": inputs.duration_s,
+        "concurrency": inputs.concurrency,
     }
-    summary.update(_request_counts(requests, inputs.duration_s))
+    summary.update(_request_counts(requests, inputs.duration_s, inputs.concurrency is not None))
+    if inputs.concurrency is not None:
+        notes.append(CLOSED_LOOP_NOTE.format(n=inputs.concurrency))
     summary.update(_latencies(inputs.records, requests))
     cpu_share = (
         None

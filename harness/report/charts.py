@@ -73,6 +73,11 @@ def _render(name: str, draw: Callable[[Any], None], height_in: float = 3.2) -> s
     return _REFERENCE.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
 
 
+def render_svg(name: str, draw: Callable[[Any], None], height_in: float = 3.2) -> str:
+    """Inline SVG of a figure ``draw`` fills (ids prefixed with ``name``)."""
+    return _render(name, draw, height_in)
+
+
 def _shade(ax: Any, windows: Sequence[Span], end_s: float) -> None:
     """Shade fault windows on a time axis (once in the legend)."""
     for index, (start_s, stop_s, _label) in enumerate(windows):

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.report import tables
+from harness.report.projection import projection_lines
 
 
 def _cell(value: str) -> str:
@@ -48,6 +49,9 @@ def render_markdown(context: Mapping[str, Any]) -> str:
         lines.append("")
     lines.extend(markdown_table(("figure", "value"), context["headline"]))
     lines.append("")
+    if context.get("projection_document"):
+        lines.extend(projection_lines(context["projection_document"], markdown_table))
+        lines.append("")
     if context.get("windows"):
         lines.append("### Fault windows")
         lines.append("")

@@ -4,7 +4,8 @@ and a bootstrap p-value for their difference out.
 Pure numpy, no clock: the caller passes a seeded ``numpy.random.Generator`` so a verdict is
 reproducible. ``bootstrap_excess`` resamples both runs' per-sample values (per attempt for
 latencies, per request for error rates) and gives a percentile interval for
-``stat(current) - (factor * stat(baseline) + offset)``; resamples are drawn in chunks so the
+``stat(current) - (factor * stat(baseline) + offset)``; ``bootstrap_interval`` gives one for
+a single run's statistic (a mean cost per request). Resamples are drawn in chunks so the
 memory they hold stays bounded however many samples a run has.
 
 The method is the circular block bootstrap (``harness.stats.blocks``), each run with its own
@@ -134,3 +135,27 @@ def bootstrap_excess(
     low, high = np.quantile(diffs, [tail, 1.0 - tail])
     p_value = min(1.0, 2.0 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
     return Interval(estimate, float(low), float(high), confidence, p_value, blocks)
+
+
+def bootstrap_interval(
+    values: Sequence[float],
+    statistic: Statistic,
+    rng: np.random.Generator,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    block: int | None = None,
+) -> Interval:
+    """Two-sided percentile interval of ``stat(values)`` for one run's samples in time order
+    (``block`` None: ``block_length``; 1: the per-sample bootstrap). ``p_value`` is that of
+    "the statistic is zero"; ``blocks`` repeats the one block length."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size == 0:
+        raise ValueError("the sample must be non-empty")
+    length = block_length(values) if block is None else block
+    estimate = float(statistic(data[None, :])[0])
+    draws = _resampled(data, statistic, resamples, rng, length)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    p_value = min(1.0, 2.0 * min(float(np.mean(draws <= 0)), float(np.mean(draws >= 0))))
+    return Interval(estimate, float(low), float(high), confidence, p_value, (length, length))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from harness.contract.capacity import Projection
 from harness.contract.distributions import Dist
 from harness.contract.target import Backoff, RetryPolicy, Target
 from harness.contract.terms import Price, Slo
@@ -57,6 +58,7 @@ SECTION_MODELS: list[type[BaseModel]] = [
     TraceColumns,
     Slo,
     Price,
+    Projection,
 ]
 
 
