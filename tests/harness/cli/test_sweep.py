@@ -106,6 +106,7 @@ def _sweep(tmp_path: Path, text: str, *flags: str) -> tuple[int, dict[str, objec
 
 
 @pytest.mark.slow
+@pytest.mark.timing  # real mock service times: a loaded machine can make a step invalid
 def test_the_knee_agrees_with_queueing_theory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -164,6 +165,7 @@ def test_a_step_the_starved_client_could_not_hold_is_never_the_limit(tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.timing  # every step must be valid: a loaded machine can fail one
 def test_a_concurrency_sweep_walks_whole_sessions(tmp_path: Path) -> None:
     # A closed loop against a target answering in 5 ms keeps the client's core busy (the run
     # is rightly invalid): answers take 50 ms here, so the client mostly waits.
