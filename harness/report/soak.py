@@ -168,7 +168,8 @@ def _series(windows: list[Mapping[str, Any]], key: str, inner: str | None) -> li
 
 
 def soak_chart(summary: Mapping[str, Any]) -> str | None:
-    """Window p50/p99 of TTFT and E2E, error rate and requests/s against run time."""
+    """Window p50/p99 of TTFT and E2E, error rate and requests/s against run time, with the
+    start of a degradation marked."""
     soak = summary.get("soak")
     windows = list(soak.get("windows") or ()) if isinstance(soak, Mapping) else []
     if len(windows) < MIN_SHOWN_WINDOWS:
@@ -185,15 +186,24 @@ def soak_chart(summary: Mapping[str, Any]) -> str | None:
     )
 
     def draw(figure: Any) -> None:
+        from matplotlib.ticker import PercentFormatter
+
         axes = figure.subplots(2, 2, sharex=True)
         for ax, (title, lines) in zip(axes.flat, panels, strict=True):
             for key, inner in lines:
                 ax.plot(times, _series(windows, key, inner), "o-", markersize=2, label=inner or key)
             if isinstance(since, int | float):
-                ax.axvline(since / scale, color="#c62828", linestyle="--", linewidth=1)
+                ax.axvline(
+                    since / scale,
+                    color="#c62828",
+                    linestyle="--",
+                    linewidth=1,
+                    label="degrading since",
+                )
             ax.set_title(title)
             if len(lines) > 1:
                 ax.legend(loc="upper left", fontsize=7)
+        axes[1][0].yaxis.set_major_formatter(PercentFormatter(1.0))
         for ax in axes[1]:
             ax.set_xlabel(f"run time ({unit})")
 

@@ -159,6 +159,10 @@ def _bursts(windows: list[Window], width_s: float, rng: Any) -> dict[str, Any]:
     }
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:.4g} min"
+
+
 def _too_short(base: dict[str, Any], reason: str) -> dict[str, Any]:
     return {
         **base,
@@ -179,8 +183,7 @@ def soak_section(slicer: TimeSlicer, rng: np.random.Generator | None = None) -> 
     if slicer.duration_s < MIN_SOAK_S:
         return _too_short(
             base,
-            f"the run lasted {slicer.duration_s / 60:g} min, a verdict needs "
-            f"{MIN_SOAK_S / 60:g} min",
+            f"the run lasted {_minutes(slicer.duration_s)}, a verdict needs {_minutes(MIN_SOAK_S)}",
         )
     dense = [w for w in windows if w.ok >= MIN_WINDOW_SAMPLES]
     if len(dense) < MIN_WINDOWS:
