@@ -12,17 +12,19 @@ a confidence interval, a periodic-burst test and the start of a sustained rise o
   (``r1``: the residuals' lag-1 autocorrelation, plus its small-sample bias ``(1 + 4 r1) /
   n``; Santer et al., 2000). A slow stretch spans several windows, and neighbours that move
   together carry less evidence than independent ones; with ``n_eff`` of 3 or less the
-  interval is unbounded. Measured on flat series of 500 ms x (1 + 0.1 AR(1) noise), 200 each,
-  share whose 95 % interval lay above 0 (nominal 2.5 %)::
+  interval is unbounded. Measured on flat series of 500 ms x (1 + 0.1 AR(1) noise), 300 each
+  at the default 1000 resamples, share whose 95 % interval lay wholly above 0 (nominal 2.5 %;
+  one-sided 2.5 % is what a rising trend needs)::
 
       phi   n 30    n 60    n 120
-      0     5.5 %   3.0 %   2.0 %
-      0.5   6.5 %   5.0 %   4.0 %
-      0.8   8-12 %  6-9 %   6.5 %
+      0     3.7 %   2.0 %   4.7 %
+      0.5   5.3 %   4.0 %   4.3 %
+      0.8   9.3 %   6.3 %   4.3 %
 
-  (a circular block bootstrap of the residuals, tried first, gave 5 / 2.5 / 4.5 % at phi 0
-  but 16 / 9.5 / 8 % at phi 0.5 and 27 / 12.5 / 7 % at 0.8: blocks are too few in 30 to
-  120 windows).
+  A circular block bootstrap of the residuals (the method of ``harness.stats.bootstrap``),
+  tried first, held at phi 0 (5 / 2.5 / 4.5 %, 200 each) but not with correlation: 16 / 9.5 /
+  8 % at phi 0.5 and 27 / 12.5 / 7 % at 0.8; 30 to 120 windows hold too few blocks.
+  ``tests/harness/stats/test_trend_fit.py`` repeats a small version.
 - ``periodic_bursts``: the periodogram of the detrended series over periods from 2 windows to
   a third of the run (at least 3 cycles); the statistic is Fisher's g, the largest ordinate's
   share of their sum, and its p-value is a permutation test: the same statistic over
