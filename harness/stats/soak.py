@@ -23,8 +23,8 @@ docs/metrics.md):
   None when the rise is too gradual to name one.
 
 Each trend's interval lies wholly above 0 for 2 to 9.3 % of flat series (nominal 2.5 %; the
-table in ``harness.stats.trend_fit``); the materiality rule must fail too before a run that
-does not change is called degrading, and ``tests/harness/stats/test_soak.py`` counts how often
+table in ``harness.stats.trend_fit``); its rise must also be material before a run that does
+not change is called degrading, and ``tests/harness/stats/test_soak.py`` counts how often
 flat runs of the mock's own latency draws are.
 """
 
