@@ -7,7 +7,9 @@ minute) and never held in a list, so the resident-memory growth is what the time
 CPU microseconds per record (``time.process_time``, so other load on the machine does not
 count) to build it alone and to build and add it (with prices), the CPU seconds
 ``soak_section`` takes on the finished windows, the growth of peak RSS after the windows are
-filled and after they are judged, and the verdict.
+filled and after they are judged (the synthesiser's own arrays are built by the first pass, so
+the peak before feeding already holds them), the bytes of samples the windows hold, and the
+verdict.
 
     .venv/bin/python bench/soak_views.py [--records 1000000] [--hours 24]
 """
@@ -96,6 +98,9 @@ def main() -> None:
     print(f"  build and add (with prices) {feed_s * per_us:6.2f} us/record")
     print(f"  adding alone                {(feed_s - build_s) * per_us:6.2f} us/record")
     print(f"  soak_section                {judge_s:6.2f} s")
+    held_b = slicer.sample_bytes()
+    per_held_b = held_b / args.records
+    print(f"  samples the windows hold    {held_b / 1e6:6.1f} MB ({per_held_b:.1f} B/record)")
     per_record_b = fed_mb * 1e6 / args.records
     print(f"  peak RSS growth, windows    {fed_mb:6.1f} MB ({per_record_b:.0f} B/record)")
     print(f"  peak RSS growth, judged     {grown_mb:6.1f} MB (adds the bootstrap's chunks)")

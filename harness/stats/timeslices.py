@@ -208,6 +208,14 @@ class TimeSlicer:
             )
         return found
 
+    def sample_bytes(self) -> int:
+        """Bytes of samples the windows hold (what grows with the run)."""
+        return sum(
+            len(values) * values.itemsize
+            for slot in self._slots.values()
+            for values in (slot.ttft_s, slot.e2e_s, slot.failed)
+        )
+
     def samples(self, name: str, start_s: float, end_s: float) -> list[float]:
         """The samples of ``name`` (``ttft_s``, ``e2e_s`` or ``failed``) of the windows that
         start in ``[start_s, end_s)``, window by window in time order."""

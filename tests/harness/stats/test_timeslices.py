@@ -82,3 +82,4 @@ def test_samples_of_a_span_come_window_by_window() -> None:
     )
     assert slicer.samples("ttft_s", 0.0, 120.0) == pytest.approx([0.1, 0.2])
     assert slicer.samples("failed", 60.0, math.inf) == [0, 0]
+    assert slicer.sample_bytes() == 3 * (8 + 8 + 1)
