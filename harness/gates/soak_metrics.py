@@ -5,9 +5,10 @@ The latency and error-rate slopes are read from the summary's ``soak`` object
 (``harness.stats.soak``): the estimated slope per hour of window p99 TTFT and E2E (ms per
 hour) and of the window error rate (share per hour). The SUT's leak figure,
 ``sut_rss_bytes_per_hour``, is read from the summary's ``watch`` object (written by
-``--watch`` scraping): the first ``bytes_per_hour`` found in it, at any depth up to three
-(its ``process_resident_memory_bytes`` leak verdict). A run too short for a trend, or without
-``--watch``, gives no figure and its check is inconclusive: never 0.
+``--watch`` scraping): of the leak verdicts of its ``process_resident_memory_bytes`` series
+(mappings with a numeric ``bytes_per_hour``, under ``urls`` / URL / ``leak`` / series), the
+fastest-growing one, so a budget bounds the worst watched process. A run too short for a
+trend, or without ``--watch``, gives no figure and its check is inconclusive: never 0.
 """
 
 from __future__ import annotations
@@ -23,23 +24,28 @@ SOAK_TRENDS = {
 }
 SUT_LEAK = "sut_rss_bytes_per_hour"
 SOAK_VALUES = (*SOAK_TRENDS, SUT_LEAK)
+#: How deep in ``watch`` a leak verdict may sit (``urls`` / URL / ``leak`` / series / verdict).
+_LEAK_DEPTH = 5
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def leak_verdict(found: Any, depth: int = 0) -> Mapping[str, Any] | None:
-    """The first mapping of a summary's ``watch`` object (depth <= 3) with a numeric
-    ``bytes_per_hour``: the SUT's resident-memory leak verdict."""
-    if not isinstance(found, Mapping) or depth > 3:
-        return None
+def leak_verdicts(found: Any, depth: int = 0) -> list[Mapping[str, Any]]:
+    """Every mapping of a summary's ``watch`` object (depth <= ``_LEAK_DEPTH``) with a
+    numeric ``bytes_per_hour``: one leak verdict per watched memory series."""
+    if not isinstance(found, Mapping) or depth > _LEAK_DEPTH:
+        return []
     if _number(found.get("bytes_per_hour")) is not None:
-        return found
-    for inner in found.values():
-        if (verdict := leak_verdict(inner, depth + 1)) is not None:
-            return verdict
-    return None
+        return [found]
+    return [v for inner in found.values() for v in leak_verdicts(inner, depth + 1)]
+
+
+def worst_leak(watch: Any) -> Mapping[str, Any] | None:
+    """The leak verdict with the fastest growth (None: no series has one)."""
+    verdicts = leak_verdicts(watch)
+    return max(verdicts, key=lambda v: float(v["bytes_per_hour"])) if verdicts else None
 
 
 def soak_figure(summary: Mapping[str, Any], name: str) -> tuple[float | None, str | None]:
@@ -48,7 +54,7 @@ def soak_figure(summary: Mapping[str, Any], name: str) -> tuple[float | None, st
         watch = summary.get("watch")
         if not isinstance(watch, Mapping):
             return None, "no SUT metrics: run with --watch URL to get a leak verdict"
-        verdict = leak_verdict(watch)
+        verdict = worst_leak(watch)
         value = None if verdict is None else _number(verdict["bytes_per_hour"])
         return value, None if value is not None else "the watched SUT gave no leak verdict"
     soak = summary.get("soak")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.gates.soak_metrics import leak_verdict
+from harness.gates.soak_metrics import leak_verdicts, worst_leak
 from harness.report import charts
 from harness.report import formatting as fmt
 
@@ -117,18 +117,24 @@ def _bursts(soak: Mapping[str, Any]) -> str | None:
 
 
 def _leak(summary: Mapping[str, Any]) -> str | None:
-    verdict = leak_verdict(summary.get("watch"))
+    """The fastest-growing watched memory series, its interval and verdict, in MB/h."""
+    verdict = worst_leak(summary.get("watch"))
     if verdict is None:
         return None
     rate = float(verdict["bytes_per_hour"]) / 1e6
-    low, high = verdict.get("low"), verdict.get("high")
+    ends = verdict.get("ci95_bytes_per_hour") or (verdict.get("low"), verdict.get("high"))
+    low, high = [*ends, None, None][:2]
     interval = (
-        f" ({float(low) / 1e6:+,.1f} to {float(high) / 1e6:+,.1f} MB/h)"
+        f" (95 %: {float(low) / 1e6:+,.1f} to {float(high) / 1e6:+,.1f} MB/h)"
         if isinstance(low, int | float) and isinstance(high, int | float)
         else ""
     )
     said = verdict.get("verdict")
-    return f"SUT resident memory: {rate:+,.1f} MB/h{interval}" + (f", {said}" if said else "")
+    count = len(leak_verdicts(summary.get("watch")))
+    more = f"; fastest of {count} watched series" if count > 1 else ""
+    return (
+        f"SUT resident memory: {rate:+,.1f} MB/h{interval}" + (f", {said}" if said else "") + more
+    )
 
 
 def soak_context(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,16 @@ def test_slopes_are_read_from_the_soak_section(summary_of: Summary) -> None:
     rows = _rows(
         summary_of(
             soak=_soak(2.0, 80.0, 0.0),
-            watch={"process_resident_memory_bytes": {"leak": {"bytes_per_hour": 1.2e6}}},
+            watch={
+                "urls": {
+                    "http://127.0.0.1:9/metrics": {
+                        "leak": {
+                            "process_resident_memory_bytes": {"bytes_per_hour": 1.2e6},
+                            'process_resident_memory_bytes{pid="7"}': {"bytes_per_hour": -3e6},
+                        }
+                    }
+                }
+            },
         )
     )
     assert rows["ttft_ms_p99_slope_per_hour"][:2] == (Verdict.PASS, 2.0)
@@ -73,7 +82,8 @@ def test_a_short_run_and_a_run_without_watch_are_inconclusive(summary_of: Summar
 
 
 def test_a_summary_without_soak_is_inconclusive(summary_of: Summary) -> None:
-    rows = _rows(summary_of(watch={"series": {"up": 1}}))
+    unknown = {"verdict": "unknown", "bytes_per_hour": None}
+    rows = _rows(summary_of(watch={"urls": {"u": {"leak": {"rss": unknown}}}}))
     assert {v for v, _, _ in rows.values()} == {Verdict.INCONCLUSIVE}
     assert "no leak verdict" in rows["sut_rss_bytes_per_hour"][2]
 

@@ -48,13 +48,34 @@ def test_a_stable_run_and_a_short_one_read_at_a_glance() -> None:
     assert soak_context({"soak": demo}) == {"soak": None}  # a 30 s run shows no soak section
 
 
-def test_the_leak_line_comes_from_watch() -> None:
+def test_the_leak_line_shows_the_fastest_growing_watched_series() -> None:
+    def verdict(rate: float | None, verdict: str) -> dict[str, Any]:
+        interval = None if rate is None else [rate - 1.5e6, rate + 1.5e6]
+        return {"verdict": verdict, "bytes_per_hour": rate, "ci95_bytes_per_hour": interval}
+
+    watch = {
+        "file": "watch.jsonl",
+        "urls": {
+            "http://127.0.0.1:1/metrics": {
+                "leak": {
+                    "process_resident_memory_bytes": verdict(2.5e6, "growing"),
+                    'process_resident_memory_bytes{pid="2"}': verdict(None, "unknown"),
+                }
+            },
+            "http://127.0.0.1:2/metrics": {
+                "leak": {"process_resident_memory_bytes": verdict(-0.5e6, "stable")}
+            },
+        },
+    }
     summary = {
         "soak": soak_of_records((attempt(float(i)) for i in range(600)), 600.0, None),
-        "watch": {"leak": {"bytes_per_hour": 2.5e6, "low": 1e6, "high": 4e6, "verdict": "leak"}},
+        "watch": watch,
     }
     leak = soak_context(summary)["soak"]["leak"]
-    assert leak == "SUT resident memory: +2.5 MB/h (+1.0 to +4.0 MB/h), leak"
+    assert leak == (
+        "SUT resident memory: +2.5 MB/h (95 %: +1.0 to +4.0 MB/h), growing; "
+        "fastest of 2 watched series"
+    )
 
 
 def test_durations_read_in_minutes_then_hours() -> None:
