@@ -25,12 +25,21 @@ a confidence interval, a periodic-burst test and the start of a sustained rise o
   tried first, held at phi 0 (5 / 2.5 / 4.5 %, 200 each) but not with correlation: 16 / 9.5 /
   8 % at phi 0.5 and 27 / 12.5 / 7 % at 0.8; 30 to 120 windows hold too few blocks.
   ``tests/harness/stats/test_trend_fit.py`` repeats a small version.
-- ``periodic_bursts``: the periodogram of the detrended series over periods from 2 windows to
-  a third of the run (at least 3 cycles); the statistic is Fisher's g, the largest ordinate's
-  share of their sum, and its p-value is a permutation test: the same statistic over
-  ``permutations`` shuffles of the windows, which keep every value and destroy any period.
-  The period is given with the interval its frequency bin spans (a periodogram resolves
-  frequency to about one bin).
+- ``periodic_bursts``: the autocorrelation of the detrended, prewhitened series (each value
+  less ``phi`` times the one before, ``phi`` the lag-1 autocorrelation clipped to [0, 0.95])
+  at lags from 2 windows to a third of the run (at least 3 cycles). The period is the lag
+  where it peaks (to the nearest window); its p-value is a permutation test: the same peak
+  over ``permutations`` shuffles of the windows, which keep every value and destroy any
+  period. Autocorrelation rather than a periodogram: a short burst every ``k`` windows spreads
+  a periodogram's power over many harmonics of equal height (the largest stands out little,
+  and may be a harmonic), while the autocorrelation at lag ``k`` gathers it (a burst of 1
+  window in 10, 60 windows: periodogram p = 0.015, reading 150 s; autocorrelation p = 0.001
+  at 600 s). Prewhitened because short-range correlation is no period, and shuffles destroy
+  it too: without it, AR(1) noise at 0.5 was called periodic (p < 0.01) in 8.7 % of
+  60-window series and 58 % of 240-window ones; with it, 0 / 1.0 / 0 % at 30 / 60 / 240
+  windows, and iid noise 0.7 / 0.7 / 0.3 % (300 series each). The cost: a smooth, slow
+  oscillation is mostly carried from one window to the next and is hard to tell from a slow
+  wander; sharp bursts keep their power.
 - ``sustained_rise``: the first window from which every later stretch of ``m`` windows sits
   significantly above the first ``m`` (one-sided, Mann-Whitney at ``alpha``).
 
@@ -154,17 +163,19 @@ class Periodicity:
     period_s: float | None
     low_s: float | None
     high_s: float | None
-    #: Fisher's g: the strongest ordinate's share of the periodogram (0 without variation).
+    #: The autocorrelation at that period (0 without variation).
     share: float
     p_value: float
 
 
-def _fisher_g(rows: Floats) -> tuple[Floats, NDArray[np.int64]]:
-    power = np.abs(np.fft.rfft(rows, axis=1)) ** 2
-    usable = power[:, 3 : rows.shape[1] // 2 + 1]
-    total = usable.sum(axis=1)
-    share = np.divide(usable.max(axis=1), total, out=np.zeros_like(total), where=total > 0)
-    return share, usable.argmax(axis=1) + 3
+def _autocorrelations(rows: Floats, most_lag: int) -> Floats:
+    """Biased autocorrelations at lags ``0..most_lag`` of every row (by FFT)."""
+    size = rows.shape[1]
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * size, axis=1)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), axis=1)[:, : most_lag + 1]
+    zero = acov[:, :1]
+    return np.divide(acov, zero, out=np.zeros_like(acov), where=zero > 0)
 
 
 def periodic_bursts(
@@ -177,23 +188,29 @@ def periodic_bursts(
     gaps) and its permutation p-value; ``ValueError`` with fewer than ``MIN_WINDOWS``."""
     y = np.asarray(values, dtype=np.float64)
     n = y.size
-    if n < max(MIN_WINDOWS, 6):
+    if n < MIN_WINDOWS:
         raise ValueError(f"a period needs at least {MIN_WINDOWS} windows")
     x = np.arange(n, dtype=np.float64)
     slope = float(_least_squares(x, y[None, :])[0])
-    residuals = y - y.mean() - slope * (x - x.mean())
-    share, strongest = _fisher_g(residuals[None, :])
-    if share[0] <= 0.0:
+    detrended = y - y.mean() - slope * (x - x.mean())
+    # Prewhitened: short-range correlation (a slow stretch spans several windows) is no period,
+    # and shuffles would destroy it too.
+    carried = float(np.clip(_autocorrelations(detrended[None, :], 1)[0, 1], 0.0, 0.95))
+    residuals = detrended[1:] - carried * detrended[:-1]
+    most_lag = n // 3
+    observed = _autocorrelations(residuals[None, :], most_lag)[0, 2:]
+    if not np.any(observed > 0):
         return Periodicity(None, None, None, 0.0, 1.0)
+    lag = int(np.argmax(observed)) + 2
+    peak = float(observed[lag - 2])
     shuffled = rng.permuted(np.tile(residuals, (permutations, 1)), axis=1)
-    null, _ = _fisher_g(shuffled)
-    p_value = float((1 + np.count_nonzero(null >= share[0])) / (permutations + 1))
-    k = float(strongest[0])
+    null = _autocorrelations(shuffled, most_lag)[:, 2:].max(axis=1)
+    p_value = float((1 + np.count_nonzero(null >= peak)) / (permutations + 1))
     return Periodicity(
-        period_s=n / k * width_s,
-        low_s=n / (k + 0.5) * width_s,
-        high_s=n / (k - 0.5) * width_s,
-        share=float(share[0]),
+        period_s=lag * width_s,
+        low_s=(lag - 0.5) * width_s,
+        high_s=(lag + 0.5) * width_s,
+        share=peak,
         p_value=p_value,
     )
 

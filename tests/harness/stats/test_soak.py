@@ -109,3 +109,16 @@ def test_rising_error_rate_alone_makes_a_run_degrading() -> None:
 
 def test_significance_is_the_one_compare_uses() -> None:
     assert ALPHA == COMPARE_ALPHA
+
+
+def test_error_bursts_every_ten_minutes_are_found_with_their_period() -> None:
+    rng = np.random.default_rng(8)
+
+    def fails(sent_s: float) -> bool:
+        share = 0.3 if int(sent_s // 60) % 10 == 3 else 0.005
+        return bool(rng.random() < share)
+
+    records = [attempt(i / 2.0, ok=not fails(i / 2.0)) for i in range(7200)]
+    bursts = soak_of_records(records, 3600.0, None)["bursts"]
+    assert bursts["periodic"] is True and bursts["p_value"] < ALPHA
+    assert bursts["low_s"] <= 600.0 <= bursts["high_s"]
