@@ -78,6 +78,13 @@ def _trend_rows(soak: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def _p_value(value: Any) -> str:
+    """A bootstrap p-value; 0 means below one in the 1000 resamples, as compare prints it."""
+    if not isinstance(value, int | float):
+        return fmt.MISSING
+    return "< 0.001" if value == 0 else f"{value:.3g}"
+
+
 def _first_last_rows(soak: Mapping[str, Any]) -> list[tuple[str, ...]]:
     found = soak.get("first_last")
     if not isinstance(found, Mapping):
@@ -95,7 +102,7 @@ def _first_last_rows(soak: Mapping[str, Any]) -> list[tuple[str, ...]]:
                 _figure(diff.get("last"), unit),
                 _figure(diff.get("difference"), unit, True),
                 f"{low} to {high}",
-                f"{diff.get('p_value'):.3g}",
+                _p_value(diff.get("p_value")),
                 "yes" if diff.get("significant") else "no",
             )
         )
