@@ -30,6 +30,7 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
+from harness.stats.soak import soak_of_records
 from workloads.scenario import Scenario, describe_scenario_error
 
 
@@ -173,6 +174,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             summary["fault_windows"] = window_figures(
                 records, windows, bool(manifest.get("run_start_announced"))
             )
+    summary["soak"] = soak_of_records(records, scenario.duration, prices)
     if scenario.projection is not None:
         ledger_lines = None if ledger is None else tuple(ledger)
         run = RunData(

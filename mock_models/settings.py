@@ -70,7 +70,7 @@ class RateLimitSettings(_Strict):
 
 
 #: Fields of the constant latency model, meaningless for an engine deployment.
-_CONSTANT_ONLY = ("ttft_ms", "prefill_ms_per_token", "itl_ms")
+_CONSTANT_ONLY = ("ttft_ms", "prefill_ms_per_token", "itl_ms", "itl_growth_per_min")
 
 
 class DeploymentSettings(_Strict):
@@ -90,6 +90,9 @@ class DeploymentSettings(_Strict):
     ttft_ms: float = Field(default=60.0, ge=0)
     prefill_ms_per_token: float = Field(default=0.02, ge=0)
     itl_ms: float = Field(default=12.0, ge=0)
+    #: A slow degradation to soak-test against: the mean ITL grows by this share per minute
+    #: of the run's clock, compounded (0.01: 1 % a minute, x1.82 after an hour).
+    itl_growth_per_min: float = Field(default=0.0, ge=0, le=1)
     jitter: float = Field(default=0.1, ge=0, le=1)
     #: Output length when ``max_tokens`` leaves room: drawn from a lognormal with this median
     #: (and ``output_tokens_sigma``); ``output_tokens_sigma = 0`` makes it constant.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.gates.expression import Expression, Quantity
+from harness.gates.soak_metrics import SOAK_VALUES
 
 TREND = "trend"
 RATIO = "ratio"
@@ -56,6 +57,7 @@ VALUES = (
     "output_tokens_per_s",
     "client_cpu_s",
     "wall_s",
+    *SOAK_VALUES,
 )
 
 #: What a sweep directory's ``sweep.json`` answers, for a budget's ``[sweep]`` section: the

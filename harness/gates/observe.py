@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.gates.budget import MetricKey
 from harness.gates.catalog import COUNTER, TREND, MetricInfo
+from harness.gates.soak_metrics import SOAK_VALUES, soak_figure
 from harness.metrics.percentiles import quantile
 from harness.stats.run_data import RunData
 from harness.stats.slices import Samples, SliceError, request_failures, select, trend_samples
@@ -78,6 +79,11 @@ def observe(
     run: RunData, key: MetricKey, info: MetricInfo, agg: str, percentile: float | None
 ) -> Observation:
     """The figure ``agg`` of metric ``key`` in ``run`` (value None with a reason if unknown)."""
+    if info.name in SOAK_VALUES:
+        if key.filters:
+            return Observation(None, None, reason=f"{info.name} is a whole-run figure: no tags")
+        value, reason = soak_figure(run.summary, info.name)
+        return Observation(value, None, reason=reason)
     try:
         sliced = select(run, key.filters)
     except SliceError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 from harness.contract.records import AttemptRecord
 from harness.report import charts, tables
 from harness.report import formatting as fmt
+from harness.report.soak import soak_chart, soak_context
 from harness.report.windows import WINDOW_HEADER, spans, window_rows
 
 
@@ -52,6 +53,7 @@ def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> di
         "window_header": WINDOW_HEADER,
         "windows": window_rows(summary),
         "snapshot": tables.snapshot_line(summary),
+        **soak_context(summary),
     }
 
 
@@ -61,6 +63,7 @@ def chart_context(summary: Mapping[str, Any], records: Sequence[AttemptRecord]) 
     limit_ms = float(lag) if isinstance(lag, int | float) else None
     shaded = spans(summary)
     return {
+        "soak_chart": soak_chart(summary),
         "charts_time": [
             {"title": "TTFT and E2E over time", "svg": charts.latency_over_time(records, shaded)},
             {"title": "Outcomes over time", "svg": charts.outcomes_over_time(records, shaded)},

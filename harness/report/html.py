@@ -37,4 +37,6 @@ def render_html(context: Mapping[str, Any]) -> str:
     values = dict(context)
     for key in ("charts_time", "charts_dist"):
         values[key] = _trusted_charts(list(values.get(key, [])))
+    chart = values.get("soak_chart")
+    values["soak_chart"] = Markup(chart) if chart is not None else None
     return _environment().get_template(TEMPLATE).render(**values)

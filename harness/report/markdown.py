@@ -29,6 +29,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return lines
 
 
+def soak_lines(soak: Mapping[str, Any] | None) -> list[str]:
+    """The soak section: verdict, trends, first against last, bursts and the SUT's leak."""
+    if not soak:
+        return []
+    lines = ["### Soak", "", f"**{_cell(soak['headline'])}** ({soak['windows']})", ""]
+    if soak["trends"]:
+        lines.extend(markdown_table(soak["trend_header"], soak["trends"]))
+        lines.append("")
+    if soak["first_last"]:
+        lines.append(f"First against last {soak['first_last_span']}:")
+        lines.append("")
+        lines.extend(markdown_table(soak["first_last_header"], soak["first_last"]))
+        lines.append("")
+    lines.extend(f"- {_cell(line)}" for line in (soak["bursts"], soak["leak"]) if line)
+    if soak["bursts"] or soak["leak"]:
+        lines.append("")
+    return lines
+
+
 def render_markdown(context: Mapping[str, Any]) -> str:
     run = context["run"]
     mark = "✅" if context["valid"] else "❌"
@@ -49,6 +68,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
         lines.append("")
     lines.extend(markdown_table(("figure", "value"), context["headline"]))
     lines.append("")
+    lines.extend(soak_lines(context.get("soak")))
     if context.get("projection_document"):
         lines.extend(projection_lines(context["projection_document"], markdown_table))
         lines.append("")

@@ -3,6 +3,7 @@ rank tests and streaming histograms out.
 
 ``run_data`` reads a run, ``sameness`` says whether two runs are comparable, ``slices`` and
 ``trends`` give a run's per-sample values, ``bootstrap`` and ``significance`` judge whether a
-difference is real, ``histogram`` keeps bounded live quantiles. Imports neither
+difference is real, ``histogram`` keeps bounded live quantiles; ``timeslices``,
+``trend_fit`` and ``soak`` give a long run's windows, trends and soak verdict. Imports neither
 ``harness.gates`` nor ``harness.compare``; both import it.
 """

@@ -129,7 +129,8 @@ class AnswerRoute:
                     f"Rate limit reached for {deployment.model}. Please try "
                     f"again in {verdict.retry_after_s:.3g}s.",
                 )
-        plan = plan_attempt(deployment, parsed, digest)
+        elapsed_s = service.faults.run_clock_s(draft.run_id, started)
+        plan = plan_attempt(deployment, parsed, digest, elapsed_s)
         attempt = draft.rule_attempt
         choice = service.faults.forced(request.headers, attempt) or service.faults.drawn(
             draft.run_id,

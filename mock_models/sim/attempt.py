@@ -62,9 +62,10 @@ def plan_attempt(
     deployment: DeploymentSettings,
     request: ParsedRequest,
     digest: int,
+    elapsed_s: float = 0.0,
 ) -> AttemptPlan:
     """Draw, in a fixed order, the fault draw, the latency, the words and the tool of one
-    attempt.
+    attempt (``elapsed_s``: its arrival on its run's clock, see ``draw_latency``).
 
     An engine deployment draws only the output length: its timing comes out of the engine.
     """
@@ -72,7 +73,12 @@ def plan_attempt(
     fault_u = float(rng.random())
     if deployment.engine is None:
         latency = draw_latency(
-            deployment, request.prompt_tokens, request.max_tokens, rng, request.ignore_eos
+            deployment,
+            request.prompt_tokens,
+            request.max_tokens,
+            rng,
+            request.ignore_eos,
+            elapsed_s,
         )
     else:
         natural = natural_output_tokens(deployment, rng)

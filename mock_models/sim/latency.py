@@ -5,6 +5,10 @@ Pure: no clock, no sockets; the caller passes a seeded ``numpy.random.Generator`
 duration is its mean times ``1 + jitter * z`` with ``z`` a standard normal truncated at +-3
 (redrawn outside), so ``jitter = 0`` gives the exact mean and no draw can go negative unless
 ``jitter`` > 1/3, where the value is floored at zero.
+
+A deployment's ``itl_growth_per_min`` makes the mean ITL grow with the run: ``itl_ms * (1 +
+growth) ** (elapsed_s / 60)``, ``elapsed_s`` being when the attempt arrived on its run's clock,
+which the caller reads from its injected clock and passes in (``itl_growth_factor``).
 """
 
 from __future__ import annotations
@@ -83,22 +87,32 @@ def natural_output_tokens(deployment: DeploymentSettings, rng: np.random.Generat
     return max(1, round(drawn))
 
 
+def itl_growth_factor(growth_per_min: float, elapsed_s: float) -> float:
+    """How much longer the mean ITL is ``elapsed_s`` into the run (1 at its start)."""
+    if growth_per_min == 0.0:
+        return 1.0
+    return float((1.0 + growth_per_min) ** (max(elapsed_s, 0.0) / 60.0))
+
+
 def draw_latency(
     deployment: DeploymentSettings,
     prompt_tokens: int,
     max_tokens: int | None,
     rng: np.random.Generator,
     ignore_eos: bool = False,
+    elapsed_s: float = 0.0,
 ) -> LatencyDraw:
     """Draw TTFT, output length and inter-token gaps of one attempt (in that order);
-    ``ignore_eos`` with a ``max_tokens`` makes the length ``max_tokens``."""
+    ``ignore_eos`` with a ``max_tokens`` makes the length ``max_tokens``; ``elapsed_s`` is
+    the attempt's arrival on its run's clock (it matters only with ``itl_growth_per_min``)."""
     ttft_mean_s = (deployment.ttft_ms + deployment.prefill_ms_per_token * prompt_tokens) / 1000.0
     ttft_s = float(jittered_s(ttft_mean_s, deployment.jitter, rng, 1)[0])
     natural = natural_output_tokens(deployment, rng)
     if ignore_eos and max_tokens is not None:
         natural = max_tokens  # drawn all the same, so the draws after it do not shift
     completion_tokens = natural if max_tokens is None else max(1, min(max_tokens, natural))
-    gaps = jittered_s(deployment.itl_ms / 1000.0, deployment.jitter, rng, completion_tokens - 1)
+    itl_s = deployment.itl_ms / 1000.0 * itl_growth_factor(deployment.itl_growth_per_min, elapsed_s)
+    gaps = jittered_s(itl_s, deployment.jitter, rng, completion_tokens - 1)
     return LatencyDraw(
         ttft_s=ttft_s,
         gaps_s=array("d", gaps.astype(np.float64, copy=False).tobytes()),

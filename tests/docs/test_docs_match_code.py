@@ -25,8 +25,9 @@ from mock_models.settings import (
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 #: Keys the summary carries only in some runs: ``harness.rebuild`` adds ``fault_windows``
-#: when the upstream's fault profile has timed windows.
-OPTIONAL_SUMMARY_KEYS = {"fault_windows"}
+#: when the upstream's fault profile has timed windows, and ``soak`` (which ``summarize``
+#: does not compute) to every run it rebuilds.
+OPTIONAL_SUMMARY_KEYS = {"fault_windows", "soak"}
 
 
 def section(page: str, heading: str) -> str:

@@ -107,3 +107,26 @@ def test_tokens_by_counts_tokens_already_out() -> None:
     assert [draw.tokens_by(t) for t in (0.05, 0.1, 0.119, 0.121, 0.15, 1.0)] == [0, 1, 1, 2, 3, 4]
     assert draw.total_s(2) == pytest.approx(0.12)
     assert draw.total_s(0) == 0.0
+
+
+def test_itl_growth_compounds_per_minute_of_the_runs_clock() -> None:
+    deployment = _deployment(jitter=0.0, output_tokens_sigma=0.0, itl_growth_per_min=0.01)
+    start = draw_latency(deployment, 100, None, np.random.default_rng(1), elapsed_s=0.0)
+    hour = draw_latency(deployment, 100, None, np.random.default_rng(1), elapsed_s=3600.0)
+    assert list(start.gaps_s) == pytest.approx([0.010] * 39)
+    assert list(hour.gaps_s) == pytest.approx([0.010 * 1.01**60] * 39)
+    assert hour.ttft_s == start.ttft_s  # only the ITL degrades
+
+
+def test_without_growth_the_runs_clock_changes_nothing() -> None:
+    deployment = _deployment()
+    early = draw_latency(deployment, 100, None, np.random.default_rng(9), elapsed_s=0.0)
+    late = draw_latency(deployment, 100, None, np.random.default_rng(9), elapsed_s=86400.0)
+    assert late == early
+
+
+def test_itl_growth_belongs_to_the_constant_model() -> None:
+    with pytest.raises(ValueError, match="itl_growth_per_min belongs to the constant"):
+        DeploymentSettings.model_validate(
+            {"name": "d", "model": "m", "itl_growth_per_min": 0.01, "engine": {}}
+        )
