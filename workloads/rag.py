@@ -23,10 +23,11 @@ from workloads import seeds
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.kind_base import ContextWindowSettings, WorkloadBase
+from workloads.repeats import Repeatable
 from workloads.session import SessionContext, Turn
 
 
-class RagWorkload(WorkloadBase, ContextWindowSettings):
+class RagWorkload(WorkloadBase, ContextWindowSettings, Repeatable):
     """Retrieval-augmented requests: a question after ``documents_per_request`` documents
     drawn from a pool of ``documents`` shared by all sessions (popularity Zipf with exponent
     ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes.
