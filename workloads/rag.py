@@ -53,6 +53,10 @@ class RagWorkload(WorkloadBase, ContextWindowSettings, Repeatable):
         default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
     )
     follow_up_documents: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
+    #: Each turn first embeds its question (``/v1/embeddings``), then asks (``workloads.embed``).
+    embed_query: bool = False
+    #: The model the query embeddings name (None: the workload's model).
+    embed_model: str | None = None
 
     @model_validator(mode="after")
     def _enough_documents(self) -> RagWorkload:

@@ -13,7 +13,9 @@ import numpy as np
 
 from harness.contract.records import PlannedRequest
 from workloads import seeds
+from workloads.embed import with_query_embeddings
 from workloads.kinds import Workload, builder_for
+from workloads.rag import RagWorkload
 from workloads.repeats import Repeatable, RepeatBook
 from workloads.session import SessionContext
 
@@ -71,5 +73,7 @@ def session_requests(
     rng = seeds.rng_stream(scenario_seed, seeds.SESSION, index)
     requests = builder_for(workload.kind)(workload, context, rng)
     if repeats is not None and isinstance(workload, Repeatable) and workload.repeat is not None:
-        return repeats.apply(workload.repeat, choice, index, requests)
+        requests = repeats.apply(workload.repeat, choice, index, requests)
+    if isinstance(workload, RagWorkload) and workload.embed_query:
+        requests = with_query_embeddings(requests, workload.embed_model)
     return requests

@@ -43,6 +43,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("by_requested_model", "requested model"),
     ("by_tenant", "tenant"),
     ("by_workload", "workload"),
+    ("by_api", "wire API"),
 )
 #: The upstream's view: every attempt the upstream received, by the deployment that served it.
 UPSTREAM_HEADER: Row = (
