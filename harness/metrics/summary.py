@@ -45,6 +45,7 @@ from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
 from harness.metrics.breakdown import breakdowns
+from harness.metrics.gateway_cache import cost_by_request, gateway_cache_figures
 from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats_ms
 from harness.metrics.requests import LogicalRequest, group_requests
@@ -273,4 +274,9 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         validity_limits=dataclasses.asdict(inputs.limits),
     )
     summary.update(breakdowns(requests, items))
+    summary.update(
+        gateway_cache_figures(
+            requests, inputs.ledger, cost_by_request(items), inputs.cache_similarity_threshold
+        )
+    )
     return summary
