@@ -33,6 +33,8 @@ RATIOS = (
     "error_rate",
     "cache_hit_rate",
     "gateway_cache_hit_rate",
+    "probe_block_rate",
+    "probe_false_positive_rate",
     "slo_attainment",
     "client_cpu_share",
 )
