@@ -102,6 +102,15 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             f"{fmt.share(s.get('cache_hit_rate'))} / "
             f"{fmt.count(s.get('cache_write_tokens_total'))}",
         ),
+        (
+            "gateway cache hit rate (served before the upstream)",
+            fmt.share(s.get("gateway_cache_hit_rate")),
+        ),
+        (
+            "probe block rate / false-positive rate",
+            f"{fmt.share(s.get('probe_block_rate'))} / "
+            f"{fmt.share(s.get('probe_false_positive_rate'))}",
+        ),
     ]
 
 
