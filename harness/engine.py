@@ -14,7 +14,7 @@ passed in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,9 +40,12 @@ class Engine:
         now: Callable[[], float],
         rng: np.random.Generator,
         stats: LiveStats | None = None,
+        senders: Mapping[str, Sender] | None = None,
     ) -> None:
         self._config = config
         self._sender = sender
+        #: Senders of other wire APIs by name (embeddings beside chat); else ``sender``.
+        self._senders: Mapping[str, Sender] = senders or {}
         self._sink = sink
         self._now = now
         self._rng = rng
@@ -174,7 +177,8 @@ class Engine:
             stats.in_flight += 1
             sent_s = self._clock()
             try:
-                result = await self._sender.send(
+                sender = self._senders.get(request.api, self._sender)
+                result = await sender.send(
                     model=request.model,
                     messages=messages,
                     max_tokens=request.max_tokens,

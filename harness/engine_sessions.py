@@ -4,7 +4,8 @@ sent (exactly one final record per planned request), sub-agent sessions started 
 Turns inside a session wait for the previous answer plus ``think_s`` and re-send the history
 with the answers actually received, sized and counted by the configured tokenizer (the mock's
 words, or ``[target] tokenizer``). With ``tag_prompt`` each turn's last user message ends with
-that request's ``[tokenstorm run=.. request=..]`` tag (history re-sent as it was sent).
+that request's ``[tokenstorm run=.. request=..]`` tag (history re-sent as it was sent). An
+embeddings turn (``rag``'s ``embed_query``) is sent alone and never joins the history.
 A session whose first turn names ``spawned_by`` (a parent turn in the plan) is a sub-agent:
 it starts when that turn has finished well, not at its offset; a turn with ``waits_for`` waits
 until those sessions have ended (however they ended) before its think time starts. A failed
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from harness.client.http import AttemptResult
+from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
@@ -184,10 +186,13 @@ class SessionRunner:
             ]
             if config.tag_prompt:
                 added = _tag(added, config.run_id, request.request_id)
-            if not request.resend_history:
+            # An embeddings request goes beside the conversation: alone, and not kept in it.
+            beside = request.api == OPENAI_EMBEDDINGS
+            if not request.resend_history and not beside:
                 history, history_tokens = [], 0  # the plan lists this turn's whole context
-            messages = history + added
-            prompt_tokens = history_tokens + sum(tokenizer.count(m["content"]) for m in added)
+            messages = added if beside else history + added
+            own_tokens = sum(tokenizer.count(m["content"]) for m in added)
+            prompt_tokens = own_tokens if beside else history_tokens + own_tokens
             progress.recorded = index + 1  # the attempts write this turn's records
             result = await io.send(
                 request, messages, prompt_tokens, scheduled_s, index + 1 < len(turns)
@@ -200,8 +205,9 @@ class SessionRunner:
                 )
                 return
             self._spawn(request)
-            history = [*messages, {"role": "assistant", "content": result.text}]
-            history_tokens = prompt_tokens + tokenizer.count(result.text)
+            if not beside:
+                history = [*messages, {"role": "assistant", "content": result.text}]
+                history_tokens = prompt_tokens + tokenizer.count(result.text)
 
     def _spawn(self, request: PlannedRequest) -> None:
         """Start the sub-agent sessions ``request`` spawns (the session limit still holds)."""

@@ -150,6 +150,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             max_connections=pool.get("max_connections"),
             tokenizer=str(manifest.get("tokenizer") or "mock"),
             concurrency=scenario.arrival.concurrency,
+            cache_similarity_threshold=scenario.target.cache_similarity_threshold,
         )
     )
     # Facts about how the run went (not reasons to distrust its figures): "notes".

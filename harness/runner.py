@@ -26,6 +26,7 @@ import numpy as np
 from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
 from harness.client.tokenizer import TokenizerError, load_tokenizer
+from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
@@ -243,6 +244,15 @@ def execute(
             max_connections=pool.max_connections,
             cache_control=scenario.target.cache_control,
         )
+        # Embeddings (the embed kind, rag's embed_query) go to the same target's
+        # /embeddings; the client opens no connection until the first is sent.
+        embeddings = HttpClient(
+            url,
+            OPENAI_EMBEDDINGS,
+            api_key=api_key,
+            connect_timeout_s=scenario.target.connect_timeout,
+            max_connections=pool.max_connections,
+        )
         config = EngineConfig(
             run_id=run_id,
             duration_s=work.engine_duration_s,
@@ -271,6 +281,7 @@ def execute(
             now=time.perf_counter,
             rng=np.random.default_rng([scenario.seed, 0x7E7]),
             stats=LiveStats(),
+            senders={OPENAI_EMBEDDINGS: embeddings},
         )
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
@@ -299,6 +310,7 @@ def execute(
                 )
             finally:
                 await client.close()
+                await embeddings.close()
                 if announcer is not None:
                     if not announcer.done():
                         announcer.cancel()

@@ -18,10 +18,11 @@ from harness.contract.records import PlannedMessage, PlannedRequest
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.kind_base import ContextWindowSettings, WorkloadBase
+from workloads.repeats import Repeatable
 from workloads.session import SessionContext, Turn
 
 
-class ChatWorkload(WorkloadBase, ContextWindowSettings):
+class ChatWorkload(WorkloadBase, ContextWindowSettings, Repeatable):
     """Multi-turn chat: each turn re-sends the history plus a new user message."""
 
     kind: Literal["chat"]

@@ -6,7 +6,8 @@ Deterministic like the open-loop plan: unit ``i`` is session ``i`` of the same s
 (workload choice, then the session's own RNG), so a longer run continues a shorter one's
 sessions and session ``i`` is the one the open-loop plan would build. A session has no planned
 start (it starts when a slot frees), so each is planned from 0: a later turn's ``offset_s`` is
-its think time so far. With ``[arrival] requests = N`` the units stop after N requests, the
+its think time so far (so ``[workload.repeat]`` weighs originals by popularity alone: no
+planned start, no time gap). With ``[arrival] requests = N`` the units stop after N requests, the
 last unit cut to its first requests (``workloads.request_cap``).
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from harness.contract.records import PlannedRequest
 from workloads import seeds
 from workloads.fitting import TraceFits
+from workloads.repeats import RepeatBook
 from workloads.request_cap import first_requests
 from workloads.scenario import Scenario
 from workloads.session_mix import choose_workloads, session_requests, workload_tags
@@ -46,6 +48,7 @@ def session_units(scenario: Scenario) -> Iterator[list[PlannedRequest]]:
     choice_rng = seeds.rng_stream(scenario.seed, seeds.WORKLOAD_CHOICE)
     left = scenario.arrival.requests
     choices: list[int] = []
+    repeats = RepeatBook(scenario.seed)
     for index in itertools.count():
         if left is not None and left <= 0:
             return
@@ -54,7 +57,7 @@ def session_units(scenario: Scenario) -> Iterator[list[PlannedRequest]]:
         choice = choices[index % _CHOICE_CHUNK]
         unit = sorted(
             session_requests(
-                scenario.seed, target, fitted[choice], tags[choice], index, 0.0, choice
+                scenario.seed, target, fitted[choice], tags[choice], index, 0.0, choice, repeats
             ),
             key=_plan_order,
         )

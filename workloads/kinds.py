@@ -17,6 +17,8 @@ from harness.contract.records import PlannedRequest
 from workloads.agent_loop import AgentLoopWorkload, build_agent_session
 from workloads.batch import BatchWorkload, build_batch_job
 from workloads.chat import ChatWorkload, build_chat_session
+from workloads.embed import EmbedWorkload, build_embed_batch
+from workloads.probe import ProbeWorkload, build_probe_session
 from workloads.rag import RagWorkload, build_rag_session
 from workloads.session import SessionContext
 from workloads.stream import StreamWorkload, build_stream_session
@@ -26,7 +28,13 @@ from workloads.stream import StreamWorkload, build_stream_session
 SessionBuilder = Callable[[Any, SessionContext, np.random.Generator], list[PlannedRequest]]
 
 Workload = Annotated[
-    StreamWorkload | ChatWorkload | AgentLoopWorkload | RagWorkload | BatchWorkload,
+    StreamWorkload
+    | ChatWorkload
+    | AgentLoopWorkload
+    | RagWorkload
+    | BatchWorkload
+    | EmbedWorkload
+    | ProbeWorkload,
     Field(discriminator="kind"),
 ]
 
@@ -37,6 +45,8 @@ KINDS: dict[str, tuple[type[Any], SessionBuilder]] = {
     "agent_loop": (AgentLoopWorkload, build_agent_session),
     "rag": (RagWorkload, build_rag_session),
     "batch": (BatchWorkload, build_batch_job),
+    "embed": (EmbedWorkload, build_embed_batch),
+    "probe": (ProbeWorkload, build_probe_session),
 }
 WORKLOAD_KINDS = tuple(KINDS)
 

@@ -26,6 +26,7 @@ from workloads.arrivals import session_offsets_s
 from workloads.closed_loop import CLOSED_LOOP, preview_plan
 from workloads.fitting import TraceFits
 from workloads.kinds import Workload
+from workloads.repeats import RepeatBook
 from workloads.request_cap import first_requests
 from workloads.scenario import Scenario
 from workloads.session_mix import (
@@ -130,11 +131,12 @@ def _synthetic_plan(
         horizon_s = wanted / arrival.rate
     plan: list[PlannedRequest] = []
     built = 0
+    repeats = RepeatBook(scenario.seed)
     for _ in range(_MAX_DOUBLINGS):
         offsets_s = session_offsets_s(
             arrival, horizon_s, seeds.rng_stream(scenario.seed, seeds.ARRIVALS)
         )
-        built = _build_sessions(scenario, fitted, offsets_s, built, wanted, plan)
+        built = _build_sessions(scenario, fitted, offsets_s, built, wanted, plan, repeats)
         if bounded or wanted is None or len(plan) >= wanted or arrival.rate <= 0:
             break
         # Arrival draws are a prefix of a longer horizon's: the sessions built stay valid.
@@ -149,6 +151,7 @@ def _build_sessions(
     first_index: int,
     wanted: int | None,
     plan: list[PlannedRequest],
+    repeats: RepeatBook,
 ) -> int:
     """Append the sessions from ``first_index`` on to ``plan`` (stopping once it holds
     ``wanted`` requests); the index of the next session to build."""
@@ -165,7 +168,14 @@ def _build_sessions(
         choice = choices[index]
         plan.extend(
             session_requests(
-                scenario.seed, target, fitted[choice], tags[choice], index, offsets_s[index], choice
+                scenario.seed,
+                target,
+                fitted[choice],
+                tags[choice],
+                index,
+                offsets_s[index],
+                choice,
+                repeats,
             )
         )
     return len(offsets_s)

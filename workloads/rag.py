@@ -23,10 +23,11 @@ from workloads import seeds
 from workloads.context_window import fit_to_window
 from workloads.distributions import sample_duration_s, sample_int
 from workloads.kind_base import ContextWindowSettings, WorkloadBase
+from workloads.repeats import Repeatable
 from workloads.session import SessionContext, Turn
 
 
-class RagWorkload(WorkloadBase, ContextWindowSettings):
+class RagWorkload(WorkloadBase, ContextWindowSettings, Repeatable):
     """Retrieval-augmented requests: a question after ``documents_per_request`` documents
     drawn from a pool of ``documents`` shared by all sessions (popularity Zipf with exponent
     ``document_zipf_s``; 0 is uniform), so popular documents repeat as cacheable prefixes.
@@ -52,6 +53,10 @@ class RagWorkload(WorkloadBase, ContextWindowSettings):
         default_factory=lambda: Dist(dist="lognormal", median=2.0, sigma=0.6)
     )
     follow_up_documents: DistSpec = Field(default_factory=lambda: Dist(dist="constant", value=1))
+    #: Each turn first embeds its question (``/v1/embeddings``), then asks (``workloads.embed``).
+    embed_query: bool = False
+    #: The model the query embeddings name (None: the workload's model).
+    embed_model: str | None = None
 
     @model_validator(mode="after")
     def _enough_documents(self) -> RagWorkload:

@@ -13,7 +13,10 @@ import numpy as np
 
 from harness.contract.records import PlannedRequest
 from workloads import seeds
+from workloads.embed import with_query_embeddings
 from workloads.kinds import Workload, builder_for
+from workloads.rag import RagWorkload
+from workloads.repeats import Repeatable, RepeatBook
 from workloads.session import SessionContext
 
 #: The model a request names when neither the workload nor the target names one.
@@ -49,9 +52,11 @@ def session_requests(
     index: int,
     start_s: float,
     choice: int,
+    repeats: RepeatBook | None = None,
 ) -> list[PlannedRequest]:
     """The requests of session ``index`` running ``workload`` (number ``choice`` of the mix)
-    from ``start_s``; ``target`` is the scenario's (api, model, stream)."""
+    from ``start_s``; ``target`` is the scenario's (api, model, stream). With a ``repeats``
+    book, a workload's ``[workload.repeat]`` table applies (``workloads.repeats``)."""
     api, target_model, stream = target
     context = SessionContext(
         session_id=f"s{index:06d}",
@@ -66,4 +71,9 @@ def session_requests(
         tags=tags,
     )
     rng = seeds.rng_stream(scenario_seed, seeds.SESSION, index)
-    return builder_for(workload.kind)(workload, context, rng)
+    requests = builder_for(workload.kind)(workload, context, rng)
+    if repeats is not None and isinstance(workload, Repeatable) and workload.repeat is not None:
+        requests = repeats.apply(workload.repeat, choice, index, requests)
+    if isinstance(workload, RagWorkload) and workload.embed_query:
+        requests = with_query_embeddings(requests, workload.embed_model)
+    return requests

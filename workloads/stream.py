@@ -12,10 +12,11 @@ from harness.contract.distributions import Dist, DistSpec, Share
 from harness.contract.records import PlannedRequest
 from workloads.distributions import sample_int
 from workloads.kind_base import WorkloadBase
+from workloads.repeats import Repeatable
 from workloads.session import SessionContext, Turn
 
 
-class StreamWorkload(WorkloadBase):
+class StreamWorkload(WorkloadBase, Repeatable):
     """Independent single requests; ``shared_prefix_share`` of each prompt is a prefix every
     session of the workload shares."""
 

@@ -54,6 +54,10 @@ class PlannedRequest:
     ``offset_s`` (which stays the earliest it could be sent). A turn with ``waits_for`` (session
     ids) is sent ``think_s`` after all of those sessions have ended. Both are left out of the
     JSON line at their defaults, so plans without fan-out read and hash as before.
+
+    Near-duplicates (``[workload.repeat]``): ``repeat_of`` names the earlier request this one
+    repeats, exactly (``similarity`` 1.0) or as a paraphrase whose embedding has cosine
+    ``similarity`` to the original's. Left out at their defaults ("" and None) like fan-out.
     """
 
     request_id: str
@@ -71,6 +75,8 @@ class PlannedRequest:
     resend_history: bool = True
     spawned_by: str = ""
     waits_for: tuple[str, ...] = ()
+    repeat_of: str = ""
+    similarity: float | None = None
     schema: str = PLAN_SCHEMA
 
 
@@ -144,19 +150,28 @@ class LedgerEntry:
 _T = TypeVar("_T", PlannedRequest, AttemptRecord, LedgerEntry)
 
 
-_FAN_OUT_FIELDS = ("spawned_by", "waits_for")
-_PLAN_FIELDS = tuple(
-    f.name for f in dataclasses.fields(PlannedRequest) if f.name not in _FAN_OUT_FIELDS
-)
+#: Optional groups of plan fields: a group is written only when one of its fields is set.
+_OPTIONAL_PLAN_GROUPS = (("spawned_by", "waits_for"), ("repeat_of", "similarity"))
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(PlannedRequest))
+
+
+def _plan_line(record: PlannedRequest) -> dict[str, Any]:
+    """The fields of a plan line: optional groups left out while unset, so a line is what it
+    was before those fields existed and earlier runs' plan.jsonl keep their hash (compare
+    and baselines check it)."""
+    left_out = {
+        name
+        for group in _OPTIONAL_PLAN_GROUPS
+        if not any(getattr(record, name) not in ("", (), None) for name in group)
+        for name in group
+    }
+    return {name: getattr(record, name) for name in _PLAN_FIELDS if name not in left_out}
 
 
 def to_json_line(record: PlannedRequest | AttemptRecord | LedgerEntry) -> bytes:
     """Serialise one record as a JSON line (bytes, newline-terminated)."""
-    if isinstance(record, PlannedRequest) and not (record.spawned_by or record.waits_for):
-        # Without fan-out the line is what it was before the fan-out fields existed, so
-        # earlier runs' plan.jsonl keep their hash (compare and baselines check it).
-        plain = {name: getattr(record, name) for name in _PLAN_FIELDS}
-        return orjson.dumps(plain, option=orjson.OPT_APPEND_NEWLINE)
+    if isinstance(record, PlannedRequest):
+        return orjson.dumps(_plan_line(record), option=orjson.OPT_APPEND_NEWLINE)
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 

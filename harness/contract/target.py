@@ -72,6 +72,9 @@ class Target(_Strict):
     #: The client's connection pool; None: sized from the plan's expected concurrency.
     max_connections: int | None = Field(default=None, ge=1)
     tag_prompt: bool = False
+    #: The similarity a semantic cache between us and the upstream answers from, if known:
+    #: ``gateway_cache`` counts a hit on a request planned less similar as a false hit.
+    cache_similarity_threshold: float | None = Field(default=None, ge=0, le=1)
     #: Anthropic prompt-cache breakpoints the client places: "off", "system" (the system
     #: prompt) or "conversation" (the system prompt and each request's last message).
     cache_control: Literal["off", "system", "conversation"] = "off"

@@ -30,7 +30,15 @@ TRENDS_MS = (
     "schedule_lag_ms",
     "gateway_overhead_ms",
 )
-RATIOS = ("error_rate", "cache_hit_rate", "slo_attainment", "client_cpu_share")
+RATIOS = (
+    "error_rate",
+    "cache_hit_rate",
+    "gateway_cache_hit_rate",
+    "probe_block_rate",
+    "probe_false_positive_rate",
+    "slo_attainment",
+    "client_cpu_share",
+)
 COUNTERS = (
     "requests_planned",
     "requests_sent",

@@ -1,16 +1,16 @@
 """Splits: logical requests and cost items in, the ``by_*`` objects of summary.json out.
 
 Two views, named as such. The client's view (``by_requested_model``, ``by_tenant``,
-``by_workload``) groups logical requests by what the client asked for: the plan's model, or
-its planned tags; counts and latencies are the requests', and cost and tokens are those of
-every attempt made on a request's behalf (tied to it by request id), wherever a gateway sent
-it. A request without the tag is grouped under ``(none)``; an attempt tied to no request under
-``(unknown)``. The upstream's view (``by_upstream_deployment``) groups the attempts the
-upstream received by the deployment that served them, from the same source as cost (the
-ledger's lines, or the client's attempts and the deployment their answers named): attempts,
-outcomes, the models served, tokens billed, cost and waste. After a gateway's fallback the
-first view shows the requested model and what answered it, the second every deployment that
-was tried.
+``by_workload``, ``by_api``: chat beside embeddings) groups logical requests by what the client
+asked for: the plan's model, its wire API, or its planned tags; counts and latencies are the
+requests', and cost and tokens are those of every attempt made on a request's behalf (tied to
+it by request id), wherever a gateway sent it. A request without the tag is grouped under
+``(none)``; an attempt tied to no request under ``(unknown)``. The upstream's view
+(``by_upstream_deployment``) groups the attempts the upstream received by the deployment that
+served them, from the same source as cost (the ledger's lines, or the client's attempts and the
+deployment their answers named): attempts, outcomes, the models served, tokens billed, cost and
+waste. After a gateway's fallback the first view shows the requested model and what answered
+it, the second every deployment that was tried.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def _keys(of_request: RequestKey, by_id: Mapping[str, LogicalRequest]) -> ItemKe
 
 def _tag(tag: str) -> RequestKey:
     return lambda request: request.tags.get(tag) or NO_TAG
+
+
+def _api(request: LogicalRequest) -> str:
+    """The wire API a request was planned for (chat and embeddings side by side)."""
+    return request.planned.api if request.planned is not None else UNKNOWN
 
 
 def _waste_usd(items: Sequence[CostItem]) -> float | None:
@@ -136,4 +141,5 @@ def breakdowns(
         "by_upstream_deployment": _upstream(items),
         "by_tenant": _client_group(requests, items, tenant, _keys(tenant, by_id)),
         "by_workload": _client_group(requests, items, workload, _keys(workload, by_id)),
+        "by_api": _client_group(requests, items, _api, _keys(_api, by_id)),
     }

@@ -40,3 +40,6 @@ class SummaryInputs:
     tokenizer: str = "mock"
     #: Sessions kept in flight by a closed loop (``[arrival] concurrency``); None: open loop.
     concurrency: int | None = None
+    #: The similarity a semantic cache in front of the upstream answers from (``[target]``):
+    #: a hit on a request planned less similar is a false hit. None: not given.
+    cache_similarity_threshold: float | None = None

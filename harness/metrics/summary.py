@@ -41,12 +41,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord
 from harness.metrics import latency as lat
 from harness.metrics.breakdown import breakdowns
+from harness.metrics.gateway_cache import cost_by_request, gateway_cache_figures
 from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats_ms
+from harness.metrics.probes import probe_figures
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import slo_figures
 from harness.metrics.token_pace import client_behind, itl_figures
@@ -273,4 +277,10 @@ def summarize(inputs: SummaryInputs) -> dict[str, Any]:
         validity_limits=dataclasses.asdict(inputs.limits),
     )
     summary.update(breakdowns(requests, items))
+    summary.update(
+        gateway_cache_figures(
+            requests, inputs.ledger, cost_by_request(items), inputs.cache_similarity_threshold
+        )
+    )
+    summary.update(probe_figures(requests, inputs.ledger, np.random.default_rng(0)))
     return summary

@@ -13,6 +13,7 @@ from harness.contract.records import AttemptRecord
 from harness.report import charts, tables
 from harness.report import formatting as fmt
 from harness.report.soak import soak_chart, soak_context
+from harness.report.traffic_tables import traffic_tables
 from harness.report.windows import WINDOW_HEADER, spans, window_rows
 
 
@@ -46,6 +47,7 @@ def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> di
         ],
         "group_header": tables.GROUP_HEADER,
         "group_tables": [(title, tables.group_rows(summary, key)) for key, title in tables.GROUPS],
+        "traffic_tables": traffic_tables(summary),
         "upstream_title": tables.upstream_title(summary),
         "upstream_header": tables.UPSTREAM_HEADER,
         "upstream": tables.upstream_rows(summary),

@@ -43,6 +43,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("by_requested_model", "requested model"),
     ("by_tenant", "tenant"),
     ("by_workload", "workload"),
+    ("by_api", "wire API"),
 )
 #: The upstream's view: every attempt the upstream received, by the deployment that served it.
 UPSTREAM_HEADER: Row = (
@@ -100,6 +101,15 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
             "cache hit rate / tokens written to cache",
             f"{fmt.share(s.get('cache_hit_rate'))} / "
             f"{fmt.count(s.get('cache_write_tokens_total'))}",
+        ),
+        (
+            "gateway cache hit rate (served before the upstream)",
+            fmt.share(s.get("gateway_cache_hit_rate")),
+        ),
+        (
+            "probe block rate / false-positive rate",
+            f"{fmt.share(s.get('probe_block_rate'))} / "
+            f"{fmt.share(s.get('probe_false_positive_rate'))}",
         ),
     ]
 

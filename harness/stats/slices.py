@@ -107,9 +107,17 @@ def select(run: RunData, filters: Sequence[TagFilter]) -> RunData:
             slo=scenario.slo,
             client_cpu_s=run.summary.get("client_cpu_s"),
             wall_s=run.summary.get("wall_s"),
+            cache_similarity_threshold=_cache_threshold(run),
         )
     )
     return replace(run, summary=summary, plan=plan, records=records, ledger=ledger)
+
+
+def _cache_threshold(run: RunData) -> float | None:
+    """The scenario's ``[target] cache_similarity_threshold`` (None when not given)."""
+    target = (run.manifest.get("scenario") or {}).get("target")
+    value = target.get("cache_similarity_threshold") if isinstance(target, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def trend_samples(run: RunData, name: str) -> Samples | None:

@@ -91,6 +91,7 @@ class EmbeddingsRoute:
                 FAULT_HEADER,
             )
         parsed = self._api.parse(await read_json_body(request, self._max_body_bytes))
+        draft.adopt_prompt_tag(parsed.prompt_pieces)
         draft.model, draft.prompt_tokens = parsed.model, parsed.prompt_tokens
         deployment = settings.deployment_for(parsed.model, service.listeners.owner(request))
         if deployment is None:
