@@ -23,7 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from harness.contract.records import to_json_line
 from mock_models.fleet import folder
+from mock_models.fleet.journal import journal_path, left_open
 from mock_models.fleet.merge import merged_ledger
 from mock_models.fleet.worker import WORKER_LISTENING
 from mock_models.settings import MockSettings
@@ -80,13 +82,31 @@ def reserve_port(host: str, port: int) -> socket.socket:
 
 
 class _Worker:
-    __slots__ = ("index", "process", "restarts", "started_s")
+    __slots__ = ("index", "journal_from", "ledger_from", "process", "restarts", "started_s")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.restarts = 0
         self.process: asyncio.subprocess.Process | None = None
         self.started_s = 0.0
+        #: Where this life's lines start in its journal and ledger files.
+        self.journal_from = self.ledger_from = 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except FileNotFoundError:
+        return b""
 
 
 class Fleet:
@@ -95,6 +115,7 @@ class Fleet:
     def __init__(
         self, settings: MockSettings, host: str, port: int, workers: int, run_folder: Path
     ) -> None:
+        self._epoch_s = time.monotonic()
         self._command = [
             sys.executable,
             "-m",
@@ -110,12 +131,36 @@ class Fleet:
             "--folder",
             str(run_folder),
             "--epoch-s",
-            repr(time.monotonic()),
+            repr(self._epoch_s),
         ]
         self._workers = [_Worker(index) for index in range(workers)]
         self.run_folder = run_folder
 
+    def _record_left_open(self, worker: _Worker) -> int:
+        """Append to a dead worker's ledger file a ``reset`` line for each attempt its life
+        left open (``journal.left_open``); returns how many. The worker is gone and its
+        successor not started: nobody else writes the file meanwhile."""
+        died_s = time.monotonic() - self._epoch_s
+        ledger = folder.ledger_path(self.run_folder, worker.index)
+        folder.end_last_line(ledger)
+        entries = left_open(
+            _read_from(journal_path(self.run_folder, worker.index), worker.journal_from),
+            _read_from(ledger, worker.ledger_from),
+            died_s,
+        )
+        if entries:
+            with ledger.open("ab") as handle:
+                handle.write(b"".join(map(to_json_line, entries)))
+        return len(entries)
+
     async def _start(self, worker: _Worker) -> None:
+        for path in (
+            folder.ledger_path(self.run_folder, worker.index),
+            journal_path(self.run_folder, worker.index),
+        ):
+            folder.end_last_line(path)
+        worker.ledger_from = _size(folder.ledger_path(self.run_folder, worker.index))
+        worker.journal_from = _size(journal_path(self.run_folder, worker.index))
         command = [*self._command, "--index", str(worker.index)]
         command += ["--restarts", str(worker.restarts)]
         process = await asyncio.create_subprocess_exec(
@@ -154,10 +199,12 @@ class Fleet:
                     continue
                 lived_s = time.monotonic() - worker.started_s
                 worker.restarts += 1
+                left = await asyncio.to_thread(self._record_left_open, worker)
                 print(
                     f"tokenstorm-mock: worker {worker.index} (pid "
                     f"{worker.process.pid if worker.process else '?'}) exited with code "
-                    f"{task.result()}; restarting it (restart {worker.restarts})",
+                    f"{task.result()}; {_left_words(left)}; restarting it "
+                    f"(restart {worker.restarts})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -190,6 +237,19 @@ class Fleet:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
+        for worker in self._workers:  # those killed had attempts open, maybe
+            if worker.process is not None and (left := self._record_left_open(worker)):
+                print(
+                    f"tokenstorm-mock: worker {worker.index} stopped with {_left_words(left)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+def _left_words(left: int) -> str:
+    if left == 0:
+        return "no attempt was open on it"
+    return f"{left} attempt{'s' if left != 1 else ''} open on it recorded in the ledger as reset"
 
 
 async def run_fleet(

@@ -22,6 +22,7 @@ from aiohttp import web
 from faults.profile import profile_from_json
 from mock_models.fleet import folder
 from mock_models.fleet.admin import FleetAdmin
+from mock_models.fleet.journal import JournalWriter, journal_path
 from mock_models.http.server import SERVICE_KEY, base_url, build_app
 from mock_models.settings import MockSettings
 
@@ -48,14 +49,18 @@ async def _serve(args: argparse.Namespace) -> None:
     gc.set_threshold(50_000, 20, 100)
     settings = MockSettings.model_validate_json(args.config_json)
     folder.end_last_line(folder.ledger_path(args.folder, args.index))
+    folder.end_last_line(journal_path(args.folder, args.index))
     app = build_app(
         settings, ledger_path=folder.ledger_path(args.folder, args.index), epoch_s=args.epoch_s
     )
+    journal = JournalWriter(journal_path(args.folder, args.index))
+    app[SERVICE_KEY].journal = journal
     admin = FleetAdmin(args.folder, args.workers)
     app.middlewares.append(admin.middleware)
 
     async def close_admin(_: web.Application) -> None:
         await admin.close()
+        journal.close()
 
     app.on_cleanup.append(close_admin)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)

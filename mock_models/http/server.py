@@ -44,6 +44,9 @@ class MockService:
     ) -> None:
         self.settings = settings
         self.ledger = ledger
+        #: Told of every attempt admitted to a deployment (a fleet worker's journal of open
+        #: attempts, so its parent can record them should it die); None: nobody listens.
+        self.journal: Callable[[AttemptDraft, str], None] | None = None
         self._seed = settings.seed or 0
         # A fleet's workers share their parent's start (``time.monotonic`` is system-wide).
         self._epoch = time.monotonic() if epoch_s is None else epoch_s
@@ -183,6 +186,10 @@ class MockService:
         counted = max(counted, draft.said_attempt or 0)
         draft.counted_attempt = counted
         return attempt_digest(self._seed, draft.request_id, counted, 0)
+
+    def opened(self, draft: AttemptDraft, api: str) -> None:
+        if self.journal is not None:
+            self.journal(draft, api)
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``
