@@ -1,11 +1,13 @@
 """``tokenstorm run`` against a mock of two workers: a seeded run's ledger holds exactly the
 client's attempts; a worker killed mid-run is restarted, the attempts it had open are in the
-ledger as ``reset`` (fault ``worker_died``), and the summary and report say so."""
+ledger as ``reset`` (fault ``worker_died``), and the summary and report say so; a worker that
+falls behind (stopped for 0.4 s: lag injected, not load) makes the run invalid, fleet-wide."""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,6 @@ def test_a_seeded_run_across_workers_has_each_attempt_in_the_ledger_once(tmp_pat
     assert len(records) == 60 and result.summary["requests_ok"] == 60
     assert sorted(map(_key, ledger)) == sorted(map(_key, records))  # exactly, each once
     assert result.summary["upstream_attempts"] == len(records)
-    assert result.summary["valid"], result.summary["validity_notes"]
     assert all(w["restarts"] == 0 for w in workers)
 
 
@@ -127,3 +128,58 @@ def test_a_worker_killed_mid_run_leaves_reset_lines_and_a_report_saying_so(
         f"{'s' if len(died) > 1 else ''} open on it recorded in the ledger as reset; "
         "restarting it (restart 1)"
     ) in stderr
+
+
+class _StallAfter:
+    """An abort check that never aborts: past ``after_s`` into the run it stops ``pid`` (its
+    loop, timers and all) for ``stall_s``, so its tokens due meanwhile go out late."""
+
+    def __init__(self, pid: int, after_s: float, stall_s: float) -> None:
+        self.pid, self.after_s = pid, after_s
+        self.resume = threading.Timer(stall_s, os.kill, (pid, signal.SIGCONT))
+
+    def __call__(self, stats: LiveStats, elapsed_s: float) -> dict[str, Any] | None:
+        if (
+            elapsed_s >= self.after_s
+            and not self.resume.is_alive()
+            and not self.resume.finished.is_set()
+        ):
+            os.kill(self.pid, signal.SIGSTOP)
+            self.resume.start()
+        return None
+
+
+def _lag_count(text: str, le: str) -> float:
+    """The mock_lag_seconds bucket ``le`` of a Prometheus text (one deployment)."""
+    prefix = "tokenstorm:mock_lag_seconds_bucket{"
+    line = next(x for x in text.splitlines() if x.startswith(prefix) and f'le="{le}"' in x)
+    return float(line.rsplit(" ", 1)[1])
+
+
+def _metrics(url: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def test_a_worker_behind_its_schedule_makes_the_run_invalid(tmp_path: Path) -> None:
+    with EmbeddedMock(_SETTINGS, workers=2) as mock:
+        workers = _ready(mock)
+        stall = _StallAfter(workers[0]["pid"], 1.0, 0.4)
+        try:
+            result = execute(
+                _scenario(mock, "behind"), tmp_path, "behind", progress=False, abort_check=stall
+            )
+        finally:
+            stall.resume.join(5)
+            os.kill(workers[0]["pid"], signal.SIGCONT)
+        own = [_metrics(f"http://127.0.0.1:{w['admin_port']}") for w in workers]
+        fleet = _metrics(mock.base_url)
+    assert stall.resume.finished.is_set()
+    summary = result.summary
+    assert summary["upstream_lag_ms"]["p99"] > 50.0  # the stopped worker's, in the merged ledger
+    assert not summary["valid"]
+    assert any(n.startswith("upstream lag p99") for n in summary["validity_notes"])
+    # Fleet-wide metrics too: the lag histogram sums the workers', the stopped one's late.
+    late = [_lag_count(text, "+Inf") - _lag_count(text, "0.04") for text in own]
+    assert late[0] > 0
+    assert _lag_count(fleet, "+Inf") == sum(_lag_count(text, "+Inf") for text in own)
