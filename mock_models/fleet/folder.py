@@ -4,7 +4,9 @@ atomically out.
 
 Layout: ``worker-I.json`` (pid, private admin port, restarts), ``ledger-I.jsonl`` (worker I's
 ledger lines, all its lives), ``faults.json`` (the profile last put), ``cleared.json`` (the
-byte size of each ledger file when the ledger was last emptied).
+byte size of each ledger file when the ledger was last emptied), ``journal-I.jsonl``
+(worker I's journal of open attempts, see ``fleet.journal``), ``listeners.json`` (each
+pinned deployment's port and worker).
 """
 
 from __future__ import annotations
@@ -119,3 +121,21 @@ def mark_cleared(folder: Path) -> int:
         offsets[path.name] = max(start, end)
     write_atomic(cleared_path(folder), offsets)
     return dropped
+
+
+def listeners_path(folder: Path) -> Path:
+    return folder / "listeners.json"
+
+
+def write_pinned(folder: Path, pinned: dict[str, tuple[int, int]]) -> None:
+    """Record each pinned deployment's (port, worker)."""
+    document = {name: {"port": port, "worker": worker} for name, (port, worker) in pinned.items()}
+    write_atomic(listeners_path(folder), document)
+
+
+def pinned(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each pinned deployment's (port, worker), in the settings' order."""
+    document = read_document(listeners_path(folder))
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): (int(v["port"]), int(v["worker"])) for k, v in document.items()}
