@@ -129,6 +129,7 @@ class FleetAdmin:
 
     async def _reset(self, request: web.Request) -> web.Response:
         deleted = folder.mark_cleared(self._folder)
+        folder.forget_runs(self._folder)
         blocks = runs = 0
         for _, status, body in await self._each("POST", _RESET):
             if status == 200:
@@ -145,6 +146,7 @@ class FleetAdmin:
             run_id, run_clock_s = read_run_start(await request.read())
         except ValueError as exc:
             return _json({"error": {"message": str(exc), "type": "invalid_request_error"}}, 400)
+        folder.set_run_start(self._folder, run_id, received_s - run_clock_s)  # for restarts
         body = run_start_body(run_id, run_clock_s + time.monotonic() - received_s)
         await self._each("POST", RUNS_ROUTE, body)
         return _json({"run_id": run_id, "run_clock_s": run_clock_s})

@@ -61,6 +61,9 @@ async def _serve(args: argparse.Namespace, epoch_s: float) -> None:
     )
     journal = JournalWriter(journal_path(args.folder, args.index))
     app[SERVICE_KEY].journal = journal
+    app[SERVICE_KEY].run_start = lambda run_id, now_s: folder.run_started(
+        args.folder, run_id, now_s
+    )
     listeners = app[SERVICE_KEY].listeners
     listeners.pin({str(name): int(port) for name, port in orjson.loads(args.own_json).items()})
     admin = FleetAdmin(
