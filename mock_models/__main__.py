@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
     parser.add_argument("--ledger-file", type=Path, help="also append the ledger to this file")
     parser.add_argument(
-        "--workers", help="processes on the one port, each a full replica; auto: one per core"
+        "--workers",
+        help="processes on the one port, each a full replica (deployments with a port of "
+        "their own pinned one per worker); auto: one per core",
     )
     return parser
 
