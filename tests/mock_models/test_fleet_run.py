@@ -39,7 +39,7 @@ _SETTINGS = MockSettings(
 )
 
 
-def _scenario(mock: EmbeddedMock, name: str) -> Any:
+def _scenario(mock: EmbeddedMock, name: str, attempts: int = 1) -> Any:
     return parse_scenario(
         {
             "name": name,
@@ -49,6 +49,9 @@ def _scenario(mock: EmbeddedMock, name: str) -> Any:
             "arrival": {"process": "constant", "rate": "30/s"},
             "workload": [{"kind": "stream", "prompt_tokens": 20, "max_tokens": 30}],
             "target": {"url": mock.api_url, "ledger": mock.ledger_url, "timeout": "5s"},
+            "client": {
+                "retry": {"attempts": attempts, "backoff": {"base": "0.01s", "max": "0.02s"}}
+            },
         },
         name,
     )
@@ -82,14 +85,22 @@ def _key(entry: AttemptRecord | LedgerEntry) -> tuple[str | None, int | None]:
 
 
 def test_a_seeded_run_across_workers_has_each_attempt_in_the_ledger_once(tmp_path: Path) -> None:
-    with EmbeddedMock(_SETTINGS, workers=2) as mock:
-        result = execute(_scenario(mock, "fleet"), tmp_path, "fleet", progress=False)
+    """With seeded 500s and the client retrying them: more attempts than requests, each in
+    the ledger exactly once, with the fault it got."""
+    flaky = MockSettings.model_validate(
+        {**_SETTINGS.model_dump(), "faults": {"rule": [{"kind": "http_500", "probability": 0.3}]}}
+    )
+    with EmbeddedMock(flaky, workers=2) as mock:
+        result = execute(_scenario(mock, "fleet", attempts=3), tmp_path, "fleet", progress=False)
         workers = _ready(mock)
     records = _read(result.paths.records, AttemptRecord)
     ledger = _read(result.paths.ledger, LedgerEntry)
-    assert len(records) == 60 and result.summary["requests_ok"] == 60
+    assert result.summary["requests_sent"] == 60 and len(records) > 60  # retries happened
     assert sorted(map(_key, ledger)) == sorted(map(_key, records))  # exactly, each once
     assert result.summary["upstream_attempts"] == len(records)
+    outcome = {_key(r): r.outcome for r in records}
+    assert all(outcome[_key(e)] == e.outcome for e in ledger)  # the same story at both ends
+    assert any(e.fault == "http_500" for e in ledger)
     assert all(w["restarts"] == 0 for w in workers)
 
 
