@@ -3,15 +3,20 @@ mock's memory per open stream.
 
 Starts the mock as a child process pinned to core 0, then holds ``--streams`` concurrent
 streamed chat completions open from this process (pinned to the other cores) for
-``--duration`` seconds, replacing each stream as it ends. The client is a bare asyncio
-protocol on uvloop (no HTTP library), stamping every received chunk, so that its own cost per
-token is a few microseconds and it can keep up with 2,000 streams on one core. Prints the
+``--duration`` seconds once all are open, replacing each stream as it ends. The client is a
+bare asyncio protocol on uvloop (no HTTP library), stamping every received chunk, so that its
+own cost per token is a few microseconds and it can keep up with 2,000 streams on one core.
+Prints the
 gaps between consecutive tokens of a stream (p50/p99/p99.9 against the configured ITL), the
 mock's and the client's CPU shares over the steady state (the mock's split into user and
 system time), the mock's resident memory per open stream, and the kernel floor: the CPU one
 loopback send of a token costs on the mock's core, times the token rate (each token of each
 stream is one send, so no Python code can take less); then the mock's own account of falling
 behind, from its ledger (``lag_ms``), beside what the client measured.
+
+``--workers 1 2`` measures a one-process mock (pinned as above) and then a fleet of 2 workers
+(``tokenstorm mock --workers 2``: nothing pinned, the workers and the client share every
+core; CPU and memory are summed over the workers), side by side in one run.
 
 Two mock modes, measured side by side by default: ``constant`` (``constant_settings``: a
 fixed ITL per stream) and ``engine`` (a batching engine whose steps take exactly the ITL).
@@ -21,6 +26,7 @@ comparison shares the machine's conditions; a table of medians and ranges ends t
 
     .venv/bin/python bench/mock_itl.py [--streams 2000] [--itl-ms 20] [--duration 10]
         [--mode constant|engine|both] [--baseline-root DIR] [--repeat N] [--output-tokens N]
+        [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import socket
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
@@ -110,12 +116,13 @@ class _Stream(asyncio.Protocol):
     """One keep-alive connection issuing one streamed request after another."""
 
     def __init__(
-        self, request: bytes, gaps: list[float], stop_at: float, received: list[int]
+        self, request: bytes, gaps: list[float], stop_at: list[float], received: list[int]
     ) -> None:
         self._request = request
         self._gaps = gaps
         #: One counter shared by every stream: tokens received so far.
         self._received = received
+        #: Shared: when streams stop replacing themselves (set once all are open).
         self._stop_at = stop_at
         self._last = 0.0
         self._tokens = 0
@@ -145,7 +152,7 @@ class _Stream(asyncio.Protocol):
         if data.endswith(b"0\r\n\r\n"):  # the end of one chunked answer
             self._tokens = 0
             assert self._transport is not None
-            if time.monotonic() < self._stop_at:
+            if time.monotonic() < self._stop_at[0]:
                 self._transport.write(self._request)
             else:
                 self._transport.close()
@@ -204,13 +211,27 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[str, float]:
+def _sum(measure: Callable[[int], float], pids: list[int]) -> float:
+    return sum(measure(pid) for pid in pids)
+
+
+def _split_sum(pids: list[int]) -> tuple[float, float]:
+    splits = [_cpu_split_s(pid) for pid in pids]
+    return sum(user for user, _ in splits), sum(system for _, system in splits)
+
+
+async def _drive(port: int, pids: list[int], streams: int, duration_s: float) -> dict[str, float]:
+    """The measurement against a mock whose serving processes are ``pids`` (one, or each
+    worker of a fleet: their CPU and memory are summed)."""
     loop = asyncio.get_running_loop()
     request = _request(port)
     gaps: list[float] = []
     received = [0]
-    rss_idle = _rss_bytes(pid)
-    stop_at = time.monotonic() + duration_s
+    rss_idle = _sum(_rss_bytes, pids)
+    # The steady state lasts ``duration_s`` from when every stream is open: on a busy machine
+    # opening 2,000 connections can take longer than the whole measurement would.
+    stop_at = [float("inf")]
+    ramp_started = time.monotonic()
     protocols = []
     # Streams open over one second, not all in the same instant.
     for index in range(streams):
@@ -220,23 +241,25 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
         protocols.append(protocol)
         if index % 100 == 99:
             await asyncio.sleep(100 / streams)
+    ramp_s = time.monotonic() - ramp_started
     await asyncio.sleep(min(2.0, duration_s / 3))
-    rss_open = _rss_bytes(pid)
+    stop_at[0] = time.monotonic() + duration_s
+    rss_open = _sum(_rss_bytes, pids)
     # The mock's own account covers the answers finished from here on: its ledger is emptied
     # now (a cheap call, though it blocks this loop for a moment: the gaps are cleared after
     # the loop has caught up) and read at the end.
     _ledger_request(port, "DELETE")
     await asyncio.sleep(0.1)
     gaps.clear()  # the opening ramp is not steady state
-    split_before = _cpu_split_s(pid)
-    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    split_before = _split_sum(pids)
+    cpu_before, wall_before = _sum(cpu_seconds, pids), time.monotonic()
     client_cpu_before = time.process_time()
     received_before = received[0]
     # CPU shares over the steady state only: the drain after ``stop_at`` carries fewer streams.
-    await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
-    cpu_s, wall_s = cpu_seconds(pid) - cpu_before, time.monotonic() - wall_before
+    await asyncio.sleep(max(0.0, stop_at[0] - time.monotonic()))
+    cpu_s, wall_s = _sum(cpu_seconds, pids) - cpu_before, time.monotonic() - wall_before
     steady_tokens = received[0] - received_before
-    split_after = _cpu_split_s(pid)
+    split_after = _split_sum(pids)
     client_cpu_s = time.process_time() - client_cpu_before
     # Streams end by themselves after ``stop_at``; long answers would take long, so what is
     # still open after a while is cut (the measurement is over by now).
@@ -251,6 +274,7 @@ async def _drive(port: int, pid: int, streams: int, duration_s: float) -> dict[s
     LAST_GAPS_MS[:] = values.tolist()
     return {
         "tokens": float(len(values)),
+        "ramp_s": ramp_s,
         "p50": float(np.percentile(values, 50)),
         "p99": float(np.percentile(values, 99)),
         "p999": float(np.percentile(values, 99.9)),
@@ -284,22 +308,34 @@ def _code_from(root: str | None) -> Iterator[None]:
         os.chdir(previous_cwd)
 
 
+def _worker_pids(base_url: str) -> list[int]:
+    with urllib.request.urlopen(base_url + "/ready", timeout=10) as response:
+        return [int(worker["pid"]) for worker in orjson.loads(response.read())["workers"]]
+
+
 def _measure(
-    mode: str, root: str | None, args: argparse.Namespace, all_cores: set[int]
-) -> tuple[dict[str, float], int, list[int]]:
+    mode: str, root: str | None, args: argparse.Namespace, all_cores: set[int], workers: int
+) -> tuple[dict[str, float], int | None, list[int]]:
+    """One measurement; with one worker the mock is pinned to a core of its own, with more
+    nothing is pinned (the workers and this client share every core)."""
     # pin_apart narrowed this process to the client cores; each measurement starts afresh.
     os.sched_setaffinity(0, all_cores)
     import uvloop
 
+    settings = _settings(mode, args.itl_ms, args.streams, args.output_tokens)
     with _code_from(root):
-        mock = EmbeddedMock(_settings(mode, args.itl_ms, args.streams, args.output_tokens))
+        mock = EmbeddedMock(settings, workers=workers if workers > 1 else None)
         mock.start()
     try:
-        mock_core, client_cores = pin_apart(mock.pid)
+        if workers > 1:
+            mock_core, client_cores, pids = None, sorted(all_cores), _worker_pids(mock.base_url)
+        else:
+            (mock_core, client_cores), pids = pin_apart(mock.pid), [mock.pid]
         port = int(mock.base_url.rsplit(":", 1)[1])
-        result = uvloop.run(_drive(port, mock.pid, args.streams, args.duration))
+        result = uvloop.run(_drive(port, pids, args.streams, args.duration))
     finally:
         mock.stop()
+    result["workers"] = float(workers)
     return result, mock_core, client_cores
 
 
@@ -369,6 +405,13 @@ def main() -> int:
         "--baseline-root", default=None, help="a tree whose mock runs alternately with this one"
     )
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="mock worker counts, measured in turn (more than 1: a fleet, nothing pinned)",
+    )
     args = parser.parse_args()
     if (
         args.baseline_root is not None
@@ -389,13 +432,17 @@ def main() -> int:
         # Alternate the order too, so neither tree always runs first.
         order = codes if round_index % 2 == 0 else codes[::-1]
         for mode in modes:
-            for code, root in order:
-                result, mock_core, client_cores = _measure(mode, root, args, all_cores)
-                results.setdefault((mode, code), []).append(result)
-                _print(mode, code, result, args, mock_core, client_cores, floor_us, tokens_per_s)
+            for workers in args.workers:
+                for code, root in order:
+                    result, mock_core, client_cores = _measure(mode, root, args, all_cores, workers)
+                    label = code if workers == 1 else f"{code}/w{workers}"
+                    results.setdefault((mode, label), []).append(result)
+                    _print(
+                        mode, label, result, args, mock_core, client_cores, floor_us, tokens_per_s
+                    )
                 if code == "current":
                     within = within and abs(result["p99"] - args.itl_ms) <= 2.0
-    if args.repeat > 1 or len(codes) > 1:
+    if args.repeat > 1 or len(codes) > 1 or len(args.workers) > 1:
         _summary(results, args.itl_ms)
     return 0 if within else 1
 
@@ -405,15 +452,20 @@ def _print(
     code: str,
     result: dict[str, float],
     args: argparse.Namespace,
-    mock_core: int,
+    mock_core: int | None,
     client_cores: list[int],
     floor_us: float,
     tokens_per_s: float,
 ) -> None:
+    where = (
+        f"mock_core={mock_core} client_cores={client_cores}"
+        if mock_core is not None
+        else f"workers={result['workers']:.0f} unpinned on cores {client_cores}"
+    )
     print(
-        f"mode={mode} code={code} streams={args.streams} itl_ms={args.itl_ms:g} "
-        f"mock_core={mock_core} client_cores={client_cores} "
-        f"tokens_measured={result['tokens']:.0f}"
+        f"mode={mode} code={code} streams={args.streams} itl_ms={args.itl_ms:g} {where} "
+        f"tokens_measured={result['tokens']:.0f} (streams opened in {result['ramp_s']:.1f} s)"
+        f"   load average {os.getloadavg()[0]:.2f}"
     )
     print(
         f"  client-measured ITL ms: mean {result['mean']:.2f}  p50 {result['p50']:.2f}  "

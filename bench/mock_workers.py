@@ -10,15 +10,18 @@ Needs ``wrk`` on the PATH (``apt-get install wrk``). Nothing is pinned: on a 2-c
 the client shares the cores with the workers, as it would in CI.
 
     .venv/bin/python bench/mock_workers.py [--duration 5] [--connections 64] [--workers 1 2]
+        [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,6 +94,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, alternating the counts")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not on the PATH: apt-get install wrk", file=sys.stderr)
@@ -98,22 +102,36 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "post.lua"
         script.write_text(_LUA)
-        rows = [_measure(n, args.connections, args.duration, script) for n in args.workers]
-    for row in rows:
+        rows = []
+        for _ in range(args.repeat):  # alternating, so both counts see the same conditions
+            for workers in args.workers:
+                row = _measure(workers, args.connections, args.duration, script)
+                row["load"] = os.getloadavg()[0]
+                rows.append(row)
+                print(
+                    f"workers={row['workers']:.0f}  streamed completions/s="
+                    f"{row['rate_rps']:.0f}  failed={row['failed']:.0f}  mock CPU per request="
+                    f"{row['cpu_ms_per_request']:.3f} ms  busiest worker="
+                    f"{row['worker_busy']:.0%} of a core  least/most busy="
+                    f"{row['worker_spread']:.2f}  wrk={row['client_busy']:.0%} of a core  "
+                    f"load average {row['load']:.2f}",
+                    flush=True,
+                )
+    medians = {
+        n: {
+            key: statistics.median(r[key] for r in rows if r["workers"] == n)
+            for key in ("rate_rps", "cpu_ms_per_request")
+        }
+        for n in args.workers
+    }
+    base_n = args.workers[0]
+    for n in args.workers[1:]:
+        base, row = medians[base_n], medians[n]
         print(
-            f"workers={row['workers']:.0f}  streamed completions/s={row['rate_rps']:.0f}  "
-            f"failed={row['failed']:.0f}  mock CPU per request={row['cpu_ms_per_request']:.3f} ms  "
-            f"busiest worker={row['worker_busy']:.0%} of a core  "
-            f"least/most busy={row['worker_spread']:.2f}  wrk={row['client_busy']:.0%} of a core"
+            f"{n} workers / {base_n} (medians of {args.repeat}): "
+            f"{row['rate_rps'] / base['rate_rps']:.2f}x the rate, CPU per request "
+            f"{row['cpu_ms_per_request'] / base['cpu_ms_per_request'] - 1:+.0%}"
         )
-    if len(rows) > 1:
-        base = rows[0]
-        for row in rows[1:]:
-            print(
-                f"{row['workers']:.0f} workers / {base['workers']:.0f}: "
-                f"{row['rate_rps'] / base['rate_rps']:.2f}x the rate, CPU per request "
-                f"{row['cpu_ms_per_request'] / base['cpu_ms_per_request'] - 1:+.0%}"
-            )
     return 0 if all(row["failed"] == 0 for row in rows) else 1
 
 

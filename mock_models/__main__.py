@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
     parser.add_argument("--ledger-file", type=Path, help="also append the ledger to this file")
     parser.add_argument(
-        "--workers", help="processes on the one port, each a full replica; auto: one per core"
+        "--workers",
+        help="processes on the one port, each a full replica (deployments with a port of "
+        "their own pinned one per worker); auto: one per core",
     )
     return parser
 
@@ -98,8 +100,14 @@ async def _serve_until_signalled(settings: MockSettings, args: argparse.Namespac
 
 
 async def _serve_fleet(settings: MockSettings, args: argparse.Namespace, workers: int) -> None:
-    def announce(port: int) -> None:
+    def announce(port: int, pinned: dict[str, tuple[int, int]]) -> None:
         _announce(base_url(args.host, port))
+        for name, (own_port, worker) in pinned.items():
+            print(
+                f"deployment {name} also on its own listener {base_url(args.host, own_port)} "
+                f"(worker {worker})",
+                flush=True,
+            )
         print(f"tokenstorm-mock: {workers} workers on that port (SO_REUSEPORT)", flush=True)
 
     await run_fleet(settings, args.host, args.port, workers, args.ledger_file, announce)
@@ -136,13 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
     workers = settings.worker_count()
-    if workers > 1 and any(d.port is not None for d in settings.deployments):
-        print(
-            "tokenstorm-mock: deployments with a port of their own need workers = 1 "
-            "(every worker would bind that port)",
-            file=sys.stderr,
-        )
-        return 2
     try:
         if workers > 1:
             _runner()(_serve_fleet(settings, args, workers))

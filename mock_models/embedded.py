@@ -152,11 +152,16 @@ class EmbeddedMock:
             raise MockStartError(self._failure(f"unexpected first line from the mock: {line!r}"))
         return line[len(LISTENING_PREFIX) :]
 
+    def stderr_text(self) -> str:
+        """What the mock wrote on stderr so far (its workers' restarts, say); "" once stopped."""
+        if self._stderr is None:
+            return ""
+        # The child writes through the same open file: read without moving its offset.
+        fd = self._stderr.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
     def _failure(self, what: str) -> str:
-        stderr = ""
-        if self._stderr is not None:
-            self._stderr.seek(0)
-            stderr = self._stderr.read().decode(errors="replace").strip()
+        stderr = self.stderr_text().strip()
         return f"{what}; its stderr: {stderr[-2000:]}" if stderr else what
 
     def stop(self) -> None:

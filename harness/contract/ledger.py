@@ -7,6 +7,10 @@ from pathlib import Path
 
 from harness.contract.records import JsonlAppender, LedgerEntry, to_json_line
 
+#: The ``fault`` of a ledger line a mock fleet's parent wrote for an attempt that one of its
+#: workers had open when it died (outcome ``reset``; how far the attempt got is unknown).
+WORKER_DIED_FAULT = "worker_died"
+
 
 class Ledger:
     """Every attempt an upstream received, in the order the attempts finished."""

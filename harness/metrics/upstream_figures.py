@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from harness.contract.ledger import WORKER_DIED_FAULT
 from harness.contract.records import LedgerEntry
 from harness.metrics import latency as lat
 from harness.metrics.costs import (
@@ -46,9 +47,14 @@ def _ratio(numerator: float | None, denominator: float) -> float | None:
 
 def upstream_kind(entries: Sequence[LedgerEntry], origin: str) -> str:
     """``mock`` (the model itself: its lines carry ``lag_ms``, or it is the embedded mock),
-    ``proxy`` (no line carries ``lag_ms``: the fault proxy), ``mixed``, or ``unknown`` (no line)."""
+    ``proxy`` (no line carries ``lag_ms``: the fault proxy), ``mixed``, or ``unknown`` (no line).
+    The lines a mock fleet wrote for a dead worker's open attempts know no lag and say nothing."""
     if origin == "embedded":
         return "mock"
+    said = [e for e in entries if e.fault != WORKER_DIED_FAULT]
+    if entries and not said:
+        return "mock"
+    entries = said
     paced = sum(1 for e in entries if e.lag_ms is not None)
     if not entries:
         return "unknown"
@@ -98,6 +104,13 @@ def _from_ledger(
         notes.append(
             "ledger lines carry no request ids (headers dropped on the way?): "
             "waste and gateway overhead cannot be attributed"
+        )
+    died = sum(1 for e in entries if e.fault == WORKER_DIED_FAULT)
+    if died:
+        notes.append(
+            f"a mock worker died during the run: {died} attempt{'s' if died != 1 else ''} "
+            f"open on a dead worker {'are' if died != 1 else 'is'} in the ledger as reset "
+            f"(fault {WORKER_DIED_FAULT}); those failures are the mock's, not the target's"
         )
     ok_records = [r for r in inputs.records if lat.is_ok(r)]
     delivered_tokens = sum((r.prompt_tokens or 0) + lat.output_tokens(r) for r in ok_records)

@@ -45,6 +45,10 @@ class FaultBook:
             self._run_started_s.popitem(last=False)
         return now_s - first
 
+    def knows_run(self, run_id: str) -> bool:
+        """Whether this run's clock has started here."""
+        return run_id in self._run_started_s
+
     def start_run(self, run_id: str, started_s: float) -> None:
         """Run ``run_id``'s clock started at ``started_s`` (the run said so itself), whatever
         request of it arrived first."""

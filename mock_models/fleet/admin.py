@@ -27,6 +27,7 @@ from mock_models.fleet.merge import merged_ledger, merged_metrics
 #: How long one worker may take to answer an admin request from another.
 PEER_TIMEOUT_S: Final = 5.0
 _LEDGER, _FAULTS, _RESET = "/tokenstorm/ledger", "/tokenstorm/faults", "/tokenstorm/admin/reset"
+_LISTENERS = "/tokenstorm/listeners"
 _FLEET_ROUTES: Final = frozenset(
     {
         ("GET", _LEDGER),
@@ -36,6 +37,7 @@ _FLEET_ROUTES: Final = frozenset(
         ("POST", _RESET),
         ("GET", "/metrics"),
         ("GET", "/ready"),
+        ("GET", _LISTENERS),
     }
 )
 
@@ -51,15 +53,25 @@ class FleetAdmin:
     """The fleet-wide admin of one worker: its run folder, the fleet size and its own admin
     port (requests arriving there are its own)."""
 
-    def __init__(self, run_folder: Path, workers: int) -> None:
+    def __init__(
+        self,
+        run_folder: Path,
+        workers: int,
+        own_listener: Callable[[web.Request], bool] = lambda _: False,
+    ) -> None:
         self._folder = run_folder
         self._workers = workers
+        #: Whether a request came through a deployment's own listener (pinned to this
+        #: worker): there ``/ready`` is that deployment's, which lives here only.
+        self._own_listener = own_listener
         self.admin_port = -1
         self._session: aiohttp.ClientSession | None = None
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if (request.method, request.path) not in _FLEET_ROUTES or self._private(request):
+            return await handler(request)
+        if request.path == "/ready" and self._own_listener(request):
             return await handler(request)
         route = {
             ("GET", _LEDGER): self._get_ledger,
@@ -69,6 +81,7 @@ class FleetAdmin:
             ("POST", _RESET): self._reset,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/ready"): self._ready,
+            ("GET", _LISTENERS): self._listeners,
         }[request.method, request.path]
         return await route(request)
 
@@ -116,6 +129,7 @@ class FleetAdmin:
 
     async def _reset(self, request: web.Request) -> web.Response:
         deleted = folder.mark_cleared(self._folder)
+        folder.forget_runs(self._folder)
         blocks = runs = 0
         for _, status, body in await self._each("POST", _RESET):
             if status == 200:
@@ -132,6 +146,7 @@ class FleetAdmin:
             run_id, run_clock_s = read_run_start(await request.read())
         except ValueError as exc:
             return _json({"error": {"message": str(exc), "type": "invalid_request_error"}}, 400)
+        folder.set_run_start(self._folder, run_id, received_s - run_clock_s)  # for restarts
         body = run_start_body(run_id, run_clock_s + time.monotonic() - received_s)
         await self._each("POST", RUNS_ROUTE, body)
         return _json({"run_id": run_id, "run_clock_s": run_clock_s})
@@ -186,4 +201,20 @@ class FleetAdmin:
         return _json(
             {"status": not_ready[0] if not_ready else "ready", "workers": states},
             200 if not not_ready else 503,
+        )
+
+    async def _listeners(self, request: web.Request) -> web.Response:
+        """Every pinned deployment's listener: its port, its worker and whether it is open
+        (not while its worker restarts, nor while a ``down`` window holds it)."""
+        pinned = folder.pinned(self._folder)
+        open_now: dict[str, bool] = {}
+        for _, status, body in await self._each("GET", _LISTENERS):
+            if status == 200:
+                for name, entry in orjson.loads(body).items():
+                    open_now[name] = bool(entry.get("open"))
+        return _json(
+            {
+                name: {"port": port, "open": open_now.get(name, False), "worker": worker}
+                for name, (port, worker) in pinned.items()
+            }
         )

@@ -4,12 +4,16 @@ atomically out.
 
 Layout: ``worker-I.json`` (pid, private admin port, restarts), ``ledger-I.jsonl`` (worker I's
 ledger lines, all its lives), ``faults.json`` (the profile last put), ``cleared.json`` (the
-byte size of each ledger file when the ledger was last emptied).
+byte size of each ledger file when the ledger was last emptied), ``journal-I.jsonl``
+(worker I's journal of open attempts, see ``fleet.journal``), ``listeners.json`` (each
+pinned deployment's port and worker), ``runs/`` (each run's start: one file per run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,3 +123,53 @@ def mark_cleared(folder: Path) -> int:
         offsets[path.name] = max(start, end)
     write_atomic(cleared_path(folder), offsets)
     return dropped
+
+
+def listeners_path(folder: Path) -> Path:
+    return folder / "listeners.json"
+
+
+def write_pinned(folder: Path, pinned: dict[str, tuple[int, int]]) -> None:
+    """Record each pinned deployment's (port, worker)."""
+    document = {name: {"port": port, "worker": worker} for name, (port, worker) in pinned.items()}
+    write_atomic(listeners_path(folder), document)
+
+
+def pinned(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each pinned deployment's (port, worker), in the settings' order."""
+    document = read_document(listeners_path(folder))
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): (int(v["port"]), int(v["worker"])) for k, v in document.items()}
+
+
+def _run_path(folder: Path, run_id: str) -> Path:
+    return folder / "runs" / hashlib.sha256(run_id.encode()).hexdigest()[:32]
+
+
+def run_started(folder: Path, run_id: str, now_s: float) -> float:
+    """The fleet's start of ``run_id``: ``now_s`` when no worker has started it yet (this
+    call then records it), else the instant recorded first. A worker links a complete file
+    into place, so a reader never sees one half written and only one link wins."""
+    path = _run_path(folder, run_id)
+    path.parent.mkdir(exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(repr(now_s))
+    try:
+        os.link(temporary, path)
+        return now_s
+    except FileExistsError:
+        return float(path.read_text())
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def set_run_start(folder: Path, run_id: str, started_s: float) -> None:
+    """Record the start a run announced (it replaces a first request's)."""
+    path = _run_path(folder, run_id)
+    path.parent.mkdir(exist_ok=True)
+    write_atomic(path, started_s)
+
+
+def forget_runs(folder: Path) -> None:
+    shutil.rmtree(folder / "runs", ignore_errors=True)

@@ -113,6 +113,7 @@ class AnswerRoute:
                 api, draft, progress, headers, exc.status, exc.kind, exc.message, exc.param
             )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
+        service.opened(draft, api.name)
         limiter = service.limiters.get(deployment.name)
         if limiter is not None:
             tokens = parsed.prompt_tokens + (parsed.max_tokens or deployment.output_tokens)

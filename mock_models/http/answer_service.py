@@ -21,8 +21,9 @@ from mock_models.sim.ticker import Ticker
 
 class AttemptService(Protocol):
     """What every route that answers attempts needs of the server: settings, faults,
-    listeners, limiters and engines to admit an attempt, the ledger to record it, and the
-    naming of each attempt (the embeddings route needs no more)."""
+    listeners, limiters and engines to admit an attempt, the ledger to record it (and the
+    news of it open, for a fleet's journal), and the naming of each attempt (the
+    embeddings route needs no more)."""
 
     @property
     def settings(self) -> MockSettings: ...
@@ -45,6 +46,9 @@ class AttemptService(Protocol):
     def identify(self, draft: AttemptDraft, now_s: float) -> int: ...
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None: ...
+
+    def opened(self, draft: AttemptDraft, api: str) -> None:
+        """The attempt is admitted to its deployment and open until its ledger line."""
 
 
 class AnswerService(AttemptService, Protocol):

@@ -102,6 +102,7 @@ class EmbeddingsRoute:
                 "model",
             )
         draft.deployment = headers[DEPLOYMENT_HEADER] = deployment.name
+        service.opened(draft, OPENAI_EMBEDDINGS)
         check_rate_limit(
             service.limiters.get(deployment.name),
             api_key(request.headers),

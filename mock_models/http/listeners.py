@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from typing import Final
 
 import orjson
@@ -46,6 +47,17 @@ class DeploymentListeners:
         self._host = "127.0.0.1"
         self._handler: web.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._reuse_port = False
+
+    def pin(self, ports: Mapping[str, int]) -> None:
+        """Own only the deployments named, each on the port given (a fleet worker's share:
+        its parent holds those ports with ``SO_REUSEPORT``, so listeners open with it too)."""
+        unknown = set(ports) - set(self._owned)
+        if unknown:
+            raise ValueError(f"no deployment with a port of its own named {sorted(unknown)}")
+        self._owned = {name: self._owned[name] for name in ports}
+        self._ports = dict(ports)
+        self._reuse_port = True
 
     @property
     def ports(self) -> dict[str, int]:
@@ -61,14 +73,19 @@ class DeploymentListeners:
             return
         self._host, self._handler = host, handler
         for name, deployment in self._owned.items():
-            await self._open(name, deployment.port or 0)
+            await self._open(name, self._ports.get(name, deployment.port or 0))
         self._watcher = asyncio.create_task(self._watch())
 
     async def _open(self, name: str, port: int) -> None:
         assert self._handler is not None
         try:
             server = await asyncio.get_running_loop().create_server(
-                self._handler, self._host, port, backlog=4096, reuse_address=True
+                self._handler,
+                self._host,
+                port,
+                backlog=4096,
+                reuse_address=True,
+                reuse_port=self._reuse_port or None,
             )
         except OSError as exc:
             # The loop's own message names only the address; the user needs the field to edit.

@@ -44,6 +44,12 @@ class MockService:
     ) -> None:
         self.settings = settings
         self.ledger = ledger
+        #: Told of every attempt admitted to a deployment (a fleet worker's journal of open
+        #: attempts, so its parent can record them should it die); None: nobody listens.
+        self.journal: Callable[[AttemptDraft, str], None] | None = None
+        #: A run's start, shared: (run id, now) of its first request here in, the instant
+        #: its clock started out (a fleet's, from whichever worker saw it first); None: here.
+        self.run_start: Callable[[str, float], float] | None = None
         self._seed = settings.seed or 0
         # A fleet's workers share their parent's start (``time.monotonic`` is system-wide).
         self._epoch = time.monotonic() if epoch_s is None else epoch_s
@@ -175,7 +181,10 @@ class MockService:
         when they say more: a worker of a fleet counts only the arrivals it serves. An
         arrival without a request id takes the next of the server's own keys (arrival order).
         """
-        self.faults.run_clock_s(draft.run_id, now_s)
+        run_id = draft.run_id
+        if run_id is not None and self.run_start is not None and not self.faults.knows_run(run_id):
+            self.faults.start_run(run_id, self.run_start(run_id, now_s))
+        self.faults.run_clock_s(run_id, now_s)
         if draft.request_id is None:
             key = f"#{next(self._anonymous)}"
             return attempt_digest(self._seed, key, draft.attempt or 0, 0)
@@ -183,6 +192,10 @@ class MockService:
         counted = max(counted, draft.said_attempt or 0)
         draft.counted_attempt = counted
         return attempt_digest(self._seed, draft.request_id, counted, 0)
+
+    def opened(self, draft: AttemptDraft, api: str) -> None:
+        if self.journal is not None:
+            self.journal(draft, api)
 
     def abandoned(self, draft: AttemptDraft, transport: asyncio.BaseTransport | None) -> None:
         """The outcome of an attempt whose connection went away: a reset when a ``down``

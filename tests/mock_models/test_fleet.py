@@ -324,9 +324,10 @@ def test_ctrl_c_stops_the_fleet_and_stderr_tells_of_a_restart(tmp_path: Path) ->
             process.kill()
             process.wait()
     assert process.returncode == 0
-    assert f"worker 0 (pid {victim}) exited with code -9; restarting it (restart 1)" in (
-        stderr.decode()
-    )
+    assert (
+        f"worker 0 (pid {victim}) exited with code -9; no attempt was open on it; "
+        "restarting it (restart 1)"
+    ) in stderr.decode()
     assert not any(_alive(pid) for pid in workers)
 
 
@@ -364,3 +365,30 @@ def test_a_runs_start_reaches_every_worker(fleet: EmbeddedMock) -> None:
     statuses, reset = asyncio.run(scenario())
     assert statuses == [500] * 16
     assert reset["runs"] == 1  # each worker forgot the one run it was told of
+
+
+def test_an_unannounced_runs_clock_starts_once_for_the_fleet(fleet: EmbeddedMock) -> None:
+    """Its first request on worker 0, the next 1.5 s later on worker 1 (through their admin
+    ports, which answer too): the window from 1 s holds on worker 1 as well, because its run
+    clock started with the fleet's first request of the run, not with its own."""
+
+    async def scenario() -> list[int]:
+        profile = {"name": "late", "rule": [{"kind": "http_500", "window": {"start": 1}}]}
+        async with _fresh() as session:
+            async with session.put(fleet.base_url + "/tokenstorm/faults", json=profile) as put:
+                assert put.status == 200
+            workers = _workers(await _ready(session, fleet.base_url))
+            statuses = []
+            for worker, pause_s in ((workers[0], 0.0), (workers[1], 1.5), (workers[0], 0.0)):
+                await asyncio.sleep(pause_s)
+                url = f"http://127.0.0.1:{worker['admin_port']}/v1/chat/completions"
+                headers = {"x-tokenstorm-run-id": "unannounced"}
+                async with session.post(url, json=_BODY, headers=headers) as response:
+                    statuses.append(response.status)
+            async with session.put(fleet.base_url + "/tokenstorm/faults", json={"name": "none"}):
+                pass
+            async with session.post(fleet.base_url + "/tokenstorm/admin/reset") as response:
+                assert response.status == 200
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 500, 500]

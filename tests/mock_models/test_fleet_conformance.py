@@ -1,5 +1,6 @@
-"""The fault matrix and the openai SDK conformance tests, run again against a mock of two
-workers on one port (their fixtures replaced by fleet-backed ones)."""
+"""The fault matrix, the openai SDK conformance tests and the own-listener tests, run again
+against a mock of two workers on one port (their fixtures replaced by fleet-backed ones); in
+the listener tests each replica with a port of its own is pinned to its own worker."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import pytest
 
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import MockSettings
+from tests.mock_models.test_deployment_listeners import (
+    test_a_stream_in_flight_when_the_listener_dies_is_a_reset_on_both_sides,
+    test_down_closes_the_replicas_listener_for_the_window,
+    test_flap_follows_its_target_deployment,
+)
 from tests.mock_models.test_fault_matrix import (
     _settings,
     test_a_bad_fault_header_gets_a_400_naming_it,
@@ -27,8 +33,11 @@ from tests.mock_models.test_openai_sdk import (
 
 __all__ = [
     "test_a_bad_fault_header_gets_a_400_naming_it",
+    "test_a_stream_in_flight_when_the_listener_dies_is_a_reset_on_both_sides",
+    "test_down_closes_the_replicas_listener_for_the_window",
     "test_fault_on_the_mock",
     "test_first_attempts_lets_the_retry_through",
+    "test_flap_follows_its_target_deployment",
     "test_models_list_and_unknown_model",
     "test_non_streaming",
     "test_streaming_with_usage",

@@ -74,3 +74,16 @@ def test_a_line_a_killed_worker_left_half_written_is_skipped(tmp_path: Path) -> 
         handle.write(_line(3.0, "a"))
     merged = merged_ledger([path], {}).splitlines()
     assert [orjson.loads(line)["received_s"] for line in merged] == [1.0, 3.0]
+
+
+def test_a_runs_start_is_the_first_workers_and_an_announced_one_replaces_it(
+    tmp_path: Path,
+) -> None:
+    assert folder.run_started(tmp_path, "run/1", 10.5) == 10.5  # the first to see it
+    assert folder.run_started(tmp_path, "run/1", 12.0) == 10.5  # the others get that
+    assert folder.run_started(tmp_path, "run-2", 11.0) == 11.0  # each run its own
+    folder.set_run_start(tmp_path, "run/1", 9.25)  # the run said when it started
+    assert folder.run_started(tmp_path, "run/1", 13.0) == 9.25
+    folder.forget_runs(tmp_path)
+    assert folder.run_started(tmp_path, "run/1", 14.0) == 14.0
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
