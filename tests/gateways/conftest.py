@@ -21,7 +21,7 @@ import pytest
 
 from gateways.launch import GATEWAYS, Options, binary, free_port, render
 from harness.cli.main import main
-from harness.contract.records import AttemptRecord, LedgerEntry, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, from_dict, read_jsonl
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import DeploymentSettings, MockSettings
 
@@ -33,6 +33,9 @@ CHECK_TIMEOUT_S = 30.0
 #: idle machine; 2 busy shared cores stretch it.
 READY_S = {"nginx": 15.0, "haproxy": 15.0, "envoy": 30.0, "litellm": 90.0}
 MASTER_KEY = "sk-tokenstorm-gateway-tests"
+#: LiteLLM's per-call timeout: a healthy mock answers a test's request in a fifth of a second.
+LITELLM_TRY_TIMEOUT_S = 2.0
+WARM_UP = {"role": "user", "content": "warm up"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,23 @@ class Upstream:
         )
         assert response.status_code == 200, response.text
 
+    def set_rule(self, kind: str, *, first_attempts: int | None = None, **params: float) -> None:
+        """A profile of one rule hitting every attempt (``first_attempts``: only those)."""
+        rule: dict[str, Any] = {"kind": kind, "probability": 1.0, "params": params}
+        if first_attempts is not None:
+            rule["first_attempts"] = first_attempts
+        response = httpx.put(
+            self.base_url + "/tokenstorm/faults", json={"rule": [rule]}, timeout=5.0
+        )
+        assert response.status_code == 200, response.text
+
+    def ledger_of(self, run_id: str) -> list[LedgerEntry]:
+        """The run's lines of the mock's ledger, read now (``GET /tokenstorm/ledger``)."""
+        response = httpx.get(self.ledger_url, params={"run_id": run_id}, timeout=10.0)
+        response.raise_for_status()
+        lines = response.text.splitlines()
+        return [from_dict(LedgerEntry, json.loads(line)) for line in lines if line.strip()]
+
     def reset(self) -> None:
         httpx.post(self.base_url + "/tokenstorm/admin/reset", timeout=5.0).raise_for_status()
 
@@ -189,7 +209,7 @@ def _replica(name: str) -> DeploymentSettings:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
     settings = MockSettings(seed=7, deployments=(_replica("replica-a"), _replica("replica-b")))
     with EmbeddedMock(settings) as mock:
@@ -244,12 +264,47 @@ def nginx(
         yield Nginx(*urls)
 
 
+@pytest.fixture(scope="module")
+def policy_gateways(
+    gateways: Gateways,
+    upstream: Upstream,
+    litellm_retry2: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """Each gateway's base URL: two retries, 1 s per try, round-robin over both replicas
+    (LiteLLM: the session's, 2 s per call, one deployment on the shared listener, so it
+    honours ``retry-after``)."""
+    options = Options(retries=2, try_timeout_s=1.0)
+    urls = {"litellm": litellm_retry2}
+    with contextlib.ExitStack() as stack:
+        for name in ("nginx", "haproxy", "envoy"):
+            folder = tmp_path_factory.mktemp(f"policy-{name}")
+            service, urls[name] = start_gateway(name, mock_servers(upstream), folder, options)
+            stack.callback(service.stop)
+        yield urls
+
+
 def start_litellm(
     gateways: Gateways, api_base: str, num_retries: int, folder: Path
 ) -> tuple[Service, str]:
-    """LiteLLM proxy with one deployment at ``api_base``; returns the service and its URL."""
-    options = Options(retries=num_retries, try_timeout_s=20.0, master_key=MASTER_KEY)
-    return start_gateway("litellm", [api_base], folder, options)
+    """LiteLLM proxy with one deployment at ``api_base``, ``LITELLM_TRY_TIMEOUT_S`` per call,
+    warmed up (its first call sets up clients for most of a second, which would otherwise
+    time out); returns the service and its URL."""
+    options = Options(
+        retries=num_retries, try_timeout_s=LITELLM_TRY_TIMEOUT_S, master_key=MASTER_KEY
+    )
+    service, url = start_gateway("litellm", [api_base], folder, options)
+    for stream in (False, True):
+        warm = httpx.post(
+            url + "/chat/completions",
+            json={"model": "mock-small", "stream": stream, "messages": [WARM_UP]},
+            headers={"Authorization": f"Bearer {MASTER_KEY}"},
+            timeout=60.0,
+        )
+        if warm.status_code != 200:
+            service.stop()
+            pytest.fail(f"LiteLLM's warm-up call failed: {warm.text[:200]}", pytrace=False)
+    return service, url
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,16 +409,16 @@ def _litellm(
         service.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def litellm_retry2(
     gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start per module, as
-    its start-up alone takes seconds."""
+    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start
+    per session, as its start-up alone takes 10-30 s."""
     yield from _litellm(gateways, upstream, 2, tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def litellm_noretry(
     gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
