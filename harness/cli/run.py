@@ -18,6 +18,7 @@ from harness.cli.gate import (
     gate_after_run,
 )
 from harness.cli.matrix import announce, load_matrix, worst_code
+from harness.cli.mock import add_fault_flag
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
 from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
@@ -37,6 +38,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file")
     add_quick_flags(parser)
+    add_fault_flag(parser)
     parser.add_argument(
         "--ledger",
         metavar="URL",
