@@ -12,8 +12,9 @@ ledger's own figure (``gateway_overhead_ms``: client E2E minus the mock's servic
 for LiteLLM, the median of its ``x-litellm-overhead-duration-ms`` header over probe requests
 sent right after the run. Each row says whether the run was valid and, if not, which limit
 broke (the generator's schedule lag, the mock's own lag: a run on a busy machine says so). A
-gateway stops rising once it answers under 99 % or achieves under 90 % of the rate; the
-direct run doing so stops everything (then the generator or the mock is the limit).
+gateway stops rising once it answers under 99 %, achieves under 90 % of the rate or queues
+(E2E p50 over a second above the direct run's); the direct run doing so stops everything
+(then the generator or the mock is the limit).
 
 Cases: ``zero`` (TTFT 0, ITL 0, 16 tokens: the mock answers at once) and ``stream1s`` (TTFT
 200 ms, then 40 tokens 20 ms apart: 1 s per streamed answer, the latency of Bifrost's gate).
@@ -54,14 +55,22 @@ MASTER_KEY = "sk-tokenstorm-bench"
 READY_S = 120.0
 LITELLM_HEADER = "x-litellm-overhead-duration-ms"
 PROBES = 20
+#: E2E p50 this far above the direct run's means requests queue in the gateway: rate not held.
+QUEUE_MS = 1000.0
 
 
-@contextlib.contextmanager
-def _gateway(name: str, upstream: str, folder: Path) -> Iterator[str]:
+def _gateway(name: str, upstream: str, folder: Path) -> contextlib.AbstractContextManager[str]:
     """Start gateway ``name`` in front of ``upstream`` (host:port); yield its base URL."""
     options = Options(retries=2, try_timeout_s=60.0, master_key=MASTER_KEY)
     target = f"http://{upstream}/v1" if name == "litellm" else upstream
-    rendered = render(name, [target], free_port(), folder, options)
+    return _gateway_with(name, [target], folder, options)
+
+
+@contextlib.contextmanager
+def _gateway_with(name: str, upstreams: list[str], folder: Path, options: Options) -> Iterator[str]:
+    """Start gateway ``name`` with ``options`` in front of ``upstreams``; yield its URL."""
+    options = Options(**{**options.__dict__, "master_key": MASTER_KEY})
+    rendered = render(name, upstreams, free_port(), folder, options)
     with (folder / "stdout.log").open("wb") as log:
         process = subprocess.Popen(
             rendered.command,
@@ -169,9 +178,14 @@ def _validity(summary: dict[str, Any]) -> str:
     return "no: " + str(notes[0]).split(":")[0]
 
 
-def _held(result: dict[str, Any], rate: float) -> str | None:
-    """None when the run held the rate (answers and achieved rate); else why not."""
+def _held(result: dict[str, Any], rate: float, direct: dict[str, Any]) -> str | None:
+    """None when the run held the rate (answers, achieved rate, no queue building up in front
+    of the mock: E2E p50 within a second of the direct run's); else why not."""
     summary = result["summary"]
+    p50 = (summary.get("e2e_ms") or {}).get("p50")
+    direct_p50 = (direct["summary"].get("e2e_ms") or {}).get("p50")
+    if p50 is not None and direct_p50 is not None and p50 > direct_p50 + QUEUE_MS:
+        return f"queueing: E2E p50 {p50:.0f} ms vs {direct_p50:.0f} ms direct"
     sent = summary.get("requests_sent") or 0
     if sent == 0 or (summary.get("requests_ok") or 0) / sent < 0.99:
         return f"errors: {summary.get('requests_ok')} ok of {sent}"
@@ -225,12 +239,16 @@ def _cell(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |"]
-    lines.append("|" + "---|" * len(COLUMNS))
+def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    lines = ["| " + " | ".join(title for _, title in columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |")
     return "\n".join(lines)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    return markdown_table(rows, COLUMNS)
 
 
 def main() -> None:
@@ -258,7 +276,7 @@ def main() -> None:
             for rate in rates:
                 plan = {"rate": rate, "duration_s": args.duration, "tokens": tokens}
                 direct = _run(out, f"direct-{rate:g}", urls["direct"], mock.ledger_url, **plan)
-                why = _held(direct, rate)
+                why = _held(direct, rate, direct)
                 row = _row("direct", rate, direct, direct)
                 for key in [k for k in row if k.startswith("d_")]:
                     row[key] = "baseline"
@@ -274,7 +292,7 @@ def main() -> None:
                     row = _row(name, rate, result, direct)
                     if name == "litellm":
                         row["self_reported_p50"] = _litellm_self_report(urls[name], tokens)
-                    why = _held(result, rate)
+                    why = _held(result, rate, direct)
                     if why:
                         stopped[name] = row["stopped"] = why
                     rows.append(row)

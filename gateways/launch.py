@@ -55,6 +55,9 @@ class Options:
     master_key: str = "sk-tokenstorm-gateway"
     #: LiteLLM only: the upstream model name of each deployment (default ``mock-small``).
     models: tuple[str, ...] = field(default_factory=tuple)
+    #: LiteLLM only: keep its cooldowns (a failing deployment benched for a while); off by
+    #: default so a failing deployment keeps its share and retries stay countable.
+    cooldowns: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ def render(
     base = f"http://127.0.0.1:{port}"
     least = opts.balance == "least-request"
     timeout = _seconds(opts.try_timeout_s)
+    timeout_ms = max(1, round(opts.try_timeout_s * 1000))  # nginx and HAProxy take no fractions
     if name == "nginx":
         retry_on = NGINX_RETRY_ON + (" non_idempotent" if opts.retry_non_idempotent else "")
         config = _fill(
@@ -130,7 +134,7 @@ def render(
             dir=folder,
             balance_line="least_conn; " if least else "",
             servers=" ".join(f"server {u} max_fails=0;" for u in upstreams),
-            try_timeout_s=timeout,
+            try_timeout_ms=timeout_ms,
             tries=opts.retries + 1,
             port=port,
             next_upstream=retry_on,
@@ -143,7 +147,7 @@ def render(
             "haproxy.cfg",
             folder,
             "haproxy.cfg",
-            try_timeout_s=timeout,
+            try_timeout_ms=timeout_ms,
             retries=opts.retries,
             retry_on=HAPROXY_RETRY_ON,
             port=port,
@@ -196,6 +200,7 @@ def render(
         "litellm.yaml",
         deployments=deployments,
         routing_strategy=opts.routing_strategy,
+        disable_cooldowns=str(not opts.cooldowns).lower(),
         retries=opts.retries,
         try_timeout_s=timeout,
         master_key=opts.master_key,
@@ -219,6 +224,7 @@ def options_from(args: argparse.Namespace) -> Options:
         retry_non_idempotent=not args.idempotent_only,
         routing_strategy=args.routing_strategy,
         master_key=args.master_key,
+        cooldowns=args.cooldowns,
     )
 
 
@@ -239,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--balance", default="round-robin", help="round-robin|least-request")
     parser.add_argument("--idempotent-only", action="store_true", help="nginx: never re-POST")
     parser.add_argument("--routing-strategy", default="simple-shuffle", help="LiteLLM only")
+    parser.add_argument("--cooldowns", action="store_true", help="LiteLLM: keep cooldowns")
     parser.add_argument("--master-key", default="sk-tokenstorm-gateway", help="LiteLLM only")
     parser.add_argument("--dir", type=Path, help="working folder (default: a new temp one)")
     parser.add_argument("--print", action="store_true", help="print the config, start nothing")
