@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -69,7 +70,7 @@ def _gateway(name: str, upstream: str, folder: Path) -> contextlib.AbstractConte
 @contextlib.contextmanager
 def _gateway_with(name: str, upstreams: list[str], folder: Path, options: Options) -> Iterator[str]:
     """Start gateway ``name`` with ``options`` in front of ``upstreams``; yield its URL."""
-    options = Options(**{**options.__dict__, "master_key": MASTER_KEY})
+    options = dataclasses.replace(options, master_key=MASTER_KEY)
     rendered = render(name, upstreams, free_port(), folder, options)
     with (folder / "stdout.log").open("wb") as log:
         process = subprocess.Popen(

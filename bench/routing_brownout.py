@@ -184,8 +184,9 @@ def main() -> None:
         for router in args.routers.split(","):
             gateway, _, how = router.partition(":")
             if gateway == "litellm":
-                options = Options(retries=2, try_timeout_s=30.0, routing_strategy=how)
-                options = Options(**{**options.__dict__, "cooldowns": True})
+                options = Options(
+                    retries=2, try_timeout_s=30.0, routing_strategy=how, cooldowns=True
+                )
                 upstreams = [f"http://{server}/v1" for server in servers]
             else:
                 options = Options(retries=2, try_timeout_s=30.0, balance=how)
