@@ -119,6 +119,10 @@ def _phase(t_s: float, start_s: float, end_s: float) -> str:
     return "before" if t_s < start_s else "during" if t_s < end_s else "after"
 
 
+def _percent(share: float | None) -> str | None:
+    return None if share is None else f"{share:.1%}"
+
+
 def _analyse(run_dir: Path, start_s: float, end_s: float) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     records = list(read_jsonl(run_dir / "records.jsonl", AttemptRecord))
@@ -130,13 +134,14 @@ def _analyse(run_dir: Path, start_s: float, end_s: float) -> dict[str, Any]:
     failed_slices = {int(r.scheduled_s) for r in records if r.outcome != "ok"}
     after = [s for s in failed_slices if s >= end_s]
     recovery = (max(after) + 1 - end_s) if after else 0.0
+    cost = summary.get("cost_usd_total")
     row: dict[str, Any] = {
         "ttft_p99_ms": (summary.get("ttft_ms") or {}).get("p99"),
         "e2e_p99_ms": (summary.get("e2e_ms") or {}).get("p99"),
-        "error_rate": summary.get("error_rate"),
+        "error_rate": _percent(summary.get("error_rate")),
         "retry_amp": summary.get("retry_amplification"),
         "token_amp": summary.get("token_amplification"),
-        "cost_usd": summary.get("cost_usd_total"),
+        "cost_usd": None if cost is None else f"{cost:.4f}",
         "recovery_s": recovery,
         "valid": "yes" if summary.get("valid") else "no",
     }
