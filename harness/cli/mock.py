@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from faults.profile import FaultProfile, ProfileError, load_profile
-from faults.quick import with_flags
+from faults.profile import ProfileError, load_profile
 from harness.cli.errors import UserError
+from harness.cli.fault_flag import add_fault_flag, add_fault_rules
 from harness.contract.config_errors import describe_validation_error
 from mock_models import __main__ as mock_main
 from mock_models.settings import MockSettings, constant_settings
@@ -50,26 +50,6 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="processes sharing the port, each a full replica (auto: one per core; default 1)",
     )
     parser.set_defaults(handler=handle)
-
-
-def add_fault_flag(parser: argparse.ArgumentParser) -> None:
-    """``--fault`` (repeatable), shared by ``mock``, ``proxy`` and ``run``."""
-    parser.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="'KIND; p=P; ...'",
-        help="add a fault rule, in the x-tokenstorm-fault header's grammar plus p, start, "
-        "end, ramp (e.g. 'http_429; p=0.3; retry_after_s=1'); repeatable, after --faults",
-    )
-
-
-def add_fault_rules(base: FaultProfile | None, args: argparse.Namespace) -> FaultProfile | None:
-    """``base`` with the ``--fault`` rules after its own; a bad one is a one-line error."""
-    try:
-        return with_flags(base, getattr(args, "fault", None) or [])
-    except ProfileError as exc:
-        raise UserError(str(exc)) from None
 
 
 def _read_toml(path: str, flag: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from faults.profile import FaultProfile, ProfileError, load_profile
 from faults.proxy.server import build_app, serve, upstream_base
 from harness.cli.errors import UserError
-from harness.cli.mock import add_fault_flag, add_fault_rules
+from harness.cli.fault_flag import add_fault_flag, add_fault_rules
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.cli.console import render_summary
 from harness.cli.errors import EXIT_INTERRUPTED, UserError
+from harness.cli.fault_flag import add_fault_flag
 from harness.cli.gate import (
     abort_check,
     add_budget_flags,
@@ -18,7 +19,6 @@ from harness.cli.gate import (
     gate_after_run,
 )
 from harness.cli.matrix import announce, load_matrix, worst_code
-from harness.cli.mock import add_fault_flag
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
 from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
