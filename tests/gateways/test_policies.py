@@ -1,5 +1,5 @@
 """The four gateways of ``gateways/`` (nginx, HAProxy, Envoy, LiteLLM proxy), each configured
-to retry twice with a 1 s try timeout (LiteLLM 2 s) over the mock's two replicas, meet three
+to retry twice with a 1 s try timeout (LiteLLM 5 s) over the mock's two replicas, meet three
 faults: every attempt a 500 (retry), a first attempt that hangs (timeout) and a first attempt
 answered 429 with ``retry-after: 1`` (rate limit). Client retries are off, so every upstream
 attempt beyond one per request is the gateway's; amplification is counted from the mock's
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-#: Seconds per try, as the fixtures configure them (LiteLLM's shared one: 2 s).
-TRY_TIMEOUT_S = {"nginx": 1.0, "haproxy": 1.0, "envoy": 1.0, "litellm": 2.0}
+#: Seconds per try, as the fixtures configure them (LiteLLM's shared one: 5 s).
+TRY_TIMEOUT_S = {"nginx": 1.0, "haproxy": 1.0, "envoy": 1.0, "litellm": 5.0}
 #: Upstream attempts per request each gateway documents for each case (see the docstring).
 EXPECTED_AMPLIFICATION = {
     ("nginx", "retry"): 2.0,
