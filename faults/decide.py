@@ -62,21 +62,17 @@ def choose(profile: FaultProfile, context: AttemptContext, u: float) -> FaultCho
     return None
 
 
-def parse_fault_header(value: str) -> tuple[FaultChoice, int | None]:
-    """``"cut; after_tokens=5; first_attempts=2"`` → (choice, first_attempts).
-
-    Raises ``ValueError`` with a message fit for a 400 answer.
-    """
+def split_fault_spec(value: str, label: str = FAULT_HEADER) -> tuple[FaultKind, dict[str, float]]:
+    """``"cut; after_tokens=5"`` → (kind, {name: number}): the grammar the header and the
+    ``--fault`` flag share, names unchecked. ``ValueError`` names ``label`` and the fix."""
     parts = [p.strip() for p in value.split(";") if p.strip()]
     if not parts:
-        raise ValueError(f"{FAULT_HEADER} is empty; write 'KIND; param=value; ...'")
+        raise ValueError(f"{label} is empty; write 'KIND; param=value; ...'")
     try:
         kind = FaultKind(parts[0])
     except ValueError:
         known = ", ".join(k.value for k in FaultKind)
-        raise ValueError(
-            f"{FAULT_HEADER}: unknown fault kind {parts[0]!r} (known: {known})"
-        ) from None
+        raise ValueError(f"{label}: unknown fault kind {parts[0]!r} (known: {known})") from None
     given: dict[str, float] = {}
     for part in parts[1:]:
         name, sep, raw = part.partition("=")
@@ -85,7 +81,16 @@ def parse_fault_header(value: str) -> tuple[FaultChoice, int | None]:
                 raise ValueError
             given[name.strip()] = float(raw)
         except ValueError:
-            raise ValueError(f"{FAULT_HEADER}: {part!r} is not 'param=number'") from None
+            raise ValueError(f"{label}: {part!r} is not 'param=number'") from None
+    return kind, given
+
+
+def parse_fault_header(value: str) -> tuple[FaultChoice, int | None]:
+    """``"cut; after_tokens=5; first_attempts=2"`` → (choice, first_attempts).
+
+    Raises ``ValueError`` with a message fit for a 400 answer.
+    """
+    kind, given = split_fault_spec(value)
     params = resolve_params(kind, given)
     first = given.get("first_attempts")
     if first is not None and (first < 1 or first != int(first)):
@@ -132,4 +137,5 @@ __all__ = [
     "choose",
     "forced",
     "parse_fault_header",
+    "split_fault_spec",
 ]

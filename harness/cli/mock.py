@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from faults.profile import ProfileError, load_profile
 from harness.cli.errors import UserError
+from harness.cli.fault_flag import add_fault_flag, add_fault_rules
 from harness.contract.config_errors import describe_validation_error
 from mock_models import __main__ as mock_main
 from mock_models.settings import MockSettings, constant_settings
@@ -22,7 +23,8 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="serve the mock model server (OpenAI- and Anthropic-compatible)",
         description="Serve the mock model server. By default: two deployments, mock-small and "
         "mock-large, no faults. --ttft-ms/--itl-ms/--output-tokens give one "
-        "constant-latency deployment that answers any model name.",
+        "constant-latency deployment that answers any model name; --faults and --fault "
+        "add faults to either.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any)")
@@ -36,6 +38,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="PROFILE",
         help="a fault profile: a shipped name (demo, brownout, flaky, ...) or a TOML path",
     )
+    add_fault_flag(parser)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ttft-ms", type=float, help="constant time to first token")
     parser.add_argument("--itl-ms", type=float, help="constant time between tokens")
@@ -73,10 +76,10 @@ def _faults(name_or_path: str) -> dict[str, Any]:
 def settings_from_args(args: argparse.Namespace) -> MockSettings:
     quick = (args.ttft_ms, args.itl_ms, args.output_tokens)
     if any(value is not None for value in quick):
-        if args.config or args.faults:
+        if args.config:
             raise UserError(
-                "--ttft-ms/--itl-ms/--output-tokens make a constant deployment "
-                "with no faults: do not combine them with --config or --faults"
+                "--ttft-ms/--itl-ms/--output-tokens make a constant deployment: "
+                "do not combine them with --config (faults: --faults or --fault)"
             )
         ttft_ms, itl_ms, tokens = (
             args.ttft_ms or 0.0,
@@ -85,7 +88,9 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
         )
         if ttft_ms < 0 or itl_ms < 0 or tokens < 1:
             raise UserError("--ttft-ms and --itl-ms must be >= 0, --output-tokens >= 1")
-        return constant_settings(ttft_ms, itl_ms, tokens, seed=args.seed or 0)
+        settings = constant_settings(ttft_ms, itl_ms, tokens, seed=args.seed or 0)
+        base = _faults(args.faults)["faults"] if args.faults else None
+        return settings.model_copy(update={"faults": add_fault_rules(base, args)})
     data: dict[str, Any] = {}
     if args.config:
         raw = _read_toml(args.config, "--config")
@@ -95,9 +100,12 @@ def settings_from_args(args: argparse.Namespace) -> MockSettings:
     if args.seed is not None:
         data = {**data, "seed": args.seed}
     try:
-        return MockSettings.model_validate(data)
+        settings = MockSettings.model_validate(data)
     except ValidationError as exc:
         raise _validation(f"--config {args.config}", exc) from None
+    if not getattr(args, "fault", None):
+        return settings
+    return settings.model_copy(update={"faults": add_fault_rules(settings.faults, args)})
 
 
 def handle(args: argparse.Namespace) -> int:

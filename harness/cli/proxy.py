@@ -12,6 +12,7 @@ from pathlib import Path
 from faults.profile import FaultProfile, ProfileError, load_profile
 from faults.proxy.server import build_app, serve, upstream_base
 from harness.cli.errors import UserError
+from harness.cli.fault_flag import add_fault_flag, add_fault_rules
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="PROFILE",
         help="a shipped profile name (flaky, brownout, ...) or a TOML file",
     )
+    add_fault_flag(parser)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--seed", type=int, default=0)
@@ -43,9 +45,10 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def handle(args: argparse.Namespace) -> int:
     try:
         upstream_base(args.upstream)
-        profile = load_profile(args.faults) if args.faults else FaultProfile(name="none")
+        base = load_profile(args.faults) if args.faults else None
     except (ValueError, ProfileError) as exc:
         raise UserError(str(exc)) from None
+    profile = add_fault_rules(base, args) or FaultProfile(name="none")
     app = build_app(
         args.upstream,
         profile,

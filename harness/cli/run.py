@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.cli.console import render_summary
 from harness.cli.errors import EXIT_INTERRUPTED, UserError
+from harness.cli.fault_flag import add_fault_flag
 from harness.cli.gate import (
     abort_check,
     add_budget_flags,
@@ -38,6 +39,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file")
     add_quick_flags(parser)
+    add_fault_flag(parser)
     parser.add_argument(
         "--ledger",
         metavar="URL",

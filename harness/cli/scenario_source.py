@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from faults.profile import FaultProfile, ProfileError, load_profile, parse_profile
+from faults.quick import with_flags
 from harness.cli.errors import UserError
 from harness.contract.apis import CLIENT_APIS
 from workloads.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
@@ -122,7 +124,7 @@ def resolve_scenario(path: str | None, args: argparse.Namespace) -> tuple[Scenar
         source, data = DEMO_SOURCE, tomllib.loads(demo_scenario_text())
     if path is not None:
         data = _trace_beside(data, Path(path).parent)
-    data = _override_trace(_override(data, args), args)
+    data = _override_faults(_override_trace(_override(data, args), args), args)
     try:
         scenario = parse_scenario(data, source, Path(path).parent if path else None)
     except ScenarioError as exc:
@@ -157,6 +159,30 @@ def _override_trace(data: dict[str, Any], args: argparse.Namespace) -> dict[str,
             "need --trace FILE or a scenario with a [trace] section"
         )
     return {**data, "trace": {**data.get("trace", {}), **given}}
+
+
+def _override_faults(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``--fault`` rules join the embedded mock's profile (``[mock] faults``)."""
+    flags = getattr(args, "fault", None) or []
+    if not flags:
+        return data
+    if isinstance(data.get("target"), dict) and data["target"].get("url"):
+        raise UserError(
+            "--fault adds faults to the embedded mock, and this run has a target URL: put them "
+            "on its upstream instead (tokenstorm mock --fault ... or tokenstorm proxy --fault ...)"
+        )
+    mock = dict(data.get("mock") or {})
+    base: FaultProfile | None = None
+    try:
+        if isinstance(mock.get("faults"), str):
+            base = load_profile(mock["faults"])
+        elif isinstance(mock.get("faults"), dict):
+            base = parse_profile(mock["faults"], "[mock] faults")
+        merged = with_flags(base, flags)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
+    mock["faults"] = merged.model_dump(mode="json") if merged else None
+    return {**data, "mock": mock}
 
 
 def _fit_duration(scenario: Scenario, duration_given: bool) -> Scenario:

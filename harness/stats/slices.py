@@ -20,8 +20,10 @@ from pydantic import ValidationError
 
 from harness.contract.terms import RunTerms
 from harness.cost import load_price_book
+from harness.metrics.latency import e2e_s
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
+from harness.metrics.upstream import correlate, entries_of_run
 from harness.stats.run_data import RunData
 from harness.stats.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 
@@ -133,10 +135,32 @@ def trend_samples(run: RunData, name: str) -> Samples | None:
             value = request.latency_with_retries_s()
             if value is not None and request.first_scheduled_s is not None:
                 pairs.append((request.first_scheduled_s, value))
+    elif name == "gateway_overhead_ms":
+        found = overhead_pairs(run)
+        if found is None:
+            return None  # no ledger, or one that cannot time this run: summary figures only
+        pairs = found
     else:
-        return None  # gateway overhead needs the ledger correlation: summary figures only
+        return None
     pairs.sort()
     return Samples(tuple(t for t, _ in pairs), tuple(v * 1000.0 for _, v in pairs))
+
+
+def overhead_pairs(run: RunData) -> list[tuple[float, float]] | None:
+    """(sent time, client E2E minus the mock's service time) per successful attempt matched
+    to a ledger line, in s: the samples of ``gateway_overhead_ms`` (the summary's figure is
+    null when the upstream is not the mock; so is this then)."""
+    overhead = run.summary.get("gateway_overhead_ms")
+    if run.records is None or run.ledger is None or not isinstance(overhead, Mapping):
+        return None
+    run_id = str(run.summary.get("run_id") or run.label)
+    correlation = correlate(entries_of_run(run.ledger, run_id), run.records)
+    pairs: list[tuple[float, float]] = []
+    for record, entry in correlation.pairs:
+        client_e2e = e2e_s(record)
+        if client_e2e is not None:
+            pairs.append((record.sent_s or 0.0, client_e2e - entry.service_ms / 1000.0))
+    return pairs or None
 
 
 def request_failures(run: RunData) -> Samples | None:

@@ -1,18 +1,17 @@
 """Real gateways in front of the mock: provisioning once per session (``.ci/gateways.sh``), then
-the mock, nginx and LiteLLM proxy on free loopback ports, each in its own process group,
-ready-checked with a deadline and killed as a group on teardown."""
+the mock and the gateways of ``gateways/`` (nginx, HAProxy, Envoy, LiteLLM proxy) on free
+loopback ports, each in its own process group, ready-checked with a deadline and killed as a
+group on teardown."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,43 +19,44 @@ from typing import Any
 import httpx
 import pytest
 
+from gateways.launch import GATEWAYS, Options, binary, free_port, render
 from harness.cli.main import main
-from harness.contract.records import AttemptRecord, LedgerEntry, read_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, from_dict, read_jsonl
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import DeploymentSettings, MockSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISION = ROOT / ".ci" / "gateways.sh"
-GATEWAYS_VENV = Path(os.environ.get("TOKENSTORM_GATEWAYS_VENV", ROOT / ".venv-gateways"))
-if not GATEWAYS_VENV.is_absolute():
-    GATEWAYS_VENV = ROOT / GATEWAYS_VENV
 #: ``gateways.sh --check`` only looks at files (and imports litellm's metadata).
 CHECK_TIMEOUT_S = 30.0
-#: LiteLLM's own start-up is 7-10 s on an idle machine; 2 busy shared cores stretch it.
-LITELLM_READY_S = 90.0
-NGINX_READY_S = 15.0
+#: Seconds each gateway gets to answer its health URL. LiteLLM's own start-up is 7-10 s on an
+#: idle machine; 2 busy shared cores stretch it.
+READY_S = {"nginx": 15.0, "haproxy": 15.0, "envoy": 30.0, "litellm": 90.0}
 MASTER_KEY = "sk-tokenstorm-gateway-tests"
+#: LiteLLM's per-call timeout: a healthy mock answers in a fifth of a second, but LiteLLM itself
+#: can take seconds on 2 busy cores, and a call it times out it retries.
+LITELLM_TRY_TIMEOUT_S = 5.0
+WARM_UP = {"role": "user", "content": "warm up"}
 
 
 @dataclass(frozen=True, slots=True)
 class Gateways:
     nginx: str
+    haproxy: str
+    envoy: str
     litellm: str
 
 
 def _installed() -> Gateways | None:
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    litellm = GATEWAYS_VENV / "bin" / "litellm"
-    return Gateways(nginx, str(litellm)) if nginx and litellm.exists() else None
+    found = [binary(name) for name in GATEWAYS]
+    return None if None in found else Gateways(*(str(path) for path in found))
 
 
 @pytest.fixture(scope="session")
 def gateways() -> Gateways:
-    """nginx and LiteLLM proxy (pinned), as the README's test command provisions them with
-    ``.ci/gateways.sh``; here only checked (tests install nothing and reach no registry).
-    Missing ones fail the tests with the script's one line, never skip them."""
+    """nginx, HAProxy, Envoy and LiteLLM proxy (pinned), as the README's test command
+    provisions them with ``.ci/gateways.sh``; here only checked (tests install nothing and
+    reach no registry). Missing ones fail the tests with the script's one line, never skip them."""
     try:
         result = subprocess.run(
             ["bash", str(PROVISION), "--check"],
@@ -75,12 +75,6 @@ def gateways() -> Gateways:
         lines = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()
         pytest.fail(f"the gateways are not provisioned: {lines[-1]}", pytrace=False)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Service:
@@ -180,6 +174,23 @@ class Upstream:
         )
         assert response.status_code == 200, response.text
 
+    def set_rule(self, kind: str, *, first_attempts: int | None = None, **params: float) -> None:
+        """A profile of one rule hitting every attempt (``first_attempts``: only those)."""
+        rule: dict[str, Any] = {"kind": kind, "probability": 1.0, "params": params}
+        if first_attempts is not None:
+            rule["first_attempts"] = first_attempts
+        response = httpx.put(
+            self.base_url + "/tokenstorm/faults", json={"rule": [rule]}, timeout=5.0
+        )
+        assert response.status_code == 200, response.text
+
+    def ledger_of(self, run_id: str) -> list[LedgerEntry]:
+        """The run's lines of the mock's ledger, read now (``GET /tokenstorm/ledger``)."""
+        response = httpx.get(self.ledger_url, params={"run_id": run_id}, timeout=10.0)
+        response.raise_for_status()
+        lines = response.text.splitlines()
+        return [from_dict(LedgerEntry, json.loads(line)) for line in lines if line.strip()]
+
     def reset(self) -> None:
         httpx.post(self.base_url + "/tokenstorm/admin/reset", timeout=5.0).raise_for_status()
 
@@ -199,7 +210,7 @@ def _replica(name: str) -> DeploymentSettings:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
     settings = MockSettings(seed=7, deployments=(_replica("replica-a"), _replica("replica-b")))
     with EmbeddedMock(settings) as mock:
@@ -216,109 +227,85 @@ class Nginx:
     default_url: str
 
 
-def nginx_config(
-    prefix: Path, upstream_ports: tuple[int, int], retry_port: int, default_port: int
-) -> str:
-    servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in upstream_ports)
-    retry_on = "error timeout http_500 http_502 http_503 http_504 http_429"
-    # As root the master hands sockets and temp files to the worker's user; keep it root so
-    # the worker can use the private tmp prefix.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  log_format tries '$request $status upstream=[$upstream_addr] statuses=[$upstream_status]';
-  access_log {prefix}/access.log tries;
-  client_body_temp_path {prefix}/body;
-  proxy_temp_path {prefix}/proxy;
-  fastcgi_temp_path {prefix}/fastcgi;
-  uwsgi_temp_path {prefix}/uwsgi;
-  scgi_temp_path {prefix}/scgi;
-  client_body_buffer_size 1m;
-  # max_fails=0: a failing server is never benched, so every request meets both.
-  upstream mocks {{ {servers} keepalive 16; }}
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_connect_timeout 2s;
-  proxy_read_timeout 10s;
-  proxy_buffering off;
-  proxy_next_upstream_tries 3;
-  server {{ listen 127.0.0.1:{retry_port};
-    location / {{ proxy_pass http://mocks; proxy_next_upstream {retry_on} non_idempotent; }} }}
-  server {{ listen 127.0.0.1:{default_port};
-    location / {{ proxy_pass http://mocks; proxy_next_upstream {retry_on}; }} }}
-}}
-"""
+def start_gateway(
+    name: str,
+    upstreams: Sequence[str],
+    folder: Path,
+    options: Options | None = None,
+) -> tuple[Service, str]:
+    """One gateway from ``gateways/`` (its config rendered by ``gateways.launch``, the same
+    the launchers and benches use) on a free port; returns the service and its base URL."""
+    rendered = render(name, upstreams, free_port(), folder, options)
+    label = f"{name} ({folder.name})"
+    service = Service(label, rendered.command, folder / "stdout.log", env=rendered.env, cwd=folder)
+    service.wait_ready(rendered.health_url, READY_S[name])
+    return service, rendered.base_url
+
+
+def mock_servers(upstream: Upstream) -> list[str]:
+    return [f"127.0.0.1:{port}" for port in upstream.ports]
 
 
 @pytest.fixture(scope="module")
 def nginx(
     gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Nginx]:
-    prefix = tmp_path_factory.mktemp("nginx")
-    retry_port, default_port = free_port(), free_port()
-    conf = prefix / "nginx.conf"
-    conf.write_text(nginx_config(prefix, upstream.ports, retry_port, default_port))
-    service = Service(
-        "nginx",
-        [gateways.nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-        prefix / "stdout.log",
-    )
-    try:
-        for port in (retry_port, default_port):
-            service.wait_ready(f"http://127.0.0.1:{port}/health", NGINX_READY_S)
-        yield Nginx(f"http://127.0.0.1:{retry_port}/v1", f"http://127.0.0.1:{default_port}/v1")
-    finally:
-        service.stop()
+    servers = mock_servers(upstream)
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for which, resend in (("retry", True), ("default", False)):
+            service, url = start_gateway(
+                "nginx",
+                servers,
+                tmp_path_factory.mktemp(f"nginx-{which}"),
+                Options(retries=2, try_timeout_s=10.0, retry_non_idempotent=resend),
+            )
+            stack.callback(service.stop)
+            urls.append(url)
+        yield Nginx(*urls)
 
 
-def litellm_config(api_base: str, num_retries: int) -> str:
-    return f"""model_list:
-  - model_name: mock-small
-    litellm_params:
-      model: openai/mock-small
-      api_base: {api_base}
-      api_key: sk-upstream-unused
-      timeout: 20
-router_settings:
-  num_retries: {num_retries}
-  timeout: 20
-  retry_after: 0
-litellm_settings:
-  num_retries: {num_retries}
-  request_timeout: 20
-  telemetry: false
-general_settings:
-  master_key: {MASTER_KEY}
-"""
+@pytest.fixture(scope="module")
+def policy_gateways(
+    gateways: Gateways,
+    upstream: Upstream,
+    litellm_retry2: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """Each gateway's base URL: two retries, 1 s per try, round-robin over both replicas
+    (LiteLLM: the session's, 5 s per call, one deployment on the shared listener, so it
+    honours ``retry-after``)."""
+    options = Options(retries=2, try_timeout_s=1.0)
+    urls = {"litellm": litellm_retry2}
+    with contextlib.ExitStack() as stack:
+        for name in ("nginx", "haproxy", "envoy"):
+            folder = tmp_path_factory.mktemp(f"policy-{name}")
+            service, urls[name] = start_gateway(name, mock_servers(upstream), folder, options)
+            stack.callback(service.stop)
+        yield urls
 
 
 def start_litellm(
     gateways: Gateways, api_base: str, num_retries: int, folder: Path
 ) -> tuple[Service, str]:
-    """LiteLLM proxy with our config; returns the service and its OpenAI base URL."""
-    config = folder / f"litellm_retries{num_retries}.yaml"
-    config.write_text(litellm_config(api_base, num_retries))
-    port = free_port()
-    env = {
-        **os.environ,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_TELEMETRY": "False",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    service = Service(
-        f"litellm (num_retries {num_retries})",
-        [gateways.litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        folder / f"litellm_retries{num_retries}.log",
-        env=env,
-        cwd=folder,
+    """LiteLLM proxy with one deployment at ``api_base``, ``LITELLM_TRY_TIMEOUT_S`` per call,
+    warmed up (its first call sets up clients for most of a second, which would otherwise
+    time out); returns the service and its URL."""
+    options = Options(
+        retries=num_retries, try_timeout_s=LITELLM_TRY_TIMEOUT_S, master_key=MASTER_KEY
     )
-    service.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", LITELLM_READY_S)
-    return service, f"http://127.0.0.1:{port}/v1"
+    service, url = start_gateway("litellm", [api_base], folder, options)
+    for stream in (False, True):
+        warm = httpx.post(
+            url + "/chat/completions",
+            json={"model": "mock-small", "stream": stream, "messages": [WARM_UP]},
+            headers={"Authorization": f"Bearer {MASTER_KEY}"},
+            timeout=60.0,
+        )
+        if warm.status_code != 200:
+            service.stop()
+            pytest.fail(f"LiteLLM's warm-up call failed: {warm.text[:200]}", pytrace=False)
+    return service, url
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,16 +410,16 @@ def _litellm(
         service.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def litellm_retry2(
     gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start per module, as
-    its start-up alone takes seconds."""
+    """LiteLLM proxy with ``num_retries: 2`` (its OpenAI base URL); one start
+    per session, as its start-up alone takes 10-30 s."""
     yield from _litellm(gateways, upstream, 2, tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def litellm_noretry(
     gateways: Gateways, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

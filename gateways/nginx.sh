@@ -1,0 +1,3 @@
+#!/bin/sh
+# nginx in front of the mock: python3 -m gateways.launch nginx --help says the options.
+PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m gateways.launch nginx "$@"
