@@ -20,8 +20,8 @@ import pytest
 from harness.cli.main import main
 from harness.contract.records import PlannedRequest, read_jsonl
 from tests.gateways.conftest import (
-    LITELLM_READY_S,
     MASTER_KEY,
+    READY_S,
     Gateways,
     Service,
     Upstream,
@@ -107,7 +107,7 @@ def guarded(
         env=env,
         cwd=folder,
     )
-    service.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", LITELLM_READY_S)
+    service.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", READY_S["litellm"])
     try:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
