@@ -163,7 +163,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
             "the duration or the trace ended first"
         )
-    for key in ("ledger_error", "ledger_note", "pool_warning"):
+    for key in ("store_error", "ledger_error", "ledger_note", "pool_warning"):
         if manifest.get(key):
             notes.append(str(manifest[key]))
     profile = manifest.get("fault_profile")

@@ -1,0 +1,144 @@
+"""Parquet chunks of attempt records: written as a run goes, read back with the JSONL tail.
+
+A chunk is written to ``part-NNNNN.parquet.tmp`` and renamed into place, so a chunk file is
+either whole or absent, whenever the process dies. Its key-value metadata
+``tokenstorm.jsonl_end`` is the byte offset of ``records.jsonl`` just after the chunk's last
+record. ``record_batches`` yields every chunk, then the records of ``records.jsonl`` after the
+last chunk's offset (all of it for a run made before chunks existed), so nothing that reached
+the JSONL file is missed and nothing is read twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.contract.records import AttemptRecord, RecordFileError, from_dict
+from harness.store.schema import RECORD_ARROW_SCHEMA, to_batch
+
+#: A chunk is written when it holds this many records ...
+CHUNK_ROWS = 50_000
+#: ... or when its oldest record waited this long (run-clock seconds).
+CHUNK_AGE_S = 60.0
+#: Parquet compression of the chunks (chosen by bench/records_format.py).
+COMPRESSION = "zstd"
+_OFFSET_KEY = b"tokenstorm.jsonl_end"
+
+
+def chunk_dir(records_path: Path) -> Path:
+    """Where the chunks of ``records.jsonl`` live: ``records.parquet.d`` beside it."""
+    return records_path.with_name("records.parquet.d")
+
+
+def chunk_files(directory: Path) -> list[Path]:
+    """The finished chunks of a run, in the order they were written."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("part-*.parquet"))
+
+
+class ChunkWriter:
+    """Buffers records and writes them as a Parquet chunk every ``max_rows`` records or
+    ``max_age_s`` seconds of ``clock_s`` (checked when a record comes)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        clock_s: Callable[[], float],
+        *,
+        max_rows: int = CHUNK_ROWS,
+        max_age_s: float = CHUNK_AGE_S,
+    ) -> None:
+        self._directory = directory
+        self._clock_s = clock_s
+        self._max_rows = max_rows
+        self._max_age_s = max_age_s
+        self._buffer: list[AttemptRecord] = []
+        self._oldest_s = 0.0
+        self._jsonl_end = 0
+        self._written = len(chunk_files(directory))
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def chunks_written(self) -> int:
+        return self._written
+
+    def add(self, record: AttemptRecord, jsonl_end: int) -> None:
+        """Buffer ``record``, whose JSON line ends at byte ``jsonl_end`` of records.jsonl."""
+        if not self._buffer:
+            self._oldest_s = self._clock_s()
+        self._buffer.append(record)
+        self._jsonl_end = jsonl_end
+        if (
+            len(self._buffer) >= self._max_rows
+            or self._clock_s() - self._oldest_s >= self._max_age_s
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered records as one chunk (nothing when the buffer is empty)."""
+        if not self._buffer:
+            return
+        write_chunk(self._directory, self._written, to_batch(self._buffer), self._jsonl_end)
+        self._written += 1
+        self._buffer.clear()
+
+
+def write_chunk(directory: Path, number: int, batch: pa.RecordBatch, jsonl_end: int) -> Path:
+    """Write ``batch`` as chunk ``number`` (whole or not at all); returns its path."""
+    metadata = {**(RECORD_ARROW_SCHEMA.metadata or {}), _OFFSET_KEY: str(jsonl_end).encode()}
+    table = pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
+    final = directory / f"part-{number:05d}.parquet"
+    temporary = final.with_name(final.name + ".tmp")
+    pq.write_table(table, temporary, compression=COMPRESSION)
+    os.replace(temporary, final)
+    return final
+
+
+def jsonl_end_of(chunk: Path) -> int:
+    """The records.jsonl offset a chunk covers up to."""
+    metadata = pq.read_schema(chunk).metadata or {}
+    return int(metadata.get(_OFFSET_KEY, b"0"))
+
+
+def _jsonl_tail(path: Path, start: int, rows: int) -> Iterator[list[AttemptRecord]]:
+    """Lists of at most ``rows`` records from ``path`` after byte ``start``; a truncated
+    last line (a run killed mid-write) is skipped, any other bad line raises."""
+    if not path.exists():
+        return
+    batch: list[AttemptRecord] = []
+    with path.open("rb") as handle:
+        handle.seek(start)
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                batch.append(from_dict(AttemptRecord, orjson.loads(line)))
+            except (orjson.JSONDecodeError, TypeError) as exc:
+                if not line.endswith(b"\n") and not handle.read(1):
+                    break
+                raise RecordFileError(
+                    f"{path} at byte {handle.tell() - len(line)}: not a valid AttemptRecord "
+                    f"line ({exc})"
+                ) from None
+            if len(batch) >= rows:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def record_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
+    """Every attempt record of a run as Arrow batches: the chunks, then the JSONL tail."""
+    start = 0
+    for chunk in chunk_files(chunk_dir(records_path)):
+        table = pq.read_table(chunk)
+        start = max(start, jsonl_end_of(chunk))
+        yield from table.to_batches()
+    for records in _jsonl_tail(records_path, start, rows):
+        yield to_batch(records)

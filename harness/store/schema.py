@@ -1,0 +1,111 @@
+"""Attempt records to Arrow columns and back: ``AttemptRecord`` objects in, a typed
+``pyarrow.RecordBatch`` out, and the reverse, losslessly for the times the engine writes.
+
+Every field of ``AttemptRecord`` is one column of the same name and a nullable type, except
+``token_times_s``: it becomes ``token_gaps_us``, a list of int32 microsecond gaps between
+consecutive content events, the first gap measured from ``first_token_s``. The engine rounds
+every time to the microsecond, so the gaps are whole numbers and rebuilding a time as
+``round(first_token_s + sum(gaps) / 1e6, 6)`` gives back the very float that was written. A
+time with finer digits (hand-made records) keeps its microsecond only. ``schema`` is not a
+column: it is the file's ``tokenstorm.schema`` metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Any
+
+import pyarrow as pa
+
+from harness.contract.records import RECORD_SCHEMA, AttemptRecord
+
+_US_PER_S = 1_000_000
+
+_STR = pa.string()
+_F64 = pa.float64()
+_I32 = pa.int32()
+
+#: Column name -> Arrow type, in the order of ``AttemptRecord``'s fields.
+COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("request_id", _STR),
+    ("session_id", _STR),
+    ("turn", _I32),
+    ("attempt", _I32),
+    ("scheduled_s", _F64),
+    ("sent_s", _F64),
+    ("first_byte_s", _F64),
+    ("first_token_s", _F64),
+    ("done_s", _F64),
+    ("status_code", _I32),
+    ("outcome", _STR),
+    ("prompt_tokens", _I32),
+    ("completion_tokens", _I32),
+    ("cached_tokens", _I32),
+    ("usage_source", _STR),
+    ("model", _STR),
+    ("deployment", _STR),
+    ("error_detail", _STR),
+    ("token_gaps_us", pa.list_(_I32)),
+    ("api", _STR),
+    ("tags", pa.map_(_STR, _STR)),
+    ("retry_after_s", _F64),
+    ("fault", _STR),
+    ("cache_write_tokens", _I32),
+    ("planned_prompt_tokens", _I32),
+)
+RECORD_ARROW_SCHEMA = pa.schema(
+    [pa.field(name, kind) for name, kind in COLUMNS],
+    metadata={"tokenstorm.schema": RECORD_SCHEMA},
+)
+_PLAIN = tuple(name for name, _ in COLUMNS if name not in ("token_gaps_us", "tags"))
+
+
+def token_gaps_us(record: AttemptRecord) -> list[int]:
+    """Microsecond gaps between consecutive content events (empty without a second one)."""
+    if record.first_token_s is None or not record.token_times_s:
+        return []
+    previous = round(record.first_token_s * _US_PER_S)
+    gaps: list[int] = []
+    for time_s in record.token_times_s:
+        current = round(time_s * _US_PER_S)
+        gaps.append(current - previous)
+        previous = current
+    return gaps
+
+
+def token_times_from_gaps(first_token_s: float | None, gaps_us: Sequence[int]) -> tuple[float, ...]:
+    """The inverse of ``token_gaps_us``: run-clock times after the first content event."""
+    if first_token_s is None or not gaps_us:
+        return ()
+    start_us = round(first_token_s * _US_PER_S)
+    return tuple(round((start_us + total) / _US_PER_S, 6) for total in accumulate(gaps_us))
+
+
+def to_batch(records: Sequence[AttemptRecord]) -> pa.RecordBatch:
+    """The records as one Arrow batch of ``RECORD_ARROW_SCHEMA``."""
+    arrays: dict[str, Any] = {name: [getattr(r, name) for r in records] for name in _PLAIN}
+    arrays["token_gaps_us"] = [token_gaps_us(r) for r in records]
+    arrays["tags"] = [list(r.tags.items()) for r in records]
+    ordered = [
+        pa.array(arrays[name], type=kind) for name, kind in COLUMNS
+    ]  # column order fixed by COLUMNS
+    return pa.RecordBatch.from_arrays(ordered, schema=RECORD_ARROW_SCHEMA)
+
+
+def from_batch(batch: pa.RecordBatch | pa.Table) -> list[AttemptRecord]:
+    """The records of a batch (or table) of ``RECORD_ARROW_SCHEMA``, in order."""
+    columns = {name: batch.column(name).to_pylist() for name in _PLAIN}
+    gaps = batch.column("token_gaps_us").to_pylist()
+    tags = batch.column("tags").to_pylist()
+    records: list[AttemptRecord] = []
+    for row in range(batch.num_rows):
+        fields = {name: values[row] for name, values in columns.items()}
+        records.append(
+            AttemptRecord(
+                **fields,
+                token_times_s=token_times_from_gaps(fields["first_token_s"], gaps[row] or ()),
+                tags=dict(tags[row] or ()),
+            )
+        )
+    return records
