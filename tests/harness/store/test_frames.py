@@ -40,9 +40,9 @@ def test_export_writes_parquet_and_csv_tables(small_run: RunResult, tmp_path: ob
     root = small_run.paths.root
     for file_format in ("parquet", "csv"):
         out = root / f"export-{file_format}"
+        command = ["export", str(root), "--format", file_format, "--out", str(out)]
         result = subprocess.run(
-            [sys.executable, "-m", "harness.cli.main", "export", str(root)]
-            + ["--format", file_format, "--out", str(out)],
+            [sys.executable, "-m", "harness.cli.main", *command],
             capture_output=True,
             text=True,
             timeout=60,
