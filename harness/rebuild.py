@@ -30,12 +30,21 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
+from harness.store.query import count_attempts
+from harness.store.sample import sample_records
+from harness.store.summary import summarize_files
 from workloads.scenario import Scenario, describe_scenario_error
 
 
 class RebuildError(ValueError):
     """The run directory cannot be summarised; ``str()`` is one line naming the file."""
 
+
+#: Above this many attempt records a run is summarised from its files by DuckDB in bounded
+#: memory (``harness.store.summary``) instead of in memory (about 20 KB an attempt).
+STREAMED_ABOVE_ATTEMPTS = 100_000
+#: How many attempts the charts of such a run are drawn from (a systematic sample).
+CHART_SAMPLE_ATTEMPTS = 100_000
 
 #: Seed of the projection's bootstrap, so a run always projects the same interval.
 PROJECTION_SEED = 0x9A0
@@ -105,6 +114,85 @@ def _scenario(paths: RunPaths, manifest: dict[str, Any]) -> Scenario:
         raise RebuildError(describe_scenario_error(f"{paths.manifest} scenario", exc)) from None
 
 
+def _run_notes(
+    summary: dict[str, Any], manifest: dict[str, Any], scenario: Scenario, planned: int
+) -> None:
+    """Facts about how the run went (not reasons to distrust its figures): ``notes``."""
+    notes: list[str] = summary.setdefault("notes", [])
+    if manifest.get("interrupted"):
+        notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
+    if "finished_at" not in manifest:
+        notes.append("the run did not finish (killed?): figures cover the records written")
+    wanted = scenario.arrival.requests
+    if wanted is not None and planned < wanted:
+        notes.append(
+            f"the plan holds {planned} requests, fewer than [arrival] requests = {wanted}: "
+            "the duration or the trace ended first"
+        )
+    for key in ("store_error", "ledger_error", "ledger_note", "pool_warning"):
+        if manifest.get(key):
+            notes.append(str(manifest[key]))
+
+
+def _inputs(
+    paths: RunPaths, manifest: dict[str, Any], scenario: Scenario, **files: Any
+) -> SummaryInputs:
+    pool = manifest.get("pool")
+    pool = pool if isinstance(pool, dict) else {}
+    try:
+        prices = load_price_book(scenario.prices)
+    except ValueError as exc:
+        raise RebuildError(f"{paths.manifest} scenario.prices: {exc}") from None
+    return SummaryInputs(
+        run_id=str(manifest.get("run_id", paths.root.name)),
+        duration_s=scenario.duration,
+        prices=prices,
+        slo=scenario.slo,
+        client_cpu_s=manifest.get("client_cpu_s"),
+        wall_s=manifest.get("wall_s"),
+        ledger_url=manifest.get("ledger_url"),
+        ledger_origin=str(
+            manifest.get("ledger_origin")
+            or ("embedded" if manifest.get("embedded_mock") else "unknown")
+        ),
+        pool_waits=pool.get("attempts_waited_for_pool"),
+        max_connections=pool.get("max_connections"),
+        tokenizer=str(manifest.get("tokenizer") or "mock"),
+        concurrency=scenario.arrival.concurrency,
+        **files,
+    )
+
+
+def _rebuild_large(
+    paths: RunPaths,
+    manifest: dict[str, Any],
+    scenario: Scenario,
+    attempts: int,
+    *,
+    reports: bool,
+) -> dict[str, Any]:
+    """``rebuild_run`` for a run too large to hold in memory (see ``harness.store.summary``);
+    the report's charts are drawn from a systematic sample of its attempts."""
+    inputs = _inputs(paths, manifest, scenario, plan=(), records=(), ledger=None)
+    try:
+        summary = summarize_files(paths, inputs, attempts)
+    except (RecordFileError, OSError) as exc:
+        raise RebuildError(str(exc)) from None
+    _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
+    every = -(-attempts // CHART_SAMPLE_ATTEMPTS)
+    sample = sample_records(paths.records, every)
+    summary["notes"].append(
+        f"the report's charts are drawn from one attempt in every {every} "
+        f"({len(sample):,} of {attempts:,}); counts in them are of that sample"
+    )
+    paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if reports:
+        from harness.report import write_reports
+
+        write_reports(paths.root, summary, sample, manifest)
+    return summary
+
+
 def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     """Summarise the run in ``paths`` into summary.json and, unless ``reports`` is false, write
     report.html and report.md (which import jinja2 and matplotlib); return the summary."""
@@ -117,55 +205,19 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise RebuildError(f"{paths.manifest}: not valid JSON ({exc})") from None
     scenario = _scenario(paths, manifest)
-    pool = manifest.get("pool")
-    pool = pool if isinstance(pool, dict) else {}
+    attempts = count_attempts(paths)
+    if attempts > STREAMED_ABOVE_ATTEMPTS:
+        return _rebuild_large(paths, manifest, scenario, attempts, reports=reports)
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
         records = list(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else []
         ledger = list(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RebuildError(str(exc)) from None
-    try:
-        prices = load_price_book(scenario.prices)
-    except ValueError as exc:
-        raise RebuildError(f"{paths.manifest} scenario.prices: {exc}") from None
     summary = summarize(
-        SummaryInputs(
-            run_id=str(manifest.get("run_id", paths.root.name)),
-            duration_s=scenario.duration,
-            plan=plan,
-            records=records,
-            ledger=ledger,
-            prices=prices,
-            slo=scenario.slo,
-            client_cpu_s=manifest.get("client_cpu_s"),
-            wall_s=manifest.get("wall_s"),
-            ledger_url=manifest.get("ledger_url"),
-            ledger_origin=str(
-                manifest.get("ledger_origin")
-                or ("embedded" if manifest.get("embedded_mock") else "unknown")
-            ),
-            pool_waits=pool.get("attempts_waited_for_pool"),
-            max_connections=pool.get("max_connections"),
-            tokenizer=str(manifest.get("tokenizer") or "mock"),
-            concurrency=scenario.arrival.concurrency,
-        )
+        _inputs(paths, manifest, scenario, plan=plan, records=records, ledger=ledger)
     )
-    # Facts about how the run went (not reasons to distrust its figures): "notes".
-    notes: list[str] = summary.setdefault("notes", [])
-    if manifest.get("interrupted"):
-        notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
-    if "finished_at" not in manifest:
-        notes.append("the run did not finish (killed?): figures cover the records written")
-    wanted = scenario.arrival.requests
-    if wanted is not None and len(plan) < wanted:
-        notes.append(
-            f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
-            "the duration or the trace ended first"
-        )
-    for key in ("store_error", "ledger_error", "ledger_note", "pool_warning"):
-        if manifest.get(key):
-            notes.append(str(manifest[key]))
+    _run_notes(summary, manifest, scenario, len(plan))
     profile = manifest.get("fault_profile")
     if isinstance(profile, dict):
         windows = windows_from_profile(profile)
@@ -184,7 +236,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
                 json.dumps(document, indent=2) + "\n", encoding="utf-8"
             )
         except ValueError as exc:
-            notes.append(f"no cost projection: {exc}")
+            summary["notes"].append(f"no cost projection: {exc}")
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if reports:
         from harness.report import write_reports

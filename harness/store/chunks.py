@@ -133,12 +133,16 @@ def _jsonl_tail(path: Path, start: int, rows: int) -> Iterator[list[AttemptRecor
         yield batch
 
 
-def record_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
-    """Every attempt record of a run as Arrow batches: the chunks, then the JSONL tail."""
-    start = 0
-    for chunk in chunk_files(chunk_dir(records_path)):
-        table = pq.read_table(chunk)
-        start = max(start, jsonl_end_of(chunk))
-        yield from table.to_batches()
+def tail_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
+    """The records of ``records.jsonl`` after the last chunk's offset, as Arrow batches."""
+    chunks = chunk_files(chunk_dir(records_path))
+    start = max((jsonl_end_of(chunk) for chunk in chunks), default=0)
     for records in _jsonl_tail(records_path, start, rows):
         yield to_batch(records)
+
+
+def record_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
+    """Every attempt record of a run as Arrow batches: the chunks, then the JSONL tail."""
+    for chunk in chunk_files(chunk_dir(records_path)):
+        yield from pq.read_table(chunk).to_batches()
+    yield from tail_batches(records_path, rows)
