@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 from pydantic import ValidationError
 
@@ -30,9 +31,9 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
-from harness.store.query import count_attempts
+from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
-from harness.store.summary import summarize_files
+from harness.store.summary import summarize_database
 from workloads.scenario import Scenario, describe_scenario_error
 
 
@@ -44,7 +45,7 @@ class RebuildError(ValueError):
 #: memory (``harness.store.summary``) instead of in memory (about 20 KB an attempt).
 STREAMED_ABOVE_ATTEMPTS = 100_000
 #: How many attempts the charts of such a run are drawn from (a systematic sample).
-CHART_SAMPLE_ATTEMPTS = 100_000
+CHART_SAMPLE_ATTEMPTS = 20_000
 
 #: Seed of the projection's bootstrap, so a run always projects the same interval.
 PROJECTION_SEED = 0x9A0
@@ -174,15 +175,16 @@ def _rebuild_large(
     """``rebuild_run`` for a run too large to hold in memory (see ``harness.store.summary``);
     the report's charts are drawn from a systematic sample of its attempts."""
     inputs = _inputs(paths, manifest, scenario, plan=(), records=(), ledger=None)
-    try:
-        summary = summarize_files(paths, inputs, attempts)
-    except (RecordFileError, OSError) as exc:
-        raise RebuildError(str(exc)) from None
-    _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
     every = -(-attempts // CHART_SAMPLE_ATTEMPTS)
-    sample = sample_records(paths.records, every)
+    try:
+        with run_database(paths) as con:
+            summary = summarize_database(con, inputs, attempts)
+            sample = sample_records(con, every)
+    except (RecordFileError, OSError, duckdb.Error) as exc:
+        raise RebuildError(f"{paths.root}: cannot summarise its records ({exc})") from None
+    _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
     summary["notes"].append(
-        f"the report's charts are drawn from one attempt in every {every} "
+        f"the report's charts are drawn from about one attempt in every {every} "
         f"({len(sample):,} of {attempts:,}); counts in them are of that sample"
     )
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -102,11 +102,18 @@ class RecordAppender:
             return False
         return True
 
+    def settle(self) -> None:
+        """Wait until every chunk handed to the background writer is on disk."""
+        try:
+            self._chunks.settle()
+        except OSError as exc:
+            self.failure = self.failure or _describe(exc, self._path)
+
     def close(self) -> None:
         """Write the last chunk and close the JSONL file (a failed chunk stays in the JSONL)."""
         try:
-            if self.failure is None:
-                self._chunks.flush()
+            # After a failure nothing new is written; chunks already handed over finish.
+            self._chunks.close(flush=self.failure is None)
         except OSError as exc:
             self.failure = _describe(exc, self._path)
         finally:

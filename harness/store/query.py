@@ -69,10 +69,10 @@ def count_attempts(paths: RunPaths) -> int:
     return rows
 
 
-def _tail_files(paths: RunPaths, folder: Path) -> list[Path]:
+def _tail_files(paths: RunPaths, folder: Path, chunks: list[Path]) -> list[Path]:
     """The records after the last chunk (a killed run's last seconds), as temporary chunks."""
     written: list[Path] = []
-    for number, batch in enumerate(tail_batches(paths.records)):
+    for number, batch in enumerate(tail_batches(paths.records, chunks=chunks)):
         path = folder / f"tail-{number:05d}.parquet"
         pq.write_table(pa.Table.from_batches([batch]), path)
         written.append(path)
@@ -83,7 +83,8 @@ def _tail_files(paths: RunPaths, folder: Path) -> list[Path]:
 def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with the views of the module docstring over ``paths``."""
     with tempfile.TemporaryDirectory(prefix="tokenstorm-query-") as folder:
-        files = [*chunk_files(chunk_dir(paths.records)), *_tail_files(paths, Path(folder))]
+        chunks = chunk_files(chunk_dir(paths.records))
+        files = [*chunks, *_tail_files(paths, Path(folder), chunks)]
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": folder})
         try:
             con.execute("SET preserve_insertion_order = true")

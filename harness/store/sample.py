@@ -1,26 +1,17 @@
-"""A systematic sample of a run's attempt records: every ``every``-th record, in file order,
-read chunk by chunk (for charts of runs too large to draw whole)."""
+"""A sample of a run's attempt records for charts of runs too large to draw whole: about one
+attempt in ``every``, chosen by a hash of request id and attempt (so the same run always gives
+the same sample), read by DuckDB in parallel, in file order."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pyarrow as pa
+import duckdb
 
 from harness.contract.records import AttemptRecord
-from harness.store.chunks import record_batches
 from harness.store.schema import from_batch
 
 
-def sample_records(records_path: Path, every: int) -> list[AttemptRecord]:
-    """Records number 0, ``every``, 2 * ``every``, ... of the run."""
-    step = max(every, 1)
-    sample: list[AttemptRecord] = []
-    seen = 0
-    for batch in record_batches(records_path):
-        first = (-seen) % step
-        if first < batch.num_rows:
-            picked = batch.take(pa.array(range(first, batch.num_rows, step)))
-            sample.extend(from_batch(picked))
-        seen += batch.num_rows
-    return sample
+def sample_records(con: duckdb.DuckDBPyConnection, every: int) -> list[AttemptRecord]:
+    """About one record in ``every`` of the ``att_raw`` view of ``harness.store.query``."""
+    step = max(int(every), 1)
+    table = con.sql(f"SELECT * FROM att_raw WHERE hash(request_id, attempt) % {step} = 0")
+    return from_batch(table.to_arrow_table())

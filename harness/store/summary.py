@@ -53,13 +53,12 @@ SELECT request_id,
   arg_max(outcome, attempt) AS last_outcome,
   arg_min(scheduled_s, attempt) AS first_scheduled_s,
   arg_max({'outcome': outcome, 'first_token_s': first_token_s, 'done_s': done_s,
-           'tpot_s': tpot_s}, attempt) FILTER (WHERE sent) AS final,
-  min(seq) AS first_seen
-FROM (SELECT *, row_number() OVER () AS seq FROM att_t)
+           'tpot_s': tpot_s}, attempt) FILTER (WHERE sent) AS final
+FROM att_t
 GROUP BY request_id
 """
 _LOGICAL = """
-CREATE TEMP VIEW logical AS
+CREATE TEMP TABLE logical AS
 SELECT coalesce(p.request_id, r.request_id) AS request_id,
   p.request_id IS NOT NULL AS planned, p.offset_s,
   coalesce(r.was_sent, false) AS was_sent, r.request_id IS NULL AS unrecorded,
@@ -67,7 +66,7 @@ SELECT coalesce(p.request_id, r.request_id) AS request_id,
     AS outcome,
   r.final.done_s - r.first_scheduled_s AS with_retries_s,
   r.final.first_token_s - r.first_scheduled_s AS user_ttft_s,
-  r.final.tpot_s AS final_tpot_s, r.first_seen
+  r.final.tpot_s AS final_tpot_s
 FROM plan p FULL OUTER JOIN req r ON p.request_id = r.request_id
 """
 
@@ -114,8 +113,7 @@ def _requests(con: duckdb.DuckDBPyConnection, inputs: SummaryInputs) -> dict[str
         con, "SELECT count(*) FROM logical WHERE was_sent AND outcome = 'cancelled'"
     )
     with_retries = con.execute(
-        "SELECT with_retries_s AS v FROM logical WHERE was_sent AND with_retries_s IS NOT NULL "
-        "ORDER BY planned DESC, first_seen"
+        "SELECT with_retries_s AS v FROM logical WHERE was_sent AND with_retries_s IS NOT NULL"
     ).fetchnumpy()["v"]
     duration = inputs.duration_s
     return {
@@ -183,6 +181,14 @@ def _itl(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], float | None]:
 
 def summarize_files(paths: RunPaths, inputs: SummaryInputs, attempts: int) -> dict[str, Any]:
     """The summary.json object of the run in ``paths`` (scalars from ``inputs``)."""
+    with run_database(paths) as con:
+        return summarize_database(con, inputs, attempts)
+
+
+def summarize_database(
+    con: duckdb.DuckDBPyConnection, inputs: SummaryInputs, attempts: int
+) -> dict[str, Any]:
+    """``summarize_files`` on a connection of ``harness.store.query.run_database``."""
     notes: list[str] = []
     summary: dict[str, Any] = {
         "schema": SUMMARY_SCHEMA,
@@ -190,23 +196,22 @@ def summarize_files(paths: RunPaths, inputs: SummaryInputs, attempts: int) -> di
         "duration_s": inputs.duration_s,
         "concurrency": inputs.concurrency,
     }
-    with run_database(paths) as con:
-        requests = _requests(con, inputs)
-        slo_keys = ("goodput_rps", "slo_attainment", "slo", "latency_with_retries_ms", "in_flight")
-        summary.update({k: v for k, v in requests.items() if k not in slo_keys})
-        if inputs.concurrency is not None:
-            notes.append(CLOSED_LOOP_NOTE.format(n=inputs.concurrency))
-        summary.update(
-            ttft_ms=_stats_ms(con, "ttft_s", "ok"),
-            ttft_corrected_ms=_stats_ms(con, "ttft_corrected_s", "ok"),
-            tpot_ms=_stats_ms(con, "tpot_s", "ok"),
-            e2e_ms=_stats_ms(con, "e2e_s", "ok"),
-            e2e_corrected_ms=_stats_ms(con, "e2e_corrected_s", "ok"),
-            latency_with_retries_ms=requests["latency_with_retries_ms"],
-            schedule_lag_ms=_stats_ms(con, "schedule_lag_s", "sent"),
-        )
-        itl_ms, share = _itl(con)
-        tokens = _tokens(con, inputs.duration_s)
+    requests = _requests(con, inputs)
+    slo_keys = ("goodput_rps", "slo_attainment", "slo", "latency_with_retries_ms", "in_flight")
+    summary.update({k: v for k, v in requests.items() if k not in slo_keys})
+    if inputs.concurrency is not None:
+        notes.append(CLOSED_LOOP_NOTE.format(n=inputs.concurrency))
+    summary.update(
+        ttft_ms=_stats_ms(con, "ttft_s", "ok"),
+        ttft_corrected_ms=_stats_ms(con, "ttft_corrected_s", "ok"),
+        tpot_ms=_stats_ms(con, "tpot_s", "ok"),
+        e2e_ms=_stats_ms(con, "e2e_s", "ok"),
+        e2e_corrected_ms=_stats_ms(con, "e2e_corrected_s", "ok"),
+        latency_with_retries_ms=requests["latency_with_retries_ms"],
+        schedule_lag_ms=_stats_ms(con, "schedule_lag_s", "sent"),
+    )
+    itl_ms, share = _itl(con)
+    tokens = _tokens(con, inputs.duration_s)
     cpu_share = (
         None
         if inputs.client_cpu_s is None or inputs.wall_s is None

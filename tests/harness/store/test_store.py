@@ -72,6 +72,7 @@ def test_chunks_and_jsonl_tail_give_every_record_once(tmp_path: Path) -> None:
         clock[0] += 1.0
         assert appender.append(record)
     # 8 records went into two chunks; 3 are in the JSONL alone until close
+    appender.settle()
     assert len(chunk_files(chunk_dir(path))) == 2
     assert [r for b in record_batches(path) for r in from_batch(b)] == records
     appender.close()
@@ -90,6 +91,7 @@ def test_a_chunk_is_also_written_when_its_records_age(tmp_path: Path) -> None:
     assert chunk_files(chunk_dir(path)) == []
     clock[0] = 5.0
     appender.append(_record(2, [10]))
+    appender.settle()
     assert len(chunk_files(chunk_dir(path))) == 1
     appender.close()
 
