@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 import harness
 from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
@@ -68,3 +72,14 @@ def test_export_of_a_directory_that_is_no_run_says_so(tmp_path: object) -> None:
     )
     assert result.returncode != 0
     assert "no manifest.json" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_readme_example_runs_on_a_run(small_run: RunResult) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    start = readme.index("```python\nimport harness\n") + len("```python\n")
+    code = readme[start : readme.index("```", start)]
+    code = code.replace('"results/RUN_ID"', repr(str(small_run.paths.root)))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    assert float(printed.getvalue()) == pytest.approx(small_run.summary["ttft_ms"]["p99"], rel=0.1)
