@@ -77,9 +77,8 @@ def main() -> None:
         rows = [("this", None)] + ([("baseline", args.baseline_root)] if baseline else [])
         for name, root in rows:
             elapsed_s, cpu_s, peak_mb, code = _report(run, root, args.dir)
-            print(
-                f"{attempts:>11,}  {name:<9} {elapsed_s:>8.1f} {cpu_s:>8.1f} {peak_mb:>12,.0f}  {code}"
-            )
+            figures = f"{elapsed_s:>8.1f} {cpu_s:>8.1f} {peak_mb:>12,.0f}"
+            print(f"{attempts:>11,}  {name:<9} {figures}  {code}")
         if not (args.keep or args.reuse):
             shutil.rmtree(run)
 
