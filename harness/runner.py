@@ -331,7 +331,9 @@ def execute(
                 manifest["scenario"] = scenario.model_dump(mode="json")
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
-        manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
+        manifest["interrupted"] = (
+            engine.stop_requested.is_set() and not aborted and appender.failure is None
+        )
         manifest["run_start_announced"] = any(announced)
         if appender.failure is not None:
             manifest["store_error"] = appender.failure

@@ -53,6 +53,7 @@ def test_a_disk_that_fills_mid_run_stops_the_run_and_keeps_its_records(
     assert "the disk is full" in manifest["store_error"]
     assert warnings == [manifest["store_error"]]
     assert manifest["store_error"] in result.summary["notes"]
+    assert not result.interrupted  # stopped by the disk, not by Ctrl-C
     written = list(read_jsonl(result.paths.records, AttemptRecord))
     assert 0 < len(written) < 80  # stopped long before the 80 planned requests
     assert [r for b in record_batches(result.paths.records) for r in from_batch(b)] == written
