@@ -46,15 +46,26 @@ _UPSTREAM_KEYS = (
     "unpriced_models",
 )
 
+# A request's attempts are numbered 1, 2, ... by the engine, so a request id without an
+# attempt other than 1 has one record: those (nearly all) need no grouping.
+_RETRIED = """
+CREATE TEMP TABLE retried AS SELECT DISTINCT request_id FROM att_t WHERE attempt <> 1
+"""
 _REQUESTS = """
 CREATE TEMP TABLE req AS
+SELECT request_id, sent AS was_sent, outcome AS last_outcome,
+  scheduled_s AS first_scheduled_s,
+  CASE WHEN sent THEN {'outcome': outcome, 'first_token_s': first_token_s, 'done_s': done_s,
+                       'tpot_s': tpot_s} END AS final
+FROM att_t ANTI JOIN retried USING (request_id)
+UNION ALL
 SELECT request_id,
   bool_or(sent) AS was_sent,
   arg_max(outcome, attempt) AS last_outcome,
   arg_min(scheduled_s, attempt) AS first_scheduled_s,
   arg_max({'outcome': outcome, 'first_token_s': first_token_s, 'done_s': done_s,
            'tpot_s': tpot_s}, attempt) FILTER (WHERE sent) AS final
-FROM att_t
+FROM att_t SEMI JOIN retried USING (request_id)
 GROUP BY request_id
 """
 _LOGICAL = """
@@ -92,6 +103,7 @@ def _ratio(numerator: float | None, denominator: float) -> float | None:
 
 
 def _requests(con: duckdb.DuckDBPyConnection, inputs: SummaryInputs) -> dict[str, Any]:
+    con.execute(_RETRIED)
     con.execute(_REQUESTS)
     con.execute(_LOGICAL)
     planned, sent, ok, unrecorded, steady = con.execute(
@@ -167,16 +179,30 @@ def _tokens(con: duckdb.DuckDBPyConnection, duration_s: float) -> dict[str, Any]
     }
 
 
+#: Gaps under this many microseconds are counted in an array indexed by the gap (``bincount``);
+#: the rare longer ones by ``unique``.
+_DENSE_GAP_US = 1 << 21
+
+
 def _itl(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], float | None]:
-    found = con.execute(
-        "SELECT g AS gap_us, count(*) AS n FROM "
-        "(SELECT unnest(token_gaps_us) AS g FROM att_t WHERE ok) GROUP BY g"
-    ).fetchnumpy()
-    gaps = np.asarray(found["gap_us"], dtype=np.float64)
-    counts = np.asarray(found["n"], dtype=np.int64)
-    total = int(counts.sum())
-    share = float(counts[gaps <= 0].sum()) / total if total else None
-    return stats_from_counts(gaps / 1e6, counts, scale=1000.0), share
+    """ITL's stats and same-read share from every gap of every successful stream, streamed
+    from DuckDB a batch at a time into counts of distinct microsecond gaps."""
+    dense = np.zeros(_DENSE_GAP_US, np.int64)
+    sparse: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+    reader = con.sql("SELECT token_gaps_us FROM att_t WHERE ok").to_arrow_reader(1 << 16)
+    for batch in reader:
+        gaps = batch.column(0).flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        inside = (gaps >= 0) & (gaps < _DENSE_GAP_US)
+        dense += np.bincount(gaps[inside], minlength=_DENSE_GAP_US)
+        if not inside.all():
+            sparse.append(np.unique(gaps[~inside], return_counts=True))
+    values = [np.flatnonzero(dense)] + [v for v, _ in sparse]
+    counts = [dense[values[0]]] + [c for _, c in sparse]
+    gap_us = np.concatenate(values).astype(np.float64)
+    count = np.concatenate(counts)
+    total = int(count.sum())
+    share = float(count[gap_us <= 0].sum()) / total if total else None
+    return stats_from_counts(gap_us / 1e6, count, scale=1000.0), share
 
 
 def summarize_files(paths: RunPaths, inputs: SummaryInputs, attempts: int) -> dict[str, Any]:
