@@ -20,7 +20,6 @@ from harness.capacity.from_run import costs_of_run
 from harness.capacity.replica import engine_figures, gpus_in_name
 from harness.contract.capacity import Projection
 from harness.contract.records import (
-    AttemptRecord,
     LedgerEntry,
     PlannedRequest,
     RecordFileError,
@@ -31,6 +30,7 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
+from harness.store.chunks import read_records
 from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
 from harness.store.summary import summarize_database
@@ -212,7 +212,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
         return _rebuild_large(paths, manifest, scenario, attempts, reports=reports)
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
-        records = list(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else []
+        records = read_records(paths.records) if paths.records.exists() else []
         ledger = list(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RebuildError(str(exc)) from None

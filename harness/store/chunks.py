@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.contract.records import AttemptRecord, RecordFileError, from_dict
-from harness.store.schema import RECORD_ARROW_SCHEMA, to_batch
+from harness.store.schema import RECORD_ARROW_SCHEMA, from_batch, to_batch
 
 #: A chunk is written when it holds this many records ...
 CHUNK_ROWS = 50_000
@@ -190,3 +190,8 @@ def record_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.Re
     for chunk in chunks:
         yield from pq.read_table(chunk).to_batches()
     yield from tail_batches(records_path, rows, chunks)
+
+
+def read_records(records_path: Path) -> list[AttemptRecord]:
+    """Every attempt record of a run, in memory: the chunks (no text to parse) and the tail."""
+    return [record for batch in record_batches(records_path) for record in from_batch(batch)]

@@ -13,7 +13,7 @@ column: it is the file's ``tokenstorm.schema`` metadata.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -62,27 +62,6 @@ RECORD_ARROW_SCHEMA = pa.schema(
 _PLAIN = tuple(name for name, _ in COLUMNS if name not in ("token_gaps_us", "tags"))
 
 
-def token_gaps_us(record: AttemptRecord) -> list[int]:
-    """Microsecond gaps between consecutive content events (empty without a second one)."""
-    if record.first_token_s is None or not record.token_times_s:
-        return []
-    previous = round(record.first_token_s * _US_PER_S)
-    gaps: list[int] = []
-    for time_s in record.token_times_s:
-        current = round(time_s * _US_PER_S)
-        gaps.append(current - previous)
-        previous = current
-    return gaps
-
-
-def token_times_from_gaps(first_token_s: float | None, gaps_us: Sequence[int]) -> tuple[float, ...]:
-    """The inverse of ``token_gaps_us``: run-clock times after the first content event."""
-    if first_token_s is None or not gaps_us:
-        return ()
-    start_us = round(first_token_s * _US_PER_S)
-    return tuple(round((start_us + total) / _US_PER_S, 6) for total in accumulate(gaps_us))
-
-
 def _gaps_column(records: Sequence[AttemptRecord]) -> pa.ListArray:
     """``token_gaps_us`` of every record at once, with numpy (no Python loop over tokens)."""
     times = [r.token_times_s if r.first_token_s is not None else () for r in records]
@@ -113,19 +92,38 @@ def to_batch(records: Sequence[AttemptRecord]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(ordered, schema=RECORD_ARROW_SCHEMA)
 
 
+def _times_column(first_token_s: list[float | None], gaps: pa.ListArray) -> list[tuple[float, ...]]:
+    """``token_times_s`` of every row at once: the inverse of ``_gaps_column``."""
+    offsets = gaps.offsets.to_numpy().astype(np.int64)
+    flat = gaps.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = np.diff(offsets)
+    firsts = np.array([f or 0.0 for f in first_token_s], np.float64)
+    start_us = np.rint(firsts * _US_PER_S).astype(np.int64)
+    running = np.cumsum(flat)
+    before = np.concatenate([[0], running])[offsets[:-1]]  # the sum of earlier rows' gaps
+    totals = running - np.repeat(before, lengths) + np.repeat(start_us, lengths)
+    times = (totals / _US_PER_S).tolist()
+    return [
+        tuple(times[offsets[row] : offsets[row + 1]]) if first is not None else ()
+        for row, first in enumerate(first_token_s)
+    ]
+
+
 def from_batch(batch: pa.RecordBatch | pa.Table) -> list[AttemptRecord]:
     """The records of a batch (or table) of ``RECORD_ARROW_SCHEMA``, in order."""
     columns = {name: batch.column(name).to_pylist() for name in _PLAIN}
-    gaps = batch.column("token_gaps_us").to_pylist()
+    gaps = batch.column("token_gaps_us")
+    if isinstance(gaps, pa.ChunkedArray):
+        gaps = gaps.combine_chunks()
+    times = _times_column(columns["first_token_s"], gaps)
     tags = batch.column("tags").to_pylist()
-    records: list[AttemptRecord] = []
-    for row in range(batch.num_rows):
-        fields = {name: values[row] for name, values in columns.items()}
-        records.append(
-            AttemptRecord(
-                **fields,
-                token_times_s=token_times_from_gaps(fields["first_token_s"], gaps[row] or ()),
-                tags=dict(tags[row] or ()),
-            )
+    names = list(columns)
+    rows = zip(*columns.values(), strict=True)
+    return [
+        AttemptRecord(
+            **dict(zip(names, values, strict=True)),
+            token_times_s=times[row],
+            tags=dict(tags[row] or ()),
         )
-    return records
+        for row, values in enumerate(rows)
+    ]
