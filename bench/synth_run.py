@@ -173,6 +173,6 @@ def synthesise(root: Path, attempts: int, *, rate: float = 1000.0, jsonl: bool =
             if jsonl:
                 for record in from_batch(batch):
                     records.write(to_json_line(record))
-            write_chunk(chunks, number, batch, records.tell() if jsonl else 0)
+            write_chunk(chunks, number, [batch], records.tell() if jsonl else 0)
             written += batch.num_rows
     return written

@@ -29,6 +29,7 @@ CHUNK_AGE_S = 60.0
 #: Parquet compression of the chunks (chosen by bench/records_format.py).
 COMPRESSION = "zstd"
 _OFFSET_KEY = b"tokenstorm.jsonl_end"
+_SLICE_ROWS = 2048
 
 
 def chunk_dir(records_path: Path) -> Path:
@@ -47,8 +48,9 @@ class ChunkWriter:
     """Buffers records and writes them as a Parquet chunk every ``max_rows`` records or
     ``max_age_s`` seconds of ``clock_s`` (checked when a record comes).
 
-    The caller's thread only turns the buffer into Arrow columns (vectorised, about 1 us a
-    record); compressing and writing the file happens on one background thread, in order.
+    The caller's thread only appends to a list: turning a chunk into Arrow columns,
+    compressing and writing it happen on one background thread, chunk after chunk, so the
+    event loop is held for at most a thread switch interval (5 ms) at a time.
     After a failed write no later chunk is written (its offset would hide the failed chunk's
     records from the JSONL tail), and the error is raised by the next ``add``, ``flush`` or
     ``close``.
@@ -92,17 +94,21 @@ class ChunkWriter:
         self._raise_failed()
         if not self._buffer:
             return
-        batch = to_batch(self._buffer)
-        number, end = self._written, self._jsonl_end
+        records, number, end = self._buffer, self._written, self._jsonl_end
         self._written += 1
-        self._buffer = []
-        self._pending.append(self._writer.submit(self._write, number, batch, end))
+        self._buffer = []  # the writer owns ``records`` now (frozen records, read only)
+        self._pending.append(self._writer.submit(self._write, number, records, end))
 
-    def _write(self, number: int, batch: pa.RecordBatch, jsonl_end: int) -> None:
+    def _write(self, number: int, records: list[AttemptRecord], jsonl_end: int) -> None:
         if self._error is not None:
             return
         try:
-            write_chunk(self._directory, number, batch, jsonl_end)
+            # Slices keep each call into Arrow or numpy (which holds the GIL) short, so the
+            # event loop's thread gets the interpreter back within milliseconds.
+            batches = [
+                to_batch(records[i : i + _SLICE_ROWS]) for i in range(0, len(records), _SLICE_ROWS)
+            ]
+            write_chunk(self._directory, number, batches, jsonl_end)
         except OSError as exc:
             self._error = exc
 
@@ -127,10 +133,13 @@ class ChunkWriter:
             self._writer.shutdown(wait=True)
 
 
-def write_chunk(directory: Path, number: int, batch: pa.RecordBatch, jsonl_end: int) -> Path:
-    """Write ``batch`` as chunk ``number`` (whole or not at all); returns its path."""
+def write_chunk(
+    directory: Path, number: int, batches: list[pa.RecordBatch], jsonl_end: int
+) -> Path:
+    """Write ``batches`` as chunk ``number`` (whole or not at all); returns its path."""
     metadata = {**(RECORD_ARROW_SCHEMA.metadata or {}), _OFFSET_KEY: str(jsonl_end).encode()}
-    table = pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
+    table = pa.Table.from_batches(batches, schema=RECORD_ARROW_SCHEMA)
+    table = table.replace_schema_metadata(metadata)
     final = directory / f"part-{number:05d}.parquet"
     temporary = final.with_name(final.name + ".tmp")
     pq.write_table(table, temporary, compression=COMPRESSION)
