@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 from pydantic import ValidationError
 
@@ -19,7 +20,6 @@ from harness.capacity.from_run import costs_of_run
 from harness.capacity.replica import engine_figures, gpus_in_name
 from harness.contract.capacity import Projection
 from harness.contract.records import (
-    AttemptRecord,
     LedgerEntry,
     PlannedRequest,
     RecordFileError,
@@ -31,12 +31,22 @@ from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
 from harness.stats.soak import soak_of_records
+from harness.store.chunks import read_records, records_without_token_times
+from harness.store.query import count_attempts, run_database
+from harness.store.sample import sample_records
+from harness.store.summary import summarize_database
 from workloads.scenario import Scenario, describe_scenario_error
 
 
 class RebuildError(ValueError):
     """The run directory cannot be summarised; ``str()`` is one line naming the file."""
 
+
+#: Above this many attempt records a run is summarised from its files by DuckDB in bounded
+#: memory (``harness.store.summary``) instead of in memory (about 20 KB an attempt).
+STREAMED_ABOVE_ATTEMPTS = 100_000
+#: How many attempts the charts of such a run are drawn from (a systematic sample).
+CHART_SAMPLE_ATTEMPTS = 20_000
 
 #: Seed of the projection's bootstrap, so a run always projects the same interval.
 PROJECTION_SEED = 0x9A0
@@ -106,6 +116,93 @@ def _scenario(paths: RunPaths, manifest: dict[str, Any]) -> Scenario:
         raise RebuildError(describe_scenario_error(f"{paths.manifest} scenario", exc)) from None
 
 
+def _run_notes(
+    summary: dict[str, Any], manifest: dict[str, Any], scenario: Scenario, planned: int
+) -> None:
+    """Facts about how the run went (not reasons to distrust its figures): ``notes``."""
+    notes: list[str] = summary.setdefault("notes", [])
+    if manifest.get("interrupted"):
+        notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
+    if "finished_at" not in manifest:
+        notes.append("the run did not finish (killed?): figures cover the records written")
+    wanted = scenario.arrival.requests
+    if wanted is not None and planned < wanted:
+        notes.append(
+            f"the plan holds {planned} requests, fewer than [arrival] requests = {wanted}: "
+            "the duration or the trace ended first"
+        )
+    for key in ("store_error", "ledger_error", "ledger_note", "pool_warning"):
+        if manifest.get(key):
+            notes.append(str(manifest[key]))
+
+
+def _inputs(
+    paths: RunPaths, manifest: dict[str, Any], scenario: Scenario, **files: Any
+) -> SummaryInputs:
+    pool = manifest.get("pool")
+    pool = pool if isinstance(pool, dict) else {}
+    try:
+        prices = load_price_book(scenario.prices)
+    except ValueError as exc:
+        raise RebuildError(f"{paths.manifest} scenario.prices: {exc}") from None
+    return SummaryInputs(
+        run_id=str(manifest.get("run_id", paths.root.name)),
+        duration_s=scenario.duration,
+        prices=prices,
+        slo=scenario.slo,
+        client_cpu_s=manifest.get("client_cpu_s"),
+        wall_s=manifest.get("wall_s"),
+        ledger_url=manifest.get("ledger_url"),
+        ledger_origin=str(
+            manifest.get("ledger_origin")
+            or ("embedded" if manifest.get("embedded_mock") else "unknown")
+        ),
+        pool_waits=pool.get("attempts_waited_for_pool"),
+        max_connections=pool.get("max_connections"),
+        tokenizer=str(manifest.get("tokenizer") or "mock"),
+        concurrency=scenario.arrival.concurrency,
+        cache_similarity_threshold=scenario.target.cache_similarity_threshold,
+        **files,
+    )
+
+
+def _rebuild_large(
+    paths: RunPaths,
+    manifest: dict[str, Any],
+    scenario: Scenario,
+    attempts: int,
+    *,
+    reports: bool,
+) -> dict[str, Any]:
+    """``rebuild_run`` for a run too large to hold in memory (see ``harness.store.summary``);
+    the report's charts are drawn from a systematic sample of its attempts."""
+    inputs = _inputs(paths, manifest, scenario, plan=(), records=(), ledger=None)
+    every = -(-attempts // CHART_SAMPLE_ATTEMPTS)
+    try:
+        with run_database(paths) as con:
+            summary = summarize_database(con, inputs, attempts)
+            sample = sample_records(con, every)
+    except (RecordFileError, OSError, duckdb.Error) as exc:
+        raise RebuildError(f"{paths.root}: cannot summarise its records ({exc})") from None
+    _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
+    try:
+        summary["soak"] = soak_of_records(
+            records_without_token_times(paths.records), scenario.duration, inputs.prices
+        )
+    except (RecordFileError, OSError) as exc:
+        raise RebuildError(f"{paths.root}: cannot read its records ({exc})") from None
+    summary["notes"].append(
+        f"the report's charts are drawn from about one attempt in every {every} "
+        f"({len(sample):,} of {attempts:,}); counts in them are of that sample"
+    )
+    paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if reports:
+        from harness.report import write_reports
+
+        write_reports(paths.root, summary, sample, manifest)
+    return summary
+
+
 def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     """Summarise the run in ``paths`` into summary.json and, unless ``reports`` is false, write
     report.html and report.md (which import jinja2 and matplotlib); return the summary."""
@@ -118,56 +215,18 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise RebuildError(f"{paths.manifest}: not valid JSON ({exc})") from None
     scenario = _scenario(paths, manifest)
-    pool = manifest.get("pool")
-    pool = pool if isinstance(pool, dict) else {}
+    attempts = count_attempts(paths)
+    if attempts > STREAMED_ABOVE_ATTEMPTS:
+        return _rebuild_large(paths, manifest, scenario, attempts, reports=reports)
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
-        records = list(read_jsonl(paths.records, AttemptRecord)) if paths.records.exists() else []
+        records = read_records(paths.records) if paths.records.exists() else []
         ledger = list(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RebuildError(str(exc)) from None
-    try:
-        prices = load_price_book(scenario.prices)
-    except ValueError as exc:
-        raise RebuildError(f"{paths.manifest} scenario.prices: {exc}") from None
-    summary = summarize(
-        SummaryInputs(
-            run_id=str(manifest.get("run_id", paths.root.name)),
-            duration_s=scenario.duration,
-            plan=plan,
-            records=records,
-            ledger=ledger,
-            prices=prices,
-            slo=scenario.slo,
-            client_cpu_s=manifest.get("client_cpu_s"),
-            wall_s=manifest.get("wall_s"),
-            ledger_url=manifest.get("ledger_url"),
-            ledger_origin=str(
-                manifest.get("ledger_origin")
-                or ("embedded" if manifest.get("embedded_mock") else "unknown")
-            ),
-            pool_waits=pool.get("attempts_waited_for_pool"),
-            max_connections=pool.get("max_connections"),
-            tokenizer=str(manifest.get("tokenizer") or "mock"),
-            concurrency=scenario.arrival.concurrency,
-            cache_similarity_threshold=scenario.target.cache_similarity_threshold,
-        )
-    )
-    # Facts about how the run went (not reasons to distrust its figures): "notes".
-    notes: list[str] = summary.setdefault("notes", [])
-    if manifest.get("interrupted"):
-        notes.append("the run was stopped before its planned end (Ctrl-C or SIGTERM)")
-    if "finished_at" not in manifest:
-        notes.append("the run did not finish (killed?): figures cover the records written")
-    wanted = scenario.arrival.requests
-    if wanted is not None and len(plan) < wanted:
-        notes.append(
-            f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
-            "the duration or the trace ended first"
-        )
-    for key in ("ledger_error", "ledger_note", "pool_warning"):
-        if manifest.get(key):
-            notes.append(str(manifest[key]))
+    inputs = _inputs(paths, manifest, scenario, plan=plan, records=records, ledger=ledger)
+    summary = summarize(inputs)
+    _run_notes(summary, manifest, scenario, len(plan))
     profile = manifest.get("fault_profile")
     if isinstance(profile, dict):
         windows = windows_from_profile(profile)
@@ -175,7 +234,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             summary["fault_windows"] = window_figures(
                 records, windows, bool(manifest.get("run_start_announced"))
             )
-    summary["soak"] = soak_of_records(records, scenario.duration, prices)
+    summary["soak"] = soak_of_records(records, scenario.duration, inputs.prices)
     if scenario.projection is not None:
         ledger_lines = None if ledger is None else tuple(ledger)
         run = RunData(
@@ -187,7 +246,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
                 json.dumps(document, indent=2) + "\n", encoding="utf-8"
             )
         except ValueError as exc:
-            notes.append(f"no cost projection: {exc}")
+            summary["notes"].append(f"no cost projection: {exc}")
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if reports:
         from harness.report import write_reports

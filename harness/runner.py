@@ -27,22 +27,19 @@ from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
 from harness.client.tokenizer import TokenizerError, load_tokenizer
 from harness.contract.apis import OPENAI_EMBEDDINGS
-from harness.contract.records import (
-    AttemptRecord,
-    JsonlAppender,
-    PlannedRequest,
-    write_jsonl,
-)
+from harness.contract.records import AttemptRecord, PlannedRequest, write_jsonl
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
+    ABORT_GRACE_S,
     AbortCheck,
     RecordObserver,
     drive,
     event_loop_runner,
     freeze_heap,
 )
+from harness.store.appender import RecordAppender, StoreFullError, check_free_space
 from harness.upstream_files import (
     RunError,
     announce_start,
@@ -164,6 +161,17 @@ def _work(scenario: Scenario) -> _Work:
     )
 
 
+def _check_space(paths: RunPaths, plan: list[PlannedRequest]) -> None:
+    """Refuse, before sending, a run whose records the disk cannot hold (one line)."""
+    if not plan:
+        return
+    mean_tokens = sum(p.max_tokens for p in plan) / len(plan)
+    try:
+        check_free_space(paths.root, len(plan), mean_tokens)
+    except StoreFullError as exc:
+        raise RunError(str(exc)) from None
+
+
 def _plan_order(request: PlannedRequest) -> tuple[float, str, int]:
     return (request.offset_s, request.session_id, request.turn)
 
@@ -203,6 +211,7 @@ def execute(
     scenario = work.scenario
     if not work.closed_loop:
         write_jsonl(paths.plan, work.plan)
+    _check_space(paths, work.plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
         url, embedded = upstream.api_url, upstream.embedded
@@ -263,12 +272,14 @@ def execute(
             tag_prompt=scenario.target.tag_prompt,
             tokenizer=tokenizer,
         )
-        appender = JsonlAppender(paths.records)
+        appender = RecordAppender(paths.records, time.perf_counter)
         ended_s = [0.0]  # when the last attempt ended (an open-ended closed loop's phase)
         observe = abort_check.observe if isinstance(abort_check, RecordObserver) else None
 
         def sink(record: AttemptRecord) -> None:
-            appender.append(record)
+            if not appender.append(record):
+                # The disk refused a write: stop cleanly; what was written stays.
+                engine.request_stop(ABORT_GRACE_S)
             if record.done_s is not None and record.done_s > ended_s[0]:
                 ended_s[0] = record.done_s
             if observe is not None:
@@ -332,8 +343,14 @@ def execute(
                 manifest["scenario"] = scenario.model_dump(mode="json")
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
-        manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
+        manifest["interrupted"] = (
+            engine.stop_requested.is_set() and not aborted and appender.failure is None
+        )
         manifest["run_start_announced"] = any(announced)
+        if appender.failure is not None:
+            manifest["store_error"] = appender.failure
+            if warn is not None:
+                warn(appender.failure)
         if aborted:
             manifest["aborted"] = aborted[0]
         manifest["finished_at"] = started_at(datetime.now(UTC))

@@ -24,8 +24,10 @@ from typing import Any
 
 from harness.metrics.percentiles import empty_stats, stats_ms
 
-#: Two content events closer than this were parsed from one read (records keep microseconds).
-SAME_READ_S = 1e-6
+#: Two content events closer than this were parsed from one read: records keep microseconds,
+#: so that is a gap of 0 us. (Half a microsecond, not one: subtracting two microsecond times
+#: gives a 1 us gap as 0.99999...e-6 or 1.00000...e-6 depending on the times' magnitude.)
+SAME_READ_S = 0.5e-6
 #: Above this share of same-read gaps, ITL no longer describes token-by-token delivery.
 MAX_SAME_READ_SHARE = 0.10
 
@@ -52,11 +54,16 @@ def same_read_share(gaps_s: Sequence[float]) -> float | None:
 def itl_figures(gaps_s: Sequence[float], client_behind: str | None) -> ItlFigures:
     """ITL from every gap of every successful stream, judged by the rule of the module
     docstring; ``client_behind`` says how the client fell behind (None when it kept up)."""
-    share = same_read_share(gaps_s)
+    return judge_itl(stats_ms(gaps_s), same_read_share(gaps_s), client_behind)
+
+
+def judge_itl(itl_ms: dict[str, Any], share: float | None, client_behind: str | None) -> ItlFigures:
+    """The rule of the module docstring applied to ITL's stats and its same-read share,
+    however they were computed (every gap in memory, or a run's gap counts)."""
     if share is None or share <= MAX_SAME_READ_SHARE:
-        return ItlFigures(stats_ms(gaps_s), share, None, None)
+        return ItlFigures(itl_ms, share, None, None)
     if client_behind is not None:
-        withheld = {**empty_stats(), "count": len(gaps_s)}
+        withheld = {**empty_stats(), "count": itl_ms["count"]}
         return ItlFigures(
             withheld,
             share,
@@ -66,7 +73,7 @@ def itl_figures(gaps_s: Sequence[float], client_behind: str | None) -> ItlFigure
             None,
         )
     return ItlFigures(
-        stats_ms(gaps_s),
+        itl_ms,
         share,
         None,
         f"{share:.0%} of inter-token gaps are 0 (several tokens in one read) although the "

@@ -74,8 +74,8 @@ def test_default_run_writes_every_file_and_a_consistent_summary(tmp_path: Path) 
     for record in sent:
         assert record.scheduled_s <= record.sent_s + 1e-6  # never sent early
     # the API key never reaches a file the run wrote
-    for path in run_dir.iterdir():
-        assert SECRET not in path.read_text(errors="replace"), path.name
+    for path in (p for p in run_dir.rglob("*") if p.is_file()):
+        assert SECRET.encode() not in path.read_bytes(), path.name
 
     rebuilt = subprocess.run(
         _command("report", str(run_dir)), capture_output=True, text=True, timeout=60, cwd=tmp_path

@@ -1,0 +1,125 @@
+"""A run's files as DuckDB views, queried out of core: attempts from the Parquet chunks (and
+the JSONL tail, written to temporary chunks first), the plan from ``plan.jsonl``.
+
+Views: ``att`` (one row per attempt record, in file order, with the per-attempt timings of
+``harness.metrics.latency`` as columns) and ``plan`` (request id, offset, model, tags; one
+row per distinct request id). DuckDB keeps under ``memory_limit`` and spills to
+``temp_dir`` beyond it, so a run of any size is summarised in bounded memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.run_dir import RunPaths
+from harness.store.chunks import chunk_dir, chunk_files, jsonl_end_of, tail_batches
+from harness.store.schema import RECORD_ARROW_SCHEMA
+
+#: DuckDB's own memory for a summary (it spills to disk beyond that).
+MEMORY_LIMIT = "600MB"
+
+# Per-attempt timings, exactly as harness.metrics.latency defines them (the equality is
+# tested against the in-memory summary). A time rebuilt from microsecond gaps is the
+# integer microsecond count divided by 1e6, the very float the engine wrote.
+_ATTEMPT_VIEW = """
+CREATE VIEW att AS
+SELECT *,
+  sent_s IS NOT NULL AS sent,
+  outcome = 'ok' AND sent_s IS NOT NULL AS ok,
+  first_token_s - sent_s AS ttft_s,
+  first_token_s - scheduled_s AS ttft_corrected_s,
+  done_s - sent_s AS e2e_s,
+  done_s - scheduled_s AS e2e_corrected_s,
+  sent_s - scheduled_s AS schedule_lag_s,
+  CASE WHEN first_token_s IS NULL THEN 0 ELSE 1 + len(token_gaps_us) END AS content_events,
+  CASE WHEN first_token_s IS NULL THEN NULL
+       WHEN len(token_gaps_us) = 0 THEN first_token_s
+       ELSE (round(first_token_s * 1e6)::BIGINT + list_sum(token_gaps_us)) / 1e6
+  END AS last_token_s
+FROM att_raw
+"""
+_TPOT_VIEW = """
+CREATE VIEW att_t AS
+SELECT *,
+  coalesce(completion_tokens, content_events) AS output_tokens,
+  CASE WHEN first_token_s IS NULL OR coalesce(completion_tokens, content_events) < 2 THEN NULL
+       ELSE (last_token_s - first_token_s) / (coalesce(completion_tokens, content_events) - 1)
+  END AS tpot_s
+FROM att
+"""
+
+
+def count_attempts(paths: RunPaths) -> int:
+    """Attempt records of a run: the chunks' row counts and the JSONL tail's lines."""
+    rows, start = 0, 0
+    for chunk in chunk_files(chunk_dir(paths.records)):
+        rows += pq.read_metadata(chunk).num_rows
+        start = max(start, jsonl_end_of(chunk))
+    if paths.records.exists():
+        with paths.records.open("rb") as handle:
+            handle.seek(start)
+            rows += sum(1 for line in handle if line.strip())
+    return rows
+
+
+def _tail_files(paths: RunPaths, folder: Path, chunks: list[Path]) -> list[Path]:
+    """The records after the last chunk (a killed run's last seconds), as temporary chunks."""
+    written: list[Path] = []
+    for number, batch in enumerate(tail_batches(paths.records, chunks=chunks)):
+        path = folder / f"tail-{number:05d}.parquet"
+        pq.write_table(pa.Table.from_batches([batch]), path)
+        written.append(path)
+    return written
+
+
+@contextmanager
+def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with the views of the module docstring over ``paths``."""
+    with tempfile.TemporaryDirectory(prefix="tokenstorm-query-") as folder:
+        chunks = chunk_files(chunk_dir(paths.records))
+        files = [*chunks, *_tail_files(paths, Path(folder), chunks)]
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": folder})
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            if files:
+                listed = ", ".join(f"'{_quoted(p)}'" for p in files)
+                con.execute(f"CREATE VIEW att_raw AS SELECT * FROM read_parquet([{listed}])")
+            else:
+                empty = RECORD_ARROW_SCHEMA.empty_table()
+                con.register("att_empty", empty)
+                con.execute("CREATE VIEW att_raw AS SELECT * FROM att_empty")
+            con.execute(_ATTEMPT_VIEW)
+            con.execute(_TPOT_VIEW)
+            _plan_view(con, paths.plan)
+            yield con
+        finally:
+            con.close()
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
+    if plan.exists() and plan.stat().st_size > 0:
+        source = (
+            f"read_json('{_quoted(plan)}', format = 'newline_delimited', columns = "
+            "{request_id: 'VARCHAR', offset_s: 'DOUBLE', model: 'VARCHAR', tags: 'JSON'})"
+        )
+    else:
+        source = (
+            "(SELECT NULL::VARCHAR AS request_id, NULL::DOUBLE AS offset_s, "
+            "NULL::VARCHAR AS model, NULL::JSON AS tags WHERE false)"
+        )
+    con.execute(
+        "CREATE VIEW plan AS SELECT request_id, arg_min(offset_s, rowid) AS offset_s, "
+        "arg_min(model, rowid) AS model, arg_min(tags, rowid) AS tags "
+        f"FROM (SELECT *, row_number() OVER () AS rowid FROM {source}) GROUP BY request_id"
+    )
