@@ -124,7 +124,7 @@ class SessionRunner:
             self._stats.dropped += len(rest)
         for request in rest:
             self._io.sink(
-                _unsent(
+                unsent_record(
                     request, outcome, why, request.offset_s if scheduled_s is None else scheduled_s
                 )
             )
@@ -183,7 +183,7 @@ class SessionRunner:
                 for m in request.messages
             ]
             if config.tag_prompt:
-                added = _tag(added, config.run_id, request.request_id)
+                added = tag_messages(added, config.run_id, request.request_id)
             if not request.resend_history:
                 history, history_tokens = [], 0  # the plan lists this turn's whole context
             messages = history + added
@@ -230,7 +230,9 @@ class SessionRunner:
             await asyncio.wait(waiting)
 
 
-def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
+def tag_messages(
+    messages: list[dict[str, str]], run_id: str, request_id: str
+) -> list[dict[str, str]]:
     """``messages`` (one turn's own) with ``[tokenstorm run=.. request=..]`` at the end of the
     last user message. At the end, because what comes before it (system prompt, shared prefix,
     documents, history) must stay byte-identical across requests for prefix caches to hit, and
@@ -246,7 +248,7 @@ def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[d
     return messages
 
 
-def _unsent(
+def unsent_record(
     request: PlannedRequest, outcome: Outcome, why: str, scheduled_s: float
 ) -> AttemptRecord:
     return AttemptRecord(

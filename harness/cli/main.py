@@ -16,7 +16,18 @@ from typing import Protocol
 from harness.cli.errors import EXIT_INTERRUPTED, UserError, fail
 
 #: The verbs, in the order ``--help`` lists them; each is a module of ``harness.cli``.
-VERBS = ("run", "mock", "plan", "report", "proxy", "gate", "compare", "project", "sweep")
+VERBS = (
+    "run",
+    "mock",
+    "plan",
+    "report",
+    "proxy",
+    "gate",
+    "compare",
+    "project",
+    "sweep",
+    "worker",
+)
 
 
 class _Verb(Protocol):

@@ -1,0 +1,85 @@
+"""What master and workers share: how Locust is brought up (without gevent's monkey patching:
+the master lives in the run's own process, beside the embedded mock's thread, and nothing of
+ours needs patched sockets), how a shard travels (plan lines and their hash), the live
+counters a worker reports, and this tokenstorm's version."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from importlib import metadata
+from typing import Any
+
+import orjson
+
+from harness.contract.records import PlannedRequest, from_dict, to_json_line
+from harness.engine_config import LiveStats
+
+#: A worker stops when the master has sent no heartbeat for this long.
+MASTER_SILENT_S = 30.0
+_COUNTERS = (
+    "sent",
+    "ok",
+    "failed_attempts",
+    "in_flight",
+    "requests_done",
+    "requests_failed",
+    "dropped",
+)
+
+
+def version() -> str:
+    try:
+        return metadata.version("tokenstorm")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return "unknown"
+
+
+def _environment() -> Any:
+    os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
+    from locust import User
+    from locust.env import Environment
+
+    class ShardUser(User):
+        """Never spawned: a worker's sessions are greenlets of its engine (open loop)."""
+
+        abstract = False
+
+    return Environment(user_classes=[ShardUser])
+
+
+def locust_master(bind_host: str, bind_port: int) -> tuple[Any, Any]:
+    env = _environment()
+    return env, env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
+
+
+def locust_worker(master_host: str, master_port: int) -> tuple[Any, Any]:
+    env = _environment()
+    return env, env.create_worker_runner(master_host, master_port)
+
+
+def encode_plan(plan: list[PlannedRequest]) -> bytes:
+    return b"".join(to_json_line(r) for r in plan)
+
+
+def decode_plan(lines: bytes) -> list[PlannedRequest]:
+    return [from_dict(PlannedRequest, orjson.loads(line)) for line in lines.splitlines() if line]
+
+
+def plan_hash(plan: list[PlannedRequest]) -> str:
+    """The hash of a plan's lines as this tokenstorm writes them."""
+    return hashlib.sha256(encode_plan(plan)).hexdigest()[:16]
+
+
+def stats_json(stats: LiveStats) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(stats, name) for name in _COUNTERS}
+    out["last_ttft_s"] = stats.last_ttft_s
+    return out
+
+
+def add_stats(total: LiveStats, parts: list[dict[str, Any]]) -> None:
+    """Set ``total`` to the sum of the workers' latest counters."""
+    for name in _COUNTERS:
+        setattr(total, name, sum(int(p.get(name, 0)) for p in parts))
+    ttfts = [p["last_ttft_s"] for p in parts if p.get("last_ttft_s") is not None]
+    total.last_ttft_s = ttfts[-1] if ttfts else None
