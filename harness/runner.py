@@ -294,6 +294,8 @@ def execute(
                     pool,
                     client,
                     abort_check,
+                    progress,
+                    (None if work.open_ended else scenario.duration, work.planned),
                 )
             finally:
                 appender.close()

@@ -5,6 +5,7 @@ CPU) out. Everything before (plan, mock, manifest) and after (ledger, summary, r
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from harness.client.pool import PoolPlan
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
 from harness.locust.run import LocustOptions, run_locust
+from harness.progress import status_line
 from harness.run_loop import AbortCheck
 from harness.upstream_files import RunError
 
@@ -22,6 +24,23 @@ FIGURES_NOTE = (
     "figures come from tokenstorm's attempt records; Locust's web UI and statistics "
     "(response times rounded into buckets) are a live view only"
 )
+
+
+def _show(duration_s: float | None, planned: int | None) -> Callable[[LiveStats, float], None]:
+    """The progress line (``harness.progress``) on stderr, from the master's summed counters."""
+    interactive = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(stats: LiveStats, clock_s: float) -> None:
+        line = status_line(stats, clock_s, duration_s, planned)
+        if interactive:
+            sys.stderr.write("\r\x1b[2K" + line)
+        elif clock_s - last[0] >= 5.0:
+            last[0] = clock_s
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def send_on_locust(
@@ -34,6 +53,8 @@ def send_on_locust(
     pool: PoolPlan,
     client: HttpClient,
     abort_check: AbortCheck | None,
+    progress: bool,
+    phase: tuple[float | None, int | None],
 ) -> list[dict[str, Any]]:
     """Send ``plan`` on Locust workers, fill ``manifest``; return abort reasons (if any)."""
     settings = {

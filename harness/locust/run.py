@@ -63,6 +63,7 @@ def run_locust(
     options: LocustOptions,
     abort_check: Callable[[LiveStats, float], dict[str, Any] | None] | None = None,
     aborted: list[dict[str, Any]] | None = None,
+    progress: Callable[[LiveStats, float], None] | None = None,
 ) -> LocustRun:
     """Send ``plan`` on Locust workers; see the module docstring. ``TimeoutError`` when the
     workers did not come (nothing was sent then)."""
@@ -81,7 +82,8 @@ def run_locust(
             "--master",
             f"{options.bind_host}:{port}",
         ]
-        procs = [subprocess.Popen(command) for _ in range(options.workers)]
+        # Their own session: a terminal's Ctrl-C reaches the master only, which stops them.
+        procs = [subprocess.Popen(command, start_new_session=True) for _ in range(options.workers)]
     by_host: dict[str, subprocess.Popen[bytes]] = {}
     interrupts: list[float] = []
     restore = install_interrupt(lambda: interrupts.append(time.perf_counter()))
@@ -102,9 +104,13 @@ def run_locust(
         hard_end_s = settings["duration_s"] + settings["drain_s"] + STOP_WAIT_EXTRA_S
         stop_at_s: float | None = None
         next_check_s = ABORT_EVERY_S
+        next_show_s = 0.5
         while not master.finished():
             gevent.sleep(0.05)
             clock_s = time.perf_counter() - start_s
+            if progress is not None and clock_s >= next_show_s:
+                next_show_s = clock_s + 0.5
+                progress(stats, clock_s)
             if interrupts and not master.stop_sent:
                 master.stop_all(STOP_GRACE_S)
                 stop_at_s = clock_s + STOP_GRACE_S + 5.0

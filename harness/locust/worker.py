@@ -116,8 +116,13 @@ class _Worker:
             self.send("ts_records", {"lines": lines, "stats": protocol.stats_json(self._stats)})
 
     def _flusher(self) -> None:
+        quiet_s = 0.0
         while True:
             gevent.sleep(_FLUSH_EVERY_S)
+            quiet_s = 0.0 if self._buffer else quiet_s + _FLUSH_EVERY_S
+            if quiet_s >= 1.0:  # nothing to send for a second: the live counters still go
+                quiet_s = 0.0
+                self.send("ts_records", {"lines": b"", "stats": protocol.stats_json(self._stats)})
             self._flush()
 
     def _run(self, start_s: float) -> None:

@@ -1,0 +1,141 @@
+"""The Locust engine as separate processes on loopback: a master waiting for K ``tokenstorm
+worker`` processes, a master whose workers never come (it exits saying so, sending nothing),
+a worker of another version (refused in one line), and Ctrl-C on the master (every worker
+stops, the report is still written)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+
+from harness.contract.records import AttemptRecord, PlannedRequest
+from harness.engine_config import LiveStats
+from harness.locust.master import Master
+
+TOKENSTORM = [sys.executable, "-m", "harness.cli.main"]
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run(out: Path, run_id: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *TOKENSTORM,
+            "run",
+            "--out",
+            str(out),
+            "--run-id",
+            run_id,
+            "--no-progress",
+            "--engine",
+            "locust",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _ids(path: Path, kind: type[PlannedRequest] | type[AttemptRecord]) -> set[str]:
+    return {json.loads(line)["request_id"] for line in path.read_text().splitlines()}
+
+
+@pytest.mark.slow
+def test_a_master_starts_when_k_workers_are_in(tmp_path: Path) -> None:
+    port = _port()
+    master = _run(
+        tmp_path,
+        "k2",
+        "--duration",
+        "3s",
+        "--no-report",
+        "--expect-workers",
+        "2",
+        "--master-bind",
+        f"127.0.0.1:{port}",
+    )
+    time.sleep(1.0)
+    workers = [
+        subprocess.Popen([*TOKENSTORM, "worker", "--master", f"127.0.0.1:{port}", "--wait", "60"])
+        for _ in range(2)
+    ]
+    _out, err = master.communicate(timeout=90)
+    assert master.returncode == 0, err[-2000:]
+    for worker in workers:
+        assert worker.wait(timeout=20) == 0
+    run = tmp_path / "k2"
+    assert _ids(run / "records.jsonl", AttemptRecord) == _ids(run / "plan.jsonl", PlannedRequest)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [w["index"] for w in manifest["locust"]["workers"]] == [0, 1]
+    assert all(w["host"] and w["clock_offset_s"] is not None for w in manifest["locust"]["workers"])
+
+
+def test_a_master_whose_workers_never_come_sends_nothing(tmp_path: Path) -> None:
+    master = _run(
+        tmp_path,
+        "none",
+        "--duration",
+        "3s",
+        "--expect-workers",
+        "1",
+        "--master-bind",
+        f"127.0.0.1:{_port()}",
+        "--join-timeout",
+        "1.5",
+    )
+    _out, err = master.communicate(timeout=60)
+    assert master.returncode not in (0, None)
+    assert "0 of 1 workers joined within 1.5 s" in err and "nothing was sent" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "none" / "records.jsonl").read_text() == ""
+
+
+def test_a_worker_of_another_version_is_refused_in_one_line() -> None:
+    master = Master(1, "127.0.0.1", _port(), lambda record: None, LiveStats())
+    sent: list[tuple[str, dict[str, str], str]] = []
+    master._send = lambda kind, data, client_id: sent.append((kind, data, client_id))  # type: ignore[method-assign]
+    try:
+        master._on_hello(None, SimpleNamespace(data={"version": "0.0.0", "host": "h"}, node_id="w"))
+    finally:
+        master.quit()
+    assert not master.nodes
+    ((kind, data, client_id),) = sent
+    assert kind == "ts_refuse" and client_id == "w"
+    assert "0.0.0 on the worker" in data["why"] and "\n" not in data["why"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_master_stops_every_worker_and_writes_the_report(tmp_path: Path) -> None:
+    master = _run(tmp_path, "stop", "--duration", "30s", "--workers", "2")
+    records = tmp_path / "stop" / "records.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (records.exists() and records.stat().st_size):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    workers = [p for p in psutil.Process(master.pid).children() if "worker" in p.cmdline()]
+    assert len(workers) == 2
+    stopped_at = time.monotonic()
+    master.send_signal(signal.SIGINT)
+    _out, err = master.communicate(timeout=60)
+    assert master.returncode == 130, err[-2000:]
+    assert time.monotonic() - stopped_at < 30
+    run = tmp_path / "stop"
+    assert (run / "report.html").exists() and (run / "summary.json").exists()
+    assert _ids(records, AttemptRecord) == _ids(run / "plan.jsonl", PlannedRequest)
+    outcomes = {json.loads(line)["outcome"] for line in records.read_text().splitlines()}
+    assert "cancelled" in outcomes and "dropped" not in outcomes  # stopped, not lost
+    assert not any(worker.is_running() for worker in workers)  # the master reaped them
