@@ -67,6 +67,7 @@ def send_on_locust(
         "retry": config.retry.model_dump(mode="json"),
         "tag_prompt": config.tag_prompt,
         "max_connections": pool.max_connections,
+        "ui": options.ui_port is not None,
     }
     aborted: list[dict[str, Any]] = []
     cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
@@ -83,6 +84,7 @@ def send_on_locust(
         "lost_workers": lost,
         "master_cpu_s": round(time.process_time() - cpu_start_s, 3),
         "figures": FIGURES_NOTE,
+        "ui_port": options.ui_port,
     }
     if lost:
         manifest["invalid_reason"] = "; ".join(lost)

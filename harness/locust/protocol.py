@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -38,6 +40,7 @@ def version() -> str:
 def _environment() -> Any:
     os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
     from locust import User
+    from locust.argument_parser import get_parser
     from locust.env import Environment
 
     class ShardUser(User):
@@ -45,7 +48,25 @@ def _environment() -> Any:
 
         abstract = False
 
-    return Environment(user_classes=[ShardUser])
+    env = Environment(user_classes=[ShardUser])
+    parser = get_parser()
+    env.parsed_options = parser.parse_args(args=["--headless"])
+    return env
+
+
+def serve_ui(env: Any, port: int) -> Callable[[], None]:
+    """Serve Locust's web UI on loopback; returns what stops it. Locust's page builder reads
+    ``sys.argv`` as its own command line, so while the UI serves, that reads as bare."""
+
+    saved = sys.argv
+    sys.argv = saved[:1]
+    ui = env.create_web_ui(host="127.0.0.1", port=port)
+
+    def stop() -> None:
+        ui.stop()
+        sys.argv = saved
+
+    return stop
 
 
 def locust_master(bind_host: str, bind_port: int) -> tuple[Any, Any]:

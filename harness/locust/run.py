@@ -20,6 +20,7 @@ import gevent
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import LiveStats
 from harness.locust.master import LocustRun, Master, install_interrupt
+from harness.locust.protocol import serve_ui
 
 #: Between the start being fixed and the first send: time for it to reach every worker.
 START_LEAD_S = 1.0
@@ -70,8 +71,7 @@ def run_locust(
     expect = options.workers or options.expect_workers or 1
     port = options.bind_port or _free_port(options.bind_host)
     master = Master(expect, options.bind_host, port, sink, stats)
-    if options.ui_port is not None:
-        master.env.create_web_ui(host="127.0.0.1", port=options.ui_port)
+    stop_ui = None if options.ui_port is None else serve_ui(master.env, options.ui_port)
     procs: list[subprocess.Popen[bytes]] = []
     if options.workers is not None:
         command = [
@@ -139,6 +139,8 @@ def run_locust(
         master.stop_all(0.0)
         gevent.sleep(0.2)
         master.quit()
+        if stop_ui is not None:
+            stop_ui()
         for proc in procs:
             try:
                 proc.wait(timeout=10.0)

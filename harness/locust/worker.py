@@ -109,6 +109,33 @@ class _Worker:
     def _sink(self, record: AttemptRecord) -> None:
         self._buffer.append(to_json_line(record))
         self._records += 1
+        if self._settings.get("ui") and record.sent_s is not None and record.done_s is not None:
+            self._to_locust_stats(record)
+
+    def _to_locust_stats(self, record: AttemptRecord) -> None:
+        """Feed Locust's own statistics (the web UI's live view): each attempt's end to end
+        time, and its time to first token as a second row."""
+        fire = self.runner.environment.events.request.fire
+        failed = None if record.outcome == "ok" else RuntimeError(record.outcome)
+        name = record.model or "attempt"
+        assert record.sent_s is not None and record.done_s is not None
+        fire(
+            request_type=record.api or "POST",
+            name=f"{name} (E2E)",
+            response_time=(record.done_s - record.sent_s) * 1000.0,
+            response_length=record.completion_tokens or 0,
+            exception=failed,
+            context={},
+        )
+        if record.first_token_s is not None:
+            fire(
+                request_type=record.api or "POST",
+                name=f"{name} (TTFT)",
+                response_time=(record.first_token_s - record.sent_s) * 1000.0,
+                response_length=0,
+                exception=None,
+                context={},
+            )
 
     def _flush(self) -> None:
         if self._buffer:

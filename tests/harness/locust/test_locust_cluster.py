@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import psutil
 import pytest
 
@@ -139,3 +140,30 @@ def test_ctrl_c_on_the_master_stops_every_worker_and_writes_the_report(tmp_path:
     outcomes = {json.loads(line)["outcome"] for line in records.read_text().splitlines()}
     assert "cancelled" in outcomes and "dropped" not in outcomes  # stopped, not lost
     assert not any(worker.is_running() for worker in workers)  # the master reaped them
+
+
+@pytest.mark.slow
+def test_ui_serves_locusts_live_view_and_the_report_says_where_figures_come_from(
+    tmp_path: Path,
+) -> None:
+    port = _port()
+    master = _run(tmp_path, "ui", "--duration", "6s", "--workers", "1", "--ui", str(port))
+    seen: dict[str, object] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and master.poll() is None:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/stats/requests", timeout=2)
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.3)
+            continue
+        names = {row["name"] for row in body["stats"]}
+        if body["total_rps"] > 0 and any(name.endswith("(TTFT)") for name in names):
+            seen = body
+            break
+        time.sleep(0.3)
+    _out, err = master.communicate(timeout=60)
+    assert master.returncode == 0, err[-2000:]
+    assert seen, "the UI never showed requests per second and TTFT"
+    report = (tmp_path / "ui" / "report.md").read_text()
+    assert "figures come from tokenstorm's attempt records" in report
