@@ -120,6 +120,10 @@ def _locust_options(args: argparse.Namespace) -> object:
             if getattr(args, flag, None) is not None:
                 raise UserError(f"--{flag.replace('_', '-')} needs --engine locust")
         return None
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:
+        raise UserError("--engine locust needs Locust: pip install -e '.[locust]'")
     from harness.cli.worker import master_address
     from harness.locust.run import LocustOptions, local_workers
 
