@@ -12,6 +12,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
+import numpy as np
 import orjson
 
 from harness.contract.records import PlannedRequest, from_dict, to_json_line
@@ -104,3 +105,11 @@ def add_stats(total: LiveStats, parts: list[dict[str, Any]]) -> None:
         setattr(total, name, sum(int(p.get(name, 0)) for p in parts))
     ttfts = [p["last_ttft_s"] for p in parts if p.get("last_ttft_s") is not None]
     total.last_ttft_s = ttfts[-1] if ttfts else None
+
+
+def lag_ms(lags_s: list[float]) -> dict[str, float] | None:
+    """One worker's schedule lag (sent minus intended), p50 and p99 in ms; None if none sent."""
+    if not lags_s:
+        return None
+    p50, p99 = np.percentile(np.asarray(lags_s) * 1000.0, [50, 99])
+    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}

@@ -159,6 +159,7 @@ def run_locust(
                 "requests": len(n.shard),
                 "records": n.records,
                 "cpu_s": None if n.done is None else round(float(n.done["cpu_s"]), 3),
+                "schedule_lag_ms": None if n.done is None else n.done.get("schedule_lag_ms"),
                 "lost": n.lost,
             }
             for n in nodes

@@ -50,6 +50,7 @@ class _Worker:
         self._shard: list[Any] = []
         self._buffer: list[bytes] = []
         self._records = 0
+        self._lags_s: list[float] = []
         self._stats = LiveStats()
 
     def send(self, kind: str, data: dict[str, Any]) -> None:
@@ -109,6 +110,8 @@ class _Worker:
     def _sink(self, record: AttemptRecord) -> None:
         self._buffer.append(to_json_line(record))
         self._records += 1
+        if record.sent_s is not None:
+            self._lags_s.append(record.sent_s - record.scheduled_s)
         if self._settings.get("ui") and record.sent_s is not None and record.done_s is not None:
             self._to_locust_stats(record)
 
@@ -200,6 +203,7 @@ class _Worker:
                 "ended_s": ended_s,
                 "stats": protocol.stats_json(self._stats),
                 "cpu_s": time.process_time() - cpu_start_s,
+                "schedule_lag_ms": protocol.lag_ms(self._lags_s),
                 "server": client.tokenstorm_server,
                 "pool_waits": client.pool_waits,
                 "peak_in_flight": client.peak_in_flight,

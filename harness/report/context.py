@@ -35,9 +35,14 @@ def engine_notes(manifest: Mapping[str, Any]) -> list[str]:
         return []
     workers = locust.get("workers") or []
     hosts = sorted({str(w.get("host")) for w in workers})
+    lags = ", ".join(
+        f"worker {w.get('index')} p99 {lag['p99']:.1f} ms"
+        for w in workers
+        if isinstance(lag := w.get("schedule_lag_ms"), Mapping)
+    )
     return [
         f"sent by the Locust engine on {len(workers)} workers ({', '.join(hosts)}); "
-        f"{locust.get('figures')}"
+        f"schedule lag {lags or 'not measured'}; {locust.get('figures')}"
     ]
 
 

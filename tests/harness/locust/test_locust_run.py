@@ -64,6 +64,7 @@ def test_the_demo_on_two_workers_matches_the_asyncio_engine(tmp_path: Path) -> N
     workers = manifest["locust"]["workers"]
     assert len(workers) == 2 and all(w["lost"] is None for w in workers)
     assert all(abs(w["clock_offset_s"]) < 0.05 for w in workers)  # one host: near zero
+    assert all(w["schedule_lag_ms"]["p99"] >= w["schedule_lag_ms"]["p50"] for w in workers)
     assert sum(w["requests"] for w in workers) == len(_planned(b))
     # Exactly once: one attempt-1 record per planned request, no request unplanned.
     for run in (a, b):
