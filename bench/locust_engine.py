@@ -10,9 +10,9 @@ here (constant latency: TTFT 20 ms, 32 tokens 10 ms apart, any model):
   and with 2 local workers, unpinned. On a 2-core machine the mock shares the cores with the
   workers; each worker's CPU per request and share of its core is printed so one can see
   whether the workers or the mock ran out.
-* ``sessions``: N concurrent agent sessions (long tool latency keeps them idle) on 2 workers;
-  the workers' resident memory (RSS) per 1,000 open sessions, from its rise over the idle
-  workers.
+* ``sessions``: N concurrent agent sessions (an 8 s tool latency keeps them idle) on 2
+  workers; the workers' resident memory (RSS) per 1,000 open sessions, from the rise of their
+  peak RSS over a run of N/50 sessions.
 
     .venv/bin/python bench/locust_engine.py [--parts cpu,rate,sessions] [--rate 100]
         [--rates 200,400,800,1200] [--duration 6] [--sessions 10000]
@@ -138,8 +138,6 @@ def part_rate(url: str, rates: list[float], duration_s: float, folder: Path) -> 
                 f"{workers:8d} {rate:9.0f} {sent / duration_s:8.1f} {lag or float('nan'):11.2f} "
                 f"{ok:7.1%} {cpu:>24} {share:>24}{'' if ok_all else '   <- not held'}"
             )
-            if not ok_all:
-                break
     ratio = held[2] / held[1] if held[1] else float("nan")
     print(
         f"  highest rate held: 1 worker {held[1]:.0f}/s, 2 workers {held[2]:.0f}/s "
@@ -147,46 +145,61 @@ def part_rate(url: str, rates: list[float], duration_s: float, folder: Path) -> 
     )
 
 
-def part_sessions(url: str, sessions: int, folder: Path) -> None:
+def _peak_rss(url: str, sessions: int, folder: Path) -> tuple[float, int]:
+    """The 2 workers' peak RSS summed, while ``sessions`` agent sessions are open."""
     rate = 1000.0
-    duration_s = sessions / rate
     agent = {
         "kind": "agent_loop",
         "system_prompt_tokens": 20,
         "task_tokens": 10,
         "turns": 3,
         "tool_output_tokens": 10,
-        "tool_latency": "60s",
+        "tool_latency": "8s",
         "max_tokens": 4,
     }
-    scenario = _scenario(url, rate, duration_s, agent).model_copy(update={"drain": 8.0})
-    samples: list[float] = []
-    idle: list[float] = []
+    # 3 turns 8 s apart: a session lives about 16 s, so all started in the first 10 s are
+    # open at once; [arrival] requests ends the plan, and later turns go on in the drain.
+    scenario = parse_scenario(
+        {
+            "name": "bench-sessions",
+            "seed": 1,
+            "duration": "600s",
+            "drain": "30s",
+            "target": {"url": url, "model": "m", "timeout": "30s", "stream": True},
+            "arrival": {"process": "constant", "rate": f"{rate}/s", "requests": 3 * sessions},
+            "workload": [agent],
+        }
+    )
+    peak = [0.0]
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.is_set():
-            workers = [p for p in psutil.Process().children() if "worker" in _cmd(p)]
+            workers = [p for p in psutil.Process().children() if "worker" in _cmd(p).split()]
             if len(workers) == 2:
-                rss = sum(_rss(p) for p in workers)
-                # The first reading is the workers just joined, before their shards.
-                (samples if idle else idle).append(rss)
+                peak[0] = max(peak[0], sum(_rss(p) for p in workers))
             time.sleep(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    summary, _manifest = _run(scenario, folder, "sessions", 2)
+    summary, _manifest = _run(scenario, folder, f"sessions-{sessions}", 2)
     stop.set()
     watcher.join()
-    base, peak = min(idle or [0.0]), max(samples or [0.0])
-    per_k = (peak - base) / (sessions / 1000.0)
+    return peak[0], summary["requests_sent"]
+
+
+def part_sessions(url: str, sessions: int, folder: Path) -> None:
+    few = max(100, sessions // 50)
+    base, _ = _peak_rss(url, few, folder)
+    peak, sent = _peak_rss(url, sessions, folder)
+    per_k = (peak - base) / ((sessions - few) / 1000.0)
     print(
-        f"sessions: {sessions} agent sessions started over {duration_s:g} s on 2 workers, "
-        f"tool latency 60 s keeps them open"
+        f"sessions: {sessions} agent sessions (3 turns, 8 s tool latency) started at 1000/s "
+        f"on 2 workers: all open at once after {sessions / 1000:g} s"
     )
     print(
-        f"  requests sent {summary['requests_sent']}, workers' RSS idle {base / 2**20:.0f} MiB, "
-        f"peak {peak / 2**20:.0f} MiB: {per_k / 2**20:.2f} MiB per 1,000 open sessions"
+        f"  requests sent {sent}; workers' peak RSS {peak / 2**20:.0f} MiB with {sessions}, "
+        f"{base / 2**20:.0f} MiB with {few}: {per_k / 2**20:.2f} MiB per 1,000 open sessions"
     )
 
 
