@@ -296,6 +296,7 @@ def execute(
                     abort_check,
                     progress,
                     (None if work.open_ended else scenario.duration, work.planned),
+                    upstream.ledger_url,
                 )
             finally:
                 appender.close()

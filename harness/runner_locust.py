@@ -17,7 +17,7 @@ from harness.engine_config import EngineConfig, LiveStats
 from harness.locust.run import LocustOptions, run_locust
 from harness.progress import status_line
 from harness.run_loop import AbortCheck
-from harness.upstream_files import RunError
+from harness.upstream_files import RunError, announce_start_now
 
 #: What the report says of Locust's own statistics.
 FIGURES_NOTE = (
@@ -55,6 +55,7 @@ def send_on_locust(
     abort_check: AbortCheck | None,
     progress: bool,
     phase: tuple[float | None, int | None],
+    ledger_url: str | None,
 ) -> list[dict[str, Any]]:
     """Send ``plan`` on Locust workers, fill ``manifest``; return abort reasons (if any)."""
     settings = {
@@ -72,7 +73,19 @@ def send_on_locust(
     aborted: list[dict[str, Any]] = []
     cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
     try:
-        outcome = run_locust(plan, settings, sink, LiveStats(), options, abort_check, aborted)
+        outcome = run_locust(
+            plan,
+            settings,
+            sink,
+            LiveStats(),
+            options,
+            abort_check,
+            aborted,
+            _show(*phase) if progress else None,
+            None
+            if ledger_url is None
+            else lambda clock_s: announce_start_now(ledger_url, config.run_id, clock_s),
+        )
     except TimeoutError as exc:
         raise RunError(f"--engine locust: {exc}") from None
     lost = outcome.lost
@@ -94,7 +107,7 @@ def send_on_locust(
     manifest["client_cpu_s_all_workers"] = round(worker_cpu_s, 3)
     manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
     manifest["interrupted"] = outcome.interrupted and not aborted
-    manifest["run_start_announced"] = False
+    manifest["run_start_announced"] = outcome.announced
     if aborted:
         manifest["aborted"] = aborted[0]
     manifest["pool"] = {

@@ -61,6 +61,7 @@ class LocustRun:
     server: str | None
     pool_waits: int
     peak_in_flight: int
+    announced: bool = False
 
 
 class Master:

@@ -65,6 +65,7 @@ def run_locust(
     abort_check: Callable[[LiveStats, float], dict[str, Any] | None] | None = None,
     aborted: list[dict[str, Any]] | None = None,
     progress: Callable[[LiveStats, float], None] | None = None,
+    announce: Callable[[float], bool] | None = None,
 ) -> LocustRun:
     """Send ``plan`` on Locust workers; see the module docstring. ``TimeoutError`` when the
     workers did not come (nothing was sent then)."""
@@ -86,6 +87,7 @@ def run_locust(
         procs = [subprocess.Popen(command, start_new_session=True) for _ in range(options.workers)]
     by_host: dict[str, subprocess.Popen[bytes]] = {}
     interrupts: list[float] = []
+    announced = False
     restore = install_interrupt(lambda: interrupts.append(time.perf_counter()))
 
     def dead_process() -> str | None:
@@ -101,6 +103,9 @@ def run_locust(
         master.hand_out(plan, settings)
         master.wait_ready(30.0)
         start_s = master.start(START_LEAD_S)
+        if announce is not None:  # at the start, the upstream learns what the run clock reads
+            gevent.sleep(max(0.0, start_s - time.perf_counter()))
+            announced = announce(time.perf_counter() - start_s)
         hard_end_s = settings["duration_s"] + settings["drain_s"] + STOP_WAIT_EXTRA_S
         stop_at_s: float | None = None
         next_check_s = ABORT_EVERY_S
@@ -170,6 +175,7 @@ def run_locust(
         server=next((d["server"] for d in done if d.get("server")), None),
         pool_waits=sum(int(d.get("pool_waits", 0)) for d in done),
         peak_in_flight=max((int(d.get("peak_in_flight", 0)) for d in done), default=0),
+        announced=announced,
     )
 
 
