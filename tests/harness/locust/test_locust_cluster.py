@@ -167,3 +167,49 @@ def test_ui_serves_locusts_live_view_and_the_report_says_where_figures_come_from
     assert seen, "the UI never showed requests per second and TTFT"
     report = (tmp_path / "ui" / "report.md").read_text()
     assert "figures come from tokenstorm's attempt records" in report
+
+
+def test_a_worker_refuses_a_shard_whose_hash_differs_in_one_line() -> None:
+    from harness.contract.records import PlannedMessage
+    from harness.locust.protocol import encode_plan, plan_hash
+    from harness.locust.worker import _Worker
+
+    plan = [
+        PlannedRequest(
+            "s1-t1",
+            "s1",
+            1,
+            0.0,
+            0.0,
+            1,
+            1,
+            "m",
+            "openai-chat",
+            True,
+            (PlannedMessage("user", content="hi"),),
+        )
+    ]
+    sent: list[tuple[str, dict[str, str]]] = []
+    worker = _Worker(SimpleNamespace(send_message=lambda kind, data: sent.append((kind, data))))
+    shard = {"shard": encode_plan(plan), "settings": {}}
+    worker.on_shard(None, SimpleNamespace(data={**shard, "shard_hash": "0" * 16}))
+    ((kind, data),) = sent
+    assert kind == "ts_bad" and "plan hash differs" in data["why"] and "\n" not in data["why"]
+    assert worker.exit_code == 2 and worker.finished.is_set()
+    # The same shard with its own hash is taken: the worker measures its clock (the pongs
+    # say the master's clock is 2 s ahead, the round trip with the least delay wins).
+    sent.clear()
+    good = _Worker(SimpleNamespace(send_message=lambda kind, data: sent.append((kind, data))))
+    for rtt_s in (0.5, 0.01, 0.3, 0.2, 0.4):
+        good._pongs.put(
+            {
+                "t0": 100.0,
+                "tm": 102.0 + rtt_s / 2 + (0.1 if rtt_s > 0.01 else 0),
+                "t1": 100.0 + rtt_s,
+            }
+        )
+    good.on_shard(None, SimpleNamespace(data={**shard, "shard_hash": plan_hash(plan)}))
+    kinds = [kind for kind, _ in sent]
+    assert kinds == ["ts_ping"] * 5 + ["ts_ready"]
+    ready = sent[-1][1]
+    assert ready["requests"] == 1 and abs(ready["offset_s"] - 2.0) < 1e-9
