@@ -26,6 +26,8 @@ from harness.locust.protocol import serve_ui
 START_LEAD_S = 1.0
 ABORT_EVERY_S = 1.0
 STOP_GRACE_S = 5.0
+#: Beyond duration + drain, how long the master waits for workers' ends.
+STOP_WAIT_EXTRA_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,3 @@ def run_locust(
         peak_in_flight=max((int(d.get("peak_in_flight", 0)) for d in done), default=0),
         announced=announced,
     )
-
-
-#: Beyond duration + drain, how long the master waits for workers' ends.
-STOP_WAIT_EXTRA_S = 15.0

@@ -1,7 +1,7 @@
 """The Locust engine as separate processes on loopback: a master waiting for K ``tokenstorm
-worker`` processes, a master whose workers never come (it exits saying so, sending nothing),
-a worker of another version (refused in one line), and Ctrl-C on the master (every worker
-stops, the report is still written)."""
+worker`` processes (with Locust's live UI), a master whose workers never come (it exits
+saying so, sending nothing), a worker of another version or plan (refused in one line), and
+Ctrl-C on the master (every worker stops, the report is still written)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ def _port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _tiny(folder: Path, duration: str) -> str:
+    """A small, fast scenario against the embedded mock (short answers, no faults)."""
+    path = folder / "tiny.toml"
+    path.write_text(
+        f'name = "tiny"\nseed = 3\nduration = "{duration}"\ndrain = "2s"\n'
+        'arrival = { process = "poisson", rate = "20/s" }\n'
+        'workload = [{ kind = "stream", prompt_tokens = 50, max_tokens = 8 }]\n'
+        '[mock]\ndeployments = [{ name = "only", model = "mock-small", ttft_ms = 20, '
+        "itl_ms = 5, output_tokens = 8, output_tokens_sigma = 0 }]\n"
+    )
+    return str(path)
+
+
 def _run(out: Path, run_id: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -55,34 +68,55 @@ def _ids(path: Path, kind: type[PlannedRequest] | type[AttemptRecord]) -> set[st
     return {json.loads(line)["request_id"] for line in path.read_text().splitlines()}
 
 
+def _watch_ui(port: int, master: subprocess.Popen[str]) -> dict[str, object]:
+    """Poll Locust's UI until it shows requests per second and a TTFT row."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and master.poll() is None:
+        try:
+            body = httpx.get(f"http://127.0.0.1:{port}/stats/requests", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.3)
+            continue
+        names = {row["name"] for row in body["stats"]}
+        if body["total_rps"] > 0 and any(name.endswith("(TTFT)") for name in names):
+            return dict(body)
+        time.sleep(0.3)
+    return {}
+
+
 @pytest.mark.slow
-def test_a_master_starts_when_k_workers_are_in(tmp_path: Path) -> None:
-    port = _port()
+def test_a_master_starts_when_k_workers_are_in_and_serves_the_ui(tmp_path: Path) -> None:
+    port, ui_port = _port(), _port()
     master = _run(
         tmp_path,
         "k2",
-        "--duration",
-        "3s",
-        "--no-report",
+        _tiny(tmp_path, "4s"),
         "--expect-workers",
         "2",
         "--master-bind",
         f"127.0.0.1:{port}",
+        "--ui",
+        str(ui_port),
     )
     time.sleep(1.0)
     workers = [
         subprocess.Popen([*TOKENSTORM, "worker", "--master", f"127.0.0.1:{port}", "--wait", "60"])
         for _ in range(2)
     ]
+    seen = _watch_ui(ui_port, master)
     _out, err = master.communicate(timeout=90)
     assert master.returncode == 0, err[-2000:]
     for worker in workers:
         assert worker.wait(timeout=20) == 0
+    assert seen, "Locust's UI never showed requests per second and a TTFT row"
+    assert seen["fail_ratio"] is not None
     run = tmp_path / "k2"
     assert _ids(run / "records.jsonl", AttemptRecord) == _ids(run / "plan.jsonl", PlannedRequest)
     manifest = json.loads((run / "manifest.json").read_text())
     assert [w["index"] for w in manifest["locust"]["workers"]] == [0, 1]
     assert all(w["host"] and w["clock_offset_s"] is not None for w in manifest["locust"]["workers"])
+    report = (run / "report.md").read_text()
+    assert "figures come from tokenstorm's attempt records" in report
 
 
 def test_a_master_whose_workers_never_come_sends_nothing(tmp_path: Path) -> None:
@@ -121,7 +155,7 @@ def test_a_worker_of_another_version_is_refused_in_one_line() -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_on_the_master_stops_every_worker_and_writes_the_report(tmp_path: Path) -> None:
-    master = _run(tmp_path, "stop", "--duration", "30s", "--workers", "2")
+    master = _run(tmp_path, "stop", _tiny(tmp_path, "30s"), "--workers", "2")
     records = tmp_path / "stop" / "records.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (records.exists() and records.stat().st_size):
@@ -140,33 +174,6 @@ def test_ctrl_c_on_the_master_stops_every_worker_and_writes_the_report(tmp_path:
     outcomes = {json.loads(line)["outcome"] for line in records.read_text().splitlines()}
     assert "cancelled" in outcomes and "dropped" not in outcomes  # stopped, not lost
     assert not any(worker.is_running() for worker in workers)  # the master reaped them
-
-
-@pytest.mark.slow
-def test_ui_serves_locusts_live_view_and_the_report_says_where_figures_come_from(
-    tmp_path: Path,
-) -> None:
-    port = _port()
-    master = _run(tmp_path, "ui", "--duration", "6s", "--workers", "1", "--ui", str(port))
-    seen: dict[str, object] = {}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and master.poll() is None:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/stats/requests", timeout=2)
-            body = response.json()
-        except (httpx.HTTPError, ValueError):
-            time.sleep(0.3)
-            continue
-        names = {row["name"] for row in body["stats"]}
-        if body["total_rps"] > 0 and any(name.endswith("(TTFT)") for name in names):
-            seen = body
-            break
-        time.sleep(0.3)
-    _out, err = master.communicate(timeout=60)
-    assert master.returncode == 0, err[-2000:]
-    assert seen, "the UI never showed requests per second and TTFT"
-    report = (tmp_path / "ui" / "report.md").read_text()
-    assert "figures come from tokenstorm's attempt records" in report
 
 
 def test_a_worker_refuses_a_shard_whose_hash_differs_in_one_line() -> None:
