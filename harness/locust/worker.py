@@ -12,6 +12,7 @@ one-line reason; ``ts_stop`` stops scheduling (in-flight attempts get ``grace_s`
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 import time
@@ -29,6 +30,7 @@ from harness.engine_config import EngineConfig, LiveStats
 from harness.locust import protocol
 from harness.locust.sessions import GeventEngine
 from harness.locust.transport import GeventClient
+from harness.run_loop import freeze_heap
 
 #: How long a worker waits for its shard, then for the start, before giving up.
 WAIT_S = 600.0
@@ -185,6 +187,10 @@ class _Worker:
             stats=self._stats,
         )
         self._engine = engine
+        # As the asyncio runner does (harness.run_loop.freeze_heap): move the shard and
+        # Locust's own heap out of the collector's reach, or a full collection stalls the
+        # hub for tens of milliseconds, which shows as schedule lag.
+        frozen = freeze_heap()
         cpu_start_s = time.process_time()
         flusher = gevent.spawn(self._flusher)
         try:
@@ -195,6 +201,8 @@ class _Worker:
         finally:
             flusher.kill()
             client.close()
+            if frozen:
+                gc.unfreeze()
         self._flush()
         self.send(
             "ts_done",
