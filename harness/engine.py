@@ -190,7 +190,7 @@ class Engine:
                     client_prompt_tokens=prompt_tokens,
                 )
             except asyncio.CancelledError:
-                self._sink(_cancelled(request, attempt, scheduled_s, sent_s, self._clock()))
+                self._sink(cancelled_record(request, attempt, scheduled_s, sent_s, self._clock()))
                 raise
             finally:
                 stats.in_flight -= 1
@@ -229,34 +229,45 @@ class Engine:
         result: AttemptResult,
         prompt_tokens: int,
     ) -> AttemptRecord:
-        start = self._start_s
-        return AttemptRecord(
-            request_id=request.request_id,
-            session_id=request.session_id,
-            turn=request.turn,
-            attempt=attempt,
-            scheduled_s=_r(scheduled_s),
-            sent_s=_r(result.sent_s - start),
-            first_byte_s=_opt(result.first_byte_s, start),
-            first_token_s=_opt(result.first_token_s, start),
-            done_s=_r(result.done_s - start),
-            status_code=result.status_code,
-            outcome=result.outcome.value,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cached_tokens=result.cached_tokens,
-            usage_source=result.usage_source,
-            model=result.model,
-            deployment=result.deployment,
-            error_detail=result.error_detail,
-            token_times_s=tuple(_r(t - start) for t in result.token_times_s),
-            api=request.api,
-            tags=request.tags,
-            retry_after_s=result.retry_after_s,
-            fault=result.fault,
-            cache_write_tokens=result.cache_write_tokens,
-            planned_prompt_tokens=prompt_tokens,
-        )
+        return attempt_record(request, attempt, scheduled_s, result, prompt_tokens, self._start_s)
+
+
+def attempt_record(
+    request: PlannedRequest,
+    attempt: int,
+    scheduled_s: float,
+    result: AttemptResult,
+    prompt_tokens: int,
+    start: float,
+) -> AttemptRecord:
+    """The record of one attempt; ``result``'s clock readings made run-clock by ``start``."""
+    return AttemptRecord(
+        request_id=request.request_id,
+        session_id=request.session_id,
+        turn=request.turn,
+        attempt=attempt,
+        scheduled_s=_r(scheduled_s),
+        sent_s=_r(result.sent_s - start),
+        first_byte_s=_opt(result.first_byte_s, start),
+        first_token_s=_opt(result.first_token_s, start),
+        done_s=_r(result.done_s - start),
+        status_code=result.status_code,
+        outcome=result.outcome.value,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cached_tokens=result.cached_tokens,
+        usage_source=result.usage_source,
+        model=result.model,
+        deployment=result.deployment,
+        error_detail=result.error_detail,
+        token_times_s=tuple(_r(t - start) for t in result.token_times_s),
+        api=request.api,
+        tags=request.tags,
+        retry_after_s=result.retry_after_s,
+        fault=result.fault,
+        cache_write_tokens=result.cache_write_tokens,
+        planned_prompt_tokens=prompt_tokens,
+    )
 
 
 def _r(value: float) -> float:
@@ -267,7 +278,7 @@ def _opt(value: float | None, start: float) -> float | None:
     return None if value is None else round(value - start, 6)
 
 
-def _cancelled(
+def cancelled_record(
     request: PlannedRequest, attempt: int, scheduled_s: float, sent_s: float, now_s: float
 ) -> AttemptRecord:
     return AttemptRecord(

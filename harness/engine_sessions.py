@@ -126,7 +126,7 @@ class SessionRunner:
             self._stats.dropped += len(rest)
         for request in rest:
             self._io.sink(
-                _unsent(
+                unsent_record(
                     request, outcome, why, request.offset_s if scheduled_s is None else scheduled_s
                 )
             )
@@ -185,7 +185,7 @@ class SessionRunner:
                 for m in request.messages
             ]
             if config.tag_prompt:
-                added = _tag(added, config.run_id, request.request_id)
+                added = tag_messages(added, config.run_id, request.request_id)
             # An embeddings request goes beside the conversation: alone, and not kept in it.
             beside = request.api == OPENAI_EMBEDDINGS
             if not request.resend_history and not beside:
@@ -236,7 +236,9 @@ class SessionRunner:
             await asyncio.wait(waiting)
 
 
-def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[dict[str, str]]:
+def tag_messages(
+    messages: list[dict[str, str]], run_id: str, request_id: str
+) -> list[dict[str, str]]:
     """``messages`` (one turn's own) with ``[tokenstorm run=.. request=..]`` at the end of the
     last user message. At the end, because what comes before it (system prompt, shared prefix,
     documents, history) must stay byte-identical across requests for prefix caches to hit, and
@@ -252,7 +254,7 @@ def _tag(messages: list[dict[str, str]], run_id: str, request_id: str) -> list[d
     return messages
 
 
-def _unsent(
+def unsent_record(
     request: PlannedRequest, outcome: Outcome, why: str, scheduled_s: float
 ) -> AttemptRecord:
     return AttemptRecord(

@@ -187,6 +187,7 @@ def execute(
     abort_check: AbortCheck | None = None,
     reports: bool = True,
     warn: Callable[[str], None] | None = None,
+    locust: Any = None,
 ) -> RunResult:
     """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
     alone) one run into ``out_dir/run_id``.
@@ -195,6 +196,8 @@ def execute(
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
     also a ``RecordObserver``, it sees every attempt record right after it is written.
     ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
+    ``locust`` (``harness.locust.run.LocustOptions``) sends on Locust workers instead of the
+    asyncio engine (``harness.runner_locust``).
     """
     try:
         tokenizer = load_tokenizer(scenario.target.tokenizer)
@@ -207,8 +210,15 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
+    if locust is not None and scenario.arrival.process == CLOSED_LOOP:
+        raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
     work = _work(scenario)
     scenario = work.scenario
+    if locust is not None and any(r.api == OPENAI_EMBEDDINGS for r in work.plan):
+        raise RunError(
+            '--engine locust does not send embeddings requests yet (kind = "embed", '
+            "embed_query): use the asyncio engine for this scenario"
+        )
     if not work.closed_loop:
         write_jsonl(paths.plan, work.plan)
     _check_space(paths, work.plan)
@@ -285,6 +295,48 @@ def execute(
             if observe is not None:
                 observe(record)
 
+        if locust is not None:
+            from harness.runner_locust import send_on_locust
+
+            connection = {
+                "url": url,
+                "api": scenario.target.api,
+                "api_key": api_key,
+                "connect_timeout_s": scenario.target.connect_timeout,
+                "cache_control": scenario.target.cache_control,
+                "tokenizer": scenario.target.tokenizer,
+                "seed": scenario.seed,
+            }
+            manifest["wall_clock_anchor_unix_s"] = time.time()
+            write_manifest(paths, manifest)
+            try:
+                locust_aborted = send_on_locust(
+                    work.plan,
+                    config,
+                    connection,
+                    sink,
+                    manifest,
+                    locust,
+                    pool,
+                    client,
+                    abort_check,
+                    progress,
+                    (None if work.open_ended else scenario.duration, work.planned),
+                    upstream.ledger_url,
+                )
+            finally:
+                appender.close()
+            manifest["finished_at"] = started_at(datetime.now(UTC))
+            _read_back(paths, manifest, upstream, client)
+            write_manifest(paths, manifest)
+            from harness.rebuild import rebuild_run
+
+            return RunResult(
+                paths=paths,
+                summary=rebuild_run(paths, reports=reports),
+                interrupted=bool(manifest["interrupted"]),
+                aborted=locust_aborted[0] if locust_aborted else None,
+            )
         engine = Engine(
             config,
             client,

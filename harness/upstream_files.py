@@ -73,6 +73,21 @@ async def announce_start(
         return False
 
 
+def announce_start_now(
+    ledger_url: str, run_id: str, clock_s: float, timeout_s: float = 2.0
+) -> bool:
+    """``announce_start`` from code that is not on an asyncio loop (the Locust master): tell
+    the upstream that the run clock reads ``clock_s`` now; True when it took it."""
+    import httpx
+
+    url = ledger_url.removesuffix("/ledger").removesuffix("/tokenstorm") + RUNS_ROUTE
+    try:
+        response = httpx.post(url, content=run_start_body(run_id, clock_s), timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
 def fetch_fault_profile(ledger_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     """The fault profile active at the upstream that serves this ledger (a tokenstorm mock or
     proxy serves it at /tokenstorm/faults), or None when there is none to be had."""

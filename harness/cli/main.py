@@ -27,6 +27,7 @@ VERBS = (
     "compare",
     "project",
     "sweep",
+    "worker",
 )
 
 

@@ -72,7 +72,84 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="run the scenario against each [[target]] of this TOML file in "
         "turn (same seed) into OUT/RUN_ID/NAME, then compare them there",
     )
+    add_engine_flags(parser)
     parser.set_defaults(handler=handle)
+
+
+def add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("engine (docs/locust.md)")
+    engine.add_argument(
+        "--engine",
+        choices=("asyncio", "locust"),
+        default="asyncio",
+        help="asyncio: one process (default); locust: Locust master and workers",
+    )
+    engine.add_argument(
+        "--workers", metavar="N|auto", help="locust: start N local workers (auto: one per core)"
+    )
+    engine.add_argument(
+        "--expect-workers",
+        type=int,
+        metavar="K",
+        help="locust: wait for K 'tokenstorm worker' processes to join, then start",
+    )
+    engine.add_argument(
+        "--master-bind",
+        metavar="HOST:PORT",
+        help="locust: where workers reach the master (default 127.0.0.1:5557 with "
+        "--expect-workers, a free loopback port with --workers)",
+    )
+    engine.add_argument(
+        "--join-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="locust: exit, sending nothing, when the workers are not in by then",
+    )
+    engine.add_argument(
+        "--ui",
+        nargs="?",
+        const=8089,
+        type=int,
+        metavar="PORT",
+        help="locust: serve Locust's web UI on 127.0.0.1:PORT (default 8089), a live view",
+    )
+
+
+def _locust_options(args: argparse.Namespace) -> object:
+    if getattr(args, "engine", "asyncio") != "locust":
+        for flag in ("workers", "expect_workers", "master_bind", "ui"):
+            if getattr(args, flag, None) is not None:
+                raise UserError(f"--{flag.replace('_', '-')} needs --engine locust")
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:
+        raise UserError("--engine locust needs Locust: pip install -e '.[locust]'")
+    from harness.cli.worker import master_address
+    from harness.locust.run import LocustOptions, local_workers
+
+    if (args.workers is None) == (args.expect_workers is None):
+        raise UserError("--engine locust: give --workers N|auto or --expect-workers K")
+    try:
+        workers = None if args.workers is None else local_workers(args.workers)
+    except ValueError:
+        raise UserError(
+            f"--workers {args.workers!r}: a whole number of at least 1, or auto"
+        ) from None
+    if args.expect_workers is not None and args.expect_workers < 1:
+        raise UserError("--expect-workers must be at least 1")
+    host, port = master_address(args.master_bind) if args.master_bind else ("127.0.0.1", 0)
+    if workers is None and not args.master_bind:
+        port = 5557
+    return LocustOptions(
+        workers=workers,
+        expect_workers=args.expect_workers,
+        bind_host=host,
+        bind_port=port,
+        join_timeout_s=args.join_timeout,
+        ui_port=args.ui,
+    )
 
 
 def _warn(message: str) -> None:
@@ -99,6 +176,7 @@ def _one(
             abort_check=abort_check(budget),
             reports=not args.no_report,
             warn=_warn,
+            locust=_locust_options(args),
         )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None

@@ -57,3 +57,18 @@ def transport_outcome(exc: BaseException, phase: Phase) -> tuple[Outcome, str]:
     if isinstance(exc, aiohttp.ClientOSError):
         return (Outcome.RESET if phase.connected else Outcome.CONNECT_ERROR), detail
     return Outcome.PROTOCOL_ERROR, detail
+
+
+def socket_outcome(exc: OSError, phase: Phase) -> tuple[Outcome, str]:
+    """How an attempt on a plain (gevent) socket broke: the same outcomes the aiohttp path
+    gives for the same event on the wire (refused/unresolvable before connecting: connect
+    error; a reset or broken pipe: reset; the peer closing mid-body: stream cut)."""
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    if not phase.connected:
+        return Outcome.CONNECT_ERROR, detail
+    if isinstance(exc, ConnectionResetError | BrokenPipeError) or exc.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+    ):
+        return Outcome.RESET, detail
+    return (Outcome.STREAM_CUT if phase.first_byte_s is not None else Outcome.RESET), detail

@@ -30,14 +30,33 @@ def run_header(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[
     }
 
 
+def engine_notes(manifest: Mapping[str, Any]) -> list[str]:
+    """What the report says of a run sent on Locust workers (``--engine locust``)."""
+    locust = manifest.get("locust")
+    if manifest.get("engine") != "locust" or not isinstance(locust, Mapping):
+        return []
+    workers = locust.get("workers") or []
+    hosts = sorted({str(w.get("host")) for w in workers})
+    lags = ", ".join(
+        f"worker {w.get('index')} p99 {lag['p99']:.1f} ms"
+        for w in workers
+        if isinstance(lag := w.get("schedule_lag_ms"), Mapping)
+    )
+    return [
+        f"sent by the Locust engine on {len(workers)} workers ({', '.join(hosts)}); "
+        f"schedule lag {lags or 'not measured'}; {locust.get('figures')}"
+    ]
+
+
 def table_context(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Everything but the charts."""
     return {
         "run": run_header(summary, manifest),
         "valid": summary.get("valid") is True,
         "verdict": tables.verdict(summary),
-        "validity_notes": [str(n) for n in summary.get("validity_notes") or ()],
-        "notes": [str(n) for n in summary.get("notes") or ()],
+        "validity_notes": [str(n) for n in summary.get("validity_notes") or ()]
+        + ([str(manifest["invalid_reason"])] if manifest.get("invalid_reason") else []),
+        "notes": [str(n) for n in summary.get("notes") or ()] + engine_notes(manifest),
         "headline": tables.headline_rows(summary),
         "latency_header": tables.LATENCY_HEADER,
         "latency": tables.latency_rows(summary),
