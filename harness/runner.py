@@ -34,6 +34,7 @@ from harness.contract.records import (
 )
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
+from harness.plan_feed import PlanFeed, open_loop_feed
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     AbortCheck,
@@ -51,7 +52,6 @@ from harness.upstream_files import (
 )
 from mock_models.embedded import EmbeddedMock
 from workloads.closed_loop import CLOSED_LOOP, session_units
-from workloads.planner import plan_run
 from workloads.scenario import Scenario
 
 
@@ -115,31 +115,34 @@ def _open_files_limit() -> int | None:
 
 @dataclass(slots=True)
 class _Work:
-    """What the engine sends: the open loop's whole plan, or the closed loop's units drawn as
-    slots free (``plan`` then collects them, and is written after the run)."""
+    """What the engine sends: the open loop's streamed plan (``feed``), or the closed loop's
+    units drawn as slots free (``plan`` then collects them, and is written after the run)."""
 
     plan: list[PlannedRequest]
     scenario: Scenario
     #: The engine's steady phase (with [arrival] requests, the drain may follow a cut plan).
     engine_duration_s: float
     send: Callable[[Engine], Coroutine[Any, Any, float]]
-    #: Requests planned, for the progress display (None: the closed loop draws as it goes).
+    #: Requests planned, for the progress display (None: not known ahead).
     planned: int | None
     closed_loop: bool = False
     #: A closed loop of ``[arrival] requests`` without a duration: the steady phase is then
     #: what the requests took, until the last one ended.
     open_ended: bool = False
+    feed: PlanFeed | None = None
 
 
-def _work(scenario: Scenario) -> _Work:
+def _work(scenario: Scenario, plan_path: Path) -> _Work:
     if scenario.arrival.process != CLOSED_LOOP:
-        planned = plan_run(scenario)
-        plan = planned.plan
-        if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
-            scenario = scenario.model_copy(update={"duration": planned.duration_s})
-        # After a plan cut by [arrival] requests, later turns may go on for a drain.
-        drain_s = scenario.drain if planned.cut_by_requests else 0.0
-        return _Work(plan, scenario, scenario.duration + drain_s, lambda e: e.run(plan), len(plan))
+        feed = open_loop_feed(scenario, plan_path, scenario.target.timeout)
+        return _Work(
+            [],
+            feed.scenario,
+            feed.engine_duration_s,
+            lambda e: e.run_units(feed.units()),
+            feed.planned,
+            feed=feed,
+        )
     drawn: list[PlannedRequest] = []
 
     def units() -> Iterator[list[PlannedRequest]]:
@@ -198,10 +201,8 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    work = _work(scenario)
+    work = _work(scenario, paths.plan)
     scenario = work.scenario
-    if not work.closed_loop:
-        write_jsonl(paths.plan, work.plan)
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
         url, embedded = upstream.api_url, upstream.embedded
@@ -224,12 +225,14 @@ def execute(
             "tokenstorm_version": versions().get("tokenstorm"),
             "started_at": started_at(),
         }
+        feed = work.feed
         pool = plan_pool(
             work.plan,
             scenario.target.timeout,
             scenario.target.max_connections,
             _open_files_limit(),
-            known_peak=(scenario.arrival.concurrency or 1) if work.closed_loop else None,
+            known_peak=feed.peak if feed is not None else (scenario.arrival.concurrency or 1),
+            sampled=feed.peak_counted if feed is not None else None,
         )
         if pool.warning is not None:
             manifest["pool_warning"] = pool.warning
@@ -312,6 +315,9 @@ def execute(
             if frozen:
                 gc.unfreeze()
             appender.close()
+            if feed is not None:
+                feed.close()
+                manifest["planned_requests"] = feed.written
         if work.closed_loop:
             drawn: list[PlannedRequest] = sorted(work.plan, key=_plan_order)
             write_jsonl(paths.plan, drawn)
