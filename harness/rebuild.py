@@ -30,6 +30,8 @@ from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
+from harness.watch.leak import watch_summary
+from harness.watch.scrape import WATCH_FILE, read_watch
 from workloads.scenario import Scenario, describe_scenario_error
 
 
@@ -163,6 +165,9 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
             f"the plan holds {len(plan)} requests, fewer than [arrival] requests = {wanted}: "
             "the duration or the trace ended first"
         )
+    watched = paths.root / WATCH_FILE
+    if watched.exists():  # --watch: the system under test's metrics, and a leak verdict
+        summary["watch"] = watch_summary(read_watch(watched))
     for key in ("ledger_error", "ledger_note", "pool_warning"):
         if manifest.get(key):
             notes.append(str(manifest[key]))

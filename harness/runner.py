@@ -50,6 +50,8 @@ from harness.upstream_files import (
     guess_ledger,
     read_back,
 )
+from harness.watch.during import during_run
+from harness.watch.scrape import WatchSettings
 from mock_models.embedded import EmbeddedMock
 from workloads.closed_loop import CLOSED_LOOP, session_units
 from workloads.scenario import Scenario
@@ -181,6 +183,8 @@ def execute(
     abort_check: AbortCheck | None = None,
     reports: bool = True,
     warn: Callable[[str], None] | None = None,
+    watch: WatchSettings | None = None,
+    metrics_at: tuple[str, int] | None = None,
 ) -> RunResult:
     """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
     alone) one run into ``out_dir/run_id``.
@@ -189,6 +193,8 @@ def execute(
     reason the run stops early, the reason goes into the manifest as ``aborted``. When it is
     also a ``RecordObserver``, it sees every attempt record right after it is written.
     ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
+    ``watch`` scrapes the system under test's metrics into watch.jsonl; ``metrics_at`` (host,
+    port) serves the run's live figures in the Prometheus format (``harness.watch``).
     """
     try:
         tokenizer = load_tokenizer(scenario.target.tokenizer)
@@ -266,6 +272,7 @@ def execute(
                 ended_s[0] = record.done_s
             if observe is not None:
                 observe(record)
+            side.observe(record)
 
         engine = Engine(
             config,
@@ -275,6 +282,8 @@ def execute(
             rng=np.random.default_rng([scenario.seed, 0x7E7]),
             stats=LiveStats(),
         )
+        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
+        side = during_run(paths.root, engine, scenario.prices, watch, metrics_at, mock_metrics)
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
@@ -292,14 +301,15 @@ def execute(
                 )
             )
             try:
-                return await drive(
-                    engine,
-                    work.send,
-                    (None if work.open_ended else scenario.duration, work.planned),
-                    progress,
-                    abort_check,
-                    aborted,
-                )
+                async with side.during(engine.started):
+                    return await drive(
+                        engine,
+                        work.send,
+                        (None if work.open_ended else scenario.duration, work.planned),
+                        progress,
+                        abort_check,
+                        aborted,
+                    )
             finally:
                 await client.close()
                 if announcer is not None:
@@ -314,6 +324,7 @@ def execute(
         finally:
             if frozen:
                 gc.unfreeze()
+            side.close()
             appender.close()
             if feed is not None:
                 feed.close()

@@ -19,6 +19,7 @@ from harness.cli.gate import (
 )
 from harness.cli.matrix import announce, load_matrix, worst_code
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
+from harness.cli.watch_flags import add_watch_flags, metrics_from_flags, watch_from_flags
 from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
@@ -64,6 +65,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "the summary; 'tokenstorm report RUN_DIR' builds them later)",
     )
     add_budget_flags(parser)
+    add_watch_flags(parser)
     parser.add_argument(
         "--matrix",
         metavar="FILE",
@@ -97,6 +99,8 @@ def _one(
             abort_check=abort_check(budget),
             reports=not args.no_report,
             warn=_warn,
+            watch=watch_from_flags(args),
+            metrics_at=metrics_from_flags(args),
         )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None
