@@ -15,6 +15,7 @@ record, and sessions never drawn are not in the plan.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +47,21 @@ class PlanFeed:
     written: int = 0
     _order: PlanOrder = field(default_factory=PlanOrder)
     _handle: IO[bytes] | None = None
+    _drawn: Iterator[list[PlannedRequest]] | None = None
+
+    def prime(self) -> None:
+        """Draw the first unit now, before the run clock starts: a trace is read then, not
+        at the run's first instant (where it would show as schedule lag)."""
+        units = iter_units(self.scenario)
+        first = next(units, None)
+        self._drawn = units if first is None else itertools.chain([first], units)
 
     def units(self) -> Iterator[list[PlannedRequest]]:
         """The plan's units, each written (in plan order, held back where a later unit may
         still hold an earlier request) as it is drawn."""
         self._handle = self.path.open("wb")
-        for unit in iter_units(self.scenario):
+        drawn = self._drawn if self._drawn is not None else iter_units(self.scenario)
+        for unit in drawn:
             self._write(self._order.add(unit))
             yield unit
 
@@ -80,7 +90,7 @@ def open_loop_feed(scenario: Scenario, plan_path: Path, timeout_s: float) -> Pla
         scenario = scenario.model_copy(update={"duration": counted.duration_s})
     # After a plan cut by [arrival] requests, later turns may go on for a drain.
     drain_s = scenario.drain if counted.cut_by_requests else 0.0
-    return PlanFeed(
+    feed = PlanFeed(
         scenario=scenario,
         engine_duration_s=scenario.duration + drain_s,
         planned=counted.requests if counted.complete else None,
@@ -88,3 +98,5 @@ def open_loop_feed(scenario: Scenario, plan_path: Path, timeout_s: float) -> Pla
         peak_counted=min(counted.requests, OUTLINE_REQUESTS),
         path=plan_path,
     )
+    feed.prime()
+    return feed
