@@ -100,3 +100,27 @@ def open_loop_feed(scenario: Scenario, plan_path: Path, timeout_s: float) -> Pla
     )
     feed.prime()
     return feed
+
+
+class DrawnWriter:
+    """A closed loop's ``plan.jsonl``: each unit written as the loop draws it (draw order, a
+    unit in plan order), so a long closed loop keeps no plan in memory either."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = 0
+        self._handle: IO[bytes] | None = None
+
+    def wrap(self, units: Iterator[list[PlannedRequest]]) -> Iterator[list[PlannedRequest]]:
+        self._handle = self.path.open("wb")
+        for unit in units:
+            self._handle.write(b"".join(to_json_line(request) for request in unit))
+            self._handle.flush()
+            self.written += len(unit)
+            yield unit
+
+    def close(self) -> None:
+        if self._handle is None:
+            self.path.write_bytes(b"")
+            return
+        self._handle.close()

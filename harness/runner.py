@@ -29,12 +29,10 @@ from harness.client.tokenizer import TokenizerError, load_tokenizer
 from harness.contract.records import (
     AttemptRecord,
     JsonlAppender,
-    PlannedRequest,
-    write_jsonl,
 )
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
-from harness.plan_feed import PlanFeed, open_loop_feed
+from harness.plan_feed import DrawnWriter, PlanFeed, open_loop_feed
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     AbortCheck,
@@ -117,59 +115,47 @@ def _open_files_limit() -> int | None:
 
 @dataclass(slots=True)
 class _Work:
-    """What the engine sends: the open loop's streamed plan (``feed``), or the closed loop's
-    units drawn as slots free (``plan`` then collects them, and is written after the run)."""
+    """What the engine sends: the open loop's streamed plan, or the closed loop's units drawn
+    as slots free; ``feed`` writes plan.jsonl as they are drawn either way."""
 
-    plan: list[PlannedRequest]
     scenario: Scenario
     #: The engine's steady phase (with [arrival] requests, the drain may follow a cut plan).
     engine_duration_s: float
     send: Callable[[Engine], Coroutine[Any, Any, float]]
     #: Requests planned, for the progress display (None: not known ahead).
     planned: int | None
+    feed: PlanFeed | DrawnWriter
     closed_loop: bool = False
     #: A closed loop of ``[arrival] requests`` without a duration: the steady phase is then
     #: what the requests took, until the last one ended.
     open_ended: bool = False
-    feed: PlanFeed | None = None
 
 
 def _work(scenario: Scenario, plan_path: Path) -> _Work:
     if scenario.arrival.process != CLOSED_LOOP:
         feed = open_loop_feed(scenario, plan_path, scenario.target.timeout)
         return _Work(
-            [],
             feed.scenario,
             feed.engine_duration_s,
             lambda e: e.run_units(feed.units()),
             feed.planned,
-            feed=feed,
+            feed,
         )
-    drawn: list[PlannedRequest] = []
-
-    def units() -> Iterator[list[PlannedRequest]]:
-        for unit in session_units(scenario):
-            drawn.extend(unit)
-            yield unit
-
+    drawn = DrawnWriter(plan_path)
     requests = scenario.arrival.requests
     concurrency = scenario.arrival.concurrency or 1
     open_ended = requests is not None and "duration" not in scenario.model_fields_set
     # Open-ended, the time bound is every request taking its whole timeout, one after another.
     bound_s = (requests or 0) * scenario.target.timeout * scenario.client.retry.attempts
     return _Work(
-        drawn,
         scenario,
         bound_s if open_ended else scenario.duration,
-        lambda e: e.run_closed_loop(units(), concurrency),
+        lambda e: e.run_closed_loop(drawn.wrap(session_units(scenario)), concurrency),
         requests,
+        drawn,
         closed_loop=True,
         open_ended=open_ended,
     )
-
-
-def _plan_order(request: PlannedRequest) -> tuple[float, str, int]:
-    return (request.offset_s, request.session_id, request.turn)
 
 
 def execute(
@@ -233,12 +219,14 @@ def execute(
         }
         feed = work.feed
         pool = plan_pool(
-            work.plan,
+            (),
             scenario.target.timeout,
             scenario.target.max_connections,
             _open_files_limit(),
-            known_peak=feed.peak if feed is not None else (scenario.arrival.concurrency or 1),
-            sampled=feed.peak_counted if feed is not None else None,
+            known_peak=feed.peak
+            if isinstance(feed, PlanFeed)
+            else (scenario.arrival.concurrency or 1),
+            sampled=feed.peak_counted if isinstance(feed, PlanFeed) else None,
         )
         if pool.warning is not None:
             manifest["pool_warning"] = pool.warning
@@ -326,15 +314,11 @@ def execute(
                 gc.unfreeze()
             side.close()
             appender.close()
-            if feed is not None:
-                feed.close()
-                manifest["planned_requests"] = feed.written
-        if work.closed_loop:
-            drawn: list[PlannedRequest] = sorted(work.plan, key=_plan_order)
-            write_jsonl(paths.plan, drawn)
-            if work.open_ended:
-                scenario = scenario.model_copy(update={"duration": max(ended_s[0], 1e-6)})
-                manifest["scenario"] = scenario.model_dump(mode="json")
+            feed.close()
+            manifest["planned_requests"] = feed.written
+        if work.open_ended:
+            scenario = scenario.model_copy(update={"duration": max(ended_s[0], 1e-6)})
+            manifest["scenario"] = scenario.model_dump(mode="json")
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
         manifest["interrupted"] = engine.stop_requested.is_set() and not aborted
