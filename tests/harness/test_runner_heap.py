@@ -8,9 +8,10 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from harness.contract.records import AttemptRecord, PlannedRequest
+from harness.contract.records import AttemptRecord, PlannedRequest, read_jsonl
 from harness.engine_config import LiveStats
 from harness.runner import execute
+from workloads.planner import build_plan
 from workloads.scenario import parse_scenario
 
 
@@ -55,7 +56,9 @@ def test_the_plan_is_frozen_during_the_run_and_thawed_after(tmp_path: Path) -> N
     )
     watcher = _FreezeWatcher()
     assert gc.get_freeze_count() == 0
-    result = execute(scenario, tmp_path, "heap", progress=False, abort_check=watcher)
+    result = execute(scenario, tmp_path, "heap", progress=False, abort_check=watcher, reports=False)
+    # Written as it was drawn, the plan file is the plan the planner builds whole.
+    assert list(read_jsonl(result.paths.plan, PlannedRequest)) == build_plan(scenario)
     assert result.summary["requests_ok"] == 40
     assert watcher.frozen == [True] * 40
     # One-request sessions at 20/s, 1 ms answers: a handful alive at once, never the plan.
