@@ -143,8 +143,10 @@ class Watcher:
                 next_s = 0.0
                 while True:
                     await self.once(session, handle)
-                    next_s += self._settings.every_s
-                    await asyncio.sleep(max(0.0, next_s - self._clock_s()))
+                    # A scrape that overran its slot skips the slots it missed.
+                    while next_s <= self._clock_s():
+                        next_s += self._settings.every_s
+                    await asyncio.sleep(next_s - self._clock_s())
         finally:
             handle.close()
 
@@ -166,7 +168,8 @@ class Watcher:
                 out.extend(scrape_lines(t_s, shown, set(), None, why))
                 continue
             try:
-                found = chosen(text, settings.series)
+                # Parsing a large exposition takes milliseconds: off the engine's loop.
+                found = await asyncio.to_thread(chosen, text, settings.series)
             except ValueError as exc:
                 out.extend(scrape_lines(t_s, shown, set(), None, f"not Prometheus text: {exc}"))
                 continue
