@@ -7,7 +7,8 @@ session (``harness.engine_sessions``) turns wait for the previous answer plus ``
 attempt records its intended (``scheduled_s``) and actual (``sent_s``) send time, so the
 engine's own lateness is visible. Bounded in time (new sessions only before ``duration_s``,
 everything cancelled at ``duration_s + drain_s``) and in memory (at most
-``max_sessions_in_flight`` sessions). The clock (``now``) and the random generator are
+``max_sessions_in_flight`` sessions; ``run_units`` draws the plan as it goes and a session
+is dropped once all its turns are recorded). The clock (``now``) and the random generator are
 passed in.
 """
 
