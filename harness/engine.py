@@ -7,13 +7,16 @@ session (``harness.engine_sessions``) turns wait for the previous answer plus ``
 attempt records its intended (``scheduled_s``) and actual (``sent_s``) send time, so the
 engine's own lateness is visible. Bounded in time (new sessions only before ``duration_s``,
 everything cancelled at ``duration_s + drain_s``) and in memory (at most
-``max_sessions_in_flight`` sessions). The clock (``now``) and the random generator are
+``max_sessions_in_flight`` sessions; ``run_units`` draws the plan as it goes and a session
+is dropped once all its turns are recorded). The clock (``now``) and the random generator are
 passed in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -93,9 +96,15 @@ class Engine:
         )
 
     async def run(self, plan: Iterable[PlannedRequest]) -> float:
-        """Send the plan; return the run-clock time the engine finished."""
-        sessions = self._sessions(plan)
-        return await self._until_done(sessions, self._schedule(sessions))
+        """Send a whole plan; return the run-clock time the engine finished."""
+        return await self.run_units(iter([list(plan)]))
+
+    async def run_units(self, units: Iterator[Sequence[PlannedRequest]]) -> float:
+        """Send a plan drawn unit by unit (``workloads.plan_stream``: units ordered by their
+        first request), holding only the sessions not yet ended; return the run-clock time
+        the engine finished."""
+        sessions = self._sessions(())
+        return await self._until_done(sessions, self._schedule(sessions, units))
 
     async def run_closed_loop(
         self, units: Iterator[Sequence[PlannedRequest]], concurrency: int
@@ -142,14 +151,37 @@ class Engine:
             sessions.finish()
         return self._clock()
 
-    async def _schedule(self, sessions: SessionRunner) -> None:
+    async def _schedule(
+        self, sessions: SessionRunner, units: Iterator[Sequence[PlannedRequest]]
+    ) -> None:
+        """Start root sessions at their offsets, in (offset, session) order. A unit is drawn
+        (and its sessions held) one ahead: only once the earliest root waiting starts no
+        earlier than it, so roots start in order whatever the units' spans."""
         config = self._config
-        ordered = sessions.roots
-        for index, turns in enumerate(ordered):
-            first = turns[0]
-            if first.offset_s >= config.duration_s or not await self._sleep_until(first.offset_s):
-                for rest in ordered[index:]:
-                    sessions.skip(rest, "run ended before this session started")
+
+        def draw() -> list[list[PlannedRequest]] | None:
+            unit = next(units, None)
+            return None if unit is None else sessions.add(unit)
+
+        waiting: list[tuple[float, str, list[PlannedRequest]]] = []
+        ahead = draw()
+        while True:
+            while ahead is not None and (not waiting or _first(ahead) <= waiting[0][:2]):
+                for turns in ahead:
+                    heapq.heappush(waiting, (turns[0].offset_s, turns[0].session_id, turns))
+                ahead = draw()
+            if not waiting:
+                return
+            offset_s, _, turns = heapq.heappop(waiting)
+            if offset_s >= config.duration_s or not await self._sleep_until(offset_s):
+                left = [turns, *(entry[2] for entry in waiting), *(ahead or ())]
+                if not self.stop_requested.is_set():
+                    # Past the end, what the plan still holds (a trace's later rows) is
+                    # recorded; after a stop the plan ends here (units not drawn are not
+                    # planned).
+                    left.extend(turns for unit in units for turns in sessions.add(unit))
+                for turns_left in left:
+                    sessions.skip(turns_left, "run ended before this session started")
                 return
             if len(sessions.tasks) >= config.max_sessions_in_flight:
                 sessions.skip(turns, "too many sessions in flight", Outcome.DROPPED)
@@ -268,6 +300,11 @@ def attempt_record(
         cache_write_tokens=result.cache_write_tokens,
         planned_prompt_tokens=prompt_tokens,
     )
+
+
+def _first(roots: Sequence[list[PlannedRequest]]) -> tuple[float, str]:
+    """Where a unit's earliest root session starts: its (offset, session)."""
+    return min(((t[0].offset_s, t[0].session_id) for t in roots), default=(-math.inf, ""))
 
 
 def _r(value: float) -> float:

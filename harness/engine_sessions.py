@@ -99,15 +99,33 @@ class SessionRunner:
         return sorted(roots, key=lambda turns: (turns[0].offset_s, turns[0].session_id))
 
     def start(
-        self, turns: list[PlannedRequest], start_s: float | None = None
+        self, turns: list[PlannedRequest], start_s: float | None = None, by_parent: bool = False
     ) -> asyncio.Task[None]:
         """Run one session as a task of its own; ``start_s`` is its first turn's intended
-        send time when that is not its planned offset (the closed loop: when a slot freed)."""
-        task = asyncio.create_task(self._session(turns, start_s))
-        self._progress[turns[0].session_id].task = task
+        send time when that is not its planned offset (the closed loop: when a slot freed);
+        ``by_parent``: a sub-agent session its parent's turn starts."""
+        session_id = turns[0].session_id
+        task = asyncio.create_task(self._session(turns, start_s, by_parent))
+        self._progress[session_id].task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: self._forget(session_id))
         return task
+
+    def _forget(self, session_id: str) -> None:
+        """Drop a session whose every turn has its record (memory stays bounded by the
+        sessions in flight); one a deadline left unrecorded stays for ``finish``."""
+        turns = self._sessions.get(session_id)
+        progress = self._progress.get(session_id)
+        if turns is None or progress is None or progress.recorded < len(turns):
+            return
+        del self._sessions[session_id], self._progress[session_id]
+        for request in turns:
+            self._children.pop(request.request_id, None)
+
+    def __len__(self) -> int:
+        """Sessions held: planned, running, or left for ``finish``."""
+        return len(self._sessions)
 
     def skip(
         self,
@@ -132,18 +150,23 @@ class SessionRunner:
             )
         for request in turns:
             for child in self._children.get(request.request_id, ()):
-                if self._progress[child].task is None:
+                child_progress = self._progress.get(child)  # None: it ended, forgotten
+                if child_progress is not None and child_progress.task is None:
                     self.skip(
                         self._sessions[child],
                         f"parent session {session_id}: {why}",
                         outcome,
                         scheduled_s,
                     )
+        if progress.task is None:
+            self._forget(session_id)
 
     def finish(self) -> None:
         """Record every turn no session got to (a deadline, or a task cancelled unstarted)."""
         now_s = self._io.clock()
-        for session_id, turns in self._sessions.items():
+        for session_id, turns in list(self._sessions.items()):
+            if session_id not in self._progress:
+                continue  # skipped and forgotten below a parent skipped in this loop
             progress = self._progress[session_id]
             if progress.recorded < len(turns):
                 why = (
@@ -153,23 +176,28 @@ class SessionRunner:
                 )
                 self.skip(turns, why, scheduled_s=now_s)
 
-    async def _session(self, turns: list[PlannedRequest], start_s: float | None) -> None:
+    async def _session(
+        self, turns: list[PlannedRequest], start_s: float | None, by_parent: bool
+    ) -> None:
         try:
-            await self._turns(turns, self._progress[turns[0].session_id], start_s)
+            await self._turns(turns, self._progress[turns[0].session_id], start_s, by_parent)
         except asyncio.CancelledError:
             self.skip(turns, "run deadline reached before this turn", scheduled_s=self._io.clock())
             raise
 
     async def _turns(
-        self, turns: list[PlannedRequest], progress: _Progress, start_s: float | None
+        self,
+        turns: list[PlannedRequest],
+        progress: _Progress,
+        start_s: float | None,
+        by_parent: bool,
     ) -> None:
         io, config = self._io, self._config
         history: list[dict[str, str]] = []
         history_tokens = 0
         scheduled_s = turns[0].offset_s if start_s is None else start_s
-        started_by_parent = turns[0].spawned_by in self._children
         for index, request in enumerate(turns):
-            if index > 0 or started_by_parent:
+            if index > 0 or by_parent:
                 if request.waits_for:
                     await self._wait_for(request.waits_for)
                 scheduled_s = io.clock() + request.think_s
@@ -221,7 +249,7 @@ class SessionRunner:
                     scheduled_s=self._io.clock(),
                 )
             else:
-                self.start(turns)
+                self.start(turns, by_parent=True)
 
     async def _wait_for(self, session_ids: tuple[str, ...]) -> None:
         # Sessions never started (dropped, cut from the plan) have nothing to wait for.

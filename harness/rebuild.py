@@ -35,6 +35,8 @@ from harness.store.chunks import read_records, records_without_token_times
 from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
 from harness.store.summary import summarize_database
+from harness.watch.leak import watch_summary
+from harness.watch.scrape import WATCH_FILE, read_watch
 from workloads.scenario import Scenario, describe_scenario_error
 
 
@@ -136,6 +138,13 @@ def _run_notes(
             notes.append(str(manifest[key]))
 
 
+def _watch(paths: RunPaths, summary: dict[str, Any]) -> None:
+    """``--watch``: the system under test's metrics, and a leak verdict (``watch``)."""
+    watched = paths.root / WATCH_FILE
+    if watched.exists():
+        summary["watch"] = watch_summary(read_watch(watched))
+
+
 def _inputs(
     paths: RunPaths, manifest: dict[str, Any], scenario: Scenario, **files: Any
 ) -> SummaryInputs:
@@ -185,6 +194,7 @@ def _rebuild_large(
     except (RecordFileError, OSError, duckdb.Error) as exc:
         raise RebuildError(f"{paths.root}: cannot summarise its records ({exc})") from None
     _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
+    _watch(paths, summary)
     try:
         summary["soak"] = soak_of_records(
             records_without_token_times(paths.records), scenario.duration, inputs.prices
@@ -227,6 +237,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
     inputs = _inputs(paths, manifest, scenario, plan=plan, records=records, ledger=ledger)
     summary = summarize(inputs)
     _run_notes(summary, manifest, scenario, len(plan))
+    _watch(paths, summary)
     profile = manifest.get("fault_profile")
     if isinstance(profile, dict):
         windows = windows_from_profile(profile)

@@ -37,10 +37,12 @@ class RecordObserver(Protocol):
 
 
 def freeze_heap() -> bool:
-    """Move every object alive now (the plan above all) out of the collector's reach for the
-    run: a full collection walks the whole heap, and over a large plan that stalls the event
-    loop for hundreds of milliseconds (600 ms for a 600,000-request plan), which would show
-    as schedule lag. False when garbage collection is off anyway."""
+    """Move every object alive now (imports, the scenario, the mock's tables, a closed loop's
+    preview) out of the collector's reach for the run: a full collection walks the whole
+    heap, and over a large heap that stalls the event loop for hundreds of milliseconds
+    (600 ms over a 600,000-request plan held whole), which would show as schedule lag. The
+    open-loop plan is streamed, so only the sessions in flight are walked. False when
+    garbage collection is off anyway."""
     if not gc.isenabled():
         return False
     gc.collect()

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +27,10 @@ from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
 from harness.client.tokenizer import TokenizerError, load_tokenizer
 from harness.contract.apis import OPENAI_EMBEDDINGS
-from harness.contract.records import AttemptRecord, PlannedRequest, write_jsonl
+from harness.contract.records import AttemptRecord
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
+from harness.plan_feed import PlanFeed, check_space, whole_plan, work_of
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     ABORT_GRACE_S,
@@ -39,7 +40,7 @@ from harness.run_loop import (
     event_loop_runner,
     freeze_heap,
 )
-from harness.store.appender import RecordAppender, StoreFullError, check_free_space
+from harness.store.appender import RecordAppender
 from harness.upstream_files import (
     RunError,
     announce_start,
@@ -47,9 +48,10 @@ from harness.upstream_files import (
     guess_ledger,
     read_back,
 )
+from harness.watch.during import during_run
+from harness.watch.scrape import WatchSettings
 from mock_models.embedded import EmbeddedMock
-from workloads.closed_loop import CLOSED_LOOP, session_units
-from workloads.planner import plan_run
+from workloads.closed_loop import CLOSED_LOOP
 from workloads.scenario import Scenario
 
 
@@ -111,71 +113,6 @@ def _open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
-@dataclass(slots=True)
-class _Work:
-    """What the engine sends: the open loop's whole plan, or the closed loop's units drawn as
-    slots free (``plan`` then collects them, and is written after the run)."""
-
-    plan: list[PlannedRequest]
-    scenario: Scenario
-    #: The engine's steady phase (with [arrival] requests, the drain may follow a cut plan).
-    engine_duration_s: float
-    send: Callable[[Engine], Coroutine[Any, Any, float]]
-    #: Requests planned, for the progress display (None: the closed loop draws as it goes).
-    planned: int | None
-    closed_loop: bool = False
-    #: A closed loop of ``[arrival] requests`` without a duration: the steady phase is then
-    #: what the requests took, until the last one ended.
-    open_ended: bool = False
-
-
-def _work(scenario: Scenario) -> _Work:
-    if scenario.arrival.process != CLOSED_LOOP:
-        planned = plan_run(scenario)
-        plan = planned.plan
-        if planned.duration_s != scenario.duration:  # [arrival] requests ended the plan
-            scenario = scenario.model_copy(update={"duration": planned.duration_s})
-        # After a plan cut by [arrival] requests, later turns may go on for a drain.
-        drain_s = scenario.drain if planned.cut_by_requests else 0.0
-        return _Work(plan, scenario, scenario.duration + drain_s, lambda e: e.run(plan), len(plan))
-    drawn: list[PlannedRequest] = []
-
-    def units() -> Iterator[list[PlannedRequest]]:
-        for unit in session_units(scenario):
-            drawn.extend(unit)
-            yield unit
-
-    requests = scenario.arrival.requests
-    concurrency = scenario.arrival.concurrency or 1
-    open_ended = requests is not None and "duration" not in scenario.model_fields_set
-    # Open-ended, the time bound is every request taking its whole timeout, one after another.
-    bound_s = (requests or 0) * scenario.target.timeout * scenario.client.retry.attempts
-    return _Work(
-        drawn,
-        scenario,
-        bound_s if open_ended else scenario.duration,
-        lambda e: e.run_closed_loop(units(), concurrency),
-        requests,
-        closed_loop=True,
-        open_ended=open_ended,
-    )
-
-
-def _check_space(paths: RunPaths, plan: list[PlannedRequest]) -> None:
-    """Refuse, before sending, a run whose records the disk cannot hold (one line)."""
-    if not plan:
-        return
-    mean_tokens = sum(p.max_tokens for p in plan) / len(plan)
-    try:
-        check_free_space(paths.root, len(plan), mean_tokens)
-    except StoreFullError as exc:
-        raise RunError(str(exc)) from None
-
-
-def _plan_order(request: PlannedRequest) -> tuple[float, str, int]:
-    return (request.offset_s, request.session_id, request.turn)
-
-
 def execute(
     scenario: Scenario,
     out_dir: Path,
@@ -188,6 +125,8 @@ def execute(
     reports: bool = True,
     warn: Callable[[str], None] | None = None,
     locust: Any = None,
+    watch: WatchSettings | None = None,
+    metrics_at: tuple[str, int] | None = None,
 ) -> RunResult:
     """Plan, send, record, summarise and report (unless ``reports`` is false: summary.json
     alone) one run into ``out_dir/run_id``.
@@ -198,6 +137,8 @@ def execute(
     ``warn`` hears, before anything is sent, what may spoil the run (a pool too small).
     ``locust`` (``harness.locust.run.LocustOptions``) sends on Locust workers instead of the
     asyncio engine (``harness.runner_locust``).
+    ``watch`` scrapes the system under test's metrics into watch.jsonl; ``metrics_at`` (host,
+    port) serves the run's live figures in the Prometheus format (``harness.watch``).
     """
     try:
         tokenizer = load_tokenizer(scenario.target.tokenizer)
@@ -212,16 +153,12 @@ def execute(
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
     if locust is not None and scenario.arrival.process == CLOSED_LOOP:
         raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
-    work = _work(scenario)
+    if locust is not None and (watch is not None or metrics_at is not None):
+        raise RunError("--watch and --metrics-port work with the asyncio engine only, for now")
+    work = work_of(scenario, paths.plan)
     scenario = work.scenario
-    if locust is not None and any(r.api == OPENAI_EMBEDDINGS for r in work.plan):
-        raise RunError(
-            '--engine locust does not send embeddings requests yet (kind = "embed", '
-            "embed_query): use the asyncio engine for this scenario"
-        )
-    if not work.closed_loop:
-        write_jsonl(paths.plan, work.plan)
-    _check_space(paths, work.plan)
+    check_space(paths, work.feed)
+    locust_plan = whole_plan(work) if locust is not None else None
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
         url, embedded = upstream.api_url, upstream.embedded
@@ -244,12 +181,16 @@ def execute(
             "tokenstorm_version": versions().get("tokenstorm"),
             "started_at": started_at(),
         }
+        feed = work.feed
         pool = plan_pool(
-            work.plan,
+            (),
             scenario.target.timeout,
             scenario.target.max_connections,
             _open_files_limit(),
-            known_peak=(scenario.arrival.concurrency or 1) if work.closed_loop else None,
+            known_peak=feed.peak
+            if isinstance(feed, PlanFeed)
+            else (scenario.arrival.concurrency or 1),
+            sampled=feed.peak_counted if isinstance(feed, PlanFeed) else None,
         )
         if pool.warning is not None:
             manifest["pool_warning"] = pool.warning
@@ -283,17 +224,22 @@ def execute(
             tokenizer=tokenizer,
         )
         appender = RecordAppender(paths.records, time.perf_counter)
+        observers: list[Callable[[AttemptRecord], None]] = []  # --watch, --metrics-port
+        stop_now: list[Callable[[], None]] = []  # the asyncio engine's stop, once it exists
         ended_s = [0.0]  # when the last attempt ended (an open-ended closed loop's phase)
         observe = abort_check.observe if isinstance(abort_check, RecordObserver) else None
 
         def sink(record: AttemptRecord) -> None:
             if not appender.append(record):
                 # The disk refused a write: stop cleanly; what was written stays.
-                engine.request_stop(ABORT_GRACE_S)
+                for stop in stop_now:
+                    stop()
             if record.done_s is not None and record.done_s > ended_s[0]:
                 ended_s[0] = record.done_s
             if observe is not None:
                 observe(record)
+            for also in observers:
+                also(record)
 
         if locust is not None:
             from harness.runner_locust import send_on_locust
@@ -311,7 +257,7 @@ def execute(
             write_manifest(paths, manifest)
             try:
                 locust_aborted = send_on_locust(
-                    work.plan,
+                    locust_plan or [],
                     config,
                     connection,
                     sink,
@@ -346,6 +292,10 @@ def execute(
             stats=LiveStats(),
             senders={OPENAI_EMBEDDINGS: embeddings},
         )
+        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
+        side = during_run(paths.root, engine, scenario.prices, watch, metrics_at, mock_metrics)
+        observers.append(side.observe)
+        stop_now.append(lambda: engine.request_stop(ABORT_GRACE_S))
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
         cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
@@ -363,14 +313,15 @@ def execute(
                 )
             )
             try:
-                return await drive(
-                    engine,
-                    work.send,
-                    (None if work.open_ended else scenario.duration, work.planned),
-                    progress,
-                    abort_check,
-                    aborted,
-                )
+                async with side.during(engine.started):
+                    return await drive(
+                        engine,
+                        work.send,
+                        (None if work.open_ended else scenario.duration, work.planned),
+                        progress,
+                        abort_check,
+                        aborted,
+                    )
             finally:
                 await client.close()
                 await embeddings.close()
@@ -386,13 +337,13 @@ def execute(
         finally:
             if frozen:
                 gc.unfreeze()
+            side.close()
             appender.close()
-        if work.closed_loop:
-            drawn: list[PlannedRequest] = sorted(work.plan, key=_plan_order)
-            write_jsonl(paths.plan, drawn)
-            if work.open_ended:
-                scenario = scenario.model_copy(update={"duration": max(ended_s[0], 1e-6)})
-                manifest["scenario"] = scenario.model_dump(mode="json")
+            feed.close()
+            manifest["planned_requests"] = feed.written
+        if work.open_ended:
+            scenario = scenario.model_copy(update={"duration": max(ended_s[0], 1e-6)})
+            manifest["scenario"] = scenario.model_dump(mode="json")
         manifest["client_cpu_s"] = round(time.process_time() - cpu_start_s, 3)
         manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
         manifest["interrupted"] = (

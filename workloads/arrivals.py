@@ -8,7 +8,7 @@ so a longer duration with the same RNG seed yields the shorter run's offsets as 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -123,3 +123,59 @@ def session_offsets_s(arrival: Arrival, duration_s: float, rng: np.random.Genera
         return []
     unit = np.asarray(_unshaped(arrival, 1.0, horizon, rng), dtype=float)
     return warp(unit, arrival.shape, arrival.rate, duration_s)
+
+
+#: Gaps drawn at once by ``iter_session_offsets_s`` (any size gives the same offsets).
+_STREAM_CHUNK = 4096
+
+
+def _unshaped_chunks(
+    arrival: Arrival, rate_per_s: float, duration_s: float, rng: np.random.Generator
+) -> Iterator[list[float]]:
+    """The unshaped process's offsets in ``[0, duration_s)`` (``inf``: endless), chunk by
+    chunk, equal to ``_unshaped``'s list: the draws and the sequential sums are the same."""
+    if arrival.process == "constant":
+        index = 0
+        while True:
+            chunk = [i / rate_per_s for i in range(index, index + _STREAM_CHUNK)]
+            inside = [offset_s for offset_s in chunk if offset_s < duration_s]
+            yield inside
+            if len(inside) < _STREAM_CHUNK:
+                return
+            index += _STREAM_CHUNK
+    last_s = 0.0
+    while True:
+        if arrival.process == "gamma":
+            shape = 1.0 / (arrival.cv * arrival.cv)
+            gaps_s = rng.gamma(shape, 1.0 / (rate_per_s * shape), size=_STREAM_CHUNK)
+        else:
+            gaps_s = rng.exponential(1.0 / rate_per_s, size=_STREAM_CHUNK)
+        times_s = np.cumsum(np.concatenate(([last_s], gaps_s)))[1:]
+        inside_count = int(np.searchsorted(times_s, duration_s, side="left"))
+        yield [float(t) for t in times_s[:inside_count]]
+        if inside_count < _STREAM_CHUNK:
+            return
+        last_s = float(times_s[-1])
+
+
+def iter_session_offsets_s(
+    arrival: Arrival, duration_s: float, rng: np.random.Generator
+) -> Iterator[float]:
+    """``session_offsets_s`` one offset at a time, in bounded memory: the same offsets for the
+    same RNG. ``duration_s`` may be ``inf`` for an unshaped process (endless; the caller stops
+    drawing)."""
+    if arrival.process not in _PROCESSES:
+        raise ValueError(f"{arrival.process!r} is not an open-loop arrival process")
+    if duration_s <= 0 or arrival.rate <= 0:
+        return
+    if not arrival.shape:
+        for chunk in _unshaped_chunks(arrival, arrival.rate, duration_s, rng):
+            yield from chunk
+        return
+    _, totals = cumulative_rate(arrival.shape, arrival.rate, duration_s)
+    horizon = float(totals[-1])
+    if horizon <= 0:
+        return
+    for chunk in _unshaped_chunks(arrival, 1.0, horizon, rng):
+        # The warp maps each arrival on its own, so chunk by chunk gives the same offsets.
+        yield from warp(np.asarray(chunk, dtype=float), arrival.shape, arrival.rate, duration_s)

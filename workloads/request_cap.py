@@ -19,7 +19,7 @@ def _sort_key(request: PlannedRequest) -> tuple[float, str, int]:
     return (request.offset_s, request.session_id, request.turn)
 
 
-def _units(plan: Sequence[PlannedRequest]) -> list[list[PlannedRequest]]:
+def plan_units(plan: Sequence[PlannedRequest]) -> list[list[PlannedRequest]]:
     """The plan's units, each in plan order, ordered by their first request."""
     session_of_request = {r.request_id: r.session_id for r in plan}
     parent_session: dict[str, str] = {}
@@ -47,7 +47,7 @@ def first_requests(plan: Sequence[PlannedRequest], count: int) -> list[PlannedRe
     if len(plan) <= count:
         return sorted(plan, key=_sort_key)
     kept: list[PlannedRequest] = []
-    for unit in _units(plan):
+    for unit in plan_units(plan):
         room = count - len(kept)
         if len(unit) <= room:
             kept.extend(unit)

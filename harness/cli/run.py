@@ -20,6 +20,7 @@ from harness.cli.gate import (
 )
 from harness.cli.matrix import announce, load_matrix, worst_code
 from harness.cli.scenario_source import add_quick_flags, add_trace_flags, resolve_scenario
+from harness.cli.watch_flags import add_watch_flags, metrics_from_flags, watch_from_flags
 from harness.gates import Budget, BudgetError
 from harness.rebuild import RebuildError
 from harness.run_dir import new_run_id, redact_url, valid_run_id
@@ -66,6 +67,7 @@ def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "the summary; 'tokenstorm report RUN_DIR' builds them later)",
     )
     add_budget_flags(parser)
+    add_watch_flags(parser)
     parser.add_argument(
         "--matrix",
         metavar="FILE",
@@ -177,6 +179,8 @@ def _one(
             reports=not args.no_report,
             warn=_warn,
             locust=_locust_options(args),
+            watch=watch_from_flags(args),
+            metrics_at=metrics_from_flags(args),
         )
     except (RunError, MockStartError, RebuildError, TraceError) as exc:
         raise UserError(str(exc)) from None

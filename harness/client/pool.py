@@ -9,6 +9,7 @@ costs nothing, one too small queues attempts in the client and makes the run mea
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,21 +67,44 @@ def expected_peak_in_flight(plan: Sequence[PlannedRequest], timeout_s: float) ->
     return int(np.cumsum(steps[order]).max())
 
 
+class PeakTracker:
+    """``expected_peak_in_flight`` one request at a time, fed in plan (offset) order: holds
+    only the expected ends of the attempts still in flight."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._ends_s: list[float] = []
+        self.peak = 0
+
+    def observe(self, request: PlannedRequest) -> None:
+        start_s = request.offset_s
+        # At equal times an end comes before a start, as in the sweep above.
+        while self._ends_s and self._ends_s[0] <= start_s:
+            heapq.heappop(self._ends_s)
+        heapq.heappush(self._ends_s, start_s + expected_duration_s(request, self._timeout_s))
+        self.peak = max(self.peak, len(self._ends_s))
+
+
 def plan_pool(
     plan: Sequence[PlannedRequest],
     timeout_s: float,
     configured: int | None,
     open_files_limit: int | None,
     known_peak: int | None = None,
+    sampled: int | None = None,
 ) -> PoolPlan:
     """The pool for ``plan``: ``configured`` when given (with a warning when the plan is
     expected to exceed it), else the expected peak plus headroom, at least
     ``DEFAULT_MAX_CONNECTIONS``, within ``open_files_limit`` (the process's ``ulimit -n``).
     ``known_peak`` replaces the estimate where the peak is fixed in advance (a closed loop's
-    sessions in flight, whose plan is drawn as it goes)."""
+    sessions in flight, whose plan is drawn as it goes); with ``sampled`` it is the peak of
+    a long plan's first ``sampled`` requests (a streamed plan is not counted to its end)."""
     peak = expected_peak_in_flight(plan, timeout_s) if known_peak is None else known_peak
     how = (
-        f"the plan may hold up to {peak:,} attempts in flight (each counted "
+        f"the plan may hold up to {peak:,} attempts in flight (counted over its first "
+        f"{sampled:,} requests)"
+        if sampled is not None and known_peak is not None
+        else f"the plan may hold up to {peak:,} attempts in flight (each counted "
         f"{SLOW_FIRST_TOKEN_S:g} s + {SLOW_TOKEN_S * 1000:g} ms per output token)"
         if known_peak is None
         else f"the closed loop holds up to {peak:,} attempts in flight"

@@ -13,6 +13,7 @@ from typing import Final
 
 import orjson
 from aiohttp import web
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
 from faults.catalogue import FaultKind
 from harness.api.registry import wire_api
@@ -60,6 +61,10 @@ class MockService:
         self._anthropic = wire_api(ANTHROPIC_MESSAGES)
         self._completions = wire_api(OPENAI_COMPLETIONS)
         self.metrics = {d.name: DeploymentMetrics() for d in settings.deployments}
+        # This process's own figures (resident memory, CPU, open files) on /metrics, from
+        # prometheus-client's process collector (Linux /proc): a soak's leak verdict reads them.
+        self._process_metrics = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self._process_metrics)
         # The real clock, on which ``started`` and the answers' other times are read too.
         clock = MonotonicClock()
         self.engines = {
@@ -134,13 +139,13 @@ class MockService:
         return _json_response({"status": "ok"})
 
     async def prometheus(self, request: web.Request) -> web.Response:
-        """vLLM-named metrics of every deployment."""
+        """vLLM-named metrics of every deployment, then the process's (``process_*``)."""
         models = {
             d.name: "mock" if d.model == ANY_MODEL else d.model for d in self.settings.deployments
         }
         gauges = {name: (engine.running, engine.waiting) for name, engine in self.engines.items()}
         return web.Response(
-            body=render(models, self.metrics, gauges),
+            body=render(models, self.metrics, gauges) + generate_latest(self._process_metrics),
             content_type="text/plain",
             charset="utf-8",
             headers={"x-content-type-options": "nosniff"},

@@ -5,14 +5,18 @@ by the client."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.client.http import HttpClient
 from harness.client.pool import (
     DEFAULT_MAX_CONNECTIONS,
     RESERVED_FILES,
+    PeakTracker,
     expected_peak_in_flight,
     plan_pool,
 )
@@ -131,3 +135,29 @@ async def _five_attempts_through_two_connections() -> None:
     assert all(r.status_code == 200 for r in results)
     assert (client.pool_waits, client.peak_in_flight) == (3, 5)
     assert client.tokenstorm_server is None  # a foreign server never named itself
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.0, 20.0), st.integers(1, 200)).map(
+            lambda pair: (round(pair[0], 1), pair[1])
+        ),
+        max_size=60,
+    ),
+    st.floats(0.5, 10.0),
+)
+def test_the_streaming_peak_equals_the_whole_plan_sweep(
+    spans: list[tuple[float, int]], timeout_s: float
+) -> None:
+    plan = sorted(
+        (
+            dataclasses.replace(_plan(1.0, 1.0, max_tokens)[0], offset_s=offset_s)
+            for offset_s, max_tokens in spans
+        ),
+        key=lambda request: request.offset_s,
+    )
+    tracker = PeakTracker(timeout_s)
+    for request in plan:
+        tracker.observe(request)
+    assert tracker.peak == expected_peak_in_flight(plan, timeout_s)
