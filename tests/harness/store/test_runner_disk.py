@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import harness.plan_feed
 import harness.runner
 from harness.contract.records import AttemptRecord, read_jsonl
 from harness.store.appender import RecordAppender
@@ -64,7 +65,7 @@ def test_a_run_too_big_for_its_disk_is_refused_before_sending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        harness.runner, "check_free_space", _tiny_disk(harness.runner.check_free_space)
+        harness.plan_feed, "check_free_space", _tiny_disk(harness.plan_feed.check_free_space)
     )
     with pytest.raises(RunError) as caught:
         harness.runner.execute(_scenario("1s"), tmp_path, "big", progress=False)
