@@ -256,6 +256,7 @@ class Engine:
             fault=result.fault,
             cache_write_tokens=result.cache_write_tokens,
             planned_prompt_tokens=prompt_tokens,
+            finish_reason=result.finish_reason,
         )
 
 

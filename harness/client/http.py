@@ -56,6 +56,8 @@ class AttemptResult:
     should_retry: bool | None = None
     #: Prompt tokens the server wrote to its prompt cache (server usage only).
     cache_write_tokens: int | None = None
+    #: The answer's finish or stop reason as its API spells it; None when it named none.
+    finish_reason: str | None = None
 
 
 def retry_after_s(headers: Mapping[str, str], now_wall_s: float | None = None) -> float | None:
@@ -338,4 +340,5 @@ class HttpClient:
             text=text,
             should_retry=should_retry,
             cache_write_tokens=written,
+            finish_reason=answer.finish_reason,
         )
