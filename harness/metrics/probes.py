@@ -28,8 +28,6 @@ from harness.metrics.requests import LogicalRequest
 
 PROBE_CLASS = "probe"
 _NOT_A_BLOCK = (408, 429)
-#: Finish or stop reasons that say a content filter answered (``AttemptRecord.finish_reason``).
-CONTENT_FILTERED = frozenset({"content_filter", "refusal"})
 _RESAMPLES = 1000
 
 
@@ -43,7 +41,7 @@ def is_blocked(request: LogicalRequest, named: set[str]) -> bool:
         return False
     status = final.status_code
     refused = status is not None and 400 <= status < 500 and status not in _NOT_A_BLOCK
-    return refused or final.finish_reason in CONTENT_FILTERED
+    return refused or request.content_filtered
 
 
 def _e2e(requests: Sequence[LogicalRequest]) -> list[float]:
