@@ -299,6 +299,7 @@ def attempt_record(
         fault=result.fault,
         cache_write_tokens=result.cache_write_tokens,
         planned_prompt_tokens=prompt_tokens,
+        finish_reason=result.finish_reason,
     )
 
 

@@ -62,7 +62,7 @@ class FrameFilter:
         event, data = found
         api, passed = self.api, self.passed
         try:
-            kind, _, usage, model, _, document = api.decode_event(event, data)
+            kind, _, usage, model, _, document, _ = api.decode_event(event, data)
         except ValueError:
             return raw, False  # not JSON, or not an object: passed on as it is
         if kind is EventKind.END:

@@ -196,10 +196,10 @@ class AnthropicMessages:
             delta = obj.get("delta") or {}
             text = delta.get("text")
             if text:
-                return (EventKind.TEXT, text, None, None, None, obj)
+                return (EventKind.TEXT, text, None, None, None, obj, None)
             fragment = delta.get("partial_json")
             if fragment:
-                return (EventKind.TOOL_CALL, fragment, None, None, None, obj)
+                return (EventKind.TOOL_CALL, fragment, None, None, None, obj, None)
             if delta.get("thinking"):
                 return stream_event(EventKind.TEXT, document=obj)
             return stream_event(EventKind.OTHER, document=obj)
@@ -208,9 +208,10 @@ class AnthropicMessages:
             usage = _usage_object(message.get("usage"))
             return stream_event(EventKind.OTHER, "", usage, message.get("model"), None, obj)
         if kind == "message_delta":
-            return stream_event(
-                EventKind.OTHER, "", _usage_object(obj.get("usage")), None, None, obj
-            )
+            delta = obj.get("delta")
+            stop = delta.get("stop_reason") if isinstance(delta, dict) else None
+            usage = _usage_object(obj.get("usage"))
+            return (EventKind.OTHER, "", usage, None, None, obj, stop)
         if kind == "message_stop":
             return _END
         if kind == "error":
@@ -225,7 +226,8 @@ class AnthropicMessages:
         content = bool(text) or any(b.get("type") == "tool_use" for b in blocks)
         usage = _usage_object(document.get("usage"))
         terminated = document.get("type") == "message"
-        return BodyAnswer(text, content, usage, document.get("model"), None, terminated)
+        stop = document.get("stop_reason")
+        return BodyAnswer(text, content, usage, document.get("model"), None, terminated, stop)
 
     def read_usage(self, usage: Mapping[str, Any], into: TokenCounts) -> None:
         if "input_tokens" in usage:

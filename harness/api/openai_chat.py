@@ -214,8 +214,9 @@ class OpenAIChat(OpenAIWire):
             raise ValueError("chunk is not a JSON object")
         if obj.get("error"):
             return stream_event(EventKind.ERROR, error=short(obj["error"]), document=obj)
-        kind, text = _OTHER, ""
+        kind, text, finish = _OTHER, "", None
         for choice in obj.get("choices") or ():
+            finish = choice.get("finish_reason")
             delta = choice.get("delta") or _NO_DELTA
             content = delta.get("content")
             if content:
@@ -233,20 +234,23 @@ class OpenAIChat(OpenAIWire):
                 break
         usage = obj.get("usage")
         usage = usage if usage.__class__ is dict and usage else None
-        return (kind, text, usage, obj.get("model"), None, obj)
+        return (kind, text, usage, obj.get("model"), None, obj, finish)
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("error"):
             return BodyAnswer(error=short(document["error"]))  # an error body after HTTP 200
         texts: list[str] = []
         content = False
+        finish = None
         for choice in document.get("choices") or ():
+            finish = finish or choice.get("finish_reason")
             message = choice.get("message") or {}
             text = message.get("content") or ""
             texts.append(text)
             content = content or bool(text or message.get("tool_calls"))
         model = document.get("model")
-        return BodyAnswer("".join(texts), content, usage_object(document), model, None, True)
+        usage = usage_object(document)
+        return BodyAnswer("".join(texts), content, usage, model, None, True, finish)
 
     def parse(self, raw: bytes) -> ParsedRequest:
         body = decode_object(raw)

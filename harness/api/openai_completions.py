@@ -145,19 +145,22 @@ class OpenAICompletions(OpenAIWire):
             raise ValueError("chunk is not a JSON object")
         if obj.get("error"):
             return stream_event(EventKind.ERROR, error=short(obj["error"]), document=obj)
-        kind, text = EventKind.OTHER, ""
+        kind, text, finish = EventKind.OTHER, "", None
         for choice in obj.get("choices") or ():
+            finish = choice.get("finish_reason")
             if choice.get("text"):
                 kind, text = EventKind.TEXT, choice["text"]
                 break
-        return (kind, text, usage_object(obj), obj.get("model"), None, obj)
+        return (kind, text, usage_object(obj), obj.get("model"), None, obj, finish)
 
     def decode_body(self, document: dict[str, Any]) -> BodyAnswer:
         if document.get("error"):
             return BodyAnswer(error=short(document["error"]))
-        text = "".join(choice.get("text") or "" for choice in document.get("choices") or ())
+        choices = document.get("choices") or ()
+        text = "".join(choice.get("text") or "" for choice in choices)
+        finish = next((c["finish_reason"] for c in choices if c.get("finish_reason")), None)
         return BodyAnswer(
-            text, bool(text), usage_object(document), document.get("model"), None, True
+            text, bool(text), usage_object(document), document.get("model"), None, True, finish
         )
 
     def parse(self, raw: bytes) -> ParsedRequest:

@@ -32,14 +32,21 @@ class EventKind(Enum):
     END = "end"
 
 
-#: One decoded stream event: ``(kind, text, usage, model, error, document)``, unpacked by name.
-#: ``text`` is a content delta's text or a tool call's fragment; ``usage`` the raw usage object
-#: the event carries (read it with ``WireApi.read_usage``; a relay may rewrite it in
-#: ``document``, the event's JSON data, None for terminators and non-JSON events). A plain
-#: tuple: one is built per streamed token, and a NamedTuple's constructor costs several times
-#: what the literal does.
+#: One decoded stream event: ``(kind, text, usage, model, error, document, finish)``, unpacked
+#: by name. ``text`` is a content delta's text or a tool call's fragment; ``usage`` the raw usage
+#: object the event carries (read it with ``WireApi.read_usage``; a relay may rewrite it in
+#: ``document``, the event's JSON data, None for terminators and non-JSON events); ``finish``
+#: the finish or stop reason the event carries, as the API spells it (``stop``,
+#: ``content_filter``, ``end_turn``, ``refusal``...), else None. A plain tuple: one is built per
+#: streamed token, and a NamedTuple's constructor costs several times what the literal does.
 StreamEvent = tuple[
-    EventKind, str, dict[str, Any] | None, str | None, str | None, dict[str, Any] | None
+    EventKind,
+    str,
+    dict[str, Any] | None,
+    str | None,
+    str | None,
+    dict[str, Any] | None,
+    str | None,
 ]
 
 
@@ -50,9 +57,10 @@ def stream_event(
     model: str | None = None,
     error: str | None = None,
     document: dict[str, Any] | None = None,
+    finish: str | None = None,
 ) -> StreamEvent:
     """A ``StreamEvent`` by field name (per-token paths write the tuple out)."""
-    return (kind, text, usage, model, error, document)
+    return (kind, text, usage, model, error, document, finish)
 
 
 class BodyAnswer(NamedTuple):
@@ -66,6 +74,8 @@ class BodyAnswer(NamedTuple):
     error: str | None = None
     #: The body is a complete answer object.
     terminated: bool = False
+    #: The finish or stop reason, as the API spells it (None when the body names none).
+    finish: str | None = None
 
 
 class TokenCounts(Protocol):

@@ -1,6 +1,6 @@
 """What one attempt's answer said, as the client reads it: decoded stream events or a decoded
 whole body (``harness.api``) and the time each arrived in; token times, counts, usage, model,
-terminator and in-band error out (``Answer``).
+terminator, finish reason and in-band error out (``Answer``).
 
 Role-only, usage-only and ``ping`` events are not content, so they never count as a first
 token; a tool-call fragment counts as content but adds no answer text.
@@ -38,6 +38,8 @@ class Answer:
     model: str | None = None
     terminated: bool = False
     error: str | None = None
+    #: The last finish or stop reason the answer named, as its API spells it.
+    finish_reason: str | None = None
     text_parts: list[str] | None = None
 
     def add_content(self, now_s: float, text: str) -> None:
@@ -57,7 +59,7 @@ class Answer:
         beyond the decoding.
         """
         for name, data in events:
-            kind, text, usage, model, error, _ = decode(name, data)
+            kind, text, usage, model, error, _, finish = decode(name, data)
             if kind is _TEXT or kind is _TOOL_CALL:
                 if self.first_token_s is None:
                     self.first_token_s = now_s
@@ -76,6 +78,8 @@ class Answer:
                 self.model = model
             if usage is not None:
                 api.read_usage(usage, self)
+            if finish is not None:
+                self.finish_reason = finish
 
     def take_body(self, body: BodyAnswer, now_s: float, api: WireApi) -> None:
         """Count a decoded whole answer that arrived at ``now_s``."""
@@ -83,6 +87,7 @@ class Answer:
             self.error = body.error  # an error body after HTTP 200
             return
         self.model = body.model
+        self.finish_reason = body.finish
         if body.content:
             self.add_content(now_s, body.text)
             self.content_events = max(1, len(body.text.split()))

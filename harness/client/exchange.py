@@ -62,6 +62,8 @@ class AttemptResult:
     should_retry: bool | None = None
     #: Prompt tokens the server wrote to its prompt cache (server usage only).
     cache_write_tokens: int | None = None
+    #: The answer's finish or stop reason as its API spells it; None when it named none.
+    finish_reason: str | None = None
 
 
 class Exchange:
@@ -259,4 +261,5 @@ class Exchange:
             text=text,
             should_retry=self.should_retry,
             cache_write_tokens=written,
+            finish_reason=answer.finish_reason,
         )

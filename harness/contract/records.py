@@ -115,6 +115,10 @@ class AttemptRecord:
     #: The prompt's tokens as the client planned and counted them (the mock's whitespace
     #: words, or ``[target] tokenizer``), whatever the server reported; None when unsent.
     planned_prompt_tokens: int | None = None
+    #: The answer's finish or stop reason as its wire API spells it (``stop``, ``length``,
+    #: ``content_filter``, ``end_turn``, ``refusal``...); None when it named none or when the
+    #: record predates the field.
+    finish_reason: str | None = None
     schema: str = RECORD_SCHEMA
 
 

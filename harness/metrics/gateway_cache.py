@@ -4,9 +4,10 @@
 A request answered successfully with no ledger line under its request id and wire API never
 reached the upstream (a semantic cache's own embedding call, tagged with the request's id,
 is not the request): something between the client and the upstream (a gateway's exact or semantic
-cache) served it. The figures need a ledger whose lines name requests (the tokenstorm
-headers, or ``[target] tag_prompt`` behind a gateway that drops them); without one they are
-unknown (null), never 0.
+cache) served it. A content filter's answer (a guardrail's ``content_filter`` or ``refusal``
+sent with a 2xx) is a block, not a hit, and is left out. The figures need a ledger whose
+lines name requests (the tokenstorm headers, or ``[target] tag_prompt`` behind a gateway that
+drops them); without one they are unknown (null), never 0.
 
 Split by what the plan says a request was (``[workload.repeat]``): ``original`` (repeats
 nothing), ``exact`` (similarity 1.0) or ``paraphrase``, and paraphrases by planned-similarity
@@ -105,7 +106,7 @@ def gateway_cache_figures(
     named = {(e.request_id, e.api) for e in ledger or () if e.request_id}
     if not named:
         return {"gateway_cache_hit_rate": None, "gateway_cache": None}
-    answered = [r for r in requests if r.is_ok and r.planned is not None]
+    answered = [r for r in requests if r.is_ok and r.planned is not None and not r.content_filtered]
     hit_ids = {
         r.request_id
         for r in answered

@@ -2,12 +2,13 @@
 the upstream's ledger in; ``probe_block_rate``, ``probe_false_positive_rate`` and the
 ``probes`` object of summary.json out.
 
-A probe is *blocked* when its final answer is a 4xx other than 408 and 429 (a guardrail's
-refusal) and the upstream's ledger has no line under its request id: the gateway stopped
-it before the model. (A content-filter answer sent as a 200 is not recognised: records keep
-no finish reason.) Per category: the block rate over probes whose corpus verdict is
-``block``; the false-positive rate over the clean look-alikes (verdict ``pass``) that were
-blocked; and the latency the guardrail adds, as the median E2E of probes that passed minus
+A probe is *blocked* when its final answer is a guardrail's refusal, either a 4xx other than
+408 and 429 or a content-filter answer (finish reason ``content_filter`` in OpenAI's APIs,
+stop reason ``refusal`` in Anthropic's, whatever the status), and the upstream's ledger has
+no line under its request id: the gateway stopped it before the model. Per category: the
+block rate over probes whose corpus verdict is ``block``; the false-positive rate over the
+clean look-alikes (verdict ``pass``) that were blocked; and the latency the guardrail adds,
+as the median E2E of probes that passed (answered well and not blocked) minus
 that of the run's other (non-probe) requests answered well, with a 95% bootstrap interval
 (resampling both groups; the RNG is passed in). Without a ledger naming requests the rates
 are unknown (null).
@@ -36,13 +37,11 @@ def _tag(request: LogicalRequest, name: str) -> str:
 
 def is_blocked(request: LogicalRequest, named: set[str]) -> bool:
     final = request.final
-    status = final.status_code if final is not None else None
-    return (
-        status is not None
-        and 400 <= status < 500
-        and status not in _NOT_A_BLOCK
-        and request.request_id not in named
-    )
+    if final is None or request.request_id in named:
+        return False
+    status = final.status_code
+    refused = status is not None and 400 <= status < 500 and status not in _NOT_A_BLOCK
+    return refused or request.content_filtered
 
 
 def _e2e(requests: Sequence[LogicalRequest]) -> list[float]:
@@ -92,7 +91,7 @@ def probe_figures(
         lookalikes = [r for r in group if _tag(r, "expected") == "pass"]
         blocked = [r for r in harmful if is_blocked(r, named)]
         false_positives = [r for r in lookalikes if is_blocked(r, named)]
-        passed = [r for r in group if r.is_ok]
+        passed = [r for r in group if r.is_ok and not is_blocked(r, named)]
         for index, value in enumerate(
             (len(harmful), len(blocked), len(lookalikes), len(false_positives))
         ):

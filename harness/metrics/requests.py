@@ -18,6 +18,9 @@ from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedRequest
 
 UNKNOWN = "(unknown)"
+#: Finish or stop reasons that say a content filter answered (``AttemptRecord.finish_reason``):
+#: OpenAI's ``content_filter`` and Anthropic's ``refusal``.
+CONTENT_FILTERED = frozenset({"content_filter", "refusal"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,12 @@ class LogicalRequest:
     @property
     def is_ok(self) -> bool:
         return self.was_sent and self.outcome == Outcome.OK
+
+    @property
+    def content_filtered(self) -> bool:
+        """The final answer says a content filter stopped it, whatever its status."""
+        final = self.final
+        return final is not None and final.finish_reason in CONTENT_FILTERED
 
     @property
     def first_scheduled_s(self) -> float | None:

@@ -1,6 +1,8 @@
 """The Markdown report: report context in, a short ``report.md`` for CI job summaries out.
 
-Verdict line, headline table, outcome counts, the by-requested-model table (client's view) and
+Verdict line, headline table, outcome counts, the by-requested-model table (client's view), the
+by-wire-API split when the run spoke more than one API (chat beside embeddings), the special
+traffic tables (gateway cache hits, guardrail probes per category) when the run had them, and
 the by-upstream-deployment table (upstream's view); no charts. Table cells are escaped so
 that a model name or note with ``|`` cannot break a table.
 """
@@ -48,6 +50,22 @@ def soak_lines(soak: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _split_and_traffic_lines(context: Mapping[str, Any]) -> list[str]:
+    """The by-wire-API table (only when it splits the run) and the special traffic tables."""
+    lines: list[str] = []
+    groups: Sequence[tuple[str, list[Sequence[str]]]] = context["group_tables"]
+    by_api = next((rows for title, rows in groups if title == "wire API"), [])
+    if len(by_api) > 1:
+        header = tuple(h or "wire API" for h in tables.GROUP_HEADER)
+        lines.extend(["### By wire API (client's view)", "", *markdown_table(header, by_api), ""])
+    for title, header, rows in context.get("traffic_tables") or ():
+        heading = _cell(str(title))
+        lines.extend([f"### {heading[:1].upper()}{heading[1:]}", ""])
+        lines.extend(markdown_table(header, rows) if rows else ["no data"])
+        lines.append("")
+    return lines
+
+
 def render_markdown(context: Mapping[str, Any]) -> str:
     run = context["run"]
     mark = "✅" if context["valid"] else "❌"
@@ -88,6 +106,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     header = tuple(h or "requested model" for h in tables.GROUP_HEADER)
     lines.extend(markdown_table(header, by_model) if by_model else ["no requests"])
     lines.append("")
+    lines.extend(_split_and_traffic_lines(context))
     lines.append(f"### {str(context['upstream_title']).capitalize()}")
     lines.append("")
     upstream = context["upstream"]

@@ -85,6 +85,13 @@ def _reply(tool: str | None, cached: int, include_usage: bool = True) -> Reply:
     )
 
 
+def _finish(name: str, tool: str | None, truncated: bool) -> str:
+    """The finish reason each API names for the mock's answer (its own spelling)."""
+    if name == ANTHROPIC_MESSAGES:
+        return "max_tokens" if truncated else "tool_use" if tool else "end_turn"
+    return "length" if truncated else "tool_calls" if tool else "stop"
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     name=st.sampled_from(_GENERATING),
@@ -127,6 +134,7 @@ def test_a_rendered_stream_decodes_back_to_its_content_and_usage(
     answer.take_events(events, api, api.decode_event, 1.0)
     assert answer.terminated and answer.error is None and answer.model == "m-1"
     assert (answer.prompt_tokens, answer.cached_tokens) == (40, cached)
+    assert answer.finish_reason == _finish(name, tool, truncated)
     assert answer.completion_tokens == len(words)
     if tool is None:
         assert "".join(answer.text_parts or ()) == text_of(words)
@@ -153,6 +161,7 @@ def test_a_rendered_body_decodes_back_to_its_text_and_usage(
     answer = Answer()
     answer.take_body(body, 1.0, api)
     assert answer.terminated and answer.model == "m-1"
+    assert answer.finish_reason == body.finish == _finish(name, tool, False)
     assert (answer.prompt_tokens, answer.completion_tokens, answer.cached_tokens) == (
         40,
         len(words),

@@ -65,6 +65,9 @@ def test_planned_and_upstream_prompt_tokens_side_by_side(
         counter.count(f"[tokenstorm run=sized request={r.request_id}]") for r in records
     )
     most_per_word = max(counter.count(word) for word in VOCABULARY)
+    # The finish reason the mock streamed reaches the record (max_tokens 4 may cut it).
+    assert {r.finish_reason for r in records} <= {"stop", "length"}
+    assert all(r.finish_reason for r in records)
     for record in records:
         assert record.planned_prompt_tokens is not None and record.prompt_tokens is not None
         # Sized within the plan's 256 BPE tokens (plus the tag), short by under one word.

@@ -81,3 +81,16 @@ def test_buckets() -> None:
     assert similarity_bucket(0.1) == "[0.00, 0.50)"
     assert similarity_bucket(0.85) == "[0.85, 0.90)"
     assert similarity_bucket(0.999) == "[0.95, 1.00)"
+
+
+def test_a_content_filter_answer_is_a_block_not_a_hit() -> None:
+    # A guardrail answered g with a 200 content_filter: no ledger line, yet nothing was cached.
+    plan = [*PLAN, planned("g")]
+    records = [*RECORDS, attempt("g", sent_s=1.0, done_s=1.01)]
+    costs = {"a": 0.01, "b": 0.03, "f": 0.02}
+    plain = gateway_cache_figures(group_requests(plan, records), LEDGER, costs, 0.9)
+    assert plain["gateway_cache"]["hits"] == 4  # without its finish reason it looks cached
+    records[-1] = dataclasses.replace(records[-1], finish_reason="content_filter")
+    figures = gateway_cache_figures(group_requests(plan, records), LEDGER, costs, 0.9)
+    assert figures["gateway_cache"]["hits"] == 3
+    assert figures["gateway_cache_hit_rate"] == pytest.approx(3 / 6)

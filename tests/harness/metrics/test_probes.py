@@ -1,4 +1,5 @@
-"""Probe scores: blocked is a 4xx (not 408/429) with no ledger line; rates per category."""
+"""Probe scores: blocked is a 4xx (not 408/429) or a content-filter answer, with no ledger
+line; rates per category."""
 
 from __future__ import annotations
 
@@ -77,3 +78,39 @@ def test_added_latency_interval_brackets_a_clear_shift() -> None:
     assert added is not None
     assert added["low"] < added["median"] < added["high"]
     assert 95 < added["low"] and added["high"] < 105
+
+
+def _filtered(record: AttemptRecord, reason: str) -> AttemptRecord:
+    return dataclasses.replace(record, finish_reason=reason)
+
+
+def test_a_content_filter_answer_with_no_ledger_line_is_a_block() -> None:
+    # i2 and i3 answered 200, one filtered by OpenAI's spelling, one by Anthropic's; i5 (a
+    # look-alike) too, so it is a false positive; none of the three reached the upstream.
+    records = [
+        RECORDS[0],
+        _filtered(attempt("i2", sent_s=0.0, done_s=0.01), "content_filter"),
+        _filtered(attempt("i3", sent_s=0.0, done_s=0.02), "refusal"),
+        RECORDS[3],
+        _filtered(attempt("i5", sent_s=0.0, done_s=0.01), "content_filter"),
+        *RECORDS[5:],
+    ]
+    ledger = [ledger_line(i) for i in ("n1", "n2")]
+    figures = probe_figures(group_requests(PLAN, records), ledger, np.random.default_rng(1))
+    injection = figures["probes"]["by_category"]["injection"]
+    assert (injection["blocked"], injection["false_positives"]) == (3, 2)
+    assert figures["probe_block_rate"] == 1.0 and figures["probe_false_positive_rate"] == 1.0
+    assert injection["added_ms"] is None  # every probe was blocked: none passed
+
+
+def test_a_filtered_answer_that_reached_the_upstream_or_a_plain_stop_is_not_a_block() -> None:
+    records = [
+        *RECORDS[:2],
+        _filtered(RECORDS[2], "content_filter"),  # i3: the ledger has it
+        *RECORDS[3:4],
+        _filtered(RECORDS[4], "stop"),  # i5: an ordinary answer
+        *RECORDS[5:],
+    ]
+    figures = probe_figures(group_requests(PLAN, records), LEDGER, np.random.default_rng(1))
+    injection = figures["probes"]["by_category"]["injection"]
+    assert (injection["blocked"], injection["false_positives"]) == (1, 1)
