@@ -160,7 +160,7 @@ attempts = {CLIENT_TRIES}
 process = "constant"
 rate = "10/s"
 [[workload]]
-kind = "chat"
+kind = "stream"
 prompt_tokens = {{ dist = "constant", value = 20 }}
 max_tokens = 5
 """)
