@@ -11,7 +11,10 @@ round-robin and ``least_conn``, Envoy ``ROUND_ROBIN`` and ``LEAST_REQUEST`` (two
 each, ``gateways/``). Per router it prints p99 TTFT and E2E, the error rate, retry and token
 amplification (ledger), cost, the share of upstream attempts each deployment got before,
 during and after the window, and the recovery time: from the window's end to the start of
-the first 1 s slice after which no request failed.
+the first 1 s slice after which no request failed. The plan mixes two request classes
+(``workload`` tags, ``CLASSES``): short chats and long-document requests; the routing matrix
+(``matrix.md``) gives, per router and class, each deployment's share of the class's upstream
+attempts and the class's cost, with and per 1k requests.
 
     .venv/bin/python bench/routing_brownout.py [--rate 10] [--duration 30] \\
         [--window 10,20] [--routers litellm:simple-shuffle,nginx:least-request,...] [--out DIR]
@@ -52,6 +55,8 @@ ROUTERS = (
     "envoy:least-request",
 )
 DEPLOYMENTS = {"fast": (50.0, 5.0), "slow": (400.0, 20.0), "flaky": (50.0, 5.0)}
+#: Request classes of the plan: tag, prompt tokens, share of the requests.
+CLASSES = (("short", 100, 0.7), ("long-doc", 1500, 0.3))
 
 
 def _settings() -> MockSettings:
@@ -92,7 +97,8 @@ def _profile(start_s: float, end_s: float) -> dict[str, Any]:
 
 def _scenario(folder: Path, name: str, url: str, rate: float, duration_s: float) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(f"""name = "routing-brownout"
+    path.write_text(
+        f"""name = "routing-brownout"
 seed = 5
 duration = "{duration_s:g}s"
 drain = "60s"
@@ -107,11 +113,18 @@ attempts = 1
 [arrival]
 process = "constant"
 rate = "{rate:g}/s"
-[[workload]]
+"""
+        + "".join(
+            f"""[[workload]]
 kind = "stream"
-prompt_tokens = {{ dist = "constant", value = 100 }}
+share = {share}
+tags = {{ workload = "{tag}" }}
+prompt_tokens = {{ dist = "constant", value = {tokens} }}
 max_tokens = 20
-""")
+"""
+            for tag, tokens, share in CLASSES
+        )
+    )
     return path
 
 
@@ -151,7 +164,44 @@ def _analyse(run_dir: Path, start_s: float, end_s: float) -> dict[str, Any]:
         row[f"split_{phase}"] = " ".join(
             f"{d}:{counts[d] / total:.0%}" for d in DEPLOYMENTS if total
         )
+    row["matrix"] = _matrix(summary, records, ledger)
     return row
+
+
+def _matrix(
+    summary: dict[str, Any], records: list[AttemptRecord], ledger: list[LedgerEntry]
+) -> list[dict[str, Any]]:
+    """Per request class: each deployment's share of the class's upstream attempts, and the
+    class's cost (the summary's ``by_workload``: every attempt made on its requests' behalf)."""
+    klass = {r.request_id: r.tags.get("workload", "(none)") for r in records}
+    counts: dict[str, Counter[str]] = {}
+    for entry in ledger:
+        counts.setdefault(klass.get(entry.request_id or "", "(unknown)"), Counter())[
+            entry.deployment
+        ] += 1
+    rows = []
+    for name, group in sorted((summary.get("by_workload") or {}).items()):
+        attempts = counts.get(name, Counter())
+        total = sum(attempts.values())
+        cost, sent = group.get("cost_usd_total"), group.get("requests_sent") or 0
+        row: dict[str, Any] = {"class": name, "requests": sent, "attempts": total}
+        for deployment in DEPLOYMENTS:
+            row[deployment] = _percent(attempts[deployment] / total) if total else None
+        row["cost_usd"] = None if cost is None else f"{cost:.5f}"
+        row["cost_per_1k_usd"] = None if cost is None or not sent else f"{cost / sent * 1000:.4f}"
+        rows.append(row)
+    return rows
+
+
+MATRIX_COLUMNS = [
+    ("router", "router"),
+    ("class", "class"),
+    ("requests", "requests"),
+    ("attempts", "upstream attempts"),
+    *((d, d) for d in DEPLOYMENTS),
+    ("cost_usd", "cost $"),
+    ("cost_per_1k_usd", "$ per 1k requests"),
+]
 
 
 COLUMNS = [
@@ -211,10 +261,16 @@ def main() -> None:
             rows.append({"router": router, **_analyse(out / label, start_s, end_s)})
             print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
     table = markdown_table(rows, COLUMNS)
+    matrix = markdown_table(
+        [{"router": r["router"], **m} for r in rows for m in r["matrix"]], MATRIX_COLUMNS
+    )
     (out / "routing.md").write_text(table + "\n")
+    (out / "matrix.md").write_text(matrix + "\n")
     (out / "routing.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"\nbrownout of 'flaky' from {start_s:g} s to {end_s:g} s, {args.rate:g} req/s\n")
     print(table)
+    print("\nrouting matrix: share of each class's upstream attempts per deployment\n")
+    print(matrix)
     print(f"\nruns and tables in {out}")
 
 

@@ -58,6 +58,9 @@ class Options:
     #: LiteLLM only: keep its cooldowns (a failing deployment benched for a while); off by
     #: default so a failing deployment keeps its share and retries stay countable.
     cooldowns: bool = False
+    #: LiteLLM only: base URLs of a second model group, ``mock-fallback``, that requests
+    #: failing in ``mock-small`` (after its retries) fall back to; none by default.
+    fallback_upstreams: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +197,25 @@ def render(
       id: deployment-{i}"""
         for i, (url, model) in enumerate(zip(upstreams, models, strict=True))
     )
+    for j, url in enumerate(opts.fallback_upstreams):
+        deployments += f"""
+  - model_name: mock-fallback
+    litellm_params:
+      model: openai/mock-small
+      api_base: {url}
+      api_key: sk-upstream-unused
+      timeout: {timeout}
+      stream_timeout: {timeout}
+    model_info:
+      id: fallback-{j}"""
+    fallbacks = '[{"mock-small": ["mock-fallback"]}]' if opts.fallback_upstreams else "[]"
     config = _fill(
         "litellm.yaml",
         folder,
         "litellm.yaml",
         deployments=deployments,
         routing_strategy=opts.routing_strategy,
+        fallbacks=fallbacks,
         disable_cooldowns=str(not opts.cooldowns).lower(),
         retries=opts.retries,
         try_timeout_s=timeout,
