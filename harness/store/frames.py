@@ -48,6 +48,8 @@ PLAN_ARROW_SCHEMA = pa.schema(
         ("resend_history", _BOOL),
         ("spawned_by", _STR),
         ("waits_for", pa.list_(_STR)),
+        ("repeat_of", _STR),
+        ("similarity", _F64),
     ]
 )
 LEDGER_ARROW_SCHEMA = pa.schema(

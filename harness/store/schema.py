@@ -54,6 +54,7 @@ COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("fault", _STR),
     ("cache_write_tokens", _I32),
     ("planned_prompt_tokens", _I32),
+    ("finish_reason", _STR),
 )
 RECORD_ARROW_SCHEMA = pa.schema(
     [pa.field(name, kind) for name, kind in COLUMNS],
@@ -115,7 +116,12 @@ def from_batch(
     """The records of a batch (or table) of ``RECORD_ARROW_SCHEMA``, in order; without
     ``token_times`` their ``token_times_s`` stay empty (for figures that need none, at a
     fraction of the cost)."""
-    columns = {name: batch.column(name).to_pylist() for name in _PLAIN}
+    present = set(batch.schema.names)
+    # A column added after a chunk was written (finish_reason) reads as its default, None.
+    columns = {
+        name: batch.column(name).to_pylist() if name in present else [None] * batch.num_rows
+        for name in _PLAIN
+    }
     if token_times:
         gaps = batch.column("token_gaps_us")
         if isinstance(gaps, pa.ChunkedArray):
