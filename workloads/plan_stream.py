@@ -31,6 +31,7 @@ from workloads import seeds
 from workloads.arrivals import iter_session_offsets_s
 from workloads.closed_loop import CLOSED_LOOP
 from workloads.fitting import TraceFits
+from workloads.repeats import RepeatBook
 from workloads.request_cap import first_requests, plan_units
 from workloads.scenario import Scenario
 from workloads.session_mix import DEFAULT_MODEL, choose_workloads, session_requests, workload_tags
@@ -90,6 +91,7 @@ def _synthetic_units(
     offsets = iter_session_offsets_s(
         arrival, horizon_s, seeds.rng_stream(scenario.seed, seeds.ARRIVALS)
     )
+    repeats = RepeatBook(scenario.seed)  # as the whole planner: one book, sessions in order
     choices: list[int] = []
     waiting: list[tuple[_Key, int, Unit]] = []
     count = itertools.count()
@@ -101,7 +103,7 @@ def _synthetic_units(
             choices = choose_workloads(shares, _CHOICE_CHUNK, choice_rng)
         choice = choices[index % _CHOICE_CHUNK]
         requests = session_requests(
-            scenario.seed, target, fitted[choice], tags[choice], index, offset_s, choice
+            scenario.seed, target, fitted[choice], tags[choice], index, offset_s, choice, repeats
         )
         # A batch job's requests are sessions of their own, each a unit spread over the job's
         # span; later sessions' units may start between them, so they wait here in order.

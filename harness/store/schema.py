@@ -118,9 +118,9 @@ def from_batch(
     fraction of the cost)."""
     present = set(batch.schema.names)
     # A column added after a chunk was written (finish_reason) reads as its default, None.
-    columns = {
-        name: batch.column(name).to_pylist() if name in present else [None] * batch.num_rows
-        for name in _PLAIN
+    nones: list[Any] = [None] * batch.num_rows
+    columns: dict[str, list[Any]] = {
+        name: batch.column(name).to_pylist() if name in present else nones for name in _PLAIN
     }
     if token_times:
         gaps = batch.column("token_gaps_us")

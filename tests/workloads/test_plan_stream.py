@@ -21,7 +21,7 @@ from workloads.planner import plan_run
 from workloads.scenario import Scenario, parse_scenario
 
 TRACE = Path(harness.__file__).parent / "data" / "traces" / "conversation_trace.jsonl"
-KINDS = ["stream", "chat", "agent_loop", "rag", "batch"]
+KINDS = ["stream", "chat", "agent_loop", "rag", "batch", "embed", "probe"]
 
 
 @st.composite
@@ -36,6 +36,18 @@ def workloads_(draw: st.DrawFn) -> list[dict[str, Any]]:
             config["think_time"] = draw(st.sampled_from([0, "0.4s"]))
         if kind == "agent_loop" and draw(st.booleans()):
             config["subagents"] = {"probability": 0.5, "turns": {"dist": "constant", "value": 2}}
+        if kind in ("stream", "chat", "rag") and draw(st.booleans()):
+            config["repeat"] = {
+                "share": draw(st.floats(0.1, 0.9)),
+                "paraphrase_share": draw(st.floats(0.0, 1.0)),
+                "similarity": {"dist": "uniform", "min": 0.6, "max": 0.99},
+                "popularity_zipf_s": draw(st.sampled_from([0.0, 1.1])),
+                "recency": draw(st.sampled_from([None, "2s"])),
+            }
+            if config["repeat"]["recency"] is None:
+                del config["repeat"]["recency"]
+        if kind == "rag" and draw(st.booleans()):
+            config["embed_query"] = True
         configs.append(config)
     return configs
 
