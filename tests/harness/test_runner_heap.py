@@ -31,7 +31,9 @@ class _FreezeWatcher:
     def observe(self, record: AttemptRecord) -> None:
         self.frozen.append(gc.get_freeze_count() > 0)
         # Only this run's requests (its model's name is its own): other tests of the same
-        # process may leave planned requests of theirs for the collector to find.
+        # process may leave planned requests of theirs for the collector to find. Garbage
+        # (a finished session's requests held in a cycle) is collected first: alive means live.
+        gc.collect()
         self.planned_alive.append(
             sum(isinstance(o, PlannedRequest) and o.model == MODEL for o in gc.get_objects())
         )
