@@ -71,5 +71,8 @@ def test_the_plan_is_frozen_during_the_run_and_thawed_after(tmp_path: Path) -> N
     assert result.summary["requests_ok"] == 40
     assert watcher.frozen == [True] * 40
     # One-request sessions at 20/s, 1 ms answers: a handful alive at once, never the plan.
-    assert max(watcher.planned_alive) < 10
+    # Each observation stops the loop for a full collection, and sessions due meanwhile
+    # start together when it returns: the bound leaves a second of such stalls, and a plan
+    # held whole (all 40 alive from the start) still fails it.
+    assert max(watcher.planned_alive) < len(build_plan(scenario)) // 2
     assert gc.get_freeze_count() == 0
