@@ -31,7 +31,7 @@ from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
 from harness.stats.soak import soak_of_records
-from harness.store.chunks import read_records, records_without_token_times
+from harness.store.chunks import has_records, read_records, records_without_token_times
 from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
 from harness.store.summary import summarize_database
@@ -230,7 +230,7 @@ def rebuild_run(paths: RunPaths, *, reports: bool = True) -> dict[str, Any]:
         return _rebuild_large(paths, manifest, scenario, attempts, reports=reports)
     try:
         plan = list(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else []
-        records = read_records(paths.records) if paths.records.exists() else []
+        records = read_records(paths.records) if has_records(paths.records) else []
         ledger = list(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RebuildError(str(exc)) from None

@@ -23,7 +23,7 @@ from harness.contract.records import (
     read_jsonl,
 )
 from harness.run_dir import RunPaths
-from harness.store.chunks import read_records
+from harness.store.chunks import has_records, read_records
 
 
 class RunDataError(ValueError):
@@ -64,7 +64,7 @@ def load_run(root: Path) -> RunData:
     manifest = _json(paths.manifest) if paths.manifest.exists() else {}
     try:
         plan = tuple(read_jsonl(paths.plan, PlannedRequest)) if paths.plan.exists() else ()
-        records = tuple(read_records(paths.records)) if paths.records.exists() else None
+        records = tuple(read_records(paths.records)) if has_records(paths.records) else None
         ledger = tuple(read_jsonl(paths.ledger, LedgerEntry)) if paths.ledger.exists() else None
     except RecordFileError as exc:
         raise RunDataError(str(exc)) from None

@@ -201,6 +201,12 @@ def record_batches(records_path: Path, rows: int = CHUNK_ROWS) -> Iterator[pa.Re
     yield from tail_batches(records_path, rows, chunks)
 
 
+def has_records(records_path: Path) -> bool:
+    """Whether a run kept attempt records: ``records.jsonl``, or its chunks alone (a run
+    whose JSON lines were removed to save space, or one synthesised as chunks)."""
+    return records_path.exists() or bool(chunk_files(chunk_dir(records_path)))
+
+
 def read_records(records_path: Path) -> list[AttemptRecord]:
     """Every attempt record of a run, in memory: the chunks (no text to parse) and the tail."""
     return [record for batch in record_batches(records_path) for record in from_batch(batch)]
