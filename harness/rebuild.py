@@ -31,9 +31,10 @@ from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
 from harness.stats.soak import soak_of_records
-from harness.store.chunks import has_records, read_records, records_without_token_times
+from harness.store.chunks import has_records, read_records
 from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
+from harness.store.soak_columns import soak_of_database
 from harness.store.summary import summarize_database
 from harness.watch.leak import watch_summary
 from harness.watch.scrape import WATCH_FILE, read_watch
@@ -191,16 +192,12 @@ def _rebuild_large(
         with run_database(paths) as con:
             summary = summarize_database(con, inputs, attempts)
             sample = sample_records(con, every)
+            soak = soak_of_database(con, scenario.duration, inputs.prices)
     except (RecordFileError, OSError, duckdb.Error) as exc:
         raise RebuildError(f"{paths.root}: cannot summarise its records ({exc})") from None
     _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
     _watch(paths, summary)
-    try:
-        summary["soak"] = soak_of_records(
-            records_without_token_times(paths.records), scenario.duration, inputs.prices
-        )
-    except (RecordFileError, OSError) as exc:
-        raise RebuildError(f"{paths.root}: cannot read its records ({exc})") from None
+    summary["soak"] = soak
     summary["notes"].append(
         f"the report's charts are drawn from about one attempt in every {every} "
         f"({len(sample):,} of {attempts:,}); counts in them are of that sample"

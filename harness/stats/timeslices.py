@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from harness.contract.records import AttemptRecord
 from harness.cost import PriceBook, billed_tokens
 from harness.metrics import latency as lat
@@ -142,33 +144,56 @@ class TimeSlicer:
             if (e2e := lat.e2e_s(record)) is not None:
                 slot.e2e_s.append(e2e)
         if self._prices is not None:
-            cost = self._cost_usd(record, self._prices)
-            if cost is None:
-                slot.unpriced += 1
-            else:
-                slot.cost_usd += cost
+            cost = attempt_cost_usd(
+                self._prices,
+                record.outcome,
+                record.model,
+                record.deployment,
+                (
+                    record.prompt_tokens or 0,
+                    record.cached_tokens or 0,
+                    record.cache_write_tokens or 0,
+                    record.completion_tokens or 0,
+                ),
+            )
+            self.add_cost(index, cost, 1)
 
-    @staticmethod
-    def _cost_usd(record: AttemptRecord, book: PriceBook) -> float | None:
-        """What the attempt is billed, as ``items_from_records`` prices it (without building an
-        item: this runs once per record of a run of millions)."""
-        billed = billed_tokens(
-            record.outcome,
-            record.prompt_tokens or 0,
-            record.cached_tokens or 0,
-            record.cache_write_tokens or 0,
-            record.completion_tokens or 0,
-        )
-        if billed.prompt == 0 and billed.completion == 0:
-            return 0.0  # nothing is billed, so a missing price cannot matter
-        return book.cost_usd(
-            record.model or UNKNOWN,
-            record.deployment,
-            billed.prompt,
-            billed.cached,
-            billed.completion,
-            billed.cache_write,
-        )
+    def add_cost(self, index: int, cost_usd: float | None, attempts: int) -> None:
+        """Bill ``attempts`` attempts of window ``index`` at ``cost_usd`` each (None: unpriced);
+        ``add`` does it for its record, ``add_columns`` callers for groups of equal attempts."""
+        slot = self._slots.get(index)
+        if slot is None:
+            slot = self._slots[index] = WindowSamples()
+        if cost_usd is None:
+            slot.unpriced += attempts
+        else:
+            slot.cost_usd += cost_usd * attempts
+
+    def add_columns(
+        self,
+        sent_s: np.ndarray,
+        first_attempt: np.ndarray,
+        ok: np.ndarray,
+        ttft_s: np.ndarray,
+        e2e_s: np.ndarray,
+    ) -> None:
+        """``add`` for a batch of sent attempts as equal-length arrays, in record order (NaN:
+        no figure), costs aside (``add_cost``): what ``add`` keeps of each record, in the same
+        order within a window, without building a record."""
+        index = np.floor(sent_s / self.width_s).astype(np.int64)
+        order = np.argsort(index, kind="stable")
+        bounds = np.flatnonzero(np.diff(index[order])) + 1
+        for rows in np.split(order, bounds) if len(order) else ():
+            key = int(index[rows[0]])
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = WindowSamples()
+            good = ok[rows].astype(bool)
+            slot.failed.frombytes((~good).astype(np.uint8).tobytes())
+            slot.requests += int(np.count_nonzero(first_attempt[rows]))
+            for values, into in ((ttft_s[rows], slot.ttft_s), (e2e_s[rows], slot.e2e_s)):
+                kept = values[good]
+                into.frombytes(kept[~np.isnan(kept)].astype(np.float64).tobytes())
 
     def add_all(self, records: Iterable[AttemptRecord]) -> TimeSlicer:
         for record in records:
@@ -224,3 +249,27 @@ class TimeSlicer:
             if start_s <= index * self.width_s < end_s:
                 out.extend(getattr(self._slots[index], name))
         return out
+
+
+def attempt_cost_usd(
+    book: PriceBook,
+    outcome: str,
+    model: str | None,
+    deployment: str | None,
+    tokens: tuple[int, int, int, int],
+) -> float | None:
+    """What one attempt is billed, as ``items_from_records`` prices it (without building an
+    item: this runs once per record of a run of millions). ``tokens``: prompt, cached, cache
+    write and completion tokens, 0 where unknown."""
+    prompt, cached, cache_write, completion = tokens
+    billed = billed_tokens(outcome, prompt, cached, cache_write, completion)
+    if billed.prompt == 0 and billed.completion == 0:
+        return 0.0  # nothing is billed, so a missing price cannot matter
+    return book.cost_usd(
+        model or UNKNOWN,
+        deployment,
+        billed.prompt,
+        billed.cached,
+        billed.completion,
+        billed.cache_write,
+    )

@@ -210,10 +210,3 @@ def has_records(records_path: Path) -> bool:
 def read_records(records_path: Path) -> list[AttemptRecord]:
     """Every attempt record of a run, in memory: the chunks (no text to parse) and the tail."""
     return [record for batch in record_batches(records_path) for record in from_batch(batch)]
-
-
-def records_without_token_times(records_path: Path) -> Iterator[AttemptRecord]:
-    """Every attempt record of a run, one batch in memory at a time, with empty
-    ``token_times_s``: for per-attempt figures (the soak windows) over runs too large to hold."""
-    for batch in record_batches(records_path):
-        yield from from_batch(batch, token_times=False)

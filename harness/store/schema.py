@@ -110,25 +110,18 @@ def _times_column(first_token_s: list[float | None], gaps: pa.ListArray) -> list
     ]
 
 
-def from_batch(
-    batch: pa.RecordBatch | pa.Table, *, token_times: bool = True
-) -> list[AttemptRecord]:
-    """The records of a batch (or table) of ``RECORD_ARROW_SCHEMA``, in order; without
-    ``token_times`` their ``token_times_s`` stay empty (for figures that need none, at a
-    fraction of the cost)."""
+def from_batch(batch: pa.RecordBatch | pa.Table) -> list[AttemptRecord]:
+    """The records of a batch (or table) of ``RECORD_ARROW_SCHEMA``, in order."""
     present = set(batch.schema.names)
     # A column added after a chunk was written (finish_reason) reads as its default, None.
     nones: list[Any] = [None] * batch.num_rows
     columns: dict[str, list[Any]] = {
         name: batch.column(name).to_pylist() if name in present else nones for name in _PLAIN
     }
-    if token_times:
-        gaps = batch.column("token_gaps_us")
-        if isinstance(gaps, pa.ChunkedArray):
-            gaps = gaps.combine_chunks()
-        times = _times_column(columns["first_token_s"], gaps)
-    else:
-        times = [()] * batch.num_rows
+    gaps = batch.column("token_gaps_us")
+    if isinstance(gaps, pa.ChunkedArray):
+        gaps = gaps.combine_chunks()
+    times = _times_column(columns["first_token_s"], gaps)
     tags = batch.column("tags").to_pylist()
     names = list(columns)
     rows = zip(*columns.values(), strict=True)
