@@ -31,10 +31,10 @@ from harness.metrics.windows import window_figures, windows_from_profile
 from harness.run_dir import RunPaths, read_manifest
 from harness.stats.run_data import RunData
 from harness.stats.soak import soak_of_records
+from harness.stats.soak_columns import soak_of_database
 from harness.store.chunks import has_records, read_records
 from harness.store.query import count_attempts, run_database
 from harness.store.sample import sample_records
-from harness.store.soak_columns import soak_of_database
 from harness.store.summary import summarize_database
 from harness.watch.leak import watch_summary
 from harness.watch.scrape import WATCH_FILE, read_watch

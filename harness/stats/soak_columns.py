@@ -1,4 +1,4 @@
-"""The soak windows of a run too large for memory, from its DuckDB views
+"""The soak windows of a run too large for memory, from the DuckDB views
 (``harness.store.query``) rather than from record objects.
 
 The samples each window keeps (TTFT, E2E, failed or not, first attempts) come from the ``att``

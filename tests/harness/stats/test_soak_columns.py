@@ -1,26 +1,24 @@
 """The soak windows of a large run, read as columns from DuckDB, equal those built record by
-record: every window's figures, its samples in the same order, and its cost."""
+record: every window's figures, its samples in the same order, and its cost (a real run's
+whole soak section: ``tests/harness/store/test_large_run_soak.py``)."""
 
 from __future__ import annotations
 
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.contract.records import AttemptRecord, read_jsonl
-from harness.cost import ModelPrice, PriceBook, load_price_book
+from harness.contract.records import AttemptRecord
+from harness.cost import ModelPrice, PriceBook
 from harness.run_dir import RunPaths
-from harness.runner import RunResult
-from harness.stats.soak import soak_of_records
+from harness.stats.soak_columns import soak_slicer
 from harness.stats.timeslices import TimeSlicer
 from harness.store.appender import RecordAppender
 from harness.store.query import run_database
-from harness.store.soak_columns import soak_of_database, soak_slicer
 
 DURATION_S = 600.0
 #: "priced" has a price with a cache discount; "other" has none.
@@ -91,13 +89,3 @@ def test_columns_fill_the_windows_as_records_do(seed: int, size: int, priced: bo
             by_column = soak_slicer(con, DURATION_S, prices)
         appender.close()
     _same_windows(TimeSlicer(DURATION_S, prices).add_all(records), by_column)
-
-
-def test_a_real_run_gets_the_same_soak_section(small_run: RunResult) -> None:
-    paths = small_run.paths
-    records = list(read_jsonl(paths.records, AttemptRecord))
-    prices = load_price_book({})
-    with run_database(paths) as con:
-        by_column: dict[str, Any] = soak_of_database(con, 1.0, prices)
-    assert by_column == soak_of_records(records, 1.0, prices)
-    assert by_column["windows"][0]["attempts"] == sum(r.sent_s is not None for r in records)
