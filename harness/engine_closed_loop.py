@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
 from harness.contract.records import PlannedRequest
-from harness.engine_sessions import SessionRunner
+from harness.engine_sessions import AsyncSession, SessionRunner
 
 _MAX_WAIT_S = 0.25  # wait for a free slot in slices so the end of the phase is seen soon
 _RESOLUTION_S = 1e-6  # below clock resolution after float rounding: the phase has ended
@@ -37,7 +37,7 @@ async def keep_in_flight(
     batch job) queues them, and the next unit is drawn only when none waits."""
     freed = asyncio.Event()
     running: set[asyncio.Task[None]] = set()
-    waiting: deque[list[PlannedRequest]] = deque()
+    waiting: deque[AsyncSession] = deque()
     started = 0
 
     def release(task: asyncio.Task[None]) -> None:
@@ -53,9 +53,9 @@ async def keep_in_flight(
                 unit = next(units, None)
                 if unit is None:
                     return
-                waiting.extend(sessions.add(unit))
+                waiting.extend(sessions.flow.add(unit))
                 continue
-            task = sessions.start(waiting.popleft(), start_s=now_s)
+            task = sessions.flow.start(waiting.popleft(), start_s=now_s)
             started += 1
             running.add(task)
             task.add_done_callback(release)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.client.http import AttemptResult
+from harness.client.exchange import AttemptResult
 from harness.client.tokenizer import MockTokenizer, PromptTokenizer
 from harness.contract.target import RetryPolicy
 

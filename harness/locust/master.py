@@ -24,9 +24,9 @@ import orjson
 from harness.contract.outcomes import Outcome
 from harness.contract.records import AttemptRecord, PlannedRequest, from_dict
 from harness.engine_config import LiveStats
-from harness.engine_sessions import unsent_record
 from harness.locust import protocol
 from harness.locust.shard import shard_plan
+from harness.session_flow.records import unsent_record
 
 #: After a stop, how long the master waits for workers' last records beyond the grace.
 STOP_WAIT_S = 10.0

@@ -180,7 +180,7 @@ class _Worker:
         engine = GeventEngine(
             config,
             client,
-            self._sink,
+            sink=self._sink,
             clock=lambda: time.perf_counter() - start_s,
             start_s=start_s,
             rng=np.random.default_rng([settings["seed"], 0x7E7, settings["worker"]]),
