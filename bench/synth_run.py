@@ -100,6 +100,7 @@ def _attempt_batch(req: dict[str, np.ndarray], rng: np.random.Generator) -> pa.R
         "fault": pa.array(np.where(ok, None, "http_503")),
         "cache_write_tokens": ok_or_none(np.zeros(rows, np.int32)),
         "planned_prompt_tokens": pa.array(np.full(rows, 512, np.int32)),
+        "finish_reason": pa.array(np.where(ok, "length", None)),
     }
     arrays = [columns[field.name].cast(field.type) for field in RECORD_ARROW_SCHEMA]
     return pa.RecordBatch.from_arrays(arrays, schema=RECORD_ARROW_SCHEMA)
