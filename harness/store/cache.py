@@ -1,7 +1,7 @@
 """The gateway cache of a large run in DuckDB: the temporary table ``logical``
-(``harness.store.logical``), the ``ledger`` view and the billable relation in;
-``gateway_cache_hit_rate`` and ``gateway_cache`` out, defined and assembled by
-``harness.metrics.gateway_cache`` (whose docstring says what a hit is).
+(``harness.store.logical``), the ledger as ``harness.store.upstream`` read it and the
+billable relation in; ``gateway_cache_hit_rate`` and ``gateway_cache`` out, defined and
+assembled by ``harness.metrics.gateway_cache`` (whose docstring says what a hit is).
 
 A request's repeat class, planned similarity and similarity bucket are computed in Python by
 that module's functions, once per distinct (repeats, similarity) pair of the plan, and joined
@@ -34,8 +34,9 @@ from harness.metrics.requests import CONTENT_FILTERED
 from harness.store.billing import cost_items
 from harness.store.query import has_ledger, scalar
 
+# Every line of the ledger counts, this run's or not (``ledger_t``: ``harness.store.upstream``).
 _NAMED = """
-CREATE TEMP TABLE named AS SELECT DISTINCT request_id, api FROM ledger WHERE request_id <> ''
+CREATE TEMP TABLE named AS SELECT DISTINCT request_id, api FROM ledger_t WHERE request_id <> ''
 """
 # Requests answered well (sent, final attempt ok, planned, not a content filter's answer),
 # and whether a ledger line names them under their wire API (a miss) or none does (a hit).
@@ -112,6 +113,7 @@ def gateway_cache(
     filtered = ", ".join(f"'{reason}'" for reason in sorted(CONTENT_FILTERED))
     con.execute(_ANSWERED.format(filtered=filtered))
     _classes(con)
+    con.execute("DROP TABLE answered; DROP TABLE named")
     by_class = {name: _group(con, "cls = ?", name) for name in (ORIGINAL, EXACT, PARAPHRASE)}
     by_similarity: dict[str, Any] = {}
     buckets = con.execute(

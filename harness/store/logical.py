@@ -72,6 +72,7 @@ def request_figures(con: duckdb.DuckDBPyConnection, inputs: SummaryInputs) -> di
     con.execute(_RETRIED)
     con.execute(_REQUESTS)
     con.execute(_LOGICAL)
+    con.execute("DROP TABLE req; DROP TABLE retried")  # free DuckDB's memory for what follows
     planned, sent, ok, unrecorded, steady = con.execute(
         "SELECT count(*), count(*) FILTER (was_sent), "
         "count(*) FILTER (was_sent AND outcome = 'ok'), count(*) FILTER (unrecorded), "

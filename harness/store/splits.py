@@ -66,6 +66,7 @@ def build_keys(con: duckdb.DuckDBPyConnection) -> None:
     """The ``keys`` table: each logical request's split keys (after ``request_figures``)."""
     con.execute(_UNPLANNED)
     con.execute(_KEYS)
+    con.execute("DROP TABLE unplanned")
 
 
 def keyed(source: str) -> str:
@@ -140,6 +141,7 @@ def splits(
     result: dict[str, dict[str, Any]] = {}
     for index, (name, column) in enumerate(SPLITS.items()):
         result[name] = _client_split(con, column, [(key[index], i) for key, i in items])
+    con.execute("DROP TABLE ok_keyed")
     by_model = result["by_requested_model"]
     for figures in by_model.values():
         figures["answered_by_model"] = {}

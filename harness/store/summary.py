@@ -149,7 +149,7 @@ def _probes_missing(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         probes
         and has_ledger(con)
-        and scalar(con, "SELECT count(*) FROM ledger WHERE request_id <> ''")
+        and scalar(con, "SELECT count(*) FROM ledger_t WHERE request_id <> ''")
     )
 
 

@@ -20,7 +20,6 @@ from harness.contract.ledger import WORKER_DIED_FAULT
 from harness.metrics.costs import UNKNOWN
 from harness.metrics.percentiles import stats
 from harness.metrics.upstream_figures import LedgerFacts, LedgerReading
-from harness.store.query import scalar
 
 #: The client's sent attempts as a billable relation (``harness.store.billing``).
 RECORD_ITEMS = f"""
@@ -42,9 +41,16 @@ LEDGER_ITEMS = f"""
 FROM led l LEFT JOIN delivered d USING (line))
 """
 
-# The run's lines: those without a run id or with this run's (``entries_of_run``).
+# The ledger read once (JSON is slow to parse), in the columns the figures read; the run's
+# lines are those without a run id or with this run's (``entries_of_run``).
+_LEDGER_TABLE = """
+CREATE TEMP TABLE ledger_t AS
+SELECT line, run_id, request_id, attempt, received_s, deployment, model, api, prompt_tokens,
+  cached_tokens, cache_write_tokens, completion_tokens, fault, outcome, service_ms, lag_ms
+FROM ledger
+"""
 _LED = """
-CREATE TEMP TABLE led AS SELECT * FROM ledger WHERE run_id IS NULL OR run_id = $run_id
+CREATE TEMP VIEW led AS SELECT * FROM ledger_t WHERE run_id IS NULL OR run_id = '{run_id}'
 """
 # The successful client attempts, numbered in file order.
 _OK_RECORDS = """
@@ -98,12 +104,15 @@ def _stats_ms(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | None
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerReading:
-    """The run's ledger lines correlated with its attempts (temporary tables ``led`` and
-    ``delivered``, which ``LEDGER_ITEMS`` reads), and what the upstream figures need."""
-    con.execute(_LED, {"run_id": run_id})
+    """The run's ledger lines correlated with its attempts (temporary ``ledger_t``, every
+    line; ``led``, the run's; ``delivered``, which ``LEDGER_ITEMS`` reads), and what the
+    upstream figures need."""
+    con.execute(_LEDGER_TABLE)
+    con.execute(_LED.format(run_id=run_id.replace("'", "''")))
     con.execute(_OK_RECORDS)
     con.execute(_CANDIDATES)
     con.execute(_DELIVERED)
+    con.execute("DROP TABLE cand; DROP TABLE okrec")  # free DuckDB's memory for what follows
     lines, with_ids, died, paced, tokens = con.execute(
         "SELECT count(*), count(request_id), count(*) FILTER (fault = $died), "
         "count(*) FILTER (fault IS DISTINCT FROM $died AND lag_ms IS NOT NULL), "
@@ -136,8 +145,3 @@ def read_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerReading:
         any_ok=bool(ok_attempts),
         delivered_tokens=int(delivered_tokens),
     )
-
-
-def ledger_lines(con: duckdb.DuckDBPyConnection) -> int:
-    """Lines of the whole ledger (every run's)."""
-    return int(scalar(con, "SELECT count(*) FROM ledger") or 0)
