@@ -176,6 +176,17 @@ def _inputs(
     )
 
 
+def _left_out_of_large(manifest: dict[str, Any], scenario: Scenario) -> list[str]:
+    """What ``rebuild_run`` adds to a run's summary in memory but not to a large run's."""
+    left_out: list[str] = []
+    profile = manifest.get("fault_profile")
+    if isinstance(profile, dict) and windows_from_profile(profile):
+        left_out.append("the figures of each fault window (fault_windows)")
+    if scenario.projection is not None:
+        left_out.append("the cost projection (projection.json)")
+    return left_out
+
+
 def _rebuild_large(
     paths: RunPaths,
     manifest: dict[str, Any],
@@ -194,10 +205,15 @@ def _rebuild_large(
             sample = sample_records(con, every)
             soak = soak_of_database(con, scenario.duration, inputs.prices)
     except (RecordFileError, OSError, duckdb.Error) as exc:
-        raise RebuildError(f"{paths.root}: cannot summarise its records ({exc})") from None
+        # DuckDB's messages go on to quote the query: its first line names the file and fault.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RebuildError(f"{paths.root}: cannot summarise its files ({reason})") from None
     _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
     _watch(paths, summary)
     summary["soak"] = soak
+    left_out = _left_out_of_large(manifest, scenario)
+    if left_out:
+        summary["notes"].append(f"not computed at this size yet: {' and '.join(left_out)}")
     summary["notes"].append(
         f"the report's charts are drawn from about one attempt in every {every} "
         f"({len(sample):,} of {attempts:,}); counts in them are of that sample"

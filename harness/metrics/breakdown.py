@@ -59,6 +59,29 @@ def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
+def _weighted_counts(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for value, weight in pairs:
+        counts[value] += weight
+    return dict(sorted(counts.items()))
+
+
+def client_figures(
+    sent: int, ok: int, ttft_ms: dict[str, Any], e2e_ms: dict[str, Any], items: Sequence[CostItem]
+) -> dict[str, Any]:
+    """One group of the client's view: its sent and successful requests, the TTFT and E2E
+    stats of their successful attempts, and the cost and tokens of the group's items."""
+    return {
+        "requests_sent": sent,
+        "requests_ok": ok,
+        "error_rate": (sent - ok) / sent if sent else None,
+        "ttft_ms": ttft_ms,
+        "e2e_ms": e2e_ms,
+        "cost_usd_total": total_usd(items),
+        "tokens": token_totals(items),
+    }
+
+
 def _client_group(
     requests: Sequence[LogicalRequest],
     items: Sequence[CostItem],
@@ -75,19 +98,14 @@ def _client_group(
     result: dict[str, Any] = {}
     for key in sorted(set(requests_by) | set(items_by)):
         group = requests_by.get(key, [])
-        group_items = items_by.get(key, [])
         ok_attempts = [a for r in group for a in r.attempts if is_ok(a)]
-        sent = len(group)
-        ok = sum(1 for r in group if r.is_ok)
-        result[key] = {
-            "requests_sent": sent,
-            "requests_ok": ok,
-            "error_rate": (sent - ok) / sent if sent else None,
-            "ttft_ms": stats_ms(v for a in ok_attempts if (v := ttft_s(a)) is not None),
-            "e2e_ms": stats_ms(v for a in ok_attempts if (v := e2e_s(a)) is not None),
-            "cost_usd_total": total_usd(group_items),
-            "tokens": token_totals(group_items),
-        }
+        result[key] = client_figures(
+            len(group),
+            sum(1 for r in group if r.is_ok),
+            stats_ms(v for a in ok_attempts if (v := ttft_s(a)) is not None),
+            stats_ms(v for a in ok_attempts if (v := e2e_s(a)) is not None),
+            items_by.get(key, []),
+        )
     return result
 
 
@@ -101,7 +119,9 @@ def _answered_by(requests: Sequence[LogicalRequest]) -> dict[str, dict[str, int]
     return {model: _counts(names) for model, names in answered.items()}
 
 
-def _upstream(items: Sequence[CostItem]) -> dict[str, Any]:
+def upstream_view(items: Sequence[CostItem]) -> dict[str, Any]:
+    """``by_upstream_deployment``: the items grouped by the deployment that served them (an
+    item standing for several attempts counts as that many)."""
     by_deployment: dict[str, list[CostItem]] = defaultdict(list)
     for item in items:
         by_deployment[item.deployment].append(item)
@@ -109,11 +129,11 @@ def _upstream(items: Sequence[CostItem]) -> dict[str, Any]:
     for deployment in sorted(by_deployment):
         group = by_deployment[deployment]
         result[deployment] = {
-            "attempts": len(group),
-            "attempts_ok": sum(1 for i in group if i.outcome == "ok"),
-            "delivered": sum(1 for i in group if not i.wasted),
-            "outcomes": _counts(i.outcome for i in group),
-            "models": _counts(i.model for i in group),
+            "attempts": sum(i.attempts for i in group),
+            "attempts_ok": sum(i.attempts for i in group if i.outcome == "ok"),
+            "delivered": sum(i.attempts for i in group if not i.wasted),
+            "outcomes": _weighted_counts((i.outcome, i.attempts) for i in group),
+            "models": _weighted_counts((i.model, i.attempts) for i in group),
             "tokens": token_totals(group),
             "cost_usd_total": total_usd(group),
             "wasted_cost_usd": _waste_usd(group),
@@ -138,7 +158,7 @@ def breakdowns(
     tenant, workload = _tag("tenant"), _tag("workload")
     return {
         "by_requested_model": by_model,
-        "by_upstream_deployment": _upstream(items),
+        "by_upstream_deployment": upstream_view(items),
         "by_tenant": _client_group(requests, items, tenant, _keys(tenant, by_id)),
         "by_workload": _client_group(requests, items, workload, _keys(workload, by_id)),
         "by_api": _client_group(requests, items, _api, _keys(_api, by_id)),

@@ -27,7 +27,9 @@ UNKNOWN = "(unknown)"
 @dataclass(frozen=True, slots=True)
 class CostItem:
     """One attempt: who served it, how it ended, the tokens it is billed for, their price, and
-    whether it was waste."""
+    whether it was waste. The large-run summary (``harness.store``) adds up attempts alike in
+    all of these into one item: ``attempts`` says how many it stands for, and its tokens and
+    cost are their sums."""
 
     request_id: str | None
     model: str
@@ -39,13 +41,14 @@ class CostItem:
     wasted: bool
     cache_write_tokens: int = 0
     outcome: str = "ok"
+    attempts: int = 1
 
     @property
     def unpriced(self) -> bool:
         return self.cost_usd is None
 
 
-def _item(
+def cost_item(
     book: PriceBook,
     request_id: str | None,
     model: str,
@@ -82,7 +85,7 @@ def _item(
 
 def items_from_ledger(correlation: Correlation, book: PriceBook) -> list[CostItem]:
     return [
-        _item(
+        cost_item(
             book,
             entry.request_id,
             entry.model or UNKNOWN,
@@ -110,7 +113,7 @@ def items_from_records(
             continue
         model = record.model or plan_models.get(record.request_id, UNKNOWN)
         items.append(
-            _item(
+            cost_item(
                 book,
                 record.request_id,
                 model,

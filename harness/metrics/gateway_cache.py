@@ -22,6 +22,7 @@ originals count as false.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.records import LedgerEntry
@@ -35,19 +36,30 @@ SIMILARITY_EDGES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 ORIGINAL, EXACT, PARAPHRASE = "original", "exact", "paraphrase"
 
 
+def similarity_of(repeat_of: str | None, similarity: float | None) -> float:
+    """A planned request's similarity to what it repeats: 1.0 for an exact repeat, the
+    paraphrase's similarity, 0 for an original (``repeat_of`` empty)."""
+    if not repeat_of or similarity is None:
+        return 0.0
+    return float(similarity)
+
+
+def class_of(repeat_of: str | None, similarity: float | None) -> str:
+    """``original``, ``exact`` or ``paraphrase``, by the plan's ``repeat_of`` and similarity."""
+    if not repeat_of:
+        return ORIGINAL
+    return EXACT if similarity_of(repeat_of, similarity) >= 1.0 else PARAPHRASE
+
+
 def planned_similarity(request: LogicalRequest) -> float:
     """1.0 for an exact repeat, the paraphrase's similarity, 0 for an original."""
     planned = request.planned
-    if planned is None or not planned.repeat_of or planned.similarity is None:
-        return 0.0
-    return float(planned.similarity)
+    return 0.0 if planned is None else similarity_of(planned.repeat_of, planned.similarity)
 
 
 def repeat_class(request: LogicalRequest) -> str:
-    similarity = planned_similarity(request)
-    if request.planned is None or not request.planned.repeat_of:
-        return ORIGINAL
-    return EXACT if similarity >= 1.0 else PARAPHRASE
+    planned = request.planned
+    return ORIGINAL if planned is None else class_of(planned.repeat_of, planned.similarity)
 
 
 def similarity_bucket(similarity: float) -> str:
@@ -65,17 +77,29 @@ def _e2e_s(request: LogicalRequest) -> float | None:
     return None if final is None else e2e_s(final)
 
 
+def group_figures(
+    requests_ok: int, hits: int, hit_e2e_ms: dict[str, Any], miss_e2e_ms: dict[str, Any]
+) -> dict[str, Any]:
+    """One group of answered requests: how many, how many were hits, and their E2E stats."""
+    return {
+        "requests_ok": requests_ok,
+        "hits": hits,
+        "hit_rate": hits / requests_ok if requests_ok else None,
+        "hit_e2e_ms": hit_e2e_ms,
+        "miss_e2e_ms": miss_e2e_ms,
+    }
+
+
 def _group(requests: Sequence[LogicalRequest], hit_ids: set[str]) -> dict[str, Any]:
     hits = [r for r in requests if r.request_id in hit_ids]
-    return {
-        "requests_ok": len(requests),
-        "hits": len(hits),
-        "hit_rate": len(hits) / len(requests) if requests else None,
-        "hit_e2e_ms": stats_ms(v for r in hits if (v := _e2e_s(r)) is not None),
-        "miss_e2e_ms": stats_ms(
+    return group_figures(
+        len(requests),
+        len(hits),
+        stats_ms(v for r in hits if (v := _e2e_s(r)) is not None),
+        stats_ms(
             v for r in requests if r.request_id not in hit_ids and (v := _e2e_s(r)) is not None
         ),
-    }
+    )
 
 
 def _median(values: Iterable[float]) -> float | None:
@@ -132,19 +156,54 @@ def gateway_cache_figures(
         for r in hits
         if (repeat_class(r) == ORIGINAL if threshold is None else planned_similarity(r) < threshold)
     ]
+    return cache_figures(
+        CacheCounts(len(hits), len(answered), len(false_hits)),
+        by_class,
+        {name: _group(group, hit_ids) for name, group in buckets.items()},
+        (hit_e2e, miss_e2e),
+        sum(priced) if cost_known else None,
+        threshold,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CacheCounts:
+    """Hits, answered requests (hits and misses) and false hits."""
+
+    hits: int
+    answered: int
+    false_hits: int
+
+
+def cache_figures(
+    counts: CacheCounts,
+    by_class: dict[str, Any],
+    by_similarity: dict[str, Any],
+    median_e2e_s: tuple[float | None, float | None],
+    miss_cost_usd: float | None,
+    threshold: float | None,
+) -> dict[str, Any]:
+    """``gateway_cache_hit_rate`` and ``gateway_cache`` from the groups' figures, the median
+    E2E of hits and of misses, and what the misses cost (None when any is unpriced or none
+    has a known cost)."""
+    hits, answered = counts.hits, counts.answered
+    hit_e2e, miss_e2e = median_e2e_s
+    misses = answered - hits
     return {
-        "gateway_cache_hit_rate": len(hits) / len(answered) if answered else None,
+        "gateway_cache_hit_rate": hits / answered if answered else None,
         "gateway_cache": {
-            "hits": len(hits),
-            "requests_ok": len(answered),
+            "hits": hits,
+            "requests_ok": answered,
             "by_repeat_class": by_class,
-            "by_similarity": {name: _group(group, hit_ids) for name, group in buckets.items()},
+            "by_similarity": by_similarity,
             "latency_saved_ms": None
             if hit_e2e is None or miss_e2e is None
             else (miss_e2e - hit_e2e) * 1000.0,
-            "cost_saved_usd": len(hits) * sum(priced) / len(priced) if cost_known else None,
+            "cost_saved_usd": None
+            if miss_cost_usd is None or not misses
+            else hits * miss_cost_usd / misses,
             "similarity_threshold": threshold,
-            "false_hits": len(false_hits),
-            "false_hit_rate": len(false_hits) / len(hits) if hits else None,
+            "false_hits": counts.false_hits,
+            "false_hit_rate": counts.false_hits / hits if hits else None,
         },
     }

@@ -2,9 +2,12 @@
 the JSONL tail, written to temporary chunks first), the plan from ``plan.jsonl``.
 
 Views: ``att`` (one row per attempt record, in file order, with the per-attempt timings of
-``harness.metrics.latency`` as columns) and ``plan`` (request id, offset, model, tags; one
-row per distinct request id). DuckDB keeps under ``memory_limit`` and spills to
-``temp_dir`` beyond it, so a run of any size is summarised in bounded memory.
+``harness.metrics.latency`` as columns), ``plan`` (one row per distinct request id, the
+fields of its first line: offset, model, API, the tags the splits use, repeat and
+similarity; and ``last_model``, the model of its last line) and, when the run has a
+``ledger.jsonl``, ``ledger`` (its lines, numbered in file order by ``line``). DuckDB keeps
+under ``memory_limit`` and spills to ``temp_dir`` beyond it, so a run of any size is
+summarised in bounded memory.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -98,6 +102,7 @@ def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
             con.execute(_ATTEMPT_VIEW)
             con.execute(_TPOT_VIEW)
             _plan_view(con, paths.plan)
+            _ledger_view(con, paths.ledger)
             yield con
         finally:
             con.close()
@@ -107,19 +112,81 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+#: Plan fields the views read, with their DuckDB types.
+_PLAN_COLUMNS = {
+    "request_id": "VARCHAR",
+    "offset_s": "DOUBLE",
+    "model": "VARCHAR",
+    "api": "VARCHAR",
+    "tags": "JSON",
+    "repeat_of": "VARCHAR",
+    "similarity": "DOUBLE",
+}
+#: Ledger fields (``LedgerEntry``), with their DuckDB types.
+_LEDGER_COLUMNS = {
+    "run_id": "VARCHAR",
+    "request_id": "VARCHAR",
+    "attempt": "BIGINT",
+    "received_s": "DOUBLE",
+    "deployment": "VARCHAR",
+    "model": "VARCHAR",
+    "api": "VARCHAR",
+    "prompt_tokens": "BIGINT",
+    "cached_tokens": "BIGINT",
+    "cache_write_tokens": "BIGINT",
+    "completion_tokens": "BIGINT",
+    "fault": "VARCHAR",
+    "outcome": "VARCHAR",
+    "status_code": "BIGINT",
+    "service_ms": "DOUBLE",
+    "lag_ms": "DOUBLE",
+}
+
+
+def _json_lines(path: Path, columns: dict[str, str]) -> str:
+    """A relation over the JSON lines file ``path`` (no rows when it is empty or missing)."""
+    if path.exists() and path.stat().st_size > 0:
+        typed = ", ".join(f"{name}: '{kind}'" for name, kind in columns.items())
+        return f"read_json('{_quoted(path)}', format = 'newline_delimited', columns = {{{typed}}})"
+    nulls = ", ".join(f"NULL::{kind} AS {name}" for name, kind in columns.items())
+    return f"(SELECT {nulls} WHERE false)"
+
+
 def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
-    if plan.exists() and plan.stat().st_size > 0:
-        source = (
-            f"read_json('{_quoted(plan)}', format = 'newline_delimited', columns = "
-            "{request_id: 'VARCHAR', offset_s: 'DOUBLE', model: 'VARCHAR', tags: 'JSON'})"
-        )
-    else:
-        source = (
-            "(SELECT NULL::VARCHAR AS request_id, NULL::DOUBLE AS offset_s, "
-            "NULL::VARCHAR AS model, NULL::JSON AS tags WHERE false)"
-        )
+    source = _json_lines(plan, _PLAN_COLUMNS)
+    # Each field of a request's first line (a struct, so that a null is kept, not skipped).
+    first = "{" + ", ".join(f"'{name}': {name}" for name in _PLAN_COLUMNS) + "}"
     con.execute(
-        "CREATE VIEW plan AS SELECT request_id, arg_min(offset_s, rowid) AS offset_s, "
-        "arg_min(model, rowid) AS model, arg_min(tags, rowid) AS tags "
-        f"FROM (SELECT *, row_number() OVER () AS rowid FROM {source}) GROUP BY request_id"
+        "CREATE VIEW plan AS SELECT request_id, first.offset_s, first.model, first.api, "
+        "first.tags, first.tags->>'tenant' AS tenant, first.tags->>'workload' AS workload, "
+        "first.tags->>'class' AS class, first.repeat_of, first.similarity, last_model "
+        f"FROM (SELECT request_id, arg_min({first}, rowid) AS first, "
+        "arg_max({'model': model}, rowid).model AS last_model "
+        f"FROM (SELECT *, row_number() OVER () AS rowid FROM {source}) GROUP BY request_id)"
     )
+
+
+def _ledger_view(con: duckdb.DuckDBPyConnection, ledger: Path) -> None:
+    if ledger.exists():
+        con.execute(
+            "CREATE VIEW ledger AS SELECT *, row_number() OVER () AS line "
+            f"FROM {_json_lines(ledger, _LEDGER_COLUMNS)}"
+        )
+
+
+def has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the run of ``con`` has a ledger (a ``ledger`` view)."""
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'ledger'"))
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, *parameters: Any) -> Any:
+    """The first column of the first row of ``sql``, or None without a row (every row is
+    fetched: a result left unfinished blocks the connection's relations)."""
+    rows = con.execute(sql, list(parameters)).fetchall()
+    return rows[0][0] if rows else None
+
+
+def counts(con: duckdb.DuckDBPyConnection, sql: str, *parameters: Any) -> dict[str, int]:
+    """``sql``'s rows of (value, count) as a dict sorted by value."""
+    rows = con.execute(sql, list(parameters)).fetchall()
+    return {str(key): int(n) for key, n in sorted(rows)}

@@ -8,8 +8,11 @@ microsecond gaps (``stats_from_counts``: the same ranks and interpolation, equal
 float rounding). Request-level figures group attempts by request id inside DuckDB, which
 spills to disk past its memory limit.
 
-Not computed here yet, and null with a note saying so: cost and upstream figures (ledger
-lines and prices), the ``by_*`` breakdowns, fault windows, the cost projection.
+Cost and upstream figures come from the ledger (or the client's attempts) as in memory
+(``harness.store.upstream``, ``harness.store.billing``), the ``by_*`` splits likewise
+(``harness.store.splits``), and the gateway cache's (``harness.store.cache``). Not computed
+here yet, and null with a note saying so: the guardrail probe figures of a run that sent
+probes and has a ledger naming requests (without either they are null in memory too).
 """
 
 from __future__ import annotations
@@ -24,77 +27,27 @@ from harness.metrics.inputs import SummaryInputs
 from harness.metrics.percentiles import stats, stats_from_counts
 from harness.metrics.summary import CLOSED_LOOP_NOTE, SUMMARY_SCHEMA
 from harness.metrics.token_pace import client_behind, judge_itl
+from harness.metrics.upstream_figures import (
+    NO_LEDGER_FIGURES,
+    NO_LEDGER_NOTE,
+    cost_figures,
+    ledger_figures,
+)
 from harness.metrics.validity import assess_validity
 from harness.run_dir import RunPaths
-from harness.store.query import run_database
+from harness.store.billing import cost_items
+from harness.store.cache import gateway_cache
+from harness.store.logical import request_figures
+from harness.store.query import counts, has_ledger, run_database, scalar
+from harness.store.splits import KEY_COLUMNS, build_keys, keyed, splits
+from harness.store.upstream import LEDGER_ITEMS, RECORD_ITEMS, read_ledger
 
+#: The note of every large run, and of one whose probe figures are left null here only.
+BOUNDED_NOTE = "run of {n:,} attempts summarised from its files in bounded memory"
 NOT_COMPUTED_NOTE = (
-    "run of {n:,} attempts summarised from its files in bounded memory: cost, upstream "
-    "figures, gateway-cache and probe figures and the by-model/tenant/workload/API splits are "
-    "not computed at this size yet (null)"
+    BOUNDED_NOTE + ": its guardrail probe figures are not computed at this size yet (null)"
 )
-_UPSTREAM_KEYS = (
-    "upstream_attempts",
-    "retry_amplification",
-    "token_amplification",
-    "gateway_overhead_ms",
-    "upstream_lag_ms",
-    "ledger_source",
-    "cost_usd_total",
-    "cost_per_1k_requests_usd",
-    "wasted_cost_usd",
-    "prices",
-    "unpriced_models",
-    "gateway_cache_hit_rate",
-    "gateway_cache",
-    "probe_block_rate",
-    "probe_false_positive_rate",
-    "probes",
-)
-
-# A request's attempts are numbered 1, 2, ... by the engine, so a request id without an
-# attempt other than 1 has one record: those (nearly all) need no grouping.
-_RETRIED = """
-CREATE TEMP TABLE retried AS SELECT DISTINCT request_id FROM att_t WHERE attempt <> 1
-"""
-_REQUESTS = """
-CREATE TEMP TABLE req AS
-SELECT request_id, sent AS was_sent, outcome AS last_outcome,
-  scheduled_s AS first_scheduled_s,
-  CASE WHEN sent THEN {'outcome': outcome, 'first_token_s': first_token_s, 'done_s': done_s,
-                       'tpot_s': tpot_s} END AS final
-FROM att_t ANTI JOIN retried USING (request_id)
-UNION ALL
-SELECT request_id,
-  bool_or(sent) AS was_sent,
-  arg_max(outcome, attempt) AS last_outcome,
-  arg_min(scheduled_s, attempt) AS first_scheduled_s,
-  arg_max({'outcome': outcome, 'first_token_s': first_token_s, 'done_s': done_s,
-           'tpot_s': tpot_s}, attempt) FILTER (WHERE sent) AS final
-FROM att_t SEMI JOIN retried USING (request_id)
-GROUP BY request_id
-"""
-_LOGICAL = """
-CREATE TEMP TABLE logical AS
-SELECT coalesce(p.request_id, r.request_id) AS request_id,
-  p.request_id IS NOT NULL AS planned, p.offset_s,
-  coalesce(r.was_sent, false) AS was_sent, r.request_id IS NULL AS unrecorded,
-  CASE WHEN r.was_sent THEN r.final.outcome ELSE coalesce(r.last_outcome, 'cancelled') END
-    AS outcome,
-  r.final.done_s - r.first_scheduled_s AS with_retries_s,
-  r.final.first_token_s - r.first_scheduled_s AS user_ttft_s,
-  r.final.tpot_s AS final_tpot_s
-FROM plan p FULL OUTER JOIN req r ON p.request_id = r.request_id
-"""
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    row = con.execute(sql).fetchone()
-    return None if row is None else row[0]
-
-
-def _counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, int]:
-    return {str(key): int(n) for key, n in sorted(con.execute(sql).fetchall())}
+_PROBE_KEYS = ("probe_block_rate", "probe_false_positive_rate", "probes")
 
 
 def _stats_ms(con: duckdb.DuckDBPyConnection, expression: str, where: str) -> dict[str, Any]:
@@ -108,59 +61,13 @@ def _ratio(numerator: float | None, denominator: float) -> float | None:
     return None if numerator is None or denominator <= 0 else numerator / denominator
 
 
-def _requests(con: duckdb.DuckDBPyConnection, inputs: SummaryInputs) -> dict[str, Any]:
-    con.execute(_RETRIED)
-    con.execute(_REQUESTS)
-    con.execute(_LOGICAL)
-    planned, sent, ok, unrecorded, steady = con.execute(
-        "SELECT count(*), count(*) FILTER (was_sent), "
-        "count(*) FILTER (was_sent AND outcome = 'ok'), count(*) FILTER (unrecorded), "
-        f"count(*) FILTER (NOT planned OR offset_s < {float(inputs.duration_s)!r}) FROM logical"
-    ).fetchone() or (0, 0, 0, 0, 0)
-    unsent = _counts(con, "SELECT outcome, count(*) FROM logical WHERE NOT was_sent GROUP BY 1")
-    slo = inputs.slo
-    good_sql = "was_sent AND outcome = 'ok'"
-    if slo.ttft is not None:
-        good_sql += f" AND user_ttft_s IS NOT NULL AND user_ttft_s <= {slo.ttft!r}"
-    if slo.e2e is not None:
-        good_sql += f" AND with_retries_s IS NOT NULL AND with_retries_s <= {slo.e2e!r}"
-    if slo.tpot is not None:
-        good_sql += f" AND (final_tpot_s IS NULL OR final_tpot_s <= {slo.tpot!r})"
-    good = int(_scalar(con, f"SELECT count(*) FROM logical WHERE {good_sql}") or 0)
-    in_flight = _scalar(
-        con, "SELECT count(*) FROM logical WHERE was_sent AND outcome = 'cancelled'"
-    )
-    with_retries = con.execute(
-        "SELECT with_retries_s AS v FROM logical WHERE was_sent AND with_retries_s IS NOT NULL"
-    ).fetchnumpy()["v"]
-    duration = inputs.duration_s
-    return {
-        "requests_planned": planned,
-        "requests_sent": sent,
-        "requests_ok": ok,
-        "requests_failed": sent - ok,
-        "requests_dropped": unsent.get("dropped", 0),
-        "requests_cancelled": sum(n for o, n in unsent.items() if o != "dropped"),
-        "requests_unrecorded": unrecorded,
-        "error_rate": _ratio(sent - ok, sent),
-        "outcomes": _counts(con, "SELECT outcome, count(*) FROM logical GROUP BY 1"),
-        "achieved_rps": _ratio(sent, duration),
-        "target_rps": None if inputs.concurrency is not None else _ratio(steady, duration),
-        "latency_with_retries_ms": stats(np.asarray(with_retries, np.float64), scale=1000.0),
-        "goodput_rps": good / duration if duration > 0 else None,
-        "slo_attainment": good / sent if sent else None,
-        "slo": slo.model_dump(mode="json"),
-        "in_flight": int(in_flight or 0),
-    }
-
-
 def _tokens(con: duckdb.DuckDBPyConnection, duration_s: float) -> dict[str, Any]:
     prompt, completion, cached, written, attempts = con.execute(
         "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
         "sum(cached_tokens), coalesce(sum(cache_write_tokens), 0), count(*) "
         "FROM att_t WHERE sent"
     ).fetchone() or (0, 0, None, 0, 0)
-    delivered = _scalar(con, "SELECT coalesce(sum(output_tokens), 0) FROM att_t WHERE ok")
+    delivered = scalar(con, "SELECT coalesce(sum(output_tokens), 0) FROM att_t WHERE ok")
     pairs = con.execute(
         "SELECT count(*), sum(planned_prompt_tokens), sum(prompt_tokens) FROM att_t "
         "WHERE sent AND usage_source = 'server' AND planned_prompt_tokens IS NOT NULL "
@@ -173,11 +80,11 @@ def _tokens(con: duckdb.DuckDBPyConnection, duration_s: float) -> dict[str, Any]
         "cached_tokens_total": None if cached is None else int(cached),
         "cache_hit_rate": None if cached is None else _ratio(int(cached), int(prompt)),
         "cache_write_tokens_total": int(written),
-        "usage_source_counts": _counts(
+        "usage_source_counts": counts(
             con, "SELECT coalesce(usage_source, 'none'), count(*) FROM att_t WHERE sent GROUP BY 1"
         ),
         "client_attempts": int(attempts),
-        "attempt_outcomes": _counts(con, "SELECT outcome, count(*) FROM att_t GROUP BY 1"),
+        "attempt_outcomes": counts(con, "SELECT outcome, count(*) FROM att_t GROUP BY 1"),
         "prompt_tokens_planned_total": None if not pairs[0] else int(pairs[1]),
         "prompt_tokens_upstream_total": None if not pairs[0] else int(pairs[2]),
         "prompt_tokens_upstream_ratio": None if not pairs[0] else _ratio(pairs[2], pairs[1]),
@@ -203,12 +110,47 @@ def _itl(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], float | None]:
         if not inside.all():
             sparse.append(np.unique(gaps[~inside], return_counts=True))
     values = [np.flatnonzero(dense)] + [v for v, _ in sparse]
-    counts = [dense[values[0]]] + [c for _, c in sparse]
+    tallies = [dense[values[0]]] + [c for _, c in sparse]
     gap_us = np.concatenate(values).astype(np.float64)
-    count = np.concatenate(counts)
+    count = np.concatenate(tallies)
     total = int(count.sum())
     share = float(count[gap_us <= 0].sum()) / total if total else None
     return stats_from_counts(gap_us / 1e6, count, scale=1000.0), share
+
+
+def _upstream_and_cost(
+    con: duckdb.DuckDBPyConnection, inputs: SummaryInputs, requests_sent: int, notes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The upstream and cost figures (``harness.metrics.upstream_figures.upstream_and_cost``),
+    and what summary.json ends with: the ``by_*`` splits, the gateway-cache figures and the
+    probe figures (null: ``_probes_missing``)."""
+    build_keys(con)
+    if has_ledger(con):
+        reading = read_ledger(con, inputs.run_id)
+        figures = ledger_figures(reading, inputs, requests_sent, notes)
+        source = LEDGER_ITEMS
+    else:
+        figures = dict(NO_LEDGER_FIGURES)
+        notes.append(NO_LEDGER_NOTE)
+        source = RECORD_ITEMS
+    items = cost_items(con, keyed(source), inputs.prices, KEY_COLUMNS)
+    figures.update(cost_figures([i for _, i in items], inputs.prices, requests_sent, notes))
+    last: dict[str, Any] = dict(splits(con, items))
+    last.update(gateway_cache(con, source, inputs.prices, inputs.cache_similarity_threshold))
+    last.update(dict.fromkeys(_PROBE_KEYS))
+    return figures, last
+
+
+def _probes_missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the probe figures are left null here but not in memory: they are null there
+    too unless the run sent probes (plan tag ``class = "probe"``) and its ledger names
+    requests (``harness.metrics.probes``)."""
+    probes = scalar(con, "SELECT count(*) FROM logical WHERE was_sent AND plan_class = 'probe'")
+    return bool(
+        probes
+        and has_ledger(con)
+        and scalar(con, "SELECT count(*) FROM ledger_t WHERE request_id <> ''")
+    )
 
 
 def summarize_files(paths: RunPaths, inputs: SummaryInputs, attempts: int) -> dict[str, Any]:
@@ -228,7 +170,7 @@ def summarize_database(
         "duration_s": inputs.duration_s,
         "concurrency": inputs.concurrency,
     }
-    requests = _requests(con, inputs)
+    requests = request_figures(con, inputs)
     slo_keys = ("goodput_rps", "slo_attainment", "slo", "latency_with_retries_ms", "in_flight")
     summary.update({k: v for k, v in requests.items() if k not in slo_keys})
     if inputs.concurrency is not None:
@@ -262,7 +204,8 @@ def summarize_database(
         notes.append(itl.remark)
     summary.update(tokens, prompt_tokenizer=inputs.tokenizer)
     summary["client_retries"] = summary["client_attempts"] - summary["requests_sent"]
-    summary.update(dict.fromkeys(_UPSTREAM_KEYS), cost_source=None)
+    upstream, last = _upstream_and_cost(con, inputs, summary["requests_sent"], notes)
+    summary.update(upstream)
     summary.update({k: requests[k] for k in ("goodput_rps", "slo_attainment", "slo")})
     if summary["requests_unrecorded"]:
         notes.append(
@@ -274,10 +217,12 @@ def summarize_database(
         notes.append(
             f"{in_flight} requests were still in flight when the run ended; they count as failed"
         )
-    notes.append(NOT_COMPUTED_NOTE.format(n=attempts))
+    note = NOT_COMPUTED_NOTE if _probes_missing(con) else BOUNDED_NOTE
+    notes.append(note.format(n=attempts))
+    upstream_lag = summary["upstream_lag_ms"]
     valid, validity_notes = assess_validity(
         schedule_lag_p99_ms=summary["schedule_lag_ms"]["p99"],
-        upstream_lag_p99_ms=None,
+        upstream_lag_p99_ms=None if upstream_lag is None else upstream_lag["p99"],
         requests_dropped=summary["requests_dropped"],
         requests_sent=summary["requests_sent"],
         client_cpu_s=inputs.client_cpu_s,
@@ -300,10 +245,6 @@ def summarize_database(
         validity_notes=validity_notes,
         notes=notes,
         validity_limits=dataclasses.asdict(limits),
-        by_requested_model={},
-        by_upstream_deployment={},
-        by_tenant={},
-        by_workload={},
-        by_api={},
     )
+    summary.update(last)
     return summary

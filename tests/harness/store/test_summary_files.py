@@ -1,13 +1,13 @@
 """The bounded-memory summary (DuckDB over the run's files) gives the in-memory summary's
-figures: on a real run against the mock, and on a hand-made run with every edge the
-in-memory code handles (retries, drops, requests in flight, unrecorded and unplanned ids)."""
+figures, every one of them: on a real run against the mock (with its ledger), and on a
+hand-made run with every edge the in-memory code handles (retries, drops, requests in flight,
+unrecorded and unplanned ids) and no ledger. ``test_summary_upstream.py`` adds ledgers."""
 
 from __future__ import annotations
 
 import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,165 +15,62 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import harness.rebuild
-from harness.contract.records import AttemptRecord, PlannedRequest, write_jsonl
+from harness.contract.records import AttemptRecord, LedgerEntry, PlannedRequest, read_jsonl
 from harness.contract.terms import Slo
-from harness.cost import load_price_book
 from harness.metrics.percentiles import stats, stats_from_counts
-from harness.metrics.summary import SummaryInputs, summarize
 from harness.run_dir import RunPaths
 from harness.runner import RunResult
-from harness.store.appender import RecordAppender
-from harness.store.summary import NOT_COMPUTED_NOTE, summarize_files
-
-#: What the bounded-memory summary leaves null (its docstring says so).
-NOT_COMPUTED = {
-    "upstream_attempts", "retry_amplification", "token_amplification", "gateway_overhead_ms",
-    "upstream_lag_ms", "ledger_source", "cost_usd_total", "cost_per_1k_requests_usd",
-    "wasted_cost_usd", "prices", "unpriced_models", "cost_source", "notes",
-    "by_requested_model", "by_upstream_deployment", "by_tenant", "by_workload", "by_api",
-    "gateway_cache_hit_rate", "gateway_cache", "probe_block_rate", "probe_false_positive_rate",
-    "probes",
-}  # fmt: skip
-
-
-def _same(today: Any, streamed: Any, where: str) -> None:
-    if isinstance(today, dict):
-        assert set(today) == set(streamed), where
-        for key in today:
-            _same(today[key], streamed[key], f"{where}.{key}")
-    elif isinstance(today, float) and isinstance(streamed, float):
-        assert math.isclose(today, streamed, rel_tol=1e-9, abs_tol=1e-12), where
-    else:
-        assert today == streamed, where
-
-
-def _compare(paths: RunPaths, inputs: SummaryInputs) -> dict[str, Any]:
-    today = summarize(inputs)
-    empty = SummaryInputs(**_without_files(inputs))
-    streamed = summarize_files(paths, empty, len(inputs.records))
-    assert set(today) == set(streamed)
-    for key in set(today) - NOT_COMPUTED:
-        _same(today[key], streamed[key], key)
-    assert [n for n in streamed["notes"] if "bounded memory" not in n] == [
-        n for n in today["notes"] if "ledger" not in n
-    ]
-    return streamed
-
-
-def _without_files(inputs: SummaryInputs) -> dict[str, Any]:
-    fields = {name: getattr(inputs, name) for name in inputs.__slots__}  # type: ignore[attr-defined]
-    return {**fields, "plan": (), "records": (), "ledger": None}
+from harness.store.summary import BOUNDED_NOTE
+from tests.harness.store.handmade_run import (
+    UPSTREAM_KEYS,
+    attempts,
+    compare,
+    inputs_of,
+    planned,
+    same,
+    write_run,
+)
 
 
 def test_a_real_run_gives_the_same_figures(small_run: RunResult) -> None:
-    from harness.contract.records import LedgerEntry, read_jsonl
-
     paths = small_run.paths
     plan = list(read_jsonl(paths.plan, PlannedRequest))
     records = list(read_jsonl(paths.records, AttemptRecord))
-    inputs = _inputs(plan, records, Slo(ttft=0.2))
-    del LedgerEntry
-    _compare(paths, inputs)
-
-
-def _inputs(
-    plan: list[PlannedRequest], records: list[AttemptRecord], slo: Slo, **more: Any
-) -> SummaryInputs:
-    return SummaryInputs(
-        run_id="x",
-        duration_s=2.0,
-        plan=plan,
-        records=records,
-        ledger=None,
-        prices=load_price_book({}),
-        slo=slo,
-        client_cpu_s=more.get("cpu_s", 0.5),
-        wall_s=4.0,
+    ledger = list(read_jsonl(paths.ledger, LedgerEntry))
+    assert ledger and any(r.outcome != "ok" for r in records)  # the flaky mock failed some
+    inputs = inputs_of(
+        plan,
+        records,
+        Slo(ttft=0.2),
+        ledger,
+        ledger_origin="embedded",
+        ledger_url="u",
+        run_id=small_run.summary["run_id"],
     )
-
-
-def _planned(index: int) -> PlannedRequest:
-    return PlannedRequest(
-        request_id=f"r{index}",
-        session_id=f"s{index}",
-        turn=1,
-        offset_s=index * 0.05,
-        think_s=0.0,
-        prompt_tokens=30,
-        max_tokens=8,
-        model="mock-small",
-        api="openai-chat",
-        stream=True,
-        messages=(),
-    )
-
-
-def _attempt(index: int, attempt: int, rng: np.random.Generator, outcome: str) -> AttemptRecord:
-    scheduled = round(index * 0.05 + attempt * 0.3, 6)
-    sent = None if outcome in ("dropped", "cancelled_unsent") else round(scheduled + 0.001, 6)
-    ok = outcome == "ok"
-    streamed = outcome in ("ok", "stream_cut", "cancelled")
-    first = round(sent + rng.uniform(0.01, 0.3), 6) if sent is not None and streamed else None
-    times: list[float] = []
-    if first is not None:
-        now_us = round(first * 1e6)
-        for _ in range(int(rng.integers(0, 9))):
-            now_us += int(rng.choice([0, 1, 1500, 20_000, int(rng.integers(1, 90_000))]))
-            times.append(now_us / 1e6)
-    done = (
-        None if outcome == "cancelled" or sent is None else round((times or [sent])[-1] + 0.002, 6)
-    )
-    usage = rng.choice(["server", "client", None]) if ok else None
-    return AttemptRecord(
-        request_id=f"r{index}",
-        session_id=f"s{index}",
-        turn=1,
-        attempt=attempt,
-        scheduled_s=scheduled,
-        sent_s=sent,
-        first_byte_s=first,
-        first_token_s=first,
-        done_s=done,
-        status_code=200 if ok else (None if sent is None else 500),
-        outcome="cancelled" if outcome == "cancelled_unsent" else outcome,
-        prompt_tokens=30 if usage is not None else None,
-        completion_tokens=None if usage is None else len(times) + 1,
-        cached_tokens=int(rng.integers(0, 20)) if usage == "server" else None,
-        usage_source=None if usage is None else str(usage),
-        model="mock-small",
-        deployment="d",
-        error_detail=None,
-        token_times_s=tuple(times),
-        api="openai-chat",
-        planned_prompt_tokens=30 if sent is not None else None,
-        cache_write_tokens=int(rng.integers(0, 3)) if usage == "server" else None,
-    )
+    streamed = compare(paths, inputs)
+    assert streamed["cost_source"] == "ledger" and streamed["cost_usd_total"] > 0
+    assert streamed["upstream_attempts"] == len(ledger)
+    assert streamed["gateway_overhead_ms"]["count"] > 0
+    assert streamed["gateway_cache"] is not None
 
 
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 60))
 def test_a_hand_made_run_with_every_edge_gives_the_same_figures(seed: int, size: int) -> None:
+    """Without a ledger: cost and the upstream splits are the client's attempts'."""
     import tempfile
 
     rng = np.random.default_rng(seed)
-    outcomes = ["ok", "ok", "ok", "http_5xx", "stream_cut", "dropped", "cancelled"]
-    plan = [_planned(i) for i in range(size)]
-    records: list[AttemptRecord] = []
-    for index in range(size + 2):  # two request ids the plan does not hold
-        if rng.random() < 0.1:
-            continue  # planned, never recorded
-        for attempt in range(1, int(rng.integers(1, 4)) + 1):
-            records.append(_attempt(index, attempt, rng, str(rng.choice(outcomes))))
-    rng.shuffle(records)  # records come in the order attempts end
+    plan = [planned(i) for i in range(size)]
+    records = attempts(size, rng)
     with tempfile.TemporaryDirectory() as folder:
-        paths = RunPaths(Path(folder))
-        write_jsonl(paths.plan, plan)
-        appender = RecordAppender(paths.records, lambda: 0.0, chunk_rows=7)
-        for record in records:
-            appender.append(record)  # chunks of 7 and a JSONL tail
+        paths, appender = write_run(Path(folder), plan, records)
         slo = Slo(ttft=0.15, e2e=0.3, tpot=0.01)
-        _compare(paths, _inputs(plan, records, slo, cpu_s=float(rng.choice([0.5, 3.9]))))
+        streamed = compare(
+            paths, inputs_of(plan, records, slo, cpu_s=float(rng.choice([0.5, 3.9])))
+        )
         appender.close()
+    assert streamed["cost_source"] == "client" and streamed["upstream_attempts"] is None
 
 
 @settings(max_examples=60, deadline=None)
@@ -195,11 +92,14 @@ def test_report_takes_the_bounded_path_above_its_threshold(
     shutil.copytree(small_run.paths.root, paths.root)
     summary = harness.rebuild.rebuild_run(paths)
     attempts = sum(summary["attempt_outcomes"].values())
-    assert NOT_COMPUTED_NOTE.format(n=attempts) in summary["notes"]
+    assert BOUNDED_NOTE.format(n=attempts) in summary["notes"]
     assert any("charts are drawn from about one attempt in every 3" in n for n in summary["notes"])
     assert summary["requests_ok"] == small_run.summary["requests_ok"]
     assert summary["ttft_ms"] == small_run.summary["ttft_ms"]
-    assert summary["cost_usd_total"] is None  # unknown here, never 0
+    # Cost, upstream, gateway-cache figures and splits as the in-memory report gave them.
+    assert summary["cost_source"] == "ledger"
+    for key in (*UPSTREAM_KEYS, "by_requested_model", "by_upstream_deployment", "by_api"):
+        same(small_run.summary[key], summary[key], key)
     assert "TTFT" in paths.report_html.read_text()
     # The soak views read the records batch by batch, without token times, to the same figures.
     assert summary["soak"] == small_run.summary["soak"]
