@@ -8,11 +8,16 @@ import gc
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.contract.records import AttemptRecord, PlannedRequest, read_jsonl
 from harness.engine_config import LiveStats
 from harness.runner import execute
 from workloads.planner import build_plan
 from workloads.scenario import parse_scenario
+
+# Its verdicts need the run to keep its schedule: run alone, not beside other tests.
+pytestmark = pytest.mark.serial
 
 MODEL = "heap-watch"
 

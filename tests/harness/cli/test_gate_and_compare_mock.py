@@ -18,6 +18,9 @@ from harness.cli.main import main
 from harness.runner import execute
 from workloads.scenario import parse_scenario
 
+# Its verdicts need the run to keep its schedule: run alone, not beside other tests.
+pytestmark = pytest.mark.serial
+
 RUN_IDS = ("base", "same", "slow")
 
 

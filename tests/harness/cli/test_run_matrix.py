@@ -11,6 +11,9 @@ from harness.cli.main import main
 from harness.cli.matrix import parse_matrix, worst_code
 from workloads.scenario import Scenario, parse_scenario
 
+# Its verdicts need the run to keep its schedule: run alone, not beside other tests.
+pytestmark = pytest.mark.serial
+
 SCENARIO = """
 name = "matrix"
 seed = 21

@@ -14,6 +14,9 @@ from harness.metrics.validity import ValidityLimits, assess_validity
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import constant_settings
 
+# Its verdicts need the run to keep its schedule: run alone, not beside other tests.
+pytestmark = pytest.mark.serial
+
 
 def _scenario(folder: Path, url: str, pool: str) -> Path:
     path = folder / f"pool{pool or '-sized'}.toml"
