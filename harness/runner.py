@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,7 +84,11 @@ def _upstream(scenario: Scenario, ledger_url: str | None) -> Iterator[_Upstream]
     settings = scenario.mock
     if settings.seed is None:
         settings = settings.model_copy(update={"seed": scenario.seed})
-    with EmbeddedMock(settings) as mock:
+    # The mock keeps its ledger in a file, not in memory, so a day-long soak does not grow it.
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenstorm-mock-") as folder,
+        EmbeddedMock(settings, Path(folder) / "ledger.jsonl") as mock,
+    ):
         yield _Upstream(mock.api_url, mock.ledger_url, True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from harness.contract.ledger import Ledger
-from harness.contract.records import LedgerEntry, read_jsonl
+from harness.contract.records import LedgerEntry, read_jsonl, to_json_line
 from mock_models.settings import constant_settings
 
 Serving = Callable[..., AbstractAsyncContextManager[str]]
@@ -161,3 +162,58 @@ def test_ledger_without_file_keeps_entries_in_memory() -> None:
     assert ledger.to_jsonl().count(b"\n") == 1
     assert ledger.clear() == 1 and len(ledger) == 0
     ledger.close()
+
+
+def _entry(run_id: str, request_id: str) -> LedgerEntry:
+    return LedgerEntry(
+        run_id=run_id,
+        request_id=request_id,
+        attempt=1,
+        received_s=0.5,
+        deployment="d",
+        model="m",
+        api="openai-chat",
+        stream=True,
+        prompt_tokens=3,
+        cached_tokens=0,
+        completion_tokens=2,
+        fault=None,
+        outcome="ok",
+        status_code=200,
+        service_ms=1.0,
+    )
+
+
+def test_a_ledger_on_file_serves_its_own_lines_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b'{"an": "earlier process\'s line"}\n')  # not this ledger's: never served
+    ledger = Ledger(path)
+    for run_id, request_id in (("a", "q1"), ("b", "q2"), ("a", "q3")):
+        ledger.append(_entry(run_id, request_id))
+    assert len(ledger) == 3
+    assert [e.request_id for e in ledger.entries("a")] == ["q1", "q3"]
+    assert ledger.to_jsonl("b") == to_json_line(_entry("b", "q2"))
+    with path.open("ab") as handle:
+        handle.write(b'{"torn": ')  # a line still being written is not served
+    assert [e.request_id for e in ledger.entries()] == ["q1", "q2", "q3"]
+    assert ledger.clear() == 3 and ledger.entries() == [] and len(ledger) == 0
+    ledger.close()
+
+
+def test_a_ledger_on_file_holds_no_line_in_memory(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    entries = [_entry("a", f"q{i}") for i in range(5000)]
+    tracemalloc.start()
+    for entry in entries:
+        ledger.append(entry)
+    held_bytes, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ledger.close()
+    in_memory = Ledger()
+    tracemalloc.start()
+    for entry in entries:
+        in_memory.append(entry)
+    kept_bytes, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # A list of 5,000 references alone is 40 KB: the file-backed ledger keeps none of it.
+    assert held_bytes < 10_000 < 40_000 <= kept_bytes
