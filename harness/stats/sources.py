@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from harness.stats.columns import Samples
+from harness.stats.file_samples import FileSamples
 from harness.stats.request_samples import (
     cache_hits,
     good_requests,
@@ -88,5 +89,6 @@ class RecordSamples:
 
 
 def source_of(run: RunData) -> SampleSource:
-    """The source of ``run``'s samples."""
-    return RecordSamples(run)
+    """The source of ``run``'s samples: its files when it was read out of core, else its
+    records."""
+    return RecordSamples(run) if run.files is None else FileSamples(run)
