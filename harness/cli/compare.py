@@ -105,8 +105,7 @@ def write_comparison(
             sys.stdout.write(note + "\n")
     notes += [
         f"run {run.label} has over {rebuild.STREAMED_ABOVE_ATTEMPTS:,} attempts and is "
-        f"{OUT_OF_CORE}: per-sample intervals for latencies, error rate and cache hit rate; "
-        "none yet for goodput (and cost and retry amplification are not computed at this size)"
+        f"{OUT_OF_CORE}: its cost and retry amplification are not computed at this size"
         for run in runs
         if run.files is not None
     ]

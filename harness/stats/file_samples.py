@@ -7,14 +7,14 @@ same percentiles, rank tests and seeded bootstrap intervals):
 - the attempt trends (``ttft_ms``, ``ttft_corrected_ms``, ``tpot_ms``, ``e2e_ms``,
   ``e2e_corrected_ms``, ``schedule_lag_ms``) from the ``att_t`` columns named after their
   ``harness.metrics.latency`` definitions (``harness.stats.trends.attempt_trend_columns``);
-- ``latency_with_retries_ms`` and ``error_rate`` per sent request
-  (``harness.store.request_table``), and for a tag-filtered slice the request counts and
-  ``error_rate``;
+- ``latency_with_retries_ms``, ``error_rate`` and ``goodput_rps`` per sent request
+  (``harness.store.request_table``; the SLO judged by ``harness.metrics.slo.within_slo``), and
+  for a tag-filtered slice the request counts and ``error_rate``;
 - ``cache_hit_rate`` per sent attempt (whole run only).
 
 Anything else is unknown here, with a reason, never 0: ``itl_ms`` (billions of gaps; the
 summary's figures, exact from counts, still answer unfiltered checks), ``gateway_overhead_ms``,
-cost, upstream and goodput samples, and a slice's other figures.
+cost and upstream samples (ledger lines), and a slice's other figures.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from harness.contract.records import RecordFileError
 from harness.metrics.requests import UNKNOWN
+from harness.metrics.slo import within_slo
 from harness.run_dir import RunPaths
 from harness.stats.columns import Samples, cache_hit_samples, failure_samples, time_ordered
 from harness.stats.run_data import RunData
-from harness.stats.slices import SliceError, SliceFigures, TagFilter
+from harness.stats.slices import SliceError, SliceFigures, TagFilter, terms_of
 from harness.stats.trends import ATTEMPT_TRENDS, NO_FAULT, NO_TAG, attempt_trend_columns
 from harness.store.query import run_database
 from harness.store.request_table import Fallbacks, filter_sql, sent_requests
@@ -44,12 +46,19 @@ SLICE_MISSING = (
     "error_rate, requests_sent, requests_ok, requests_failed and latency trends but itl_ms)"
 )
 _FALLBACKS = Fallbacks(unknown=UNKNOWN, no_fault=NO_FAULT, no_tag=NO_TAG)
+#: Requests judged against the SLO per batch of Python values (bounds the memory it takes).
+_JUDGED_AT_ONCE = 100_000
 # The time of an attempt's sample, as harness.stats.trends.attempt_samples gives it.
 _ATTEMPT_TIME = "CASE WHEN sent_s <> 0 THEN sent_s ELSE scheduled_s END"
 
 
 def _floats(column: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.asarray(column, dtype=np.float64)
+
+
+def _optional(column: Any) -> list[Any]:
+    """A fetched column as Python values, None where SQL had NULL."""
+    return list(column.tolist())
 
 
 class FileSamples:
@@ -70,7 +79,7 @@ class FileSamples:
                 if filters:
                     sent_requests(con, with_plan=True)
                 yield con
-        except (duckdb.Error, OSError, RecordFileError) as exc:
+        except (duckdb.Error, OSError, RecordFileError, pa.ArrowException) as exc:
             raise SliceError(f"run {self._run.label}: cannot query its files ({exc})") from None
 
     def _kept(self, filters: Sequence[TagFilter]) -> tuple[str, list[Any]]:
@@ -115,6 +124,8 @@ class FileSamples:
             return time_ordered(_floats(found["t"]), _floats(found["v"]), 1000.0)
         if metric in ("latency_with_retries_ms", "error_rate"):
             return self._request_samples(metric, filters)
+        if metric == "goodput_rps":
+            return self._good_requests(filters)
         if metric == "cache_hit_rate" and not filters:
             with self._database(filters) as con:
                 found = con.execute(
@@ -146,6 +157,35 @@ class FileSamples:
                 params,
             ).fetchnumpy()
         return time_ordered(_floats(found["t"]), _floats(found["v"]), 1000.0)
+
+    def _good_requests(self, filters: Sequence[TagFilter]) -> Samples | None:
+        """Per sent request, its share of ``goodput_rps``: sent / duration if it met the SLO
+        (as ``harness.stats.request_samples.good_requests``)."""
+        try:
+            terms = terms_of(self._run)
+        except SliceError:
+            return None
+        where, params = filter_sql(filters, _FALLBACKS)
+        with self._database(filters) as con:
+            if not filters:
+                sent_requests(con, with_plan=False)
+            found = con.execute(
+                "SELECT first_scheduled_s AS t, final.outcome = 'ok' AS ok, "
+                "final.first_token_s - first_scheduled_s AS ttft, "
+                "final.done_s - first_scheduled_s AS e2e, final.tpot_s AS tpot "
+                f"FROM sent_req WHERE {where}",
+                params,
+            ).fetchnumpy()
+        times = _floats(found["t"])
+        if times.size == 0 or terms.duration <= 0:
+            return None
+        weight = times.size / terms.duration
+        good = np.empty(times.size, np.bool_)
+        for start in range(0, times.size, _JUDGED_AT_ONCE):
+            part = slice(start, start + _JUDGED_AT_ONCE)
+            columns = [_optional(found[name][part]) for name in ("ok", "ttft", "e2e", "tpot")]
+            good[part] = [within_slo(*row, terms.slo) for row in zip(*columns, strict=True)]
+        return time_ordered(times, np.where(good, weight, 0.0))
 
     def no_samples(self, metric: str) -> str:
         return (

@@ -27,7 +27,8 @@ SELECT request_id,
   arg_min(scheduled_s, attempt) AS first_scheduled_s,
   {first_tags}
   arg_max({{'outcome': outcome, 'model': model, 'deployment': deployment, 'fault': fault,
-            'done_s': done_s}}, attempt) FILTER (WHERE sent) AS final
+            'first_token_s': first_token_s, 'done_s': done_s, 'tpot_s': tpot_s}}, attempt)
+    FILTER (WHERE sent) AS final
 FROM att_t GROUP BY request_id HAVING bool_or(sent)
 """
 _WITH_PLAN = """

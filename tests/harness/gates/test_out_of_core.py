@@ -63,7 +63,9 @@ def test_the_files_give_the_in_memory_report(seed: int, size: int) -> None:
 def test_noise_checks_ran_on_both_paths(tmp_path: Path) -> None:
     current = write_run(tmp_path / "run", 11, 60, slower=2.0).root
     before = write_run(tmp_path / "base", 12, 60).root
-    budget = parse_budget('[regression]\n"ttft_ms" = ["p(50) <= baseline * 0.8"]')
+    budget = parse_budget(
+        '[regression]\n"ttft_ms" = ["p(50) <= baseline * 0.8"]\n[baseline]\nrequire_same = ["seed"]'
+    )
     reports = [
         evaluate(
             budget,

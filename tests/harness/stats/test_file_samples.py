@@ -21,7 +21,7 @@ from harness.stats.trends import ATTEMPT_TRENDS, attempt_trend_columns
 from harness.store.query import count_attempts, run_database
 from tests.harness.stats.made_runs import write_run
 
-METRICS = (*ATTEMPT_TRENDS, "latency_with_retries_ms", "error_rate")
+METRICS = (*ATTEMPT_TRENDS, "latency_with_retries_ms", "error_rate", "goodput_rps")
 FIGURES = ("requests_sent", "requests_ok", "requests_failed", "error_rate")
 
 filters = st.lists(
@@ -66,6 +66,41 @@ def test_the_files_give_the_records_samples_and_slice_figures(
         assert {k: found[k] for k in FIGURES} == {k: expected[k] for k in FIGURES}
 
 
+EDGES = (
+    ("tenant", "(none)", False),  # an empty or missing planned tag
+    ("tenant", "(none)", True),
+    ("workload", "(none)", False),
+    ("x", "(none)", False),  # a tag no request has
+    ("model", "(unknown)", False),  # unplanned, and the final attempt names none
+    ("model", "m2", True),
+    ("deployment", "(unknown)", False),
+    ("fault", "none", False),  # None or empty on the final attempt
+    ("fault", "http_503", True),
+    ("outcome", "ok", True),
+)
+
+
+@pytest.fixture(scope="module")
+def edge_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunData, RunData]:
+    return _both(write_run(tmp_path_factory.mktemp("edges") / "run", 21, 80).root)
+
+
+@pytest.mark.parametrize(("tag", "value", "negate"), EDGES)
+def test_each_filter_edge_selects_the_same_requests(
+    edge_run: tuple[RunData, RunData], tag: str, value: str, negate: bool
+) -> None:
+    chosen = (TagFilter(tag, value, negate),)
+    records, queried = RecordSamples(edge_run[0]), source_of(edge_run[1])
+    expected = records.figures(chosen).summary
+    assert {k: queried.figures(chosen).summary[k] for k in FIGURES} == {
+        k: expected[k] for k in FIGURES
+    }
+    for metric in ("error_rate", "ttft_ms"):
+        _same(queried.samples(metric, chosen), records.samples(metric, chosen), metric)
+    if (tag, value) in (("tenant", "(none)"), ("fault", "none"), ("deployment", "(unknown)")):
+        assert expected["requests_sent"] > 0  # the edge is in the run
+
+
 def test_the_trend_columns_are_the_views_columns(tmp_path: Path) -> None:
     paths = write_run(tmp_path / "run", 1, 10)
     with run_database(paths) as con:
@@ -97,7 +132,7 @@ def test_a_large_run_is_never_read_into_memory(
 def test_what_the_files_do_not_give_is_unknown_with_a_reason(tmp_path: Path) -> None:
     run = load_run(write_run(tmp_path / "run", 3, 20).root, streamed_above=0)
     source = FileSamples(run)
-    for metric in ("itl_ms", "gateway_overhead_ms", "goodput_rps", "cost_per_1k_requests_usd"):
+    for metric in ("itl_ms", "gateway_overhead_ms", "cost_per_1k_requests_usd"):
         assert source.samples(metric, ()) is None
         assert "not read from the files" in source.no_samples(metric)
     assert source.samples("cache_hit_rate", (TagFilter("tenant", "a"),)) is None
