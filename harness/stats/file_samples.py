@@ -48,6 +48,7 @@ SLICE_MISSING = (
 _FALLBACKS = Fallbacks(unknown=UNKNOWN, no_fault=NO_FAULT, no_tag=NO_TAG)
 #: Requests judged against the SLO per batch of Python values (bounds the memory it takes).
 _JUDGED_AT_ONCE = 100_000
+_SLO_COLUMNS = ("ok", "ttft", "e2e", "tpot")
 # The time of an attempt's sample, as harness.stats.trends.attempt_samples gives it.
 _ATTEMPT_TIME = "CASE WHEN sent_s <> 0 THEN sent_s ELSE scheduled_s END"
 
@@ -183,8 +184,10 @@ class FileSamples:
         good = np.empty(times.size, np.bool_)
         for start in range(0, times.size, _JUDGED_AT_ONCE):
             part = slice(start, start + _JUDGED_AT_ONCE)
-            columns = [_optional(found[name][part]) for name in ("ok", "ttft", "e2e", "tpot")]
-            good[part] = [within_slo(*row, terms.slo) for row in zip(*columns, strict=True)]
+            ok, ttft, e2e, tpot = (_optional(found[name][part]) for name in _SLO_COLUMNS)
+            good[part] = [
+                within_slo(*row, slo=terms.slo) for row in zip(ok, ttft, e2e, tpot, strict=True)
+            ]
         return time_ordered(times, np.where(good, weight, 0.0))
 
     def no_samples(self, metric: str) -> str:
