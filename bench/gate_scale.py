@@ -9,7 +9,9 @@ BASE --force`` each run in a child process; wall time, CPU seconds (user + syste
 RSS (from ``wait4``) are printed. With ``--baseline-root DIR`` (a tree of the older code, e.g.
 ``git archive main | tar -x -C DIR``) the same commands also run with that code, with this
 interpreter and its libraries, for the sizes up to ``--baseline-max`` (it reads every record
-into memory: about 20 KB an attempt, for each of the two runs).
+into memory: about 20 KB an attempt, for each of the two runs), and its ``gates.json`` and
+``comparison.md`` (but the note on runs read from their files) are checked to equal this
+checkout's: the "same" column.
 
     .venv/bin/python bench/gate_scale.py --sizes 200000,1000000 \
         [--baseline-root /tmp/base] [--baseline-max 200000] [--dir /tmp/gate-scale]
@@ -65,6 +67,14 @@ def _child(arguments: list[str], source_root: Path | None, work: Path) -> tuple[
     return elapsed_s, cpu_s, usage.ru_maxrss / 1024, code
 
 
+def _written(verb: str, run: Path, folder: Path) -> str:
+    """What the command wrote that both codes must agree on."""
+    if verb == "gate":
+        return (run / "gates.json").read_text(encoding="utf-8")
+    text = (folder / "cmp" / "comparison.md").read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if "in bounded memory" not in line)
+
+
 def _runs(size: int, folder: Path, reuse: bool) -> tuple[Path, Path]:
     """The two summarised runs of ``size`` (and 98 % of it) attempts."""
     pair = (folder / f"run-{size}", folder / f"base-{size}")
@@ -94,7 +104,7 @@ def main() -> None:
     budget.write_text(BUDGET, encoding="utf-8")
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     header = f"{'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12}  exit"
-    print(f"{'attempts':>11}  {'command':<8} {'code':<9} {header}")
+    print(f"{'attempts':>11}  {'command':<8} {'code':<9} {header}  same")
     for size in (int(s) for s in args.sizes.split(",")):
         run, base = _runs(size, args.dir, args.reuse)
         commands = {
@@ -104,10 +114,14 @@ def main() -> None:
         with_old = args.baseline_root is not None and size <= args.baseline_max
         codes = [("this", None)] + ([("baseline", args.baseline_root)] if with_old else [])
         for verb, arguments in commands.items():
+            ours = ""
             for name, root in codes:
                 elapsed_s, cpu_s, peak_mb, code = _child(arguments, root, args.dir)
-                figures = f"{elapsed_s:>8.1f} {cpu_s:>8.1f} {peak_mb:>12,.0f}  {code:.0f}"
-                print(f"{size:>11,}  {verb:<8} {name:<9} {figures}", flush=True)
+                written = _written(verb, run, args.dir)
+                ours = ours or written
+                same = "" if root is None else "   yes" if written == ours else "   NO"
+                figures = f"{elapsed_s:>8.1f} {cpu_s:>8.1f} {peak_mb:>12,.0f}  {code:>4.0f}"
+                print(f"{size:>11,}  {verb:<8} {name:<9} {figures}{same}", flush=True)
         if not (args.keep or args.reuse):
             shutil.rmtree(run)
             shutil.rmtree(base)
