@@ -105,7 +105,8 @@ def write_comparison(
             sys.stdout.write(note + "\n")
     notes += [
         f"run {run.label} has over {rebuild.STREAMED_ABOVE_ATTEMPTS:,} attempts and is "
-        f"{OUT_OF_CORE}: its cost and retry amplification are not computed at this size"
+        f"{OUT_OF_CORE}: its cost and retry amplification rows have no interval at this size "
+        "(their per-request samples need the ledger, not read that way yet)"
         for run in runs
         if run.files is not None
     ]

@@ -189,10 +189,16 @@ def _difference(
 
 
 def compare_runs(runs: Sequence[RunData], rng: np.random.Generator) -> Comparison:
-    """Side-by-side figures of ``runs`` and each run's differences from the first."""
+    """Side-by-side figures of ``runs`` and each run's differences from the first. Each row
+    resamples with its own stream spawned from ``rng``, so its interval does not depend on
+    which other rows had samples (a run read from its files has none for cost)."""
     figures = (*FIGURES, *window_figures(runs))
     values = {f.key: tuple(f.read(run.summary) for run in runs) for f in figures}
     differences = {
-        run.label: tuple(_difference(f, runs[0], run, rng) for f in figures) for run in runs[1:]
+        run.label: tuple(
+            _difference(f, runs[0], run, stream)
+            for f, stream in zip(figures, rng.spawn(len(figures)), strict=True)
+        )
+        for run in runs[1:]
     }
     return Comparison(tuple(run.label for run in runs), figures, values, differences)

@@ -194,10 +194,13 @@ def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) ->
 def evaluate(
     budget: Budget, run: RunData, baseline: RunData | None, rng: np.random.Generator
 ) -> GateReport:
-    """Every row of the gate table for ``run``, in budget order after the validity rows."""
+    """Every row of the gate table for ``run``, in budget order after the validity rows. Each
+    check's noise check draws from its own stream spawned from ``rng``, so its interval does
+    not depend on which other checks had samples to resample."""
     results = validity_results(budget, run)
     mismatch = baseline_mismatch(budget, run, baseline)
-    for check in budget.checks:
+    streams = rng.spawn(len(budget.checks))
+    for check, stream in zip(budget.checks, streams, strict=True):
         if check.section == "sweep":
             results.append(skipped(check, "a sweep's figure: gate the sweep directory"))
         elif check.section == "regression" and mismatch is not None:
@@ -213,7 +216,7 @@ def evaluate(
                 )
             )
         elif check.section == "regression":
-            results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
+            results.append(judge_regression(check, run, baseline, budget.min_samples, stream))
         else:
             results.append(judge_threshold(check, run, budget.min_samples))
     aborted = abort_result(run.manifest)
