@@ -9,9 +9,10 @@ BASE --force`` each run in a child process; wall time, CPU seconds (user + syste
 RSS (from ``wait4``) are printed. With ``--baseline-root DIR`` (a tree of the older code, e.g.
 ``git archive main | tar -x -C DIR``) the same commands also run with that code, with this
 interpreter and its libraries, for the sizes up to ``--baseline-max`` (it reads every record
-into memory: about 20 KB an attempt, for each of the two runs), and its ``gates.json`` and
-``comparison.md`` (but the note on runs read from their files) are checked to equal this
-checkout's: the "same" column.
+into memory: about 20 KB an attempt, for each of the two runs), and what it wrote is checked
+against this checkout's (the "same" column): every gate row's verdict, observed value, limit
+and baseline, and the compared figures of each run (not the intervals, which each row now
+draws from its own random stream).
 
     .venv/bin/python bench/gate_scale.py --sizes 200000,1000000 \
         [--baseline-root /tmp/base] [--baseline-max 200000] [--dir /tmp/gate-scale]
@@ -20,6 +21,7 @@ checkout's: the "same" column.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -70,9 +72,13 @@ def _child(arguments: list[str], source_root: Path | None, work: Path) -> tuple[
 def _written(verb: str, run: Path, folder: Path) -> str:
     """What the command wrote that both codes must agree on."""
     if verb == "gate":
-        return (run / "gates.json").read_text(encoding="utf-8")
+        rows = json.loads((run / "gates.json").read_text(encoding="utf-8"))["results"]
+        return json.dumps([{k: v for k, v in row.items() if k != "detail"} for row in rows])
     text = (folder / "cmp" / "comparison.md").read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if "in bounded memory" not in line)
+    # The table of each run's figures: one cell per run after the label.
+    return "\n".join(
+        line for line in text.splitlines() if line.startswith("| ") and line.count("|") == 4
+    )
 
 
 def _runs(size: int, folder: Path, reuse: bool) -> tuple[Path, Path]:
