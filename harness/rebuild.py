@@ -20,6 +20,7 @@ from harness.capacity.from_run import costs_of_run
 from harness.capacity.replica import engine_figures, gpus_in_name
 from harness.contract.capacity import Projection
 from harness.contract.records import (
+    AttemptRecord,
     LedgerEntry,
     PlannedRequest,
     RecordFileError,
@@ -187,6 +188,22 @@ def _left_out_of_large(manifest: dict[str, Any], scenario: Scenario) -> list[str
     return left_out
 
 
+def _chart_every(attempts: int) -> int:
+    """A large run's charts are drawn from about one attempt in this many."""
+    return -(-attempts // CHART_SAMPLE_ATTEMPTS)
+
+
+def chart_records(paths: RunPaths) -> list[AttemptRecord]:
+    """The attempts the report charts of a run too large for memory are drawn from (the
+    sample ``rebuild_run`` draws them from), for reports rewritten after the run's summary
+    (``RebuildError``, one line, when its files cannot be read)."""
+    try:
+        with run_database(paths) as con:
+            return sample_records(con, _chart_every(count_attempts(paths)))
+    except (RecordFileError, OSError, duckdb.Error) as exc:
+        raise RebuildError(f"{paths.root}: cannot sample its records ({exc})") from None
+
+
 def _rebuild_large(
     paths: RunPaths,
     manifest: dict[str, Any],
@@ -198,7 +215,7 @@ def _rebuild_large(
     """``rebuild_run`` for a run too large to hold in memory (see ``harness.store.summary``);
     the report's charts are drawn from a systematic sample of its attempts."""
     inputs = _inputs(paths, manifest, scenario, plan=(), records=(), ledger=None)
-    every = -(-attempts // CHART_SAMPLE_ATTEMPTS)
+    every = _chart_every(attempts)
     try:
         with run_database(paths) as con:
             summary = summarize_database(con, inputs, attempts)

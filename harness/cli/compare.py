@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import rebuild
 from harness.cli.errors import UserError
 from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
 from harness.compare.compat import (
@@ -24,7 +25,9 @@ from harness.compare.compat import (
     parse_require_same,
 )
 from harness.compare.render import headline
+from harness.stats.file_samples import OUT_OF_CORE
 from harness.stats.run_data import RunDataError, load_run
+from harness.stats.slices import SliceError
 
 #: Seed of the bootstrap, so the same runs always give the same intervals.
 BOOTSTRAP_SEED = 0xC0A7
@@ -81,7 +84,7 @@ def write_comparison(
     if len({p.resolve() for p in paths}) != len(paths):
         raise UserError("the same run directory is given twice")
     try:
-        runs = [load_run(p) for p in paths]
+        runs = [load_run(p, streamed_above=rebuild.STREAMED_ABOVE_ATTEMPTS) for p in paths]
     except RunDataError as exc:
         raise UserError(str(exc)) from None
     if len({r.label for r in runs}) != len(runs):
@@ -100,7 +103,17 @@ def write_comparison(
         notes += [f"{forced_note}: {p}" for p in problems]
         for note in notes[1:]:
             sys.stdout.write(note + "\n")
-    comparison = compare_runs(runs, np.random.default_rng(BOOTSTRAP_SEED))
+    notes += [
+        f"run {run.label} has over {rebuild.STREAMED_ABOVE_ATTEMPTS:,} attempts and is "
+        f"{OUT_OF_CORE}: its cost and retry amplification rows have no interval at this size "
+        "(their per-request samples need the ledger, not read that way yet)"
+        for run in runs
+        if run.files is not None
+    ]
+    try:
+        comparison = compare_runs(runs, np.random.default_rng(BOOTSTRAP_SEED))
+    except SliceError as exc:
+        raise UserError(str(exc)) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "comparison.md").write_text(render_markdown(comparison, notes), encoding="utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import rebuild
 from harness.cli.errors import UserError
 from harness.contract.records import AttemptRecord
 from harness.engine_config import LiveStats
@@ -68,9 +69,12 @@ def apply_budget(
 ) -> GateReport:
     """Evaluate, write gates.json, junit.xml and (unless ``reports`` is false) the reports'
     gate table; return the report."""
+    # Runs over the size ``tokenstorm report`` streams are not read into memory either: their
+    # samples are queried from their files (harness.stats.sources).
+    above = rebuild.STREAMED_ABOVE_ATTEMPTS
     try:
-        run = load_run(run_dir)
-        baseline = None if baseline_dir is None else load_run(baseline_dir)
+        run = load_run(run_dir, streamed_above=above)
+        baseline = None if baseline_dir is None else load_run(baseline_dir, streamed_above=above)
     except RunDataError as exc:
         raise UserError(str(exc)) from None
     report = evaluate(budget, run, baseline, np.random.default_rng(NOISE_SEED))
@@ -81,7 +85,13 @@ def apply_budget(
     if reports:
         from harness.report import write_reports  # jinja2: not on a run's start-up path
 
-        write_reports(run_dir, run.summary, list(run.records or ()), run.manifest)
+        try:
+            records = (
+                list(run.records or ()) if run.files is None else rebuild.chart_records(run.files)
+            )
+        except rebuild.RebuildError as exc:
+            raise UserError(str(exc)) from None
+        write_reports(run_dir, run.summary, records, run.manifest)
     return report
 
 

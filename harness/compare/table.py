@@ -1,15 +1,16 @@
 """The comparison: runs in (the first is the reference), side-by-side figures and differences
 with confidence intervals and significance out.
 
-Each figure is read from the runs' summaries. When both runs have per-request or per-attempt
-samples for it, the difference (other - reference) gets a 95 % bootstrap confidence interval
-and a two-sided bootstrap p-value; it is *significant* when that p-value is below
-``ALPHA``. The bootstrap resamples each run's samples in time-contiguous blocks, whose
-lengths each ``Difference`` keeps (``harness.stats.bootstrap`` says why). Latency figures
-also carry a Mann-Whitney p-value (does one run's whole distribution sit higher?). Runs with
-fault windows (summary ``fault_windows``) add one row per window: the time to recover after
-it, side by side with the difference (one figure per run: no interval). Pure: the RNG is
-passed in.
+Each figure is read from the runs' summaries. When both runs' sample sources
+(``harness.stats.sources``: records in memory, or the files of a run too large for memory)
+have per-request or per-attempt samples for it, the difference (other - reference) gets a
+95 % bootstrap confidence interval and a two-sided bootstrap p-value; it is *significant*
+when that p-value is below ``ALPHA``. The bootstrap resamples each run's samples in
+time-contiguous blocks, whose lengths each ``Difference`` keeps (``harness.stats.bootstrap``
+says why). Latency figures also carry a Mann-Whitney p-value (does one run's whole
+distribution sit higher?). Runs with fault windows (summary ``fault_windows``) add one row per
+window: the time to recover after it, side by side with the difference (one figure per run: no
+interval). Pure but for the sample sources' reads; the RNG is passed in.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare.samples import cache_hits, good_requests, request_costs, upstream_attempts
 from harness.stats.bootstrap import bootstrap_excess, statistic_for
 from harness.stats.run_data import RunData
 from harness.stats.significance import mann_whitney
-from harness.stats.slices import Samples, request_failures, trend_samples
+from harness.stats.sources import source_of
 
 ALPHA = 0.01
 CONFIDENCE = 0.95
@@ -49,17 +49,14 @@ def _stat(key: str, stat: str) -> Callable[[Mapping[str, Any]], float | None]:
     return read
 
 
-def _trend(key: str) -> Callable[[RunData], Samples | None]:
-    return lambda run: trend_samples(run, key)
-
-
 @dataclass(frozen=True, slots=True)
 class Figure:
     key: str
     label: str
     unit: str | None
     read: Callable[[Mapping[str, Any]], float | None]
-    samples: Callable[[RunData], Samples | None] | None = None
+    #: The metric whose samples (``harness.stats.sources``) resample this figure, if any.
+    samples: str | None = None
     agg: str = "avg"
     percentile: float | None = None
     rank_test: bool = False
@@ -71,30 +68,22 @@ FIGURES: tuple[Figure, ...] = (
         "cost per 1k requests",
         "usd",
         _value("cost_per_1k_requests_usd"),
-        request_costs,
+        "cost_per_1k_requests_usd",
     ),
-    Figure(
-        "ttft_p50_ms", "TTFT p50", "ms", _stat("ttft_ms", "p50"), _trend("ttft_ms"), "p", 50.0, True
-    ),
-    Figure(
-        "ttft_p99_ms", "TTFT p99", "ms", _stat("ttft_ms", "p99"), _trend("ttft_ms"), "p", 99.0, True
-    ),
-    Figure(
-        "e2e_p50_ms", "E2E p50", "ms", _stat("e2e_ms", "p50"), _trend("e2e_ms"), "p", 50.0, True
-    ),
-    Figure(
-        "e2e_p99_ms", "E2E p99", "ms", _stat("e2e_ms", "p99"), _trend("e2e_ms"), "p", 99.0, True
-    ),
-    Figure("error_rate", "error rate", "ratio", _value("error_rate"), request_failures),
+    Figure("ttft_p50_ms", "TTFT p50", "ms", _stat("ttft_ms", "p50"), "ttft_ms", "p", 50.0, True),
+    Figure("ttft_p99_ms", "TTFT p99", "ms", _stat("ttft_ms", "p99"), "ttft_ms", "p", 99.0, True),
+    Figure("e2e_p50_ms", "E2E p50", "ms", _stat("e2e_ms", "p50"), "e2e_ms", "p", 50.0, True),
+    Figure("e2e_p99_ms", "E2E p99", "ms", _stat("e2e_ms", "p99"), "e2e_ms", "p", 99.0, True),
+    Figure("error_rate", "error rate", "ratio", _value("error_rate"), "error_rate"),
     Figure(
         "retry_amplification",
         "retry amplification",
         None,
         _value("retry_amplification"),
-        upstream_attempts,
+        "retry_amplification",
     ),
-    Figure("cache_hit_rate", "cache hit rate", "ratio", _value("cache_hit_rate"), cache_hits),
-    Figure("goodput_rps", "goodput", "rps", _value("goodput_rps"), good_requests),
+    Figure("cache_hit_rate", "cache hit rate", "ratio", _value("cache_hit_rate"), "cache_hit_rate"),
+    Figure("goodput_rps", "goodput", "rps", _value("goodput_rps"), "goodput_rps"),
 )
 
 
@@ -173,9 +162,10 @@ def _difference(
     base = Difference(figure.key, figure.label, figure.unit, a, b, diff, relative)
     if figure.samples is None or diff is None:
         return base
-    sa, sb = figure.samples(reference), figure.samples(other)
+    sa = source_of(reference).samples(figure.samples, ())
+    sb = source_of(other).samples(figure.samples, ())
     statistic = statistic_for(figure.agg, figure.percentile)
-    if sa is None or sb is None or not sa.values or not sb.values or statistic is None:
+    if sa is None or sb is None or len(sa.values) == 0 or len(sb.values) == 0 or statistic is None:
         return base
     interval = bootstrap_excess(
         sb.values, sa.values, statistic, rng, confidence=CONFIDENCE, resamples=RESAMPLES
@@ -199,10 +189,16 @@ def _difference(
 
 
 def compare_runs(runs: Sequence[RunData], rng: np.random.Generator) -> Comparison:
-    """Side-by-side figures of ``runs`` and each run's differences from the first."""
+    """Side-by-side figures of ``runs`` and each run's differences from the first. Each row
+    resamples with its own stream spawned from ``rng``, so its interval does not depend on
+    which other rows had samples (a run read from its files has none for cost)."""
     figures = (*FIGURES, *window_figures(runs))
     values = {f.key: tuple(f.read(run.summary) for run in runs) for f in figures}
     differences = {
-        run.label: tuple(_difference(f, runs[0], run, rng) for f in figures) for run in runs[1:]
+        run.label: tuple(
+            _difference(f, runs[0], run, stream)
+            for f, stream in zip(figures, rng.spawn(len(figures)), strict=True)
+        )
+        for run in runs[1:]
     }
     return Comparison(tuple(run.label for run in runs), figures, values, differences)

@@ -14,8 +14,6 @@ RNG for the noise checks is passed in.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +27,9 @@ from harness.gates.observe import aggregate, observe
 from harness.gates.regression import judge_regression
 from harness.gates.verdicts import VALIDITY, GateReport, GateResult, Verdict
 from harness.metrics.validity import ValidityLimits
+from harness.stats.columns import Samples
 from harness.stats.run_data import RunData
 from harness.stats.sameness import RequireSameError, differences
-from harness.stats.slices import Samples
 
 #: Validity limit -> the figure it bounds, the aggregation shown, the figure's unit.
 _VALIDITY_FIGURES: tuple[tuple[str, str, str, str | None], ...] = (
@@ -100,15 +98,19 @@ def validity_results(budget: Budget, run: RunData) -> list[GateResult]:
 
 
 def _longest_breach_s(samples: Samples, check: Check, limit: float) -> float:
-    """Length of the longest run of consecutive 1 s slices whose aggregate breaches."""
-    slices: dict[int, list[float]] = defaultdict(list)
-    for time_s, sample in zip(samples.times_s, samples.values, strict=True):
-        slices[math.floor(time_s)].append(sample)
+    """Length of the longest run of consecutive 1 s slices whose aggregate breaches (a
+    slice's samples in their order in ``samples``)."""
+    if len(samples.values) == 0:
+        return 0.0
+    seconds = np.floor(samples.times_s)
+    order = np.argsort(seconds, kind="stable")
+    starts_at, firsts = np.unique(seconds[order], return_index=True)
+    slices = np.split(samples.values[order], firsts[1:])
     expr = check.expression
     longest = current = 0
     previous: int | None = None
-    for second in sorted(slices):
-        value = aggregate(slices[second], expr.agg, expr.percentile)
+    for second, values in zip(starts_at.astype(np.int64).tolist(), slices, strict=True):
+        value = aggregate(values, expr.agg, expr.percentile)
         breached = value is not None and not compare(value, expr.op, limit)
         if breached:
             current = current + 1 if previous == second - 1 and current else 1
@@ -192,10 +194,13 @@ def baseline_mismatch(budget: Budget, run: RunData, baseline: RunData | None) ->
 def evaluate(
     budget: Budget, run: RunData, baseline: RunData | None, rng: np.random.Generator
 ) -> GateReport:
-    """Every row of the gate table for ``run``, in budget order after the validity rows."""
+    """Every row of the gate table for ``run``, in budget order after the validity rows. Each
+    check's noise check draws from its own stream spawned from ``rng``, so its interval does
+    not depend on which other checks had samples to resample."""
     results = validity_results(budget, run)
     mismatch = baseline_mismatch(budget, run, baseline)
-    for check in budget.checks:
+    streams = rng.spawn(len(budget.checks))
+    for check, stream in zip(budget.checks, streams, strict=True):
         if check.section == "sweep":
             results.append(skipped(check, "a sweep's figure: gate the sweep directory"))
         elif check.section == "regression" and mismatch is not None:
@@ -211,7 +216,7 @@ def evaluate(
                 )
             )
         elif check.section == "regression":
-            results.append(judge_regression(check, run, baseline, budget.min_samples, rng))
+            results.append(judge_regression(check, run, baseline, budget.min_samples, stream))
         else:
             results.append(judge_threshold(check, run, budget.min_samples))
     aborted = abort_result(run.manifest)

@@ -1,10 +1,12 @@
 """Observed figures: a run, a metric key and an aggregation in, the value a check compares out.
 
-Trends are aggregated from their per-attempt samples when the records are there (exactly
-as ``harness.metrics.percentiles`` does, so ``p(99)`` equals the summary's ``p99``), else from
-the summary's stats object when it carries that aggregation. Ratios, counters and values are
-the (possibly recomputed, see ``harness.stats.slices``) summary figure. Each observation also
-says how many samples it rests on and keeps the samples a noise check can resample.
+Samples and slice figures come from the run's sample source (``harness.stats.sources``: its
+records in memory, or its files for a run too large for that). Trends are aggregated from
+their per-attempt samples when the source has them (exactly as ``harness.metrics.percentiles``
+does, so ``p(99)`` equals the summary's ``p99``), else from the summary's stats object when it
+carries that aggregation. Ratios, counters and values are the (possibly recomputed, see
+``harness.stats.slices``) summary figure. Each observation also says how many samples it rests
+on and keeps the samples a noise check can resample.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.gates.budget import MetricKey
 from harness.gates.catalog import COUNTER, TREND, MetricInfo
 from harness.gates.soak_metrics import SOAK_VALUES, soak_figure
 from harness.metrics.percentiles import quantile
+from harness.stats.columns import Samples
 from harness.stats.run_data import RunData
-from harness.stats.slices import Samples, SliceError, request_failures, select, trend_samples
+from harness.stats.slices import SliceError
+from harness.stats.sources import source_of
 
 #: Aggregation -> key of a summary stats object, for runs whose records are not available.
 _SUMMARY_STAT = {"avg": "mean", "med": "p50", "max": "max", "count": "count"}
@@ -35,11 +40,13 @@ class Observation:
     reason: str | None = None
 
 
-def aggregate(values: Sequence[float], agg: str, percentile: float | None) -> float | None:
+def aggregate(
+    values: Sequence[float] | NDArray[np.float64], agg: str, percentile: float | None
+) -> float | None:
     """One aggregation of samples (None without samples, except ``count``)."""
     if agg == "count":
         return float(len(values))
-    if not values:
+    if len(values) == 0:
         return None
     if agg == "p":
         return quantile(values, (percentile or 0.0) / 100.0)
@@ -54,19 +61,15 @@ def aggregate(values: Sequence[float], agg: str, percentile: float | None) -> fl
 
 
 def _from_summary_stats(
-    stats: object, agg: str, percentile: float | None, name: str
+    stats: object, agg: str, percentile: float | None, missing: str, no_samples: str
 ) -> Observation:
     if not isinstance(stats, Mapping):
-        return Observation(None, None, reason=f"the summary has no {name}")
+        return Observation(None, None, reason=missing)
     key = _SUMMARY_PERCENTILE.get(percentile or -1.0) if agg == "p" else _SUMMARY_STAT.get(agg)
     count = stats.get("count")
     count_n = int(count) if isinstance(count, int | float) else None
     if key is None:
-        return Observation(
-            None,
-            count_n,
-            reason="needs records.jsonl (the summary does not carry this aggregation)",
-        )
+        return Observation(None, count_n, reason=no_samples)
     value = stats.get(key)
     return Observation(
         float(value) if isinstance(value, int | float) else None,
@@ -84,26 +87,27 @@ def observe(
             return Observation(None, None, reason=f"{info.name} is a whole-run figure: no tags")
         value, reason = soak_figure(run.summary, info.name)
         return Observation(value, None, reason=reason)
+    source = source_of(run)
     try:
-        sliced = select(run, key.filters)
+        if info.kind == TREND:
+            samples = source.samples(info.name, key.filters)
+            if samples is not None:
+                value = aggregate(samples.values, agg, percentile)
+                reason = None if value is not None else "no samples"
+                return Observation(value, len(samples.values), samples, reason=reason)
+        figures = source.figures(key.filters)
+        samples = source.samples(info.name, key.filters) if info.name == "error_rate" else None
     except SliceError as exc:
         return Observation(None, None, reason=str(exc))
+    raw = figures.summary.get(info.name)
+    missing = figures.missing or f"{info.name} is null in the summary (see its notes)"
     if info.kind == TREND:
-        samples = trend_samples(sliced, info.name)
-        if samples is None:
-            return _from_summary_stats(sliced.summary.get(info.name), agg, percentile, info.name)
-        value = aggregate(samples.values, agg, percentile)
-        return Observation(
-            value, len(samples.values), samples, reason=None if value is not None else "no samples"
-        )
-    raw = sliced.summary.get(info.name)
-    sent = sliced.summary.get("requests_sent")
+        absent = figures.missing or f"the summary has no {info.name}"
+        return _from_summary_stats(raw, agg, percentile, absent, source.no_samples(info.name))
+    sent = figures.summary.get("requests_sent")
     count = int(sent) if isinstance(sent, int | float) else None
     if info.kind == COUNTER and raw is not None and agg in ("count", "value"):
         return Observation(float(raw), count)
-    samples = request_failures(sliced) if info.name == "error_rate" else None
     if not isinstance(raw, int | float) or isinstance(raw, bool):
-        return Observation(
-            None, count, samples, reason=f"{info.name} is null in the summary (see its notes)"
-        )
+        return Observation(None, count, samples, reason=missing)
     return Observation(float(raw), count, samples)

@@ -84,8 +84,8 @@ def judge_regression(
         or statistic is None
         or current.samples is None
         or before.samples is None
-        or not current.samples.values
-        or not before.samples.values
+        or len(current.samples.values) == 0
+        or len(before.samples.values) == 0
     ):
         return _result(
             check,

@@ -60,7 +60,7 @@ def stats_ms(values_s: Iterable[float]) -> dict[str, Any]:
     return stats(list(values_s), scale=1000.0)
 
 
-def quantile(values: Sequence[float], q: float) -> float | None:
+def quantile(values: Sequence[float] | np.ndarray[Any, Any], q: float) -> float | None:
     """One exact quantile (linear interpolation), or None without samples."""
     if len(values) == 0:
         return None

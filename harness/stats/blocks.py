@@ -33,7 +33,7 @@ def _autocovariances(series: NDArray[np.float64], lags: int) -> NDArray[np.float
     return np.asarray(np.fft.irfft(spectrum * np.conj(spectrum))[: lags + 1] / size)
 
 
-def block_length(values: Sequence[float]) -> int:
+def block_length(values: Sequence[float] | NDArray[np.float64]) -> int:
     """The circular block bootstrap's block length for ``values`` in time order (>= 1)."""
     size = len(values)
     if size < 8:

@@ -42,6 +42,8 @@ from numpy.typing import NDArray
 from harness.stats.blocks import block_length, block_picks
 
 Statistic = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+#: A run's samples in time order: a sequence or a numpy array of floats.
+Values = Sequence[float] | NDArray[np.float64]
 
 #: Upper bound on the resampled values held at once (rows x samples), to bound memory.
 _CHUNK_CELLS = 2_000_000
@@ -105,8 +107,8 @@ class Interval:
 
 
 def bootstrap_excess(
-    current: Sequence[float],
-    baseline: Sequence[float],
+    current: Values,
+    baseline: Values,
     statistic: Statistic,
     rng: np.random.Generator,
     *,
@@ -138,7 +140,7 @@ def bootstrap_excess(
 
 
 def bootstrap_interval(
-    values: Sequence[float],
+    values: Values,
     statistic: Statistic,
     rng: np.random.Generator,
     *,

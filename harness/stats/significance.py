@@ -38,7 +38,9 @@ class RankTest:
     effect: float
 
 
-def mann_whitney(a: Sequence[float], b: Sequence[float]) -> RankTest:
+def mann_whitney(
+    a: Sequence[float] | NDArray[np.float64], b: Sequence[float] | NDArray[np.float64]
+) -> RankTest:
     """Two-sided Mann-Whitney U test of ``a`` against ``b`` (normal approximation)."""
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)

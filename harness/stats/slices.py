@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from harness.contract.terms import RunTerms
@@ -24,6 +25,7 @@ from harness.metrics.latency import e2e_s
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.summary import SummaryInputs, summarize
 from harness.metrics.upstream import correlate, entries_of_run
+from harness.stats.columns import Samples, failure_samples, time_ordered
 from harness.stats.run_data import RunData
 from harness.stats.trends import NO_FAULT, NO_TAG, PER_ATTEMPT_TRENDS, attempt_samples
 
@@ -42,11 +44,12 @@ class TagFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class Samples:
-    """Per-sample values (in the metric's unit), with the run-clock time each belongs to."""
+class SliceFigures:
+    """The summary figures of a slice of a run (the run's own summary when unfiltered)."""
 
-    times_s: tuple[float, ...]
-    values: tuple[float, ...]
+    summary: Mapping[str, Any]
+    #: Why a figure ``summary`` does not hold is unknown (None: the summary's notes say).
+    missing: str | None = None
 
 
 def request_tag(request: LogicalRequest, tag: str) -> str:
@@ -142,8 +145,7 @@ def trend_samples(run: RunData, name: str) -> Samples | None:
         pairs = found
     else:
         return None
-    pairs.sort()
-    return Samples(tuple(t for t, _ in pairs), tuple(v * 1000.0 for _, v in pairs))
+    return time_ordered([t for t, _ in pairs], [v for _, v in pairs], 1000.0)
 
 
 def overhead_pairs(run: RunData) -> list[tuple[float, float]] | None:
@@ -167,10 +169,8 @@ def request_failures(run: RunData) -> Samples | None:
     """One sample per sent logical request: 1.0 when it failed, 0.0 when it succeeded."""
     if run.records is None:
         return None
-    pairs = [
-        (r.first_scheduled_s or 0.0, 0.0 if r.is_ok else 1.0)
-        for r in group_requests(run.plan, run.records)
-        if r.was_sent
-    ]
-    pairs.sort()
-    return Samples(tuple(t for t, _ in pairs), tuple(v for _, v in pairs))
+    sent = [r for r in group_requests(run.plan, run.records) if r.was_sent]
+    return failure_samples(
+        np.array([r.first_scheduled_s or 0.0 for r in sent], np.float64),
+        np.array([r.is_ok for r in sent], np.bool_),
+    )

@@ -41,3 +41,12 @@ def attempt_samples(record: AttemptRecord, name: str) -> list[tuple[float, float
     if not population(record) or (value := metric(record)) is None:
         return []
     return [(record.sent_s or record.scheduled_s, value)]
+
+
+def attempt_trend_columns(name: str) -> tuple[str, str]:
+    """The columns of the ``att_t`` view (``harness.store.query``) behind attempt trend
+    ``name``: its population and its value in s. That view names them after the
+    ``harness.metrics.latency`` functions which define them (``is_ok`` -> ``ok``), so the
+    definition stays there."""
+    population, metric = ATTEMPT_TRENDS[name]
+    return population.__name__.removeprefix("is_"), metric.__name__

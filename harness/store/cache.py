@@ -97,7 +97,7 @@ def _group(con: duckdb.DuckDBPyConnection, where: str, *parameters: Any) -> dict
 
 def _median_s(con: duckdb.DuckDBPyConnection, where: str) -> float | None:
     values = _e2e(con, where)
-    return quantile(values, 0.5)  # type: ignore[arg-type]
+    return quantile(values, 0.5)
 
 
 def gateway_cache(

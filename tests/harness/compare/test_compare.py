@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.compare import compare_runs, incompatibilities, render_html, render_markdown
-from harness.compare.samples import cache_hits, good_requests
+from harness.stats.request_samples import cache_hits, good_requests
 from harness.stats.run_data import RunData
 
 MakeRun = Callable[..., RunData]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from harness.compare.samples import request_costs
 from harness.contract.records import LedgerEntry
+from harness.stats.request_samples import request_costs
 from harness.stats.run_data import RunData
 
 

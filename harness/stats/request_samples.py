@@ -1,5 +1,5 @@
-"""Per-request samples the comparison resamples: a ``RunData`` in, cost and upstream attempts
-per sent logical request out (None when the run cannot give them).
+"""Per-request samples the comparison resamples, from records in memory: a ``RunData`` in,
+cost and upstream attempts per sent logical request out (None when the run cannot give them).
 
 Cost items come from ``harness.metrics.costs`` exactly as the summary's do (ledger when there
 is one, else the client's attempts); a request's cost is the sum of its items, scaled to USD
@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import numpy as np
+
 from harness.cost import load_price_book
 from harness.metrics.costs import items_from_ledger, items_from_records, plan_models
 from harness.metrics.latency import is_sent
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import meets_slo
 from harness.metrics.upstream import correlate, entries_of_run
+from harness.stats.columns import Samples, cache_hit_samples, time_ordered
 from harness.stats.run_data import RunData
-from harness.stats.slices import Samples, SliceError, terms_of
+from harness.stats.slices import SliceError, terms_of
 
 
 def _run_id(run: RunData) -> str:
@@ -36,8 +39,10 @@ def _sent(run: RunData) -> list[LogicalRequest]:
 
 
 def _samples(requests: list[LogicalRequest], values: dict[str, float]) -> Samples:
-    pairs = sorted((r.first_scheduled_s or 0.0, values.get(r.request_id, 0.0)) for r in requests)
-    return Samples(tuple(t for t, _ in pairs), tuple(v for _, v in pairs))
+    return time_ordered(
+        [r.first_scheduled_s or 0.0 for r in requests],
+        [values.get(r.request_id, 0.0) for r in requests],
+    )
 
 
 def request_costs(run: RunData) -> Samples | None:
@@ -81,14 +86,11 @@ def cache_hits(run: RunData) -> Samples | None:
     """Per sent attempt, cached tokens over the mean prompt tokens per sent attempt."""
     if run.records is None:
         return None
-    sent = sorted((r for r in run.records if is_sent(r)), key=lambda r: r.sent_s or 0.0)
-    prompt = sum(r.prompt_tokens or 0 for r in sent)
-    if not prompt:
-        return None
-    mean_prompt = prompt / len(sent)
-    return Samples(
-        tuple(r.sent_s or 0.0 for r in sent),
-        tuple((r.cached_tokens or 0) / mean_prompt for r in sent),
+    sent = [r for r in run.records if is_sent(r)]
+    return cache_hit_samples(
+        np.array([r.sent_s or 0.0 for r in sent], np.float64),
+        np.array([r.cached_tokens or 0 for r in sent], np.int64),
+        np.array([r.prompt_tokens or 0 for r in sent], np.int64),
     )
 
 
