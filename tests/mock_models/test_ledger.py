@@ -140,23 +140,7 @@ def test_client_leaving_before_a_body_answer_is_cancelled(
 
 def test_ledger_without_file_keeps_entries_in_memory() -> None:
     ledger = Ledger()
-    entry = LedgerEntry(
-        run_id="r",
-        request_id="q",
-        attempt=1,
-        received_s=0.5,
-        deployment="d",
-        model="m",
-        api="openai-chat",
-        stream=True,
-        prompt_tokens=3,
-        cached_tokens=0,
-        completion_tokens=2,
-        fault=None,
-        outcome="ok",
-        status_code=200,
-        service_ms=1.0,
-    )
+    entry = _entry("r", "q")
     ledger.append(entry)
     assert ledger.entries() == [entry] and ledger.entries("other") == []
     assert ledger.to_jsonl().count(b"\n") == 1

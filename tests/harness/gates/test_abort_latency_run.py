@@ -11,6 +11,9 @@ import pytest
 
 from harness.cli.main import main
 
+# Its verdicts need the run to keep its schedule: run alone, not beside other tests.
+pytestmark = pytest.mark.serial
+
 DURATION_S = 30.0
 BUDGET = (
     '[thresholds]\n"ttft_ms{tenant=acme}" = [{ threshold = "p(99) < 100", '
