@@ -193,7 +193,7 @@ class MockService:
         if draft.request_id is None:
             key = f"#{next(self._anonymous)}"
             return attempt_digest(self._seed, key, draft.attempt or 0, 0)
-        counted = self._attempts.next(f"{draft.run_id or ''}\x1f{draft.request_id}") + 1
+        counted = self._attempts.next(f"{draft.run_id or ''}\x1f{draft.request_id}", now_s) + 1
         counted = max(counted, draft.said_attempt or 0)
         draft.counted_attempt = counted
         return attempt_digest(self._seed, draft.request_id, counted, 0)

@@ -127,22 +127,35 @@ def _stopped(plan: AttemptPlan, stop: tuple[str, ...]) -> AttemptPlan:
 
 
 class RepeatCounter:
-    """How many times each key was seen before, remembering at most ``capacity`` keys.
+    """How many times each key was seen before, remembering a key for ``max_age_s`` after it
+    was last seen and at most ``capacity`` keys (the least recently seen go first).
 
-    Bounded so a soak test of millions of requests cannot grow it without end; a key evicted
-    and seen again starts over at zero, which only matters for retries hours apart.
+    Both bounds keep a soak test's mock flat: the age bound reaches its steady size within
+    ``max_age_s`` at any rate (a run of 16 requests/s keeps about 15,000 keys, 3 MB), the
+    capacity bounds it at rates where the age bound alone would not. A key forgotten and seen
+    again starts over at zero, which only matters for a retry that comes after ``max_age_s``
+    without the client's ``x-tokenstorm-attempt`` header. ``now_s`` is any monotonic clock.
     """
 
-    __slots__ = ("_capacity", "_seen")
+    __slots__ = ("_capacity", "_max_age_s", "_seen")
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 200_000, max_age_s: float = 900.0) -> None:
         self._capacity = capacity
-        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._max_age_s = max_age_s
+        self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
-    def next(self, key: str) -> int:
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def next(self, key: str, now_s: float) -> int:
         """Earlier arrivals of ``key`` (0 the first time), counting this one for next time."""
-        count = self._seen.pop(key, 0)
-        self._seen[key] = count + 1
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+        seen = self._seen
+        oldest_s = now_s - self._max_age_s
+        # Least recently seen first: what has aged out by now is at the front.
+        while seen and next(iter(seen.values()))[1] < oldest_s:
+            seen.popitem(last=False)
+        count, _ = seen.pop(key, (0, now_s))
+        seen[key] = (count + 1, now_s)
+        while len(seen) > self._capacity:
+            seen.popitem(last=False)
         return count

@@ -3,6 +3,8 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.api.requests import ParsedRequest
 from harness.contract.prompt_text import VOCABULARY
@@ -75,8 +77,65 @@ def test_plan_words_and_gaps_are_compact_and_the_seeded_draws() -> None:
 
 def test_repeat_counter_counts_and_forgets_the_oldest() -> None:
     counter = RepeatCounter(capacity=2)
-    assert [counter.next("a"), counter.next("a"), counter.next("b")] == [0, 1, 0]
-    assert counter.next("a") == 2  # touching "a" makes "b" the oldest
-    assert counter.next("c") == 0  # evicts "b"
-    assert counter.next("b") == 0
-    assert counter.next("a") == 0  # "a" was evicted by "b"
+    assert [counter.next("a", 0.0), counter.next("a", 0.0), counter.next("b", 0.0)] == [0, 1, 0]
+    assert counter.next("a", 0.0) == 2  # touching "a" makes "b" the oldest
+    assert counter.next("c", 0.0) == 0  # evicts "b"
+    assert counter.next("b", 0.0) == 0
+    assert counter.next("a", 0.0) == 0  # "a" was evicted by "b"
+
+
+def test_repeat_counter_forgets_a_key_unseen_for_longer_than_its_age() -> None:
+    counter = RepeatCounter(max_age_s=10.0)
+    assert counter.next("a", 0.0) == 0
+    assert counter.next("b", 5.0) == 0
+    assert counter.next("a", 9.0) == 1  # seen again in time: remembered, and its age restarts
+    assert counter.next("c", 16.0) == 0  # "b" (last seen at 5 s) is gone, "a" (9 s) is not
+    assert len(counter) == 2
+    assert counter.next("b", 16.0) == 0
+    assert counter.next("a", 18.0) == 2
+    assert counter.next("a", 28.5) == 0  # 10.5 s since it was last seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrivals=st.lists(st.tuples(st.sampled_from("abcd"), st.integers(0, 6)), max_size=60),
+    max_age_s=st.integers(1, 15),
+)
+def test_repeat_counter_counts_the_arrivals_of_an_unbroken_chain(
+    arrivals: list[tuple[str, int]], max_age_s: int
+) -> None:
+    """With room for every key, each answer is the number of the key's earlier arrivals
+    back to the first gap longer than ``max_age_s`` (that gap included from now); no key
+    older than that is held."""
+    counter = RepeatCounter(capacity=100, max_age_s=float(max_age_s))
+    now_s = 0
+    times: dict[str, list[int]] = {}
+    for key, step_s in arrivals:
+        now_s += step_s
+        chain, later_s = 0, now_s
+        for earlier_s in reversed(times.get(key, [])):
+            if later_s - earlier_s > max_age_s:
+                break
+            chain, later_s = chain + 1, earlier_s
+        assert counter.next(key, float(now_s)) == chain
+        times.setdefault(key, []).append(now_s)
+        held = {k for k, ts in times.items() if now_s - ts[-1] <= max_age_s}
+        assert len(counter) == len(held)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.sampled_from("abcdefgh"), max_size=80), capacity=st.integers(1, 6))
+def test_repeat_counter_never_holds_more_than_its_capacity(keys: list[str], capacity: int) -> None:
+    """Without ageing, the counter is an LRU of ``capacity`` keys: a key counts its earlier
+    arrivals unless ``capacity`` other distinct keys came since its last one."""
+    counter = RepeatCounter(capacity=capacity, max_age_s=1e9)
+    for index, key in enumerate(keys):
+        chain, later = 0, index
+        for earlier in range(index - 1, -1, -1):
+            if keys[earlier] != key:
+                continue
+            if len(set(keys[earlier + 1 : later]) - {key}) >= capacity:
+                break
+            chain, later = chain + 1, earlier
+        assert counter.next(key, 0.0) == chain
+        assert len(counter) <= capacity
