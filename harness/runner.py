@@ -27,7 +27,7 @@ import numpy as np
 from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
 from harness.client.tokenizer import TokenizerError, load_tokenizer
-from harness.contract.apis import OPENAI_EMBEDDINGS
+from harness.contract.apis import SIDE_APIS
 from harness.contract.records import AttemptRecord
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
@@ -211,13 +211,16 @@ def execute(
         )
         # Embeddings (the embed kind, rag's embed_query) go to the same target's
         # /embeddings; the client opens no connection until the first is sent.
-        embeddings = HttpClient(
-            url,
-            OPENAI_EMBEDDINGS,
-            api_key=api_key,
-            connect_timeout_s=scenario.target.connect_timeout,
-            max_connections=pool.max_connections,
-        )
+        side_clients = {
+            api: HttpClient(
+                url,
+                api,
+                api_key=api_key,
+                connect_timeout_s=scenario.target.connect_timeout,
+                max_connections=pool.max_connections,
+            )
+            for api in SIDE_APIS
+        }
         config = EngineConfig(
             run_id=run_id,
             duration_s=work.engine_duration_s,
@@ -295,7 +298,7 @@ def execute(
             now=time.perf_counter,
             rng=np.random.default_rng([scenario.seed, 0x7E7]),
             stats=LiveStats(),
-            senders={OPENAI_EMBEDDINGS: embeddings},
+            senders=side_clients,
         )
         mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
         side = during_run(paths.root, engine, scenario.prices, watch, metrics_at, mock_metrics)
@@ -328,8 +331,8 @@ def execute(
                         aborted,
                     )
             finally:
-                await client.close()
-                await embeddings.close()
+                for each in (client, *side_clients.values()):
+                    await each.close()
                 if announcer is not None:
                     if not announcer.done():
                         announcer.cancel()
@@ -367,6 +370,9 @@ def execute(
             "peak_in_flight": client.peak_in_flight,
             "attempts_waited_for_pool": client.pool_waits,
         }
+        # An embed-only plan hears the server's name on its embeddings client alone.
+        for each in side_clients.values():
+            client.tokenstorm_server = client.tokenstorm_server or each.tokenstorm_server
         _read_back(paths, manifest, upstream, client)
         write_manifest(paths, manifest)
     from harness.rebuild import rebuild_run  # not needed before the first request
