@@ -49,7 +49,7 @@ from harness.upstream_files import (
     guess_ledger,
     read_back,
 )
-from harness.watch.during import during_run
+from harness.watch.during import DuringRun, during_run
 from harness.watch.scrape import WatchSettings
 from mock_models.embedded import EmbeddedMock
 from workloads.closed_loop import CLOSED_LOOP
@@ -158,8 +158,6 @@ def execute(
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
     if locust is not None and scenario.arrival.process == CLOSED_LOOP:
         raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
-    if locust is not None and (watch is not None or metrics_at is not None):
-        raise RunError("--watch and --metrics-port work with the asyncio engine only, for now")
     work = work_of(scenario, paths.plan)
     scenario = work.scenario
     check_space(paths, work.feed)
@@ -249,25 +247,26 @@ def execute(
             for also in observers:
                 also(record)
 
-        if locust is not None:
-            from harness.runner_locust import send_on_locust
+        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
 
-            connection = {
-                "url": url,
-                "api": scenario.target.api,
-                "api_key": api_key,
-                "connect_timeout_s": scenario.target.connect_timeout,
-                "cache_control": scenario.target.cache_control,
-                "tokenizer": scenario.target.tokenizer,
-                "seed": scenario.seed,
-            }
+        def watching(stats: LiveStats, clock_s: Callable[[], float]) -> DuringRun:
+            """--watch and --metrics-port on the sender's live counters and run clock."""
+            side = during_run(
+                paths.root, stats, clock_s, scenario.prices, watch, metrics_at, mock_metrics
+            )
+            observers.append(side.observe)
+            return side
+
+        if locust is not None:
+            from harness.runner_locust import connection_of, send_on_locust
+
             manifest["wall_clock_anchor_unix_s"] = time.time()
             write_manifest(paths, manifest)
             try:
                 locust_aborted = send_on_locust(
                     locust_plan or [],
                     config,
-                    connection,
+                    connection_of(scenario, url, api_key),
                     sink,
                     manifest,
                     locust,
@@ -277,6 +276,7 @@ def execute(
                     progress,
                     (None if work.open_ended else scenario.duration, work.planned),
                     upstream.ledger_url,
+                    watching,
                 )
             finally:
                 appender.close()
@@ -300,9 +300,7 @@ def execute(
             stats=LiveStats(),
             senders=side_clients,
         )
-        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
-        side = during_run(paths.root, engine, scenario.prices, watch, metrics_at, mock_metrics)
-        observers.append(side.observe)
+        side = watching(engine.stats, engine.clock_s)
         stop_now.append(lambda: engine.request_stop(ABORT_GRACE_S))
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
