@@ -31,7 +31,7 @@ from harness.contract.apis import SIDE_APIS
 from harness.contract.records import AttemptRecord
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
-from harness.plan_feed import PlanFeed, check_space, whole_plan, work_of
+from harness.plan_feed import LOCUST_CLOSED_LOOP, PlanFeed, check_space, whole_plan, work_of
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     ABORT_GRACE_S,
@@ -149,6 +149,8 @@ def execute(
         tokenizer = load_tokenizer(scenario.target.tokenizer)
     except TokenizerError as exc:
         raise RunError(str(exc)) from None
+    if locust is not None and scenario.arrival.process == CLOSED_LOOP:
+        raise RunError(LOCUST_CLOSED_LOOP)
     paths = RunPaths(out_dir / run_id)
     try:
         paths.root.mkdir(parents=True, exist_ok=False)
@@ -156,8 +158,6 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    if locust is not None and scenario.arrival.process == CLOSED_LOOP:
-        raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
     work = work_of(scenario, paths.plan)
     scenario = work.scenario
     check_space(paths, work.feed)
