@@ -29,7 +29,7 @@ from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_closed_loop import keep_in_flight
 from harness.engine_config import EngineConfig, LiveStats, Sender
 from harness.engine_sessions import AsyncSession, EngineIO, SessionRunner
-from harness.session_flow.steps import Send, sleep_slice_s
+from harness.session_flow.steps import Send, Senders, sleep_slice_s
 
 
 class Engine:
@@ -45,9 +45,8 @@ class Engine:
         senders: Mapping[str, Sender] | None = None,
     ) -> None:
         self._config = config
-        self._sender = sender
-        #: Senders of other wire APIs by name (embeddings beside chat); else ``sender``.
-        self._senders: Mapping[str, Sender] = senders or {}
+        #: ``sender``, and senders of other wire APIs by name (embeddings beside chat).
+        self._senders = Senders(sender, senders or {})
         self._sink = sink
         self._now = now
         self._rng = rng
@@ -87,7 +86,7 @@ class Engine:
 
     def _send(self, step: Send) -> Awaitable[AttemptResult]:
         """One attempt, by the sender of its request's wire API."""
-        return self._senders.get(step.request.api, self._sender).send(**step.args)
+        return self._senders.of(step).send(**step.args)
 
     async def run(self, plan: Iterable[PlannedRequest]) -> float:
         """Send a whole plan; return the run-clock time the engine finished."""

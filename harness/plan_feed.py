@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.client.pool import PeakTracker
-from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.contract.records import PlannedRequest, to_json_line
 from harness.engine import Engine
 from harness.run_dir import RunPaths
@@ -197,6 +196,14 @@ def work_of(scenario: Scenario, plan_path: Path) -> Work:
     )
 
 
+#: Why ``--engine locust`` refuses a closed loop, and what to do instead (one line).
+LOCUST_CLOSED_LOOP = (
+    "--engine locust sends open-loop plans only: its workers hold sessions at planned times, "
+    "not N requests kept in flight, so the closed loop (--concurrency, [arrival] concurrency) "
+    "runs on the asyncio engine: drop --engine locust, or give an arrival rate (--rate) instead"
+)
+
+
 def check_space(paths: RunPaths, feed: PlanFeed | DrawnWriter) -> None:
     """Refuse, before sending, a run whose records the disk cannot hold (one line), from the
     counting pass's estimate (a closed loop draws as it goes: not checked ahead)."""
@@ -210,15 +217,10 @@ def check_space(paths: RunPaths, feed: PlanFeed | DrawnWriter) -> None:
 
 def whole_plan(work: Work) -> list[PlannedRequest]:
     """The whole plan in memory (``--engine locust`` shards it by session), plan.jsonl
-    written; one line when it holds what the Locust engine does not send yet."""
+    written; ``RunError`` (``LOCUST_CLOSED_LOOP``) for a closed loop, which draws as it goes."""
     feed = work.feed
     if not isinstance(feed, PlanFeed):
-        raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
+        raise RunError(LOCUST_CLOSED_LOOP)
     plan = [request for unit in feed.units() for request in unit]
     feed.close()
-    if any(request.api == OPENAI_EMBEDDINGS for request in plan):
-        raise RunError(
-            '--engine locust does not send embeddings requests yet (kind = "embed", '
-            "embed_query): use the asyncio engine for this scenario"
-        )
     return plan

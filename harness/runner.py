@@ -27,11 +27,11 @@ import numpy as np
 from harness.client.http import HttpClient
 from harness.client.pool import plan_pool
 from harness.client.tokenizer import TokenizerError, load_tokenizer
-from harness.contract.apis import OPENAI_EMBEDDINGS
+from harness.contract.apis import SIDE_APIS
 from harness.contract.records import AttemptRecord
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
-from harness.plan_feed import PlanFeed, check_space, whole_plan, work_of
+from harness.plan_feed import LOCUST_CLOSED_LOOP, PlanFeed, check_space, whole_plan, work_of
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     ABORT_GRACE_S,
@@ -49,7 +49,7 @@ from harness.upstream_files import (
     guess_ledger,
     read_back,
 )
-from harness.watch.during import during_run
+from harness.watch.during import DuringRun, during_run
 from harness.watch.scrape import WatchSettings
 from mock_models.embedded import EmbeddedMock
 from workloads.closed_loop import CLOSED_LOOP
@@ -149,6 +149,8 @@ def execute(
         tokenizer = load_tokenizer(scenario.target.tokenizer)
     except TokenizerError as exc:
         raise RunError(str(exc)) from None
+    if locust is not None and scenario.arrival.process == CLOSED_LOOP:
+        raise RunError(LOCUST_CLOSED_LOOP)
     paths = RunPaths(out_dir / run_id)
     try:
         paths.root.mkdir(parents=True, exist_ok=False)
@@ -156,10 +158,6 @@ def execute(
         raise RunError(f"{paths.root} already exists: choose another --run-id") from None
     except OSError as exc:
         raise RunError(f"cannot create {paths.root}: {exc.strerror}") from None
-    if locust is not None and scenario.arrival.process == CLOSED_LOOP:
-        raise RunError("--engine locust sends open-loop plans: use the asyncio engine here")
-    if locust is not None and (watch is not None or metrics_at is not None):
-        raise RunError("--watch and --metrics-port work with the asyncio engine only, for now")
     work = work_of(scenario, paths.plan)
     scenario = work.scenario
     check_space(paths, work.feed)
@@ -211,13 +209,16 @@ def execute(
         )
         # Embeddings (the embed kind, rag's embed_query) go to the same target's
         # /embeddings; the client opens no connection until the first is sent.
-        embeddings = HttpClient(
-            url,
-            OPENAI_EMBEDDINGS,
-            api_key=api_key,
-            connect_timeout_s=scenario.target.connect_timeout,
-            max_connections=pool.max_connections,
-        )
+        side_clients = {
+            api: HttpClient(
+                url,
+                api,
+                api_key=api_key,
+                connect_timeout_s=scenario.target.connect_timeout,
+                max_connections=pool.max_connections,
+            )
+            for api in SIDE_APIS
+        }
         config = EngineConfig(
             run_id=run_id,
             duration_s=work.engine_duration_s,
@@ -246,25 +247,26 @@ def execute(
             for also in observers:
                 also(record)
 
-        if locust is not None:
-            from harness.runner_locust import send_on_locust
+        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
 
-            connection = {
-                "url": url,
-                "api": scenario.target.api,
-                "api_key": api_key,
-                "connect_timeout_s": scenario.target.connect_timeout,
-                "cache_control": scenario.target.cache_control,
-                "tokenizer": scenario.target.tokenizer,
-                "seed": scenario.seed,
-            }
+        def watching(stats: LiveStats, clock_s: Callable[[], float]) -> DuringRun:
+            """--watch and --metrics-port on the sender's live counters and run clock."""
+            side = during_run(
+                paths.root, stats, clock_s, scenario.prices, watch, metrics_at, mock_metrics
+            )
+            observers.append(side.observe)
+            return side
+
+        if locust is not None:
+            from harness.runner_locust import connection_of, send_on_locust
+
             manifest["wall_clock_anchor_unix_s"] = time.time()
             write_manifest(paths, manifest)
             try:
                 locust_aborted = send_on_locust(
                     locust_plan or [],
                     config,
-                    connection,
+                    connection_of(scenario, url, api_key),
                     sink,
                     manifest,
                     locust,
@@ -274,6 +276,7 @@ def execute(
                     progress,
                     (None if work.open_ended else scenario.duration, work.planned),
                     upstream.ledger_url,
+                    watching,
                 )
             finally:
                 appender.close()
@@ -295,11 +298,9 @@ def execute(
             now=time.perf_counter,
             rng=np.random.default_rng([scenario.seed, 0x7E7]),
             stats=LiveStats(),
-            senders={OPENAI_EMBEDDINGS: embeddings},
+            senders=side_clients,
         )
-        mock_metrics = url.rsplit("/", 1)[0] + "/metrics" if embedded else None
-        side = during_run(paths.root, engine, scenario.prices, watch, metrics_at, mock_metrics)
-        observers.append(side.observe)
+        side = watching(engine.stats, engine.clock_s)
         stop_now.append(lambda: engine.request_stop(ABORT_GRACE_S))
         manifest["wall_clock_anchor_unix_s"] = time.time()
         write_manifest(paths, manifest)
@@ -328,8 +329,8 @@ def execute(
                         aborted,
                     )
             finally:
-                await client.close()
-                await embeddings.close()
+                for each in (client, *side_clients.values()):
+                    await each.close()
                 if announcer is not None:
                     if not announcer.done():
                         announcer.cancel()
@@ -367,6 +368,9 @@ def execute(
             "peak_in_flight": client.peak_in_flight,
             "attempts_waited_for_pool": client.pool_waits,
         }
+        # An embed-only plan hears the server's name on its embeddings client alone.
+        for each in side_clients.values():
+            client.tokenstorm_server = client.tokenstorm_server or each.tokenstorm_server
         _read_back(paths, manifest, upstream, client)
         write_manifest(paths, manifest)
     from harness.rebuild import rebuild_run  # not needed before the first request

@@ -14,10 +14,12 @@ from harness.client.http import HttpClient
 from harness.client.pool import PoolPlan
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
-from harness.locust.run import LocustOptions, run_locust
+from harness.locust.run import LocustOptions, MasterClock, run_locust
 from harness.progress import status_line
 from harness.run_loop import AbortCheck
 from harness.upstream_files import RunError, announce_start_now
+from harness.watch.during import DuringRun
+from workloads.scenario import Scenario
 
 #: What the report says of Locust's own statistics.
 FIGURES_NOTE = (
@@ -43,6 +45,19 @@ def _show(duration_s: float | None, planned: int | None) -> Callable[[LiveStats,
     return show
 
 
+def connection_of(scenario: Scenario, url: str, api_key: str | None) -> dict[str, Any]:
+    """What each worker needs to build its clients and engine (it holds no scenario)."""
+    return {
+        "url": url,
+        "api": scenario.target.api,
+        "api_key": api_key,
+        "connect_timeout_s": scenario.target.connect_timeout,
+        "cache_control": scenario.target.cache_control,
+        "tokenizer": scenario.target.tokenizer,
+        "seed": scenario.seed,
+    }
+
+
 def send_on_locust(
     plan: list[PlannedRequest],
     config: EngineConfig,
@@ -56,8 +71,14 @@ def send_on_locust(
     progress: bool,
     phase: tuple[float | None, int | None],
     ledger_url: str | None,
+    watching: Callable[[LiveStats, Callable[[], float]], DuringRun],
 ) -> list[dict[str, Any]]:
-    """Send ``plan`` on Locust workers, fill ``manifest``; return abort reasons (if any)."""
+    """Send ``plan`` on Locust workers, fill ``manifest``; return abort reasons (if any).
+
+    The live figures are the master's: the workers' counters it sums (with each batch of
+    records, at least once a second), every record as it arrives (``sink``), and its clock
+    from the shared start instant. ``watching`` makes ``--watch`` and ``--metrics-port``
+    read them; the scraper runs beside the master on a thread of its own."""
     settings = {
         **connection,
         "run_id": config.run_id,
@@ -71,23 +92,29 @@ def send_on_locust(
         "ui": options.ui_port is not None,
     }
     aborted: list[dict[str, Any]] = []
+    stats, clock = LiveStats(), MasterClock()
+    side = watching(stats, clock.clock_s)
     cpu_start_s, wall_start_s = time.process_time(), time.perf_counter()
     try:
-        outcome = run_locust(
-            plan,
-            settings,
-            sink,
-            LiveStats(),
-            options,
-            abort_check,
-            aborted,
-            _show(*phase) if progress else None,
-            None
-            if ledger_url is None
-            else lambda clock_s: announce_start_now(ledger_url, config.run_id, clock_s),
-        )
+        with side.beside(clock.started):
+            outcome = run_locust(
+                plan,
+                settings,
+                sink,
+                stats,
+                options,
+                abort_check,
+                aborted,
+                _show(*phase) if progress else None,
+                None
+                if ledger_url is None
+                else lambda clock_s: announce_start_now(ledger_url, config.run_id, clock_s),
+                clock,
+            )
     except TimeoutError as exc:
         raise RunError(f"--engine locust: {exc}") from None
+    finally:
+        side.close()
     lost = outcome.lost
     workers = outcome.workers
     worker_cpu_s = sum(w["cpu_s"] or 0.0 for w in workers)

@@ -80,6 +80,8 @@ class Master:
         self.nodes: dict[str, _Node] = {}
         self.refused: list[str] = []
         self.recorded: set[str] = set()
+        #: Requests recorded ``dropped`` here for lost workers (their own counters lack them).
+        self.dropped_here = 0
         self.stop_sent = False
         for kind, handler in (
             ("ts_hello", self._on_hello),
@@ -130,14 +132,19 @@ class Master:
             node.records += 1
             self.sink(record)
         node.stats = msg.data["stats"]
-        protocol.add_stats(self.stats, [n.stats for n in self.nodes.values()])
+        self._sum_stats()
 
     def _on_done(self, environment: Any, msg: Any, **_: Any) -> None:
         node = self.nodes.get(msg.node_id)
         if node is not None:
             node.done = msg.data
             node.stats = msg.data["stats"]
-            protocol.add_stats(self.stats, [n.stats for n in self.nodes.values()])
+            self._sum_stats()
+
+    def _sum_stats(self) -> None:
+        """The live counters: the workers' latest, summed, and the drops recorded here."""
+        protocol.add_stats(self.stats, [n.stats for n in self.nodes.values()])
+        self.stats.dropped += self.dropped_here
 
     def wait_for_workers(self, timeout_s: float, alive: Callable[[], str | None]) -> None:
         """Until ``expect`` workers said hello; ``TimeoutError`` (nothing sent) if not."""
@@ -203,11 +210,13 @@ class Master:
             if why is None:
                 continue
             node.lost = f"{node.name()} lost mid-run: {why}"
+            node.stats = {**node.stats, "in_flight": 0}  # what it had in flight is lost too
             for request in node.shard:
                 if request.request_id not in self.recorded:
                     self.recorded.add(request.request_id)
-                    self.stats.dropped += 1
+                    self.dropped_here += 1
                     self.sink(unsent_record(request, Outcome.DROPPED, node.lost, now_s))
+            self._sum_stats()
 
     def finished(self) -> bool:
         return all(n.done is not None or n.lost is not None for n in self.nodes.values())

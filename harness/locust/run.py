@@ -42,6 +42,21 @@ class LocustOptions:
     ui_port: int | None = None
 
 
+@dataclass(slots=True)
+class MasterClock:
+    """The run clock as the master reads it: seconds since the shared start instant, on this
+    process's ``perf_counter`` (negative in the lead before it, 0.0 until it is fixed)."""
+
+    start_s: float | None = None
+
+    def clock_s(self) -> float:
+        return 0.0 if self.start_s is None else time.perf_counter() - self.start_s
+
+    def started(self) -> bool:
+        """The start instant is fixed and has come."""
+        return self.start_s is not None and time.perf_counter() >= self.start_s
+
+
 def local_workers(value: str) -> int:
     """``--workers N`` or ``auto`` (one per core)."""
     if value == "auto":
@@ -68,9 +83,10 @@ def run_locust(
     aborted: list[dict[str, Any]] | None = None,
     progress: Callable[[LiveStats, float], None] | None = None,
     announce: Callable[[float], bool] | None = None,
+    clock: MasterClock | None = None,
 ) -> LocustRun:
     """Send ``plan`` on Locust workers; see the module docstring. ``TimeoutError`` when the
-    workers did not come (nothing was sent then)."""
+    workers did not come (nothing was sent then). ``clock`` learns the start instant."""
     expect = options.workers or options.expect_workers or 1
     port = options.bind_port or _free_port(options.bind_host)
     master = Master(expect, options.bind_host, port, sink, stats)
@@ -105,6 +121,8 @@ def run_locust(
         master.hand_out(plan, settings)
         master.wait_ready(30.0)
         start_s = master.start(START_LEAD_S)
+        if clock is not None:
+            clock.start_s = start_s
         if announce is not None:  # at the start, the upstream learns what the run clock reads
             gevent.sleep(max(0.0, start_s - time.perf_counter()))
             announced = announce(time.perf_counter() - start_s)

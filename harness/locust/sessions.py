@@ -3,19 +3,19 @@ on gevent greenlets.
 
 What a session does is the asyncio engine's, decided once in the session flow
 (``harness.session_flow``): when each turn and retry is due, the history and prompt tag, the
-retry policy (``harness.retry``), sub-agent sessions and ``waits_for``, and every record. Here
-each session is a greenlet that does what the flow says (sleep, send through
-``harness.locust.transport``, whose answers are classified by ``harness.client.exchange``,
-join other sessions' greenlets). A root session's first turn is sent at its planned
-``offset_s`` from the shared start instant, whatever is in flight. Locust's closed-loop wait
-times are never used: a session is a greenlet held by the worker's Locust user. Bounded in
-time (new sessions only before ``duration_s``, everything killed at ``duration_s +
-drain_s``) and in sessions.
+retry policy (``harness.retry``), sub-agent sessions and ``waits_for``, the client of each
+attempt's wire API (embeddings beside chat), and every record. Here each session is a
+greenlet that does what the flow says (sleep, send through ``harness.locust.transport``, whose
+answers are classified by ``harness.client.exchange``, join other sessions' greenlets). A
+root session's first turn is sent at its planned ``offset_s`` from the shared start instant,
+whatever is in flight. Locust's closed-loop wait times are never used: a session is a
+greenlet held by the worker's Locust user. Bounded in time (new sessions only before
+``duration_s``, everything killed at ``duration_s + drain_s``) and in sessions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import gevent
 import gevent.event
@@ -26,7 +26,7 @@ from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
 from harness.locust.transport import GeventClient
 from harness.session_flow.flow import SessionFlow
-from harness.session_flow.steps import Send, Session, WaitFor, sleep_slice_s
+from harness.session_flow.steps import Send, Senders, Session, WaitFor, sleep_slice_s
 
 
 class GeventEngine:
@@ -42,9 +42,12 @@ class GeventEngine:
         sink: Callable[[AttemptRecord], None],
         rng: np.random.Generator,
         stats: LiveStats,
+        senders: Mapping[str, GeventClient] | None = None,
     ) -> None:
         self._config = config
-        self._client = client
+        #: ``client``, and clients of other wire APIs by name (embeddings beside chat),
+        #: chosen per attempt as the asyncio engine chooses (``Senders``).
+        self._senders = Senders(client, senders or {})
         self._clock = clock
         self.stats = stats
         self.stopped = gevent.event.Event()
@@ -118,7 +121,8 @@ class GeventEngine:
                     flow.stopped(session, clock())
                     return
                 flow.sending(session, clock())
-                step = flow.answered(session, self._client.send(**step.args), clock())
+                result = self._senders.of(step).send(**step.args)
+                step = flow.answered(session, result, clock())
         except gevent.GreenletExit:
             flow.cancel(session, clock())
             raise

@@ -24,6 +24,7 @@ import gevent.queue
 import numpy as np
 
 from harness.client.tokenizer import load_tokenizer
+from harness.contract.apis import SIDE_APIS
 from harness.contract.records import AttemptRecord, to_json_line
 from harness.contract.target import RetryPolicy
 from harness.engine_config import EngineConfig, LiveStats
@@ -31,6 +32,7 @@ from harness.locust import protocol
 from harness.locust.sessions import GeventEngine
 from harness.locust.transport import GeventClient
 from harness.run_loop import freeze_heap
+from harness.session_flow.steps import Senders
 
 #: How long a worker waits for its shard, then for the start, before giving up.
 WAIT_S = 600.0
@@ -159,14 +161,11 @@ class _Worker:
 
     def _run(self, start_s: float) -> None:
         settings = self._settings
-        client = GeventClient(
-            settings["url"],
-            settings["api"],
-            api_key=settings.get("api_key"),
-            connect_timeout_s=settings["connect_timeout_s"],
-            max_connections=settings["max_connections"],
-            cache_control=settings["cache_control"],
-        )
+        client = _client(settings, settings["api"], settings["cache_control"])
+        # As the asyncio runner does: embeddings (the embed kind, rag's embed_query) go to
+        # the same target through a client of their own; it connects at its first send.
+        side = {api: _client(settings, api, "off") for api in SIDE_APIS}
+        clients = Senders(client, side).all()
         config = EngineConfig(
             run_id=settings["run_id"],
             duration_s=settings["duration_s"],
@@ -185,6 +184,7 @@ class _Worker:
             start_s=start_s,
             rng=np.random.default_rng([settings["seed"], 0x7E7, settings["worker"]]),
             stats=self._stats,
+            senders=side,
         )
         self._engine = engine
         # As the asyncio runner does (harness.run_loop.freeze_heap): move the shard and
@@ -200,7 +200,8 @@ class _Worker:
             ended_s = engine.run(self._shard)
         finally:
             flusher.kill()
-            client.close()
+            for each in clients:
+                each.close()
             if frozen:
                 gc.unfreeze()
         self._flush()
@@ -212,12 +213,24 @@ class _Worker:
                 "stats": protocol.stats_json(self._stats),
                 "cpu_s": time.process_time() - cpu_start_s,
                 "schedule_lag_ms": protocol.lag_ms(self._lags_s),
-                "server": client.tokenstorm_server,
+                "server": next((c.tokenstorm_server for c in clients if c.tokenstorm_server), None),
                 "pool_waits": client.pool_waits,
                 "peak_in_flight": client.peak_in_flight,
             },
         )
         self.finished.set()
+
+
+def _client(settings: dict[str, Any], api: str, cache_control: str) -> GeventClient:
+    """A client of wire API ``api`` for the run's target, as the master's settings say."""
+    return GeventClient(
+        settings["url"],
+        api,
+        api_key=settings.get("api_key"),
+        connect_timeout_s=settings["connect_timeout_s"],
+        max_connections=settings["max_connections"],
+        cache_control=cache_control,
+    )
 
 
 def run_worker(master_host: str, master_port: int, wait_s: float = WAIT_S) -> int:

@@ -4,6 +4,7 @@ attempt, its ``send`` arguments and when it is due), ``WaitFor`` (sessions to wa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypedDict, TypeVar
 
@@ -17,6 +18,8 @@ SLICE_S = 0.25
 
 #: The driver's handle on a running session (an asyncio task, a greenlet).
 H = TypeVar("H")
+#: The driver's client (the asyncio ``HttpClient``, the gevent ``GeventClient``).
+C = TypeVar("C")
 
 
 class SendArgs(TypedDict):
@@ -71,6 +74,23 @@ class Session(Generic[H]):
     sent_s: float | None = None
     history: list[dict[str, str]] = field(default_factory=list)
     history_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Senders(Generic[C]):
+    """Which client sends an attempt, for both engines: the one of its request's wire API
+    (``by_api``: embeddings beside chat, see ``harness.contract.apis.SIDE_APIS``), else the
+    client of the target's own API (``default``)."""
+
+    default: C
+    by_api: Mapping[str, C] = field(default_factory=dict)
+
+    def of(self, step: Send) -> C:
+        return self.by_api.get(step.request.api, self.default)
+
+    def all(self) -> list[C]:
+        """Every client, the default first."""
+        return [self.default, *(c for c in self.by_api.values() if c is not self.default)]
 
 
 def send_step(

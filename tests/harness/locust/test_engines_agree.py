@@ -3,7 +3,9 @@
 records: the same attempts with the same outcomes, statuses and prompt sizes (the history
 holds the answers the mock gave), the same reasons for what was never sent, and the same
 intended times: a root's first turn at its offset and a retry at the previous attempt's end
-plus the same delay, exactly; a turn after an answer within the loopback's noise."""
+plus the same delay, exactly; a turn after an answer within the loopback's noise. A plan with
+embeddings (rag's ``embed_query``, the ``embed`` kind) sends each attempt by the client of its
+wire API on both engines: the same attempts, outcomes, APIs and prompt sizes."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from harness.client.http import HttpClient
-from harness.contract.apis import OPENAI_CHAT
+from harness.contract.apis import OPENAI_CHAT, OPENAI_EMBEDDINGS, SIDE_APIS
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.contract.target import Backoff, RetryPolicy
 from harness.engine import Engine
@@ -78,26 +80,33 @@ def _config(run_id: str) -> EngineConfig:
 
 
 def _asyncio_records(url: str, plan: list[PlannedRequest]) -> list[AttemptRecord]:
+    """The plan sent as the runner sends it: a client for the target's API and one for each
+    side API (embeddings)."""
     records: list[AttemptRecord] = []
 
     async def main() -> None:
         client = HttpClient(url, OPENAI_CHAT)
+        side = {api: HttpClient(url, api) for api in SIDE_APIS}
         try:
             rng = np.random.default_rng(0)
+            config = _config("asyncio")
             engine = Engine(
-                _config("asyncio"), client, records.append, now=time.perf_counter, rng=rng
+                config, client, records.append, now=time.perf_counter, rng=rng, senders=side
             )
             await engine.run(plan)
         finally:
-            await client.close()
+            for each in (client, *side.values()):
+                await each.close()
 
     asyncio.run(main())
     return records
 
 
 def _gevent_records(url: str, plan: list[PlannedRequest]) -> list[AttemptRecord]:
+    """The plan sent as a Locust worker sends it (``harness.locust.worker``)."""
     records: list[AttemptRecord] = []
     client = GeventClient(url, OPENAI_CHAT)
+    side = {api: GeventClient(url, api) for api in SIDE_APIS}
     start_s = time.perf_counter()
     try:
         engine = GeventEngine(
@@ -108,10 +117,12 @@ def _gevent_records(url: str, plan: list[PlannedRequest]) -> list[AttemptRecord]
             start_s=start_s,
             rng=np.random.default_rng(0),
             stats=LiveStats(),
+            senders=side,
         )
         engine.run(plan)
     finally:
-        client.close()
+        for each in (client, *side.values()):
+            each.close()
     return records
 
 
@@ -153,3 +164,44 @@ def test_both_engines_write_the_same_records_for_one_seeded_plan() -> None:
             assert one.scheduled_s == other.scheduled_s == round(request.offset_s, 6), key
         else:
             assert abs(one.scheduled_s - other.scheduled_s) < NOISE_S, key
+
+
+EMBED_SCENARIO = {
+    "seed": 12,
+    "duration": 2.5,
+    "arrival": {"rate": 6},
+    "workload": [
+        {
+            "kind": "rag",
+            "documents": 20,
+            "documents_per_request": 2,
+            "document_tokens": {"dist": "uniform", "min": 20, "max": 60},
+            "question_tokens": {"dist": "uniform", "min": 5, "max": 15},
+            "turns": 2,
+            "think_time": 0.01,
+            "max_tokens": 6,
+            "embed_query": True,
+        },
+        {"kind": "embed", "share": 0.4, "documents": 30, "batch_size": 4, "document_tokens": 25},
+    ],
+}
+
+
+@pytest.mark.slow
+def test_both_engines_send_embeddings_by_their_own_client() -> None:
+    plan = build_plan(parse_scenario(EMBED_SCENARIO))
+    embeddings = {r.request_id for r in plan if r.api == OPENAI_EMBEDDINGS}
+    assert embeddings and len(embeddings) < len(plan)  # both APIs in one plan
+    with EmbeddedMock(MockSettings.model_validate(MOCK)) as mock:
+        a = _by_attempt(_asyncio_records(mock.api_url, plan))
+        b = _by_attempt(_gevent_records(mock.api_url, plan))
+    assert sorted(a) == sorted(b)
+    assert {request_id for request_id, _ in a} == {r.request_id for r in plan}
+    assert {r.api for r in b.values()} == {OPENAI_CHAT, OPENAI_EMBEDDINGS}
+    sent_ok = [r for r in b.values() if r.api == OPENAI_EMBEDDINGS and r.outcome == "ok"]
+    assert len(sent_ok) >= 0.5 * len(embeddings)  # answered: not a chat body sent to /embeddings
+    assert any(key[1] > 1 for key in a)  # the faults hit embeddings and chat alike
+    for key, one in a.items():
+        other = b[key]
+        assert _what(one) == _what(other), key
+        assert (one.api, one.prompt_tokens) == (other.api, other.prompt_tokens), key

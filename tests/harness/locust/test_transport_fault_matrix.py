@@ -1,7 +1,8 @@
 """The fault matrix again, read by the Locust engine's gevent transport: every fault kind ×
 streamed/whole × OpenAI/Anthropic × constant/engine deployment gives the same outcome, status,
 retry hints and usage as through the asyncio client (both classify in
-``harness.client.exchange``), and nothing hangs past its timeout."""
+``harness.client.exchange``), and nothing hangs past its timeout. Embeddings too: every fault
+that applies to them, and none, read alike by both clients."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import time
 
 import pytest
 
-from faults.catalogue import CATALOGUE, FaultKind
+from faults.catalogue import CATALOGUE, FaultKind, applies
 from harness.client.exchange import AttemptResult
+from harness.contract.apis import OPENAI_EMBEDDINGS
 from harness.locust.transport import GeventClient
 from tests.mock_models.test_fault_matrix import (
     AFTER,
@@ -84,6 +86,39 @@ def test_same_outcome_on_both_engines(
             assert len(result.text.split()) == AFTER
         if kind is FaultKind.SLOW_DRIP:
             assert result.done_s - result.sent_s >= (TOKENS - 1) * 0.04
+
+
+EMBEDDING_FAULTS = [kind for kind in FaultKind if applies(kind, OPENAI_EMBEDDINGS)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [None, *EMBEDDING_FAULTS], ids=lambda k: k and k.value)
+def test_embeddings_read_alike_on_both_engines(mock_url: str, kind: FaultKind | None) -> None:
+    headers = {
+        "x-tokenstorm-run-id": "matrix-gevent-embeddings",
+        "x-tokenstorm-request-id": f"embed-{kind and kind.value}",
+        "x-tokenstorm-attempt": "1",
+    }
+    if kind is not None:
+        headers["x-tokenstorm-fault"] = kind.value + (f"; {PARAMS[kind]}" if kind in PARAMS else "")
+    client = GeventClient(f"{mock_url}/v1", OPENAI_EMBEDDINGS, api_key="sk-test")
+    try:
+        result = gevent_send(client, False, MODELS["constant"], headers)
+    finally:
+        client.close()
+    asyncio_result = send(mock_url, OPENAI_EMBEDDINGS, False, MODELS["constant"], headers)
+    expected = "ok" if kind is None else expected_outcome(kind, False)
+    assert result.outcome.value == expected, result.error_detail
+    assert result.outcome is asyncio_result.outcome
+    assert result.status_code == asyncio_result.status_code
+    assert result.retry_after_s == asyncio_result.retry_after_s
+    assert result.should_retry == asyncio_result.should_retry
+    assert result.usage_source == asyncio_result.usage_source
+    assert result.prompt_tokens == asyncio_result.prompt_tokens
+    assert result.fault == asyncio_result.fault
+    assert result.done_s - result.sent_s < TIMEOUT_S + 5.0
+    if kind is None:
+        assert result.status_code == 200 and result.prompt_tokens == 3
 
 
 def test_ok_streams_carry_token_times_and_reuse_the_connection(mock_url: str) -> None:
