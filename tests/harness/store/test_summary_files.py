@@ -73,6 +73,28 @@ def test_a_hand_made_run_with_every_edge_gives_the_same_figures(seed: int, size:
     assert streamed["cost_source"] == "client" and streamed["upstream_attempts"] is None
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40))
+def test_a_plan_naming_requests_on_several_lines_gives_the_same_figures(
+    seed: int, size: int
+) -> None:
+    """A request id on several plan lines is its first line's (model, API, tags, repeat),
+    with its last line's model where the answer names none: as in memory."""
+    import tempfile
+
+    rng = np.random.default_rng(seed)
+    plan = [planned(i, rng) for i in range(size)]
+    for index in rng.choice(size, size=int(rng.integers(1, size + 1)), replace=True):
+        plan.insert(int(rng.integers(int(index) + 1, len(plan) + 1)), planned(int(index), rng))
+    records = attempts(size, rng, varied=True)
+    with tempfile.TemporaryDirectory() as folder:
+        paths, appender = write_run(Path(folder), plan, records)
+        streamed = compare(paths, inputs_of(plan, records, Slo(ttft=0.15)))
+        appender.close()
+    named = {p.request_id for p in plan} | {r.request_id for r in records}
+    assert len(plan) > size and streamed["requests_planned"] == len(named)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 200_000), min_size=1, max_size=300))
 def test_percentiles_from_counts_equal_those_of_the_samples(gaps_us: list[int]) -> None:
