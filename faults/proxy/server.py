@@ -32,6 +32,7 @@ from faults.decide import (
     choose,
     forced,
 )
+from faults.ledger_route import stream_ledger
 from faults.profile import FaultProfile, ProfileError, profile_from_json
 from faults.proxy.answer import answer_body, answer_error, prompt_tokens_of, say_proxy
 from faults.proxy.relay import Passed, relay_stream, reset_connection
@@ -298,11 +299,9 @@ def _record(
     )
 
 
-async def _ledger(request: web.Request) -> web.Response:
-    run_id = request.query.get("run_id")
-    return web.Response(
-        body=request.app[STATE_KEY].ledger.to_jsonl(run_id), content_type="application/x-ndjson"
-    )
+async def _ledger(request: web.Request) -> web.StreamResponse:
+    ledger = request.app[STATE_KEY].ledger
+    return await stream_ledger(request, ledger.pieces(request.query.get("run_id")))
 
 
 async def _start_run(request: web.Request) -> web.Response:

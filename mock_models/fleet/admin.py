@@ -19,10 +19,12 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from faults.ledger_route import stream_ledger
 from faults.profile import ProfileError, profile_from_json
 from harness.api.run_start import RUNS_ROUTE, read_run_start, run_start_body
+from harness.contract.ledger import pieces_of
 from mock_models.fleet import folder
-from mock_models.fleet.merge import merged_ledger, merged_metrics
+from mock_models.fleet.merge import merged_lines, merged_metrics
 
 #: How long one worker may take to answer an admin request from another.
 PEER_TIMEOUT_S: Final = 5.0
@@ -114,13 +116,15 @@ class FleetAdmin:
 
         return list(await asyncio.gather(*map(ask, folder.workers(self._folder))))
 
-    async def _get_ledger(self, request: web.Request) -> web.Response:
-        body = merged_ledger(
+    async def _get_ledger(self, request: web.Request) -> web.StreamResponse:
+        """Every worker's lines since the last clear (``?run_id=``: one run's), merged as they
+        are read and streamed a bounded piece at a time."""
+        merged = merged_lines(
             folder.ledger_paths(self._folder),
             folder.cleared_offsets(self._folder),
             request.query.get("run_id"),
         )
-        return web.Response(body=body, content_type="application/x-ndjson")
+        return await stream_ledger(request, pieces_of(merged))
 
     async def _delete_ledger(self, request: web.Request) -> web.Response:
         deleted = folder.mark_cleared(self._folder)

@@ -116,13 +116,29 @@ def mark_cleared(folder: Path) -> int:
     offsets: dict[str, int] = {}
     dropped = 0
     for path in ledger_paths(folder):
-        data = path.read_bytes()
         start = before.get(path.name, 0)
-        end = data.rfind(b"\n") + 1  # a line still being written stays for later
-        dropped += data.count(b"\n", start, end)
+        lines, end = _lines_after(path, start)  # a line still being written stays for later
+        dropped += lines
         offsets[path.name] = max(start, end)
     write_atomic(cleared_path(folder), offsets)
     return dropped
+
+
+def _lines_after(path: Path, start: int, piece_bytes: int = 1 << 20) -> tuple[int, int]:
+    """How many whole lines ``path`` holds from byte ``start``, and the byte offset just past
+    the last of them (``start`` when none), read a piece at a time: a day's ledger file never
+    whole in memory."""
+    lines, end = 0, start
+    with path.open("rb") as handle:
+        handle.seek(start)
+        at = start
+        while piece := handle.read(piece_bytes):
+            count = piece.count(b"\n")
+            if count:
+                lines += count
+                end = at + piece.rfind(b"\n") + 1
+            at += len(piece)
+    return lines, end
 
 
 def listeners_path(folder: Path) -> Path:

@@ -1,47 +1,68 @@
 """One mock's view of many workers: the workers' ledger files or Prometheus texts in; the
-fleet's ledger (each line once, by received time) or fleet-wide metrics (sums of counters,
-gauges and histogram buckets; usage shares kept per worker with a ``worker`` label) out. Pure.
+fleet's ledger (each line once, in the order the attempts finished, streamed) or fleet-wide
+metrics (sums of counters, gauges and histogram buckets; usage shares kept per worker with a
+``worker`` label) out. Pure but for reading the files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
+
+from harness.contract.ledger import file_lines
 
 #: Gauges that are shares of one worker's capacity: summing them would mean nothing.
 _PER_WORKER_SUFFIX = "_perc"
 
 
-def ledger_lines(data: bytes, start: int = 0) -> list[bytes]:
-    """The whole lines of one ledger file from byte ``start`` (a line still being written,
-    without its newline, is left for the next read)."""
-    end = data.rfind(b"\n") + 1
-    return [line for line in data[start:end].split(b"\n") if line.strip()]
+def finished_s(document: dict[str, object]) -> float:
+    """When a ledger line's attempt finished, on the fleet's clock: ``received_s`` plus
+    ``service_ms``. A worker appends each line as its attempt finishes (its parent, those of
+    a dead worker's open attempts as it sees the death, before restarting it), so each file
+    is in this order, and a merge by it needs one line per file at a time: by ``received_s``
+    it could not be streamed, since a long attempt received early is written late."""
+    received_s = document["received_s"]
+    service_ms = document.get("service_ms") or 0.0
+    assert isinstance(received_s, int | float) and isinstance(service_ms, int | float)
+    return float(received_s) + float(service_ms) / 1000.0
 
 
-def merged_ledger(
-    paths: Sequence[Path], starts: dict[str, int], run_id: str | None = None
-) -> bytes:
-    """The JSON lines of every file (each from its ``starts`` offset by file name), those of
-    ``run_id`` only when given, ordered by ``received_s`` (ties: by file)."""
-    keyed: list[tuple[float, int, int, bytes]] = []
-    for file_number, path in enumerate(paths):
+def _keyed(
+    path: Path, file_number: int, start: int, run_id: str | None
+) -> Iterator[tuple[float, int, int, bytes]]:
+    """One file's whole lines from byte ``start`` to its present end, those of ``run_id``
+    only when given, each with its merge key; a line that is not JSON (the half a killed
+    worker wrote, ended by its successor) is skipped."""
+    try:
+        end = path.stat().st_size
+    except FileNotFoundError:
+        return
+    for line_number, line in enumerate(file_lines(path, start, end)):
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError:
             continue
-        for line_number, line in enumerate(ledger_lines(data, starts.get(path.name, 0))):
-            try:
-                document = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # the half a killed worker wrote, ended by its successor
-            if run_id is not None and document.get("run_id") != run_id:
-                continue
-            keyed.append((float(document["received_s"]), file_number, line_number, line))
-    keyed.sort()
-    return b"".join(line + b"\n" for *_, line in keyed)
+        if not isinstance(document, dict):
+            continue
+        if run_id is not None and document.get("run_id") != run_id:
+            continue
+        yield finished_s(document), file_number, line_number, line
+
+
+def merged_lines(
+    paths: Sequence[Path], starts: dict[str, int], run_id: str | None = None
+) -> Iterator[bytes]:
+    """The JSON lines of every file (each from its ``starts`` offset by file name), those of
+    ``run_id`` only when given, in the order their attempts finished (``finished_s``; ties:
+    by file, then by line): a k-way merge that holds one line per file."""
+    files = [
+        _keyed(path, number, starts.get(path.name, 0), run_id) for number, path in enumerate(paths)
+    ]
+    for *_, line in heapq.merge(*files):
+        yield line
 
 
 def _number(text: str) -> int | float:

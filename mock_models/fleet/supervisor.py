@@ -28,7 +28,7 @@ import orjson
 from harness.contract.records import to_json_line
 from mock_models.fleet import folder
 from mock_models.fleet.journal import journal_path, left_open
-from mock_models.fleet.merge import merged_ledger
+from mock_models.fleet.merge import merged_lines
 from mock_models.fleet.pinning import hold_pinned_ports, reserve_port
 from mock_models.fleet.worker import WORKER_LISTENING, WORKER_LOADED
 from mock_models.settings import MockSettings
@@ -311,5 +311,5 @@ async def run_fleet(
             sock.close()
         if ledger_file is not None:
             with ledger_file.open("ab") as handle:
-                handle.write(merged_ledger(folder.ledger_paths(run_folder), {}))
+                handle.writelines(merged_lines(folder.ledger_paths(run_folder), {}))
         shutil.rmtree(run_folder, ignore_errors=True)

@@ -16,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
 from faults.catalogue import FaultKind
+from faults.ledger_route import stream_ledger
 from harness.api.registry import wire_api
 from harness.api.tokenstorm_headers import MOCK_SERVER, SERVER_HEADER
 from harness.contract.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
@@ -168,9 +169,9 @@ class MockService:
             content_type="application/json",
         )
 
-    async def get_ledger(self, request: web.Request) -> web.Response:
-        body = self.ledger.to_jsonl(request.query.get("run_id"))
-        return web.Response(body=body, content_type="application/x-ndjson")
+    async def get_ledger(self, request: web.Request) -> web.StreamResponse:
+        """The ledger (``?run_id=``: one run's), streamed a bounded piece at a time."""
+        return await stream_ledger(request, self.ledger.pieces(request.query.get("run_id")))
 
     async def delete_ledger(self, request: web.Request) -> web.Response:
         return _json_response({"deleted": self.ledger.clear()})

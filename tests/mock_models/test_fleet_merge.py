@@ -1,14 +1,21 @@
 """Merging workers' views: metrics summed per series (usage shares kept per worker), ledger
-lines each once, by received time, a half-written line left for later."""
+lines each once, in the order their attempts finished, streamed in bounded memory, a
+half-written line left for later."""
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
 from pathlib import Path
 
+import aiohttp
 import orjson
+from aiohttp import web
 
+from harness.contract.ledger import pieces_of
 from mock_models.fleet import folder
-from mock_models.fleet.merge import merged_ledger, merged_metrics
+from mock_models.fleet.admin import FleetAdmin
+from mock_models.fleet.merge import merged_lines, merged_metrics
 
 _TEXT = """# HELP vllm:generation_tokens_total Tokens generated.
 # TYPE vllm:generation_tokens_total counter
@@ -45,7 +52,11 @@ def _line(received_s: float, run_id: str) -> bytes:
     return orjson.dumps({"received_s": received_s, "run_id": run_id}) + b"\n"
 
 
-def test_ledger_lines_merge_by_received_time_each_once(tmp_path: Path) -> None:
+def merged_ledger(paths: list[Path], starts: dict[str, int], run_id: str | None = None) -> bytes:
+    return b"".join(merged_lines(paths, starts, run_id))
+
+
+def test_ledger_lines_merge_by_finish_time_each_once(tmp_path: Path) -> None:
     folder.ledger_path(tmp_path, 0).write_bytes(
         _line(1.0, "a") + _line(3.0, "b") + b'{"received_s": 5'
     )
@@ -87,3 +98,85 @@ def test_a_runs_start_is_the_first_workers_and_an_announced_one_replaces_it(
     folder.forget_runs(tmp_path)
     assert folder.run_started(tmp_path, "run/1", 14.0) == 14.0
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
+
+
+def _attempt(received_s: float, service_ms: float, request_id: str) -> bytes:
+    document = {"received_s": received_s, "service_ms": service_ms, "request_id": request_id}
+    return orjson.dumps(document) + b"\n"
+
+
+def test_a_long_attempt_received_early_is_merged_where_it_finished(tmp_path: Path) -> None:
+    # Each worker writes a line as its attempt finishes: "long" came in first, ended last.
+    folder.ledger_path(tmp_path, 0).write_bytes(
+        _attempt(1.0, 100.0, "short") + _attempt(0.5, 2000.0, "long")
+    )
+    folder.ledger_path(tmp_path, 1).write_bytes(
+        _attempt(0.8, 100.0, "first") + _attempt(2.0, 100.0, "late")
+    )
+    merged = merged_ledger(folder.ledger_paths(tmp_path), {})
+    order = [orjson.loads(line)["request_id"] for line in merged.splitlines()]
+    assert order == ["first", "short", "late", "long"]
+
+
+def test_many_workers_files_merge_line_by_line_in_bounded_memory(tmp_path: Path) -> None:
+    workers, per_worker = 4, 5_000
+    for index in range(workers):
+        with folder.ledger_path(tmp_path, index).open("wb") as handle:
+            for number in range(per_worker):
+                finished_ms = float(number * workers + (index * 7) % workers)  # interleaved
+                line = {
+                    "received_s": 0.0,
+                    "service_ms": finished_ms,
+                    "request_id": f"w{index}-q{number}",
+                    "padding": "x" * 300,  # about a real line's size
+                }
+                handle.write(orjson.dumps(line) + b"\n")
+    paths = folder.ledger_paths(tmp_path)
+    size_bytes = sum(path.stat().st_size for path in paths)
+    tracemalloc.start()
+    lines, last_ms, ordered = 0, -1.0, True
+    for piece in pieces_of(merged_lines(paths, {})):
+        for line in piece.splitlines():
+            finished_ms = float(orjson.loads(line)["service_ms"])
+            ordered = ordered and finished_ms > last_ms
+            last_ms, lines = finished_ms, lines + 1
+    _, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Strictly ordered (no line twice) and as many as were written (none lost).
+    assert ordered and lines == workers * per_worker
+    assert peak_bytes < size_bytes // 20, (peak_bytes, size_bytes)
+
+
+async def _site(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def test_the_fleets_ledger_route_streams_the_merge(tmp_path: Path) -> None:
+    folder.ledger_path(tmp_path, 0).write_bytes(_line(1.0, "a") + _line(3.0, "b"))
+    folder.ledger_path(tmp_path, 1).write_bytes(_line(2.0, "a") + b'{"received_s": 4')
+    admin = FleetAdmin(tmp_path, 2)
+    app = web.Application(middlewares=[admin.middleware])
+
+    async def scenario() -> tuple[str, list[float], int, int]:
+        runner, base_url = await _site(app)
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(base_url + "/tokenstorm/ledger") as response:
+                    chunked = response.headers.get("Transfer-Encoding", "")
+                    assert response.content_type == "application/x-ndjson"
+                    body = await response.read()
+                async with session.get(base_url + "/tokenstorm/ledger?run_id=a") as response:
+                    run_a = (await response.read()).count(b"\n")
+                folder.mark_cleared(tmp_path)
+                async with session.get(base_url + "/tokenstorm/ledger") as response:
+                    after_clear = len(await response.read())
+        finally:
+            await runner.cleanup()
+            await admin.close()
+        received = [orjson.loads(line)["received_s"] for line in body.splitlines()]
+        return chunked, received, run_a, after_clear
+
+    assert asyncio.run(scenario()) == ("chunked", [1.0, 2.0, 3.0], 2, 0)
