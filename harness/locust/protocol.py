@@ -1,7 +1,7 @@
 """What master and workers share: how Locust is brought up (without gevent's monkey patching:
 the master lives in the run's own process, beside the embedded mock's thread, and nothing of
-ours needs patched sockets), how a shard travels (plan lines and their hash), the live
-counters a worker reports, and this tokenstorm's version."""
+ours needs patched sockets), how a window of the plan travels (plan lines and their hash),
+the live counters a worker reports, and this tokenstorm's version."""
 
 from __future__ import annotations
 
@@ -88,9 +88,15 @@ def decode_plan(lines: bytes) -> list[PlannedRequest]:
     return [from_dict(PlannedRequest, orjson.loads(line)) for line in lines.splitlines() if line]
 
 
+def lines_hash(lines: bytes) -> str:
+    """The hash of plan lines."""
+    return hashlib.sha256(lines).hexdigest()[:16]
+
+
 def plan_hash(plan: list[PlannedRequest]) -> str:
-    """The hash of a plan's lines as this tokenstorm writes them."""
-    return hashlib.sha256(encode_plan(plan)).hexdigest()[:16]
+    """The hash of a plan's lines as this tokenstorm writes them: a worker that reads a
+    window's lines and writes them back differently (another plan format) sees another."""
+    return lines_hash(encode_plan(plan))
 
 
 def stats_json(stats: LiveStats) -> dict[str, Any]:
