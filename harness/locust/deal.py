@@ -68,6 +68,11 @@ class PlanWindows:
             self._next = unit
         return self._next
 
+    def held(self) -> Unit:
+        """The unit drawn to look ahead and not taken (empty when none); let go of it."""
+        unit, self._next = self._next or [], None
+        return unit
+
     def take(self, until_s: float) -> Iterator[Unit]:
         """The units starting before ``until_s`` (all that is left past the run's end), drawn
         one by one as the caller goes: stop iterating and the rest stays undrawn."""

@@ -20,7 +20,6 @@ slices; nothing else is patched.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,8 @@ class _Node:
     client_id: str
     host: str = "?"
     index: int = -1
+    #: Its process id on its host (a local worker's process is matched by it).
+    pid: int | None = None
     #: Requests dealt to it (its share of the plan so far).
     assigned: int = 0
     #: Requests sent to it and not yet recorded, by id: what is dropped if it is lost.
@@ -122,7 +123,9 @@ class Master:
         if len(self.nodes) >= self.expect:
             self._send("ts_refuse", {"why": f"the run takes {self.expect} workers"}, msg.node_id)
             return
-        self.nodes[msg.node_id] = _Node(msg.node_id, msg.data.get("host", "?"), len(self.nodes))
+        node = _Node(msg.node_id, msg.data.get("host", "?"), len(self.nodes))
+        node.pid = msg.data.get("pid")
+        self.nodes[msg.node_id] = node
 
     def _on_bad(self, environment: Any, msg: Any, **_: Any) -> None:
         node = self.nodes.get(msg.node_id)
@@ -218,6 +221,15 @@ class Master:
             parts[index].extend(unit)
         return parts
 
+    def close_plan(self) -> None:
+        """The run is over: the unit drawn to look ahead and never dealt (a stop, or every
+        worker lost, came first) is recorded as never started, as the asyncio engine does:
+        every request in the plan file has its record."""
+        if self.windows is not None:
+            for request in self.windows.held():
+                why = "run ended before this session started"
+                self.sink(unsent_record(request, Outcome.CANCELLED, why, request.offset_s))
+
     def _window(self, node: _Node, part: list[PlannedRequest]) -> dict[str, Any]:
         assert self.windows is not None
         last = self.windows.exhausted
@@ -274,16 +286,3 @@ class Master:
 
     def quit(self) -> None:
         self.runner.quit()
-
-
-def install_interrupt(on_interrupt: Callable[[], None]) -> Callable[[], None]:
-    """Ctrl-C and SIGTERM call ``on_interrupt``; returns what puts the old handlers back."""
-    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in old:
-        signal.signal(sig, lambda *_: on_interrupt())
-
-    def restore() -> None:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-    return restore

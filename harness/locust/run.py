@@ -9,6 +9,7 @@ passed, or a stop (Ctrl-C, abort-on-fail) came. While the run goes it ships the 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import gevent
 
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import LiveStats
-from harness.locust.master import LocustRun, Master, install_interrupt
+from harness.locust.master import LocustRun, Master
 from harness.locust.protocol import serve_ui
 
 #: Between the start being fixed and the first send: time for it to reach every worker.
@@ -80,6 +81,19 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def install_interrupt(on_interrupt: Callable[[], None]) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM call ``on_interrupt``; returns what puts the old handlers back."""
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda *_: on_interrupt())
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
 def run_locust(
     units: Iterator[list[PlannedRequest]],
     settings: dict[str, Any],
@@ -112,7 +126,7 @@ def run_locust(
         ]
         # Their own session: a terminal's Ctrl-C reaches the master only, which stops them.
         procs = [subprocess.Popen(command, start_new_session=True) for _ in range(options.workers)]
-    by_host: dict[str, subprocess.Popen[bytes]] = {}
+    by_client: dict[str, subprocess.Popen[bytes]] = {}
     interrupts: list[float] = []
     announced = False
     restore = install_interrupt(lambda: interrupts.append(time.perf_counter()))
@@ -126,7 +140,10 @@ def run_locust(
     try:
         master.wait_for_workers(options.join_timeout_s, dead_process)
         if options.workers is not None:
-            by_host = dict(zip([n.client_id for n in master.nodes.values()], procs, strict=False))
+            by_pid = {proc.pid: proc for proc in procs}
+            by_client = {
+                n.client_id: by_pid[n.pid] for n in master.nodes.values() if n.pid in by_pid
+            }
         ahead_s = AHEAD_S  # read here: a test may shorten it
         master.hand_out(units, settings, ahead_s)
         master.wait_ready(30.0)
@@ -160,7 +177,7 @@ def run_locust(
                     stop_at_s = clock_s + 6.0
 
             def gone(node: Any) -> str | None:
-                proc = by_host.get(node.client_id)
+                proc = by_client.get(node.client_id)
                 if proc is not None and proc.poll() is not None:
                     return f"its process ended with code {proc.returncode}"
                 return None
@@ -172,6 +189,7 @@ def run_locust(
             if clock_s > hard_end_s or (stop_at_s is not None and clock_s > stop_at_s):
                 master.check_lost(lambda node: "it sent no end by the run's deadline", clock_s)
                 break
+        master.close_plan()
         ended_s = time.perf_counter() - start_s
     finally:
         restore()

@@ -3,7 +3,7 @@ dealt to it window by window, measures its clock offset to the master, sends wha
 open loop from the shared start instant and streams its records back in batches (Locust
 custom messages).
 
-Messages (``harness.locust.protocol`` names them): ``ts_hello`` (version, host) →
+Messages (``harness.locust.protocol`` names them): ``ts_hello`` (version, host, pid) →
 ``ts_setup`` (the engine settings and the first window: plan lines, their hash, whether it is
 the last) → ``ts_ping`` / ``ts_pong`` (clock offset: master minus worker wall clock, from the
 round trip with the smallest delay) → ``ts_ready`` → ``ts_start`` (the start instant, master
@@ -17,6 +17,7 @@ scheduling (in-flight attempts get ``grace_s``).
 from __future__ import annotations
 
 import gc
+import os
 import socket
 import sys
 import time
@@ -276,7 +277,8 @@ def run_worker(master_host: str, master_port: int, wait_s: float = WAIT_S) -> in
     runner.register_message("ts_window", worker.on_window)
     runner.register_message("ts_start", worker.on_start)
     runner.register_message("ts_stop", worker.on_stop)
-    worker.send("ts_hello", {"version": protocol.version(), "host": worker.host})
+    hello = {"version": protocol.version(), "host": worker.host, "pid": os.getpid()}
+    worker.send("ts_hello", hello)
     waited_s = 0.0
     while not worker.finished.wait(timeout=1.0):
         waited_s += 1.0

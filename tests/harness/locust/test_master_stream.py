@@ -190,8 +190,10 @@ def test_a_lost_workers_requests_are_dropped_and_later_windows_go_to_the_rest(
 def test_with_every_worker_lost_no_more_of_the_plan_is_drawn(
     fleet: _Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    drawn: list[int] = []
+    written: list[AttemptRecord] = []
     master = fleet.master
+    master.sink = written.append
+    drawn: list[int] = []
     master.hand_out(_counted(iter_units(_scenario(30.0, 4.0)), drawn), {"duration_s": 30.0}, 5.0)
     before = len(drawn)
     monkeypatch.setattr(master.runner, "clients", {})
@@ -199,6 +201,23 @@ def test_with_every_worker_lost_no_more_of_the_plan_is_drawn(
     master.ship(30.0)
     assert len(drawn) == before
     assert master.finished()
+    # The unit drawn to look ahead is planned too: it is recorded as never started.
+    master.close_plan()
+    assert len(written) == sum(drawn)
+    held = written[-drawn[-1] :]
+    assert {r.outcome for r in held} == {"cancelled"}
+    assert {r.outcome for r in written[: -drawn[-1]]} == {"dropped"}
+
+
+def test_after_a_stop_nothing_more_is_sent_or_drawn(fleet: _Fleet) -> None:
+    drawn: list[int] = []
+    master = fleet.master
+    master.hand_out(_counted(iter_units(_scenario(30.0, 4.0)), drawn), {"duration_s": 30.0}, 5.0)
+    before, kinds = len(drawn), len(fleet.kinds)
+    master.stop_all(5.0)
+    master.ship(30.0)
+    assert len(drawn) == before
+    assert fleet.kinds[kinds:] == ["ts_stop", "ts_stop"]
 
 
 def test_a_window_refused_mid_run_loses_the_worker(
