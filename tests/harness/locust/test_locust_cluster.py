@@ -220,3 +220,9 @@ def test_a_worker_refuses_a_window_whose_hash_differs_in_one_line() -> None:
     assert kinds == ["ts_ping"] * 5 + ["ts_ready"]
     ready = sent[-1][1]
     assert ready["requests"] == 1 and abs(ready["offset_s"] - 2.0) < 1e-9
+    # A later window whose hash differs is refused too, and the worker ends.
+    sent.clear()
+    good.on_window(None, SimpleNamespace(data={**window, "hash": "1" * 16}))
+    ((kind, data),) = sent
+    assert kind == "ts_bad" and "plan hash differs" in data["why"]
+    assert good.exit_code == 2 and good.finished.is_set()
