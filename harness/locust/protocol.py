@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import sys
+from array import array
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -113,9 +115,33 @@ def add_stats(total: LiveStats, parts: list[dict[str, Any]]) -> None:
     total.last_ttft_s = ttfts[-1] if ttfts else None
 
 
-def lag_ms(lags_s: list[float]) -> dict[str, float] | None:
-    """One worker's schedule lag (sent minus intended), p50 and p99 in ms; None if none sent."""
-    if not lags_s:
-        return None
-    p50, p99 = np.percentile(np.asarray(lags_s) * 1000.0, [50, 99])
-    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}
+class LagSample:
+    """One worker's schedule lags (sent minus intended) in bounded memory: every one up to
+    ``size``, then a uniform sample of all of them (reservoir sampling, seeded), so a worker
+    sending for days keeps ``size`` floats, not one per attempt."""
+
+    def __init__(self, size: int = 100_000, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self._kept = array("d")
+        self._rng = random.Random(seed)
+
+    def add(self, lag_s: float) -> None:
+        self.seen += 1
+        if len(self._kept) < self.size:
+            self._kept.append(lag_s)
+            return
+        slot = self._rng.randrange(self.seen)
+        if slot < self.size:
+            self._kept[slot] = lag_s
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def ms(self) -> dict[str, float] | None:
+        """p50 and p99 in ms (of the sample past ``size``); None if nothing was sent."""
+        if not self._kept:
+            return None
+        kept = np.frombuffer(self._kept, dtype=np.float64) * 1000.0
+        p50, p99 = np.percentile(kept, [50, 99])
+        return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}

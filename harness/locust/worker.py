@@ -62,7 +62,7 @@ class _Worker:
         self._dealt = 0
         self._buffer: list[bytes] = []
         self._records = 0
-        self._lags_s: list[float] = []
+        self._lags = protocol.LagSample()
         self._stats = LiveStats()
 
     def send(self, kind: str, data: dict[str, Any]) -> None:
@@ -144,7 +144,7 @@ class _Worker:
         self._buffer.append(to_json_line(record))
         self._records += 1
         if record.sent_s is not None:
-            self._lags_s.append(record.sent_s - record.scheduled_s)
+            self._lags.add(record.sent_s - record.scheduled_s)
         if self._settings.get("ui") and record.sent_s is not None and record.done_s is not None:
             self._to_locust_stats(record)
 
@@ -246,7 +246,7 @@ class _Worker:
                 "ended_s": ended_s,
                 "stats": protocol.stats_json(self._stats),
                 "cpu_s": time.process_time() - cpu_start_s,
-                "schedule_lag_ms": protocol.lag_ms(self._lags_s),
+                "schedule_lag_ms": self._lags.ms(),
                 "server": next((c.tokenstorm_server for c in clients if c.tokenstorm_server), None),
                 "pool_waits": client.pool_waits,
                 "peak_in_flight": client.peak_in_flight,
