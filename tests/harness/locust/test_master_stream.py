@@ -235,7 +235,7 @@ def test_a_window_refused_mid_run_loses_the_worker(
     assert lost is not None and "refused a window" in lost and master.nodes["w1"].lost is None
 
 
-@pytest.mark.serial
+@pytest.mark.slow
 def test_over_an_hour_long_plan_the_master_holds_a_window_not_the_plan(
     fleet: _Fleet, tmp_path: Path
 ) -> None:
@@ -273,4 +273,3 @@ def test_over_an_hour_long_plan_the_master_holds_a_window_not_the_plan(
     assert sorted(written) == sorted(r.request_id for r in planned)  # planned = recorded
     # About 15 s of plan at ~14 requests/s is alive at once; the whole plan is 40k+.
     assert len(alive) == 6 and max(alive) < 1_000, alive
-    print("planned requests alive, every 10 min:", alive)
