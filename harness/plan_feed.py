@@ -215,12 +215,10 @@ def check_space(paths: RunPaths, feed: PlanFeed | DrawnWriter) -> None:
         raise RunError(str(exc)) from None
 
 
-def whole_plan(work: Work) -> list[PlannedRequest]:
-    """The whole plan in memory (``--engine locust`` shards it by session), plan.jsonl
-    written; ``RunError`` (``LOCUST_CLOSED_LOOP``) for a closed loop, which draws as it goes."""
+def open_loop_of(work: Work) -> PlanFeed:
+    """The streamed plan ``--engine locust`` deals to its workers; ``RunError``
+    (``LOCUST_CLOSED_LOOP``) for a closed loop, which draws as it goes."""
     feed = work.feed
     if not isinstance(feed, PlanFeed):
         raise RunError(LOCUST_CLOSED_LOOP)
-    plan = [request for unit in feed.units() for request in unit]
-    feed.close()
-    return plan
+    return feed

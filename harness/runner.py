@@ -31,7 +31,7 @@ from harness.contract.apis import SIDE_APIS
 from harness.contract.records import AttemptRecord
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
-from harness.plan_feed import LOCUST_CLOSED_LOOP, PlanFeed, check_space, whole_plan, work_of
+from harness.plan_feed import LOCUST_CLOSED_LOOP, PlanFeed, check_space, open_loop_of, work_of
 from harness.run_dir import RunPaths, redact_url, started_at, versions, write_manifest
 from harness.run_loop import (
     ABORT_GRACE_S,
@@ -161,7 +161,7 @@ def execute(
     work = work_of(scenario, paths.plan)
     scenario = work.scenario
     check_space(paths, work.feed)
-    locust_plan = whole_plan(work) if locust is not None else None
+    locust_feed = open_loop_of(work) if locust is not None else None
     api_key = os.environ.get(scenario.target.key_env)
     with _upstream(scenario, ledger_url) as upstream:
         url, embedded = upstream.api_url, upstream.embedded
@@ -257,14 +257,14 @@ def execute(
             observers.append(side.observe)
             return side
 
-        if locust is not None:
+        if locust_feed is not None:
             from harness.runner_locust import connection_of, send_on_locust
 
             manifest["wall_clock_anchor_unix_s"] = time.time()
             write_manifest(paths, manifest)
             try:
                 locust_aborted = send_on_locust(
-                    locust_plan or [],
+                    locust_feed.units(),
                     config,
                     connection_of(scenario, url, api_key),
                     sink,
@@ -280,6 +280,8 @@ def execute(
                 )
             finally:
                 appender.close()
+                locust_feed.close()
+                manifest["planned_requests"] = locust_feed.written
             manifest["finished_at"] = started_at(datetime.now(UTC))
             _read_back(paths, manifest, upstream, client)
             write_manifest(paths, manifest)

@@ -1,13 +1,14 @@
-"""The run's sending stage on Locust (``--engine locust``): the plan, the engine settings and
-the record sink in; the manifest's engine facts (each worker's host, clock offset, shard and
-CPU) out. Everything before (plan, mock, manifest) and after (ledger, summary, reports) is
+"""The run's sending stage on Locust (``--engine locust``): the plan's units (drawn lazily, as
+the master ships them), the engine settings and the record sink in; the manifest's engine
+facts (each worker's host, clock offset, requests dealt to it and CPU) out. Everything
+before (plan counting, mock, manifest) and after (ledger, summary, reports) is
 ``harness.runner``'s, unchanged."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness.client.http import HttpClient
@@ -59,7 +60,7 @@ def connection_of(scenario: Scenario, url: str, api_key: str | None) -> dict[str
 
 
 def send_on_locust(
-    plan: list[PlannedRequest],
+    units: Iterator[list[PlannedRequest]],
     config: EngineConfig,
     connection: dict[str, Any],
     sink: Callable[[AttemptRecord], None],
@@ -73,7 +74,8 @@ def send_on_locust(
     ledger_url: str | None,
     watching: Callable[[LiveStats, Callable[[], float]], DuringRun],
 ) -> list[dict[str, Any]]:
-    """Send ``plan`` on Locust workers, fill ``manifest``; return abort reasons (if any).
+    """Send the plan of ``units`` on Locust workers, fill ``manifest``; return abort reasons
+    (if any).
 
     The live figures are the master's: the workers' counters it sums (with each batch of
     records, at least once a second), every record as it arrives (``sink``), and its clock
@@ -98,7 +100,7 @@ def send_on_locust(
     try:
         with side.beside(clock.started):
             outcome = run_locust(
-                plan,
+                units,
                 settings,
                 sink,
                 stats,

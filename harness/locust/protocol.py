@@ -1,13 +1,15 @@
 """What master and workers share: how Locust is brought up (without gevent's monkey patching:
 the master lives in the run's own process, beside the embedded mock's thread, and nothing of
-ours needs patched sockets), how a shard travels (plan lines and their hash), the live
-counters a worker reports, and this tokenstorm's version."""
+ours needs patched sockets), how a window of the plan travels (plan lines and their hash),
+the live counters a worker reports, and this tokenstorm's version."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import sys
+from array import array
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -88,9 +90,15 @@ def decode_plan(lines: bytes) -> list[PlannedRequest]:
     return [from_dict(PlannedRequest, orjson.loads(line)) for line in lines.splitlines() if line]
 
 
+def lines_hash(lines: bytes) -> str:
+    """The hash of plan lines."""
+    return hashlib.sha256(lines).hexdigest()[:16]
+
+
 def plan_hash(plan: list[PlannedRequest]) -> str:
-    """The hash of a plan's lines as this tokenstorm writes them."""
-    return hashlib.sha256(encode_plan(plan)).hexdigest()[:16]
+    """The hash of a plan's lines as this tokenstorm writes them: a worker that reads a
+    window's lines and writes them back differently (another plan format) sees another."""
+    return lines_hash(encode_plan(plan))
 
 
 def stats_json(stats: LiveStats) -> dict[str, Any]:
@@ -107,9 +115,33 @@ def add_stats(total: LiveStats, parts: list[dict[str, Any]]) -> None:
     total.last_ttft_s = ttfts[-1] if ttfts else None
 
 
-def lag_ms(lags_s: list[float]) -> dict[str, float] | None:
-    """One worker's schedule lag (sent minus intended), p50 and p99 in ms; None if none sent."""
-    if not lags_s:
-        return None
-    p50, p99 = np.percentile(np.asarray(lags_s) * 1000.0, [50, 99])
-    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}
+class LagSample:
+    """One worker's schedule lags (sent minus intended) in bounded memory: every one up to
+    ``size``, then a uniform sample of all of them (reservoir sampling, seeded), so a worker
+    sending for days keeps ``size`` floats, not one per attempt."""
+
+    def __init__(self, size: int = 100_000, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self._kept = array("d")
+        self._rng = random.Random(seed)
+
+    def add(self, lag_s: float) -> None:
+        self.seen += 1
+        if len(self._kept) < self.size:
+            self._kept.append(lag_s)
+            return
+        slot = self._rng.randrange(self.seen)
+        if slot < self.size:
+            self._kept[slot] = lag_s
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def ms(self) -> dict[str, float] | None:
+        """p50 and p99 in ms (of the sample past ``size``); None if nothing was sent."""
+        if not self._kept:
+            return None
+        kept = np.frombuffer(self._kept, dtype=np.float64) * 1000.0
+        p50, p99 = np.percentile(kept, [50, 99])
+        return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}

@@ -1,17 +1,20 @@
-"""``--engine locust``: a plan in, the records written through ``sink`` and what the master saw
-out. Starts N local workers (``tokenstorm worker`` processes on loopback) or waits for K to
-join from elsewhere, then drives the master (``harness.locust.master``) until every worker
-has finished or is lost, the hard deadline passed, or a stop (Ctrl-C, abort-on-fail) came.
+"""``--engine locust``: a plan's units (drawn lazily) in, the records written through ``sink``
+and what the master saw out. Starts N local workers (``tokenstorm worker`` processes on
+loopback) or waits for K to join from elsewhere, then drives the master
+(``harness.locust.master``) until every worker has finished or is lost, the hard deadline
+passed, or a stop (Ctrl-C, abort-on-fail) came. While the run goes it ships the plan: every
+``SHIP_EVERY_S``, each unit starting within the next ``AHEAD_S`` of the run clock.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ import gevent
 
 from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import LiveStats
-from harness.locust.master import LocustRun, Master, install_interrupt
+from harness.locust.master import LocustRun, Master
 from harness.locust.protocol import serve_ui
 
 #: Between the start being fixed and the first send: time for it to reach every worker.
@@ -28,6 +31,11 @@ ABORT_EVERY_S = 1.0
 STOP_GRACE_S = 5.0
 #: Beyond duration + drain, how long the master waits for workers' ends.
 STOP_WAIT_EXTRA_S = 15.0
+#: How far ahead of the run clock the plan is sent: a unit goes out about this long (at
+#: least ``AHEAD_S - SHIP_EVERY_S``) before its first offset; the master and each worker hold
+#: about this much of the plan, plus the sessions in flight.
+AHEAD_S = 10.0
+SHIP_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +81,21 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def install_interrupt(on_interrupt: Callable[[], None]) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM call ``on_interrupt``; returns what puts the old handlers back."""
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda *_: on_interrupt())
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
 def run_locust(
-    plan: list[PlannedRequest],
+    units: Iterator[list[PlannedRequest]],
     settings: dict[str, Any],
     sink: Callable[[AttemptRecord], None],
     stats: LiveStats,
@@ -85,8 +106,10 @@ def run_locust(
     announce: Callable[[float], bool] | None = None,
     clock: MasterClock | None = None,
 ) -> LocustRun:
-    """Send ``plan`` on Locust workers; see the module docstring. ``TimeoutError`` when the
-    workers did not come (nothing was sent then). ``clock`` learns the start instant."""
+    """Send the plan of ``units`` on Locust workers; see the module docstring. ``TimeoutError``
+    when the workers did not come (nothing was sent then). ``clock`` learns the start
+    instant. Units are drawn only as they are shipped: after a stop, or once every worker is
+    lost, the plan ends with the last unit drawn."""
     expect = options.workers or options.expect_workers or 1
     port = options.bind_port or _free_port(options.bind_host)
     master = Master(expect, options.bind_host, port, sink, stats)
@@ -103,7 +126,7 @@ def run_locust(
         ]
         # Their own session: a terminal's Ctrl-C reaches the master only, which stops them.
         procs = [subprocess.Popen(command, start_new_session=True) for _ in range(options.workers)]
-    by_host: dict[str, subprocess.Popen[bytes]] = {}
+    by_client: dict[str, subprocess.Popen[bytes]] = {}
     interrupts: list[float] = []
     announced = False
     restore = install_interrupt(lambda: interrupts.append(time.perf_counter()))
@@ -117,8 +140,12 @@ def run_locust(
     try:
         master.wait_for_workers(options.join_timeout_s, dead_process)
         if options.workers is not None:
-            by_host = dict(zip([n.client_id for n in master.nodes.values()], procs, strict=False))
-        master.hand_out(plan, settings)
+            by_pid = {proc.pid: proc for proc in procs}
+            by_client = {
+                n.client_id: by_pid[n.pid] for n in master.nodes.values() if n.pid in by_pid
+            }
+        ahead_s = AHEAD_S  # read here: a test may shorten it
+        master.hand_out(units, settings, ahead_s)
         master.wait_ready(30.0)
         start_s = master.start(START_LEAD_S)
         if clock is not None:
@@ -130,6 +157,7 @@ def run_locust(
         stop_at_s: float | None = None
         next_check_s = ABORT_EVERY_S
         next_show_s = 0.5
+        next_ship_s = 0.0
         while not master.finished():
             gevent.sleep(0.05)
             clock_s = time.perf_counter() - start_s
@@ -149,15 +177,19 @@ def run_locust(
                     stop_at_s = clock_s + 6.0
 
             def gone(node: Any) -> str | None:
-                proc = by_host.get(node.client_id)
+                proc = by_client.get(node.client_id)
                 if proc is not None and proc.poll() is not None:
                     return f"its process ended with code {proc.returncode}"
                 return None
 
             master.check_lost(gone, round(clock_s, 6))
+            if clock_s >= next_ship_s:  # after the check: nothing more for a lost worker
+                next_ship_s = clock_s + SHIP_EVERY_S
+                master.ship(clock_s + ahead_s)
             if clock_s > hard_end_s or (stop_at_s is not None and clock_s > stop_at_s):
                 master.check_lost(lambda node: "it sent no end by the run's deadline", clock_s)
                 break
+        master.close_plan()
         ended_s = time.perf_counter() - start_s
     finally:
         restore()
@@ -181,7 +213,7 @@ def run_locust(
                 "host": n.host,
                 "clock_offset_s": n.offset_s,
                 "clock_rtt_s": n.rtt_s,
-                "requests": len(n.shard),
+                "requests": n.assigned,
                 "records": n.records,
                 "cpu_s": None if n.done is None else round(float(n.done["cpu_s"]), 3),
                 "schedule_lag_ms": None if n.done is None else n.done.get("schedule_lag_ms"),

@@ -1,5 +1,5 @@
-"""The Locust worker's engine: one shard of a plan in, one record per attempt out, open loop,
-on gevent greenlets.
+"""The Locust worker's engine: the windows of the plan dealt to this worker in, as they come,
+one record per attempt out, open loop, on gevent greenlets.
 
 What a session does is the asyncio engine's, decided once in the session flow
 (``harness.session_flow``): when each turn and retry is due, the history and prompt tag, the
@@ -10,11 +10,15 @@ answers are classified by ``harness.client.exchange``, join other sessions' gree
 root session's first turn is sent at its planned ``offset_s`` from the shared start instant,
 whatever is in flight. Locust's closed-loop wait times are never used: a session is a
 greenlet held by the worker's Locust user. Bounded in time (new sessions only before
-``duration_s``, everything killed at ``duration_s + drain_s``) and in sessions.
+``duration_s``, everything killed at ``duration_s + drain_s``) and in sessions. Windows
+(``add``) may come while the engine runs, until ``end_of_plan``: the engine holds only the
+sessions of the windows it was sent and has not finished with.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 
 import gevent
@@ -26,7 +30,14 @@ from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.engine_config import EngineConfig, LiveStats
 from harness.locust.transport import GeventClient
 from harness.session_flow.flow import SessionFlow
-from harness.session_flow.steps import Send, Senders, Session, WaitFor, sleep_slice_s
+from harness.session_flow.steps import (
+    SLICE_S,
+    Send,
+    Senders,
+    Session,
+    WaitFor,
+    sleep_slice_s,
+)
 
 
 class GeventEngine:
@@ -58,6 +69,31 @@ class GeventEngine:
         )
         #: The transport's clock reading at run-clock zero.
         self._flow.origin_s = start_s
+        #: Root sessions not started yet, by (offset, session id).
+        self._waiting: list[tuple[float, str, int, Session[gevent.Greenlet]]] = []
+        self._count = itertools.count()
+        self._arrived = gevent.event.Event()
+        self._plan_ended = False
+        self._scheduling_over = False
+
+    def add(self, requests: Iterable[PlannedRequest]) -> None:
+        """Take in a window of the plan: whole units (a session with its sub-agents)."""
+        roots = self._flow.add(requests)
+        if self._scheduling_over:  # no session starts any more (stop, deadline)
+            for root in roots:
+                self._flow.skip(root, "run ended before this session started")
+            return
+        for root in roots:
+            first = root.turns[0]
+            heapq.heappush(
+                self._waiting, (first.offset_s, first.session_id, next(self._count), root)
+            )
+        self._arrived.set()
+
+    def end_of_plan(self) -> None:
+        """No more windows come: the engine ends once what it holds is done."""
+        self._plan_ended = True
+        self._arrived.set()
 
     def request_stop(self, grace_s: float) -> None:
         if not self.stopped.is_set():
@@ -72,12 +108,15 @@ class GeventEngine:
             gevent.sleep(slice_s)
         return False
 
-    def run(self, plan: Iterable[PlannedRequest]) -> float:
-        """Send the shard; return the run-clock time the engine finished."""
-        roots = self._flow.add(plan)
+    def run(self, plan: Iterable[PlannedRequest] | None = None) -> float:
+        """Send ``plan`` whole (None: the windows ``add`` takes in until ``end_of_plan``);
+        return the run-clock time the engine finished."""
+        if plan is not None:
+            self.add(plan)
+            self.end_of_plan()
         config = self._config
         hard_end_s = config.duration_s + config.drain_s
-        scheduler = gevent.spawn(self._schedule, roots)
+        scheduler = gevent.spawn(self._schedule)
         try:
             while not scheduler.dead or len(self._group):
                 limit_s = hard_end_s
@@ -93,15 +132,35 @@ class GeventEngine:
             self._flow.finish(self._clock())
         return self._clock()
 
-    def _schedule(self, roots: list[Session[gevent.Greenlet]]) -> None:
-        config, flow = self._config, self._flow
-        for index, session in enumerate(roots):
-            offset_s = session.turns[0].offset_s
-            if offset_s >= config.duration_s or not self._sleep_until(offset_s):
-                for rest in roots[index:]:
-                    flow.skip(rest, "run ended before this session started")
-                return
-            flow.start_root(session)
+    def _schedule(self) -> None:
+        """Start root sessions at their offsets, in (offset, session) order, as windows bring
+        them; until the plan ended and every root is started, or a stop."""
+        config, flow, waiting = self._config, self._flow, self._waiting
+        try:
+            while True:
+                if self.stopped.is_set():
+                    while waiting:
+                        root = heapq.heappop(waiting)[3]
+                        flow.skip(root, "run ended before this session started")
+                    return
+                if not waiting:
+                    if self._plan_ended:
+                        return
+                    self._arrived.clear()
+                    self._arrived.wait(timeout=SLICE_S)
+                    continue
+                offset_s, _, _, session = waiting[0]
+                if offset_s >= config.duration_s:  # past the end (a trace's later rows)
+                    heapq.heappop(waiting)
+                    flow.skip(session, "run ended before this session started")
+                    continue
+                if slice_s := sleep_slice_s(offset_s, self._clock()):
+                    gevent.sleep(slice_s)  # then look again: a window may bring an earlier one
+                    continue
+                heapq.heappop(waiting)
+                flow.start_root(session)
+        finally:  # killed at the deadline: ``flow.finish`` records what is still held
+            self._scheduling_over = True
 
     def _launch(self, session: Session[gevent.Greenlet]) -> gevent.Greenlet:
         return self._group.spawn(self._session, session)

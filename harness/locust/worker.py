@@ -1,18 +1,23 @@
-"""A Locust worker: connects to the master over Locust's own ZeroMQ channel, takes its shard
-of the plan, measures its clock offset to the master, sends its shard open loop from the
-shared start instant and streams its records back in batches (Locust custom messages).
+"""A Locust worker: connects to the master over Locust's own ZeroMQ channel, takes the plan
+dealt to it window by window, measures its clock offset to the master, sends what it was dealt
+open loop from the shared start instant and streams its records back in batches (Locust
+custom messages).
 
-Messages (``harness.locust.protocol`` names them): ``ts_hello`` (version, host) →
-``ts_shard`` (the shard's plan lines, their hash, the engine settings) → ``ts_ping`` /
-``ts_pong`` (clock offset: master minus worker wall clock, from the round trip with the
-smallest delay) → ``ts_ready`` → ``ts_start`` (the start instant, master wall clock) →
-``ts_records`` batches and ``ts_done``. ``ts_refuse`` ends the worker with the master's
-one-line reason; ``ts_stop`` stops scheduling (in-flight attempts get ``grace_s``).
+Messages (``harness.locust.protocol`` names them): ``ts_hello`` (version, host, pid) →
+``ts_setup`` (the engine settings and the first window: plan lines, their hash, whether it is
+the last) → ``ts_ping`` / ``ts_pong`` (clock offset: master minus worker wall clock, from the
+round trip with the smallest delay) → ``ts_ready`` → ``ts_start`` (the start instant, master
+wall clock) → ``ts_window`` (the next units, ahead of their offsets, until one says it is the
+last) beside ``ts_records`` batches, and ``ts_done``. A window whose lines this worker reads
+and writes back with another hash (another plan format) is refused (``ts_bad``) and the worker
+ends. ``ts_refuse`` ends the worker with the master's one-line reason; ``ts_stop`` stops
+scheduling (in-flight attempts get ``grace_s``).
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import socket
 import sys
 import time
@@ -25,7 +30,7 @@ import numpy as np
 
 from harness.client.tokenizer import load_tokenizer
 from harness.contract.apis import SIDE_APIS
-from harness.contract.records import AttemptRecord, to_json_line
+from harness.contract.records import AttemptRecord, PlannedRequest, to_json_line
 from harness.contract.target import RetryPolicy
 from harness.engine_config import EngineConfig, LiveStats
 from harness.locust import protocol
@@ -51,10 +56,13 @@ class _Worker:
         self._offset_s = 0.0
         self._engine: GeventEngine | None = None
         self._settings: dict[str, Any] = {}
-        self._shard: list[Any] = []
+        #: Windows that came before the engine exists (the plan's first, before the start).
+        self._pending: list[list[PlannedRequest]] = []
+        self._plan_ended = False
+        self._dealt = 0
         self._buffer: list[bytes] = []
         self._records = 0
-        self._lags_s: list[float] = []
+        self._lags = protocol.LagSample()
         self._stats = LiveStats()
 
     def send(self, kind: str, data: dict[str, Any]) -> None:
@@ -68,22 +76,38 @@ class _Worker:
     def on_pong(self, environment: Any, msg: Any, **_: Any) -> None:
         self._pongs.put({**msg.data, "t1": time.time()})
 
-    def on_shard(self, environment: Any, msg: Any, **_: Any) -> None:
-        data = msg.data
-        shard = protocol.decode_plan(data["shard"])
-        mine = protocol.plan_hash(shard)
-        if mine != data["shard_hash"]:
-            self.send(
-                "ts_bad",
-                {
-                    "why": f"plan hash differs: worker {mine}, master "
-                    f"{data['shard_hash']} (versions or plan differ)"
-                },
-            )
+    def _window(self, data: dict[str, Any]) -> bool:
+        """Take a window in (the engine's, or held until it exists); False if refused."""
+        requests = protocol.decode_plan(data["lines"])
+        mine = protocol.plan_hash(requests)
+        if mine != data["hash"]:
+            why = f"plan hash differs: worker {mine}, master {data['hash']} (versions differ)"
+            self.send("ts_bad", {"why": why})
+            if self._engine is not None:
+                self._engine.request_stop(0.0)
             self.exit_code = 2
             self.finished.set()
+            return False
+        self._dealt += len(requests)
+        engine = self._engine
+        if engine is None:
+            self._pending.append(requests)
+            self._plan_ended = self._plan_ended or bool(data["last"])
+        else:
+            if requests:
+                engine.add(requests)
+            if data["last"]:
+                engine.end_of_plan()
+        return True
+
+    def on_window(self, environment: Any, msg: Any, **_: Any) -> None:
+        if not self.finished.is_set():
+            self._window(msg.data)
+
+    def on_setup(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._settings = msg.data["settings"]
+        if not self._window(msg.data):
             return
-        self._shard, self._settings = shard, data["settings"]
         best: tuple[float, float] | None = None
         for _ping in range(_PINGS):
             self.send("ts_ping", {"t0": time.time()})
@@ -98,7 +122,12 @@ class _Worker:
         rtt_s, self._offset_s = best if best is not None else (float("nan"), 0.0)
         self.send(
             "ts_ready",
-            {"offset_s": self._offset_s, "rtt_s": rtt_s, "host": self.host, "requests": len(shard)},
+            {
+                "offset_s": self._offset_s,
+                "rtt_s": rtt_s,
+                "host": self.host,
+                "requests": self._dealt,
+            },
         )
 
     def on_start(self, environment: Any, msg: Any, **_: Any) -> None:
@@ -115,7 +144,7 @@ class _Worker:
         self._buffer.append(to_json_line(record))
         self._records += 1
         if record.sent_s is not None:
-            self._lags_s.append(record.sent_s - record.scheduled_s)
+            self._lags.add(record.sent_s - record.scheduled_s)
         if self._settings.get("ui") and record.sent_s is not None and record.done_s is not None:
             self._to_locust_stats(record)
 
@@ -186,10 +215,15 @@ class _Worker:
             stats=self._stats,
             senders=side,
         )
+        for requests in self._pending:  # what came before the engine existed
+            engine.add(requests)
+        self._pending = []
+        if self._plan_ended:
+            engine.end_of_plan()
         self._engine = engine
-        # As the asyncio runner does (harness.run_loop.freeze_heap): move the shard and
-        # Locust's own heap out of the collector's reach, or a full collection stalls the
-        # hub for tens of milliseconds, which shows as schedule lag.
+        # As the asyncio runner does (harness.run_loop.freeze_heap): move the first window
+        # and Locust's own heap out of the collector's reach, or a full collection stalls
+        # the hub for tens of milliseconds, which shows as schedule lag.
         frozen = freeze_heap()
         cpu_start_s = time.process_time()
         flusher = gevent.spawn(self._flusher)
@@ -197,7 +231,7 @@ class _Worker:
             delay_s = start_s - time.perf_counter()
             if delay_s > 0:
                 gevent.sleep(delay_s)
-            ended_s = engine.run(self._shard)
+            ended_s = engine.run()
         finally:
             flusher.kill()
             for each in clients:
@@ -212,7 +246,7 @@ class _Worker:
                 "ended_s": ended_s,
                 "stats": protocol.stats_json(self._stats),
                 "cpu_s": time.process_time() - cpu_start_s,
-                "schedule_lag_ms": protocol.lag_ms(self._lags_s),
+                "schedule_lag_ms": self._lags.ms(),
                 "server": next((c.tokenstorm_server for c in clients if c.tokenstorm_server), None),
                 "pool_waits": client.pool_waits,
                 "peak_in_flight": client.peak_in_flight,
@@ -239,10 +273,12 @@ def run_worker(master_host: str, master_port: int, wait_s: float = WAIT_S) -> in
     worker = _Worker(runner)
     runner.register_message("ts_refuse", worker.on_refuse)
     runner.register_message("ts_pong", worker.on_pong)
-    runner.register_message("ts_shard", worker.on_shard, concurrent=True)
+    runner.register_message("ts_setup", worker.on_setup, concurrent=True)
+    runner.register_message("ts_window", worker.on_window)
     runner.register_message("ts_start", worker.on_start)
     runner.register_message("ts_stop", worker.on_stop)
-    worker.send("ts_hello", {"version": protocol.version(), "host": worker.host})
+    hello = {"version": protocol.version(), "host": worker.host, "pid": os.getpid()}
+    worker.send("ts_hello", hello)
     waited_s = 0.0
     while not worker.finished.wait(timeout=1.0):
         waited_s += 1.0

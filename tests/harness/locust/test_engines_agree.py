@@ -5,13 +5,15 @@ holds the answers the mock gave), the same reasons for what was never sent, and 
 intended times: a root's first turn at its offset and a retry at the previous attempt's end
 plus the same delay, exactly; a turn after an answer within the loopback's noise. A plan with
 embeddings (rag's ``embed_query``, the ``embed`` kind) sends each attempt by the client of its
-wire API on both engines: the same attempts, outcomes, APIs and prompt sizes."""
+wire API on both engines: the same attempts, outcomes, APIs and prompt sizes. The Locust
+engine takes the plan as a worker does, in windows that come while it runs."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import gevent
 import numpy as np
 import pytest
 
@@ -21,15 +23,19 @@ from harness.contract.records import AttemptRecord, PlannedRequest
 from harness.contract.target import Backoff, RetryPolicy
 from harness.engine import Engine
 from harness.engine_config import EngineConfig, LiveStats
+from harness.locust.deal import PlanWindows
 from harness.locust.sessions import GeventEngine
 from harness.locust.transport import GeventClient
 from mock_models.embedded import EmbeddedMock
 from mock_models.settings import MockSettings
 from workloads.planner import build_plan
+from workloads.request_cap import plan_units
 from workloads.scenario import parse_scenario
 
 #: A turn sent after an answer is intended at the engine's clock then: loopback noise.
 NOISE_S = 0.25
+#: How far ahead of the run clock the Locust engine is sent its windows.
+AHEAD_S = 1.0
 
 SCENARIO = {
     "seed": 11,
@@ -103,26 +109,45 @@ def _asyncio_records(url: str, plan: list[PlannedRequest]) -> list[AttemptRecord
 
 
 def _gevent_records(url: str, plan: list[PlannedRequest]) -> list[AttemptRecord]:
-    """The plan sent as a Locust worker sends it (``harness.locust.worker``)."""
+    """The plan sent as a Locust worker sends it (``harness.locust.worker``): its units in
+    windows ``AHEAD_S`` ahead of the run clock, added while the engine runs."""
     records: list[AttemptRecord] = []
     client = GeventClient(url, OPENAI_CHAT)
     side = {api: GeventClient(url, api) for api in SIDE_APIS}
     start_s = time.perf_counter()
+    windows = PlanWindows(iter(plan_units(plan)), 20.0)
+    added: list[int] = []
+
+    def clock() -> float:
+        return time.perf_counter() - start_s
+
+    def feed(engine: GeventEngine) -> None:
+        while not windows.exhausted:
+            window = [r for unit in windows.take(clock() + AHEAD_S) for r in unit]
+            if window:
+                engine.add(window)
+                added.append(len(window))
+            gevent.sleep(AHEAD_S / 4)
+        engine.end_of_plan()
+
     try:
         engine = GeventEngine(
             _config("gevent"),
             client,
             sink=records.append,
-            clock=lambda: time.perf_counter() - start_s,
+            clock=clock,
             start_s=start_s,
             rng=np.random.default_rng(0),
             stats=LiveStats(),
             senders=side,
         )
-        engine.run(plan)
+        feeder = gevent.spawn(feed, engine)
+        engine.run()
+        feeder.kill()
     finally:
         for each in (client, *side.values()):
             each.close()
+    assert len(added) > 2 and sum(added) == len(plan)  # windows came while it ran
     return records
 
 

@@ -176,7 +176,7 @@ def test_ctrl_c_on_the_master_stops_every_worker_and_writes_the_report(tmp_path:
     assert not any(worker.is_running() for worker in workers)  # the master reaped them
 
 
-def test_a_worker_refuses_a_shard_whose_hash_differs_in_one_line() -> None:
+def test_a_worker_refuses_a_window_whose_hash_differs_in_one_line() -> None:
     from harness.contract.records import PlannedMessage
     from harness.locust.protocol import encode_plan, plan_hash
     from harness.locust.worker import _Worker
@@ -198,12 +198,12 @@ def test_a_worker_refuses_a_shard_whose_hash_differs_in_one_line() -> None:
     ]
     sent: list[tuple[str, dict[str, str]]] = []
     worker = _Worker(SimpleNamespace(send_message=lambda kind, data: sent.append((kind, data))))
-    shard = {"shard": encode_plan(plan), "settings": {}}
-    worker.on_shard(None, SimpleNamespace(data={**shard, "shard_hash": "0" * 16}))
+    window = {"lines": encode_plan(plan), "settings": {}, "last": True}
+    worker.on_setup(None, SimpleNamespace(data={**window, "hash": "0" * 16}))
     ((kind, data),) = sent
     assert kind == "ts_bad" and "plan hash differs" in data["why"] and "\n" not in data["why"]
     assert worker.exit_code == 2 and worker.finished.is_set()
-    # The same shard with its own hash is taken: the worker measures its clock (the pongs
+    # The same window with its own hash is taken: the worker measures its clock (the pongs
     # say the master's clock is 2 s ahead, the round trip with the least delay wins).
     sent.clear()
     good = _Worker(SimpleNamespace(send_message=lambda kind, data: sent.append((kind, data))))
@@ -215,8 +215,14 @@ def test_a_worker_refuses_a_shard_whose_hash_differs_in_one_line() -> None:
                 "t1": 100.0 + rtt_s,
             }
         )
-    good.on_shard(None, SimpleNamespace(data={**shard, "shard_hash": plan_hash(plan)}))
+    good.on_setup(None, SimpleNamespace(data={**window, "hash": plan_hash(plan)}))
     kinds = [kind for kind, _ in sent]
     assert kinds == ["ts_ping"] * 5 + ["ts_ready"]
     ready = sent[-1][1]
     assert ready["requests"] == 1 and abs(ready["offset_s"] - 2.0) < 1e-9
+    # A later window whose hash differs is refused too, and the worker ends.
+    sent.clear()
+    good.on_window(None, SimpleNamespace(data={**window, "hash": "1" * 16}))
+    ((kind, data),) = sent
+    assert kind == "ts_bad" and "plan hash differs" in data["why"]
+    assert good.exit_code == 2 and good.finished.is_set()

@@ -102,7 +102,7 @@ def test_the_master_serves_its_workers_records_and_counters(
     monkeypatch.setattr(master.runner, "clients", {"w0": SimpleNamespace(state="running")})
     plan = build_plan(parse_scenario(_TINY))
     assert len(plan) >= 4
-    master.nodes["w1"].shard = plan
+    master.nodes["w1"].outstanding = {r.request_id: r for r in plan}  # dealt, sent
     server = LiveServer(figures, 0)
     try:
         failed = dataclasses.replace(OK, request_id="r2", outcome="http_5xx", status_code=500)
