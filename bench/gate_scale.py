@@ -4,7 +4,8 @@ attempts, this checkout beside older code, in one run.
 For each size two run directories are synthesised (``bench/synth_run.py``: N and 98 % of N
 attempts, so their plans differ) and summarised by ``tokenstorm report``. Then
 ``tokenstorm gate RUN --budget B --baseline BASE`` (thresholds, a tag-filtered one, a
-sustained one, and regressions whose noise checks bootstrap) and ``tokenstorm compare RUN
+sustained one, and regressions whose noise checks bootstrap: latency, error rate, cost per
+1k requests and retry amplification) and ``tokenstorm compare RUN
 BASE --force`` each run in a child process; wall time, CPU seconds (user + system) and peak
 RSS (from ``wait4``) are printed. With ``--baseline-root DIR`` (a tree of the older code, e.g.
 ``git archive main | tar -x -C DIR``) the same commands also run with that code, with this
@@ -43,6 +44,8 @@ BUDGET = """
 "ttft_ms" = ["p(50) <= baseline * 0.9"]
 "e2e_ms" = ["p(99) <= baseline * 1.0 + 5"]
 "error_rate" = ["rate <= baseline + 0.001"]
+"cost_per_1k_requests_usd" = ["value <= baseline * 0.9"]
+"retry_amplification" = ["value <= baseline * 0.9"]
 [baseline]
 require_same = ["seed"]
 """

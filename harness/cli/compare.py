@@ -105,8 +105,7 @@ def write_comparison(
             sys.stdout.write(note + "\n")
     notes += [
         f"run {run.label} has over {rebuild.STREAMED_ABOVE_ATTEMPTS:,} attempts and is "
-        f"{OUT_OF_CORE}: its cost and retry amplification rows have no interval at this size "
-        "(their per-request samples need the ledger, not read that way yet)"
+        f"{OUT_OF_CORE} (DuckDB over its record chunks, plan and ledger)"
         for run in runs
         if run.files is not None
     ]

@@ -191,7 +191,7 @@ def _difference(
 def compare_runs(runs: Sequence[RunData], rng: np.random.Generator) -> Comparison:
     """Side-by-side figures of ``runs`` and each run's differences from the first. Each row
     resamples with its own stream spawned from ``rng``, so its interval does not depend on
-    which other rows had samples (a run read from its files has none for cost)."""
+    which other rows had samples (a run without a ledger has none for retry amplification)."""
     figures = (*FIGURES, *window_figures(runs))
     values = {f.key: tuple(f.read(run.summary) for run in runs) for f in figures}
     differences = {

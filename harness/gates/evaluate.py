@@ -151,7 +151,8 @@ def judge_threshold(check: Check, run: RunData, min_samples: int) -> GateResult:
     if obs.samples is None:
         return result(
             Verdict.INCONCLUSIVE,
-            "over needs per-sample figures (a latency trend or error_rate) and the run's records",
+            "over needs per-sample figures (a latency trend, error_rate, cost_per_1k_requests_usd "
+            "or retry_amplification) and the run's records",
         )
     longest_s = _longest_breach_s(obs.samples, check, limit)
     sustained = longest_s >= check.over_s

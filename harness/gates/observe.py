@@ -6,7 +6,9 @@ their per-attempt samples when the source has them (exactly as ``harness.metrics
 does, so ``p(99)`` equals the summary's ``p99``), else from the summary's stats object when it
 carries that aggregation. Ratios, counters and values are the (possibly recomputed, see
 ``harness.stats.slices``) summary figure. Each observation also says how many samples it rests
-on and keeps the samples a noise check can resample.
+on and keeps the samples a noise check can resample: per attempt for trends, per sent request
+for ``error_rate``, ``cost_per_1k_requests_usd`` and ``retry_amplification`` (whose mean is
+the figure, ``harness.stats.request_samples``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from harness.stats.sources import source_of
 #: Aggregation -> key of a summary stats object, for runs whose records are not available.
 _SUMMARY_STAT = {"avg": "mean", "med": "p50", "max": "max", "count": "count"}
 _SUMMARY_PERCENTILE = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p999"}
+#: Figures that are not trends but have per-request samples to resample.
+PER_REQUEST_SAMPLED = ("error_rate", "cost_per_1k_requests_usd", "retry_amplification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,8 @@ def observe(
                 reason = None if value is not None else "no samples"
                 return Observation(value, len(samples.values), samples, reason=reason)
         figures = source.figures(key.filters)
-        samples = source.samples(info.name, key.filters) if info.name == "error_rate" else None
+        sampled = info.name in PER_REQUEST_SAMPLED
+        samples = source.samples(info.name, key.filters) if sampled else None
     except SliceError as exc:
         return Observation(None, None, reason=str(exc))
     raw = figures.summary.get(info.name)

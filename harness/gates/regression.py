@@ -5,9 +5,11 @@ breaches, the breach must also be *real*: both runs' per-sample values (attempts
 latencies, requests for the error rate) are bootstrapped in time-contiguous blocks (see
 ``harness.stats.bootstrap``), and the check fails only when the one-sided 95 % bound of
 ``current - (factor * baseline + offset)`` lies beyond zero. A breach inside the noise passes,
-and says so; the detail names the method and block lengths behind the interval. Figures
-without per-sample values (cost, amplification) are compared as written, and the result says
-no noise check was possible.
+and says so; the detail names the method and block lengths behind the interval. Cost per 1k
+requests and retry amplification are resampled per sent request (its cost, its upstream
+attempts). Figures without per-sample values (total and wasted cost, token amplification,
+counters), or whose samples the run cannot give (no ledger naming requests, an unpriced
+model), are compared as written, and the result says no noise check was possible.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -59,3 +60,20 @@ def cache_hit_samples(
     mean_prompt = prompt / len(sent_s)
     order = np.argsort(sent_s, kind="stable")
     return Samples(sent_s[order], cached_tokens[order] / mean_prompt)
+
+
+def request_cost_samples(
+    first_scheduled_s: FloatArray, item_request: IntArray, item_usd: FloatArray
+) -> Samples:
+    """One sample per sent logical request (``first_scheduled_s``: its first attempt's
+    intended send): the USD of its billable attempts, each times 1000, so that the mean is in
+    USD per 1000 requests. ``item_request`` is each billable attempt's request, by its index
+    in ``first_scheduled_s`` (-1 for none of them: left out). A request's attempts are added
+    smallest first, so the sum is the same float however the ledger or the records order
+    them (a float sum of three or more depends on the order)."""
+    kept = item_request >= 0
+    requests, usd_per_1k = item_request[kept], item_usd[kept] * 1000.0
+    order = np.lexsort((usd_per_1k, requests))
+    per_request = np.zeros(first_scheduled_s.size, np.float64)
+    np.add.at(per_request, requests[order], usd_per_1k[order])  # in order, one by one
+    return time_ordered(first_scheduled_s, per_request)

@@ -10,16 +10,18 @@ same percentiles, rank tests and seeded bootstrap intervals):
 - ``latency_with_retries_ms``, ``error_rate`` and ``goodput_rps`` per sent request
   (``harness.store.request_table``; the SLO judged by ``harness.metrics.slo.within_slo``), and
   for a tag-filtered slice the request counts and ``error_rate``;
-- ``cache_hit_rate`` per sent attempt (whole run only).
+- ``cache_hit_rate`` per sent attempt, and ``cost_per_1k_requests_usd`` and
+  ``retry_amplification`` per sent request from the ledger lines or the client's attempts
+  (``harness.stats.file_costs``), for the whole run only.
 
 Anything else is unknown here, with a reason, never 0: ``itl_ms`` (billions of gaps; the
 summary's figures, exact from counts, still answer unfiltered checks), ``gateway_overhead_ms``,
-cost and upstream samples (ledger lines), and a slice's other figures.
+the cost, upstream and cache samples of a tag-filtered slice, and a slice's other figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +34,7 @@ from harness.metrics.requests import UNKNOWN
 from harness.metrics.slo import within_slo
 from harness.run_dir import RunPaths
 from harness.stats.columns import Samples, cache_hit_samples, failure_samples, time_ordered
+from harness.stats.file_costs import cost_samples, upstream_samples
 from harness.stats.run_data import RunData
 from harness.stats.slices import SliceError, SliceFigures, TagFilter, terms_of
 from harness.stats.trends import ATTEMPT_TRENDS, NO_FAULT, NO_TAG, attempt_trend_columns
@@ -49,6 +52,13 @@ _FALLBACKS = Fallbacks(unknown=UNKNOWN, no_fault=NO_FAULT, no_tag=NO_TAG)
 #: Requests judged against the SLO per batch of Python values (bounds the memory it takes).
 _JUDGED_AT_ONCE = 100_000
 _SLO_COLUMNS = ("ok", "ttft", "e2e", "tpot")
+#: Per-request samples priced or counted from the ledger (or the client's attempts).
+_REQUEST_COSTS: dict[str, Callable[[duckdb.DuckDBPyConnection, RunData], Samples | None]] = {
+    "cost_per_1k_requests_usd": cost_samples,
+    "retry_amplification": upstream_samples,
+}
+#: Metrics whose samples this source gives for the whole run only.
+WHOLE_RUN_ONLY = ("cache_hit_rate", *_REQUEST_COSTS)
 # The time of an attempt's sample, as harness.stats.trends.attempt_samples gives it.
 _ATTEMPT_TIME = "CASE WHEN sent_s <> 0 THEN sent_s ELSE scheduled_s END"
 
@@ -127,6 +137,10 @@ class FileSamples:
             return self._request_samples(metric, filters)
         if metric == "goodput_rps":
             return self._good_requests(filters)
+        costed = _REQUEST_COSTS.get(metric)
+        if costed is not None and not filters:
+            with self._database(filters) as con:
+                return costed(con, self._run)
         if metric == "cache_hit_rate" and not filters:
             with self._database(filters) as con:
                 found = con.execute(
@@ -191,6 +205,11 @@ class FileSamples:
         return time_ordered(times, np.where(good, weight, 0.0))
 
     def no_samples(self, metric: str) -> str:
+        if metric in WHOLE_RUN_ONLY:
+            return (
+                f"{metric}: its samples are read from the files of a run {OUT_OF_CORE} for "
+                "the whole run only, not for a tag-filtered slice yet"
+            )
         return (
             f"{metric}: its samples are not read from the files of a run {OUT_OF_CORE} "
             "yet (only the summary's figures are known)"

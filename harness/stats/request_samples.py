@@ -1,11 +1,13 @@
-"""Per-request samples the comparison resamples, from records in memory: a ``RunData`` in,
-cost and upstream attempts per sent logical request out (None when the run cannot give them).
+"""Per-request samples gates and comparisons resample, from records in memory: a ``RunData``
+in, cost and upstream attempts per sent logical request out (None when the run cannot give
+them). ``harness.stats.file_costs`` gives the same samples from a large run's files.
 
 Cost items come from ``harness.metrics.costs`` exactly as the summary's do (ledger when there
-is one, else the client's attempts); a request's cost is the sum of its items, scaled to USD
-per 1000 requests so that the mean of the samples is comparable to
-``cost_per_1k_requests_usd``. Upstream attempts per request need a ledger whose lines carry
-request ids; their mean is the retry amplification. Cache hits are one sample per sent
+is one, else the client's attempts); a request's cost is the sum of its items (smallest
+first, ``harness.stats.columns.request_cost_samples``), scaled to USD per 1000 requests so
+that the mean of the samples is comparable to ``cost_per_1k_requests_usd``. Upstream
+attempts per request need a ledger whose lines carry request ids; their mean is the retry
+amplification. Cache hits are one sample per sent
 attempt, its cached tokens over the run's mean prompt tokens per attempt (so their mean is
 ``cache_hit_rate``; the denominator is held fixed, which runs of one plan share anyway), and
 goodput one sample per sent request, ``requests_sent / duration`` when it met the SLO else 0
@@ -14,7 +16,7 @@ goodput one sample per sent request, ``requests_sent / duration`` when it met th
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 
@@ -24,13 +26,19 @@ from harness.metrics.latency import is_sent
 from harness.metrics.requests import LogicalRequest, group_requests
 from harness.metrics.slo import meets_slo
 from harness.metrics.upstream import correlate, entries_of_run
-from harness.stats.columns import Samples, cache_hit_samples, time_ordered
+from harness.stats.columns import (
+    Samples,
+    cache_hit_samples,
+    request_cost_samples,
+    time_ordered,
+)
 from harness.stats.run_data import RunData
 from harness.stats.slices import SliceError, terms_of
 
 
-def _run_id(run: RunData) -> str:
-    # The label may be a path when two runs share a run id; the ledger knows the run id.
+def ledger_run_id(run: RunData) -> str:
+    """The run id its ledger lines carry (the label may be a path when two runs share a run
+    id; the ledger knows the run id)."""
     return str(run.summary.get("run_id") or run.label)
 
 
@@ -55,11 +63,13 @@ def request_costs(run: RunData) -> Samples | None:
     except (SliceError, ValueError):
         return None
     if run.ledger is not None:
-        entries = entries_of_run(run.ledger, _run_id(run))
+        entries = entries_of_run(run.ledger, ledger_run_id(run))
         items = items_from_ledger(correlate(entries, run.records), prices)
     else:
         items = items_from_records(run.records, plan_models(run.plan), prices)
-    per_request: dict[str, float] = defaultdict(float)
+    sent = _sent(run)
+    index = {request.request_id: number for number, request in enumerate(sent)}
+    usd: list[float] = []
     for item in items:
         if item.cost_usd is None:
             return None
@@ -67,15 +77,19 @@ def request_costs(run: RunData) -> Samples | None:
             # A ledger line without a request id (a gateway dropped the headers) cannot be
             # given to a request; leaving it out would fake an interval around zero.
             return None
-        per_request[item.request_id] += item.cost_usd * 1000.0
-    return _samples(_sent(run), per_request)
+        usd.append(item.cost_usd)
+    return request_cost_samples(
+        np.array([r.first_scheduled_s or 0.0 for r in sent], np.float64),
+        np.array([index.get(str(i.request_id), -1) for i in items], np.int64),
+        np.array(usd, np.float64),
+    )
 
 
 def upstream_attempts(run: RunData) -> Samples | None:
     """Attempts the upstream received per sent request (needs a ledger with request ids)."""
     if run.records is None or run.ledger is None:
         return None
-    entries = entries_of_run(run.ledger, _run_id(run))
+    entries = entries_of_run(run.ledger, ledger_run_id(run))
     if not entries or any(e.request_id is None for e in entries):
         return None
     counts = Counter(e.request_id for e in entries if e.request_id is not None)

@@ -132,10 +132,11 @@ def test_a_large_run_is_never_read_into_memory(
 def test_what_the_files_do_not_give_is_unknown_with_a_reason(tmp_path: Path) -> None:
     run = load_run(write_run(tmp_path / "run", 3, 20).root, streamed_above=0)
     source = FileSamples(run)
-    for metric in ("itl_ms", "gateway_overhead_ms", "cost_per_1k_requests_usd"):
+    for metric in ("itl_ms", "gateway_overhead_ms", "cost_usd_total", "token_amplification"):
         assert source.samples(metric, ()) is None
         assert "not read from the files" in source.no_samples(metric)
     assert source.samples("cache_hit_rate", (TagFilter("tenant", "a"),)) is None
+    assert "whole run only" in source.no_samples("cache_hit_rate")
     sliced = source.figures((TagFilter("tenant", "a"),))
     assert sliced.missing == SLICE_MISSING and "goodput_rps" not in sliced.summary
     assert source.figures(()).summary is run.summary
