@@ -132,12 +132,13 @@ def gateway_cache(
     miss_cost: float | None = None
     if misses:
         # What the misses cost, known when every miss has a priced item (``cost_by_request``).
-        missed = (
-            f"(SELECT * FROM {source} SEMI JOIN "
-            "(SELECT request_id FROM classed WHERE NOT hit) USING (request_id))"
+        con.execute(
+            f"CREATE TEMP TABLE missed AS SELECT * FROM {source} SEMI JOIN "
+            "(SELECT request_id FROM classed WHERE NOT hit) USING (request_id)"
         )
-        items = [item for _, item in cost_items(con, missed, book)]
-        with_items = scalar(con, f"SELECT count(DISTINCT request_id) FROM {missed}")
+        items = [item for _, item in cost_items(con, "missed", book)]
+        with_items = scalar(con, "SELECT count(DISTINCT request_id) FROM missed")
+        con.execute("DROP TABLE missed")
         miss_cost = total_usd(items) if with_items == misses else None
     return cache_figures(
         CacheCounts(int(hits), int(answered), int(false_hits)),

@@ -92,6 +92,7 @@ def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": folder})
         try:
             con.execute("SET preserve_insertion_order = true")
+            con.execute("SET enable_progress_bar = false")  # the CLI says what it does
             if files:
                 listed = ", ".join(f"'{_quoted(p)}'" for p in files)
                 con.execute(f"CREATE VIEW att_raw AS SELECT * FROM read_parquet([{listed}])")

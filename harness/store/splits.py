@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from harness.metrics.breakdown import NO_TAG, UNKNOWN, client_figures, upstream_view
 from harness.metrics.costs import CostItem
@@ -80,32 +79,20 @@ def _groups(
     con: duckdb.DuckDBPyConnection, column: str
 ) -> Iterator[tuple[str, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
     """Per key of ``column``, the TTFT and E2E seconds of its successful attempts (NaN where
-    unknown), one key at a time (sorted by key, so memory holds only the largest group)."""
-    sql = f"SELECT {column} AS key, ttft_s, e2e_s FROM ok_keyed ORDER BY key"
-    current: str | None = None
-    parts: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
-    with con.sql(sql).to_arrow_reader(1 << 16) as reader:
-        for batch in reader:
-            keys = batch.column(0)
-            for key in pc.unique(keys).to_pylist():
-                if current is not None and key != current:
-                    yield current, *_joined(parts)
-                    parts = []
-                current = key
-                chosen = pa.Table.from_batches([batch]).filter(pc.equal(keys, key))
-                parts.append((_seconds(chosen.column(1)), _seconds(chosen.column(2))))
-    if current is not None:
-        yield current, *_joined(parts)
+    unknown), one key at a time: a split has a handful of keys, and reading each key's rows
+    costs less than sorting every row by key."""
+    keys = [
+        str(key) for (key,) in con.execute(f"SELECT DISTINCT {column} FROM ok_keyed").fetchall()
+    ]
+    for key in sorted(keys):
+        found = con.sql(
+            f"SELECT ttft_s, e2e_s FROM ok_keyed WHERE {column} = ?", params=[key]
+        ).to_arrow_table()
+        yield key, _seconds(found.column(0)), _seconds(found.column(1))
 
 
 def _seconds(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:
     return np.asarray(column.to_numpy(), dtype=np.float64)
-
-
-def _joined(
-    parts: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    return np.concatenate([t for t, _ in parts]), np.concatenate([e for _, e in parts])
 
 
 def _client_split(

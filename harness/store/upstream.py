@@ -20,6 +20,7 @@ from harness.contract.ledger import WORKER_DIED_FAULT
 from harness.metrics.costs import UNKNOWN
 from harness.metrics.percentiles import stats
 from harness.metrics.upstream_figures import LedgerFacts, LedgerReading
+from harness.store.query import scalar
 
 #: The client's sent attempts as a billable relation (``harness.store.billing``).
 RECORD_ITEMS = f"""
@@ -60,15 +61,18 @@ SELECT request_id, attempt, e2e_s, row_number() OVER () AS rn FROM att_t WHERE o
 # ``correlate``'s candidates: the successful lines that name a successful client attempt, by
 # (request id, attempt) (the last such record), or, without an attempt, by request id (its
 # first successful record, whose attempt the line then claims).
-_CANDIDATES = """
-CREATE TEMP TABLE cand AS
+_KEYED_CANDIDATES = """
 SELECT l.line, l.received_s, l.request_id, l.attempt AS claims, false AS unkeyed,
   k.e2e_s, l.service_ms
 FROM led l JOIN (SELECT request_id, attempt, arg_max({'e2e_s': e2e_s}, rn).e2e_s AS e2e_s
                  FROM okrec GROUP BY request_id, attempt) k
   ON l.request_id = k.request_id AND l.attempt = k.attempt
 WHERE l.outcome = 'ok'
-UNION ALL
+"""
+# The lines without an attempt (a proxy that does not forward the header); grouping every
+# successful record by request for them costs as much as the keyed branch, so it is only
+# built when such a line exists.
+_UNKEYED_CANDIDATES = """
 SELECT l.line, l.received_s, l.request_id, f.first.attempt, true, f.first.e2e_s, l.service_ms
 FROM led l JOIN (SELECT request_id, arg_min({'attempt': attempt, 'e2e_s': e2e_s}, rn) AS first
                  FROM okrec GROUP BY request_id) f
@@ -110,7 +114,9 @@ def read_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerReading:
     con.execute(_LEDGER_TABLE)
     con.execute(_LED.format(run_id=run_id.replace("'", "''")))
     con.execute(_OK_RECORDS)
-    con.execute(_CANDIDATES)
+    unkeyed = scalar(con, "SELECT count(*) FROM led WHERE outcome = 'ok' AND attempt IS NULL")
+    candidates = _KEYED_CANDIDATES + (f"UNION ALL {_UNKEYED_CANDIDATES}" if unkeyed else "")
+    con.execute(f"CREATE TEMP TABLE cand AS {candidates}")
     con.execute(_DELIVERED)
     con.execute("DROP TABLE cand; DROP TABLE okrec")  # free DuckDB's memory for what follows
     lines, with_ids, died, paced, tokens = con.execute(

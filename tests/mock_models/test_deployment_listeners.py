@@ -74,9 +74,11 @@ async def _deployment_of(session: aiohttp.ClientSession, url: str) -> str | None
 
 
 async def _refused(port: int) -> bool:
+    """Whether nothing accepts on ``port``: refused, or reset by a listener closing while
+    the connection sat in its queue (a fleet's worker closing its copy of the port)."""
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     writer.close()
     await writer.wait_closed()
