@@ -2,8 +2,9 @@
 
 Requests arrive at ``rate`` per second; each answer streams 48 tokens (TTFT lognormal around
 60 ms, gaps around 20 ms, whole microseconds like the engine's); 2 % of requests fail once
-with a 503 and succeed on a retry. Written: manifest.json, plan.jsonl, ledger.jsonl, the
-Parquet chunks of the records (as a run writes them), and with ``jsonl=True`` records.jsonl
+with a 503 and succeed on a retry. Written: manifest.json, plan.jsonl, ledger.jsonl and its
+columnar copy ``ledger.parquet``, the Parquet chunks of the records (as a run writes them
+all), and with ``jsonl=True`` records.jsonl
 as well (what today's ``tokenstorm report`` reads; about 1 KB an attempt). Built with numpy a
 chunk at a time, so synthesising 10 million attempts needs little memory.
 """
@@ -20,6 +21,8 @@ import pyarrow as pa
 from harness.contract.records import to_json_line
 from harness.run_dir import RunPaths
 from harness.store.chunks import CHUNK_ROWS, chunk_dir, write_chunk
+from harness.store.ledger_copy import write_ledger_copy
+from harness.store.query import MEMORY_LIMIT
 from harness.store.schema import RECORD_ARROW_SCHEMA, from_batch
 from workloads.scenario import parse_scenario
 
@@ -176,4 +179,6 @@ def synthesise(root: Path, attempts: int, *, rate: float = 1000.0, jsonl: bool =
                     records.write(to_json_line(record))
             write_chunk(chunks, number, [batch], records.tell() if jsonl else 0)
             written += batch.num_rows
+    # As a run does once it has fetched its ledger (harness.runner).
+    write_ledger_copy(paths, MEMORY_LIMIT)
     return written

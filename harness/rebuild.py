@@ -34,7 +34,8 @@ from harness.stats.run_data import RunData
 from harness.stats.soak import soak_of_records
 from harness.stats.soak_columns import soak_of_database
 from harness.store.chunks import has_records, read_records
-from harness.store.query import count_attempts, run_database
+from harness.store.ledger_copy import write_ledger_copy
+from harness.store.query import MEMORY_LIMIT, count_attempts, run_database
 from harness.store.sample import sample_records
 from harness.store.summary import summarize_database
 from harness.watch.leak import watch_summary
@@ -216,6 +217,8 @@ def _rebuild_large(
     the report's charts are drawn from a systematic sample of its attempts."""
     inputs = _inputs(paths, manifest, scenario, plan=(), records=(), ledger=None)
     every = _chart_every(attempts)
+    # A run made before ledger copies existed gets one now, for this and later reads.
+    write_ledger_copy(paths, MEMORY_LIMIT)
     try:
         with run_database(paths) as con:
             summary = summarize_database(con, inputs, attempts)

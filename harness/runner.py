@@ -42,6 +42,8 @@ from harness.run_loop import (
     freeze_heap,
 )
 from harness.store.appender import RecordAppender
+from harness.store.ledger_copy import write_ledger_copy
+from harness.store.query import MEMORY_LIMIT
 from harness.upstream_files import (
     RunError,
     announce_start,
@@ -106,6 +108,7 @@ def _read_back(
     elif client.tokenstorm_server is not None:
         guess = guess_ledger(upstream.api_url)
         read_back(paths, manifest, guess, manifest["run_id"], origin="target", guessed=True)
+    write_ledger_copy(paths, MEMORY_LIMIT)  # a large ledger's columns, read by its reports
 
 
 def _open_files_limit() -> int | None:

@@ -24,6 +24,8 @@ import pyarrow.parquet as pq
 
 from harness.run_dir import RunPaths
 from harness.store.chunks import chunk_dir, chunk_files, jsonl_end_of, tail_batches
+from harness.store.json_sources import PLAN_COLUMNS, json_lines, quoted
+from harness.store.ledger_copy import ledger_view_source
 from harness.store.schema import RECORD_ARROW_SCHEMA
 
 #: DuckDB's own memory for a summary (it spills to disk beyond that).
@@ -94,7 +96,7 @@ def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
             con.execute("SET preserve_insertion_order = true")
             con.execute("SET enable_progress_bar = false")  # the CLI says what it does
             if files:
-                listed = ", ".join(f"'{_quoted(p)}'" for p in files)
+                listed = ", ".join(f"'{quoted(p)}'" for p in files)
                 con.execute(f"CREATE VIEW att_raw AS SELECT * FROM read_parquet([{listed}])")
             else:
                 empty = RECORD_ARROW_SCHEMA.empty_table()
@@ -103,54 +105,10 @@ def run_database(paths: RunPaths) -> Iterator[duckdb.DuckDBPyConnection]:
             con.execute(_ATTEMPT_VIEW)
             con.execute(_TPOT_VIEW)
             _plan_view(con, paths.plan)
-            _ledger_view(con, paths.ledger)
+            _ledger_view(con, paths)
             yield con
         finally:
             con.close()
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-#: Plan fields the views read, with their DuckDB types.
-_PLAN_COLUMNS = {
-    "request_id": "VARCHAR",
-    "offset_s": "DOUBLE",
-    "model": "VARCHAR",
-    "api": "VARCHAR",
-    "tags": "JSON",
-    "repeat_of": "VARCHAR",
-    "similarity": "DOUBLE",
-}
-#: Ledger fields (``LedgerEntry``), with their DuckDB types.
-_LEDGER_COLUMNS = {
-    "run_id": "VARCHAR",
-    "request_id": "VARCHAR",
-    "attempt": "BIGINT",
-    "received_s": "DOUBLE",
-    "deployment": "VARCHAR",
-    "model": "VARCHAR",
-    "api": "VARCHAR",
-    "prompt_tokens": "BIGINT",
-    "cached_tokens": "BIGINT",
-    "cache_write_tokens": "BIGINT",
-    "completion_tokens": "BIGINT",
-    "fault": "VARCHAR",
-    "outcome": "VARCHAR",
-    "status_code": "BIGINT",
-    "service_ms": "DOUBLE",
-    "lag_ms": "DOUBLE",
-}
-
-
-def _json_lines(path: Path, columns: dict[str, str]) -> str:
-    """A relation over the JSON lines file ``path`` (no rows when it is empty or missing)."""
-    if path.exists() and path.stat().st_size > 0:
-        typed = ", ".join(f"{name}: '{kind}'" for name, kind in columns.items())
-        return f"read_json('{_quoted(path)}', format = 'newline_delimited', columns = {{{typed}}})"
-    nulls = ", ".join(f"NULL::{kind} AS {name}" for name, kind in columns.items())
-    return f"(SELECT {nulls} WHERE false)"
 
 
 def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
@@ -159,7 +117,7 @@ def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
     first line's fields and their last line's model. Grouping every line (the general case)
     costs three times as much on a large plan, so the ids on several lines are found first
     (``plan_dups``, usually empty) and only they are grouped."""
-    source = _json_lines(plan, _PLAN_COLUMNS)
+    source = json_lines(plan, PLAN_COLUMNS)
     con.execute(
         "CREATE TEMP TABLE plan_dups AS "
         f"SELECT request_id FROM {source} GROUP BY request_id HAVING count(*) > 1"
@@ -173,14 +131,14 @@ def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
         con.execute(f"CREATE VIEW plan AS {single}")
         return
     # Each field of a request's first line (a struct, so that a null is kept, not skipped).
-    first = "{" + ", ".join(f"'{name}': {name}" for name in _PLAN_COLUMNS) + "}"
+    first = "{" + ", ".join(f"'{name}': {name}" for name in PLAN_COLUMNS) + "}"
     grouped = (
         f"SELECT request_id, arg_min({first}, rowid) AS first, "
         "arg_max({'model': model}, rowid).model AS last_model "
         f"FROM (SELECT *, row_number() OVER () AS rowid FROM {source}) "
         "SEMI JOIN plan_dups USING (request_id) GROUP BY request_id"
     )
-    unpacked = ", ".join(f"first.{name} AS {name}" for name in _PLAN_COLUMNS)
+    unpacked = ", ".join(f"first.{name} AS {name}" for name in PLAN_COLUMNS)
     con.execute(
         f"CREATE VIEW plan AS {single} ANTI JOIN plan_dups USING (request_id) "
         f"UNION ALL SELECT {fields}, last_model FROM "
@@ -188,12 +146,10 @@ def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
     )
 
 
-def _ledger_view(con: duckdb.DuckDBPyConnection, ledger: Path) -> None:
-    if ledger.exists():
-        con.execute(
-            "CREATE VIEW ledger AS SELECT *, row_number() OVER () AS line "
-            f"FROM {_json_lines(ledger, _LEDGER_COLUMNS)}"
-        )
+def _ledger_view(con: duckdb.DuckDBPyConnection, paths: RunPaths) -> None:
+    source = ledger_view_source(paths)
+    if source is not None:
+        con.execute(f"CREATE VIEW ledger AS {source}")
 
 
 def has_ledger(con: duckdb.DuckDBPyConnection) -> bool:

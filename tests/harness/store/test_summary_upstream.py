@@ -72,7 +72,9 @@ def test_an_unpriced_model_leaves_cost_unknown_and_named(seed: int, size: int) -
     """Without a ledger, every request asking for a model nobody prices: cost is null, never
     0, in both summaries alike, and the model is named."""
     rng = np.random.default_rng(seed)
-    plan = [planned(i, rng, unpriced=True) for i in range(size)]
+    # Every plan line asks for it: an answer naming no model is billed as the plan's.
+    plan = [planned(i, rng) for i in range(size)]
+    plan = [p.__class__(**{**_fields(p), "model": UNPRICED}) for p in plan]
     records = [
         r if r.model is None else r.__class__(**{**_fields(r), "model": UNPRICED})
         for r in attempts(size, rng)
