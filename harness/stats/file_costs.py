@@ -30,7 +30,7 @@ from harness.stats.slices import SliceError, terms_of
 from harness.store.billing import billed_relation
 from harness.store.query import has_ledger
 from harness.store.request_table import sent_requests
-from harness.store.upstream import LEDGER_ITEMS, RECORD_ITEMS, read_ledger
+from harness.store.upstream import LEDGER_ITEMS, RECORD_ITEMS, ledger_lines, read_ledger
 
 #: Rows priced per numpy batch (bounds the memory a batch takes).
 _BATCH_ROWS = 1 << 20
@@ -155,7 +155,7 @@ def upstream_samples(con: duckdb.DuckDBPyConnection, run: RunData) -> Samples | 
     holds: the run's ledger lines per sent request."""
     if not has_ledger(con):
         return None
-    facts = read_ledger(con, ledger_run_id(run)).facts
+    facts = ledger_lines(con, ledger_run_id(run))  # no matching to attempts needed
     if not facts.lines or facts.with_ids < facts.lines:
         return None
     sent_requests(con, with_plan=False)

@@ -107,25 +107,30 @@ def _stats_ms(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | None
     return stats(column, scale=1000.0) if column.size else None
 
 
-def read_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerReading:
-    """The run's ledger lines correlated with its attempts (temporary ``ledger_t``, every
-    line; ``led``, the run's; ``delivered``, which ``LEDGER_ITEMS`` reads), and what the
-    upstream figures need."""
+def ledger_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerFacts:
+    """The run's ledger lines (temporary ``ledger_t``, every line; ``led``, the run's) and
+    their counts, without matching them to attempts."""
     con.execute(_LEDGER_TABLE)
     con.execute(_LED.format(run_id=run_id.replace("'", "''")))
-    con.execute(_OK_RECORDS)
-    unkeyed = scalar(con, "SELECT count(*) FROM led WHERE outcome = 'ok' AND attempt IS NULL")
-    candidates = _KEYED_CANDIDATES + (f"UNION ALL {_UNKEYED_CANDIDATES}" if unkeyed else "")
-    con.execute(f"CREATE TEMP TABLE cand AS {candidates}")
-    con.execute(_DELIVERED)
-    con.execute("DROP TABLE cand; DROP TABLE okrec")  # free DuckDB's memory for what follows
     lines, with_ids, died, paced, tokens = con.execute(
         "SELECT count(*), count(request_id), count(*) FILTER (fault = $died), "
         "count(*) FILTER (fault IS DISTINCT FROM $died AND lag_ms IS NOT NULL), "
         "coalesce(sum(prompt_tokens + completion_tokens), 0) FROM led",
         {"died": WORKER_DIED_FAULT},
     ).fetchone() or (0, 0, 0, 0, 0)
-    facts = LedgerFacts(int(lines), int(with_ids), int(died), int(paced), int(tokens))
+    return LedgerFacts(int(lines), int(with_ids), int(died), int(paced), int(tokens))
+
+
+def read_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> LedgerReading:
+    """``ledger_lines``, correlated with the run's attempts (``delivered``, which
+    ``LEDGER_ITEMS`` reads), and what the upstream figures need."""
+    facts = ledger_lines(con, run_id)
+    con.execute(_OK_RECORDS)
+    unkeyed = scalar(con, "SELECT count(*) FROM led WHERE outcome = 'ok' AND attempt IS NULL")
+    candidates = _KEYED_CANDIDATES + (f"UNION ALL {_UNKEYED_CANDIDATES}" if unkeyed else "")
+    con.execute(f"CREATE TEMP TABLE cand AS {candidates}")
+    con.execute(_DELIVERED)
+    con.execute("DROP TABLE cand; DROP TABLE okrec")  # free DuckDB's memory for what follows
     ok_attempts, delivered_tokens = con.execute(
         "SELECT count(*), coalesce(sum(coalesce(prompt_tokens, 0) + output_tokens), 0) "
         "FROM att_t WHERE ok"
