@@ -280,11 +280,16 @@ def execute(
                     (None if work.open_ended else scenario.duration, work.planned),
                     upstream.ledger_url,
                     watching,
+                    lambda: appender.failure is not None,  # the disk refused a record
                 )
             finally:
                 appender.close()
                 locust_feed.close()
                 manifest["planned_requests"] = locust_feed.written
+            if appender.failure is not None:
+                manifest["store_error"] = appender.failure
+                if warn is not None:
+                    warn(appender.failure)
             manifest["finished_at"] = started_at(datetime.now(UTC))
             _read_back(paths, manifest, upstream, client)
             write_manifest(paths, manifest)

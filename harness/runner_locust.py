@@ -73,6 +73,7 @@ def send_on_locust(
     phase: tuple[float | None, int | None],
     ledger_url: str | None,
     watching: Callable[[LiveStats, Callable[[], float]], DuringRun],
+    halted: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Send the plan of ``units`` on Locust workers, fill ``manifest``; return abort reasons
     (if any).
@@ -112,6 +113,7 @@ def send_on_locust(
                 if ledger_url is None
                 else lambda clock_s: announce_start_now(ledger_url, config.run_id, clock_s),
                 clock,
+                halted,
             )
     except TimeoutError as exc:
         raise RunError(f"--engine locust: {exc}") from None
@@ -135,7 +137,7 @@ def send_on_locust(
     manifest["client_cpu_s"] = round(busiest, 3)
     manifest["client_cpu_s_all_workers"] = round(worker_cpu_s, 3)
     manifest["wall_s"] = round(time.perf_counter() - wall_start_s, 3)
-    manifest["interrupted"] = outcome.interrupted and not aborted
+    manifest["interrupted"] = outcome.interrupted and not aborted and not (halted and halted())
     manifest["run_start_announced"] = outcome.announced
     if aborted:
         manifest["aborted"] = aborted[0]

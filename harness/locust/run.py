@@ -105,11 +105,13 @@ def run_locust(
     progress: Callable[[LiveStats, float], None] | None = None,
     announce: Callable[[float], bool] | None = None,
     clock: MasterClock | None = None,
+    halted: Callable[[], bool] | None = None,
 ) -> LocustRun:
     """Send the plan of ``units`` on Locust workers; see the module docstring. ``TimeoutError``
     when the workers did not come (nothing was sent then). ``clock`` learns the start
     instant. Units are drawn only as they are shipped: after a stop, or once every worker is
-    lost, the plan ends with the last unit drawn."""
+    lost, the plan ends with the last unit drawn. Once ``halted`` says so (the disk refused a
+    record), every worker is stopped as for a Ctrl-C."""
     expect = options.workers or options.expect_workers or 1
     port = options.bind_port or _free_port(options.bind_host)
     master = Master(expect, options.bind_host, port, sink, stats)
@@ -164,7 +166,7 @@ def run_locust(
             if progress is not None and clock_s >= next_show_s:
                 next_show_s = clock_s + 0.5
                 progress(stats, clock_s)
-            if interrupts and not master.stop_sent:
+            if (interrupts or (halted is not None and halted())) and not master.stop_sent:
                 master.stop_all(STOP_GRACE_S)
                 stop_at_s = clock_s + STOP_GRACE_S + 5.0
             if abort_check is not None and clock_s >= next_check_s and not master.stop_sent:

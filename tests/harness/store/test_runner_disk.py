@@ -61,6 +61,38 @@ def test_a_disk_that_fills_mid_run_stops_the_run_and_keeps_its_records(
     assert result.summary["client_attempts"] == len(written)
 
 
+def test_a_disk_that_fills_mid_run_stops_every_locust_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Locust the master writes the records; when the disk refuses one it stops every
+    worker as for a Ctrl-C, instead of letting them send into a sink that keeps nothing."""
+    from harness.locust.run import LocustOptions
+
+    class SmallDisk(RecordAppender):
+        def __init__(self, path: Path, clock_s: Callable[[], float]) -> None:
+            super().__init__(path, clock_s, open_file=lambda p: _FullDisk(p, 6_000))  # type: ignore[arg-type,return-value]
+
+    monkeypatch.setattr(harness.runner, "RecordAppender", SmallDisk)
+    warnings: list[str] = []
+    result = harness.runner.execute(
+        _scenario("20s"),
+        tmp_path,
+        "full",
+        progress=False,
+        warn=warnings.append,
+        locust=LocustOptions(workers=1),
+    )
+    manifest = json.loads(result.paths.manifest.read_text())
+    assert "the disk is full" in manifest["store_error"]
+    assert warnings == [manifest["store_error"]]
+    assert not result.interrupted
+    # Stopped soon after the disk filled (6,000 bytes: a few dozen records), not after the
+    # 20 s the plan lasts; the worker's unsent requests came back as records too.
+    assert manifest["wall_s"] < 15.0
+    written = list(read_jsonl(result.paths.records, AttemptRecord))
+    assert 0 < len(written) < manifest["locust"]["workers"][0]["records"]
+
+
 def test_a_run_too_big_for_its_disk_is_refused_before_sending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
