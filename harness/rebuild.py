@@ -38,6 +38,7 @@ from harness.store.ledger_copy import write_ledger_copy
 from harness.store.query import MEMORY_LIMIT, count_attempts, run_database
 from harness.store.sample import sample_records
 from harness.store.summary import summarize_database
+from harness.store.windows import window_figures_of_database
 from harness.watch.leak import watch_summary
 from harness.watch.scrape import WATCH_FILE, read_watch
 from workloads.scenario import Scenario, describe_scenario_error
@@ -178,12 +179,9 @@ def _inputs(
     )
 
 
-def _left_out_of_large(manifest: dict[str, Any], scenario: Scenario) -> list[str]:
+def _left_out_of_large(scenario: Scenario) -> list[str]:
     """What ``rebuild_run`` adds to a run's summary in memory but not to a large run's."""
     left_out: list[str] = []
-    profile = manifest.get("fault_profile")
-    if isinstance(profile, dict) and windows_from_profile(profile):
-        left_out.append("the figures of each fault window (fault_windows)")
     if scenario.projection is not None:
         left_out.append("the cost projection (projection.json)")
     return left_out
@@ -224,6 +222,11 @@ def _rebuild_large(
             summary = summarize_database(con, inputs, attempts)
             sample = sample_records(con, every)
             soak = soak_of_database(con, scenario.duration, inputs.prices)
+            profile = manifest.get("fault_profile")
+            windows = windows_from_profile(profile) if isinstance(profile, dict) else []
+            if windows:
+                announced = bool(manifest.get("run_start_announced"))
+                summary["fault_windows"] = window_figures_of_database(con, windows, announced)
     except (RecordFileError, OSError, duckdb.Error) as exc:
         # DuckDB's messages go on to quote the query: its first line names the file and fault.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -231,7 +234,7 @@ def _rebuild_large(
     _run_notes(summary, manifest, scenario, int(summary["requests_planned"]))
     _watch(paths, summary)
     summary["soak"] = soak
-    left_out = _left_out_of_large(manifest, scenario)
+    left_out = _left_out_of_large(scenario)
     if left_out:
         summary["notes"].append(f"not computed at this size yet: {' and '.join(left_out)}")
     summary["notes"].append(

@@ -24,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from harness.contract.records import AttemptRecord
-from harness.metrics.percentiles import stats_ms
+from harness.metrics.percentiles import stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,19 @@ def windows_from_profile(profile: Mapping[str, Any]) -> list[FaultWindow]:
     ]
 
 
+def phase_figures(
+    attempts: int, ttft_ok_s: Sequence[float], e2e_ok_s: Sequence[float], ok: int
+) -> dict[str, Any]:
+    """One phase's figures: its sent attempts, those ok, and the TTFT and E2E of the ok ones."""
+    return {
+        "attempts": attempts,
+        "ok": ok,
+        "error_rate": (1 - ok / attempts) if attempts else None,
+        "ttft_ms": stats(np.asarray(ttft_ok_s, np.float64), scale=1000.0),
+        "e2e_ms": stats(np.asarray(e2e_ok_s, np.float64), scale=1000.0),
+    }
+
+
 def _phase(records: Sequence[AttemptRecord]) -> dict[str, Any]:
     ok = [r for r in records if r.outcome == "ok"]
     ttft = [
@@ -60,13 +75,7 @@ def _phase(records: Sequence[AttemptRecord]) -> dict[str, Any]:
         if r.first_token_s is not None and r.sent_s is not None
     ]
     e2e = [r.done_s - r.sent_s for r in ok if r.done_s is not None and r.sent_s is not None]
-    return {
-        "attempts": len(records),
-        "ok": len(ok),
-        "error_rate": (1 - len(ok) / len(records)) if records else None,
-        "ttft_ms": stats_ms(ttft),
-        "e2e_ms": stats_ms(e2e),
-    }
+    return phase_figures(len(records), ttft, e2e, len(ok))
 
 
 def _median(values: list[float]) -> float | None:
@@ -75,6 +84,21 @@ def _median(values: list[float]) -> float | None:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+#: One sent attempt as recovery reads it: its send time, whether it was ok, and its TTFT
+#: (None unless ok with a first token).
+Sent = tuple[float, bool, float | None]
+
+
+def _sent(record: AttemptRecord) -> Sent:
+    ok = record.outcome == "ok"
+    ttft = (
+        record.first_token_s - record.sent_s
+        if ok and record.first_token_s is not None and record.sent_s is not None
+        else None
+    )
+    return (record.sent_s or 0.0, ok, ttft)
 
 
 def recovery_s(
@@ -86,38 +110,60 @@ def recovery_s(
     ttft_factor: float = 1.5,
 ) -> float | None:
     """Seconds from the window's end until the run does as well as before it (see module)."""
-    before = [r for r in sent if r.sent_s is not None and r.sent_s < window.start_s]
+    attempts = [_sent(r) for r in sent if r.sent_s is not None]
+    before = [a for a in attempts if a[0] < window.start_s]
     if not before or math.isinf(window.end_s):
         return None
-    ok_before = sum(r.outcome == "ok" for r in before) / len(before)
-    ttft_before = _median(
-        [
-            r.first_token_s - r.sent_s
-            for r in before
-            if r.outcome == "ok" and r.first_token_s is not None and r.sent_s is not None
-        ]
-    )
-    bins: dict[int, list[AttemptRecord]] = {}
-    for record in sent:
-        if record.sent_s is not None and record.sent_s >= window.end_s:
-            bins.setdefault(int(record.sent_s - window.end_s), []).append(record)
+    ok_share = sum(ok for _, ok, _ in before) / len(before)
+    base = Baseline(ok_share, _median([t for _, _, t in before if t is not None]))
+    after = [a for a in attempts if a[0] >= window.end_s]
+    health = bin_health(after, window, base, ok_slack=ok_slack, ttft_factor=ttft_factor)
+    return first_settled(health, settle_bins)
 
-    def healthy(records: list[AttemptRecord]) -> bool:
-        ok_share = sum(r.outcome == "ok" for r in records) / len(records)
-        ttft = _median(
-            [
-                r.first_token_s - r.sent_s
-                for r in records
-                if r.outcome == "ok" and r.first_token_s is not None and r.sent_s is not None
-            ]
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What attempts sent before a window saw: their share of ok answers, TTFT p50 of those."""
+
+    ok_share: float
+    ttft_p50_s: float | None
+
+
+def bin_health(
+    after: Sequence[Sent],
+    window: FaultWindow,
+    base: Baseline,
+    *,
+    ok_slack: float = 0.05,
+    ttft_factor: float = 1.5,
+) -> dict[int, bool]:
+    """For each non-empty 1-second bin from the window's end (attempts sent from then on),
+    whether it did as well as ``base`` allows. Bins depend only on their own attempts, so a
+    caller may give the attempts a span of seconds at a time and merge the answers."""
+    bins: dict[int, list[Sent]] = {}
+    for attempt in after:
+        bins.setdefault(int(attempt[0] - window.end_s), []).append(attempt)
+    health: dict[int, bool] = {}
+    for second, attempts in bins.items():
+        ok_share = sum(ok for _, ok, _ in attempts) / len(attempts)
+        ttft = _median([t for _, _, t in attempts if t is not None])
+        slow = (
+            base.ttft_p50_s is not None
+            and ttft is not None
+            and ttft > ttft_factor * base.ttft_p50_s
         )
-        slow = ttft_before is not None and ttft is not None and ttft > ttft_factor * ttft_before
-        return ok_share >= ok_before - ok_slack and not slow
+        health[second] = ok_share >= base.ok_share - ok_slack and not slow
+    return health
 
-    order = sorted(bins)
+
+def first_settled(health: Mapping[int, bool], settle_bins: int = 3) -> float | None:
+    """The first non-empty bin from which ``settle_bins`` consecutive non-empty bins are all
+    healthy, in seconds from the window's end; None when there is none. Given the bins of
+    the first seconds only, an answer is the answer for all of them (its bins are in)."""
+    order = sorted(health)
     for index, second in enumerate(order):
         following = order[index : index + settle_bins]
-        if len(following) == settle_bins and all(healthy(bins[b]) for b in following):
+        if len(following) == settle_bins and all(health[b] for b in following):
             return float(second)
     return None
 

@@ -153,17 +153,17 @@ def test_a_ledger_that_is_not_json_gets_one_line_naming_it(
     assert "\n" not in message and "ledger.jsonl" in message
 
 
-def test_a_large_run_names_what_its_report_leaves_out(
+def test_a_large_run_has_the_fault_windows_a_run_in_memory_has(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fault windows are computed in memory only: a large run's summary says they are not."""
+    """The synthesised run with a fault profile: both paths give the same window figures."""
     paths = RunPaths(tmp_path / "run")
     _synth_run_module().synthesise(paths.root, 300, jsonl=True)  # type: ignore[attr-defined]
     manifest = json.loads(paths.manifest.read_text())
     manifest["fault_profile"] = {"rule": [{"kind": "error", "window": {"start": 0.1, "end": 0.2}}]}
     paths.manifest.write_text(json.dumps(manifest))
-    assert "fault_windows" in harness.rebuild.rebuild_run(paths, reports=False)
+    in_memory = harness.rebuild.rebuild_run(paths, reports=False)["fault_windows"]
     monkeypatch.setattr(harness.rebuild, "STREAMED_ABOVE_ATTEMPTS", 100)
     bounded = harness.rebuild.rebuild_run(paths, reports=False)
-    assert "fault_windows" not in bounded
-    assert any("not computed" in n and "fault_windows" in n for n in bounded["notes"])
+    same(in_memory, bounded["fault_windows"])
+    assert not any("not computed" in n and "fault_windows" in n for n in bounded["notes"])
