@@ -139,7 +139,8 @@ def bin_health(
 ) -> dict[int, bool]:
     """For each non-empty 1-second bin from the window's end (attempts sent from then on),
     whether it did as well as ``base`` allows. Bins depend only on their own attempts, so a
-    caller may give the attempts a span of seconds at a time and merge the answers."""
+    caller may give the attempts whole bins at a time (every attempt of a bin in one call)
+    and merge the answers."""
     bins: dict[int, list[Sent]] = {}
     for attempt in after:
         bins.setdefault(int(attempt[0] - window.end_s), []).append(attempt)
