@@ -83,8 +83,13 @@ def test_an_unpriced_model_leaves_cost_unknown_and_named(seed: int, size: int) -
         paths, appender = write_run(Path(folder), plan, records)
         streamed = compare(paths, inputs_of(plan, records, Slo()))
         appender.close()
+    # An attempt bills when it ended ok or generated tokens, and costs only if it has tokens
+    # (harness.cost.billed_tokens): one billing none costs 0 whatever its price.
     billed = any(
-        r.sent_s is not None and (r.completion_tokens or r.outcome == "ok") for r in records
+        r.sent_s is not None
+        and (r.completion_tokens or r.outcome == "ok")
+        and ((r.prompt_tokens or 0) > 0 or (r.completion_tokens or 0) > 0)
+        for r in records
     )
     if billed:
         assert streamed["cost_usd_total"] is None and streamed["wasted_cost_usd"] is None
