@@ -143,6 +143,13 @@ def leak_lines(summary: dict[str, Any]) -> list[str]:
             f"mock RSS leak verdict ({url}): {verdict.get('verdict')}, {shown} MB/h "
             f"(95 % {lows[0]} to {lows[-1]}), {verdict.get('points')} scrapes"
         )
+        late = verdict.get("second_half")
+        if isinstance(late, dict) and isinstance(late.get("bytes_per_hour"), int | float):
+            low, high = (v / 1e6 for v in late["ci95_bytes_per_hour"])
+            lines.append(
+                f"  over the second half: {late['verdict']}, {late['bytes_per_hour'] / 1e6:+.2f}"
+                f" MB/h (95 % {low:+.2f} to {high:+.2f}), settled: {verdict.get('settled')}"
+            )
     return lines or ["leak verdict: no watched endpoint in the summary"]
 
 

@@ -140,8 +140,25 @@ def _leak(summary: Mapping[str, Any]) -> str | None:
     count = len(leak_verdicts(summary.get("watch")))
     more = f"; fastest of {count} watched series" if count > 1 else ""
     return (
-        f"SUT resident memory: {rate:+,.1f} MB/h{interval}" + (f", {said}" if said else "") + more
+        f"SUT resident memory: {rate:+,.1f} MB/h{interval}"
+        + (f", {said}" if said else "")
+        + _second_half(verdict)
+        + more
     )
+
+
+def _second_half(verdict: Mapping[str, Any]) -> str:
+    """What the second half of the watch says of memory that grew over the whole of it."""
+    late = verdict.get("second_half")
+    settled = verdict.get("settled")
+    if not isinstance(late, Mapping) or not isinstance(settled, bool):
+        return ""
+    rate = float(late["bytes_per_hour"]) / 1e6
+    low, high = (float(end) / 1e6 for end in late["ci95_bytes_per_hour"])
+    figure = f"{rate:+,.1f} MB/h (95 %: {low:+,.1f} to {high:+,.1f})"
+    if settled:
+        return f"; over the second half {figure}, {late['verdict']}: it grew, then held"
+    return f"; still growing over the second half: {figure}"
 
 
 def soak_context(summary: Mapping[str, Any]) -> dict[str, Any]:

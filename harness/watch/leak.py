@@ -45,6 +45,31 @@ def t_quantile_975(dof: int) -> float:
 
 
 def leak_verdict(times_s: Sequence[float], values: Sequence[float]) -> dict[str, Any]:
+    """Growth of ``values`` (bytes) over ``times_s`` in bytes per hour, with its interval and
+    verdict; and ``second_half``, the same over the readings of the span's second half.
+
+    A heap that grows while a process warms up (caches and pools filling to their bounds)
+    and then holds reads as ``growing`` over the whole span; its second half says whether
+    it still grew at the end. ``settled`` is true when the whole span grew but the second
+    half did not, false when both grew, and absent otherwise.
+    """
+    whole = _fit(times_s, values)
+    if whole["verdict"] == "unknown":
+        return whole
+    t = np.asarray(times_s, dtype=float)
+    middle_s = float(np.nanmin(t) + np.nanmax(t)) / 2.0
+    late = [i for i, at in enumerate(times_s) if at >= middle_s]
+    second = _fit([times_s[i] for i in late], [values[i] for i in late])
+    whole["second_half"] = {
+        key: second[key]
+        for key in ("points", "span_s", "verdict", "bytes_per_hour", "ci95_bytes_per_hour")
+    }
+    if whole["verdict"] == "growing" and second["verdict"] != "unknown":
+        whole["settled"] = second["verdict"] != "growing"
+    return whole
+
+
+def _fit(times_s: Sequence[float], values: Sequence[float]) -> dict[str, Any]:
     """Growth of ``values`` (bytes) over ``times_s`` in bytes per hour, with its interval."""
     t = np.asarray(times_s, dtype=float)
     y = np.asarray(values, dtype=float)

@@ -24,6 +24,24 @@ def test_a_growing_series_is_growing_and_its_interval_holds_the_slope() -> None:
     assert verdict["bytes_per_hour"] == pytest.approx(50e6, rel=0.05)
 
 
+def test_a_heap_that_fills_then_holds_has_settled_and_a_leak_has_not() -> None:
+    """A warm-up of 20 minutes (a cache filling to its bound), then flat: growing over the
+    hour, stable over its second half. A steady leak grows over both."""
+    times_s, values = _series(0.0, seed=3)
+    warm = [v + 40e6 * min(t, 1200.0) / 1200.0 for t, v in zip(times_s, values, strict=True)]
+    filled = leak_verdict(times_s, warm)
+    assert filled["verdict"] == "growing" and filled["settled"] is True
+    late = filled["second_half"]
+    assert late["verdict"] == "stable" and late["span_s"] == pytest.approx(
+        1770.0
+    )  # 1,800 s to 3,570 s
+    assert late["ci95_bytes_per_hour"][0] < 0 < late["ci95_bytes_per_hour"][1]
+    leaking = leak_verdict(*_series(50e6, seed=3))
+    assert leaking["settled"] is False and leaking["second_half"]["verdict"] == "growing"
+    flat = leak_verdict(*_series(0.0, seed=4))
+    assert flat["verdict"] == "stable" and "settled" not in flat
+
+
 def test_flat_series_are_mostly_stable() -> None:
     verdicts = [leak_verdict(*_series(0.0, seed=seed))["verdict"] for seed in range(200)]
     # A 95 % interval holds 0 in about 95 % of flat series.
