@@ -42,8 +42,6 @@ from harness.run_loop import (
     freeze_heap,
 )
 from harness.store.appender import RecordAppender
-from harness.store.ledger_copy import write_ledger_copy
-from harness.store.query import MEMORY_LIMIT
 from harness.upstream_files import (
     RunError,
     announce_start,
@@ -108,7 +106,12 @@ def _read_back(
     elif client.tokenstorm_server is not None:
         guess = guess_ledger(upstream.api_url)
         read_back(paths, manifest, guess, manifest["run_id"], origin="target", guessed=True)
-    write_ledger_copy(paths, MEMORY_LIMIT)  # a large ledger's columns, read by its reports
+    # A large ledger's columns, read by its reports (DuckDB is imported only now: a run
+    # does not carry it while it sends).
+    from harness.store.ledger_copy import write_ledger_copy
+    from harness.store.query import MEMORY_LIMIT
+
+    write_ledger_copy(paths, MEMORY_LIMIT)
 
 
 def _open_files_limit() -> int | None:
