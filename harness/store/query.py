@@ -116,33 +116,27 @@ def _plan_view(con: duckdb.DuckDBPyConnection, plan: Path) -> None:
     wrote) is that line; the few ids on several lines are grouped into one row of their
     first line's fields and their last line's model. Grouping every line (the general case)
     costs three times as much on a large plan, so the ids on several lines are found first
-    (``plan_dups``, usually empty) and only they are grouped."""
+    (usually none) and only they are grouped. A view: nothing is read until a query asks."""
     source = json_lines(plan, PLAN_COLUMNS)
-    con.execute(
-        "CREATE TEMP TABLE plan_dups AS "
-        f"SELECT request_id FROM {source} GROUP BY request_id HAVING count(*) > 1"
-    )
     fields = (
         "request_id, offset_s, model, api, tags, tags->>'tenant' AS tenant, "
         "tags->>'workload' AS workload, tags->>'class' AS class, repeat_of, similarity"
     )
-    single = f"SELECT {fields}, model AS last_model FROM {source}"
-    if not scalar(con, "SELECT count(*) FROM plan_dups"):
-        con.execute(f"CREATE VIEW plan AS {single}")
-        return
     # Each field of a request's first line (a struct, so that a null is kept, not skipped).
     first = "{" + ", ".join(f"'{name}': {name}" for name in PLAN_COLUMNS) + "}"
+    unpacked = ", ".join(f"first.{name} AS {name}" for name in PLAN_COLUMNS)
     grouped = (
         f"SELECT request_id, arg_min({first}, rowid) AS first, "
         "arg_max({'model': model}, rowid).model AS last_model "
         f"FROM (SELECT *, row_number() OVER () AS rowid FROM {source}) "
-        "SEMI JOIN plan_dups USING (request_id) GROUP BY request_id"
+        "SEMI JOIN dups USING (request_id) GROUP BY request_id"
     )
-    unpacked = ", ".join(f"first.{name} AS {name}" for name in PLAN_COLUMNS)
     con.execute(
-        f"CREATE VIEW plan AS {single} ANTI JOIN plan_dups USING (request_id) "
-        f"UNION ALL SELECT {fields}, last_model FROM "
-        f"(SELECT {unpacked}, last_model FROM ({grouped}))"
+        "CREATE VIEW plan AS WITH dups AS MATERIALIZED "
+        f"(SELECT request_id FROM {source} GROUP BY request_id HAVING count(*) > 1) "
+        f"SELECT {fields}, model AS last_model FROM {source} ANTI JOIN dups USING (request_id) "
+        f"UNION ALL SELECT {fields}, last_model "
+        f"FROM (SELECT {unpacked}, last_model FROM ({grouped}))"
     )
 
 
